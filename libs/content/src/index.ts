@@ -1,0 +1,3 @@
+export * from './manifest';
+export * from './block-hasher';
+export * from './wire';

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/**
+ * Stable error codes that cross process boundaries (NATS replies, HTTP bodies, status reasons).
+ * Each transport maps them to its own representation in exactly one place.
+ */
+export const ErrorCode = {
+  ContractInvalid: 'CONTRACT.INVALID',
+  ContractUnsupportedVersion: 'CONTRACT.UNSUPPORTED_VERSION',
+  Unauthorized: 'AUTH.UNAUTHORIZED',
+  NotFound: 'COMMON.NOT_FOUND',
+  Conflict: 'COMMON.CONFLICT',
+  Unavailable: 'COMMON.UNAVAILABLE',
+  Internal: 'COMMON.INTERNAL',
+  PackageNotFound: 'TASKS.PACKAGE_NOT_FOUND',
+  PackageNotReady: 'TASKS.PACKAGE_NOT_READY',
+  ContentMismatch: 'TASKS.CONTENT_MISMATCH',
+  ProfileNotFound: 'TASKS.PROFILE_NOT_FOUND',
+  TaskNotFound: 'TASKS.TASK_NOT_FOUND',
+  NoTargets: 'TASKS.NO_TARGETS',
+  ManifestNotFound: 'TASKS.MANIFEST_NOT_FOUND',
+  DeviceNotFound: 'INVENTORY.DEVICE_NOT_FOUND',
+  HashMismatch: 'ORIGIN.HASH_MISMATCH',
+  SizeMismatch: 'ORIGIN.SIZE_MISMATCH',
+  ContentNotFound: 'ORIGIN.CONTENT_NOT_FOUND',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Wire form of an error: a stable code, a human message, optional field-level details. */
+export const errorBodySchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** An error that knows its stable code; services throw it, transports map it. */
+export class FleetcastError extends Error {
+  constructor(
+    readonly code: ErrorCode | string,
+    message: string,
+    readonly details?: ErrorBody['details'],
+  ) {
+    super(message);
+    this.name = 'FleetcastError';
+  }
+
+  toBody(): ErrorBody {
+    return this.details ? { code: this.code, message: this.message, details: this.details } : { code: this.code, message: this.message };
+  }
+}
+
+/** Turns a zod failure into field-level details ("targets.deviceIds.0: Required"). */
+export function describeZodError(error: z.ZodError): NonNullable<ErrorBody['details']> {
+  return error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }));
+}
+
+/** Parses `value` or throws a FleetcastError(CONTRACT.INVALID) that names the offending fields. */
+export function parseOrThrow<T extends z.ZodTypeAny>(schema: T, value: unknown, what: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = describeZodError(result.error);
+  const summary = details.map((d) => `${d.path}: ${d.message}`).join('; ');
+  throw new FleetcastError(ErrorCode.ContractInvalid, `invalid ${what}: ${summary}`, details);
+}

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { bytesBySourceSchema, idSchema, isoTimeSchema } from '../common';
+import { SubjectBase, versioned } from '../subjects';
+
+/**
+ * Per-device task states. `pending` is the control plane's own (issued, not yet acknowledged);
+ * every other state is reported by the agent.
+ */
+export const deviceTaskStateSchema = z.enum(['pending', 'queued', 'downloading', 'cached', 'installing', 'succeeded', 'failed']);
+export type DeviceTaskState = z.infer<typeof deviceTaskStateSchema>;
+export const DEVICE_TASK_STATES = deviceTaskStateSchema.options;
+export const reportedStateSchema = deviceTaskStateSchema.exclude(['pending']);
+export const TERMINAL_STATES: readonly DeviceTaskState[] = ['succeeded', 'failed'];
+
+/** Largest tail of install output kept with a report: enough for an error, small enough for a message. */
+export const OUTPUT_TAIL_MAX_CHARS = 4096;
+
+/**
+ * A state change of one device for one task. `seq` grows with every report of that device and
+ * task, so a redelivered or reordered report changes nothing twice; byte counts are running totals.
+ */
+export const deviceStatusV1Schema = z.object({
+  taskId: idSchema,
+  deviceId: idSchema,
+  seq: z.number().int().positive(),
+  state: reportedStateSchema,
+  reportedAt: isoTimeSchema,
+  bytes: bytesBySourceSchema,
+  reason: z.object({ code: z.string().max(100), message: z.string().max(2000) }).nullable(),
+  hashVerified: z.boolean(),
+  exitCode: z.number().int().nullable(),
+  outputTail: z.string().max(OUTPUT_TAIL_MAX_CHARS).nullable(),
+});
+export type DeviceStatusV1 = z.infer<typeof deviceStatusV1Schema>;
+
+export const DeviceStatusReported = {
+  version: 1,
+  schema: deviceStatusV1Schema,
+  subject: (deviceId: string) => versioned(SubjectBase.deviceStatusReported, 1, deviceId),
+} as const;

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { errorBodySchema } from '../errors';
+
+/**
+ * A request/reply contract on core NATS. The reply is always an envelope:
+ * `{ ok: true, data }` or `{ ok: false, error: { code, message, details? } }`.
+ */
+export interface RpcContract<Req extends z.ZodTypeAny, Res extends z.ZodTypeAny> {
+  subject: string;
+  request: Req;
+  response: Res;
+}
+
+export function defineRpc<Req extends z.ZodTypeAny, Res extends z.ZodTypeAny>(
+  subject: string,
+  request: Req,
+  response: Res,
+): RpcContract<Req, Res> {
+  return { subject, request, response };
+}
+
+export type RpcRequest<C> = C extends RpcContract<infer Req, z.ZodTypeAny> ? z.input<Req> : never;
+export type RpcResponse<C> = C extends RpcContract<z.ZodTypeAny, infer Res> ? z.infer<Res> : never;
+
+export const rpcReplySchema = z.union([
+  z.object({ ok: z.literal(true), data: z.unknown() }),
+  z.object({ ok: z.literal(false), error: errorBodySchema }),
+]);
+export type RpcReply = z.infer<typeof rpcReplySchema>;
+
+export const paginationSchema = z.object({
+  limit: z.number().int().min(1).max(1000).default(100),
+  offset: z.number().int().min(0).default(0),
+});

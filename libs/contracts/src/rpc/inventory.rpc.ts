@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { idSchema, platformSchema, sha256HexSchema } from '../common';
+import { networkInterfaceSchema } from '../messages/inventory-scan';
+import { defineRpc, paginationSchema } from './define';
+
+/** Selects devices: every given field must match. */
+export const deviceQuerySchema = z.object({
+  platform: platformSchema.optional(),
+  /** An IPv4 or IPv6 subnet in CIDR form, as the inventory derives it ("10.1.2.0/24"). */
+  subnet: z.string().max(64).optional(),
+  hostnamePrefix: z.string().max(255).optional(),
+  includeStale: z.boolean().default(false),
+});
+export type DeviceQuery = z.input<typeof deviceQuerySchema>;
+
+export const deviceSchema = z.object({
+  id: idSchema,
+  hostname: z.string(),
+  platform: platformSchema,
+  osVersion: z.string(),
+  agentVersion: z.string(),
+  interfaces: z.array(networkInterfaceSchema),
+  subnets: z.array(z.string()),
+  cachedContentIds: z.array(sha256HexSchema),
+  cacheFreeBytes: z.number().int(),
+  lastSeenAt: z.string(),
+  stale: z.boolean(),
+});
+export type Device = z.infer<typeof deviceSchema>;
+
+export const subnetSchema = z.object({
+  cidr: z.string(),
+  family: z.enum(['ipv4', 'ipv6']),
+  deviceCount: z.number().int(),
+  staleCount: z.number().int(),
+});
+export type Subnet = z.infer<typeof subnetSchema>;
+
+/** Devices of a target set with the subnet each belongs to (its primary IPv4 subnet, else IPv6). */
+export const resolvedTargetsSchema = z.object({
+  devices: z.array(z.object({ deviceId: idSchema, subnet: z.string().nullable(), known: z.boolean() })),
+  bySubnet: z.array(z.object({ subnet: z.string(), deviceIds: z.array(idSchema) })),
+});
+export type ResolvedTargets = z.infer<typeof resolvedTargetsSchema>;
+
+export const InventoryRpc = {
+  getDevice: defineRpc('inventory.qry.device.get.v1', z.object({ id: idSchema }), deviceSchema),
+  listDevices: defineRpc(
+    'inventory.qry.device.list.v1',
+    paginationSchema.extend({ platform: platformSchema.optional(), subnet: z.string().max(64).optional(), stale: z.boolean().optional() }),
+    z.object({ items: z.array(deviceSchema), total: z.number().int() }),
+  ),
+  listSubnets: defineRpc('inventory.qry.subnet.list.v1', z.object({}), z.object({ items: z.array(subnetSchema) })),
+  /** Resolves explicit device IDs and/or a query into devices grouped by subnet. */
+  resolveTargets: defineRpc(
+    'inventory.qry.device.resolve.v1',
+    z.object({ deviceIds: z.array(idSchema).max(100_000).optional(), query: deviceQuerySchema.optional() }),
+    resolvedTargetsSchema,
+  ),
+} as const;

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { bytesBySourceSchema, idSchema, isoTimeSchema, platformSchema, sha256HexSchema } from '../common';
+import { deviceTaskStateSchema, DeviceTaskState } from '../messages/device-status';
+import { taskActionSchema } from '../messages/task-assigned';
+import { agentSettingsSchema, profileSchema, resolvedSettingsSchema } from '../settings';
+import { deviceQuerySchema } from './inventory.rpc';
+import { defineRpc, paginationSchema } from './define';
+
+// ---- packages -------------------------------------------------------------------------------
+
+export const packageStatusSchema = z.enum(['awaiting-content', 'ready']);
+
+export const createPackageSchema = z.object({
+  name: z.string().min(1).max(200),
+  version: z.string().min(1).max(100),
+  platform: platformSchema,
+  installCommand: z.string().min(1).max(4096),
+  installArgs: z.array(z.string().max(4096)).max(100).default([]),
+  successExitCodes: z.array(z.number().int()).min(1).max(50).default([0]),
+  timeoutSeconds: z.number().int().min(1).max(24 * 3600).default(3600),
+});
+export type CreatePackage = z.input<typeof createPackageSchema>;
+
+export const packageSchema = createPackageSchema.required().extend({
+  id: idSchema,
+  status: packageStatusSchema,
+  contentId: sha256HexSchema.nullable(),
+  size: z.number().int().nonnegative().nullable(),
+  createdAt: z.string(),
+});
+export type Package = z.infer<typeof packageSchema>;
+
+/** The origin's account of stored content; attaching it signs the package's manifest. */
+export const attachContentSchema = z.object({
+  packageId: idSchema,
+  contentId: sha256HexSchema,
+  size: z.number().int().nonnegative(),
+  blockSize: z.number().int().positive(),
+  /** SHA-256 of every block, concatenated, base64. */
+  blockHashes: z.string(),
+});
+
+/** A package manifest signed by the control plane (Ed25519). Agents verify every block against it. */
+export const signedManifestSchema = z.object({
+  contentId: sha256HexSchema,
+  size: z.number().int().nonnegative(),
+  blockSize: z.number().int().positive(),
+  blockHashes: z.string(),
+  keyId: z.string(),
+  signature: z.string(),
+});
+export type SignedManifest = z.infer<typeof signedManifestSchema>;
+
+export const signingKeySchema = z.object({ keyId: z.string(), publicKeyDer: z.string() });
+
+// ---- tasks ----------------------------------------------------------------------------------
+
+export const taskTargetsSchema = z
+  .object({
+    deviceIds: z.array(idSchema).min(1).max(100_000).optional(),
+    query: deviceQuerySchema.optional(),
+  })
+  .refine((t) => t.deviceIds !== undefined || t.query !== undefined, { message: 'give deviceIds or query' });
+
+export const createTaskSchema = z.object({
+  name: z.string().min(1).max(200).optional(),
+  packageId: idSchema,
+  action: taskActionSchema,
+  targets: taskTargetsSchema,
+  /** Start at this time; absent = now. */
+  startAt: isoTimeSchema.optional(),
+  /** A settings profile that overrides the devices' default for this task. */
+  profileId: idSchema.optional(),
+});
+export type CreateTask = z.input<typeof createTaskSchema>;
+
+export const taskStatusSchema = z.enum(['scheduled', 'active', 'completed']);
+
+export const stateCountsSchema = z.record(deviceTaskStateSchema, z.number().int()) as z.ZodType<Record<DeviceTaskState, number>>;
+
+export const subnetSummarySchema = z.object({
+  subnet: z.string(),
+  total: z.number().int(),
+  counts: stateCountsSchema,
+  bytes: bytesBySourceSchema,
+});
+
+export const taskSummarySchema = z.object({
+  taskId: idSchema,
+  total: z.number().int(),
+  counts: stateCountsSchema,
+  bytes: bytesBySourceSchema,
+  subnets: z.array(subnetSummarySchema),
+});
+export type TaskSummary = z.infer<typeof taskSummarySchema>;
+
+export const taskSchema = z.object({
+  id: idSchema,
+  name: z.string(),
+  packageId: idSchema,
+  action: taskActionSchema,
+  status: taskStatusSchema,
+  profileId: idSchema.nullable(),
+  startAt: z.string(),
+  createdAt: z.string(),
+  summary: taskSummarySchema,
+});
+export type Task = z.infer<typeof taskSchema>;
+
+export const deviceTaskSchema = z.object({
+  taskId: idSchema,
+  deviceId: idSchema,
+  subnet: z.string().nullable(),
+  state: deviceTaskStateSchema,
+  reason: z.object({ code: z.string(), message: z.string() }).nullable(),
+  bytes: bytesBySourceSchema,
+  hashVerified: z.boolean(),
+  exitCode: z.number().int().nullable(),
+  outputTail: z.string().nullable(),
+  updatedAt: z.string(),
+});
+export type DeviceTask = z.infer<typeof deviceTaskSchema>;
+
+const byId = z.object({ id: idSchema });
+const list = <T extends z.ZodTypeAny>(item: T) => z.object({ items: z.array(item), total: z.number().int() });
+
+export const TasksRpc = {
+  createPackage: defineRpc('tasks.cmd.package.create.v1', createPackageSchema, packageSchema),
+  getPackage: defineRpc('tasks.qry.package.get.v1', byId, packageSchema),
+  listPackages: defineRpc('tasks.qry.package.list.v1', paginationSchema, list(packageSchema)),
+  attachContent: defineRpc('tasks.cmd.package.attach-content.v1', attachContentSchema, packageSchema),
+  getManifest: defineRpc('tasks.qry.manifest.get.v1', z.object({ contentId: sha256HexSchema }), signedManifestSchema),
+  getSigningKey: defineRpc('tasks.qry.signing-key.get.v1', z.object({}), signingKeySchema),
+
+  createProfile: defineRpc('tasks.cmd.profile.create.v1', agentSettingsSchema.partial().extend({ name: z.string().min(1).max(200) }), profileSchema),
+  updateProfile: defineRpc('tasks.cmd.profile.update.v1', z.object({ id: idSchema, patch: agentSettingsSchema.partial().extend({ name: z.string().min(1).max(200).optional() }) }), profileSchema),
+  getProfile: defineRpc('tasks.qry.profile.get.v1', byId, profileSchema),
+  listProfiles: defineRpc('tasks.qry.profile.list.v1', paginationSchema, list(profileSchema)),
+  /** A device's default settings (what it uses outside a task with its own profile). */
+  getDeviceSettings: defineRpc('tasks.qry.settings.get.v1', z.object({ deviceId: idSchema }), resolvedSettingsSchema),
+
+  createTask: defineRpc('tasks.cmd.task.create.v1', createTaskSchema, taskSchema),
+  getTask: defineRpc('tasks.qry.task.get.v1', byId, taskSchema),
+  listTasks: defineRpc('tasks.qry.task.list.v1', paginationSchema, list(taskSchema)),
+  listTaskDevices: defineRpc(
+    'tasks.qry.task.devices.v1',
+    paginationSchema.extend({ id: idSchema, state: deviceTaskStateSchema.optional() }),
+    list(deviceTaskSchema),
+  ),
+  getTaskSummary: defineRpc('tasks.qry.task.summary.v1', byId, taskSummarySchema),
+} as const;

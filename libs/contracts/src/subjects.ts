@@ -1,0 +1,36 @@
+import { idSchema } from './common';
+
+/**
+ * Every NATS subject in Fleetcast is spelled here and nowhere else.
+ * Form: `<domain>.<kind>.<entity>.<verb>.v<N>[.<deviceId>]`, kind = cmd | evt | qry.
+ * Device-scoped subjects end with the device ID so that NATS permissions can be granted per device.
+ * A change of message shape is a new version token, never an edit of an existing version.
+ */
+export const VERSION_TOKEN_INDEX = 4;
+
+/** Builds a versioned subject: base = '<domain>.<kind>.<entity>.<verb>'. */
+export function versioned(base: string, version: number, deviceId?: string): string {
+  if (deviceId !== undefined && !idSchema.safeParse(deviceId).success) {
+    throw new Error(`device ID "${deviceId}" cannot be a subject token`);
+  }
+  return deviceId === undefined ? `${base}.v${version}` : `${base}.v${version}.${deviceId}`;
+}
+
+/** Splits a received subject into its base, version and optional device token. */
+export function parseSubject(subject: string): { base: string; version: number | null; deviceId?: string } {
+  const tokens = subject.split('.');
+  const base = tokens.slice(0, VERSION_TOKEN_INDEX).join('.');
+  const match = /^v(\d+)$/.exec(tokens[VERSION_TOKEN_INDEX] ?? '');
+  const version = match ? Number(match[1]) : null;
+  const deviceId = tokens[VERSION_TOKEN_INDEX + 1];
+  return deviceId === undefined ? { base, version } : { base, version, deviceId };
+}
+
+/** Subject bases (without version). */
+export const SubjectBase = {
+  inventoryScanSubmitted: 'inventory.evt.scan.submitted',
+  taskAssigned: 'tasks.cmd.device.assign',
+  deviceStatusReported: 'tasks.evt.device-status.reported',
+  settingsChanged: 'tasks.evt.settings.changed',
+  deadLettered: 'system.evt.message.dead-lettered',
+} as const;
