@@ -1,1 +1,3 @@
-export {};
+export * from './tracing';
+export * from './logger';
+export * from './metrics';

@@ -1,0 +1,80 @@
+import { DynamicModule, INestApplication, LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import type { Logger } from '@fleetcast/telemetry';
+import { ContractDeserializer, ContractSerializer } from './nats-transport';
+import { HttpErrorFilter, RpcErrorFilter } from './errors';
+
+/** Nest's logger interface over the service's structured logger. */
+export class NestLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+  log(message: unknown, context?: string) {
+    this.logger.info({ context }, String(message));
+  }
+  error(message: unknown, trace?: string, context?: string) {
+    this.logger.error({ context, trace }, String(message));
+  }
+  warn(message: unknown, context?: string) {
+    this.logger.warn({ context }, String(message));
+  }
+  debug(message: unknown, context?: string) {
+    this.logger.debug({ context }, String(message));
+  }
+  verbose(message: unknown, context?: string) {
+    this.logger.trace({ context }, String(message));
+  }
+}
+
+export interface StartServiceOptions {
+  service: string;
+  module: DynamicModule;
+  logger: Logger;
+  httpPort: number;
+  httpHost: string;
+  /** Serve the service's RPC handlers on NATS in this queue group (instances share requests). */
+  rpc?: { natsUrl: string; queue: string };
+  /** Runs after the module is initialised and before traffic is accepted (migrations, consumers). */
+  beforeListen?: (app: INestApplication) => Promise<void>;
+  /** Keep the raw request stream (streaming uploads): no JSON body parser. */
+  rawBody?: boolean;
+}
+
+/** Creates, wires and starts a service: HTTP (health, metrics, API) and, when asked, NATS RPC. */
+export async function startService(options: StartServiceOptions): Promise<INestApplication> {
+  const app = await NestFactory.create(options.module, {
+    logger: new NestLogger(options.logger),
+    bodyParser: !options.rawBody,
+  });
+  app.useGlobalFilters(new HttpErrorFilter(options.logger));
+  app.enableShutdownHooks();
+  if (options.rpc) {
+    const ms = app.connectMicroservice<MicroserviceOptions>({
+      transport: Transport.NATS,
+      options: {
+        servers: options.rpc.natsUrl,
+        queue: options.rpc.queue,
+        name: `fleetcast-${options.service}-rpc`,
+        maxReconnectAttempts: -1,
+        serializer: new ContractSerializer(),
+        deserializer: new ContractDeserializer(),
+      },
+    });
+    ms.useGlobalFilters(new RpcErrorFilter(options.logger));
+  }
+  await app.init();
+  await options.beforeListen?.(app);
+  if (options.rpc) await app.startAllMicroservices();
+  await app.listen(options.httpPort, options.httpHost);
+  const address = app.getHttpServer().address();
+  options.logger.info({ port: typeof address === 'object' ? address?.port : address }, `${options.service} listening`);
+  return app;
+}
+
+/** Runs main() and turns a start-up failure into one clear log line and exit code 1. */
+export function runMain(logger: Logger, main: () => Promise<unknown>): void {
+  main().catch((error: Error) => {
+    logger.fatal({ err: error }, `start-up failed: ${error.message}`);
+    // Give the log line a moment to flush before exiting.
+    setTimeout(() => process.exit(1), 100);
+  });
+}

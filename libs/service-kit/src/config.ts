@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/** A configuration value that failed validation; start-up stops with every bad variable named. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG.INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates an environment once into a typed object. Only a service's `config/` calls this;
+ * nothing else reads process.env.
+ */
+export function parseEnv<T extends z.ZodTypeAny>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+/** Variables every service shares. */
+export const baseEnvSchema = z.object({
+  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  HTTP_HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** OTLP/HTTP endpoint of a tracing backend; tracing is off when empty. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional().or(z.literal('').transform(() => undefined)),
+});
+
+export const databaseEnvSchema = z.object({
+  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/test'),
+  MIGRATE_ON_START: bool.default('true'),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+});
+
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+export { bool as envBoolean };
