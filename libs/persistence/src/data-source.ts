@@ -63,3 +63,18 @@ export async function migrateCommand(options: ServiceDataSourceOptions, argv: st
     await dataSource.destroy();
   }
 }
+
+/** The part of TypeORM's EntityManager/DataSource that runs SQL. */
+export interface Queryable {
+  query(sql: string, params?: any[]): Promise<any>;
+}
+
+/**
+ * Runs SQL and returns its rows. TypeORM's `query` answers `[rows, affectedCount]` for UPDATE and
+ * DELETE but bare rows for SELECT and INSERT; rows are objects, never arrays, so the two are told apart.
+ */
+export async function queryRows<T>(db: Queryable, sql: string, params: unknown[] = []): Promise<T[]> {
+  const result = await db.query(sql, params);
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
+  return result as T[];
+}

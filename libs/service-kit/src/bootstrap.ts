@@ -58,7 +58,8 @@ export async function startService(options: StartServiceOptions): Promise<INestA
         serializer: new ContractSerializer(),
         deserializer: new ContractDeserializer(),
       },
-    });
+    }, { deferInitialization: true });
+    // Deferred initialisation: the filter must be registered before the handlers are built.
     ms.useGlobalFilters(new RpcErrorFilter(options.logger));
   }
   await app.init();

@@ -41,4 +41,6 @@ export const TaskAssigned = {
   version: 1,
   schema: taskAssignedV1Schema,
   subject: (deviceId: string) => versioned(SubjectBase.taskAssigned, 1, deviceId),
+  /** Every version addressed to one device: an agent listens here and rejects versions it does not know. */
+  deviceFilter: (deviceId: string) => `${versioned(SubjectBase.taskAssigned, 1, deviceId).replace('.v1.', '.*.')}`,
 } as const;

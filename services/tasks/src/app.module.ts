@@ -1,0 +1,26 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { serviceDataSourceOptions } from '@fleetcast/persistence';
+import { PlatformModule } from '@fleetcast/service-kit';
+import type { Logger } from '@fleetcast/telemetry';
+import { TASKS_CONFIG, TasksConfig } from './config/tasks.config';
+import { tasksDataSourceOptions } from './data-source';
+import { TasksModule } from './tasks/tasks.module';
+
+@Module({})
+export class AppModule {
+  static register(config: TasksConfig, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        PlatformModule.forRoot({ service: 'tasks', logger, natsUrl: config.natsUrl }),
+        TypeOrmModule.forRoot(serviceDataSourceOptions(tasksDataSourceOptions(config.databaseUrl, config.dbPoolSize))),
+        { module: ConfigHolder, global: true, providers: [{ provide: TASKS_CONFIG, useValue: config }], exports: [TASKS_CONFIG] },
+        TasksModule,
+      ],
+    };
+  }
+}
+
+@Module({})
+class ConfigHolder {}

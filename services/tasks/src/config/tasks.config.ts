@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { baseEnvSchema, databaseEnvSchema, parseEnv, port } from '@fleetcast/service-kit';
+
+export const tasksEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
+  HTTP_PORT: port(3002),
+  /** Base URL agents download content from (the origin as the devices reach it). */
+  ORIGIN_PUBLIC_URL: z.string().url().default('http://127.0.0.1:8081'),
+  /** Control-plane manifest signing key (Ed25519, PKCS#8 PEM). Absent: one is generated once and kept in the database. */
+  SIGNING_KEY_PEM: z.string().optional(),
+  /** A device that has not acknowledged an assignment after this long gets it again. */
+  ASSIGNMENT_RESEND_SECONDS: z.coerce.number().int().min(1).default(60),
+  STATUS_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** How often scheduled tasks and unacknowledged assignments are checked. */
+  SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
+});
+
+export type TasksConfig = {
+  natsUrl: string;
+  httpHost: string;
+  httpPort: number;
+  logLevel: string;
+  otlpEndpoint?: string;
+  databaseUrl: string;
+  migrateOnStart: boolean;
+  dbPoolSize: number;
+  originPublicUrl: string;
+  signingKeyPem?: string;
+  assignmentResendSeconds: number;
+  statusBatchSize: number;
+  schedulerIntervalMs: number;
+};
+
+export function loadTasksConfig(env: NodeJS.ProcessEnv): TasksConfig {
+  const e = parseEnv(tasksEnvSchema, env);
+  return {
+    natsUrl: e.NATS_URL,
+    httpHost: e.HTTP_HOST,
+    httpPort: e.HTTP_PORT,
+    logLevel: e.LOG_LEVEL,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    databaseUrl: e.DATABASE_URL,
+    migrateOnStart: e.MIGRATE_ON_START,
+    dbPoolSize: e.DB_POOL_SIZE,
+    originPublicUrl: e.ORIGIN_PUBLIC_URL.replace(/\/$/, ''),
+    signingKeyPem: e.SIGNING_KEY_PEM,
+    assignmentResendSeconds: e.ASSIGNMENT_RESEND_SECONDS,
+    statusBatchSize: e.STATUS_BATCH_SIZE,
+    schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
+  };
+}
+
+export const TASKS_CONFIG = Symbol('TASKS_CONFIG');

@@ -1,0 +1,9 @@
+import { ServiceDataSourceOptions } from '@fleetcast/persistence';
+import { Initial1763769600000 } from './migrations/1763769600000-initial';
+
+/** The tasks service owns the `tasks` schema. */
+export const TASKS_SCHEMA = 'tasks';
+
+export function tasksDataSourceOptions(url: string, poolSize?: number): ServiceDataSourceOptions {
+  return { url, schema: TASKS_SCHEMA, entities: [], migrations: [Initial1763769600000], poolSize };
+}

@@ -1,0 +1,104 @@
+import {
+  BytesBySource,
+  DEVICE_TASK_STATES,
+  DeviceStatusV1,
+  DeviceTaskState,
+  Package,
+  ResolvedSettings,
+  TaskAction,
+  TaskAssignedV1,
+  TaskSummary,
+} from '@fleetcast/contracts';
+
+/** Pure functions of the tasks feature: no I/O, unit-tested on their own. */
+
+export interface TaskRecord {
+  id: string;
+  name: string;
+  packageId: string;
+  action: TaskAction;
+  status: 'scheduled' | 'active' | 'completed';
+  profileId: string | null;
+  startAt: Date;
+  createdAt: Date;
+}
+
+/** The assignment a device receives; the download URL is the origin's content address. */
+export function buildAssignment(
+  task: Pick<TaskRecord, 'id' | 'action'>,
+  pkg: Package,
+  settings: ResolvedSettings,
+  deviceId: string,
+  originPublicUrl: string,
+  now: Date,
+): TaskAssignedV1 {
+  if (pkg.contentId === null || pkg.size === null) throw new Error(`package ${pkg.id} has no content`);
+  return {
+    taskId: task.id,
+    deviceId,
+    action: task.action,
+    package: {
+      packageId: pkg.id,
+      name: pkg.name,
+      version: pkg.version,
+      platform: pkg.platform,
+      contentId: pkg.contentId,
+      size: pkg.size,
+      downloadUrl: `${originPublicUrl}/v1/content/${pkg.contentId}`,
+      installCommand: pkg.installCommand,
+      installArgs: pkg.installArgs,
+      successExitCodes: pkg.successExitCodes,
+      timeoutSeconds: pkg.timeoutSeconds,
+    },
+    settings,
+    issuedAt: now.toISOString(),
+  };
+}
+
+/**
+ * Keeps, for each (task, device), only the report with the highest seq: a batch may hold several
+ * reports of one device, and only the newest may be applied (older ones would move state backwards).
+ */
+export function latestReports(reports: DeviceStatusV1[]): DeviceStatusV1[] {
+  const latest = new Map<string, DeviceStatusV1>();
+  for (const r of reports) {
+    const key = `${r.taskId}/${r.deviceId}`;
+    const seen = latest.get(key);
+    if (!seen || r.seq > seen.seq) latest.set(key, r);
+  }
+  return [...latest.values()];
+}
+
+export interface SummaryRow {
+  subnet: string | null;
+  state: DeviceTaskState;
+  devices: number;
+  origin: number;
+  multicast: number;
+  peer: number;
+}
+
+const zeroCounts = () => Object.fromEntries(DEVICE_TASK_STATES.map((s) => [s, 0])) as Record<DeviceTaskState, number>;
+const zeroBytes = (): BytesBySource => ({ origin: 0, multicast: 0, peer: 0 });
+
+/** Folds grouped rows (subnet x state) into the task summary: counts per state, bytes per source, per subnet. */
+export function summarize(taskId: string, rows: SummaryRow[]): TaskSummary {
+  const counts = zeroCounts();
+  const bytes = zeroBytes();
+  const subnets = new Map<string, { subnet: string; total: number; counts: Record<DeviceTaskState, number>; bytes: BytesBySource }>();
+  let total = 0;
+  for (const row of rows) {
+    const name = row.subnet ?? 'unknown';
+    let s = subnets.get(name);
+    if (!s) subnets.set(name, (s = { subnet: name, total: 0, counts: zeroCounts(), bytes: zeroBytes() }));
+    for (const target of [{ counts, bytes }, s]) {
+      target.counts[row.state] += row.devices;
+      target.bytes.origin += row.origin;
+      target.bytes.multicast += row.multicast;
+      target.bytes.peer += row.peer;
+    }
+    s.total += row.devices;
+    total += row.devices;
+  }
+  return { taskId, total, counts, bytes, subnets: [...subnets.values()].sort((a, b) => a.subnet.localeCompare(b.subnet)) };
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { OutboxService } from '../outbox/outbox.service';
+import { PackagesModule } from '../packages/packages.module';
+import { ProfilesModule } from '../profiles/profiles.module';
+import { AssignmentScheduler } from './assignment-scheduler';
+import { StatusIngestConsumer } from './status-ingest.consumer';
+import { TasksNatsController } from './tasks.nats.controller';
+import { TasksRepository } from './tasks.repository';
+import { TasksService } from './tasks.service';
+
+@Module({
+  imports: [PackagesModule, ProfilesModule],
+  controllers: [TasksNatsController],
+  providers: [TasksRepository, TasksService, OutboxService, AssignmentScheduler, StatusIngestConsumer],
+})
+export class TasksModule {}

@@ -1,0 +1,35 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { TasksRpc } from '@fleetcast/contracts';
+import { handleRpc } from '@fleetcast/service-kit';
+import { TasksService } from './tasks.service';
+
+@Controller()
+export class TasksNatsController {
+  constructor(private readonly tasks: TasksService) {}
+
+  @MessagePattern(TasksRpc.createTask.subject)
+  create(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.createTask, payload, (req) => this.tasks.create(req));
+  }
+
+  @MessagePattern(TasksRpc.getTask.subject)
+  get(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.getTask, payload, (req) => this.tasks.get(req.id));
+  }
+
+  @MessagePattern(TasksRpc.listTasks.subject)
+  list(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.listTasks, payload, (req) => this.tasks.list(req.limit, req.offset));
+  }
+
+  @MessagePattern(TasksRpc.listTaskDevices.subject)
+  devices(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.listTaskDevices, payload, (req) => this.tasks.devices(req.id, req.state, req.limit, req.offset));
+  }
+
+  @MessagePattern(TasksRpc.getTaskSummary.subject)
+  summary(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.getTaskSummary, payload, (req) => this.tasks.summary(req.id));
+  }
+}

@@ -1,0 +1,175 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { queryRows } from '@fleetcast/persistence';
+import { DataSource, EntityManager } from 'typeorm';
+import { DeviceStatusV1, DeviceTask, DeviceTaskState } from '@fleetcast/contracts';
+import { SummaryRow, TaskRecord } from './task-model';
+
+interface TaskRow {
+  id: string;
+  name: string;
+  package_id: string;
+  action: TaskRecord['action'];
+  status: TaskRecord['status'];
+  profile_id: string | null;
+  start_at: Date;
+  created_at: Date;
+}
+
+const toTask = (r: TaskRow): TaskRecord => ({
+  id: r.id,
+  name: r.name,
+  packageId: r.package_id,
+  action: r.action,
+  status: r.status,
+  profileId: r.profile_id,
+  startAt: r.start_at,
+  createdAt: r.created_at,
+});
+
+const TASK_COLUMNS = `id, name, package_id, action, status, profile_id, start_at, created_at`;
+
+/** All SQL of the tasks feature. Bulk paths use one statement per batch, never one per row. */
+@Injectable()
+export class TasksRepository {
+  constructor(@InjectDataSource() readonly db: DataSource) {}
+
+  transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction(fn);
+  }
+
+  async insertTask(m: EntityManager, t: TaskRecord): Promise<void> {
+    await m.query(
+      `INSERT INTO tasks.tasks (id, name, package_id, action, status, profile_id, start_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [t.id, t.name, t.packageId, t.action, t.status, t.profileId, t.startAt, t.createdAt],
+    );
+  }
+
+  /** One row per target device, state `pending`; `sentAt` is set when the assignment goes out now. */
+  async insertDeviceTasks(m: EntityManager, taskId: string, devices: Array<{ deviceId: string; subnet: string | null }>, sentAt: Date | null): Promise<void> {
+    await m.query(
+      `INSERT INTO tasks.device_tasks (task_id, device_id, subnet, state, sent_at)
+       SELECT $1, x.device_id, x.subnet, 'pending', $3 FROM jsonb_to_recordset($2::jsonb) AS x(device_id text, subnet text)`,
+      [taskId, JSON.stringify(devices.map((d) => ({ device_id: d.deviceId, subnet: d.subnet }))), sentAt],
+    );
+  }
+
+  async findTask(id: string, m: EntityManager = this.db.manager): Promise<TaskRecord | null> {
+    const rows = await queryRows<TaskRow>(m, `SELECT ${TASK_COLUMNS} FROM tasks.tasks WHERE id = $1`, [id]);
+    return rows[0] ? toTask(rows[0]) : null;
+  }
+
+  async listTasks(limit: number, offset: number): Promise<{ items: TaskRecord[]; total: number }> {
+    const rows = await queryRows<TaskRow>(this.db, `SELECT ${TASK_COLUMNS} FROM tasks.tasks ORDER BY created_at DESC, id LIMIT $1 OFFSET $2`, [limit, offset]);
+    const [{ count }] = await this.db.query(`SELECT count(*)::int AS count FROM tasks.tasks`);
+    return { items: rows.map(toTask), total: count };
+  }
+
+  /** Scheduled tasks whose time has come, claimed so that one instance issues each. */
+  async claimDueTasks(m: EntityManager, now: Date, limit: number): Promise<TaskRecord[]> {
+    const rows = await queryRows<TaskRow>(m, 
+      `UPDATE tasks.tasks SET status = 'active' WHERE id IN (
+         SELECT id FROM tasks.tasks WHERE status = 'scheduled' AND start_at <= $1 ORDER BY start_at LIMIT $2 FOR UPDATE SKIP LOCKED
+       ) RETURNING ${TASK_COLUMNS}`,
+      [now, limit],
+    );
+    return rows.map(toTask);
+  }
+
+  async deviceIdsOf(m: EntityManager, taskId: string): Promise<string[]> {
+    const rows = await queryRows<{ device_id: string }>(m, `SELECT device_id FROM tasks.device_tasks WHERE task_id = $1`, [taskId]);
+    return rows.map((r) => r.device_id);
+  }
+
+  async markSent(m: EntityManager, taskId: string, at: Date): Promise<void> {
+    await m.query(`UPDATE tasks.device_tasks SET sent_at = $2 WHERE task_id = $1 AND state = 'pending'`, [taskId, at]);
+  }
+
+  /** Assignments sent before `before` and still not acknowledged; claimed and stamped as sent again. */
+  async claimUnacknowledged(m: EntityManager, before: Date, now: Date, limit: number): Promise<Array<{ taskId: string; deviceId: string }>> {
+    const rows = await queryRows<{ task_id: string; device_id: string }>(m, 
+      `UPDATE tasks.device_tasks d SET sent_at = $2 FROM (
+         SELECT task_id, device_id FROM tasks.device_tasks WHERE state = 'pending' AND sent_at < $1 LIMIT $3 FOR UPDATE SKIP LOCKED
+       ) due WHERE d.task_id = due.task_id AND d.device_id = due.device_id RETURNING d.task_id, d.device_id`,
+      [before, now, limit],
+    );
+    return rows.map((r) => ({ taskId: r.task_id, deviceId: r.device_id }));
+  }
+
+  /**
+   * Applies status reports in one statement. A report changes a row only if its seq is higher than
+   * the stored one, so a redelivered or out-of-order report changes nothing. Returns the tasks touched.
+   */
+  async applyReports(m: EntityManager, reports: DeviceStatusV1[]): Promise<string[]> {
+    if (reports.length === 0) return [];
+    const rows = await queryRows<{ task_id: string }>(m, 
+      `UPDATE tasks.device_tasks d SET state = v.state, seq = v.seq, reason = v.reason, bytes_origin = v.bo, bytes_multicast = v.bm,
+         bytes_peer = v.bp, hash_verified = v.hv, exit_code = v.ec, output_tail = v.ot, updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS v(task_id text, device_id text, state text, seq int, reason jsonb, bo bigint, bm bigint, bp bigint, hv boolean, ec int, ot text)
+       WHERE d.task_id = v.task_id AND d.device_id = v.device_id AND d.seq < v.seq
+       RETURNING d.task_id`,
+      [
+        JSON.stringify(
+          reports.map((r) => ({
+            task_id: r.taskId,
+            device_id: r.deviceId,
+            state: r.state,
+            seq: r.seq,
+            reason: r.reason,
+            bo: r.bytes.origin,
+            bm: r.bytes.multicast,
+            bp: r.bytes.peer,
+            hv: r.hashVerified,
+            ec: r.exitCode,
+            ot: r.outputTail,
+          })),
+        ),
+      ],
+    );
+    return [...new Set(rows.map((r) => r.task_id))];
+  }
+
+  /** Marks tasks completed once every device reached a terminal state. */
+  async completeFinished(m: EntityManager, taskIds: string[]): Promise<void> {
+    if (taskIds.length === 0) return;
+    await m.query(
+      `UPDATE tasks.tasks t SET status = 'completed' WHERE t.id = ANY($1) AND t.status = 'active'
+         AND NOT EXISTS (SELECT 1 FROM tasks.device_tasks d WHERE d.task_id = t.id AND d.state NOT IN ('succeeded', 'failed'))`,
+      [taskIds],
+    );
+  }
+
+  async summaryRows(taskId: string): Promise<SummaryRow[]> {
+    const rows = await queryRows<{ subnet: string | null; state: DeviceTaskState; devices: number; origin: string; multicast: string; peer: string }>(this.db, 
+      `SELECT subnet, state, count(*)::int AS devices, sum(bytes_origin) AS origin, sum(bytes_multicast) AS multicast, sum(bytes_peer) AS peer
+       FROM tasks.device_tasks WHERE task_id = $1 GROUP BY subnet, state`,
+      [taskId],
+    );
+    return rows.map((r) => ({ ...r, origin: Number(r.origin), multicast: Number(r.multicast), peer: Number(r.peer) }));
+  }
+
+  async listDevices(taskId: string, state: DeviceTaskState | undefined, limit: number, offset: number): Promise<{ items: DeviceTask[]; total: number }> {
+    const where = state ? `task_id = $1 AND state = $2` : `task_id = $1`;
+    const params: unknown[] = state ? [taskId, state] : [taskId];
+    const rows = await queryRows<Record<string, any>>(this.db, 
+      `SELECT * FROM tasks.device_tasks WHERE ${where} ORDER BY device_id LIMIT ${Number(limit)} OFFSET ${Number(offset)}`,
+      params,
+    );
+    const [{ count }] = await this.db.query(`SELECT count(*)::int AS count FROM tasks.device_tasks WHERE ${where}`, params);
+    return {
+      total: count,
+      items: rows.map((r) => ({
+        taskId: r.task_id,
+        deviceId: r.device_id,
+        subnet: r.subnet,
+        state: r.state,
+        reason: r.reason,
+        bytes: { origin: Number(r.bytes_origin), multicast: Number(r.bytes_multicast), peer: Number(r.bytes_peer) },
+        hashVerified: r.hash_verified,
+        exitCode: r.exit_code,
+        outputTail: r.output_tail,
+        updatedAt: (r.updated_at as Date).toISOString(),
+      })),
+    };
+  }
+}

@@ -1,0 +1,144 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+import {
+  createTaskSchema,
+  DeviceStatusV1,
+  DeviceTaskState,
+  ErrorCode,
+  FleetcastError,
+  InventoryRpc,
+  ResolvedTargets,
+  Task,
+  TaskAssigned,
+} from '@fleetcast/contracts';
+import { RpcClient } from '@fleetcast/nats';
+import { LOGGER } from '@fleetcast/service-kit';
+import type { Logger } from '@fleetcast/telemetry';
+import { z } from 'zod';
+import { TASKS_CONFIG, TasksConfig } from '../config/tasks.config';
+import { OutboxService } from '../outbox/outbox.service';
+import { PackagesService } from '../packages/packages.service';
+import { ProfilesService } from '../profiles/profiles.service';
+import { buildAssignment, latestReports, summarize, TaskRecord } from './task-model';
+import { TasksRepository } from './tasks.repository';
+
+/** Resolving a 10,000-device target set is one inventory query; give it more than the default time. */
+const RESOLVE_TIMEOUT_MS = 30_000;
+
+@Injectable()
+export class TasksService {
+  constructor(
+    @Inject(TASKS_CONFIG) private readonly config: TasksConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly tasks: TasksRepository,
+    private readonly packages: PackagesService,
+    private readonly profiles: ProfilesService,
+    private readonly outbox: OutboxService,
+    private readonly rpc: RpcClient,
+  ) {}
+
+  async create(request: z.infer<typeof createTaskSchema>): Promise<Task> {
+    const pkg = await this.packages.get(request.packageId);
+    if (pkg.status !== 'ready') throw new FleetcastError(ErrorCode.PackageNotReady, `package ${pkg.id} has no content yet: upload it first`);
+    if (request.profileId) await this.profiles.get(request.profileId);
+    const devices = await this.resolveTargets(request.targets);
+    if (devices.length === 0) throw new FleetcastError(ErrorCode.NoTargets, 'the targets match no device');
+
+    const now = new Date();
+    const startAt = request.startAt ? new Date(request.startAt) : now;
+    const immediate = startAt <= now;
+    const task: TaskRecord = {
+      id: randomUUID(),
+      name: request.name ?? `${pkg.name} ${pkg.version} (${request.action})`,
+      packageId: pkg.id,
+      action: request.action,
+      status: immediate ? 'active' : 'scheduled',
+      profileId: request.profileId ?? null,
+      startAt,
+      createdAt: now,
+    };
+    await this.tasks.transaction(async (m) => {
+      await this.tasks.insertTask(m, task);
+      await this.tasks.insertDeviceTasks(m, task.id, devices, immediate ? now : null);
+      if (immediate) await this.enqueueAssignments(m, task, devices.map((d) => d.deviceId), now);
+    });
+    if (immediate) this.outbox.kick();
+    this.logger.info({ taskId: task.id, devices: devices.length, startAt: startAt.toISOString() }, 'task created');
+    return this.get(task.id);
+  }
+
+  /** Writes one assignment per device to the outbox, in the caller's transaction. */
+  async enqueueAssignments(m: EntityManager, task: TaskRecord, deviceIds: string[], now: Date): Promise<void> {
+    const pkg = await this.packages.get(task.packageId);
+    const settings = await this.profiles.resolve(task.profileId, m);
+    await this.outbox.enqueue(
+      m,
+      deviceIds.map((deviceId) => ({
+        subject: TaskAssigned.subject(deviceId),
+        payload: buildAssignment(task, pkg, settings, deviceId, this.config.originPublicUrl, now),
+      })),
+    );
+  }
+
+  /**
+   * Explicit device IDs may name devices the inventory has not seen yet (an agent installed later):
+   * they are assigned all the same, with an unknown subnet, and get the task when they connect.
+   */
+  private async resolveTargets(targets: z.infer<typeof createTaskSchema>['targets']): Promise<Array<{ deviceId: string; subnet: string | null }>> {
+    let resolved: ResolvedTargets;
+    try {
+      resolved = await this.rpc.call(InventoryRpc.resolveTargets, { deviceIds: targets.deviceIds, query: targets.query }, { timeoutMs: RESOLVE_TIMEOUT_MS });
+    } catch (error) {
+      if (targets.query || !(error instanceof FleetcastError) || error.code !== ErrorCode.Unavailable) throw error;
+      this.logger.warn('inventory unavailable: assigning explicit devices without subnet information');
+      return [...new Set(targets.deviceIds)].map((deviceId) => ({ deviceId, subnet: null }));
+    }
+    const seen = new Set<string>();
+    return resolved.devices.filter((d) => !seen.has(d.deviceId) && seen.add(d.deviceId)).map((d) => ({ deviceId: d.deviceId, subnet: d.subnet }));
+  }
+
+  async get(id: string): Promise<Task> {
+    const task = await this.tasks.findTask(id);
+    if (!task) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
+    return this.toTask(task);
+  }
+
+  async list(limit: number, offset: number): Promise<{ items: Task[]; total: number }> {
+    const { items, total } = await this.tasks.listTasks(limit, offset);
+    return { items: await Promise.all(items.map((t) => this.toTask(t))), total };
+  }
+
+  async summary(id: string) {
+    const task = await this.tasks.findTask(id);
+    if (!task) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
+    return summarize(id, await this.tasks.summaryRows(id));
+  }
+
+  async devices(id: string, state: DeviceTaskState | undefined, limit: number, offset: number) {
+    if (!(await this.tasks.findTask(id))) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
+    return this.tasks.listDevices(id, state, limit, offset);
+  }
+
+  /** Applies a batch of agents' status reports in one transaction (idempotent by seq). */
+  async applyReports(reports: DeviceStatusV1[]): Promise<void> {
+    await this.tasks.transaction(async (m) => {
+      const touched = await this.tasks.applyReports(m, latestReports(reports));
+      await this.tasks.completeFinished(m, touched);
+    });
+  }
+
+  private async toTask(t: TaskRecord): Promise<Task> {
+    return {
+      id: t.id,
+      name: t.name,
+      packageId: t.packageId,
+      action: t.action,
+      status: t.status,
+      profileId: t.profileId,
+      startAt: t.startAt.toISOString(),
+      createdAt: t.createdAt.toISOString(),
+      summary: summarize(t.id, await this.tasks.summaryRows(t.id)),
+    };
+  }
+}
