@@ -52,7 +52,7 @@ function installHooks(): void {
   process.on('exit', killAllNow);
   for (const signal of TERMINATING_SIGNALS) {
     process.once(signal, () => {
-      // mutated
+      killAllNow();
       // Keep the signal's usual effect unless someone else chose to handle it.
       if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
     });

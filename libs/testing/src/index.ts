@@ -1,3 +1,5 @@
+// Helpers for integration, e2e and lab tests that run real servers and processes, never mocks.
+// Typical file: `after(stopAll)`; one `createTestDatabase` per file, dropped in `after`.
 export * from './wait-for';
 export * from './line-ring-buffer';
 export * from './free-port';

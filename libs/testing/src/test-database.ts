@@ -54,8 +54,13 @@ export async function createTestDatabase(prefix = 'test', options: CreateTestDat
     name,
     drop: () => {
       // FORCE ends the sessions of pools the test forgot to close (PostgreSQL 13 and later).
-      dropping ??= withAdmin(adminUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`)).then(
+      dropping ??= withAdmin(adminUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`)).then(
         () => undefined,
+        (error: unknown) => {
+          // A failed drop may be retried (the server was briefly away); a successful one is final.
+          dropping = undefined;
+          throw error;
+        },
       );
       return dropping;
     },
@@ -82,7 +87,8 @@ async function withAdmin<T>(adminUrl: string, work: (admin: Client) => Promise<T
   } catch (error) {
     throw new TestDatabaseError(
       `cannot connect to the test PostgreSQL at ${redact(adminUrl)}: ${(error as Error).message}; ` +
-        `start PostgreSQL or point FLEETCAST_TEST_PG_URL at a server where the user may create databases`,
+        `start PostgreSQL, or set FLEETCAST_TEST_PG_URL to a user who may create databases ` +
+        `(a password can come from the URL, PGPASSWORD or ~/.pgpass)`,
       { cause: error },
     );
   }
