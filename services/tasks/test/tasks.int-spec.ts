@@ -1,0 +1,244 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { AckPolicy, DeliverPolicy, JsMsg, NatsConnection, connect } from 'nats';
+import {
+  DeadLettered,
+  DeviceStatusReported,
+  DeviceStatusV1,
+  ErrorCode,
+  FleetcastError,
+  SettingsChanged,
+  Streams,
+  TaskAssigned,
+  TaskAssignedV1,
+  TasksRpc,
+} from '@fleetcast/contracts';
+import { BlockHasher, fromWire, publicKeyFromDer, verifyManifestSignature } from '@fleetcast/content';
+import { encodeJson, RpcClient } from '@fleetcast/nats';
+import { createTestDatabase, freePort, NatsServer, NodeProcess, spawnNodeProcess, startNatsServer, stopAll, TestDatabase, waitFor } from '@fleetcast/testing';
+
+const MAIN = join(__dirname, '..', 'src', 'main.js');
+
+let nats: NatsServer;
+let db: TestDatabase;
+let nc: NatsConnection;
+let rpc: RpcClient;
+const services: NodeProcess[] = [];
+
+async function startTasks(extraEnv: Record<string, string> = {}): Promise<{ proc: NodeProcess; port: number }> {
+  const port = await freePort();
+  const proc = await spawnNodeProcess(MAIN, {
+    name: `tasks-${services.length + 1}`,
+    env: {
+      NATS_URL: nats.url,
+      DATABASE_URL: db.url,
+      HTTP_PORT: String(port),
+      ORIGIN_PUBLIC_URL: 'http://origin.test:8081',
+      SCHEDULER_INTERVAL_MS: '100',
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+  });
+  services.push(proc);
+  await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 30_000, description: `${proc.describe()} ready` });
+  return { proc, port };
+}
+
+/** Reads every message of a stream under a subject filter, from the start. */
+async function readStream(filter: string, stream: string): Promise<JsMsg[]> {
+  const jsm = await nc.jetstreamManager();
+  const name = `t${randomBytes(6).toString('hex')}`;
+  await jsm.consumers.add(stream, { name, filter_subject: filter, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 10e9 });
+  const consumer = await nc.jetstream().consumers.get(stream, name);
+  const pending = (await consumer.info()).num_pending;
+  const out: JsMsg[] = [];
+  if (pending > 0) {
+    const iter = await consumer.fetch({ max_messages: pending, expires: 5000 });
+    for await (const m of iter) out.push(m);
+  }
+  await jsm.consumers.delete(stream, name);
+  return out;
+}
+
+async function readyPackage(bytes = randomBytes(3 * 1024 * 1024 + 5)) {
+  const pkg = await rpc.call(TasksRpc.createPackage, { name: 'agent-tool', version: '1.2.3', platform: 'linux', installCommand: '/bin/true' });
+  const hasher = new BlockHasher();
+  hasher.update(bytes);
+  const m = hasher.finish();
+  const ready = await rpc.call(TasksRpc.attachContent, {
+    packageId: pkg.id,
+    contentId: m.contentId,
+    size: m.size,
+    blockSize: m.blockSize,
+    blockHashes: Buffer.from(m.blockHashes).toString('base64'),
+  });
+  return { pkg: ready, manifest: m };
+}
+
+const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], origin = 0): DeviceStatusV1 => ({
+  taskId,
+  deviceId,
+  seq,
+  state,
+  reportedAt: new Date().toISOString(),
+  bytes: { origin, multicast: 0, peer: 0 },
+  reason: null,
+  hashVerified: state === 'succeeded',
+  exitCode: state === 'succeeded' ? 0 : null,
+  outputTail: null,
+});
+
+describe('tasks service (real NATS, real Postgres, service as a process)', () => {
+  before(async () => {
+    nats = await startNatsServer();
+    db = await createTestDatabase('tasks');
+    await startTasks();
+    nc = await connect({ servers: nats.url });
+    rpc = new RpcClient(nc);
+  });
+
+  after(async () => {
+    await nc?.close();
+    await stopAll();
+    await db?.drop();
+  });
+
+  test('a package gets content and a manifest signed with the control-plane key', async () => {
+    const { pkg, manifest } = await readyPackage();
+    assert.equal(pkg.status, 'ready');
+    assert.equal(pkg.contentId, manifest.contentId);
+    const signed = fromWire(await rpc.call(TasksRpc.getManifest, { contentId: manifest.contentId }));
+    const key = await rpc.call(TasksRpc.getSigningKey, {});
+    assert.ok(verifyManifestSignature(signed, publicKeyFromDer(Buffer.from(key.publicKeyDer, 'base64'))));
+    assert.deepEqual(Buffer.from(signed.value.blockHashes), Buffer.from(manifest.blockHashes));
+    // Attaching the same content again is a no-op; other content is refused.
+    const again = await rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: manifest.contentId, size: manifest.size, blockSize: manifest.blockSize, blockHashes: Buffer.from(manifest.blockHashes).toString('base64') });
+    assert.equal(again.contentId, manifest.contentId);
+    await assert.rejects(
+      rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: 'b'.repeat(64), size: 0, blockSize: 1048576, blockHashes: '' }),
+      (e: FleetcastError) => e.code === ErrorCode.ContentMismatch,
+    );
+  });
+
+  test('an inconsistent manifest and bad bodies are refused with codes that name the problem', async () => {
+    const pkg = await rpc.call(TasksRpc.createPackage, { name: 'x', version: '1', platform: 'windows', installCommand: 'setup.exe' });
+    await assert.rejects(
+      rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: 'c'.repeat(64), size: 5 * 1048576, blockSize: 1048576, blockHashes: Buffer.alloc(64).toString('base64') }),
+      (e: FleetcastError) => e.code === ErrorCode.ContractInvalid && /expected 5 block hashes, got 2/.test(e.message),
+    );
+    await assert.rejects(
+      rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: ['d1'] } }),
+      (e: FleetcastError) => e.code === ErrorCode.PackageNotReady,
+    );
+    // A raw request that skips the client's own validation.
+    const reply = await nc.request(TasksRpc.createTask.subject, encodeJson({ packageId: pkg.id, action: 'reboot', targets: {} }), { timeout: 5000 });
+    const body = JSON.parse(Buffer.from(reply.data).toString());
+    assert.equal(body.ok, false);
+    assert.equal(body.error.code, 'CONTRACT.INVALID');
+    const paths = body.error.details.map((d: { path: string }) => d.path);
+    assert.ok(paths.includes('action'), JSON.stringify(body));
+    assert.ok(paths.includes('targets'), JSON.stringify(body));
+    const junk = await nc.request(TasksRpc.getTask.subject, Buffer.from('{not json'), { timeout: 5000 });
+    assert.match(Buffer.from(junk.data).toString(), /CONTRACT.INVALID.*not valid JSON/);
+    await assert.rejects(rpc.call(TasksRpc.getTask, { id: 'no-such-task' }), (e: FleetcastError) => e.code === ErrorCode.TaskNotFound);
+  });
+
+  test('a task fans out through the outbox; reports apply once, in order, and complete the task', async () => {
+    const { pkg } = await readyPackage();
+    const devices = ['dev-a', 'dev-b', 'dev-c'];
+    const task = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: devices } });
+    assert.equal(task.status, 'active');
+    assert.equal(task.summary.counts.pending, 3);
+
+    const assignments = await waitFor(async () => {
+      const msgs = await readStream(`${TaskAssigned.subject('x').replace('.x', '.*')}`, Streams.taskAssignments.name);
+      const mine = msgs.map((m) => JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV1).filter((a) => a.taskId === task.id);
+      return mine.length === 3 ? mine : null;
+    }, { timeoutMs: 10_000, description: 'three assignments in TASK_ASSIGNMENTS' });
+    assert.deepEqual(assignments.map((a) => a.deviceId).sort(), devices);
+    assert.equal(assignments[0].package.downloadUrl, `http://origin.test:8081/v1/content/${pkg.contentId}`);
+    assert.equal(assignments[0].settings.profileId, 'default');
+
+    const js = nc.jetstream();
+    const send = (r: DeviceStatusV1) => js.publish(DeviceStatusReported.subject(r.deviceId), encodeJson(r));
+    await send(report(task.id, 'dev-a', 1, 'queued'));
+    await send(report(task.id, 'dev-a', 3, 'succeeded', 100));
+    await send(report(task.id, 'dev-a', 2, 'downloading', 50)); // late: must not move the state back
+    await send(report(task.id, 'dev-a', 3, 'succeeded', 100)); // duplicate
+    await send(report(task.id, 'dev-b', 1, 'failed'));
+    const summary = await waitFor(async () => {
+      const s = await rpc.call(TasksRpc.getTaskSummary, { id: task.id });
+      return s.counts.succeeded === 1 && s.counts.failed === 1 ? s : null;
+    }, { timeoutMs: 10_000, description: 'reports applied' });
+    assert.equal(summary.counts.pending, 1);
+    assert.equal(summary.bytes.origin, 100);
+    const a = (await rpc.call(TasksRpc.listTaskDevices, { id: task.id, state: 'succeeded' })).items;
+    assert.deepEqual(a.map((d) => [d.deviceId, d.hashVerified, d.exitCode]), [['dev-a', true, 0]]);
+
+    await send(report(task.id, 'dev-c', 1, 'succeeded'));
+    await waitFor(async () => (await rpc.call(TasksRpc.getTask, { id: task.id })).status === 'completed', { timeoutMs: 10_000, description: 'task completed' });
+  });
+
+  test('malformed, invalid and unknown-version status reports are dead-lettered; the consumer keeps going', async () => {
+    const { pkg } = await readyPackage();
+    const task = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: ['dev-dl'] } });
+    const js = nc.jetstream();
+    const subject = DeviceStatusReported.subject('dev-dl');
+    await js.publish(subject, Buffer.from('{"taskId": '));
+    await js.publish(subject, encodeJson({ ...report(task.id, 'dev-dl', 1, 'queued'), state: 'exploded' }));
+    await js.publish(subject.replace('.v1.', '.v2.'), encodeJson(report(task.id, 'dev-dl', 1, 'queued')));
+    await js.publish(subject, encodeJson(report(task.id, 'dev-dl', 1, 'succeeded')));
+    await waitFor(async () => (await rpc.call(TasksRpc.getTaskSummary, { id: task.id })).counts.succeeded === 1, { timeoutMs: 10_000, description: 'valid report after the bad ones is applied' });
+    const dead = await waitFor(async () => {
+      const msgs = await readStream(DeadLettered.subject('tasks-status-ingest'), Streams.deadLetters.name);
+      return msgs.length >= 3 ? msgs.map((m) => JSON.parse(Buffer.from(m.data).toString())) : null;
+    }, { timeoutMs: 10_000, description: 'three dead letters' });
+    const codes = dead.map((d: { reason: { code: string } }) => d.reason.code).sort();
+    assert.deepEqual(codes, ['CONTRACT.INVALID', 'CONTRACT.INVALID', 'CONTRACT.UNSUPPORTED_VERSION']);
+    assert.ok(dead.some((d: { reason: { message: string } }) => /state/.test(d.reason.message)), 'the schema failure names the field');
+  });
+
+  test('a scheduled task is issued at its start time with its own profile; profile changes are broadcast', async () => {
+    const { pkg } = await readyPackage();
+    const profile = await rpc.call(TasksRpc.createProfile, { name: 'fast lane', sessionStartDelaySeconds: 5, useMulticast: false });
+    const changes: string[] = [];
+    nc.subscribe(SettingsChanged.subject(), { callback: (_e, m) => changes.push(JSON.parse(Buffer.from(m.data).toString()).profileId) });
+    await nc.flush();
+    const startAt = new Date(Date.now() + 1500).toISOString();
+    const task = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: ['dev-s'] }, startAt, profileId: profile.id });
+    assert.equal(task.status, 'scheduled');
+    const filter = TaskAssigned.subject('dev-s');
+    assert.equal((await readStream(filter, Streams.taskAssignments.name)).length, 0, 'nothing is sent before the start time');
+    const sent = await waitFor(async () => {
+      const msgs = (await readStream(filter, Streams.taskAssignments.name)).map((m) => JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV1);
+      return msgs.find((a) => a.taskId === task.id);
+    }, { timeoutMs: 10_000, description: 'scheduled assignment sent' });
+    assert.ok(Date.parse(sent.issuedAt) >= Date.parse(startAt));
+    assert.equal(sent.settings.profileId, profile.id);
+    assert.equal(sent.settings.sessionStartDelaySeconds, 5);
+    assert.equal(sent.settings.useMulticast, false);
+    await rpc.call(TasksRpc.updateProfile, { id: profile.id, patch: { sessionStartDelaySeconds: 7 } });
+    await waitFor(() => changes.includes(profile.id), { timeoutMs: 5000, description: 'settings-changed broadcast' });
+    assert.equal((await rpc.call(TasksRpc.getProfile, { id: profile.id })).sessionStartDelaySeconds, 7);
+  });
+
+  test('two instances share requests and the outbox without sending an assignment twice', async () => {
+    await startTasks();
+    const { pkg } = await readyPackage();
+    const devices = Array.from({ length: 400 }, (_, i) => `dup-${i}`);
+    const tasks = [];
+    for (let i = 0; i < 4; i++) tasks.push(await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: devices } }));
+    const ids = new Set(tasks.map((t) => t.id));
+    const counted = await waitFor(async () => {
+      const msgs = (await readStream(TaskAssigned.subject('x').replace('.x', '.*'), Streams.taskAssignments.name))
+        .map((m) => JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV1)
+        .filter((a) => ids.has(a.taskId));
+      return msgs.length >= 1600 ? msgs : null;
+    }, { timeoutMs: 20_000, description: '1,600 assignments' });
+    const keys = new Set(counted.map((a) => `${a.taskId}/${a.deviceId}`));
+    assert.equal(keys.size, 1600);
+    assert.equal(counted.length, 1600, 'no assignment was published twice');
+  });
+});
