@@ -7,3 +7,4 @@ export * from './node-process';
 export * from './nats-server';
 export * from './test-database';
 export { stopAll } from './cleanup-registry';
+export * from './stack';

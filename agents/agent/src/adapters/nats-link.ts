@@ -1,0 +1,204 @@
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DeliverPolicy, JsMsg, Subscription } from 'nats';
+import { KeyObject } from 'node:crypto';
+import {
+  DeviceStatusReported,
+  DeviceStatusV1,
+  InventoryScanSubmitted,
+  InventoryScanV1,
+  parseSubject,
+  ResolvedSettings,
+  SettingsChanged,
+  Streams,
+  TaskAssigned,
+  TaskAssignedV1,
+  taskAssignedV1Schema,
+  TasksRpc,
+} from '@fleetcast/contracts';
+import { Manifest, fromWire, publicKeyFromDer, Signed } from '@fleetcast/content';
+import { connectNats, decodeJson, encodeJson, NatsConnection, RpcClient, tracedHeaders } from '@fleetcast/nats';
+import type { Logger } from '@fleetcast/telemetry';
+
+export interface NatsLinkOptions {
+  servers: string;
+  deviceId: string;
+  stateDir: string;
+  logger: Logger;
+  /** Pinned control-plane public key (base64 DER); absent: trusted on first use and pinned in stateDir. */
+  controlPlaneKey?: string;
+  onAssignment: (task: TaskAssignedV1) => void;
+  onSettingsChanged: () => void;
+}
+
+/** Why an assignment was refused; counted and logged, never thrown into the subscription loop. */
+export type RejectedAssignment = { subject: string; reason: string };
+
+/**
+ * The agent's only NATS code. Assignments arrive live on the device's subject and, after any
+ * (re)connect, by replaying the TASK_ASSIGNMENTS stream from the last sequence seen, so an agent
+ * that was offline when a task was issued gets it when it returns. Outgoing reports and scans go
+ * through a small on-disk queue: written before publishing, removed on the stream's ack, so a NATS
+ * outage or an agent restart loses nothing.
+ */
+export class NatsLink {
+  private nc?: NatsConnection;
+  private rpc?: RpcClient;
+  private live?: Subscription;
+  private settingsSub?: Subscription;
+  private flushing = false;
+  private closed = false;
+  private spoolSeq = 0;
+  private publicKey?: KeyObject;
+  readonly rejected: RejectedAssignment[] = [];
+
+  constructor(private readonly options: NatsLinkOptions) {}
+
+  private get spoolDir(): string {
+    return join(this.options.stateDir, 'spool');
+  }
+
+  private get cursorFile(): string {
+    return join(this.options.stateDir, 'assignments.cursor');
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.spoolDir, { recursive: true });
+    const existing = await readdir(this.spoolDir);
+    this.spoolSeq = existing.reduce((max, f) => Math.max(max, Number.parseInt(f, 10) || 0), 0);
+    this.nc = await connectNats({ servers: this.options.servers, name: `fleetcast-agent-${this.options.deviceId}`, logger: this.options.logger });
+    this.rpc = new RpcClient(this.nc);
+    this.live = this.nc.subscribe(TaskAssigned.deviceFilter(this.options.deviceId), {
+      callback: (err, msg) => {
+        if (!err) this.receive(msg.subject, msg.data);
+      },
+    });
+    this.settingsSub = this.nc.subscribe(SettingsChanged.subject(), { callback: () => this.options.onSettingsChanged() });
+    void this.watchStatus();
+    await this.catchUp();
+    void this.flushSpool();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.live?.unsubscribe();
+    this.settingsSub?.unsubscribe();
+    if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc!.status()) {
+      if (status.type === 'reconnect') {
+        void this.catchUp().catch((error) => this.options.logger.warn({ err: error }, 'assignment catch-up failed'));
+        void this.flushSpool();
+      }
+    }
+  }
+
+  /** Decodes and validates an assignment; a bad one is recorded and dropped, never thrown. */
+  private receive(subject: string, data: Uint8Array): void {
+    const { version } = parseSubject(subject);
+    const decoded = decodeJson(data);
+    let reason: string | undefined;
+    if (version !== TaskAssigned.version) reason = `unsupported assignment version ${version}`;
+    else if (!decoded.ok) reason = decoded.error;
+    else {
+      const parsed = taskAssignedV1Schema.safeParse(decoded.value);
+      if (!parsed.success) reason = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      else if (parsed.data.deviceId !== this.options.deviceId) reason = `assignment addressed to ${parsed.data.deviceId}`;
+      else return this.options.onAssignment(parsed.data);
+    }
+    this.rejected.push({ subject, reason: reason! });
+    this.options.logger.warn({ subject, reason }, 'assignment rejected');
+  }
+
+  /** Replays this device's assignments stored since the last one seen (ordered, ephemeral consumer). */
+  private async catchUp(): Promise<void> {
+    const cursor = await readFile(this.cursorFile, 'utf8').then(Number, () => 0);
+    const js = this.nc!.jetstream();
+    const consumer = await js.consumers.get(Streams.taskAssignments.name, {
+      filterSubjects: [TaskAssigned.deviceFilter(this.options.deviceId)],
+      ...(cursor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: cursor + 1 } : { deliver_policy: DeliverPolicy.All }),
+    });
+    const info = await consumer.info();
+    if (info.num_pending === 0) return;
+    let last = cursor;
+    const messages = await consumer.consume();
+    for await (const m of messages as AsyncIterable<JsMsg>) {
+      this.receive(m.subject, m.data);
+      last = m.seq;
+      if (m.info.pending === 0) break;
+    }
+    await messages.close();
+    await writeFile(this.cursorFile, String(last));
+  }
+
+  async publishStatus(report: DeviceStatusV1): Promise<void> {
+    await this.spool(DeviceStatusReported.subject(report.deviceId), report, `status-${report.deviceId}-${report.taskId}-${report.seq}`);
+  }
+
+  async publishScan(scan: InventoryScanV1): Promise<void> {
+    await this.spool(InventoryScanSubmitted.subject(scan.deviceId), scan, `scan-${scan.deviceId}-${scan.scanSeq}`);
+  }
+
+  /** Writes the message to disk first (atomic rename), then tries to publish everything queued. */
+  private async spool(subject: string, payload: unknown, msgId: string): Promise<void> {
+    const name = String(++this.spoolSeq).padStart(12, '0');
+    const tmp = join(this.spoolDir, `${name}.tmp`);
+    await writeFile(tmp, JSON.stringify({ subject, payload, msgId }));
+    await rename(tmp, join(this.spoolDir, `${name}.json`));
+    void this.flushSpool();
+  }
+
+  /** Publishes queued messages in order; stops at the first failure and tries again on reconnect. */
+  private async flushSpool(): Promise<void> {
+    if (this.flushing || !this.nc || this.closed) return;
+    this.flushing = true;
+    try {
+      let again = true;
+      while (again && !this.closed) {
+        const files = (await readdir(this.spoolDir)).filter((f) => f.endsWith('.json')).sort();
+        again = files.length > 0;
+        for (const file of files) {
+          const path = join(this.spoolDir, file);
+          const { subject, payload, msgId } = JSON.parse(await readFile(path, 'utf8'));
+          await this.nc.jetstream().publish(subject, encodeJson(payload), { msgID: msgId, headers: tracedHeaders(), timeout: 5000 });
+          await unlink(path);
+        }
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: (error as Error).message }, 'publish failed; queued on disk until NATS is back');
+      setTimeout(() => void this.flushSpool(), 2000).unref();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Messages waiting on disk to be published (visible in the agent's status). */
+  async spooled(): Promise<number> {
+    return (await readdir(this.spoolDir)).filter((f) => f.endsWith('.json')).length;
+  }
+
+  async settings(): Promise<ResolvedSettings> {
+    return this.rpc!.call(TasksRpc.getDeviceSettings, { deviceId: this.options.deviceId });
+  }
+
+  /** A package's signed manifest from the control plane (checked by the caller: `acceptManifest`). */
+  async signedManifest(contentId: string): Promise<Signed<Manifest>> {
+    return fromWire(await this.rpc!.call(TasksRpc.getManifest, { contentId }));
+  }
+
+  /** The control-plane public key: configured, or pinned on first use in the state dir. */
+  async controlPlaneKey(): Promise<KeyObject> {
+    if (this.publicKey) return this.publicKey;
+    const pinnedFile = join(this.options.stateDir, 'control-plane-key.der');
+    let der = this.options.controlPlaneKey ? Buffer.from(this.options.controlPlaneKey, 'base64') : await readFile(pinnedFile).catch(() => undefined);
+    if (!der) {
+      der = Buffer.from((await this.rpc!.call(TasksRpc.getSigningKey, {})).publicKeyDer, 'base64');
+      await writeFile(pinnedFile, der);
+      this.options.logger.info('control-plane key pinned on first use');
+    }
+    this.publicKey = publicKeyFromDer(der);
+    return this.publicKey;
+  }
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { createLogger } from '@fleetcast/telemetry';
+import { AgentConfigError, resolveAgentConfig } from './config/agent.config';
+import { AGENT_VERSION, AgentDaemon } from './daemon';
+import { TaskStateStore } from './adapters/device-identity';
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('not a whole number');
+  return n;
+};
+
+const program = new Command('fleetcast-agent').version(AGENT_VERSION).description('Fleetcast edge agent');
+
+program
+  .command('run', { isDefault: true })
+  .description('run the agent daemon')
+  .option('--config <file>', 'JSON config file (keys as the long options, camelCase)')
+  .option('--nats <url>', 'NATS server URL')
+  .option('--device-id <id>', 'device ID (used on first start, then persisted)')
+  .option('--state-dir <dir>', 'identity, task state and outgoing spool')
+  .option('--cache-dir <dir>', 'local distribution cache (default: <state-dir>/cache)')
+  .option('--include-loopback', 'report loopback interfaces too (labs on one machine)')
+  .option('--scan-interval-seconds <n>', 'inventory scan interval', int)
+  .option('--control-plane-key <base64>', 'pinned control-plane public key (DER, base64)')
+  .action(async (opts) => {
+    let config;
+    try {
+      config = resolveAgentConfig(opts, process.env);
+    } catch (error) {
+      console.error((error as Error).message);
+      process.exit(error instanceof AgentConfigError ? 2 : 1);
+    }
+    const logger = createLogger('agent', config.logLevel);
+    const daemon = new AgentDaemon({
+      natsUrl: config.nats,
+      deviceId: config.deviceId,
+      stateDir: config.stateDir,
+      cacheDir: config.cacheDir,
+      includeLoopback: config.includeLoopback,
+      scanIntervalSeconds: config.scanIntervalSeconds,
+      progressIntervalMs: config.progressIntervalMs,
+      controlPlaneKey: config.controlPlaneKey,
+      logger,
+    });
+    const shutdown = (signal: string) => {
+      logger.info({ signal }, 'agent stopping');
+      void daemon.stop().then(() => process.exit(0));
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    try {
+      await daemon.start();
+    } catch (error) {
+      logger.fatal({ err: error }, `agent failed to start: ${(error as Error).message}`);
+      setTimeout(() => process.exit(1), 100);
+    }
+  });
+
+program
+  .command('status')
+  .description("print this device's tasks and their states")
+  .option('--state-dir <dir>', 'the agent state directory')
+  .option('--config <file>', 'JSON config file')
+  .action(async (opts) => {
+    const config = resolveAgentConfig(opts, process.env);
+    const store = await TaskStateStore.open(config.stateDir);
+    const { tasks, unreadable } = await store.list();
+    for (const t of tasks) {
+      const l = t.lifecycle;
+      const bytes = l.bytes.origin + l.bytes.multicast + l.bytes.peer;
+      console.log(`${t.task.taskId}  ${t.task.action.padEnd(10)} ${l.state.padEnd(11)} ${t.task.package.name} ${t.task.package.version}  ${bytes}/${t.task.package.size} bytes${l.reason ? `  ${l.reason.code}: ${l.reason.message}` : ''}`);
+    }
+    for (const u of unreadable) console.log(`unreadable: ${u.file}: ${u.error}`);
+    if (tasks.length === 0 && unreadable.length === 0) console.log('no tasks');
+  });
+
+program.parseAsync(process.argv).catch((error) => {
+  console.error(error.message);
+  process.exit(1);
+});

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/** Everything the agent can be configured with; a config file and the command line share these keys. */
+export const agentConfigSchema = z.object({
+  nats: z.string().min(1).default('nats://127.0.0.1:4222'),
+  deviceId: z.string().optional(),
+  stateDir: z.string().default(join(homedir(), '.fleetcast', 'agent')),
+  cacheDir: z.string().optional(),
+  includeLoopback: z.boolean().default(false),
+  /** Seed: settings reach devices at their next scan; hourly keeps the inventory fresh at little cost. */
+  scanIntervalSeconds: z.number().int().min(5).max(7 * 24 * 3600).default(3600),
+  progressIntervalMs: z.number().int().min(100).max(60_000).default(1000),
+  /** Base64 DER of the control-plane public key; absent: pinned on first use. */
+  controlPlaneKey: z.string().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type AgentFileConfig = z.input<typeof agentConfigSchema>;
+export type ResolvedAgentConfig = z.infer<typeof agentConfigSchema> & { cacheDir: string };
+
+export class AgentConfigError extends Error {
+  readonly code = 'AGENT.CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AgentConfigError';
+  }
+}
+
+/** Merges the config file (if any) under the command-line values, then validates once. */
+export function resolveAgentConfig(cli: Record<string, unknown>, env: NodeJS.ProcessEnv): ResolvedAgentConfig {
+  let file: Record<string, unknown> = {};
+  if (typeof cli.config === 'string') {
+    try {
+      file = JSON.parse(readFileSync(cli.config, 'utf8'));
+    } catch (error) {
+      throw new AgentConfigError(`cannot read config file ${cli.config}: ${(error as Error).message}`);
+    }
+  }
+  const { config: _ignored, ...fromCli } = cli;
+  const merged = { ...file, ...Object.fromEntries(Object.entries(fromCli).filter(([, v]) => v !== undefined)) };
+  if (env.LOG_LEVEL && merged.logLevel === undefined) merged.logLevel = env.LOG_LEVEL;
+  const result = agentConfigSchema.safeParse(merged);
+  if (!result.success) {
+    throw new AgentConfigError(`invalid agent configuration: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return { ...result.data, cacheDir: result.data.cacheDir ?? join(result.data.stateDir, 'cache') };
+}

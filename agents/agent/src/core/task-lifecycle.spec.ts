@@ -1,0 +1,378 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DeviceStatusV1, OUTPUT_TAIL_MAX_CHARS, TaskAction, TaskAssignedV1, deviceStatusV1Schema } from '@fleetcast/contracts';
+import { AgentErrorCode, IllegalTransitionError } from './agent-errors';
+import {
+  LifecycleEffect,
+  LifecycleEvent,
+  LifecycleOptions,
+  TaskLifecycle,
+  reduceTaskLifecycle,
+  resolveLifecycleOptions,
+  taskLifecycleSchema,
+  toDeviceStatus,
+} from './task-lifecycle';
+
+const T0 = Date.parse('2025-01-01T00:00:00Z');
+const options: LifecycleOptions = resolveLifecycleOptions({
+  retry: { baseDelayMs: 1000, maxDelayMs: 4000 },
+  maxDownloadAttempts: 3,
+  progressReportIntervalMs: 10_000,
+});
+
+function task(action: TaskAction, successExitCodes = [0, 3010]): TaskAssignedV1 {
+  return {
+    taskId: 'task-1',
+    deviceId: 'device-1',
+    action,
+    package: {
+      packageId: 'pkg-1',
+      name: 'demo',
+      version: '1.0.0',
+      platform: 'linux',
+      contentId: 'a'.repeat(64),
+      size: 10,
+      downloadUrl: 'http://origin.test/content/' + 'a'.repeat(64),
+      installCommand: '/bin/true',
+      installArgs: [],
+      successExitCodes,
+      timeoutSeconds: 60,
+    },
+    settings: {
+      profileId: 'default',
+      useMulticast: false,
+      sessionStartDelaySeconds: 60,
+      peerDownloadAllowed: false,
+      lanRateLimitKbps: null,
+      cacheSizeLimitBytes: null,
+    },
+    issuedAt: new Date(T0).toISOString(),
+  };
+}
+
+/** Applies events `stepMs` apart from T0; returns the final state and the last step's effects. */
+function run(action: TaskAction, events: LifecycleEvent[], successExitCodes?: number[], stepMs = 1000) {
+  let state: TaskLifecycle | null = null;
+  let effects: LifecycleEffect[] = [];
+  let now = T0;
+  for (const event of [{ type: 'assigned', task: task(action, successExitCodes) } as LifecycleEvent, ...events]) {
+    ({ state, effects } = reduceTaskLifecycle(state, event, now, options));
+    now += stepMs;
+  }
+  return { state: state as TaskLifecycle, effects, now };
+}
+
+/** The effects as a compact string: "report:cached,start-install". */
+function brief(effects: LifecycleEffect[]): string {
+  return effects.map((e) => (e.type === 'report' ? `report:${e.state}` : e.type)).join(',');
+}
+
+const progress = (origin: number): LifecycleEvent => ({ type: 'download-progress', bytesBySource: { origin } });
+const complete: LifecycleEvent = { type: 'download-complete', hashVerified: true };
+const retryable: LifecycleEvent = { type: 'download-failed', reason: { code: 'DOWNLOAD.TRUNCATED', message: 'cut' }, retryable: true };
+const fatal: LifecycleEvent = { type: 'download-failed', reason: { code: 'DOWNLOAD.NOT_FOUND', message: '404' }, retryable: false };
+const started: LifecycleEvent = { type: 'install-started' };
+const finished = (exitCode: number | null, timedOut = false): LifecycleEvent => ({ type: 'install-finished', exitCode, outputTail: 'out', timedOut });
+const resumed: LifecycleEvent = { type: 'resumed-after-restart' };
+const retryDue: LifecycleEvent = { type: 'retry-due' };
+
+interface Case {
+  name: string;
+  action: TaskAction;
+  events: LifecycleEvent[];
+  state: TaskLifecycle['state'];
+  effects: string;
+  reason?: string | null;
+  successExitCodes?: number[];
+  /** Time between events; 1 s unless given. */
+  stepMs?: number;
+  check?: (state: TaskLifecycle, effects: LifecycleEffect[]) => void;
+}
+
+const cases: Case[] = [
+  { name: 'assigned: queued, reported, download starts', action: 'install', events: [], state: 'queued', effects: 'report:queued,start-download', reason: null },
+  { name: 'first bytes: downloading', action: 'install', events: [progress(5)], state: 'downloading', effects: 'report:downloading' },
+  {
+    name: 'more bytes inside the report interval: no report, totals grow',
+    action: 'install',
+    events: [progress(5), progress(7)],
+    state: 'downloading',
+    effects: '',
+    check: (s) => assert.deepEqual(s.bytes, { origin: 12, multicast: 0, peer: 0 }),
+  },
+  {
+    name: 'bytes after the report interval: a progress report with the totals',
+    action: 'install',
+    events: [progress(5), ...Array.from({ length: 10 }, () => progress(1))],
+    state: 'downloading',
+    effects: 'report:downloading',
+    check: (_s, e) => assert.deepEqual(e[0]?.type === 'report' && e[0].bytes, { origin: 15, multicast: 0, peer: 0 }),
+  },
+  {
+    name: 'bytes by source add up separately; nonsense deltas are ignored',
+    action: 'install',
+    events: [
+      { type: 'download-progress', bytesBySource: { origin: 3, peer: 4 } },
+      { type: 'download-progress', bytesBySource: { multicast: 5, peer: -9, origin: Number.NaN } },
+    ],
+    state: 'downloading',
+    effects: '',
+    check: (s) => assert.deepEqual(s.bytes, { origin: 3, multicast: 5, peer: 4 }),
+  },
+  {
+    name: 'install: complete -> cached, hash verified, install starts',
+    action: 'install',
+    events: [progress(10), complete],
+    state: 'cached',
+    effects: 'report:cached,start-install',
+    check: (s, e) => {
+      assert.equal(s.hashVerified, true);
+      assert.equal(e[0]?.type === 'report' && e[0].hashVerified, true);
+    },
+  },
+  {
+    name: 'cache-only: complete -> cached then succeeded in one step, nothing installed',
+    action: 'cache-only',
+    events: [progress(10), complete],
+    state: 'succeeded',
+    effects: 'report:cached,report:succeeded',
+  },
+  {
+    name: 'content already cached: queued -> cached without progress',
+    action: 'cache-only',
+    events: [complete],
+    state: 'succeeded',
+    effects: 'report:cached,report:succeeded',
+  },
+  {
+    name: 'whole-file hash mismatch: failed, not retried',
+    action: 'install',
+    events: [progress(10), { type: 'download-complete', hashVerified: false }],
+    state: 'failed',
+    effects: 'report:failed',
+    reason: AgentErrorCode.DownloadHashMismatch,
+  },
+  { name: 'install started: installing', action: 'install', events: [complete, started], state: 'installing', effects: 'report:installing' },
+  {
+    name: 'exit code 0: succeeded with output',
+    action: 'install',
+    events: [complete, started, finished(0)],
+    state: 'succeeded',
+    effects: 'report:succeeded',
+    reason: null,
+    check: (s) => {
+      assert.equal(s.exitCode, 0);
+      assert.equal(s.outputTail, 'out');
+    },
+  },
+  { name: 'exit code 3010 (listed as success): succeeded', action: 'install', events: [complete, started, finished(3010)], state: 'succeeded', effects: 'report:succeeded' },
+  {
+    name: 'exit code 1: failed INSTALL.EXIT_CODE',
+    action: 'install',
+    events: [complete, started, finished(1)],
+    state: 'failed',
+    effects: 'report:failed',
+    reason: AgentErrorCode.InstallExitCode,
+    check: (s) => assert.equal(s.exitCode, 1),
+  },
+  {
+    name: 'custom success codes only: 0 is a failure when not listed',
+    action: 'install',
+    successExitCodes: [3010],
+    events: [complete, started, { type: 'install-finished', exitCode: 0, outputTail: '', timedOut: false }],
+    state: 'failed',
+    effects: 'report:failed',
+    reason: AgentErrorCode.InstallExitCode,
+  },
+  { name: 'killed by a signal: failed', action: 'install', events: [complete, started, finished(null)], state: 'failed', effects: 'report:failed', reason: AgentErrorCode.InstallExitCode },
+  { name: 'timed out (even with exit 0): failed INSTALL.TIMEOUT', action: 'install', events: [complete, started, finished(0, true)], state: 'failed', effects: 'report:failed', reason: AgentErrorCode.InstallTimeout },
+  {
+    name: 'command not found: failed with the installer reason',
+    action: 'install',
+    events: [complete, started, { type: 'install-finished', exitCode: null, outputTail: '', timedOut: false, failure: { code: AgentErrorCode.InstallSpawnFailed, message: 'ENOENT' } }],
+    state: 'failed',
+    effects: 'report:failed',
+    reason: AgentErrorCode.InstallSpawnFailed,
+  },
+  {
+    name: 'retryable failure: retry scheduled with back-off, state kept',
+    action: 'install',
+    events: [progress(3), retryable],
+    state: 'downloading',
+    effects: 'schedule-retry',
+    check: (s, e) => {
+      const effect = e[0];
+      assert.ok(effect?.type === 'schedule-retry');
+      // now = T0 + 2 s; first failure: 1 s nominal, equal jitter -> between 0.5 s and 1 s later.
+      assert.ok(effect.atMs >= T0 + 2000 + 500 && effect.atMs <= T0 + 2000 + 1000, String(effect.atMs - T0));
+      assert.equal(effect.attempt, 2);
+      assert.equal(s.retryAtMs, effect.atMs);
+      assert.equal(s.downloadFailures, 1);
+    },
+  },
+  { name: 'retry due: download starts again', action: 'install', events: [retryable, retryDue], state: 'queued', effects: 'start-download' },
+  {
+    name: 'failures up to the limit: failed DOWNLOAD.EXHAUSTED naming the last cause',
+    action: 'install',
+    events: [retryable, retryDue, retryable, retryDue, retryable],
+    state: 'failed',
+    effects: 'report:failed',
+    reason: AgentErrorCode.DownloadExhausted,
+    check: (s) => assert.match(s.reason?.message ?? '', /3 times; last: DOWNLOAD\.TRUNCATED/),
+  },
+  {
+    name: 'back-off grows with each failure',
+    action: 'install',
+    events: [retryable, retryDue, retryable],
+    state: 'queued',
+    effects: 'schedule-retry',
+    check: (_s, e) => {
+      const effect = e[0];
+      // now = T0 + 3 s; second failure: 2 s nominal -> 1 s to 2 s later.
+      assert.ok(effect?.type === 'schedule-retry' && effect.atMs >= T0 + 3000 + 1000 && effect.atMs <= T0 + 3000 + 2000);
+    },
+  },
+  { name: 'non-retryable failure: failed at once with its reason', action: 'install', events: [progress(1), fatal], state: 'failed', effects: 'report:failed', reason: 'DOWNLOAD.NOT_FOUND' },
+  {
+    name: 'a long reason is clipped to the contract limits',
+    action: 'install',
+    events: [{ type: 'download-failed', reason: { code: 'X'.repeat(300), message: 'm'.repeat(5000) }, retryable: false }],
+    state: 'failed',
+    effects: 'report:failed',
+    check: (s) => {
+      assert.equal(s.reason?.code.length, 100);
+      assert.equal(s.reason?.message.length, 2000);
+    },
+  },
+  {
+    name: 'a second assignment of a known task (redelivery) changes nothing',
+    action: 'install',
+    events: [progress(4), { type: 'assigned', task: task('install') }],
+    state: 'downloading',
+    effects: '',
+    check: (s) => assert.equal(s.bytes.origin, 4),
+  },
+  { name: 'restart while queued: re-report, download again', action: 'install', events: [resumed], state: 'queued', effects: 'report:queued,start-download' },
+  {
+    name: 'restart mid-download: bytes kept, download resumes',
+    action: 'install',
+    events: [progress(5), resumed],
+    state: 'downloading',
+    effects: 'report:downloading,start-download',
+    check: (s) => assert.equal(s.bytes.origin, 5),
+  },
+  {
+    name: 'restart with a retry not yet due: the same timer is scheduled again',
+    action: 'install',
+    events: [retryable, resumed],
+    stepMs: 100,
+    state: 'queued',
+    effects: 'report:queued,schedule-retry',
+    check: (s, e) => assert.equal(e[1]?.type === 'schedule-retry' && e[1].atMs, s.retryAtMs),
+  },
+  {
+    name: 'restart with a retry overdue: download starts at once',
+    action: 'install',
+    events: [retryable, resumed],
+    state: 'queued',
+    effects: 'report:queued,start-download',
+    check: (s) => assert.equal(s.retryAtMs, null),
+  },
+  { name: 'restart in cached (install): install starts', action: 'install', events: [complete, resumed], state: 'cached', effects: 'report:cached,start-install' },
+  { name: 'restart while installing: failed INSTALL.INTERRUPTED, never run twice', action: 'install', events: [complete, started, resumed], state: 'failed', effects: 'report:failed', reason: AgentErrorCode.InstallInterrupted },
+  { name: 'restart after success: final state re-reported', action: 'cache-only', events: [complete, resumed], state: 'succeeded', effects: 'report:succeeded' },
+  { name: 'restart after failure: final state re-reported', action: 'install', events: [fatal, resumed], state: 'failed', effects: 'report:failed' },
+];
+
+for (const c of cases) {
+  test(`lifecycle: ${c.name}`, () => {
+    const { state, effects } = run(c.action, c.events, c.successExitCodes, c.stepMs);
+    assert.equal(state.state, c.state);
+    assert.equal(brief(effects), c.effects);
+    if (c.reason !== undefined) assert.equal(state.reason?.code ?? null, c.reason);
+    // Whatever happened, the state stays persistable and every report a valid contract message.
+    assert.ok(taskLifecycleSchema.safeParse(JSON.parse(JSON.stringify(state))).success, 'state round-trips through JSON');
+    for (const effect of effects) {
+      if (effect.type !== 'report') continue;
+      const message: DeviceStatusV1 = toDeviceStatus(effect, { taskId: state.taskId, deviceId: state.deviceId, seq: 1 });
+      assert.ok(deviceStatusV1Schema.safeParse(message).success, JSON.stringify(message));
+    }
+    c.check?.(state, effects);
+  });
+}
+
+interface IllegalCase {
+  action: TaskAction;
+  before: LifecycleEvent[] | null;
+  event: LifecycleEvent;
+  named: RegExp;
+}
+
+const illegal: IllegalCase[] = [
+  { action: 'install', before: null, event: progress(1), named: /"download-progress" is not allowed in state "\(none\)"/ },
+  { action: 'install', before: [], event: started, named: /"install-started" is not allowed in state "queued"/ },
+  { action: 'install', before: [], event: finished(0), named: /"install-finished" .* "queued"/ },
+  { action: 'install', before: [], event: retryDue, named: /"retry-due" .* "queued"/ },
+  { action: 'install', before: [retryable], event: progress(1), named: /"download-progress" .* "queued \(retry pending\)"/ },
+  { action: 'install', before: [retryable], event: retryable, named: /"download-failed" .* "queued \(retry pending\)"/ },
+  { action: 'install', before: [retryable], event: complete, named: /"download-complete" .* "queued \(retry pending\)"/ },
+  { action: 'install', before: [progress(1)], event: started, named: /"install-started" .* "downloading"/ },
+  { action: 'install', before: [complete], event: progress(1), named: /"download-progress" .* "cached"/ },
+  { action: 'install', before: [complete], event: complete, named: /"download-complete" .* "cached"/ },
+  { action: 'install', before: [complete], event: finished(0), named: /"install-finished" .* "cached"/ },
+  { action: 'install', before: [complete, started], event: started, named: /"install-started" .* "installing"/ },
+  { action: 'install', before: [complete, started], event: fatal, named: /"download-failed" .* "installing"/ },
+  { action: 'install', before: [complete, started, finished(0)], event: finished(0), named: /"install-finished" .* "succeeded"/ },
+  { action: 'install', before: [complete, started, finished(0)], event: progress(1), named: /"download-progress" .* "succeeded"/ },
+  { action: 'install', before: [fatal], event: retryDue, named: /"retry-due" .* "failed"/ },
+  { action: 'install', before: [fatal], event: complete, named: /"download-complete" .* "failed"/ },
+  { action: 'cache-only', before: [complete], event: started, named: /"install-started" .* "succeeded"/ },
+];
+
+for (const c of illegal) {
+  const after = c.before === null ? '(nothing)' : c.before.map((e) => e.type).join(' > ') || 'assigned';
+  test(`lifecycle: ${c.event.type} after ${after} (${c.action}) throws, naming state and event`, () => {
+    const state = c.before === null ? null : run(c.action, c.before).state;
+    assert.throws(
+      () => reduceTaskLifecycle(state, c.event, T0 + 60_000, options),
+      (error: unknown) => error instanceof IllegalTransitionError && error.code === AgentErrorCode.IllegalTransition && c.named.test(error.message),
+    );
+  });
+}
+
+test('lifecycle: the reducer never mutates the state it is given', () => {
+  const { state } = run('install', [progress(5)]);
+  const frozen = JSON.stringify(state);
+  reduceTaskLifecycle(state, progress(5), T0 + 60_000, options);
+  reduceTaskLifecycle(state, retryable, T0 + 60_000, options);
+  assert.equal(JSON.stringify(state), frozen);
+});
+
+test('lifecycle: the same events at the same times give the same retry times (pure)', () => {
+  const a = run('install', [retryable]);
+  const b = run('install', [retryable]);
+  assert.deepEqual(a.effects, b.effects);
+});
+
+test('lifecycle: progress reports can be turned off', () => {
+  const quiet = resolveLifecycleOptions({ progressReportIntervalMs: null });
+  let { state } = reduceTaskLifecycle(null, { type: 'assigned', task: task('install') }, T0, quiet);
+  ({ state } = reduceTaskLifecycle(state, progress(1), T0, quiet));
+  const later = reduceTaskLifecycle(state, progress(1), T0 + 3_600_000, quiet);
+  assert.deepEqual(later.effects, []);
+});
+
+test('lifecycle: options reject a non-positive attempt limit', () => {
+  assert.throws(() => resolveLifecycleOptions({ maxDownloadAttempts: 0 }), RangeError);
+});
+
+test('toDeviceStatus: clips the output tail to the contract limit and stamps the time', () => {
+  const { state } = run('install', [complete, started, { type: 'install-finished', exitCode: 1, outputTail: 'x'.repeat(OUTPUT_TAIL_MAX_CHARS + 50) + 'END', timedOut: false }]);
+  assert.equal(state.outputTail?.length, OUTPUT_TAIL_MAX_CHARS);
+  assert.ok(state.outputTail?.endsWith('END'), 'the end of the output is kept');
+  const effect = { type: 'report' as const, state: state.state, atMs: T0, bytes: state.bytes, hashVerified: true, reason: null, exitCode: 1, outputTail: 'y'.repeat(10_000) };
+  const message = toDeviceStatus(effect, { taskId: 't', deviceId: 'd', seq: 7 });
+  assert.equal(message.outputTail?.length, OUTPUT_TAIL_MAX_CHARS);
+  assert.equal(message.reportedAt, '2025-01-01T00:00:00.000Z');
+  assert.equal(message.seq, 7);
+});

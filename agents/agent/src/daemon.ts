@@ -1,0 +1,258 @@
+import { join } from 'node:path';
+import { AgentSettings, ErrorCode, FleetcastError, ResolvedSettings, TaskAssignedV1 } from '@fleetcast/contracts';
+import type { Logger } from '@fleetcast/telemetry';
+import { acceptManifest } from './core/manifest-check';
+import { DownloadSourceError } from './core/download-source';
+import { primarySubnet } from './core/subnet';
+import { AgentErrorCode } from './core/agent-errors';
+import {
+  isTerminal,
+  LifecycleEffect,
+  LifecycleEvent,
+  LifecycleOptions,
+  reduceTaskLifecycle,
+  resolveLifecycleOptions,
+  TaskLifecycle,
+  toDeviceStatus,
+} from './core/task-lifecycle';
+import { downloadIntoCache } from './adapters/cache-download';
+import { ContentCache } from './adapters/content-cache';
+import { loadDeviceIdentity, TaskStateStore } from './adapters/device-identity';
+import { HttpSource } from './adapters/http-source';
+import { runInstaller } from './adapters/installer';
+import { collectInventory, NetworkWatch, watchNetworkChanges } from './adapters/inventory-collector';
+import { NatsLink } from './adapters/nats-link';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentConfig {
+  natsUrl: string;
+  /** Use this device ID (first start only, then it is persisted); generated when absent. */
+  deviceId?: string;
+  stateDir: string;
+  cacheDir: string;
+  /** Report loopback and internal interfaces too (labs and tests on one machine). */
+  includeLoopback: boolean;
+  scanIntervalSeconds: number;
+  /** How often download progress is fed to the lifecycle (which throttles reports further). */
+  progressIntervalMs: number;
+  controlPlaneKey?: string;
+  lifecycle?: Partial<LifecycleOptions>;
+  logger: Logger;
+}
+
+interface Running {
+  task: TaskAssignedV1;
+  lifecycle: TaskLifecycle;
+  abort?: AbortController;
+  retryTimer?: NodeJS.Timeout;
+  /** Events of one task are applied one at a time, in order. */
+  chain: Promise<void>;
+}
+
+/**
+ * The edge agent: receives assignments, runs each task's lifecycle (a pure reducer) and carries out
+ * its effects (report, download, retry timer, install), persisting every state before acting on it
+ * so that a restart resumes where it stopped. It scans its inventory at start, on an interval and
+ * when the network changes.
+ */
+export class AgentDaemon {
+  private readonly tasks = new Map<string, Running>();
+  private readonly options: LifecycleOptions;
+  private deviceId = '';
+  private cache!: ContentCache;
+  private store!: TaskStateStore;
+  private link!: NatsLink;
+  private scanTimer?: NodeJS.Timeout;
+  private netWatch?: NetworkWatch;
+  private stopping = false;
+  settings?: ResolvedSettings;
+
+  constructor(private readonly config: AgentConfig) {
+    this.options = resolveLifecycleOptions(config.lifecycle);
+  }
+
+  get id(): string {
+    return this.deviceId;
+  }
+
+  async start(): Promise<void> {
+    const log = this.config.logger;
+    const identity = await loadDeviceIdentity(this.config.stateDir, { deviceId: this.config.deviceId });
+    this.deviceId = identity.deviceId;
+    this.cache = await ContentCache.open(this.config.cacheDir);
+    this.store = await TaskStateStore.open(this.config.stateDir);
+    this.link = new NatsLink({
+      servers: this.config.natsUrl,
+      deviceId: this.deviceId,
+      stateDir: this.config.stateDir,
+      logger: log,
+      controlPlaneKey: this.config.controlPlaneKey,
+      onAssignment: (task) => this.onAssignment(task),
+      onSettingsChanged: () => void this.refreshSettings(),
+    });
+    log.info({ deviceId: this.deviceId, identity: identity.source, cacheDir: this.config.cacheDir }, 'agent starting');
+
+    const { tasks, unreadable } = await this.store.list();
+    for (const u of unreadable) log.error(u, 'unreadable task state left in place');
+    await this.link.start();
+    // Resume what a previous run left unfinished (after the link is up: resuming reports state).
+    for (const saved of tasks) {
+      this.tasks.set(saved.task.taskId, { task: saved.task, lifecycle: saved.lifecycle, chain: Promise.resolve() });
+      if (!isTerminal(saved.lifecycle.state)) this.dispatch(saved.task.taskId, { type: 'resumed-after-restart' });
+    }
+    await this.refreshSettings();
+    await this.scan('start');
+    this.scanTimer = setInterval(() => void this.scan('interval'), this.config.scanIntervalSeconds * 1000);
+    this.netWatch = watchNetworkChanges(5000, () => void this.scan('network-change'), { includeInternal: this.config.includeLoopback });
+    log.info({ deviceId: this.deviceId, resumed: tasks.length }, 'agent ready');
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.scanTimer);
+    this.netWatch?.stop();
+    for (const t of this.tasks.values()) {
+      clearTimeout(t.retryTimer);
+      t.abort?.abort();
+    }
+    await Promise.all([...this.tasks.values()].map((t) => t.chain));
+    await this.link?.close();
+  }
+
+  /** What the agent is doing, for logs and the `status` command. */
+  snapshot() {
+    return [...this.tasks.values()].map((t) => ({ taskId: t.task.taskId, action: t.task.action, package: t.task.package.name, state: t.lifecycle.state, bytes: t.lifecycle.bytes }));
+  }
+
+  private onAssignment(task: TaskAssignedV1): void {
+    if (this.tasks.has(task.taskId)) return; // a repeat (live and catch-up, or a resend): nothing to do
+    this.tasks.set(task.taskId, { task, lifecycle: null as unknown as TaskLifecycle, chain: Promise.resolve() });
+    this.config.logger.info({ taskId: task.taskId, action: task.action, package: `${task.package.name} ${task.package.version}`, size: task.package.size }, 'task received');
+    this.dispatch(task.taskId, { type: 'assigned', task });
+  }
+
+  /** Queues an event for a task; events of one task run in order, never two at once. */
+  private dispatch(taskId: string, event: LifecycleEvent): void {
+    const t = this.tasks.get(taskId);
+    if (!t) return;
+    t.chain = t.chain.then(() => this.apply(t, event)).catch((error) => this.config.logger.error({ err: error, taskId, event: event.type }, 'task event failed'));
+  }
+
+  private async apply(t: Running, event: LifecycleEvent): Promise<void> {
+    const before = t.lifecycle?.state;
+    const { state, effects } = reduceTaskLifecycle(t.lifecycle ?? null, event, Date.now(), this.options);
+    t.lifecycle = state;
+    await this.store.save({ task: t.task, lifecycle: state });
+    if (before !== state.state) this.config.logger.info({ taskId: t.task.taskId, from: before ?? null, to: state.state, reason: state.reason ?? undefined }, 'task state');
+    for (const effect of effects) await this.run(t, effect);
+  }
+
+  private async run(t: Running, effect: LifecycleEffect): Promise<void> {
+    const taskId = t.task.taskId;
+    switch (effect.type) {
+      case 'report': {
+        const seq = await this.store.nextSeq(taskId);
+        await this.link.publishStatus(toDeviceStatus(effect, { taskId, deviceId: this.deviceId, seq }));
+        return;
+      }
+      case 'start-download':
+        void this.download(t);
+        return;
+      case 'schedule-retry':
+        clearTimeout(t.retryTimer);
+        t.retryTimer = setTimeout(() => this.dispatch(taskId, { type: 'retry-due' }), Math.max(0, effect.atMs - Date.now()));
+        return;
+      case 'start-install':
+        void this.install(t);
+        return;
+    }
+  }
+
+  private async download(t: Running): Promise<void> {
+    const { task } = t;
+    const abort = new AbortController();
+    t.abort = abort;
+    let pending = { origin: 0, multicast: 0, peer: 0 };
+    const flush = () => {
+      if (pending.origin + pending.multicast + pending.peer === 0) return;
+      this.dispatch(task.taskId, { type: 'download-progress', bytesBySource: pending });
+      pending = { origin: 0, multicast: 0, peer: 0 };
+    };
+    const ticker = setInterval(flush, this.config.progressIntervalMs);
+    try {
+      const manifest = acceptManifest(await this.link.signedManifest(task.package.contentId), await this.link.controlPlaneKey(), task.package);
+      const interfaces = (await collectInventory(this.inventoryOptions(), 0)).interfaces;
+      const source = new HttpSource({ url: task.package.downloadUrl, deviceId: this.deviceId, subnet: primarySubnet(interfaces) });
+      const result = await downloadIntoCache({
+        cache: this.cache,
+        manifest,
+        sources: [source],
+        signal: abort.signal,
+        onProgress: (kind, bytes) => (pending[kind] += bytes),
+      });
+      clearInterval(ticker);
+      flush();
+      this.config.logger.info({ taskId: task.taskId, alreadyCached: result.alreadyCached, blocksFetched: result.blocksFetched, stats: source.stats }, 'download complete, hash verified');
+      this.dispatch(task.taskId, { type: 'download-complete', hashVerified: true });
+    } catch (error) {
+      clearInterval(ticker);
+      flush();
+      if (this.stopping || abort.signal.aborted) return; // shutting down: the next start resumes
+      const code = error instanceof FleetcastError ? error.code : AgentErrorCode.DownloadNetwork;
+      // A rejected or missing manifest will not fix itself; a network or control-plane outage may.
+      const retryable = error instanceof DownloadSourceError ? error.retryable : code !== AgentErrorCode.ManifestRejected && code !== ErrorCode.ManifestNotFound;
+      this.config.logger.warn({ taskId: task.taskId, code, err: (error as Error).message, retryable }, 'download failed');
+      this.dispatch(task.taskId, { type: 'download-failed', reason: { code: String(code), message: (error as Error).message }, retryable });
+    } finally {
+      t.abort = undefined;
+    }
+  }
+
+  private async install(t: Running): Promise<void> {
+    const { task } = t;
+    this.dispatch(task.taskId, { type: 'install-started' });
+    const result = await runInstaller({
+      command: task.package.installCommand,
+      args: task.package.installArgs,
+      packagePath: this.cache.path(task.package.contentId),
+      timeoutMs: task.package.timeoutSeconds * 1000,
+      workRoot: join(this.config.stateDir, 'work'),
+    });
+    this.config.logger.info({ taskId: task.taskId, exitCode: result.exitCode, timedOut: result.timedOut, ms: result.durationMs }, 'install command finished');
+    this.dispatch(task.taskId, { type: 'install-finished', exitCode: result.exitCode, outputTail: result.outputTail, timedOut: result.timedOut, failure: result.failure });
+  }
+
+  private inventoryOptions() {
+    return {
+      deviceId: this.deviceId,
+      agentVersion: AGENT_VERSION,
+      cache: this.cache,
+      includeInternal: this.config.includeLoopback,
+    };
+  }
+
+  /** Sends an inventory scan; settings are read again with it (how missed setting changes arrive). */
+  private async scan(why: string): Promise<void> {
+    try {
+      // A clock-based sequence grows across restarts without any state to keep.
+      const scan = await collectInventory(this.inventoryOptions(), Date.now());
+      await this.link.publishScan(scan);
+      this.config.logger.debug({ why, interfaces: scan.interfaces.length }, 'inventory scan queued');
+      if (why !== 'start') await this.refreshSettings();
+    } catch (error) {
+      this.config.logger.warn({ err: (error as Error).message, why }, 'inventory scan failed');
+    }
+  }
+
+  private async refreshSettings(): Promise<void> {
+    try {
+      const next = await this.link.settings();
+      const changed = JSON.stringify(next) !== JSON.stringify(this.settings);
+      this.settings = next;
+      if (changed) this.config.logger.info({ settings: next satisfies AgentSettings }, 'agent settings');
+    } catch (error) {
+      this.config.logger.warn({ err: (error as Error).message }, 'could not read agent settings; keeping the previous ones');
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { connect, NatsConnection } from 'nats';
+import { Consumers } from '@fleetcast/contracts';
+import {
+  ApiClient,
+  ControlPlane,
+  createTestDatabase,
+  NatsServer,
+  NodeProcess,
+  startAgentProcess,
+  startControlPlane,
+  startNatsServer,
+  stopAll,
+  TestDatabase,
+  waitFor,
+} from '@fleetcast/testing';
+
+/**
+ * The whole system as separate processes: NATS, Postgres, inventory, tasks, origin, gateway and
+ * four agents. A 50 MB package goes through the public API to every agent.
+ */
+const MB = 1024 * 1024;
+const TOKEN = `e2e-${randomBytes(8).toString('hex')}`;
+
+let nats: NatsServer;
+let db: TestDatabase;
+let work: string;
+let cp: ControlPlane;
+let api: ApiClient;
+let nc: NatsConnection;
+const agents = new Map<string, NodeProcess>();
+
+/** A deterministic pseudo-random stream of `size` bytes, generated as it is read (never held whole). */
+function generated(size: number, seed: string): { stream: () => Readable; sha256: string } {
+  const chunk = (i: number) => createHash('sha512').update(`${seed}:${i}`).digest();
+  const hash = createHash('sha256');
+  const chunks = Math.ceil(size / 64);
+  for (let i = 0; i < chunks; i++) hash.update(chunk(i).subarray(0, Math.min(64, size - i * 64)));
+  return {
+    sha256: hash.digest('hex'),
+    stream: () =>
+      Readable.from(
+        (function* () {
+          // 64 KiB slices of the same sequence.
+          for (let i = 0; i < chunks; i += 1024) {
+            const parts: Buffer[] = [];
+            for (let j = i; j < Math.min(i + 1024, chunks); j++) parts.push(chunk(j).subarray(0, Math.min(64, size - j * 64)));
+            yield Buffer.concat(parts);
+          }
+        })(),
+      ),
+  };
+}
+
+const agentDir = (id: string) => join(work, 'agents', id);
+const markerOf = (id: string) => join(work, 'markers', `${id}.installed`);
+
+async function startAgent(id: string): Promise<NodeProcess> {
+  const proc = await startAgentProcess({ natsUrl: nats.url, deviceId: id, dir: agentDir(id), env: { MARKER_FILE: markerOf(id), LOG_LEVEL: 'info' } });
+  agents.set(id, proc);
+  await proc.waitForOutput(/agent ready/, { timeoutMs: 30_000 });
+  return proc;
+}
+
+async function createReadyPackage(name: string, size: number, installArgs: string[]) {
+  const content = generated(size, name);
+  const pkg = await api.ok('POST', '/v1/packages', { name, version: '1.0.0', platform: 'linux', installCommand: '/bin/sh', installArgs, timeoutSeconds: 60 });
+  const uploaded = await api.upload(pkg.id, content.stream(), { 'x-content-sha256': content.sha256 });
+  assert.equal(uploaded.status, 200, JSON.stringify(uploaded.body));
+  assert.equal(uploaded.body.status, 'ready');
+  assert.equal(uploaded.body.contentId, content.sha256);
+  return { pkg: uploaded.body, sha256: content.sha256 };
+}
+
+async function summaryWhen(taskId: string, done: (s: any) => boolean, what: string, timeoutMs = 120_000) {
+  let last: unknown;
+  return waitFor(
+    async () => {
+      const s = await api.ok('GET', `/v1/tasks/${taskId}/summary`);
+      last = s.counts;
+      return done(s) ? s : null;
+    },
+    { timeoutMs, intervalMs: 250, description: `${what} (last counts ${JSON.stringify(last)})` },
+  );
+}
+
+describe('end to end: services and agents as processes', () => {
+  before(async () => {
+    nats = await startNatsServer();
+    db = await createTestDatabase('e2e');
+    work = await mkdtemp(join(tmpdir(), 'fleetcast-e2e-'));
+    cp = await startControlPlane({ natsUrl: nats.url, databaseUrl: db.url, workDir: join(work, 'control-plane'), apiToken: TOKEN, logLevel: 'info' });
+    api = new ApiClient(cp.gatewayUrl, TOKEN);
+    nc = await connect({ servers: nats.url });
+    for (const id of ['e2e-dev-1', 'e2e-dev-2', 'e2e-dev-3']) await startAgent(id);
+    await waitFor(async () => (await api.ok('GET', '/v1/devices')).total === 3, { timeoutMs: 20_000, description: 'the inventory knows the three agents' });
+  });
+
+  after(async () => {
+    await nc?.close();
+    await stopAll();
+    await db?.drop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  test('install task: 50 MB to three agents and a fourth that starts later, tasks service restarted midway', async () => {
+    const { pkg, sha256 } = await createReadyPackage('e2e-tool', 50 * MB, ['-c', 'sha256sum "$FLEETCAST_PACKAGE_PATH" > "$MARKER_FILE"']);
+    const devices = ['e2e-dev-1', 'e2e-dev-2', 'e2e-dev-3', 'e2e-dev-4'];
+    const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'install', targets: { deviceIds: devices } });
+    assert.equal(task.summary.total, 4);
+
+    // Crash the tasks service while the agents work; their reports wait in JetStream.
+    await cp.processes.tasks.kill();
+    await waitFor(() => existsSync(markerOf('e2e-dev-1')), { timeoutMs: 60_000, description: 'first install ran while tasks was down' });
+    await cp.start('tasks');
+    // The fourth agent has never run: it finds the task in the stream when it connects.
+    await startAgent('e2e-dev-4');
+
+    const summary = await summaryWhen(task.id, (s) => s.counts.succeeded === 4, 'all four succeeded');
+    assert.equal(summary.counts.failed, 0);
+    assert.ok(summary.bytes.origin >= 4 * 50 * MB, `origin bytes ${summary.bytes.origin}`);
+    const rows = (await api.ok('GET', `/v1/tasks/${task.id}/devices`)).items;
+    for (const row of rows) {
+      assert.equal(row.state, 'succeeded', JSON.stringify(row));
+      assert.equal(row.hashVerified, true);
+      assert.equal(row.exitCode, 0);
+      assert.ok(row.bytes.origin >= 50 * MB);
+    }
+    for (const id of devices) {
+      assert.match(readFileSync(markerOf(id), 'utf8'), new RegExp(`^${sha256} `), `${id} installed the verified file`);
+    }
+    assert.equal((await api.ok('GET', `/v1/tasks/${task.id}`)).status, 'completed');
+    // Nothing was left unprocessed by the restart: the status consumer has no backlog.
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.consumers.info(Consumers.deviceStatusIngest.stream.name, Consumers.deviceStatusIngest.durableName);
+    assert.equal(info.num_pending + info.num_ack_pending, 0);
+  });
+
+  test('cache-only task: the file lands in each cache and nothing runs', async () => {
+    const { pkg, sha256 } = await createReadyPackage('e2e-precache', 3 * MB, ['-c', 'touch "$MARKER_FILE.cache-only-ran"']);
+    const devices = ['e2e-dev-1', 'e2e-dev-2', 'e2e-dev-3'];
+    const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: devices } });
+    await summaryWhen(task.id, (s) => s.counts.succeeded === 3, 'all three cached', 60_000);
+    for (const id of devices) {
+      const cached = join(agentDir(id), 'cache', 'content', sha256);
+      assert.equal(createHash('sha256').update(await readFile(cached)).digest('hex'), sha256, `${id} cached the content`);
+      assert.equal(existsSync(`${markerOf(id)}.cache-only-ran`), false, `${id} ran nothing`);
+    }
+  });
+
+  test('a wrong declared hash is refused and leaves no content behind', async () => {
+    const content = generated(2 * MB, 'wrong-hash');
+    const pkg = await api.ok('POST', '/v1/packages', { name: 'bad', version: '1', platform: 'linux', installCommand: '/bin/true' });
+    const res = await api.upload(pkg.id, content.stream(), { 'x-content-sha256': 'f'.repeat(64) });
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal(res.body.code, 'ORIGIN.HASH_MISMATCH');
+    assert.equal((await fetch(`${cp.originUrl}/v1/content/${content.sha256}`, { method: 'HEAD' })).status, 404);
+    assert.equal((await api.ok('GET', `/v1/packages/${pkg.id}`)).status, 'awaiting-content');
+  });
+});
