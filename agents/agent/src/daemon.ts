@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentSettings, ErrorCode, FleetcastError, ResolvedSettings, TaskAssignedV1 } from '@fleetcast/contracts';
 import type { Logger } from '@fleetcast/telemetry';
@@ -82,6 +83,7 @@ export class AgentDaemon {
     this.deviceId = identity.deviceId;
     this.cache = await ContentCache.open(this.config.cacheDir);
     this.store = await TaskStateStore.open(this.config.stateDir);
+    await mkdir(join(this.config.stateDir, 'work'), { recursive: true });
     this.link = new NatsLink({
       servers: this.config.natsUrl,
       deviceId: this.deviceId,

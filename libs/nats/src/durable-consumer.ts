@@ -87,7 +87,7 @@ export class DurableConsumer<T> {
         for await (const m of this.messages) {
           batch.push(m);
           // Flush when the batch is full or nothing else is queued: batches grow under load only.
-          if (batch.length >= maxBatch || this.messages.getPending() <= 1) await this.process(batch.splice(0));
+          if (batch.length >= maxBatch || this.messages.getReceived() <= this.messages.getProcessed()) await this.process(batch.splice(0));
         }
       } catch (error) {
         if (this.stopped) break;

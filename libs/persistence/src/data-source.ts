@@ -28,11 +28,29 @@ export function serviceDataSourceOptions(options: ServiceDataSourceOptions): Dat
   };
 }
 
-/** Creates the schema if needed (the migrations table lives in it), then applies pending migrations. */
+/**
+ * Creates the schema if needed (the migrations table lives in it), then applies pending migrations,
+ * holding a Postgres advisory lock so that instances started together take turns: the first
+ * migrates, the others then find nothing to do instead of racing to create the same tables.
+ * The lock takes a connection of its own: the data source's pool needs at least two.
+ */
 export async function runMigrations(dataSource: DataSource, schema: string): Promise<string[]> {
-  await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  const applied = await dataSource.runMigrations({ transaction: 'each' });
-  return applied.map((m) => m.name);
+  const lockHolder = dataSource.createQueryRunner();
+  await lockHolder.connect();
+  const lock = `fleetcast.${schema}.migrations`;
+  try {
+    // A session lock on a connection of its own: the migrations run on other pool connections.
+    await lockHolder.query(`SELECT pg_advisory_lock(hashtext($1))`, [lock]);
+    try {
+      await dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      return applied.map((m) => m.name);
+    } finally {
+      await lockHolder.query(`SELECT pg_advisory_unlock(hashtext($1))`, [lock]);
+    }
+  } finally {
+    await lockHolder.release();
+  }
 }
 
 /** Reverts the last applied migration. */

@@ -1,1 +1,15 @@
-export {};
+import { runMain } from '@fleetcast/service-kit';
+import { createLogger, startTelemetry } from '@fleetcast/telemetry';
+import { loadGatewayConfig } from './config/gateway.config';
+
+const config = loadGatewayConfig(process.env);
+const telemetry = startTelemetry('gateway', config.otlpEndpoint);
+const logger = createLogger('gateway', config.logLevel);
+
+runMain(logger, async () => {
+  // Loaded after telemetry started, so http and Nest are instrumented.
+  const { startGateway } = await import('./app.bootstrap');
+  await startGateway(config, logger);
+  // Nest's shutdown hooks close the app on SIGTERM; flush traces after it.
+  process.once('beforeExit', () => void telemetry.shutdown());
+});

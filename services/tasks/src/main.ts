@@ -11,7 +11,7 @@ const logger = createLogger('tasks', config.logLevel);
 
 runMain(logger, async () => {
   if (config.migrateOnStart) {
-    const ds = new DataSource(serviceDataSourceOptions(tasksDataSourceOptions(config.databaseUrl, 1)));
+    const ds = new DataSource(serviceDataSourceOptions(tasksDataSourceOptions(config.databaseUrl, 2)));
     await ds.initialize();
     try {
       const applied = await runMigrations(ds, TASKS_SCHEMA);

@@ -2,12 +2,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { connect, NatsConnection } from 'nats';
-import { Consumers } from '@fleetcast/contracts';
+import { Consumers, Streams } from '@fleetcast/contracts';
 import {
   ApiClient,
   ControlPlane,
@@ -81,14 +81,18 @@ async function createReadyPackage(name: string, size: number, installArgs: strin
 
 async function summaryWhen(taskId: string, done: (s: any) => boolean, what: string, timeoutMs = 120_000) {
   let last: unknown;
-  return waitFor(
-    async () => {
-      const s = await api.ok('GET', `/v1/tasks/${taskId}/summary`);
-      last = s.counts;
-      return done(s) ? s : null;
-    },
-    { timeoutMs, intervalMs: 250, description: `${what} (last counts ${JSON.stringify(last)})` },
-  );
+  try {
+    return await waitFor(
+      async () => {
+        const s = await api.ok('GET', `/v1/tasks/${taskId}/summary`);
+        last = s.counts;
+        return done(s) ? s : null;
+      },
+      { timeoutMs, intervalMs: 250, description: what },
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last counts ${JSON.stringify(last)}`);
+  }
 }
 
 describe('end to end: services and agents as processes', () => {
@@ -96,6 +100,7 @@ describe('end to end: services and agents as processes', () => {
     nats = await startNatsServer();
     db = await createTestDatabase('e2e');
     work = await mkdtemp(join(tmpdir(), 'fleetcast-e2e-'));
+    await mkdir(join(work, 'markers'));
     cp = await startControlPlane({ natsUrl: nats.url, databaseUrl: db.url, workDir: join(work, 'control-plane'), apiToken: TOKEN, logLevel: 'info' });
     api = new ApiClient(cp.gatewayUrl, TOKEN);
     nc = await connect({ servers: nats.url });
@@ -107,18 +112,33 @@ describe('end to end: services and agents as processes', () => {
     await nc?.close();
     await stopAll();
     await db?.drop();
-    if (work) await rm(work, { recursive: true, force: true });
+    // FLEETCAST_KEEP_TEST_FILES=1 keeps the logs and state of every process for a post-mortem.
+    if (work && !process.env.FLEETCAST_KEEP_TEST_FILES) await rm(work, { recursive: true, force: true });
+    else if (work) console.log(`kept ${work}`);
   });
 
   test('install task: 50 MB to three agents and a fourth that starts later, tasks service restarted midway', async () => {
     const { pkg, sha256 } = await createReadyPackage('e2e-tool', 50 * MB, ['-c', 'sha256sum "$FLEETCAST_PACKAGE_PATH" > "$MARKER_FILE"']);
     const devices = ['e2e-dev-1', 'e2e-dev-2', 'e2e-dev-3', 'e2e-dev-4'];
+    const jsm = await nc.jetstreamManager();
+    const statusStream = Consumers.deviceStatusIngest.stream.name;
+    const reportsBefore = (await jsm.streams.info(statusStream)).state.messages;
+    const assignmentsBefore = (await jsm.streams.info(Streams.taskAssignments.name)).state.messages;
     const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'install', targets: { deviceIds: devices } });
     assert.equal(task.summary.total, 4);
 
-    // Crash the tasks service while the agents work; their reports wait in JetStream.
+    // Crash the tasks service as soon as the assignments are out. The agents acknowledge into
+    // JetStream and cannot fetch the manifest (the control plane is down), so they retry; their
+    // reports wait in the stream.
+    await waitFor(async () => (await jsm.streams.info(Streams.taskAssignments.name)).state.messages >= assignmentsBefore + 4, {
+      timeoutMs: 10_000,
+      description: 'four assignments published',
+    });
     await cp.processes.tasks.kill();
-    await waitFor(() => existsSync(markerOf('e2e-dev-1')), { timeoutMs: 60_000, description: 'first install ran while tasks was down' });
+    await waitFor(async () => (await jsm.streams.info(statusStream)).state.messages >= reportsBefore + 3, {
+      timeoutMs: 30_000,
+      description: 'the three agents report while the tasks service is down',
+    });
     await cp.start('tasks');
     // The fourth agent has never run: it finds the task in the stream when it connects.
     await startAgent('e2e-dev-4');
@@ -138,9 +158,14 @@ describe('end to end: services and agents as processes', () => {
     }
     assert.equal((await api.ok('GET', `/v1/tasks/${task.id}`)).status, 'completed');
     // Nothing was left unprocessed by the restart: the status consumer has no backlog.
-    const jsm = await nc.jetstreamManager();
-    const info = await jsm.consumers.info(Consumers.deviceStatusIngest.stream.name, Consumers.deviceStatusIngest.durableName);
-    assert.equal(info.num_pending + info.num_ack_pending, 0);
+    // Messages the crashed instance had pulled come back after the consumer's ack wait.
+    await waitFor(
+      async () => {
+        const info = await jsm.consumers.info(statusStream, Consumers.deviceStatusIngest.durableName);
+        return info.num_pending + info.num_ack_pending === 0;
+      },
+      { timeoutMs: (Consumers.deviceStatusIngest.ackWaitSeconds + 15) * 1000, description: 'status consumer backlog drained' },
+    );
   });
 
   test('cache-only task: the file lands in each cache and nothing runs', async () => {

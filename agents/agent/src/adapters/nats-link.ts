@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeliverPolicy, JsMsg, Subscription } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, Subscription } from 'nats';
 import { KeyObject } from 'node:crypto';
 import {
   DeviceStatusReported,
@@ -112,25 +112,39 @@ export class NatsLink {
     this.options.logger.warn({ subject, reason }, 'assignment rejected');
   }
 
-  /** Replays this device's assignments stored since the last one seen (ordered, ephemeral consumer). */
+  /**
+   * Replays this device's assignments stored since the last one seen: a short-lived consumer
+   * filtered to the device's subject, read to its end, then deleted (servers expire it anyway).
+   */
   private async catchUp(): Promise<void> {
     const cursor = await readFile(this.cursorFile, 'utf8').then(Number, () => 0);
-    const js = this.nc!.jetstream();
-    const consumer = await js.consumers.get(Streams.taskAssignments.name, {
-      filterSubjects: [TaskAssigned.deviceFilter(this.options.deviceId)],
+    const jsm = await this.nc!.jetstreamManager();
+    const info = await jsm.consumers.add(Streams.taskAssignments.name, {
+      filter_subject: TaskAssigned.deviceFilter(this.options.deviceId),
+      ack_policy: AckPolicy.None,
       ...(cursor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: cursor + 1 } : { deliver_policy: DeliverPolicy.All }),
+      // Removed by the server if this agent dies mid-replay.
+      inactive_threshold: nanos(60_000),
     });
-    const info = await consumer.info();
-    if (info.num_pending === 0) return;
-    let last = cursor;
-    const messages = await consumer.consume();
-    for await (const m of messages as AsyncIterable<JsMsg>) {
-      this.receive(m.subject, m.data);
-      last = m.seq;
-      if (m.info.pending === 0) break;
+    try {
+      let last = cursor;
+      let pending = info.num_pending;
+      const consumer = await this.nc!.jetstream().consumers.get(Streams.taskAssignments.name, info.name);
+      while (pending > 0) {
+        const batch = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 5000 });
+        let got = 0;
+        for await (const m of batch) {
+          this.receive(m.subject, m.data);
+          last = m.seq;
+          pending = m.info.pending;
+          got++;
+        }
+        if (got === 0) break;
+      }
+      if (last !== cursor) await writeFile(this.cursorFile, String(last));
+    } finally {
+      await jsm.consumers.delete(Streams.taskAssignments.name, info.name).catch(() => undefined);
     }
-    await messages.close();
-    await writeFile(this.cursorFile, String(last));
   }
 
   async publishStatus(report: DeviceStatusV1): Promise<void> {

@@ -1,0 +1,37 @@
+import { INestApplication } from '@nestjs/common';
+import type { Server } from 'node:http';
+import { startService } from '@fleetcast/service-kit';
+import type { Logger } from '@fleetcast/telemetry';
+import { AppModule } from './app.module';
+import { GatewayConfig } from './config/gateway.config';
+import { ApiDocsService } from './docs/api-docs.service';
+
+/**
+ * A connection that sends nothing for this long is dropped. Generous, because a slow WAN link and
+ * an origin busy writing to disk can both pause a healthy upload for a while.
+ */
+export const IDLE_CONNECTION_TIMEOUT_MS = 120_000;
+
+/** Starts the gateway's HTTP server; resolves once it listens. */
+export function startGateway(config: GatewayConfig, logger: Logger): Promise<INestApplication> {
+  if (config.authDisabled) logger.warn('AUTH_DISABLED=true: the API accepts requests without a token');
+  return startService({
+    service: 'gateway',
+    module: AppModule.register(config, logger),
+    logger,
+    httpPort: config.httpPort,
+    httpHost: config.httpHost,
+    // Nest's global JSON parser would also read the upload route; the gateway parses JSON itself, elsewhere.
+    rawBody: true,
+    beforeListen: async (app) => {
+      app.get(ApiDocsService).build(app);
+      // Nothing gains from announcing the framework to every client.
+      (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');
+      const server = app.getHttpServer() as Server;
+      // Node ends any request after 5 minutes by default; a 64 GiB upload takes hours. Stalled
+      // connections are still dropped, by the idle timeout instead.
+      server.requestTimeout = 0;
+      server.timeout = IDLE_CONNECTION_TIMEOUT_MS;
+    },
+  });
+}

@@ -1,0 +1,46 @@
+import { DynamicModule, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { PlatformModule } from '@fleetcast/service-kit';
+import type { Logger } from '@fleetcast/telemetry';
+import { ApiTokenGuard } from './auth/api-token.guard';
+import { JsonBodyMiddleware } from './common/json-body.middleware';
+import { RequestLogMiddleware } from './common/request-log.middleware';
+import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
+import { DevicesModule } from './devices/devices.module';
+import { DocsModule } from './docs/docs.module';
+import { PackagesModule } from './packages/packages.module';
+import { ProfilesModule } from './profiles/profiles.module';
+import { TasksModule } from './tasks/tasks.module';
+
+@Module({})
+class GatewayConfigHolder {}
+
+/** The public API: no database, only validation, authentication and calls to the services. */
+@Module({})
+export class AppModule implements NestModule {
+  static register(config: GatewayConfig, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        PlatformModule.forRoot({ service: 'gateway', logger, natsUrl: config.natsUrl }),
+        { module: GatewayConfigHolder, global: true, providers: [{ provide: GATEWAY_CONFIG, useValue: config }], exports: [GATEWAY_CONFIG] },
+        DocsModule,
+        PackagesModule,
+        ProfilesModule,
+        TasksModule,
+        DevicesModule,
+      ],
+      // Global, so that a new route is protected without anyone remembering to say so.
+      providers: [{ provide: APP_GUARD, useClass: ApiTokenGuard }],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestLogMiddleware).forRoutes('*');
+    // The upload keeps its raw stream: it is piped to the origin, never parsed or buffered.
+    consumer
+      .apply(JsonBodyMiddleware)
+      .exclude({ path: 'v1/packages/:id/content', method: RequestMethod.PUT })
+      .forRoutes('*');
+  }
+}

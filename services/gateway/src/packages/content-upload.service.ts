@@ -1,0 +1,46 @@
+import { Inject, Injectable, PayloadTooLargeException } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { Package, TasksRpc } from '@fleetcast/contracts';
+import { RpcClient } from '@fleetcast/nats';
+import { GATEWAY_CONFIG, GatewayConfig } from '../config/gateway.config';
+import { ContentOriginClient } from './content-origin.client';
+
+/**
+ * Uploads a package's content: checks that the package exists, streams the body to the origin, and
+ * attaches the origin's descriptor to the package (which signs its manifest and makes it ready).
+ */
+@Injectable()
+export class ContentUploadService {
+  private readonly origin: ContentOriginClient;
+
+  constructor(
+    private readonly rpc: RpcClient,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {
+    this.origin = new ContentOriginClient({ baseUrl: config.originUrl, maxUploadBytes: config.maxUploadBytes });
+  }
+
+  async upload(packageId: string, req: Request, res: Response): Promise<Package> {
+    try {
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > this.config.maxUploadBytes) {
+        throw new PayloadTooLargeException(`the package body of ${declared} bytes exceeds the limit of ${this.config.maxUploadBytes} bytes`);
+      }
+      // Before a byte is streamed: an unknown package must not cost the origin a whole upload.
+      await this.rpc.call(TasksRpc.getPackage, { id: packageId });
+      const descriptor = await this.origin.upload({
+        stream: req,
+        headers: req.headers,
+        get complete() {
+          return req.complete;
+        },
+      });
+      return await this.rpc.call(TasksRpc.attachContent, { packageId, ...descriptor });
+    } catch (error) {
+      // Answering an upload whose body was not read: Node would otherwise read (and discard) the
+      // rest of it, possibly gigabytes, to keep the connection; closing it is cheaper for both sides.
+      if (!req.complete && !res.headersSent) res.setHeader('Connection', 'close');
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { serviceDataSourceOptions } from '@fleetcast/persistence';
+import { PlatformModule } from '@fleetcast/service-kit';
+import { createLogger, Logger } from '@fleetcast/telemetry';
+import { InventoryConfig } from './config/inventory.config';
+import { inventoryDataSourceOptions } from './database/inventory-data-source';
+import { DevicesModule } from './devices/devices.module';
+
+const TELEMETRY = Symbol('TELEMETRY');
+
+export interface AppModuleOptions {
+  logger?: Logger;
+  /** What `startTelemetry` returned: flushed last, so the spans of the shutdown itself are exported. */
+  telemetry?: { shutdown(): Promise<void> };
+}
+
+@Injectable()
+export class TelemetryShutdown implements OnApplicationShutdown {
+  constructor(@Inject(TELEMETRY) private readonly telemetry: AppModuleOptions['telemetry']) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.telemetry?.shutdown();
+  }
+}
+
+@Module({})
+export class AppModule {
+  static register(config: InventoryConfig, options: AppModuleOptions = {}): DynamicModule {
+    const logger = options.logger ?? createLogger('inventory', config.LOG_LEVEL);
+    return {
+      module: AppModule,
+      imports: [
+        PlatformModule.forRoot({ service: 'inventory', logger, natsUrl: config.NATS_URL }),
+        TypeOrmModule.forRoot(serviceDataSourceOptions(inventoryDataSourceOptions(config))),
+        DevicesModule.register(config),
+      ],
+      providers: [{ provide: TELEMETRY, useValue: options.telemetry }, TelemetryShutdown],
+    };
+  }
+}

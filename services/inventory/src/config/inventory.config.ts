@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { baseEnvSchema, databaseEnvSchema, parseEnv, port } from '@fleetcast/service-kit';
+
+/** Nest injection token of the validated configuration. */
+export const INVENTORY_CONFIG = Symbol('INVENTORY_CONFIG');
+
+/** The Postgres schema the inventory owns; no other service reads or writes it. */
+export const INVENTORY_SCHEMA = 'inventory';
+
+export const inventoryEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
+  // 3001: next to the other services' ports, so a one-machine stack needs no remapping; 0 lets the OS pick.
+  HTTP_PORT: port(3001),
+  // A day: agents scan at least every few hours, so a device silent for a whole day is offline or gone.
+  STALE_AFTER_SECONDS: z.coerce.number().int().min(1).default(86_400),
+  // 500 scans amortise one transaction well; past 5,000 a batch holds tens of megabytes of scans
+  // (each lists up to thousands of cached content IDs) for little more throughput.
+  SCAN_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
+});
+
+export type InventoryConfig = z.infer<typeof inventoryEnvSchema>;
+
+/** Validates the environment once; the only reader of `process.env` in the inventory service. */
+export function loadInventoryConfig(env: NodeJS.ProcessEnv = process.env): InventoryConfig {
+  return parseEnv(inventoryEnvSchema, env);
+}

@@ -1,0 +1,79 @@
+import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client } from 'pg';
+import { createTestDatabase, spawnNodeProcess, TestDatabase } from '@fleetcast/testing';
+import { CleanupStack } from './inventory-fixtures';
+
+const migrateScript = join(__dirname, '..', 'src', 'migrate.js');
+
+describe('inventory migrations through the migrate command', { timeout: 120_000 }, () => {
+  const cleanup = new CleanupStack();
+  let db: TestDatabase;
+  let client: Client;
+
+  before(async () => {
+    db = await createTestDatabase('inventory_migrate');
+    cleanup.push(() => db.drop());
+    client = new Client({ connectionString: db.url });
+    await client.connect();
+    cleanup.push(() => client.end());
+  });
+  after(() => cleanup.run());
+
+  async function migrate(direction: string): Promise<{ code: number | null; output: string }> {
+    const child = await spawnNodeProcess(migrateScript, { name: `migrate-${direction}`, args: [direction], env: { DATABASE_URL: db.url } });
+    const exit = await child.exited;
+    return { code: exit.code, output: child.output() };
+  }
+
+  async function state(): Promise<{ devicesTable: boolean; applied: number }> {
+    const { rows } = await client.query<{ devices: string | null; migrations: string | null }>(
+      `SELECT to_regclass('inventory.devices')::text AS devices, to_regclass('inventory.migrations')::text AS migrations`,
+    );
+    const applied = rows[0]!.migrations ? (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM inventory.migrations')).rows[0]!.n : 0;
+    return { devicesTable: rows[0]!.devices !== null, applied };
+  }
+
+  it('applies, reverts and re-applies the schema', async () => {
+    assert.deepEqual(await state(), { devicesTable: false, applied: 0 });
+
+    const up = await migrate('up');
+    assert.equal(up.code, 0, up.output);
+    assert.match(up.output, /applied: Initial/);
+    assert.deepEqual(await state(), { devicesTable: true, applied: 1 });
+
+    const again = await migrate('up');
+    assert.equal(again.code, 0, again.output);
+    assert.match(again.output, /up to date/);
+
+    const down = await migrate('down');
+    assert.equal(down.code, 0, down.output);
+    assert.deepEqual(await state(), { devicesTable: false, applied: 0 });
+
+    const reapplied = await migrate('up');
+    assert.equal(reapplied.code, 0, reapplied.output);
+    assert.deepEqual(await state(), { devicesTable: true, applied: 1 });
+
+    // The re-created table takes a device row with every column the service writes.
+    await client.query(
+      `INSERT INTO inventory.devices (id, hostname, platform, os_version, agent_version, interfaces, subnets, primary_subnet,
+         cached_content_ids, cache_free_bytes, scanned_at, scan_seq, last_seen_at)
+       VALUES ('m-1', 'h', 'linux', '12', '0.1.0', '[]', '{}', NULL, '{}', 0, now(), 1, now())`,
+    );
+    await assert.rejects(
+      client.query(
+        `INSERT INTO inventory.devices (id, hostname, platform, os_version, agent_version, interfaces, subnets, primary_subnet,
+           cached_content_ids, cache_free_bytes, scanned_at, scan_seq, last_seen_at)
+         VALUES ('m-2', 'h', 'beos', '1', '0.1.0', '[]', '{}', NULL, '{}', 0, now(), 1, now())`,
+      ),
+      /devices_platform_check/,
+    );
+  });
+
+  it('refuses an unknown direction with a non-zero exit', async () => {
+    const result = await migrate('sideways');
+    assert.notEqual(result.code, 0);
+    assert.match(result.output, /unknown migrate direction "sideways"/);
+  });
+});

@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { loadOriginConfig, OriginConfigError } from './origin.config';
+
+test('config: defaults when nothing is set', () => {
+  assert.deepEqual(loadOriginConfig({}), { port: 8081, host: '0.0.0.0', storeDir: resolve('./.fleetcast/origin'), apiTokens: [] });
+});
+
+test('config: values from the environment; blank means unset', () => {
+  const config = loadOriginConfig({ HTTP_PORT: '9000', HTTP_HOST: '127.0.0.1', ORIGIN_STORE_DIR: '/srv/origin', API_TOKENS: ' a , b,,' });
+  assert.deepEqual(config, { port: 9000, host: '127.0.0.1', storeDir: '/srv/origin', apiTokens: ['a', 'b'] });
+  assert.equal(loadOriginConfig({ HTTP_PORT: '' }).port, 8081);
+  assert.equal(loadOriginConfig({ HTTP_PORT: '0' }).port, 0);
+});
+
+test('config: a bad value fails with a message naming the variable', () => {
+  const table: Array<[Record<string, string>, RegExp]> = [
+    [{ HTTP_PORT: 'http' }, /HTTP_PORT: must be a port number/],
+    [{ HTTP_PORT: '70000' }, /HTTP_PORT: must be 0-65535/],
+    [{ HTTP_PORT: '-1' }, /HTTP_PORT/],
+    [{ API_TOKENS: 'has space' }, /API_TOKENS: tokens must be printable ASCII/],
+  ];
+  for (const [env, message] of table) {
+    assert.throws(() => loadOriginConfig(env), (error: unknown) => error instanceof OriginConfigError && message.test(error.message), JSON.stringify(env));
+  }
+});

@@ -1,0 +1,86 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Controller, Get, Head, Param, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { ErrorCode, FleetcastError } from '@fleetcast/contracts';
+import { BearerTokenGuard } from '../auth/bearer-token.guard';
+import { sendJson } from '../http/send-json';
+import { parseRequester, parseUploadDeclaration } from './content-headers';
+import { planDownload } from './content-range';
+import { ContentDescriptor, ContentService } from './content.service';
+import { InvalidHeaderError, RANGE_NOT_SATISFIABLE_CODE } from './content.exception';
+import { pumpToResponse } from './response-pump';
+
+function parseContentId(raw: string): string {
+  if (/^[0-9a-f]{64}$/.test(raw)) return raw;
+  const problem = 'must be a SHA-256 as 64 lowercase hex characters';
+  throw new FleetcastError(ErrorCode.ContractInvalid, `invalid content ID ${JSON.stringify(raw.slice(0, 80))}: ${problem}`, [
+    { path: 'params.contentId', message: problem },
+  ]);
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  if (Array.isArray(value)) throw new InvalidHeaderError(name, 'given more than once');
+  return value;
+}
+
+/**
+ * The content API: uploads from the control plane, downloads by subnet representatives over the
+ * WAN. Routes that stream take the raw request and response; the app has no body parser.
+ */
+@Controller('v1/content')
+export class ContentHttpController {
+  constructor(private readonly content: ContentService) {}
+
+  /** Streams the raw body into the store. 201 when stored, 200 when the store already had it. */
+  @Put()
+  @UseGuards(BearerTokenGuard)
+  async upload(@Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
+    const declared = parseUploadDeclaration(req.headers);
+    if (req.readableEnded || (req as { body?: unknown }).body !== undefined) {
+      // A body parser read the stream first: storing what is left would store the wrong bytes.
+      throw new FleetcastError(ErrorCode.Internal, 'the upload body was consumed before the handler; create the app without a body parser');
+    }
+    const { descriptor, created } = await this.content.ingest(req, declared);
+    sendJson(res, created ? 201 : 200, descriptor, { Location: `/v1/content/${descriptor.contentId}` });
+  }
+
+  /** The block hashes computed at upload, so a control plane can sign a manifest again. */
+  @Get(':contentId/blocks')
+  blocks(@Param('contentId') contentId: string): Promise<ContentDescriptor> {
+    return this.content.descriptorOf(parseContentId(contentId));
+  }
+
+  @Head(':contentId')
+  head(@Param('contentId') contentId: string, @Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
+    return this.serve('HEAD', contentId, req, res);
+  }
+
+  @Get(':contentId')
+  download(@Param('contentId') contentId: string, @Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
+    return this.serve('GET', contentId, req, res);
+  }
+
+  private async serve(method: 'GET' | 'HEAD', rawId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const contentId = parseContentId(rawId);
+    const requester = parseRequester(req.headers);
+    const size = await this.content.sizeOf(contentId);
+    const plan = planDownload({
+      method,
+      contentId,
+      size,
+      range: headerOf(req, 'range'),
+      ifRange: headerOf(req, 'if-range'),
+      ifNoneMatch: headerOf(req, 'if-none-match'),
+    });
+    if (plan.status === 416) {
+      sendJson(res, 416, { code: RANGE_NOT_SATISFIABLE_CODE, message: `no byte of the range is within the ${size} bytes of ${contentId}` }, plan.headers);
+      return;
+    }
+    res.writeHead(plan.status, plan.headers);
+    if (plan.body === null) {
+      res.end();
+      return;
+    }
+    await pumpToResponse(this.content.read(contentId, plan.body), res, (bytes) => this.content.recordServed(requester, bytes));
+  }
+}

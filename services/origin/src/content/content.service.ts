@@ -1,0 +1,154 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { performance } from 'node:perf_hooks';
+import { Injectable, Logger } from '@nestjs/common';
+import { z } from 'zod';
+import { BlockHasher, MANIFEST_BLOCK_SIZE, SHA256_BYTES, blockCount } from '@fleetcast/content';
+import { ErrorCode, FleetcastError, attachContentSchema } from '@fleetcast/contracts';
+import { OriginMetrics, UploadResult } from '../metrics/origin-metrics';
+import { Requester, UploadDeclaration, declaredSizeOf } from './content-headers';
+import { ByteRange } from './content-range';
+import { ContentStoreRepository, TempContent } from './content-store.repository';
+import { ContentNotFoundError, HashMismatchError, SizeMismatchError } from './content.exception';
+
+/**
+ * What the origin knows of stored content: exactly what the control plane needs to attach it to a
+ * package and sign its manifest (the attach-content command without the package ID).
+ */
+export type ContentDescriptor = Omit<z.infer<typeof attachContentSchema>, 'packageId'>;
+
+export interface IngestResult {
+  descriptor: ContentDescriptor;
+  /** False when the store already held these bytes. */
+  created: boolean;
+}
+
+/** Error codes of a body stream that ended because the client went away. */
+const CLIENT_GONE_CODES = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+function uploadResultOf(error: unknown): UploadResult {
+  if (error instanceof HashMismatchError) return 'hash_mismatch';
+  if (error instanceof SizeMismatchError) return 'size_mismatch';
+  if (CLIENT_GONE_CODES.has((error as NodeJS.ErrnoException).code ?? '')) return 'aborted';
+  return 'failed';
+}
+
+function describe(contentId: string, size: number, blockHashes: Uint8Array): ContentDescriptor {
+  return { contentId, size, blockSize: MANIFEST_BLOCK_SIZE, blockHashes: Buffer.from(blockHashes).toString('base64') };
+}
+
+@Injectable()
+export class ContentService {
+  private readonly logger = new Logger(ContentService.name);
+
+  constructor(
+    private readonly store: ContentStoreRepository,
+    private readonly metrics: OriginMetrics,
+  ) {}
+
+  /**
+   * Stores an upload: hashes it on the way to a temp file, checks what the client declared, then
+   * moves it to its content address. Holds one chunk at a time, whatever the size. On any failure
+   * (mismatch, client gone, disk error) the temp file is removed and the error rethrown.
+   */
+  async ingest(body: Readable, declared: UploadDeclaration): Promise<IngestResult> {
+    const started = performance.now();
+    const hasher = new BlockHasher(MANIFEST_BLOCK_SIZE);
+    const metrics = this.metrics;
+    let received = 0;
+    let temp: TempContent | undefined;
+    try {
+      const declaredSize = declaredSizeOf(declared);
+      temp = await this.store.createTemp();
+      await pipeline(
+        body,
+        async function* hashOnTheWay(source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            received += chunk.length;
+            metrics.recordUploadBytes(chunk.length);
+            // Past the declared size the upload is already lost: read the rest without storing it, so
+            // the client gets its 422 instead of a reset connection (an error here would destroy it).
+            if (declaredSize !== undefined && received > declaredSize) continue;
+            hasher.update(chunk);
+            yield chunk;
+          }
+        },
+        temp.sink,
+      );
+      if (declaredSize !== undefined && received !== declaredSize) {
+        throw new SizeMismatchError(`declared ${declaredSize} bytes but the body has ${received}`);
+      }
+      const manifest = hasher.finish();
+      if (declared.sha256 !== undefined && declared.sha256 !== manifest.contentId) {
+        throw new HashMismatchError(declared.sha256, manifest.contentId);
+      }
+      const result = await temp.commit(manifest.contentId, manifest.blockHashes);
+      this.metrics.recordUpload(result);
+      const seconds = Math.max((performance.now() - started) / 1000, 1e-6);
+      this.logger.log({
+        msg: 'upload stored',
+        contentId: manifest.contentId,
+        size: manifest.size,
+        result,
+        durationMs: Math.round(seconds * 1000),
+        mbPerSecond: Math.round((manifest.size / 1e6 / seconds) * 100) / 100,
+      });
+      return { descriptor: describe(manifest.contentId, manifest.size, manifest.blockHashes), created: result === 'created' };
+    } catch (error) {
+      await temp?.discard().catch((discardError: unknown) => {
+        this.logger.error({ msg: 'could not remove a failed upload', reason: (discardError as Error).message });
+      });
+      const result = uploadResultOf(error);
+      this.metrics.recordUpload(result);
+      this.logger.warn({ msg: 'upload rejected', result, receivedBytes: received, reason: (error as Error).message });
+      throw error;
+    }
+  }
+
+  /** Size of stored content; throws ORIGIN.CONTENT_NOT_FOUND when absent. */
+  async sizeOf(contentId: string): Promise<number> {
+    const size = await this.store.size(contentId);
+    if (size === null) throw new ContentNotFoundError(contentId);
+    return size;
+  }
+
+  /** The stored bytes of a range (inclusive); the caller has checked the content exists. */
+  read(contentId: string, range: ByteRange): Readable {
+    return this.store.read(contentId, range);
+  }
+
+  /** Throws COMMON.UNAVAILABLE unless the store can take an upload. */
+  async checkStoreWritable(): Promise<void> {
+    try {
+      await this.store.probeWritable();
+    } catch (error) {
+      throw new FleetcastError(ErrorCode.Unavailable, `content store is not writable: ${(error as Error).message}`);
+    }
+  }
+
+  recordServed(requester: Requester, bytes: number): void {
+    this.metrics.recordServed(requester.subnet, requester.device, bytes);
+  }
+
+  /**
+   * The descriptor of stored content. Block hashes come from the file written at upload; if it is
+   * missing or does not fit the current block size, they are computed again from the bytes (which
+   * must still hash to their name) and stored.
+   */
+  async descriptorOf(contentId: string): Promise<ContentDescriptor> {
+    const size = await this.sizeOf(contentId);
+    const stored = await this.store.readBlockHashes(contentId);
+    if (stored && stored.length === blockCount(size, MANIFEST_BLOCK_SIZE) * SHA256_BYTES) return describe(contentId, size, stored);
+
+    const hasher = new BlockHasher(MANIFEST_BLOCK_SIZE);
+    for await (const chunk of this.store.read(contentId)) hasher.update(chunk as Buffer);
+    const manifest = hasher.finish();
+    if (manifest.contentId !== contentId) {
+      this.logger.error({ msg: 'stored content does not match its name', contentId, actual: manifest.contentId });
+      throw new FleetcastError(ErrorCode.Internal, `stored content ${contentId} is corrupt`);
+    }
+    await this.store.writeBlockHashes(contentId, manifest.blockHashes);
+    this.logger.warn({ msg: 'block hashes rebuilt', contentId });
+    return describe(contentId, manifest.size, manifest.blockHashes);
+  }
+}

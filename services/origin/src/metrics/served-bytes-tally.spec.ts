@@ -1,0 +1,17 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ServedBytesTally } from './served-bytes-tally';
+
+test('tally: sums per subnet and per device, and resets to zero', () => {
+  const tally = new ServedBytesTally();
+  tally.add('10.0.0.0/24', 'a', 100);
+  tally.add('10.0.0.0/24', 'b', 50);
+  tally.add('10.0.1.0/24', 'a', 7);
+  assert.deepEqual(tally.snapshot(), {
+    total: 157,
+    bySubnet: { '10.0.0.0/24': 150, '10.0.1.0/24': 7 },
+    byDevice: { a: 107, b: 50 },
+  });
+  tally.reset();
+  assert.deepEqual(tally.snapshot(), { total: 0, bySubnet: {}, byDevice: {} });
+});
