@@ -57,11 +57,11 @@ async function agentWorker() {
           const nc = conns[Math.floor(i / 1000)];
           const octet = (cmd.offset + i) % 250;
           const scan = {
-            deviceId: id, scanSeq: round + 1, scannedAt: new Date().toISOString(), hostname: `host-${id}`, platform: 'windows', osVersion: '10.0.19045', agentVersion: '0.1.0',
+            deviceId: id, scanSeq: (cmd.seqBase ?? 0) + round + 1, scannedAt: new Date().toISOString(), hostname: `host-${id}`, platform: 'windows', osVersion: '10.0.19045', agentVersion: '0.1.0',
             interfaces: [{ name: 'eth0', mac: null, gateway: null, addresses: [{ family: 'ipv4', address: `10.${Math.floor((cmd.offset + i) / 62500) % 250}.${Math.floor((cmd.offset + i) / 250) % 250}.${octet + 1}`, prefixLength: 24 }] }],
             cache: { contentIds: [], freeBytes: 10_000_000_000 },
           };
-          pending.push(nc.jetstream().publish(InventoryScanSubmitted.subject(id), enc.encode(JSON.stringify(scan)), { msgID: `scan-${id}-${round}` }));
+          pending.push(nc.jetstream().publish(InventoryScanSubmitted.subject(id), enc.encode(JSON.stringify(scan)), { msgID: `scan-${id}-${(cmd.seqBase ?? 0) + round}` }));
           if (pending.length >= 2000) pending.splice(0).forEach((p) => p.catch((e) => console.error(e.message)));
         });
         await Promise.all(pending.splice(0));
@@ -95,7 +95,8 @@ async function main() {
   };
   try {
     const port = () => testing.freePort();
-    const inventory = await start('inventory', 'services/inventory/dist/src/main.js', { HTTP_PORT: String(await port()) });
+    const inventoryPort = await port();
+    let inventory = await start('inventory', 'services/inventory/dist/src/main.js', { HTTP_PORT: String(inventoryPort) });
     const portA = await port();
     const tasksA = await start('tasks-1', 'services/tasks/dist/src/main.js', { HTTP_PORT: String(portA) });
     // Reports each tasks instance handled, from its own /metrics.
@@ -124,6 +125,7 @@ async function main() {
     // 1. Inventory scans: published as fast as the agents can; rate = scans persisted / time.
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
+    // Each device's scan_seq is the number of its scans applied so far (scans are numbered 1, 2, 3 ...).
     const persisted = async () => (await client.query(`SELECT coalesce(sum(scan_seq), 0)::int AS n FROM inventory.devices`)).rows[0].n;
     const t0 = Date.now();
     await ask('scan', { rounds });
@@ -131,7 +133,18 @@ async function main() {
     await testing.waitFor(async () => (await persisted()) >= devices * rounds, { timeoutMs: 300000, intervalMs: 100, description: 'all scans persisted' });
     const tIngested = Date.now();
     const scans = devices * rounds;
-    line(`inventory scans: ${scans} published in ${((tPublished - t0) / 1000).toFixed(2)} s; all persisted after ${((tIngested - t0) / 1000).toFixed(2)} s => ${Math.round(scans / ((tIngested - t0) / 1000))} scans/s persisted`);
+    line(`inventory scans, live: ${scans} published in ${((tPublished - t0) / 1000).toFixed(2)} s; all persisted after ${((tIngested - t0) / 1000).toFixed(2)} s => ${Math.round(scans / ((tIngested - t0) / 1000))} scans/s persisted (bounded by the publishers)`);
+
+    // 1b. Ingestion alone: one scan per device waits in the stream while the inventory is down, then
+    // drains (one scan per device, so every scan is a row written, none merged into another).
+    await inventory.stop();
+    await ask('scan', { rounds: 1, seqBase: rounds });
+    inventory = await start('inventory', 'services/inventory/dist/src/main.js', { HTTP_PORT: String(inventoryPort) });
+    await testing.waitFor(async () => fetch(`http://127.0.0.1:${inventoryPort}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 30000, intervalMs: 20, description: 'inventory ready' });
+    const t2 = Date.now();
+    await testing.waitFor(async () => (await persisted()) >= devices * (rounds + 1), { timeoutMs: 300000, intervalMs: 50, description: 'backlog persisted' });
+    const drain = (Date.now() - t2) / 1000;
+    line(`inventory scans, backlog: ${devices} queued scans persisted in ${drain.toFixed(2)} s after the service was ready => ${Math.round(devices / drain)} scans/s persisted`);
 
     // 2. One task to every device; acknowledged = every device reported `queued`.
     const fanOut = async (label) => {
