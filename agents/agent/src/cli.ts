@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
-import { createLogger } from '@fleetcast/telemetry';
+import { createLogger, startTelemetry } from '@fleetcast/telemetry';
 import { AgentConfigError, resolveAgentConfig } from './config/agent.config';
 import { AGENT_VERSION, AgentDaemon } from './daemon';
 import { TaskStateStore } from './adapters/device-identity';
@@ -10,6 +10,9 @@ const int = (v: string) => {
   if (!Number.isInteger(n)) throw new InvalidArgumentError('not a whole number');
   return n;
 };
+
+/** Longest wait for the last spans at exit: well inside the 10 s grace `docker stop` gives before SIGKILL. */
+const TELEMETRY_FLUSH_MS = 3000;
 
 const program = new Command('fleetcast-agent').version(AGENT_VERSION).description('Fleetcast edge agent');
 
@@ -24,6 +27,7 @@ program
   .option('--include-loopback', 'report loopback interfaces too (labs on one machine)')
   .option('--scan-interval-seconds <n>', 'inventory scan interval', int)
   .option('--control-plane-key <base64>', 'pinned control-plane public key (DER, base64)')
+  .option('--otlp-endpoint <url>', 'OTLP/HTTP endpoint for traces (default: OTEL_EXPORTER_OTLP_ENDPOINT; off when neither is set)')
   .action(async (opts) => {
     let config;
     try {
@@ -32,6 +36,7 @@ program
       console.error((error as Error).message);
       process.exit(error instanceof AgentConfigError ? 2 : 1);
     }
+    const telemetry = startTelemetry('agent', config.otlpEndpoint);
     const logger = createLogger('agent', config.logLevel);
     const daemon = new AgentDaemon({
       natsUrl: config.nats,
@@ -46,7 +51,11 @@ program
     });
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'agent stopping');
-      void daemon.stop().then(() => process.exit(0));
+      void daemon
+        .stop()
+        // Export the last spans (the final reports), but never let an unreachable backend hold up the exit.
+        .then(() => Promise.race([telemetry.shutdown().catch(() => undefined), new Promise((r) => setTimeout(r, TELEMETRY_FLUSH_MS))]))
+        .then(() => process.exit(0));
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));

@@ -97,10 +97,11 @@ export class AgentDaemon {
 
     const { tasks, unreadable } = await this.store.list();
     for (const u of unreadable) log.error(u, 'unreadable task state left in place');
+    // Known tasks first, so that the stream's replay of their assignments is recognised as a repeat.
+    for (const saved of tasks) this.tasks.set(saved.task.taskId, { task: saved.task, lifecycle: saved.lifecycle, chain: Promise.resolve() });
     await this.link.start();
     // Resume what a previous run left unfinished (after the link is up: resuming reports state).
     for (const saved of tasks) {
-      this.tasks.set(saved.task.taskId, { task: saved.task, lifecycle: saved.lifecycle, chain: Promise.resolve() });
       if (!isTerminal(saved.lifecycle.state)) this.dispatch(saved.task.taskId, { type: 'resumed-after-restart' });
     }
     await this.refreshSettings();

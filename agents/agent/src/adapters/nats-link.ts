@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AckPolicy, DeliverPolicy, nanos, Subscription } from 'nats';
+import { AckPolicy, DeliverPolicy, headers as natsHeaders, nanos, Subscription } from 'nats';
 import { KeyObject } from 'node:crypto';
 import {
   DeviceStatusReported,
@@ -15,10 +15,11 @@ import {
   TaskAssignedV1,
   taskAssignedV1Schema,
   TasksRpc,
+  versioned,
 } from '@fleetcast/contracts';
 import { Manifest, fromWire, publicKeyFromDer, Signed } from '@fleetcast/content';
-import { connectNats, decodeJson, encodeJson, NatsConnection, RpcClient, tracedHeaders } from '@fleetcast/nats';
-import type { Logger } from '@fleetcast/telemetry';
+import { connectNats, decodeJson, encodeJson, NatsConnection, RpcClient } from '@fleetcast/nats';
+import { captureTraceContext, Logger, SpanKind, withSpan } from '@fleetcast/telemetry';
 
 export interface NatsLinkOptions {
   servers: string;
@@ -148,20 +149,37 @@ export class NatsLink {
   }
 
   async publishStatus(report: DeviceStatusV1): Promise<void> {
-    await this.spool(DeviceStatusReported.subject(report.deviceId), report, `status-${report.deviceId}-${report.taskId}-${report.seq}`);
+    const subject = DeviceStatusReported.subject(report.deviceId);
+    const attributes = { 'fleetcast.task.id': report.taskId, 'fleetcast.task.state': report.state, 'fleetcast.report.seq': report.seq };
+    await this.spool(subject, report, `status-${report.deviceId}-${report.taskId}-${report.seq}`, attributes);
   }
 
   async publishScan(scan: InventoryScanV1): Promise<void> {
-    await this.spool(InventoryScanSubmitted.subject(scan.deviceId), scan, `scan-${scan.deviceId}-${scan.scanSeq}`);
+    await this.spool(InventoryScanSubmitted.subject(scan.deviceId), scan, `scan-${scan.deviceId}-${scan.scanSeq}`, {});
   }
 
-  /** Writes the message to disk first (atomic rename), then tries to publish everything queued. */
-  private async spool(subject: string, payload: unknown, msgId: string): Promise<void> {
+  /**
+   * Writes the message to disk first (atomic rename), then tries to publish everything queued.
+   * A producer span covers the hand-over: the message keeps that span's trace context on disk, so
+   * it carries it when it is published, even much later or after a restart.
+   */
+  private async spool(subject: string, payload: unknown, msgId: string, attributes: Record<string, string | number>): Promise<void> {
+    const { base, version } = parseSubject(subject);
+    // Named after the subject without the device token: one span name per message type, not per device.
+    const name = `send ${version === null ? base : versioned(base, version)}`;
+    await withSpan(
+      name,
+      { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject, 'messaging.message.id': msgId, ...attributes } },
+      () => this.writeSpool(subject, payload, msgId, captureTraceContext()),
+    );
+    void this.flushSpool();
+  }
+
+  private async writeSpool(subject: string, payload: unknown, msgId: string, headers: Record<string, string>): Promise<void> {
     const name = String(++this.spoolSeq).padStart(12, '0');
     const tmp = join(this.spoolDir, `${name}.tmp`);
-    await writeFile(tmp, JSON.stringify({ subject, payload, msgId }));
+    await writeFile(tmp, JSON.stringify({ subject, payload, msgId, headers }));
     await rename(tmp, join(this.spoolDir, `${name}.json`));
-    void this.flushSpool();
   }
 
   /** Publishes queued messages in order; stops at the first failure and tries again on reconnect. */
@@ -175,8 +193,11 @@ export class NatsLink {
         again = files.length > 0;
         for (const file of files) {
           const path = join(this.spoolDir, file);
-          const { subject, payload, msgId } = JSON.parse(await readFile(path, 'utf8'));
-          await this.nc.jetstream().publish(subject, encodeJson(payload), { msgID: msgId, headers: tracedHeaders(), timeout: 5000 });
+          const { subject, payload, msgId, headers } = JSON.parse(await readFile(path, 'utf8'));
+          // The trace context captured when the message was spooled, not that of whatever started this flush.
+          const h = natsHeaders();
+          for (const [k, v] of Object.entries((headers ?? {}) as Record<string, string>)) h.set(k, v);
+          await this.nc.jetstream().publish(subject, encodeJson(payload), { msgID: msgId, headers: h, timeout: 5000 });
           await unlink(path);
         }
       }

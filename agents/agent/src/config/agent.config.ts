@@ -16,6 +16,8 @@ export const agentConfigSchema = z.object({
   /** Base64 DER of the control-plane public key; absent: pinned on first use. */
   controlPlaneKey: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** OTLP/HTTP endpoint of a tracing backend (OTEL_EXPORTER_OTLP_ENDPOINT when not given); tracing is off without one. */
+  otlpEndpoint: z.string().url().optional(),
 });
 export type AgentFileConfig = z.input<typeof agentConfigSchema>;
 export type ResolvedAgentConfig = z.infer<typeof agentConfigSchema> & { cacheDir: string };
@@ -41,6 +43,8 @@ export function resolveAgentConfig(cli: Record<string, unknown>, env: NodeJS.Pro
   const { config: _ignored, ...fromCli } = cli;
   const merged = { ...file, ...Object.fromEntries(Object.entries(fromCli).filter(([, v]) => v !== undefined)) };
   if (env.LOG_LEVEL && merged.logLevel === undefined) merged.logLevel = env.LOG_LEVEL;
+  // The standard OpenTelemetry variable, as the services read it; empty means off (compose passes it through unset).
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT && merged.otlpEndpoint === undefined) merged.otlpEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const result = agentConfigSchema.safeParse(merged);
   if (!result.success) {
     throw new AgentConfigError(`invalid agent configuration: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
