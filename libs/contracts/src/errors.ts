@@ -7,9 +7,12 @@ import { z } from 'zod';
 export const ErrorCode = {
   ContractInvalid: 'CONTRACT.INVALID',
   ContractUnsupportedVersion: 'CONTRACT.UNSUPPORTED_VERSION',
+  ContractUnknownSubject: 'CONTRACT.UNKNOWN_SUBJECT',
   Unauthorized: 'AUTH.UNAUTHORIZED',
   NotFound: 'COMMON.NOT_FOUND',
   Conflict: 'COMMON.CONFLICT',
+  /** A body larger than the receiver accepts (HTTP 413). */
+  PayloadTooLarge: 'COMMON.PAYLOAD_TOO_LARGE',
   Unavailable: 'COMMON.UNAVAILABLE',
   Internal: 'COMMON.INTERNAL',
   PackageNotFound: 'TASKS.PACKAGE_NOT_FOUND',
@@ -23,6 +26,8 @@ export const ErrorCode = {
   HashMismatch: 'ORIGIN.HASH_MISMATCH',
   SizeMismatch: 'ORIGIN.SIZE_MISMATCH',
   ContentNotFound: 'ORIGIN.CONTENT_NOT_FOUND',
+  /** No byte of a requested range lies within the content (HTTP 416, RFC 9110 15.5.17). */
+  RangeNotSatisfiable: 'ORIGIN.RANGE_NOT_SATISFIABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

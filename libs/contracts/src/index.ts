@@ -11,3 +11,4 @@ export * from './messages/dead-lettered';
 export * from './rpc/define';
 export * from './rpc/inventory.rpc';
 export * from './rpc/tasks.rpc';
+export { allRpcSubjects } from './rpc/registry';

@@ -154,7 +154,11 @@ export class DurableConsumer<T> {
 
   private handle(items: ConsumedMessage<T>[]): Promise<void> {
     const name = `consume ${this.options.consumer.durableName}`;
-    return withSpan(name, { headers: items.length === 1 ? items[0].headers : undefined, kind: SpanKind.CONSUMER, attributes: { 'messaging.batch.message_count': items.length } }, () =>
+    // One message: its trace continues here. A batch: each message may come from another trace, so
+    // the span links to all of them instead of adopting one as its parent.
+    const single = items.length === 1;
+    const links = single ? undefined : items.flatMap((i) => (i.headers ? [i.headers] : []));
+    return withSpan(name, { headers: single ? items[0].headers : undefined, links, kind: SpanKind.CONSUMER, attributes: { 'messaging.batch.message_count': items.length } }, () =>
       this.options.handleBatch(items),
     );
   }

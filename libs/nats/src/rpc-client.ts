@@ -1,6 +1,7 @@
 import { NatsConnection, ErrorCode as NatsErrorCode, NatsError } from 'nats';
 import { z } from 'zod';
 import { ErrorCode, FleetcastError, RpcContract, rpcReplySchema } from '@fleetcast/contracts';
+import { SpanKind, withSpan } from '@fleetcast/telemetry';
 import { decodeJson, encodeJson, tracedHeaders } from './connection';
 
 /** Default reply deadline: queries are small; a slow reply means an overloaded or absent service. */
@@ -27,10 +28,13 @@ export class RpcClient {
     }
     let reply;
     try {
-      reply = await this.nc.request(contract.subject, encodeJson(parsed.data), {
-        timeout: options.timeoutMs ?? this.defaultTimeoutMs,
-        headers: tracedHeaders(),
-      });
+      // A client span: the caller's side of the round trip, and the parent the handler's server span continues.
+      reply = await withSpan(contract.subject, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': contract.subject } }, () =>
+        this.nc.request(contract.subject, encodeJson(parsed.data), {
+          timeout: options.timeoutMs ?? this.defaultTimeoutMs,
+          headers: tracedHeaders(),
+        }),
+      );
     } catch (error) {
       const code = (error as NatsError).code;
       if (code === NatsErrorCode.NoResponders) {

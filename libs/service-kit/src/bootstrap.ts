@@ -1,9 +1,9 @@
 import { DynamicModule, INestApplication, LoggerService } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { Logger } from '@fleetcast/telemetry';
 import { ContractDeserializer, ContractSerializer } from './nats-transport';
 import { HttpErrorFilter, RpcErrorFilter } from './errors';
+import { RpcTraceInterceptor } from './rpc-trace.interceptor';
 
 /** Nest's logger interface over the service's structured logger. */
 export class NestLogger implements LoggerService {
@@ -41,6 +41,10 @@ export interface StartServiceOptions {
 
 /** Creates, wires and starts a service: HTTP (health, metrics, API) and, when asked, NATS RPC. */
 export async function startService(options: StartServiceOptions): Promise<INestApplication> {
+  // Loaded here, not when this lib is imported: a main.ts imports the lib before it starts telemetry,
+  // and Nest's instrumentation only patches @nestjs/core if it is loaded after the SDK started.
+  const { NestFactory } = await import('@nestjs/core');
+  const { Transport } = await import('@nestjs/microservices');
   const app = await NestFactory.create(options.module, {
     logger: new NestLogger(options.logger),
     bodyParser: !options.rawBody,
@@ -59,8 +63,9 @@ export async function startService(options: StartServiceOptions): Promise<INestA
         deserializer: new ContractDeserializer(),
       },
     }, { deferInitialization: true });
-    // Deferred initialisation: the filter must be registered before the handlers are built.
+    // Deferred initialisation: the filter and the interceptor must be registered before the handlers are built.
     ms.useGlobalFilters(new RpcErrorFilter(options.logger));
+    ms.useGlobalInterceptors(new RpcTraceInterceptor());
   }
   await app.init();
   await options.beforeListen?.(app);

@@ -6,35 +6,65 @@ import type { Logger } from '@fleetcast/telemetry';
 import { MalformedPayload } from './nats-transport';
 import { LOGGER } from './tokens';
 
-/** HTTP status of each error code: the one place where codes meet HTTP. */
+/**
+ * HTTP status of each error code: the one place where codes meet HTTP. Typed over every ErrorCode,
+ * so that a new code does not compile until it is given a status here.
+ */
+const HTTP_STATUS_BY_CODE = {
+  [ErrorCode.ContractInvalid]: 400,
+  [ErrorCode.ContractUnsupportedVersion]: 400,
+  [ErrorCode.ContractUnknownSubject]: 400,
+  [ErrorCode.NoTargets]: 400,
+  [ErrorCode.Unauthorized]: 401,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.PackageNotFound]: 404,
+  [ErrorCode.ProfileNotFound]: 404,
+  [ErrorCode.TaskNotFound]: 404,
+  [ErrorCode.ManifestNotFound]: 404,
+  [ErrorCode.DeviceNotFound]: 404,
+  [ErrorCode.ContentNotFound]: 404,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.PackageNotReady]: 409,
+  [ErrorCode.ContentMismatch]: 409,
+  [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.RangeNotSatisfiable]: 416,
+  [ErrorCode.HashMismatch]: 422,
+  [ErrorCode.SizeMismatch]: 422,
+  [ErrorCode.Internal]: 500,
+  [ErrorCode.Unavailable]: 503,
+} as const satisfies Record<ErrorCode, number>;
+
+// A Map, not an index into the object: a code read off the wire ("constructor", "__proto__") must
+// not find a property the object inherited.
+const statusByCode: ReadonlyMap<string, number> = new Map(Object.entries(HTTP_STATUS_BY_CODE));
+
+/** HTTP status of an error code; a code this process does not know is a 500. */
 export function httpStatusOf(code: string): number {
-  switch (code) {
-    case ErrorCode.ContractInvalid:
-    case ErrorCode.NoTargets:
-      return 400;
-    case ErrorCode.Unauthorized:
-      return 401;
-    case ErrorCode.NotFound:
-    case ErrorCode.PackageNotFound:
-    case ErrorCode.ProfileNotFound:
-    case ErrorCode.TaskNotFound:
-    case ErrorCode.ManifestNotFound:
-    case ErrorCode.DeviceNotFound:
-    case ErrorCode.ContentNotFound:
-      return 404;
-    case ErrorCode.Conflict:
-    case ErrorCode.PackageNotReady:
-    case ErrorCode.ContentMismatch:
-      return 409;
-    case ErrorCode.HashMismatch:
-    case ErrorCode.SizeMismatch:
-      return 422;
-    case ErrorCode.ContractUnsupportedVersion:
-      return 400;
-    case ErrorCode.Unavailable:
-      return 503;
+  return statusByCode.get(code) ?? 500;
+}
+
+/**
+ * The code of an error Nest raised itself as an HttpException (an unknown route, a body parser's
+ * refusal), from its status: the inverse of {@link httpStatusOf} for the statuses that have a code
+ * of their own, CONTRACT.INVALID for any other client error and COMMON.INTERNAL for the rest.
+ */
+export function codeOfHttpStatus(status: number): ErrorCode {
+  switch (status) {
+    case 401:
+      return ErrorCode.Unauthorized;
+    case 404:
+      return ErrorCode.NotFound;
+    case 409:
+      return ErrorCode.Conflict;
+    case 413:
+      return ErrorCode.PayloadTooLarge;
+    case 416:
+      return ErrorCode.RangeNotSatisfiable;
+    case 503:
+      return ErrorCode.Unavailable;
     default:
-      return 500;
+      // Below 400 is no error at all: an exception thrown with one is a bug, hence internal.
+      return status >= 400 && status < 500 ? ErrorCode.ContractInvalid : ErrorCode.Internal;
   }
 }
 
@@ -52,9 +82,9 @@ export async function handleRpc<Req extends ZodTypeAny, Res extends ZodTypeAny>(
   return fn(request);
 }
 
-function toBody(exception: unknown, logger: Logger): ErrorBody {
+/** The wire body of any exception; anything but a FleetcastError hides its message behind COMMON.INTERNAL. */
+function toBody(exception: unknown): ErrorBody {
   if (exception instanceof FleetcastError) return exception.toBody();
-  logger.error({ err: exception }, 'unhandled error');
   return { code: ErrorCode.Internal, message: 'internal error' };
 }
 
@@ -63,25 +93,52 @@ function toBody(exception: unknown, logger: Logger): ErrorBody {
 export class RpcErrorFilter implements RpcExceptionFilter<unknown> {
   constructor(@Inject(LOGGER) private readonly logger: Logger) {}
   catch(exception: unknown): Observable<never> {
-    return throwError(() => toBody(exception, this.logger));
+    if (!(exception instanceof FleetcastError)) this.logger.error({ err: exception }, 'unhandled error');
+    return throwError(() => toBody(exception));
   }
+}
+
+/** Status and body of an exception on HTTP: a code maps to its status, an HttpException's status to a code. */
+function toHttpError(exception: unknown): { status: number; body: ErrorBody } {
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    // Nest's own exceptions carry `{ message }`, where a validation pipe puts one message per field.
+    const message = typeof response === 'string' ? response : ((response as { message?: unknown }).message ?? exception.message);
+    return { status, body: { code: codeOfHttpStatus(status), message: Array.isArray(message) ? message.join('; ') : String(message) } };
+  }
+  const body = toBody(exception);
+  return { status: httpStatusOf(body.code), body };
+}
+
+/** The part of a Node response the filter needs; Express's response is one. */
+interface HttpResponse {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  destroy(): void;
+  status(code: number): { json(body: unknown): unknown };
 }
 
 /** HTTP transport: every exception leaves as a status and `{ code, message, details? }`. */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse();
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const code = status === 404 ? ErrorCode.NotFound : status === 401 ? ErrorCode.Unauthorized : status < 500 ? ErrorCode.ContractInvalid : ErrorCode.Internal;
-      const response = exception.getResponse();
-      const message = typeof response === 'string' ? response : ((response as { message?: string }).message ?? exception.message);
-      res.status(status).json({ code, message: Array.isArray(message) ? message.join('; ') : message });
+    const res = host.switchToHttp().getResponse<HttpResponse>();
+    if (res.headersSent || res.destroyed) {
+      // A body is already on its way (a download failing mid-stream) or the client is gone: a status
+      // can no longer be sent, and appending an error body would corrupt what was sent. Cutting the
+      // connection is the only way left to tell the client the response is incomplete.
+      this.logger.warn({ reason: (exception as Error | undefined)?.message }, 'request failed after the response began');
+      res.destroy();
       return;
     }
-    const body = toBody(exception, this.logger);
-    res.status(httpStatusOf(body.code)).json(body);
+    const { status, body } = toHttpError(exception);
+    // A 503 is a state (a dependency down, a store full), not a bug: one line, no stack. Other 5xx
+    // are bugs or failures worth a stack, which pino's error serializer writes out.
+    if (status === 503) this.logger.warn({ code: body.code, reason: body.message }, 'request refused');
+    else if (status >= 500) this.logger.error({ err: exception, code: body.code, status }, 'request failed');
+    res.status(status).json(body);
   }
 }

@@ -3,12 +3,27 @@ import type { Response } from 'express';
 import { connectNats, NatsConnection, RpcClient } from '@fleetcast/nats';
 import { createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
 import { LOGGER, METRICS, NATS_CONNECTION, PLATFORM_OPTIONS } from './tokens';
+import { UnservedSubjectResponder } from './unserved-subject.responder';
 
 export interface PlatformOptions {
   service: string;
   logger: Logger;
   /** Connect a nats.js client (JetStream, RPC client); absent for services that do not use NATS. */
   natsUrl?: string;
+  /** The subject domain whose requests this service serves ('tasks'): unserved ones get an error reply. */
+  rpcDomain?: string;
+  /** What `startTelemetry` returned: flushed last on shutdown, so the shutdown's own spans are exported. */
+  telemetry?: { shutdown(): Promise<void> };
+}
+
+/** Flushes traces when the app closes (Nest's shutdown hooks run on SIGTERM; `beforeExit` does not). */
+@Injectable()
+export class TelemetryShutdown implements OnApplicationShutdown {
+  constructor(@Inject(PLATFORM_OPTIONS) private readonly options: PlatformOptions) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.options.telemetry?.shutdown();
+  }
 }
 
 type Check = () => Promise<void>;
@@ -108,6 +123,7 @@ export class PlatformModule {
           },
           { provide: RpcClient, useFactory: (nc: NatsConnection) => new RpcClient(nc), inject: [NATS_CONNECTION] },
           NatsLifecycle,
+          UnservedSubjectResponder,
         ]
       : [];
     return {
@@ -119,6 +135,7 @@ export class PlatformModule {
         { provide: LOGGER, useValue: options.logger },
         { provide: METRICS, useValue: createMetricsRegistry(options.service) },
         ReadinessService,
+        TelemetryShutdown,
         ...natsProviders,
       ],
       exports: [PLATFORM_OPTIONS, LOGGER, METRICS, ReadinessService, ...(options.natsUrl ? [NATS_CONNECTION, RpcClient] : [])],

@@ -154,8 +154,9 @@ class SpawnedNodeProcess implements NodeProcess {
         void closed.then(() => {
           clearTimeout(timer);
           this.drained = true;
-          this.log?.end(`--- ${name} (pid ${this.pid}) exited ${formatExit(this.exitInfo!)} ${new Date().toISOString()}\n`);
-          resolve(this.exitInfo!);
+          // Resolve once the log file holds everything, so a caller may read it straight away.
+          if (!this.log) return resolve(this.exitInfo!);
+          this.log.end(`--- ${name} (pid ${this.pid}) exited ${formatExit(this.exitInfo!)} ${new Date().toISOString()}\n`, () => resolve(this.exitInfo!));
         });
       });
     });

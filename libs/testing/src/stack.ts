@@ -16,6 +16,8 @@ export interface ControlPlaneOptions {
   workDir: string;
   apiToken: string;
   logLevel?: string;
+  /** Extra environment for every service (e.g. a tracing endpoint); `env` overrides it per service. */
+  commonEnv?: Record<string, string>;
   /** Extra environment for one service (e.g. a short resend interval for tasks). */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
 }
@@ -53,6 +55,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const common = { NATS_URL: options.natsUrl, DATABASE_URL: options.databaseUrl, LOG_LEVEL: options.logLevel ?? 'info', HTTP_HOST: '127.0.0.1' };
   const envOf = (name: ServiceName): Record<string, string> => ({
     ...common,
+    ...(options.commonEnv ?? {}),
     HTTP_PORT: String(ports[name]),
     ...(name === 'tasks' ? { ORIGIN_PUBLIC_URL: originUrl } : {}),
     ...(name === 'origin' ? { ORIGIN_STORE_DIR: join(options.workDir, 'origin-store'), API_TOKENS: options.apiToken } : {}),

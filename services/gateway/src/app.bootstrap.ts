@@ -13,11 +13,11 @@ import { ApiDocsService } from './docs/api-docs.service';
 export const IDLE_CONNECTION_TIMEOUT_MS = 120_000;
 
 /** Starts the gateway's HTTP server; resolves once it listens. */
-export function startGateway(config: GatewayConfig, logger: Logger): Promise<INestApplication> {
+export function startGateway(config: GatewayConfig, logger: Logger, telemetry?: { shutdown(): Promise<void> }): Promise<INestApplication> {
   if (config.authDisabled) logger.warn('AUTH_DISABLED=true: the API accepts requests without a token');
   return startService({
     service: 'gateway',
-    module: AppModule.register(config, logger),
+    module: AppModule.register(config, logger, telemetry),
     logger,
     httpPort: config.httpPort,
     httpHost: config.httpHost,

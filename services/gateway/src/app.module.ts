@@ -18,11 +18,11 @@ class GatewayConfigHolder {}
 /** The public API: no database, only validation, authentication and calls to the services. */
 @Module({})
 export class AppModule implements NestModule {
-  static register(config: GatewayConfig, logger: Logger): DynamicModule {
+  static register(config: GatewayConfig, logger: Logger, telemetry?: { shutdown(): Promise<void> }): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forRoot({ service: 'gateway', logger, natsUrl: config.natsUrl }),
+        PlatformModule.forRoot({ service: 'gateway', logger, natsUrl: config.natsUrl, telemetry }),
         { module: GatewayConfigHolder, global: true, providers: [{ provide: GATEWAY_CONFIG, useValue: config }], exports: [GATEWAY_CONFIG] },
         DocsModule,
         PackagesModule,

@@ -9,7 +9,5 @@ const logger = createLogger('gateway', config.logLevel);
 runMain(logger, async () => {
   // Loaded after telemetry started, so http and Nest are instrumented.
   const { startGateway } = await import('./app.bootstrap');
-  await startGateway(config, logger);
-  // Nest's shutdown hooks close the app on SIGTERM; flush traces after it.
-  process.once('beforeExit', () => void telemetry.shutdown());
+  await startGateway(config, logger, telemetry);
 });

@@ -1,4 +1,4 @@
-import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { serviceDataSourceOptions } from '@fleetcast/persistence';
 import { PlatformModule } from '@fleetcast/service-kit';
@@ -7,20 +7,10 @@ import { InventoryConfig } from './config/inventory.config';
 import { inventoryDataSourceOptions } from './database/inventory-data-source';
 import { DevicesModule } from './devices/devices.module';
 
-const TELEMETRY = Symbol('TELEMETRY');
-
 export interface AppModuleOptions {
   logger?: Logger;
   /** What `startTelemetry` returned: flushed last, so the spans of the shutdown itself are exported. */
   telemetry?: { shutdown(): Promise<void> };
-}
-
-@Injectable()
-export class TelemetryShutdown implements OnApplicationShutdown {
-  constructor(@Inject(TELEMETRY) private readonly telemetry: AppModuleOptions['telemetry']) {}
-  async onApplicationShutdown(): Promise<void> {
-    await this.telemetry?.shutdown();
-  }
 }
 
 @Module({})
@@ -30,11 +20,10 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forRoot({ service: 'inventory', logger, natsUrl: config.NATS_URL }),
+        PlatformModule.forRoot({ service: 'inventory', logger, natsUrl: config.NATS_URL, rpcDomain: 'inventory', telemetry: options.telemetry }),
         TypeOrmModule.forRoot(serviceDataSourceOptions(inventoryDataSourceOptions(config))),
         DevicesModule.register(config),
       ],
-      providers: [{ provide: TELEMETRY, useValue: options.telemetry }, TelemetryShutdown],
     };
   }
 }

@@ -1,7 +1,6 @@
 import { runMain } from '@fleetcast/service-kit';
 import { createLogger, startTelemetry } from '@fleetcast/telemetry';
 import { InventoryConfig, loadInventoryConfig } from './config/inventory.config';
-import { startInventory } from './inventory.bootstrap';
 
 let config: InventoryConfig;
 try {
@@ -14,4 +13,8 @@ try {
 const telemetry = startTelemetry('inventory', config.OTEL_EXPORTER_OTLP_ENDPOINT);
 const logger = createLogger('inventory', config.LOG_LEVEL);
 
-runMain(logger, () => startInventory(config, logger, telemetry));
+runMain(logger, async () => {
+  // Loaded after telemetry started, so http, pg and Nest are instrumented.
+  const { startInventory } = await import('./inventory.bootstrap');
+  return startInventory(config, logger, telemetry);
+});

@@ -1,23 +1,23 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { PlatformModule } from '@fleetcast/service-kit';
+import type { Logger } from '@fleetcast/telemetry';
 import { ORIGIN_CONFIG, OriginConfig } from './config/origin.config';
 import { ContentModule } from './content/content.module';
-import { HealthModule } from './health/health.module';
-import { FleetcastErrorFilter } from './http/fleetcast-error.filter';
 import { MetricsModule } from './metrics/metrics.module';
 
-/** The content origin. Takes its configuration as a value, so tests build it with their own store. */
+/**
+ * The content origin. Takes its configuration as a value, so tests build it with their own store.
+ * The platform module serves /healthz, /readyz (the content module registers the store's check) and
+ * /metrics; the service kit's filter turns errors into responses.
+ */
 @Module({})
 export class AppModule {
-  static forRoot(config: OriginConfig): DynamicModule {
+  static forRoot(config: OriginConfig, logger: Logger, telemetry?: { shutdown(): Promise<void> }): DynamicModule {
     return {
       module: AppModule,
       global: true,
-      imports: [MetricsModule, ContentModule, HealthModule],
-      providers: [
-        { provide: ORIGIN_CONFIG, useValue: config },
-        { provide: APP_FILTER, useClass: FleetcastErrorFilter },
-      ],
+      imports: [PlatformModule.forRoot({ service: 'origin', logger, telemetry }), MetricsModule, ContentModule],
+      providers: [{ provide: ORIGIN_CONFIG, useValue: config }],
       exports: [ORIGIN_CONFIG],
     };
   }

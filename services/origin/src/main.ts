@@ -1,21 +1,22 @@
 import 'reflect-metadata';
-import { AddressInfo } from 'node:net';
-import { Server } from 'node:http';
-import { Logger } from '@nestjs/common';
-import { createOriginApp } from './app.factory';
-import { loadOriginConfig, OriginConfigError } from './config/origin.config';
+import { runMain } from '@fleetcast/service-kit';
+import { createLogger, startTelemetry } from '@fleetcast/telemetry';
+import { loadOriginConfig, OriginConfig } from './config/origin.config';
 
-async function bootstrap(): Promise<void> {
-  const config = loadOriginConfig();
-  const app = await createOriginApp(config);
-  app.enableShutdownHooks();
-  await app.listen(config.port, config.host);
-  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
-  new Logger('Origin').log({ msg: 'origin listening', host: config.host, port, storeDir: config.storeDir, writesNeedToken: config.apiTokens.length > 0 });
-}
-
-bootstrap().catch((error: unknown) => {
-  // A bad environment is the operator's to fix: say which variable, without a stack trace.
-  process.stderr.write(`${error instanceof OriginConfigError ? error.message : (error as Error)?.stack ?? String(error)}\n`);
+let config: OriginConfig;
+try {
+  config = loadOriginConfig(process.env);
+} catch (error) {
+  // No logger without a valid LOG_LEVEL, and a bad environment is the operator's to fix: the message
+  // alone names every bad variable, without a stack trace.
+  process.stderr.write(`${(error as Error).message}\n`);
   process.exit(1);
+}
+const telemetry = startTelemetry('origin', config.otlpEndpoint);
+const logger = createLogger('origin', config.logLevel);
+
+runMain(logger, async () => {
+  // Loaded after telemetry started, so http and Nest are instrumented.
+  const { startOriginApp } = await import('./app.bootstrap');
+  await startOriginApp(config, logger, telemetry);
 });

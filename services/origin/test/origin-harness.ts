@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { INestApplication } from '@nestjs/common';
-import { createOriginApp } from '../src/app.factory';
+import { createLogger } from '@fleetcast/telemetry';
+import { startOriginApp } from '../src/app.bootstrap';
 import { loadOriginConfig } from '../src/config/origin.config';
 
 /** An origin on a real port with its own store in a fresh temp directory. */
@@ -19,9 +20,8 @@ export interface RunningOrigin {
 
 export async function startOrigin(env: Record<string, string> = {}): Promise<RunningOrigin> {
   const storeDir = await mkdtemp(join(tmpdir(), 'origin-int-'));
-  const config = loadOriginConfig({ ORIGIN_STORE_DIR: storeDir, ...env });
-  const app = await createOriginApp(config, { logger: ['error'] });
-  await app.listen(0, '127.0.0.1');
+  const config = loadOriginConfig({ ORIGIN_STORE_DIR: storeDir, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', ...env });
+  const app = await startOriginApp(config, createLogger('origin', 'error'));
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   return {
     app,
@@ -116,12 +116,17 @@ export function json(result: HttpResult): Record<string, unknown> {
   return JSON.parse(result.body.toString('utf8')) as Record<string, unknown>;
 }
 
-/** The value of one Prometheus sample (`name{label="value"} n`), or undefined when absent. */
+/**
+ * The value of the first Prometheus sample named `name` whose labels include `labels`, or undefined
+ * when there is none. Other labels (such as the `service` label the registry adds to every sample)
+ * are ignored.
+ */
 export function sample(metricsText: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const labelText = Object.entries(labels)
-    .map(([key, value]) => `${key}="${value}"`)
-    .join(',');
-  const prefix = labelText ? `${name}{${labelText}} ` : `${name} `;
-  const line = metricsText.split('\n').find((candidate) => candidate.startsWith(prefix));
-  return line === undefined ? undefined : Number(line.slice(prefix.length));
+  for (const line of metricsText.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const present = new Map([...(match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
+    if (Object.entries(labels).every(([key, value]) => present.get(key) === value)) return Number(match[3]);
+  }
+  return undefined;
 }

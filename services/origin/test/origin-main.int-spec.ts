@@ -41,7 +41,7 @@ test('main: starts from the environment, serves, and stops on SIGTERM', async ()
         buffered += chunk.toString();
         for (const line of buffered.split('\n')) {
           if (!line.includes('origin listening')) continue;
-          resolve((JSON.parse(line) as { message: { port: number } }).message.port);
+          resolve((JSON.parse(line) as { port: number }).port);
         }
       });
       child.once('exit', (code) => reject(new Error(`origin exited with ${code} before listening`)));

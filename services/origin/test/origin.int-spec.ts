@@ -258,7 +258,7 @@ test('counting: bytes served per device and subnet, in the JSON stats and in /me
   assert.equal(sample(metrics, 'fleetcast_origin_device_bytes_served_total', { device: 'count-a' }), data.length);
   assert.equal(sample(metrics, 'fleetcast_origin_device_bytes_served_total', { device: 'count-b' }), 100);
   assert.equal(sample(metrics, 'fleetcast_origin_device_bytes_served_total', { device: 'count-d' }), undefined);
-  assert.ok((sample(metrics, 'process_resident_memory_bytes') ?? 0) > 0, 'process metrics are exported too');
+  assert.ok((sample(metrics, 'fleetcast_process_resident_memory_bytes') ?? 0) > 0, 'process metrics are exported too');
 
   // A reset answers with what it reset; the JSON starts again, the counters keep growing.
   const reset = await request(origin.baseUrl).delete('/v1/stats/bytes-served').expect(200);
@@ -308,15 +308,20 @@ test('requester headers that would make bad labels are a 400', async () => {
 });
 
 test('health: live, and ready only while the store is writable', async () => {
-  assert.deepEqual((await request(origin.baseUrl).get('/healthz').expect(200)).body, { status: 'ok' });
-  assert.equal((await request(origin.baseUrl).get('/readyz').expect(200)).body.status, 'ready');
+  const live = (await request(origin.baseUrl).get('/healthz').expect(200)).body;
+  assert.equal(live.status, 'ok');
+  assert.equal(live.service, 'origin');
+  const ready = (await request(origin.baseUrl).get('/readyz').expect(200)).body;
+  assert.equal(ready.status, 'ready');
+  assert.deepEqual(ready.checks, { store: 'ok' });
   // Running as root ignores permission bits, so make tmp/ unusable by putting a file in its place.
   const tmp = join(origin.storeDir, 'tmp');
   await rmdir(tmp);
   await writeFile(tmp, '');
   try {
     const res = await request(origin.baseUrl).get('/readyz').expect(503);
-    assert.equal(res.body.code, 'COMMON.UNAVAILABLE');
+    assert.equal(res.body.status, 'not-ready');
+    assert.match(res.body.checks.store, /content store is not writable/);
   } finally {
     await rm(tmp);
     await mkdir(tmp);

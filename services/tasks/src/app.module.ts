@@ -9,11 +9,11 @@ import { TasksModule } from './tasks/tasks.module';
 
 @Module({})
 export class AppModule {
-  static register(config: TasksConfig, logger: Logger): DynamicModule {
+  static register(config: TasksConfig, logger: Logger, telemetry?: { shutdown(): Promise<void> }): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forRoot({ service: 'tasks', logger, natsUrl: config.natsUrl }),
+        PlatformModule.forRoot({ service: 'tasks', logger, natsUrl: config.natsUrl, rpcDomain: 'tasks', telemetry }),
         TypeOrmModule.forRoot(serviceDataSourceOptions(tasksDataSourceOptions(config.databaseUrl, config.dbPoolSize))),
         { module: ConfigHolder, global: true, providers: [{ provide: TASKS_CONFIG, useValue: config }], exports: [TASKS_CONFIG] },
         TasksModule,

@@ -24,12 +24,10 @@ runMain(logger, async () => {
   const { AppModule } = await import('./app.module');
   await startService({
     service: 'tasks',
-    module: AppModule.register(config, logger),
+    module: AppModule.register(config, logger, telemetry),
     logger,
     httpPort: config.httpPort,
     httpHost: config.httpHost,
     rpc: { natsUrl: config.natsUrl, queue: 'tasks' },
   });
-  // Nest's shutdown hooks close the app on SIGTERM; flush traces after it.
-  process.once('beforeExit', () => void telemetry.shutdown());
 });

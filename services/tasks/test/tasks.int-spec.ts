@@ -143,6 +143,13 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     const junk = await nc.request(TasksRpc.getTask.subject, Buffer.from('{not json'), { timeout: 5000 });
     assert.match(Buffer.from(junk.data).toString(), /CONTRACT.INVALID.*not valid JSON/);
     await assert.rejects(rpc.call(TasksRpc.getTask, { id: 'no-such-task' }), (e: FleetcastError) => e.code === ErrorCode.TaskNotFound);
+    // A request of a version nobody serves gets an answer that says so, not a time-out.
+    const v2 = await nc.request(TasksRpc.getTask.subject.replace('.v1', '.v2'), encodeJson({ id: 'x' }), { timeout: 5000 });
+    const v2Body = JSON.parse(Buffer.from(v2.data).toString());
+    assert.equal(v2Body.error.code, 'CONTRACT.UNSUPPORTED_VERSION');
+    assert.match(v2Body.error.message, /speaks v1/);
+    const unknown = await nc.request('tasks.qry.nothing.here.v1', encodeJson({}), { timeout: 5000 });
+    assert.equal(JSON.parse(Buffer.from(unknown.data).toString()).error.code, 'CONTRACT.UNKNOWN_SUBJECT');
   });
 
   test('a task fans out through the outbox; reports apply once, in order, and complete the task', async () => {

@@ -210,7 +210,7 @@ describe('end to end: traces across the gateway, NATS, the tasks service, its da
       'a pg span of the tasks service for INSERT INTO tasks.packages',
     );
     const httpRoot = (s: ReceivedSpan) => s.service === 'fleetcast-gateway' && s.kind === Kind.server && !s.parentSpanId;
-    await spansWhen(() => ancestors(insert).find(httpRoot), "the INSERT's trace reaches up to a gateway HTTP server span", 10_000).catch((error: Error) => {
+    await spansWhen(() => ancestors(insert).find(httpRoot), "the INSERT's trace to reach up to a gateway HTTP server span", 10_000).catch((error: Error) => {
       assert.fail(`${error.message}\ntrace now:\n${describeTrace(insert.traceId)}`);
     });
 

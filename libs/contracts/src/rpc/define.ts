@@ -32,3 +32,15 @@ export const paginationSchema = z.object({
   limit: z.number().int().min(1).max(1000).default(100),
   offset: z.number().int().min(0).default(0),
 });
+
+/**
+ * Answers a request whose subject no handler serves: a known subject of another version gets
+ * CONTRACT.UNSUPPORTED_VERSION, anything else CONTRACT.UNKNOWN_SUBJECT. Pure: the caller owns the socket.
+ */
+export function unservedRequestError(subject: string, served: readonly string[]): { code: string; message: string } {
+  const base = subject.split('.').slice(0, 4).join('.');
+  const versions = served.filter((s) => s.split('.').slice(0, 4).join('.') === base).map((s) => s.split('.')[4]);
+  return versions.length > 0
+    ? { code: 'CONTRACT.UNSUPPORTED_VERSION', message: `${subject} is not served; this service speaks ${versions.join(', ')} of ${base}` }
+    : { code: 'CONTRACT.UNKNOWN_SUBJECT', message: `no handler for ${subject}` };
+}

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { baseEnvSchema, parseEnv } from '@fleetcast/service-kit';
 
 /** Nest injection token of the validated configuration. */
 export const ORIGIN_CONFIG = Symbol('ORIGIN_CONFIG');
@@ -13,57 +14,47 @@ export interface OriginConfig {
   readonly storeDir: string;
   /** Bearer tokens accepted for uploads and other writes; empty = writes are open. */
   readonly apiTokens: readonly string[];
+  readonly logLevel: string;
+  /** OTLP/HTTP endpoint of a tracing backend; tracing is off when absent. */
+  readonly otlpEndpoint?: string;
 }
 
-/** An environment that cannot start the origin; the message names every bad variable. */
-export class OriginConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OriginConfigError';
-  }
-}
-
-/** An empty variable (`HTTP_PORT=`) means "unset", as in a compose file with a blank default. */
-const blankIsUnset = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
-
-const envSchema = z.object({
-  // 8081: next to the API gateway's 8080, so a one-machine stack needs no port remapping.
-  HTTP_PORT: z.preprocess(
-    blankIsUnset,
-    z
-      .string()
-      .regex(/^\d+$/, 'must be a port number (0-65535)')
-      .transform(Number)
-      .pipe(z.number().int().min(0, 'must be 0-65535').max(65535, 'must be 0-65535'))
-      .default('8081'),
-  ),
-  HTTP_HOST: z.preprocess(blankIsUnset, z.string().default('0.0.0.0')),
-  ORIGIN_STORE_DIR: z.preprocess(blankIsUnset, z.string().default('./.fleetcast/origin')),
-  API_TOKENS: z.preprocess(
-    blankIsUnset,
-    z
-      .string()
-      .optional()
-      .transform((raw) => (raw ?? '').split(',').map((token) => token.trim()).filter((token) => token.length > 0))
-      .refine((tokens) => tokens.every((token) => /^[\x21-\x7e]+$/.test(token)), 'tokens must be printable ASCII without spaces'),
-  ),
+// The origin speaks no NATS: of the shared variables it takes the HTTP host, the log level and tracing.
+const originEnvSchema = baseEnvSchema.omit({ NATS_URL: true }).extend({
+  // 8081: next to the API gateway's 8080, so a one-machine stack needs no port remapping. Stricter
+  // than a numeric coercion: "1e3", "0x50" or " 80" are typing mistakes, not ports.
+  HTTP_PORT: z
+    .string()
+    .regex(/^\d+$/, 'must be a port number (0-65535)')
+    .transform(Number)
+    .pipe(z.number().int().min(0, 'must be 0-65535').max(65535, 'must be 0-65535'))
+    .default('8081'),
+  ORIGIN_STORE_DIR: z.string().default('./.fleetcast/origin'),
+  API_TOKENS: z
+    .string()
+    .optional()
+    .transform((raw) => (raw ?? '').split(',').map((token) => token.trim()).filter((token) => token.length > 0))
+    // What an Authorization header can carry as a bearer token: a token with a space could never match.
+    .refine((tokens) => tokens.every((token) => /^[\x21-\x7e]+$/.test(token)), 'tokens must be printable ASCII without spaces'),
 });
 
+/** An empty variable (`HTTP_PORT=`) means "unset", as in a compose file with a blank default. */
+function withoutBlanks(env: Readonly<Record<string, string | undefined>>): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+}
+
 /**
- * Validates the environment into an {@link OriginConfig}. The only reader of `process.env` in the
- * origin; tests pass their own object instead.
+ * Validates the environment into an {@link OriginConfig}; throws a ConfigError naming every bad
+ * variable. The only reader of `process.env` in the origin; tests pass their own object instead.
  */
 export function loadOriginConfig(env: Readonly<Record<string, string | undefined>> = process.env): OriginConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new OriginConfigError(`invalid origin configuration: ${problems.join('; ')}`);
-  }
-  const { HTTP_PORT, HTTP_HOST, ORIGIN_STORE_DIR, API_TOKENS } = parsed.data;
+  const e = parseEnv(originEnvSchema, withoutBlanks(env));
   return {
-    port: HTTP_PORT,
-    host: HTTP_HOST,
-    storeDir: isAbsolute(ORIGIN_STORE_DIR) ? ORIGIN_STORE_DIR : resolve(ORIGIN_STORE_DIR),
-    apiTokens: API_TOKENS,
+    port: e.HTTP_PORT,
+    host: e.HTTP_HOST,
+    storeDir: isAbsolute(e.ORIGIN_STORE_DIR) ? e.ORIGIN_STORE_DIR : resolve(e.ORIGIN_STORE_DIR),
+    apiTokens: e.API_TOKENS,
+    logLevel: e.LOG_LEVEL,
+    ...(e.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
   };
 }

@@ -3,7 +3,9 @@ import { createReadStream, createWriteStream, WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { LOGGER } from '@fleetcast/service-kit';
+import type { Logger } from '@fleetcast/telemetry';
 import { ORIGIN_CONFIG, OriginConfig } from '../config/origin.config';
 import { ByteRange } from './content-range';
 import { blocksPath, contentRoot, contentPath, shardDir, tempDir, tempPath } from './content-paths';
@@ -57,11 +59,12 @@ async function fsyncDir(path: string): Promise<void> {
 /** The only code that touches the content store on disk. Layout: see content-paths.ts. */
 @Injectable()
 export class ContentStoreRepository implements OnModuleInit {
-  private readonly logger = new Logger(ContentStoreRepository.name);
+  private readonly logger: Logger;
   private readonly root: string;
 
-  constructor(@Inject(ORIGIN_CONFIG) config: OriginConfig) {
+  constructor(@Inject(ORIGIN_CONFIG) config: OriginConfig, @Inject(LOGGER) logger: Logger) {
     this.root = config.storeDir;
+    this.logger = logger.child({ context: ContentStoreRepository.name });
   }
 
   async onModuleInit(): Promise<void> {
@@ -152,7 +155,7 @@ export class ContentStoreRepository implements OnModuleInit {
       try {
         if ((await stat(path)).mtimeMs < olderThanMs) {
           await unlink(path);
-          this.logger.warn({ msg: 'removed an abandoned upload', file: name });
+          this.logger.warn({ file: name }, 'removed an abandoned upload');
         }
       } catch (error) {
         if (!isMissing(error)) throw error;

@@ -30,7 +30,12 @@ export class InvalidHeaderError extends FleetcastError {
 }
 
 /**
- * Code of a 416 body. It is an HTTP-level answer, not a failure of the store, so it has no place in
- * the shared error codes yet; move it there once a second service needs it.
+ * No byte of a requested range lies within the content. The 416 is an answer about the request, not
+ * a failure of the store; the caller sets the Content-Range header (RFC 9110 15.5.17) first.
  */
-export const RANGE_NOT_SATISFIABLE_CODE = 'ORIGIN.RANGE_NOT_SATISFIABLE';
+export class RangeNotSatisfiableError extends FleetcastError {
+  constructor(contentId: string, size: number) {
+    super(ErrorCode.RangeNotSatisfiable, `no byte of the range is within the ${size} bytes of ${contentId}`);
+    this.name = 'RangeNotSatisfiableError';
+  }
+}

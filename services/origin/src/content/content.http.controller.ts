@@ -6,7 +6,7 @@ import { sendJson } from '../http/send-json';
 import { parseRequester, parseUploadDeclaration } from './content-headers';
 import { planDownload } from './content-range';
 import { ContentDescriptor, ContentService } from './content.service';
-import { InvalidHeaderError, RANGE_NOT_SATISFIABLE_CODE } from './content.exception';
+import { InvalidHeaderError, RangeNotSatisfiableError } from './content.exception';
 import { pumpToResponse } from './response-pump';
 
 function parseContentId(raw: string): string {
@@ -73,8 +73,9 @@ export class ContentHttpController {
       ifNoneMatch: headerOf(req, 'if-none-match'),
     });
     if (plan.status === 416) {
-      sendJson(res, 416, { code: RANGE_NOT_SATISFIABLE_CODE, message: `no byte of the range is within the ${size} bytes of ${contentId}` }, plan.headers);
-      return;
+      // The error filter answers with the code's status and body; the headers set here go with it.
+      for (const [name, value] of Object.entries(plan.headers)) res.setHeader(name, value);
+      throw new RangeNotSatisfiableError(contentId, size);
     }
     res.writeHead(plan.status, plan.headers);
     if (plan.body === null) {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ReadinessService } from '@fleetcast/service-kit';
 import { MetricsModule } from '../metrics/metrics.module';
 import { ContentHttpController } from './content.http.controller';
 import { ContentService } from './content.service';
@@ -10,4 +11,9 @@ import { ContentStoreRepository } from './content-store.repository';
   providers: [ContentService, ContentStoreRepository],
   exports: [ContentService],
 })
-export class ContentModule {}
+export class ContentModule {
+  constructor(readiness: ReadinessService, content: ContentService) {
+    // Ready only while uploads can be stored: a full or read-only store takes the origin out of rotation.
+    readiness.register('store', () => content.checkStoreWritable());
+  }
+}

@@ -1,10 +1,12 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { performance } from 'node:perf_hooks';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { BlockHasher, MANIFEST_BLOCK_SIZE, SHA256_BYTES, blockCount } from '@fleetcast/content';
 import { ErrorCode, FleetcastError, attachContentSchema } from '@fleetcast/contracts';
+import { LOGGER } from '@fleetcast/service-kit';
+import type { Logger } from '@fleetcast/telemetry';
 import { OriginMetrics, UploadResult } from '../metrics/origin-metrics';
 import { Requester, UploadDeclaration, declaredSizeOf } from './content-headers';
 import { ByteRange } from './content-range';
@@ -39,12 +41,15 @@ function describe(contentId: string, size: number, blockHashes: Uint8Array): Con
 
 @Injectable()
 export class ContentService {
-  private readonly logger = new Logger(ContentService.name);
+  private readonly logger: Logger;
 
   constructor(
     private readonly store: ContentStoreRepository,
     private readonly metrics: OriginMetrics,
-  ) {}
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.logger = logger.child({ context: ContentService.name });
+  }
 
   /**
    * Stores an upload: hashes it on the way to a temp file, checks what the client declared, then
@@ -85,22 +90,24 @@ export class ContentService {
       const result = await temp.commit(manifest.contentId, manifest.blockHashes);
       this.metrics.recordUpload(result);
       const seconds = Math.max((performance.now() - started) / 1000, 1e-6);
-      this.logger.log({
-        msg: 'upload stored',
-        contentId: manifest.contentId,
-        size: manifest.size,
-        result,
-        durationMs: Math.round(seconds * 1000),
-        mbPerSecond: Math.round((manifest.size / 1e6 / seconds) * 100) / 100,
-      });
+      this.logger.info(
+        {
+          contentId: manifest.contentId,
+          size: manifest.size,
+          result,
+          durationMs: Math.round(seconds * 1000),
+          mbPerSecond: Math.round((manifest.size / 1e6 / seconds) * 100) / 100,
+        },
+        'upload stored',
+      );
       return { descriptor: describe(manifest.contentId, manifest.size, manifest.blockHashes), created: result === 'created' };
     } catch (error) {
       await temp?.discard().catch((discardError: unknown) => {
-        this.logger.error({ msg: 'could not remove a failed upload', reason: (discardError as Error).message });
+        this.logger.error({ reason: (discardError as Error).message }, 'could not remove a failed upload');
       });
       const result = uploadResultOf(error);
       this.metrics.recordUpload(result);
-      this.logger.warn({ msg: 'upload rejected', result, receivedBytes: received, reason: (error as Error).message });
+      this.logger.warn({ result, receivedBytes: received, reason: (error as Error).message }, 'upload rejected');
       throw error;
     }
   }
@@ -144,11 +151,11 @@ export class ContentService {
     for await (const chunk of this.store.read(contentId)) hasher.update(chunk as Buffer);
     const manifest = hasher.finish();
     if (manifest.contentId !== contentId) {
-      this.logger.error({ msg: 'stored content does not match its name', contentId, actual: manifest.contentId });
+      this.logger.error({ contentId, actual: manifest.contentId }, 'stored content does not match its name');
       throw new FleetcastError(ErrorCode.Internal, `stored content ${contentId} is corrupt`);
     }
     await this.store.writeBlockHashes(contentId, manifest.blockHashes);
-    this.logger.warn({ msg: 'block hashes rebuilt', contentId });
+    this.logger.warn({ contentId }, 'block hashes rebuilt');
     return describe(contentId, manifest.size, manifest.blockHashes);
   }
 }

@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
-import { MetricsHttpController } from './metrics.http.controller';
 import { OriginMetrics } from './origin-metrics';
+import { ServedBytesHttpController } from './served-bytes.http.controller';
 
 @Module({
-  controllers: [MetricsHttpController],
+  controllers: [ServedBytesHttpController],
   providers: [OriginMetrics],
   exports: [OriginMetrics],
 })

@@ -1,49 +1,39 @@
-import { Injectable } from '@nestjs/common';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Inject, Injectable } from '@nestjs/common';
+import { METRICS } from '@fleetcast/service-kit';
+import { Counter, counter, Registry } from '@fleetcast/telemetry';
 import { ServedBytesSnapshot, ServedBytesTally } from './served-bytes-tally';
 
 /** How an upload ended: the `result` label of `fleetcast_origin_uploads_total`. */
 export type UploadResult = 'created' | 'existed' | 'hash_mismatch' | 'size_mismatch' | 'aborted' | 'failed';
 
 /**
- * Every figure the origin exports. One registry per instance, never prom-client's global one, so
- * that two origins in one process (tests) each count their own traffic and register no name twice.
+ * Every figure the origin counts, on the service's registry (served at /metrics with the process
+ * figures the benchmarks read). The registry is one per app, so two origins in one process (tests)
+ * each count their own traffic.
  */
 @Injectable()
 export class OriginMetrics {
-  readonly registry = new Registry();
   private readonly tally = new ServedBytesTally();
+  private readonly bytesServed: Counter<string>;
+  private readonly deviceBytesServed: Counter<string>;
+  private readonly uploads: Counter<string>;
+  private readonly uploadBytes: Counter<string>;
 
-  private readonly bytesServed = new Counter({
-    name: 'fleetcast_origin_bytes_served_total',
-    help: 'Content bytes written to client sockets, by the subnet the requester declared ("unknown" if none).',
-    labelNames: ['subnet'] as const,
-    registers: [this.registry],
-  });
-
-  private readonly deviceBytesServed = new Counter({
-    name: 'fleetcast_origin_device_bytes_served_total',
-    help: 'Content bytes written to client sockets, by the device the requester declared ("unknown" if none).',
-    labelNames: ['device'] as const,
-    registers: [this.registry],
-  });
-
-  private readonly uploads = new Counter({
-    name: 'fleetcast_origin_uploads_total',
-    help: 'Uploads by how they ended.',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-
-  private readonly uploadBytes = new Counter({
-    name: 'fleetcast_origin_upload_bytes_total',
-    help: 'Bytes received in upload bodies, stored or not.',
-    registers: [this.registry],
-  });
-
-  constructor() {
-    // Process figures (resident memory, event-loop lag): the benchmarks report the origin's memory.
-    collectDefaultMetrics({ register: this.registry });
+  constructor(@Inject(METRICS) registry: Registry) {
+    this.bytesServed = counter(
+      registry,
+      'fleetcast_origin_bytes_served_total',
+      'Content bytes written to client sockets, by the subnet the requester declared ("unknown" if none).',
+      ['subnet'],
+    );
+    this.deviceBytesServed = counter(
+      registry,
+      'fleetcast_origin_device_bytes_served_total',
+      'Content bytes written to client sockets, by the device the requester declared ("unknown" if none).',
+      ['device'],
+    );
+    this.uploads = counter(registry, 'fleetcast_origin_uploads_total', 'Uploads by how they ended.', ['result']);
+    this.uploadBytes = counter(registry, 'fleetcast_origin_upload_bytes_total', 'Bytes received in upload bodies, stored or not.');
   }
 
   /** Counts bytes that reached a client's socket. */
@@ -68,13 +58,5 @@ export class OriginMetrics {
   /** Resets the JSON stats for a lab run; the Prometheus counters keep growing, as counters must. */
   resetServed(): void {
     this.tally.reset();
-  }
-
-  get contentType(): string {
-    return this.registry.contentType;
-  }
-
-  render(): Promise<string> {
-    return this.registry.metrics();
   }
 }
