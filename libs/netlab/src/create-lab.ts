@@ -1,0 +1,306 @@
+import { spawn as spawnProcess, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { parseJsonOutput, runCommand, type CommandResult, type RunOptions } from './command-runner';
+import { parseIpv4, parseSubnet, subnetSize, subnetsOverlap } from './ipv4';
+import { destroyLab, destroyOnExit, listLabResources } from './lab-cleanup';
+import { LabError } from './lab-error';
+import { namespaceNames, planLab, type BranchPlan, type DevicePlan, type LabPlan, type LabSpec } from './lab-plan';
+
+export interface CreateLabOptions {
+  /**
+   * Destroy the lab when this process exits or is signalled (default true). The CLI's `up` turns
+   * it off, since there the lab must outlive the command that built it.
+   */
+  destroyOnExit?: boolean;
+}
+
+export interface LabDevice {
+  /** 1-based index within the branch. */
+  index: number;
+  ns: string;
+  address: string;
+  /** The device's LAN interface: bind multicast sockets to it, read its loss counters. */
+  iface: string;
+}
+
+export interface LabBranch {
+  name: string;
+  subnet: string;
+  routerNs: string;
+  /** The devices' default gateway on the LAN. */
+  routerAddress: string;
+  devices: LabDevice[];
+}
+
+/** Counters of one direction of a WAN link. Bytes are Ethernet frames (IP headers and 14 bytes of Ethernet included). */
+export interface WanDirection {
+  bytes: number;
+  packets: number;
+  /** Packets the shaper dropped because its queue was full. */
+  shaperDrops: number;
+}
+
+export interface WanCounters {
+  branch: string;
+  /** Core to branch: downloads from the origin. */
+  toBranch: WanDirection;
+  /** Branch to core: uploads, requests, acknowledgements. */
+  fromBranch: WanDirection;
+}
+
+export interface Lab {
+  readonly name: string;
+  /** Every name and address of the lab, as planned from the spec. */
+  readonly plan: LabPlan;
+  /** The core namespace, where NATS, the services and the origin run, and its address. */
+  readonly core: { ns: string; address: string };
+  readonly branches: LabBranch[];
+  /** Every namespace of the lab, core first. */
+  readonly namespaces: readonly string[];
+  /** Runs a program inside one of the lab's namespaces and waits for it. */
+  exec(ns: string, cmd: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  /** Starts a program inside one of the lab's namespaces; `destroy()` kills it if still running. */
+  spawn(ns: string, cmd: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
+  /** Bytes and packets through a branch's WAN link, both ways, read on its core end. */
+  wanCounters(branch: string): Promise<WanCounters>;
+  /** Kills what runs in the lab and removes all of it; idempotent. */
+  destroy(): Promise<void>;
+}
+
+/** The lab speaks IPv4; these keep IPv6 router solicitations, MLD and DAD off every link and out of the WAN counters. */
+const IPV6_OFF = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
+/**
+ * The shaper drops what would wait longer than this: about what a branch router buffers. It keeps
+ * a bulk TCP flow at the rate without a standing queue that hides the rate behind seconds of delay.
+ */
+const WAN_QUEUE_LATENCY = '100ms';
+/** The whole IPv4 multicast range, routed onto the LAN interface so that no socket has to pick one. */
+const MULTICAST_RANGE = '224.0.0.0/4';
+/** Devices of one branch are set up this many at a time: quicker than one by one, gentle on 2 cores. */
+const DEVICE_SETUP_CONCURRENCY = 4;
+
+function ip(args: readonly string[]): Promise<CommandResult> {
+  return runCommand('ip', args);
+}
+
+function tc(args: readonly string[]): Promise<CommandResult> {
+  return runCommand('tc', args);
+}
+
+async function addNamespace(ns: string, forwarding: boolean): Promise<void> {
+  await ip(['netns', 'add', ns]);
+  await ip(['netns', 'exec', ns, 'sysctl', '-q', '-w', ...IPV6_OFF, ...(forwarding ? ['net.ipv4.ip_forward=1'] : [])]);
+  await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+}
+
+function tbfArgs(ns: string, dev: string, branch: BranchPlan): string[] {
+  // tc takes whole kbit reliably, so a fractional Mbit rate (0.5) is written in kbit.
+  const kbit = Math.max(1, Math.round(branch.rateMbit * 1000));
+  return ['-n', ns, 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', String(branch.burstBytes), 'latency', WAN_QUEUE_LATENCY];
+}
+
+export function lossRuleset(plan: LabPlan, branch: BranchPlan, device: DevicePlan): string {
+  // inet ingress sees IPv4 and IPv6 but not ARP, so even 'all' leaves neighbour resolution alone.
+  const match = branch.lossProto === 'udp' ? 'meta l4proto udp' : 'meta nfproto ipv4';
+  return [
+    `table inet ${plan.lossTable} {`,
+    '  chain lan-ingress {',
+    `    type filter hook ingress device "${device.iface}" priority 0; policy accept;`,
+    `    ${match} numgen random mod 100 < ${branch.lossPercent} counter drop`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+async function buildCore(plan: LabPlan): Promise<void> {
+  const { ns, bridge, address, prefixLength } = plan.core;
+  await addNamespace(ns, false);
+  // Every WAN link's core end is a port of this bridge, so the core is one host with one address.
+  await ip(['-n', ns, 'link', 'add', bridge, 'type', 'bridge']);
+  await ip(['-n', ns, 'addr', 'add', `${address}/${prefixLength}`, 'dev', bridge]);
+  await ip(['-n', ns, 'link', 'set', bridge, 'up']);
+}
+
+async function buildBranch(plan: LabPlan, branch: BranchPlan): Promise<void> {
+  const core = plan.core;
+  const router = branch.routerNs;
+  await addNamespace(router, true);
+  await ip(['link', 'add', branch.wanCoreIface, 'netns', core.ns, 'type', 'veth', 'peer', 'name', branch.wanRouterIface, 'netns', router]);
+  await ip(['-n', core.ns, 'link', 'set', branch.wanCoreIface, 'master', core.bridge, 'up']);
+  await ip(['-n', router, 'addr', 'add', `${branch.routerWanAddress}/${core.prefixLength}`, 'dev', branch.wanRouterIface]);
+  await ip(['-n', router, 'link', 'set', branch.wanRouterIface, 'up']);
+  // Shape both ends: the core end's egress is the branch's download, the router end's its upload.
+  await tc(tbfArgs(core.ns, branch.wanCoreIface, branch));
+  await tc(tbfArgs(router, branch.wanRouterIface, branch));
+  // No IGMP querier runs on the LAN, so with snooping a group would stop being forwarded once
+  // memberships time out; without it the bridge floods multicast like a plain branch switch.
+  await ip(['-n', router, 'link', 'add', branch.bridge, 'type', 'bridge', 'mcast_snooping', '0']);
+  await ip(['-n', router, 'addr', 'add', `${branch.routerLanAddress}/${branch.prefixLength}`, 'dev', branch.bridge]);
+  await ip(['-n', router, 'link', 'set', branch.bridge, 'up']);
+  await ip(['-n', core.ns, 'route', 'add', branch.subnet, 'via', branch.routerWanAddress]);
+  const queue = [...branch.devices];
+  const worker = async (): Promise<void> => {
+    for (let device = queue.shift(); device; device = queue.shift()) await buildDevice(plan, branch, device);
+  };
+  await Promise.all(Array.from({ length: Math.min(DEVICE_SETUP_CONCURRENCY, queue.length) }, worker));
+}
+
+async function buildDevice(plan: LabPlan, branch: BranchPlan, device: DevicePlan): Promise<void> {
+  const ns = device.ns;
+  await addNamespace(ns, false);
+  await ip(['link', 'add', device.bridgePort, 'netns', branch.routerNs, 'type', 'veth', 'peer', 'name', device.iface, 'netns', ns]);
+  await ip(['-n', branch.routerNs, 'link', 'set', device.bridgePort, 'master', branch.bridge, 'up']);
+  await ip(['-n', ns, 'link', 'set', device.iface, 'multicast', 'on', 'up']);
+  await ip(['-n', ns, 'addr', 'add', `${device.address}/${branch.prefixLength}`, 'dev', device.iface]);
+  await ip(['-n', ns, 'route', 'add', 'default', 'via', branch.routerLanAddress]);
+  await ip(['-n', ns, 'route', 'add', MULTICAST_RANGE, 'dev', device.iface]);
+  if (branch.lossPercent > 0) await runCommand('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: lossRuleset(plan, branch, device) });
+}
+
+async function routeBetweenBranches(plan: LabPlan): Promise<void> {
+  // Branch to branch goes router to router across the core network (both WAN links, like a real
+  // hub-and-spoke WAN); the core itself only answers, it does not forward.
+  for (const from of plan.branches) {
+    for (const to of plan.branches) {
+      if (from !== to) await ip(['-n', from.routerNs, 'route', 'add', to.subnet, 'via', to.routerWanAddress]);
+    }
+  }
+}
+
+/**
+ * Refuses subnets that overlap an address of this machine. The lab's namespaces are not connected
+ * to the machine's own network, so nothing would leak, but an overlap makes any later bridge to
+ * the host (a UI, a tap) ambiguous and a reader of `ip addr` confused.
+ */
+async function checkAddressesFree(plan: LabPlan): Promise<void> {
+  const { stdout } = await ip(['-j', 'addr', 'show']);
+  const links = parseJsonOutput<Array<{ ifname: string; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>>(stdout, []);
+  const labSubnets = [{ what: 'core', cidr: plan.core.subnet }, ...plan.branches.map((b) => ({ what: `branch ${b.name}`, cidr: b.subnet }))];
+  for (const link of links) {
+    if (link.ifname.startsWith(plan.prefix)) continue;
+    for (const info of link.addr_info ?? []) {
+      const address = info.family === 'inet' ? parseIpv4(info.local) : undefined;
+      if (address === undefined) continue;
+      const size = subnetSize(info.prefixlen);
+      const used = { network: address - (address % size), prefixLength: info.prefixlen };
+      for (const lab of labSubnets) {
+        if (subnetsOverlap(used, parseSubnet(lab.cidr, lab.what))) {
+          throw new LabError('LAB.ADDRESS_IN_USE', `the lab's ${lab.what} subnet ${lab.cidr} overlaps ${info.local}/${info.prefixlen} on ${link.ifname}; pick another range in the spec`);
+        }
+      }
+    }
+  }
+}
+
+async function readJson<T>(cmd: string, args: readonly string[], empty: T): Promise<T> {
+  return parseJsonOutput<T>((await runCommand(cmd, args)).stdout, empty);
+}
+
+function labHandle(plan: LabPlan, cancelExitHook: () => void): Lab {
+  const namespaces = namespaceNames(plan);
+  const known = new Set(namespaces);
+  const children = new Set<ChildProcess>();
+  let destroyed: Promise<void> | undefined;
+
+  const checkNs = (ns: string): void => {
+    if (!known.has(ns)) throw new LabError('LAB.UNKNOWN_TARGET', `"${ns}" is not a namespace of lab "${plan.name}"`);
+  };
+  const branchPlan = (name: string): BranchPlan => {
+    const found = plan.branches.find((b) => b.name === name);
+    if (!found) throw new LabError('LAB.UNKNOWN_TARGET', `lab "${plan.name}" has no branch "${name}"`);
+    return found;
+  };
+  const rootDrops = async (ns: string, dev: string): Promise<number> => {
+    const qdiscs = await readJson<Array<{ root?: boolean; drops?: number }>>('tc', ['-n', ns, '-s', '-j', 'qdisc', 'show', 'dev', dev], []);
+    return qdiscs.find((q) => q.root)?.drops ?? 0;
+  };
+
+  return {
+    name: plan.name,
+    plan,
+    core: { ns: plan.core.ns, address: plan.core.address },
+    branches: plan.branches.map((b) => ({
+      name: b.name,
+      subnet: b.subnet,
+      routerNs: b.routerNs,
+      routerAddress: b.routerLanAddress,
+      devices: b.devices.map((d) => ({ index: d.index, ns: d.ns, address: d.address, iface: d.iface })),
+    })),
+    namespaces,
+    async exec(ns, cmd, args, options) {
+      checkNs(ns);
+      return runCommand('ip', ['netns', 'exec', ns, cmd, ...args], options);
+    },
+    spawn(ns, cmd, args, options = {}) {
+      checkNs(ns);
+      // `ip netns exec` execs the program in place, so the child's pid is the program's own.
+      const child = spawnProcess('ip', ['netns', 'exec', ns, cmd, ...args], options);
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      child.once('error', () => children.delete(child));
+      return child;
+    },
+    async wanCounters(name) {
+      const branch = branchPlan(name);
+      type LinkStats = { stats64?: { rx: { bytes: number; packets: number }; tx: { bytes: number; packets: number } } };
+      const [link] = await readJson<LinkStats[]>('ip', ['-n', plan.core.ns, '-s', '-j', 'link', 'show', 'dev', branch.wanCoreIface], []);
+      const stats = link?.stats64;
+      if (!stats) throw new LabError('LAB.COMMAND_FAILED', `no counters for ${branch.wanCoreIface} in ${plan.core.ns}`);
+      const [downDrops, upDrops] = await Promise.all([rootDrops(plan.core.ns, branch.wanCoreIface), rootDrops(branch.routerNs, branch.wanRouterIface)]);
+      return {
+        branch: branch.name,
+        toBranch: { bytes: stats.tx.bytes, packets: stats.tx.packets, shaperDrops: downDrops },
+        fromBranch: { bytes: stats.rx.bytes, packets: stats.rx.packets, shaperDrops: upDrops },
+      };
+    },
+    destroy() {
+      destroyed ??= (async () => {
+        for (const child of children) child.kill('SIGKILL');
+        await destroyLab(plan.name);
+        cancelExitHook();
+      })().catch((error: unknown) => {
+        // Let a later call try again; the exit hook stays armed meanwhile.
+        destroyed = undefined;
+        throw error;
+      });
+      return destroyed;
+    },
+  };
+}
+
+/**
+ * Builds the lab the spec describes (removing leftovers of an earlier run of the same name
+ * first). On any failure it removes what it built and throws; by default the lab is also
+ * destroyed when the process exits.
+ */
+export async function createLab(spec: LabSpec, options: CreateLabOptions = {}): Promise<Lab> {
+  const plan = planLab(spec);
+  await checkAddressesFree(plan);
+  await destroyLab(plan.name);
+  // Registered before the first command, so that a crash halfway through the build cleans up too.
+  const cancelExitHook = options.destroyOnExit === false ? () => undefined : destroyOnExit(plan.name);
+  try {
+    await buildCore(plan);
+    for (const branch of plan.branches) await buildBranch(plan, branch);
+    await routeBetweenBranches(plan);
+  } catch (error) {
+    await destroyLab(plan.name).catch(() => undefined);
+    cancelExitHook();
+    throw error;
+  }
+  return labHandle(plan, cancelExitHook);
+}
+
+/**
+ * A handle on a lab that is already up (built by another process, e.g. the CLI's `up`), for
+ * `exec`, `spawn`, counters and `destroy`. Throws `LAB.NOT_FOUND` when its namespaces are missing.
+ */
+export async function openLab(spec: LabSpec): Promise<Lab> {
+  const plan = planLab(spec);
+  const present = new Set((await listLabResources(plan.name)).namespaces);
+  const missing = namespaceNames(plan).filter((ns) => !present.has(ns));
+  if (missing.length > 0) {
+    throw new LabError('LAB.NOT_FOUND', `lab "${plan.name}" is not up (missing ${missing.length} namespace(s), first ${missing[0]})`);
+  }
+  return labHandle(plan, () => undefined);
+}
