@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Marks a temporary file of an atomic write; `removeStaleTempFiles` recognises leftovers by it. */
@@ -56,4 +56,14 @@ export async function removeStaleTempFiles(dir: string): Promise<number> {
     removed += 1;
   }
   return removed;
+}
+
+/** A file's text, or null when it does not exist (any other read error is thrown). */
+export async function readTextIfExists(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
 }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { FleetcastError, idSchema, isoTimeSchema, taskAssignedV1Schema } from '@fleetcast/contracts';
 import { AgentErrorCode, InvalidIdError } from '../core/agent-errors';
 import { taskLifecycleSchema } from '../core/task-lifecycle';
-import { removeStaleTempFiles, writeFileAtomic } from './atomic-file';
+import { readTextIfExists, removeStaleTempFiles, writeFileAtomic } from './atomic-file';
 
 /**
  * What the agent keeps in its state directory, so that a restart is invisible to the control plane:
@@ -63,13 +63,8 @@ export async function loadDeviceIdentity(stateDir: string, options: { deviceId?:
 }
 
 async function readStoredIdentity(path: string): Promise<{ deviceId: string; createdAt: string } | null> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === null) return null;
   let parsed: z.SafeParseReturnType<unknown, z.infer<typeof deviceFileSchema>>;
   try {
     parsed = deviceFileSchema.safeParse(JSON.parse(text));
@@ -144,13 +139,8 @@ export class TaskStateStore {
 
   async get(taskId: string): Promise<PersistedTask | null> {
     const path = this.file(TASKS_DIR, taskId);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
+    const text = await readTextIfExists(path);
+    if (text === null) return null;
     return persistedTaskSchema.parse(JSON.parse(text));
   }
 
@@ -198,13 +188,8 @@ export class TaskStateStore {
 }
 
 async function readSeq(path: string): Promise<number> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === null) return 0;
   const parsed = seqFileSchema.safeParse(safeJson(text));
   if (!parsed.success) {
     // Restarting at 0 would make the service drop every later report as old; refuse loudly instead.
