@@ -1,0 +1,15 @@
+// Wire format: constants, checksum, packets (pure, no Node modules).
+export * from './protocol/constants';
+export * from './protocol/crc32c';
+export * from './protocol/ids';
+export * from './protocol/packet-errors';
+export * from './protocol/packets';
+// Pure state machines and coding.
+export * from './core/block-layout';
+export * from './core/election';
+export * from './core/fec';
+export * from './core/gf256';
+export * from './core/repair';
+export * from './core/seeded-random';
+// IDs derived from the control plane's IDs (SHA-256 from node:crypto).
+export * from './session-ids';
