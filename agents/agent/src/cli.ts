@@ -27,6 +27,8 @@ program
   .option('--include-loopback', 'report loopback interfaces too (labs on one machine)')
   .option('--scan-interval-seconds <n>', 'inventory scan interval', int)
   .option('--control-plane-key <base64>', 'pinned control-plane public key (DER, base64)')
+  .option('--status-port <n>', 'serve /metrics, /status and /healthz on this local port', int)
+  .option('--status-host <address>', 'address of that endpoint (default 127.0.0.1)')
   .option('--otlp-endpoint <url>', 'OTLP/HTTP endpoint for traces (default: OTEL_EXPORTER_OTLP_ENDPOINT; off when neither is set)')
   .action(async (opts) => {
     let config;
@@ -47,6 +49,8 @@ program
       scanIntervalSeconds: config.scanIntervalSeconds,
       progressIntervalMs: config.progressIntervalMs,
       controlPlaneKey: config.controlPlaneKey,
+      statusPort: config.statusPort,
+      statusHost: config.statusHost,
       logger,
     });
     const shutdown = (signal: string) => {

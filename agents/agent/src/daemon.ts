@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentSettings, ErrorCode, FleetcastError, ResolvedSettings, TaskAssignedV1 } from '@fleetcast/contracts';
-import type { Logger } from '@fleetcast/telemetry';
+import { Gauge } from 'prom-client';
+import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
 import { acceptManifest } from './core/manifest-check';
 import { DownloadSourceError } from './core/download-source';
 import { primarySubnet } from './core/subnet';
@@ -23,6 +24,7 @@ import { HttpSource } from './adapters/http-source';
 import { runInstaller } from './adapters/installer';
 import { collectInventory, NetworkWatch, watchNetworkChanges } from './adapters/inventory-collector';
 import { NatsLink } from './adapters/nats-link';
+import { startStatusServer } from './adapters/status-server';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -39,6 +41,9 @@ export interface AgentConfig {
   progressIntervalMs: number;
   controlPlaneKey?: string;
   lifecycle?: Partial<LifecycleOptions>;
+  /** Serve /metrics, /status and /healthz on this port (0 = any free one); absent = not served. */
+  statusPort?: number;
+  statusHost?: string;
   logger: Logger;
 }
 
@@ -68,9 +73,40 @@ export class AgentDaemon {
   private netWatch?: NetworkWatch;
   private stopping = false;
   settings?: ResolvedSettings;
+  readonly metrics: Registry = createMetricsRegistry('agent');
+  private readonly transitions = counter(this.metrics, 'fleetcast_agent_task_transitions_total', 'Task state changes on this device', ['to']);
+  private readonly received = counter(this.metrics, 'fleetcast_agent_bytes_received_total', 'Package bytes received, by source', ['source']);
+  private readonly reports = counter(this.metrics, 'fleetcast_agent_reports_total', 'Status reports queued for the control plane');
+  private statusServer?: { port: number; close(): Promise<void> };
 
   constructor(private readonly config: AgentConfig) {
     this.options = resolveLifecycleOptions(config.lifecycle);
+    // Read at scrape time from what the agent holds, so the figures cannot drift from the state.
+    const tasks = this.tasks;
+    new Gauge({
+      name: 'fleetcast_agent_tasks',
+      help: 'Tasks this device knows, by state',
+      labelNames: ['state'],
+      registers: [this.metrics],
+      collect() {
+        this.reset();
+        for (const t of tasks.values()) if (t.lifecycle) this.inc({ state: t.lifecycle.state });
+      },
+    });
+    const link = () => this.link;
+    new Gauge({
+      name: 'fleetcast_agent_spooled_messages',
+      help: 'Reports and scans written to disk and not yet acknowledged by NATS',
+      registers: [this.metrics],
+      async collect() {
+        this.set(link() ? await link().spooled() : 0);
+      },
+    });
+  }
+
+  /** The port of the local status endpoint, once started. */
+  get statusPort(): number | undefined {
+    return this.statusServer?.port;
   }
 
   get id(): string {
@@ -108,6 +144,15 @@ export class AgentDaemon {
     await this.scan('start');
     this.scanTimer = setInterval(() => void this.scan('interval'), this.config.scanIntervalSeconds * 1000);
     this.netWatch = watchNetworkChanges(5000, () => void this.scan('network-change'), { includeInternal: this.config.includeLoopback });
+    if (this.config.statusPort !== undefined) {
+      this.statusServer = await startStatusServer({
+        port: this.config.statusPort,
+        host: this.config.statusHost ?? '127.0.0.1',
+        registry: this.metrics,
+        status: () => this.status(),
+      });
+      log.info({ port: this.statusServer.port }, 'status endpoint: /metrics, /status, /healthz');
+    }
     log.info({ deviceId: this.deviceId, resumed: tasks.length }, 'agent ready');
   }
 
@@ -120,12 +165,28 @@ export class AgentDaemon {
       t.abort?.abort();
     }
     await Promise.all([...this.tasks.values()].map((t) => t.chain));
+    await this.statusServer?.close();
     await this.link?.close();
   }
 
-  /** What the agent is doing, for logs and the `status` command. */
-  snapshot() {
-    return [...this.tasks.values()].map((t) => ({ taskId: t.task.taskId, action: t.task.action, package: t.task.package.name, state: t.lifecycle.state, bytes: t.lifecycle.bytes }));
+  /** What the agent is doing: the device, its settings, its tasks and what waits to be sent. */
+  async status() {
+    return {
+      deviceId: this.deviceId,
+      settings: this.settings ?? null,
+      spooledMessages: await this.link.spooled(),
+      tasks: [...this.tasks.values()]
+        .filter((t) => t.lifecycle)
+        .map((t) => ({
+          taskId: t.task.taskId,
+          action: t.task.action,
+          package: `${t.task.package.name} ${t.task.package.version}`,
+          size: t.task.package.size,
+          state: t.lifecycle.state,
+          bytes: t.lifecycle.bytes,
+          reason: t.lifecycle.reason,
+        })),
+    };
   }
 
   private onAssignment(task: TaskAssignedV1): void {
@@ -147,7 +208,10 @@ export class AgentDaemon {
     const { state, effects } = reduceTaskLifecycle(t.lifecycle ?? null, event, Date.now(), this.options);
     t.lifecycle = state;
     await this.store.save({ task: t.task, lifecycle: state });
-    if (before !== state.state) this.config.logger.info({ taskId: t.task.taskId, from: before ?? null, to: state.state, reason: state.reason ?? undefined }, 'task state');
+    if (before !== state.state) {
+      this.transitions.inc({ to: state.state });
+      this.config.logger.info({ taskId: t.task.taskId, from: before ?? null, to: state.state, reason: state.reason ?? undefined }, 'task state');
+    }
     for (const effect of effects) await this.run(t, effect);
   }
 
@@ -157,6 +221,7 @@ export class AgentDaemon {
       case 'report': {
         const seq = await this.store.nextSeq(taskId);
         await this.link.publishStatus(toDeviceStatus(effect, { taskId, deviceId: this.deviceId, seq }));
+        this.reports.inc();
         return;
       }
       case 'start-download':
@@ -192,7 +257,10 @@ export class AgentDaemon {
         manifest,
         sources: [source],
         signal: abort.signal,
-        onProgress: (kind, bytes) => (pending[kind] += bytes),
+        onProgress: (kind, bytes) => {
+          pending[kind] += bytes;
+          this.received.inc({ source: kind }, bytes);
+        },
       });
       clearInterval(ticker);
       flush();

@@ -63,7 +63,8 @@ const agentDir = (id: string) => join(work, 'agents', id);
 const markerOf = (id: string) => join(work, 'markers', `${id}.installed`);
 
 async function startAgent(id: string): Promise<NodeProcess> {
-  const proc = await startAgentProcess({ natsUrl: nats.url, deviceId: id, dir: agentDir(id), env: { MARKER_FILE: markerOf(id), LOG_LEVEL: 'info' } });
+  // Every agent serves its local status endpoint on a free port (announced in its log).
+  const proc = await startAgentProcess({ natsUrl: nats.url, deviceId: id, dir: agentDir(id), args: ['--status-port', '0'], env: { MARKER_FILE: markerOf(id), LOG_LEVEL: 'info' } });
   agents.set(id, proc);
   await proc.waitForOutput(/agent ready/, { timeoutMs: 30_000 });
   return proc;
@@ -156,6 +157,15 @@ describe('end to end: services and agents as processes', () => {
     for (const id of devices) {
       assert.match(readFileSync(markerOf(id), 'utf8'), new RegExp(`^${sha256} `), `${id} installed the verified file`);
     }
+    // What a person on the device sees: its own status and metrics.
+    const [, port] = await agents.get('e2e-dev-4')!.waitForOutput(/"port":(\d+),"msg":"status endpoint/);
+    const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { deviceId: string; tasks: Array<{ taskId: string; state: string }> };
+    assert.equal(status.deviceId, 'e2e-dev-4');
+    assert.deepEqual(status.tasks.find((t) => t.taskId === task.id)?.state, 'succeeded');
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const received = Number(/fleetcast_agent_bytes_received_total\{[^}]*source="origin"[^}]*\} (\d+)/.exec(metrics)?.[1]);
+    assert.ok(received >= 50 * MB, `agent metrics count ${received} bytes from the origin`);
+    assert.match(metrics, /fleetcast_agent_tasks\{[^}]*state="succeeded"[^}]*\} 1/);
     assert.equal((await api.ok('GET', `/v1/tasks/${task.id}`)).status, 'completed');
     // Nothing was left unprocessed by the restart: the status consumer has no backlog.
     // Messages the crashed instance had pulled come back after the consumer's ack wait.

@@ -18,6 +18,10 @@ export const agentConfigSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** OTLP/HTTP endpoint of a tracing backend (OTEL_EXPORTER_OTLP_ENDPOINT when not given); tracing is off without one. */
   otlpEndpoint: z.string().url().optional(),
+  /** Port of the local /metrics, /status and /healthz endpoint; absent = not served. */
+  statusPort: z.number().int().min(0).max(65535).optional(),
+  /** Address of that endpoint: loopback unless the operator opens it to the network. */
+  statusHost: z.string().default('127.0.0.1'),
 });
 export type AgentFileConfig = z.input<typeof agentConfigSchema>;
 export type ResolvedAgentConfig = z.infer<typeof agentConfigSchema> & { cacheDir: string };
