@@ -1,4 +1,5 @@
 import { spawn as spawnProcess, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { parseJsonOutput, runCommand, type CommandResult, type RunOptions } from './command-runner';
 import { parseIpv4, parseSubnet, subnetSize, subnetsOverlap } from './ipv4';
 import { destroyLab, destroyOnExit, listLabResources } from './lab-cleanup';
@@ -47,6 +48,16 @@ export interface WanCounters {
   fromBranch: WanDirection;
 }
 
+/** The machine's own (root) namespace as a host on the core network, after `attachHost`. */
+export interface LabHost {
+  /** The root-namespace end of the veth to the core bridge. */
+  iface: string;
+  /** Host 2 of the core subnet: bind servers that the devices must reach here. */
+  address: string;
+  /** Branch subnets routed from the root namespace via their router; they go with `iface`. */
+  routes: Array<{ subnet: string; via: string }>;
+}
+
 export interface Lab {
   readonly name: string;
   /** Every name and address of the lab, as planned from the spec. */
@@ -56,6 +67,17 @@ export interface Lab {
   readonly branches: LabBranch[];
   /** Every namespace of the lab, core first. */
   readonly namespaces: readonly string[];
+  /** The root namespace's place on the core network, once `attachHost` has run; else undefined. */
+  readonly host: LabHost | undefined;
+  /**
+   * Joins this machine's root namespace to the core network as a second core host: a veth from
+   * the root namespace to the core bridge with host 2 of the core subnet, and a route to each
+   * branch subnet via its router. Programs on the host bound to that address are reached by the
+   * devices across the shaped WAN, like those in the core namespace. Idempotent. The link (and
+   * with it the routes) goes with `destroy`, `destroyLab` and the exit hooks. Refuses
+   * (`LAB.ADDRESS_IN_USE`) when the host already routes or holds part of a lab subnet.
+   */
+  attachHost(): Promise<LabHost>;
   /** Runs a program inside one of the lab's namespaces and waits for it. */
   exec(ns: string, cmd: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
   /** Starts a program inside one of the lab's namespaces; `destroy()` kills it if still running. */
@@ -125,7 +147,13 @@ async function buildBranch(plan: LabPlan, branch: BranchPlan): Promise<void> {
   const core = plan.core;
   const router = branch.routerNs;
   await addNamespace(router, true);
-  await ip(['link', 'add', branch.wanCoreIface, 'netns', core.ns, 'type', 'veth', 'peer', 'name', branch.wanRouterIface, 'netns', router]);
+  // One frame per packet on the WAN link: a veth takes TCP's segmentation-offload bundles (tens of
+  // KiB under one header) whole, so its counters would show one header per bundle instead of one
+  // per frame, and understate what a real WAN carries by the ~4.6 % of TCP/IP headers. With one
+  // segment at most, the stack splits a bundle before the veth, as a real link's driver would. Set
+  // at creation: kernels before 5.19 ignore a later change of it.
+  const oneSegment = ['gso_max_segs', '1'];
+  await ip(['link', 'add', branch.wanCoreIface, 'netns', core.ns, ...oneSegment, 'type', 'veth', 'peer', 'name', branch.wanRouterIface, 'netns', router, ...oneSegment]);
   await ip(['-n', core.ns, 'link', 'set', branch.wanCoreIface, 'master', core.bridge, 'up']);
   await ip(['-n', router, 'addr', 'add', `${branch.routerWanAddress}/${core.prefixLength}`, 'dev', branch.wanRouterIface]);
   await ip(['-n', router, 'link', 'set', branch.wanRouterIface, 'up']);
@@ -192,15 +220,89 @@ async function checkAddressesFree(plan: LabPlan): Promise<void> {
   }
 }
 
+/** A route as `ip -j route show` lists it. */
+export interface RouteEntry {
+  dst: string;
+  dev?: string;
+}
+
+/**
+ * The first route of the machine's that covers part of a branch subnet, as a message; undefined
+ * when there is none. The lab's more specific route would divert the machine's own traffic for
+ * that range into the lab. The default route is no conflict (every more specific route beats it:
+ * that is the point), nor is a route of this lab's own.
+ */
+export function routeConflict(routes: readonly RouteEntry[], plan: LabPlan): string | undefined {
+  for (const route of routes) {
+    if (route.dst === 'default' || (route.dev ?? '').startsWith(plan.prefix)) continue;
+    const [address = '', length = '32'] = route.dst.split('/');
+    const value = parseIpv4(address);
+    const prefixLength = Number(length);
+    if (value === undefined || !(prefixLength >= 0 && prefixLength <= 32)) continue;
+    const size = subnetSize(prefixLength);
+    const used = { network: value - (value % size), prefixLength };
+    for (const branch of plan.branches) {
+      if (subnetsOverlap(used, parseSubnet(branch.subnet, branch.name))) {
+        return `this machine already routes ${route.dst}${route.dev ? ` on ${route.dev}` : ''}, which overlaps branch ${branch.name} (${branch.subnet}); pick another range in the spec`;
+      }
+    }
+  }
+  return undefined;
+}
+
+async function checkRoutesFree(plan: LabPlan): Promise<void> {
+  const routes = await readJson<RouteEntry[]>('ip', ['-j', '-4', 'route', 'show', 'table', 'all'], []);
+  const conflict = routeConflict(routes, plan);
+  if (conflict) throw new LabError('LAB.ADDRESS_IN_USE', conflict);
+}
+
+/** Whether the root namespace has an interface of this name. */
+async function linkExists(name: string): Promise<boolean> {
+  const links = await readJson<Array<{ ifname: string }>>('ip', ['-j', 'link', 'show'], []);
+  return links.some((link) => link.ifname === name);
+}
+
+function hostOf(plan: LabPlan): LabHost {
+  return {
+    iface: plan.host.iface,
+    address: plan.host.address,
+    routes: plan.branches.map((b) => ({ subnet: b.subnet, via: b.routerWanAddress })),
+  };
+}
+
+async function buildHostLink(plan: LabPlan): Promise<LabHost> {
+  const { iface, bridgePort, address } = plan.host;
+  await checkAddressesFree(plan);
+  await checkRoutesFree(plan);
+  await ip(['link', 'add', iface, 'type', 'veth', 'peer', 'name', bridgePort, 'netns', plan.core.ns]);
+  try {
+    // Before the link comes up, so that no IPv6 link-local address, DAD or router solicitation
+    // from the host is ever flooded by the core bridge onto the WAN links (and their counters).
+    const ipv6 = `/proc/sys/net/ipv6/conf/${iface}/disable_ipv6`;
+    if (existsSync(ipv6)) await runCommand('sysctl', ['-q', '-w', `net.ipv6.conf.${iface}.disable_ipv6=1`]);
+    await ip(['-n', plan.core.ns, 'link', 'set', bridgePort, 'master', plan.core.bridge, 'up']);
+    await ip(['addr', 'add', `${address}/${plan.core.prefixLength}`, 'dev', iface]);
+    await ip(['link', 'set', iface, 'up']);
+    // Routes name the device, so that deleting the veth (by any cleanup) removes them with it.
+    for (const branch of plan.branches) await ip(['route', 'add', branch.subnet, 'via', branch.routerWanAddress, 'dev', iface]);
+  } catch (error) {
+    await ip(['link', 'del', 'dev', iface]).catch(() => undefined);
+    throw error;
+  }
+  return hostOf(plan);
+}
+
 async function readJson<T>(cmd: string, args: readonly string[], empty: T): Promise<T> {
   return parseJsonOutput<T>((await runCommand(cmd, args)).stdout, empty);
 }
 
-function labHandle(plan: LabPlan, cancelExitHook: () => void): Lab {
+function labHandle(plan: LabPlan, cancelExitHook: () => void, hostAttached = false): Lab {
   const namespaces = namespaceNames(plan);
   const known = new Set(namespaces);
   const children = new Set<ChildProcess>();
   let destroyed: Promise<void> | undefined;
+  let host: LabHost | undefined = hostAttached ? hostOf(plan) : undefined;
+  let attaching: Promise<LabHost> | undefined;
 
   const checkNs = (ns: string): void => {
     if (!known.has(ns)) throw new LabError('LAB.UNKNOWN_TARGET', `"${ns}" is not a namespace of lab "${plan.name}"`);
@@ -227,6 +329,21 @@ function labHandle(plan: LabPlan, cancelExitHook: () => void): Lab {
       devices: b.devices.map((d) => ({ index: d.index, ns: d.ns, address: d.address, iface: d.iface })),
     })),
     namespaces,
+    get host() {
+      return host;
+    },
+    attachHost() {
+      if (host) return Promise.resolve(host);
+      if (destroyed) return Promise.reject(new LabError('LAB.NOT_FOUND', `lab "${plan.name}" is destroyed`));
+      attaching ??= buildHostLink(plan).then(
+        (attached) => (host = attached),
+        (error: unknown) => {
+          attaching = undefined;
+          throw error;
+        },
+      );
+      return attaching;
+    },
     async exec(ns, cmd, args, options) {
       checkNs(ns);
       return runCommand('ip', ['netns', 'exec', ns, cmd, ...args], options);
@@ -257,6 +374,7 @@ function labHandle(plan: LabPlan, cancelExitHook: () => void): Lab {
       destroyed ??= (async () => {
         for (const child of children) child.kill('SIGKILL');
         await destroyLab(plan.name);
+        host = undefined;
         cancelExitHook();
       })().catch((error: unknown) => {
         // Let a later call try again; the exit hook stays armed meanwhile.
@@ -302,5 +420,5 @@ export async function openLab(spec: LabSpec): Promise<Lab> {
   if (missing.length > 0) {
     throw new LabError('LAB.NOT_FOUND', `lab "${plan.name}" is not up (missing ${missing.length} namespace(s), first ${missing[0]})`);
   }
-  return labHandle(plan, () => undefined);
+  return labHandle(plan, () => undefined, await linkExists(plan.host.iface));
 }

@@ -1,5 +1,5 @@
 export { createLab, openLab, lossRuleset } from './create-lab';
-export type { CreateLabOptions, Lab, LabBranch, LabDevice, WanCounters, WanDirection } from './create-lab';
+export type { CreateLabOptions, Lab, LabBranch, LabDevice, LabHost, WanCounters, WanDirection } from './create-lab';
 export { destroyLab, destroyLabSync, destroyOnExit, listLabResources } from './lab-cleanup';
 export type { LabResources } from './lab-cleanup';
 export { labAvailable } from './lab-availability';
@@ -7,5 +7,5 @@ export type { LabAvailability } from './lab-availability';
 export { LabError } from './lab-error';
 export type { LabErrorCode, LabErrorDetails } from './lab-error';
 export { defaultBurstBytes, interfaceNames, MAX_BRANCHES, MAX_DEVICES_PER_BRANCH, MAX_INTERFACE_NAME, MAX_RATE_MBIT, namespaceNames, planLab } from './lab-plan';
-export type { BranchPlan, BranchSpec, DevicePlan, LabPlan, LabSpec, LossProto, WanSpec } from './lab-plan';
+export type { BranchPlan, BranchSpec, DevicePlan, HostPlan, LabPlan, LabSpec, LossProto, WanSpec } from './lab-plan';
 export type { CommandResult, RunOptions } from './command-runner';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lossRuleset } from './create-lab';
+import { lossRuleset, routeConflict } from './create-lab';
 import { selectLinks, selectNamespaces, selectNftTables } from './lab-cleanup';
 import { LabError } from './lab-error';
 import { defaultBurstBytes, interfaceNames, MAX_INTERFACE_NAME, namespaceNames, planLab, type LabSpec } from './lab-plan';
@@ -30,6 +30,8 @@ test('plan: addresses follow the plan (gateway .1, routers and devices from .11)
   assert.equal(east!.routerLanAddress, '10.210.1.1');
   assert.equal(east!.routerWanAddress, '10.209.0.11');
   assert.equal(west!.routerWanAddress, '10.209.0.12');
+  // The host, when attached, takes the first of the free core hosts, below every router.
+  assert.deepEqual(plan.host, { iface: 'lab-host', bridgePort: 'lab-hostp', address: '10.209.0.2' });
   assert.deepEqual(
     east!.devices.map((d) => [d.ns, d.address, d.iface, d.bridgePort]),
     [
@@ -92,6 +94,14 @@ test('loss ruleset: UDP only by default, every IPv4 packet with lossProto all', 
   assert.match(udp, /meta l4proto udp numgen random mod 100 < 3 counter drop/);
   const all = lossRuleset(plan, { ...east, lossProto: 'all', lossPercent: 30 }, east.devices[0]!);
   assert.match(all, /meta nfproto ipv4 numgen random mod 100 < 30 counter drop/);
+});
+
+test('host routes: a machine route into a branch subnet is a conflict; the default route and the lab\'s own are not', () => {
+  const plan = planLab(spec());
+  const ok = [{ dst: 'default', dev: 'eth0' }, { dst: '192.0.2.0/24', dev: 'eth0' }, { dst: '10.210.1.0/24', dev: 'lab-host' }, { dst: '127.0.0.1', dev: 'lo' }];
+  assert.equal(routeConflict(ok, plan), undefined);
+  assert.match(routeConflict([...ok, { dst: '10.210.0.0/16', dev: 'tun0' }], plan) ?? '', /routes 10\.210\.0\.0\/16 on tun0, which overlaps branch east/);
+  assert.match(routeConflict([{ dst: '10.210.2.7' }], plan) ?? '', /overlaps branch west/);
 });
 
 test('cleanup selects only names with the lab prefix (another lab whose name merely starts alike is spared)', () => {

@@ -80,12 +80,27 @@ export interface BranchPlan {
   devices: DevicePlan[];
 }
 
+/**
+ * The link that joins the machine's own (root) namespace to the core network, built only by
+ * `attachHost`: a second core host, for programs that must run outside the lab (a service that
+ * needs the machine's database) yet be reached by the devices across the shaped WAN.
+ */
+export interface HostPlan {
+  /** The veth end in the root namespace, holding `address`. */
+  iface: string;
+  /** The other end: a port of the core bridge, in the core namespace. */
+  bridgePort: string;
+  address: string;
+}
+
 /** Every name and address the lab will create, computed from the spec without touching the system. */
 export interface LabPlan {
   name: string;
   /** `${name}-`: what cleanup matches. */
   prefix: string;
   core: { ns: string; bridge: string; address: string; subnet: string; prefixLength: number };
+  /** Used only once `attachHost` is called; planned always, so that names are checked up front. */
+  host: HostPlan;
   branches: BranchPlan[];
   /** The nftables table (one per device namespace) that holds the loss rule. */
   lossTable: string;
@@ -99,6 +114,8 @@ export const MAX_BRANCHES = 99;
 export const MAX_DEVICES_PER_BRANCH = 999;
 /** `.1` is the gateway of every subnet: the core address on the core network, the router on a LAN. */
 const GATEWAY_OFFSET = 1;
+/** The host joins the core network at host 2: the first of the hosts 2..10 kept free for additions. */
+const HOST_OFFSET = 2;
 /**
  * Devices and routers start at host 11, so that hosts 2..10 of every subnet stay free for what a
  * later test adds by hand (a second origin, a host that forges packets) without renumbering.
@@ -217,6 +234,7 @@ export function planLab(spec: LabSpec): LabPlan {
       subnet: formatSubnet(core),
       prefixLength: core.prefixLength,
     },
+    host: { iface: `${prefix}host`, bridgePort: `${prefix}hostp`, address: hostAddress(core, HOST_OFFSET) },
     branches,
     lossTable: `${prefix}loss`,
   };
@@ -230,6 +248,8 @@ export function planLab(spec: LabSpec): LabPlan {
 export function interfaceNames(plan: LabPlan): string[] {
   return [
     plan.core.bridge,
+    plan.host.iface,
+    plan.host.bridgePort,
     ...plan.branches.flatMap((b) => [b.bridge, b.wanCoreIface, b.wanRouterIface, ...b.devices.flatMap((d) => [d.iface, d.bridgePort])]),
   ];
 }

@@ -36,6 +36,13 @@ const GROUP = '239.255.70.1';
 const OUTSIDE_ADDRESS = '198.51.100.1';
 const DOWNLOAD_BYTES = 4 * 1024 * 1024;
 const UPLOAD_BYTES = 1024 * 1024;
+/** About a second at the WAN rate: enough to see it cross the WAN counters, short for the run. */
+const HOST_DOWNLOAD_BYTES = 1024 * 1024;
+/**
+ * A 1448-byte TCP segment travels in a 1514-byte frame (4.6 % more); counters that saw the stack's
+ * offload bundles instead of frames would show about 1 %. 4 % tells the two apart.
+ */
+const MIN_FRAMED_RATIO = 1.04;
 /** The transfer may beat the nominal time by the token bucket's initial burst and timing noise; 0.8 leaves room for both. */
 const MIN_SHAPED_FRACTION = 0.8;
 /** A transfer slower than 3x the nominal time means the shaper is wrong (or the queue too short for TCP), not just a busy CI machine. */
@@ -101,7 +108,7 @@ const SCRIPTS: Record<string, string> = {
       let bytes = 0;
       req.on('data', (chunk) => { bytes += chunk.length; });
       req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ bytes })); });
-    }).listen(port, host, () => process.stdout.write('listening\\n'));
+    }).listen(port, host, function () { process.stdout.write('listening ' + this.address().port + '\\n'); });
   `,
   'http-client.js': `
     const http = require('node:http');
@@ -295,7 +302,7 @@ test('WAN shaping: transfers both ways take at least the time the rate allows, a
   const device = branch.devices[0]!;
   const port = 8080;
   const server = runIn(lab.core.ns, 'http-server.js', [lab.core.address, port, DOWNLOAD_BYTES]);
-  await server.line(/^listening$/);
+  await server.line(/^listening \d+$/);
   const url = `http://${lab.core.address}:${port}/`;
 
   const before = await lab.wanCounters(branch.name);
@@ -346,13 +353,52 @@ test('LAN loss: each device drops about the configured share of UDP and lets oth
   assert.match(stdout, / 10 received/);
 });
 
+test('host: attachHost makes the machine a core host; devices of both branches fetch from a server bound to its lab address, across the WAN', { timeout: 60_000 }, async (t) => {
+  const lab = labOrSkip(t);
+  if (!lab) return;
+  const host = await lab.attachHost();
+  assert.equal(host.address, '10.209.0.2', 'host 2 of the core subnet');
+  assert.equal(host.iface, `${MAIN}-host`);
+  assert.equal(await lab.attachHost(), host, 'a second call changes nothing');
+  assert.equal(lab.host, host);
+  // Asked of the routing table only: the branches are reached through their routers on the lab link.
+  for (const branch of lab.plan.branches) {
+    const { stdout } = await runCommand('ip', ['-4', 'route', 'get', branch.devices[0]!.address]);
+    assert.match(stdout, new RegExp(`via ${branch.routerWanAddress.replaceAll('.', '\\.')} dev ${host.iface} `), stdout);
+  }
+  // A second lab on the same core subnet would now clash with the host's address; it is refused before anything is built.
+  await assert.rejects(createLab(smallSpec(THROWS)), (error: unknown) => error instanceof Error && (error as { code?: string }).code === 'LAB.ADDRESS_IN_USE');
+
+  const server = runHere('http-server.js', [host.address, '0', String(HOST_DOWNLOAD_BYTES)]);
+  const port = Number((await server.line(/^listening \d+$/)).split(' ')[1]);
+  for (const branch of lab.branches) {
+    const before = await lab.wanCounters(branch.name);
+    const client = runIn(branch.devices[1]!.ns, 'http-client.js', ['GET', `http://${host.address}:${port}/`]);
+    const got = JSON.parse(await client.line(/"ms"/, 20_000)) as { bytes: number; ms: number };
+    const toBranch = (await lab.wanCounters(branch.name)).toBranch.bytes - before.toBranch.bytes;
+    t.diagnostic(`branch ${branch.name}: ${got.bytes} B from the host in ${got.ms.toFixed(0)} ms; WAN to branch +${toBranch} B`);
+    assert.equal(got.bytes, HOST_DOWNLOAD_BYTES);
+    assert.ok(toBranch >= HOST_DOWNLOAD_BYTES * MIN_FRAMED_RATIO, `the download crossed the branch's WAN link, a header per frame (+${toBranch} B)`);
+  }
+  server.child.kill('SIGTERM');
+  await server.exited;
+});
+
 test('destroy: no namespace, link or nft table with the prefix is left', { timeout: 30_000 }, async (t) => {
   const built = labOrSkip(t);
   if (!built) return;
   const inside = runIn(built.branches[0]!.devices[0]!.ns, 'mcast-receiver.js', [GROUP, 47003]);
   await inside.line(/^ready$/);
+  const attached = built.host;
   await built.destroy();
   await nothingLeft(MAIN);
+  assert.equal(built.host, undefined);
+  if (attached) {
+    // The host's routes named the veth, so they went with it.
+    const { stdout } = await runCommand('ip', ['-4', 'route', 'show', 'table', 'all']);
+    for (const route of attached.routes) assert.ok(!stdout.includes(route.subnet), `route to ${route.subnet} left behind:\n${stdout}`);
+    assert.ok(!stdout.includes(attached.address), `the host's lab address is left:\n${stdout}`);
+  }
   assert.notEqual((await inside.exited).signal, null, 'a process running in the lab is killed with it');
   await built.destroy();
   lab = undefined;

@@ -8,3 +8,10 @@ export * from './nats-server';
 export * from './test-database';
 export { stopAll } from './cleanup-registry';
 export * from './stack';
+export * from './lab-names';
+export * from './lab-process';
+export * from './lab-stack';
+export * from './lab-report';
+// What a lab test needs of the network lab, so that a test package depends on this harness alone.
+export { createLab, destroyLab, labAvailable, listLabResources } from '@fleetcast/netlab';
+export type { Lab, LabAvailability, LabHost, LabSpec, WanCounters } from '@fleetcast/netlab';

@@ -13,6 +13,11 @@ export interface StartNatsServerOptions {
   jetstream?: boolean;
   /** A fixed port; by default a free one is chosen. */
   port?: number;
+  /**
+   * The address to listen on (default 127.0.0.1): a lab host's address, so that agents in the
+   * lab's namespaces reach the server across the shaped WAN.
+   */
+  host?: string;
   /** The nats-server executable; by default found as described at `findNatsServerBinary`. */
   binary?: string;
   /** Further nats-server arguments (`-DV` for protocol tracing while debugging a test). */
@@ -27,7 +32,7 @@ export interface HaltOptions {
 }
 
 export interface NatsServer {
-  /** `nats://127.0.0.1:<port>`, stable across `halt`/`start`. */
+  /** `nats://<host>:<port>` (host 127.0.0.1 unless chosen), stable across `halt`/`start`. */
   readonly url: string;
   readonly port: number;
   /** JetStream's store; kept across `halt`/`start`, removed by `stop`. */
@@ -110,13 +115,13 @@ export function findNatsServerBinary(explicit?: string): string {
   throw new NatsServerNotFoundError(explicit || fromEnv ? candidates : ['PATH', ...WELL_KNOWN_LOCATIONS]);
 }
 
-/** Starts a private nats-server on 127.0.0.1 with its own temp store, ready for clients when it resolves. */
+/** Starts a private nats-server (on 127.0.0.1 unless `host`) with its own temp store, ready for clients when it resolves. */
 export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServer> {
   const binary = findNatsServerBinary(options.binary);
   const root = mkdtempSync(join(tmpdir(), 'fleetcast-nats-'));
   let lastError: unknown;
   for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
-    const port = options.port ?? (await freePort());
+    const port = options.port ?? (await freePort(options.host));
     const server = new LocalNatsServer(binary, port, root, options);
     try {
       await server.start();
@@ -147,7 +152,7 @@ class LocalNatsServer implements NatsServer {
     private readonly root: string,
     private readonly options: StartNatsServerOptions,
   ) {
-    this.url = `nats://127.0.0.1:${port}`;
+    this.url = `nats://${options.host ?? '127.0.0.1'}:${port}`;
     this.storeDir = join(root, 'store');
     this.untrack = track({ stop: () => this.stop(), killNow: () => this.killNow() });
   }
@@ -164,7 +169,7 @@ class LocalNatsServer implements NatsServer {
     if (this.stopped) throw new Error(`nats-server on port ${this.port} was stopped for good; start a new one`);
     if (this.child) return;
     const jetstream = this.options.jetstream ?? true;
-    const args = ['-a', '127.0.0.1', '-p', String(this.port), '-n', `fleetcast-test-${this.port}`];
+    const args = ['-a', this.options.host ?? '127.0.0.1', '-p', String(this.port), '-n', `fleetcast-test-${this.port}`];
     if (jetstream) args.push('-js', '-sd', this.storeDir);
     args.push(...(this.options.args ?? []));
     const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -20,6 +20,12 @@ export interface ControlPlaneOptions {
   commonEnv?: Record<string, string>;
   /** Extra environment for one service (e.g. a short resend interval for tasks). */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /**
+   * The address a service listens on (its `HTTP_HOST`; default 127.0.0.1); the URLs the other
+   * services, the agents and the caller use follow it. In a network lab the origin listens on the
+   * host's lab address, so that agents download across the shaped WAN.
+   */
+  hosts?: Partial<Record<ServiceName, string>>;
 }
 
 export interface ControlPlane {
@@ -45,16 +51,19 @@ const ENTRY: Record<ServiceName, string> = {
  */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   await mkdir(options.workDir, { recursive: true });
+  const hostOf = (name: ServiceName): string => options.hosts?.[name] ?? '127.0.0.1';
   const ports: Record<ServiceName, number> = {
-    inventory: await freePort(),
-    tasks: await freePort(),
-    origin: await freePort(),
-    gateway: await freePort(),
+    inventory: await freePort(hostOf('inventory')),
+    tasks: await freePort(hostOf('tasks')),
+    origin: await freePort(hostOf('origin')),
+    gateway: await freePort(hostOf('gateway')),
   };
-  const originUrl = `http://127.0.0.1:${ports.origin}`;
-  const common = { NATS_URL: options.natsUrl, DATABASE_URL: options.databaseUrl, LOG_LEVEL: options.logLevel ?? 'info', HTTP_HOST: '127.0.0.1' };
+  const urlOf = (name: ServiceName): string => `http://${hostOf(name)}:${ports[name]}`;
+  const originUrl = urlOf('origin');
+  const common = { NATS_URL: options.natsUrl, DATABASE_URL: options.databaseUrl, LOG_LEVEL: options.logLevel ?? 'info' };
   const envOf = (name: ServiceName): Record<string, string> => ({
     ...common,
+    HTTP_HOST: hostOf(name),
     ...(options.commonEnv ?? {}),
     HTTP_PORT: String(ports[name]),
     ...(name === 'tasks' ? { ORIGIN_PUBLIC_URL: originUrl } : {}),
@@ -66,7 +75,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const start = async (name: ServiceName): Promise<NodeProcess> => {
     const proc = await spawnNodeProcess(join(REPO_ROOT, ENTRY[name]), { name, env: envOf(name), logFile: join(options.workDir, `${name}.log`) });
     processes[name] = proc;
-    await waitFor(() => fetch(`http://127.0.0.1:${ports[name]}/readyz`).then((r) => r.ok, () => false), {
+    await waitFor(() => fetch(`${urlOf(name)}/readyz`).then((r) => r.ok, () => false), {
       timeoutMs: 60_000,
       intervalMs: 100,
       description: `${name} ready (${proc.describe()})`,
@@ -77,7 +86,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   await Promise.all([start('inventory'), start('tasks')]);
   await Promise.all([start('origin'), start('gateway')]);
   return {
-    gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
+    gatewayUrl: urlOf('gateway'),
     originUrl,
     apiToken: options.apiToken,
     processes,

@@ -1,0 +1,313 @@
+import { createCipheriv, createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Lab, WanCounters } from '@fleetcast/netlab';
+import type { LabStack } from './lab-stack';
+
+/** What the task does on each device: keep the verified copy in the cache, or also run the package's command. */
+export type LabTaskAction = 'cache-only' | 'install';
+
+export interface LabDistributionOptions {
+  stack: LabStack;
+  /** The lab the stack runs on (the stack's own by default). */
+  lab?: Lab;
+  packageBytes: number;
+  action: LabTaskAction;
+  /** Content seed: the same seed and size give the same bytes (and content ID). */
+  seed?: string;
+  /** From task creation until every device is terminal; the default suits a 64 MiB package at 20 Mbit/s per branch. */
+  timeoutMs?: number;
+  /** Where progress lines and the report go (default: standard output). */
+  print?: (line: string) => void;
+}
+
+export interface BytesBySource {
+  origin: number;
+  multicast: number;
+  peer: number;
+}
+
+export interface DeviceFigures {
+  deviceId: string;
+  branch: string;
+  subnet: string;
+  state: string;
+  reason: string | null;
+  /** From task creation to the device's last report (its terminal state), by the tasks service's clock. */
+  seconds: number | null;
+  bytes: BytesBySource;
+}
+
+export interface SubnetFigures {
+  branch: string;
+  subnet: string;
+  devices: number;
+  /** Devices that succeeded. */
+  done: number;
+  /** What the origin counted as served to this subnet (`x-fleetcast-subnet`). */
+  originBytes: number;
+  /** `originBytes` / package size: the number of WAN copies by the origin's count. */
+  originRatio: number;
+  /** Bytes through the WAN link toward the branch, Ethernet and IP headers included (NATS too). */
+  wanBytes: number;
+  wanRatio: number;
+  /** `wanBytes` / `originBytes`: what headers and control traffic add; about 1.05 for plain TCP (66 header bytes per 1448). */
+  wanOverOrigin: number;
+  /** Bytes the other way: requests, acknowledgements, status reports. */
+  wanFromBranchBytes: number;
+  /** Packets the WAN shaper dropped toward the branch during the run (TCP backs off on these). */
+  shaperDrops: number;
+}
+
+export interface LabReport {
+  taskId: string;
+  action: LabTaskAction;
+  packageBytes: number;
+  /** The package's SHA-256: the name of the verified copy in every agent's cache. */
+  contentId: string;
+  devices: DeviceFigures[];
+  subnets: SubnetFigures[];
+  totals: {
+    devices: number;
+    done: number;
+    failed: number;
+    originBytes: number;
+    /** Served to requesters that named no lab subnet; should be 0. */
+    originBytesElsewhere: number;
+    wanBytes: number;
+    /** Task creation to the last device's terminal report. */
+    seconds: number | null;
+  };
+}
+
+interface SummaryBody {
+  total: number;
+  counts: Record<string, number>;
+  bytes: BytesBySource;
+}
+interface DeviceRow {
+  deviceId: string;
+  subnet: string | null;
+  state: string;
+  reason: { code: string; message: string } | null;
+  bytes: BytesBySource;
+  updatedAt: string;
+}
+interface ServedBytes {
+  total: number;
+  bySubnet: Record<string, number>;
+}
+
+/** The device states after which nothing more happens (the contract's terminal states). */
+const TERMINAL = ['succeeded', 'failed'];
+/** Half a second: progress is visible without the polling loading the 2-core machine it measures. */
+const POLL_MS = 500;
+/** Prints the progress at least this often even when no device changed state. */
+const PROGRESS_EVERY_MS = 5_000;
+/** 64 MiB at 20 Mbit/s per branch with every device downloading: 3 devices take about 80 s. */
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+/** Generated in slices of this size, so a large package is never held whole. */
+const SLICE_BYTES = 1024 * 1024;
+/** The page limit of the task device list (the contract's maximum). */
+const PAGE = 1000;
+
+const MIB = 1024 * 1024;
+const mib = (bytes: number): string => `${(bytes / MIB).toFixed(2)} MiB`;
+
+/**
+ * Deterministic pseudo-random content: the AES-256-CTR keystream of a key derived from the seed.
+ * Incompressible like a real package, fast, and the same bytes on every read.
+ */
+export function generatedContent(size: number, seed: string): { sha256: string; stream: () => Readable } {
+  const key = createHash('sha256').update(seed).digest();
+  const slices = function* (): Generator<Buffer> {
+    const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+    const zeros = Buffer.alloc(SLICE_BYTES);
+    for (let left = size; left > 0; left -= SLICE_BYTES) yield cipher.update(zeros.subarray(0, Math.min(SLICE_BYTES, left)));
+  };
+  const hash = createHash('sha256');
+  for (const slice of slices()) hash.update(slice);
+  return { sha256: hash.digest('hex'), stream: () => Readable.from(slices()) };
+}
+
+function delta(after: WanCounters, before: WanCounters): { toBranch: number; fromBranch: number; drops: number } {
+  return {
+    toBranch: after.toBranch.bytes - before.toBranch.bytes,
+    fromBranch: after.fromBranch.bytes - before.fromBranch.bytes,
+    drops: after.toBranch.shaperDrops - before.toBranch.shaperDrops,
+  };
+}
+
+/**
+ * One distribution across the lab, measured: uploads a generated package through the public API,
+ * zeroes the origin's byte counts, reads the WAN counters, creates a task for every device of the
+ * stack, follows the summary until every device is terminal (printing progress), reads the
+ * counters again and prints the report (see `formatLabReport`). Throws if the task does not end
+ * within the timeout; a device that failed is reported, not thrown.
+ */
+export async function runLabDistribution(options: LabDistributionOptions): Promise<LabReport> {
+  const { stack, packageBytes, action } = options;
+  const lab = options.lab ?? stack.lab;
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const seed = options.seed ?? `lab-${Date.now()}`;
+  const api = stack.api;
+
+  const content = generatedContent(packageBytes, seed);
+  const pkg = await api.ok<{ id: string }>('POST', '/v1/packages', {
+    name: `lab-${seed}`.slice(0, 200),
+    version: '1.0.0',
+    platform: 'linux',
+    // For 'install': a command that only checks the verified file is there, so the figures are the transfer's.
+    installCommand: '/bin/sh',
+    installArgs: ['-c', 'test -s "$FLEETCAST_PACKAGE_PATH"'],
+    timeoutSeconds: 60,
+  });
+  const uploaded = await api.upload<{ status: string; contentId: string }>(pkg.id, content.stream(), { 'x-content-sha256': content.sha256 });
+  if (uploaded.status !== 200 || uploaded.body.status !== 'ready') throw new Error(`upload of the lab package failed: ${uploaded.status} ${JSON.stringify(uploaded.body)}`);
+  print(`[lab] package ${mib(packageBytes)} uploaded (sha256 ${content.sha256.slice(0, 16)}...)`);
+
+  // Counts start from zero for this run; WAN counters cannot be reset, so they are read before and after.
+  await stack.origin.ok('DELETE', '/v1/stats/bytes-served');
+  const wanBefore = await Promise.all(lab.branches.map((b) => lab.wanCounters(b.name)));
+  const deviceIds = stack.agents.map((a) => a.deviceId);
+  const task = await api.ok<{ id: string; createdAt: string }>('POST', '/v1/tasks', { name: `lab ${action} ${mib(packageBytes)}`, packageId: pkg.id, action, targets: { deviceIds } });
+  const startedAt = Date.now();
+  print(`[lab] task ${task.id}: ${action} on ${deviceIds.length} devices in ${lab.branches.length} branches`);
+
+  const deadline = startedAt + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  let lastLine = '';
+  let lastPrintAt = 0;
+  for (;;) {
+    const summary = await api.ok<SummaryBody>('GET', `/v1/tasks/${task.id}/summary`);
+    const states = Object.entries(summary.counts)
+      .filter(([, n]) => n > 0)
+      .map(([state, n]) => `${state} ${n}`)
+      .join(', ');
+    const received = summary.bytes.origin + summary.bytes.multicast + summary.bytes.peer;
+    const elapsed = Date.now() - startedAt;
+    if (states !== lastLine || elapsed - lastPrintAt >= PROGRESS_EVERY_MS) {
+      print(`[lab] ${(elapsed / 1000).toFixed(1).padStart(6)} s  ${states}; received ${mib(received)} (origin ${mib(summary.bytes.origin)}, multicast ${mib(summary.bytes.multicast)}, peer ${mib(summary.bytes.peer)})`);
+      lastLine = states;
+      lastPrintAt = elapsed;
+    }
+    if (TERMINAL.reduce((n, state) => n + (summary.counts[state] ?? 0), 0) === summary.total) break;
+    if (Date.now() > deadline) throw new Error(`task ${task.id} did not finish within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms (${states})`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+
+  const wanAfter = await Promise.all(lab.branches.map((b) => lab.wanCounters(b.name)));
+  const served = await stack.origin.ok<ServedBytes>('GET', '/v1/stats/bytes-served');
+  const rows: DeviceRow[] = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await api.ok<{ items: DeviceRow[]; total: number }>('GET', `/v1/tasks/${task.id}/devices?limit=${PAGE}&offset=${offset}`);
+    rows.push(...page.items);
+    if (page.items.length === 0 || rows.length >= page.total) break;
+  }
+
+  const created = Date.parse(task.createdAt);
+  const rowOf = new Map(rows.map((r) => [r.deviceId, r]));
+  const devices = stack.agents.map((agent): DeviceFigures => {
+    const row = rowOf.get(agent.deviceId);
+    const terminal = row !== undefined && TERMINAL.includes(row.state);
+    return {
+      deviceId: agent.deviceId,
+      branch: agent.branch,
+      subnet: agent.subnet,
+      state: row?.state ?? 'unknown',
+      reason: row?.reason ? `${row.reason.code}: ${row.reason.message}` : null,
+      seconds: terminal ? (Date.parse(row.updatedAt) - created) / 1000 : null,
+      bytes: row?.bytes ?? { origin: 0, multicast: 0, peer: 0 },
+    };
+  });
+  const subnets = lab.branches.map((branch, i): SubnetFigures => {
+    const mine = devices.filter((d) => d.branch === branch.name);
+    const wan = delta(wanAfter[i]!, wanBefore[i]!);
+    const originBytes = served.bySubnet[branch.subnet] ?? 0;
+    return {
+      branch: branch.name,
+      subnet: branch.subnet,
+      devices: mine.length,
+      done: mine.filter((d) => d.state === 'succeeded').length,
+      originBytes,
+      originRatio: originBytes / packageBytes,
+      wanBytes: wan.toBranch,
+      wanRatio: wan.toBranch / packageBytes,
+      wanOverOrigin: originBytes > 0 ? wan.toBranch / originBytes : Number.NaN,
+      wanFromBranchBytes: wan.fromBranch,
+      shaperDrops: wan.drops,
+    };
+  });
+  const times = devices.map((d) => d.seconds).filter((s): s is number => s !== null);
+  const originInLab = subnets.reduce((n, s) => n + s.originBytes, 0);
+  const report: LabReport = {
+    taskId: task.id,
+    action,
+    packageBytes,
+    contentId: content.sha256,
+    devices,
+    subnets,
+    totals: {
+      devices: devices.length,
+      done: devices.filter((d) => d.state === 'succeeded').length,
+      failed: devices.filter((d) => d.state === 'failed').length,
+      originBytes: served.total,
+      originBytesElsewhere: served.total - originInLab,
+      wanBytes: subnets.reduce((n, s) => n + s.wanBytes, 0),
+      seconds: times.length > 0 ? Math.max(...times) : null,
+    },
+  };
+  for (const line of formatLabReport(report).split('\n')) print(line);
+  return report;
+}
+
+function table(header: string[], rows: string[][], rightAligned: Set<number>): string[] {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => (rightAligned.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+const seconds = (s: number | null): string => (s === null ? '-' : `${s.toFixed(1)} s`);
+const ratio = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(2)}x` : '-');
+
+/** The report as text: per device, per subnet (origin count next to the WAN link count), totals. */
+export function formatLabReport(report: LabReport): string {
+  const size = report.packageBytes;
+  const lines = [`lab report: task ${report.taskId}, ${report.action}, package ${mib(size)} (sha256 ${report.contentId.slice(0, 16)}...)`, ''];
+  lines.push(
+    ...table(
+      ['device', 'subnet', 'state', 'time', 'origin', 'multicast', 'peer'],
+      report.devices.map((d) => [d.deviceId, d.subnet, d.state, seconds(d.seconds), mib(d.bytes.origin), mib(d.bytes.multicast), mib(d.bytes.peer)]),
+      new Set([3, 4, 5, 6]),
+    ),
+  );
+  for (const d of report.devices.filter((x) => x.reason)) lines.push(`  ${d.deviceId}: ${d.reason}`);
+  lines.push('');
+  lines.push(
+    ...table(
+      ['subnet', 'branch', 'done', 'origin served', 'x pkg', 'WAN to branch', 'x pkg', 'WAN/origin', 'WAN from branch', 'shaper drops'],
+      report.subnets.map((s) => [
+        s.subnet,
+        s.branch,
+        `${s.done}/${s.devices}`,
+        mib(s.originBytes),
+        ratio(s.originRatio),
+        mib(s.wanBytes),
+        ratio(s.wanRatio),
+        Number.isFinite(s.wanOverOrigin) ? s.wanOverOrigin.toFixed(3) : '-',
+        mib(s.wanFromBranchBytes),
+        String(s.shaperDrops),
+      ]),
+      new Set([2, 3, 4, 5, 6, 7, 8, 9]),
+    ),
+  );
+  const t = report.totals;
+  lines.push('');
+  lines.push(
+    `total: ${t.done}/${t.devices} devices done${t.failed ? `, ${t.failed} failed` : ''}; origin served ${mib(t.originBytes)} (${ratio(t.originBytes / size)} the package)` +
+      `${t.originBytesElsewhere ? `, of which ${mib(t.originBytesElsewhere)} to no lab subnet` : ''}; WAN to branches ${mib(t.wanBytes)} (${ratio(t.wanBytes / size)}); last device done ${seconds(t.seconds)} after the task was created`,
+  );
+  return lines.join('\n');
+}

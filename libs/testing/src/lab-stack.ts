@@ -1,0 +1,151 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Lab, LabHost } from '@fleetcast/netlab';
+import { watchProcess } from './lab-process';
+import { startNatsServer, type NatsServer } from './nats-server';
+import type { NodeProcess } from './node-process';
+import { ApiClient, REPO_ROOT, startControlPlane, type ControlPlane, type ControlPlaneOptions } from './stack';
+import { waitFor } from './wait-for';
+
+export interface LabStackOptions {
+  /** A built lab; its host is attached here unless it already is. */
+  lab: Lab;
+  /** The control plane's database, on the machine's own Postgres (the services run on the host). */
+  databaseUrl: string;
+  apiToken: string;
+  /** Holds the services' logs and the origin's store, and every agent's state, cache and log. */
+  workDir: string;
+  /** Further agent command-line options, after those the stack sets. */
+  agentArgs?: string[];
+  /** Further agent environment. */
+  agentEnv?: Record<string, string>;
+  logLevel?: string;
+  /** Extra environment per service, as `startControlPlane` takes it. */
+  controlPlaneEnv?: ControlPlaneOptions['env'];
+}
+
+/** One device's agent, running in the device's namespace. */
+export interface LabAgent {
+  /** `<branch>-<device index>`, e.g. `east-2`. */
+  deviceId: string;
+  branch: string;
+  /** The branch subnet: what the agent reports and the origin counts its downloads under. */
+  subnet: string;
+  ns: string;
+  address: string;
+  stateDir: string;
+  /** The agent's distribution cache; verified content lies in `<cacheDir>/content/<sha256>`. */
+  cacheDir: string;
+  process: NodeProcess;
+}
+
+export interface LabStack {
+  lab: Lab;
+  /** The host's place on the lab's core network, where NATS and the origin listen. */
+  host: LabHost;
+  nats: NatsServer;
+  controlPlane: ControlPlane;
+  /** The public API (the gateway, on loopback: only the caller uses it). */
+  api: ApiClient;
+  /** The origin itself, at its lab address: its byte counts per subnet. */
+  origin: ApiClient;
+  agents: LabAgent[];
+  /** Stops the agents, the control plane and NATS; the lab (and its host link) stays for its owner to destroy. */
+  stop(): Promise<void>;
+}
+
+const AGENT_CLI = join(REPO_ROOT, 'agents/agent/dist/src/cli.js');
+/** Several agents start at once on a 2-core machine, each loading Node, NATS and telemetry. */
+const AGENT_READY_TIMEOUT_MS = 60_000;
+/** The first inventory scan follows the agent's start within a second or two; NATS may be busy. */
+const INVENTORY_TIMEOUT_MS = 30_000;
+/** Variables of the test run that must not leak into an agent (see node-process.ts). */
+const NOT_INHERITED = ['NODE_TEST_CONTEXT'];
+
+/**
+ * The Fleetcast stack on a network lab: NATS and the control plane on the host (joined to the
+ * lab's core network, because the services need the host's Postgres), NATS and the origin bound to
+ * the host's lab address, and one agent per device namespace. Agents reach NATS and download from
+ * the origin across their branch's shaped WAN link, and see only their lab interface (no
+ * `--include-loopback`), so their subnet is the branch subnet. Resolves once every agent is
+ * running and the inventory knows each device on its branch subnet; on failure stops what it
+ * started and throws.
+ */
+export async function startLabStack(options: LabStackOptions): Promise<LabStack> {
+  const { lab } = options;
+  const logLevel = options.logLevel ?? 'info';
+  await mkdir(options.workDir, { recursive: true });
+  const host = lab.host ?? (await lab.attachHost());
+  const started: Array<() => Promise<unknown>> = [];
+  const stopStarted = async (): Promise<void> => {
+    // Reverse order: agents before the control plane, the control plane before NATS.
+    for (const stop of started.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const nats = await startNatsServer({ host: host.address });
+    started.push(() => nats.stop());
+    const controlPlane = await startControlPlane({
+      natsUrl: nats.url,
+      databaseUrl: options.databaseUrl,
+      workDir: join(options.workDir, 'control-plane'),
+      apiToken: options.apiToken,
+      logLevel,
+      hosts: { origin: host.address },
+      ...(options.controlPlaneEnv ? { env: options.controlPlaneEnv } : {}),
+    });
+    started.push(() => controlPlane.stop());
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: logLevel, ...(options.agentEnv ?? {}) };
+    for (const name of NOT_INHERITED) delete env[name];
+
+    const agents: LabAgent[] = [];
+    for (const branch of lab.branches) {
+      for (const device of branch.devices) {
+        const deviceId = `${branch.name}-${device.index}`;
+        const dir = join(options.workDir, 'agents', deviceId);
+        const stateDir = join(dir, 'state');
+        const cacheDir = join(dir, 'cache');
+        await mkdir(dir, { recursive: true });
+        const args = ['--enable-source-maps', AGENT_CLI, '--nats', nats.url, '--device-id', deviceId, '--state-dir', stateDir, '--cache-dir', cacheDir, ...(options.agentArgs ?? [])];
+        // Its own process group, so that stopping it also ends what it started (install commands).
+        const child = lab.spawn(device.ns, process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        const proc = watchProcess(child, { name: `agent-${deviceId}`, logFile: join(dir, 'agent.log') });
+        started.push(() => proc.stop());
+        agents.push({ deviceId, branch: branch.name, subnet: branch.subnet, ns: device.ns, address: device.address, stateDir, cacheDir, process: proc });
+      }
+    }
+    await Promise.all(agents.map((a) => a.process.waitForOutput(/agent ready/, { timeoutMs: AGENT_READY_TIMEOUT_MS })));
+
+    const api = new ApiClient(controlPlane.gatewayUrl, options.apiToken);
+    // Tasks are split by the subnet the inventory has for each device: wait until it has the right one.
+    let missing: string[] = [];
+    await waitFor(
+      async () => {
+        const known = new Map<string, string[]>();
+        for (let offset = 0; ; offset += 1000) {
+          const page = await api.ok<{ items: Array<{ id: string; subnets: string[] }>; total: number }>('GET', `/v1/devices?limit=1000&offset=${offset}`);
+          for (const device of page.items) known.set(device.id, device.subnets);
+          if (page.items.length === 0 || offset + page.items.length >= page.total) break;
+        }
+        missing = agents.filter((a) => !known.get(a.deviceId)?.includes(a.subnet)).map((a) => `${a.deviceId} (has ${known.get(a.deviceId)?.join(' ') || 'no device record'})`);
+        return missing.length === 0;
+      },
+      { timeoutMs: INVENTORY_TIMEOUT_MS, intervalMs: 250, description: 'the inventory to know every lab device on its branch subnet' },
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; not yet on their branch subnet: ${missing.join(', ')}`, { cause: error });
+    });
+
+    return {
+      lab,
+      host,
+      nats,
+      controlPlane,
+      api,
+      origin: new ApiClient(controlPlane.originUrl, options.apiToken),
+      agents,
+      stop: stopStarted,
+    };
+  } catch (error) {
+    await stopStarted();
+    throw error;
+  }
+}
