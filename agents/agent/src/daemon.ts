@@ -4,6 +4,7 @@ import { AgentSettings, ErrorCode, FleetcastError, ResolvedSettings, TaskAssigne
 import { Gauge } from 'prom-client';
 import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
 import { acceptManifest } from './core/manifest-check';
+import { planEviction } from './core/cache-policy';
 import { DownloadSourceError } from './core/download-source';
 import { primarySubnet } from './core/subnet';
 import { AgentErrorCode } from './core/agent-errors';
@@ -250,6 +251,7 @@ export class AgentDaemon {
     const ticker = setInterval(flush, this.config.progressIntervalMs);
     try {
       const manifest = acceptManifest(await this.link.signedManifest(task.package.contentId), await this.link.controlPlaneKey(), task.package);
+      await this.makeRoom(task);
       const interfaces = (await collectInventory(this.inventoryOptions(), 0)).interfaces;
       const source = new HttpSource({ url: task.package.downloadUrl, deviceId: this.deviceId, subnet: primarySubnet(interfaces) });
       const result = await downloadIntoCache({
@@ -277,6 +279,30 @@ export class AgentDaemon {
       this.dispatch(task.taskId, { type: 'download-failed', reason: { code: String(code), message: (error as Error).message }, retryable });
     } finally {
       t.abort = undefined;
+    }
+  }
+
+  /**
+   * Evicts least recently used content until the package fits the cache's size limit (from the
+   * task's settings) and the disk; never content that an unfinished task needs.
+   */
+  private async makeRoom(task: TaskAssignedV1): Promise<void> {
+    if (await this.cache.has(task.package.contentId)) return;
+    const pinned = new Set([...this.tasks.values()].filter((t) => t.lifecycle && !isTerminal(t.lifecycle.state)).map((t) => t.task.package.contentId));
+    pinned.add(task.package.contentId);
+    const plan = planEviction({
+      entries: await this.cache.entries(),
+      pinned,
+      incoming: task.package.size,
+      limitBytes: task.settings.cacheSizeLimitBytes,
+      freeBytes: await this.cache.freeBytes(),
+    });
+    if (!plan.fits) {
+      throw new DownloadSourceError(AgentErrorCode.CacheNoSpace, `the cache cannot make room for ${task.package.size} bytes (${plan.shortBytes} bytes short; content of active tasks is kept)`, true);
+    }
+    for (const contentId of plan.evict) {
+      await this.cache.evict(contentId);
+      this.config.logger.info({ contentId, forTask: task.taskId }, 'evicted from the cache (least recently used)');
     }
   }
 

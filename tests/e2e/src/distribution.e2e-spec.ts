@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -188,6 +188,18 @@ describe('end to end: services and agents as processes', () => {
       assert.equal(createHash('sha256').update(await readFile(cached)).digest('hex'), sha256, `${id} cached the content`);
       assert.equal(existsSync(`${markerOf(id)}.cache-only-ran`), false, `${id} ran nothing`);
     }
+  });
+
+  test('a cache size limit from the task profile evicts least recently used content first', async () => {
+    const before = (await readdir(join(agentDir('e2e-dev-1'), 'cache', 'content'))).sort();
+    assert.ok(before.length >= 2, `earlier tests left content in the cache: ${before.join(', ')}`);
+    const profile = await api.ok('POST', '/v1/profiles', { name: 'small cache', cacheSizeLimitBytes: 6 * MB });
+    const { pkg, sha256 } = await createReadyPackage('e2e-small', 4 * MB, ['-c', 'true']);
+    const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: ['e2e-dev-1'] }, profileId: profile.id });
+    await summaryWhen(task.id, (s) => s.counts.succeeded === 1, 'cached under the limit', 60_000);
+    // 50 MB + 3 MB cached, 4 MB incoming, 6 MB allowed: both older files go, oldest first.
+    assert.deepEqual(await readdir(join(agentDir('e2e-dev-1'), 'cache', 'content')), [sha256]);
+    assert.ok(existsSync(join(agentDir('e2e-dev-2'), 'cache', 'content', before[0])), 'other devices keep their cache');
   });
 
   test('a wrong declared hash is refused and leaves no content behind', async () => {

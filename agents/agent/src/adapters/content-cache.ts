@@ -144,13 +144,27 @@ export class ContentCache {
     return names.filter((n) => sha256HexSchema.safeParse(n).success).sort();
   }
 
+  /** Complete files with their size and last use, for the eviction policy. */
+  async entries(): Promise<Array<{ contentId: string; size: number; lastUsedMs: number }>> {
+    const out = [];
+    for (const contentId of await this.list()) {
+      try {
+        const s = await stat(this.path(contentId));
+        out.push({ contentId, size: s.size, lastUsedMs: s.mtimeMs });
+      } catch (error) {
+        if (!isNotFound(error)) throw error; // evicted meanwhile
+      }
+    }
+    return out;
+  }
+
   /** Bytes available to the agent on the cache's file system (what an unprivileged writer may use). */
   async freeBytes(): Promise<number> {
     const fs = await statfs(this.cacheDir);
     return Number(fs.bavail) * Number(fs.bsize);
   }
 
-  /** Marks content as just used (its modification time), for the eviction policy to come. */
+  /** Marks content as just used (its modification time), for the eviction policy. */
   async touch(contentId: string): Promise<void> {
     const now = new Date();
     try {

@@ -29,6 +29,7 @@ export const AgentErrorCode = {
   CacheHashMismatch: 'CACHE.HASH_MISMATCH',
   CacheManifestInconsistent: 'CACHE.MANIFEST_INCONSISTENT',
   CacheNotCached: 'CACHE.NOT_CACHED',
+  CacheNoSpace: 'CACHE.NO_SPACE',
   InstallSpawnFailed: 'INSTALL.SPAWN_FAILED',
   InstallTimeout: 'INSTALL.TIMEOUT',
   InstallExitCode: 'INSTALL.EXIT_CODE',
