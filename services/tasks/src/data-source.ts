@@ -1,9 +1,10 @@
 import { ServiceDataSourceOptions } from '@fleetcast/persistence';
 import { Initial1763769600000 } from './migrations/1763769600000-initial';
+import { LanSessionKey1763856000000 } from './migrations/1763856000000-lan-session-key';
 
 /** The tasks service owns the `tasks` schema. */
 export const TASKS_SCHEMA = 'tasks';
 
 export function tasksDataSourceOptions(url: string, poolSize?: number): ServiceDataSourceOptions {
-  return { url, schema: TASKS_SCHEMA, entities: [], migrations: [Initial1763769600000], poolSize };
+  return { url, schema: TASKS_SCHEMA, entities: [], migrations: [Initial1763769600000, LanSessionKey1763856000000], poolSize };
 }

@@ -231,6 +231,34 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     assert.equal((await rpc.call(TasksRpc.getProfile, { id: profile.id })).sessionStartDelaySeconds, 7);
   });
 
+  test('each task has its own LAN session key, given only to its target devices', async () => {
+    const { pkg } = await readyPackage();
+    const a = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: ['lan-1', 'lan-2'] } });
+    const b = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: ['lan-1'] } });
+    const a1 = await rpc.call(TasksRpc.getLanSession, { taskId: a.id, deviceId: 'lan-1' });
+    const a2 = await rpc.call(TasksRpc.getLanSession, { taskId: a.id, deviceId: 'lan-2' });
+    const b1 = await rpc.call(TasksRpc.getLanSession, { taskId: b.id, deviceId: 'lan-1' });
+    assert.equal(Buffer.from(a1.sessionKey, 'base64').length, 32);
+    assert.equal(a1.sessionKey, a2.sessionKey, 'one key per task');
+    assert.notEqual(a1.sessionKey, b1.sessionKey, 'another task, another key');
+    // Without inventory the subnet is unknown, and a device is its own only known peer.
+    assert.deepEqual([a1.subnet, a1.subnetDeviceIds], [null, ['lan-1']]);
+    await assert.rejects(rpc.call(TasksRpc.getLanSession, { taskId: b.id, deviceId: 'lan-2' }), (e: FleetcastError) => e.code === ErrorCode.DeviceNotFound);
+    await assert.rejects(rpc.call(TasksRpc.getLanSession, { taskId: 'no-such-task', deviceId: 'lan-1' }), (e: FleetcastError) => e.code === ErrorCode.TaskNotFound);
+  });
+
+  test('the migrate command reverts and reapplies the last migration', async () => {
+    const run = async (direction: string) => {
+      const proc = await spawnNodeProcess(join(__dirname, '..', 'src', 'migrate.js'), { args: [direction], env: { DATABASE_URL: db.url, NATS_URL: nats.url } });
+      const exit = await proc.exited;
+      assert.equal(exit.code, 0, proc.describe());
+      return proc.output();
+    };
+    assert.match(await run('down'), /reverted the last migration/);
+    assert.match(await run('up'), /applied: LanSessionKey/);
+    assert.match(await run('up'), /up to date/);
+  });
+
   test('two instances share requests and the outbox without sending an assignment twice', async () => {
     await startTasks();
     const { pkg } = await readyPackage();

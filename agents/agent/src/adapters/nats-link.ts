@@ -7,6 +7,7 @@ import {
   DeviceStatusV1,
   InventoryScanSubmitted,
   InventoryScanV1,
+  LanSession,
   parseSubject,
   ResolvedSettings,
   SettingsChanged,
@@ -216,6 +217,11 @@ export class NatsLink {
 
   async settings(): Promise<ResolvedSettings> {
     return this.rpc!.call(TasksRpc.getDeviceSettings, { deviceId: this.options.deviceId });
+  }
+
+  /** The task's LAN session: the key that authenticates its LAN packets and the subnet's other targets. */
+  async lanSession(taskId: string): Promise<LanSession> {
+    return this.rpc!.call(TasksRpc.getLanSession, { taskId, deviceId: this.options.deviceId });
   }
 
   /** A package's signed manifest from the control plane (checked by the caller: `acceptManifest`). */

@@ -121,6 +121,21 @@ export const deviceTaskSchema = z.object({
 });
 export type DeviceTask = z.infer<typeof deviceTaskSchema>;
 
+/**
+ * What a device needs to take part in its subnet's LAN session for a task: the per-task key that
+ * authenticates every LAN packet (it travels only over NATS, never on the LAN, so a host on the
+ * subnet cannot forge packets), and the task's other target devices on the same subnet (so a
+ * representative can start before its session start delay once all of them have joined).
+ */
+export const lanSessionSchema = z.object({
+  taskId: idSchema,
+  /** 32 random bytes, base64. */
+  sessionKey: z.string(),
+  subnet: z.string().nullable(),
+  subnetDeviceIds: z.array(idSchema),
+});
+export type LanSession = z.infer<typeof lanSessionSchema>;
+
 const byId = z.object({ id: idSchema });
 const list = <T extends z.ZodTypeAny>(item: T) => z.object({ items: z.array(item), total: z.number().int() });
 
@@ -148,4 +163,5 @@ export const TasksRpc = {
     list(deviceTaskSchema),
   ),
   getTaskSummary: defineRpc('tasks.qry.task.summary.v1', byId, taskSummarySchema),
+  getLanSession: defineRpc('tasks.qry.task.lan-session.v1', z.object({ taskId: idSchema, deviceId: idSchema }), lanSessionSchema),
 } as const;

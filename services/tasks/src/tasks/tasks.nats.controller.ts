@@ -28,6 +28,11 @@ export class TasksNatsController {
     return handleRpc(TasksRpc.listTaskDevices, payload, (req) => this.tasks.devices(req.id, req.state, req.limit, req.offset));
   }
 
+  @MessagePattern(TasksRpc.getLanSession.subject)
+  lanSession(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.getLanSession, payload, (req) => this.tasks.lanSession(req.taskId, req.deviceId));
+  }
+
   @MessagePattern(TasksRpc.getTaskSummary.subject)
   summary(@Payload() payload: unknown) {
     return handleRpc(TasksRpc.getTaskSummary, payload, (req) => this.tasks.summary(req.id));

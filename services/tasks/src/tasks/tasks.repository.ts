@@ -38,11 +38,27 @@ export class TasksRepository {
     return this.db.transaction(fn);
   }
 
-  async insertTask(m: EntityManager, t: TaskRecord): Promise<void> {
+  async insertTask(m: EntityManager, t: TaskRecord, lanKey: Buffer): Promise<void> {
     await m.query(
-      `INSERT INTO tasks.tasks (id, name, package_id, action, status, profile_id, start_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [t.id, t.name, t.packageId, t.action, t.status, t.profileId, t.startAt, t.createdAt],
+      `INSERT INTO tasks.tasks (id, name, package_id, action, status, profile_id, start_at, created_at, lan_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [t.id, t.name, t.packageId, t.action, t.status, t.profileId, t.startAt, t.createdAt, lanKey],
     );
+  }
+
+  /** The task's LAN key and the device's subnet peers among the task's targets; null if not a target. */
+  async lanSession(taskId: string, deviceId: string): Promise<{ key: Buffer; subnet: string | null; subnetDeviceIds: string[] } | null> {
+    const rows = await queryRows<{ lan_key: Buffer; subnet: string | null }>(
+      this.db,
+      `SELECT t.lan_key, d.subnet FROM tasks.tasks t JOIN tasks.device_tasks d ON d.task_id = t.id WHERE t.id = $1 AND d.device_id = $2`,
+      [taskId, deviceId],
+    );
+    if (!rows[0]) return null;
+    const { lan_key: key, subnet } = rows[0];
+    const peers =
+      subnet === null
+        ? [{ device_id: deviceId }]
+        : await queryRows<{ device_id: string }>(this.db, `SELECT device_id FROM tasks.device_tasks WHERE task_id = $1 AND subnet = $2 ORDER BY device_id`, [taskId, subnet]);
+    return { key, subnet, subnetDeviceIds: peers.map((p) => p.device_id) };
   }
 
   /** One row per target device, state `pending`; `sentAt` is set when the assignment goes out now. */

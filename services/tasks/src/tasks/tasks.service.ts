@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import {
   createTaskSchema,
@@ -8,6 +8,7 @@ import {
   ErrorCode,
   FleetcastError,
   InventoryRpc,
+  LanSession,
   ResolvedTargets,
   Task,
   TaskAssigned,
@@ -59,7 +60,7 @@ export class TasksService {
       createdAt: now,
     };
     await this.tasks.transaction(async (m) => {
-      await this.tasks.insertTask(m, task);
+      await this.tasks.insertTask(m, task, randomBytes(32));
       await this.tasks.insertDeviceTasks(m, task.id, devices, immediate ? now : null);
       if (immediate) await this.enqueueAssignments(m, task, devices.map((d) => d.deviceId), now);
     });
@@ -118,6 +119,15 @@ export class TasksService {
   async devices(id: string, state: DeviceTaskState | undefined, limit: number, offset: number) {
     if (!(await this.tasks.findTask(id))) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
     return this.tasks.listDevices(id, state, limit, offset);
+  }
+
+  async lanSession(taskId: string, deviceId: string): Promise<LanSession> {
+    const found = await this.tasks.lanSession(taskId, deviceId);
+    if (!found) {
+      if (!(await this.tasks.findTask(taskId))) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${taskId} not found`);
+      throw new FleetcastError(ErrorCode.DeviceNotFound, `device ${deviceId} is not a target of task ${taskId}`);
+    }
+    return { taskId, sessionKey: found.key.toString('base64'), subnet: found.subnet, subnetDeviceIds: found.subnetDeviceIds };
   }
 
   /** Applies a batch of agents' status reports in one transaction (idempotent by seq). */
