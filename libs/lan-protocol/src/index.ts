@@ -9,7 +9,11 @@ export * from './core/block-layout';
 export * from './core/election';
 export * from './core/fec';
 export * from './core/gf256';
+export * from './core/receiver-session';
 export * from './core/repair';
+export * from './core/sender-session';
 export * from './core/seeded-random';
+// Packet authentication under a task's LAN key (HMAC-SHA-256 from node:crypto).
+export * from './auth/packet-auth';
 // IDs derived from the control plane's IDs (SHA-256 from node:crypto).
 export * from './session-ids';

@@ -6,6 +6,7 @@ import { AckPolicy, DeliverPolicy, JsMsg, NatsConnection, connect } from 'nats';
 import {
   DeadLettered,
   DeviceStatusReported,
+  DeviceStatusReportedV2,
   DeviceStatusV1,
   ErrorCode,
   FleetcastError,
@@ -195,7 +196,7 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     const subject = DeviceStatusReported.subject('dev-dl');
     await js.publish(subject, Buffer.from('{"taskId": '));
     await js.publish(subject, encodeJson({ ...report(task.id, 'dev-dl', 1, 'queued'), state: 'exploded' }));
-    await js.publish(subject.replace('.v1.', '.v2.'), encodeJson(report(task.id, 'dev-dl', 1, 'queued')));
+    await js.publish(subject.replace('.v1.', '.v9.'), encodeJson(report(task.id, 'dev-dl', 1, 'queued')));
     await js.publish(subject, encodeJson(report(task.id, 'dev-dl', 1, 'succeeded')));
     await waitFor(async () => (await rpc.call(TasksRpc.getTaskSummary, { id: task.id })).counts.succeeded === 1, { timeoutMs: 10_000, description: 'valid report after the bad ones is applied' });
     const dead = await waitFor(async () => {
@@ -247,6 +248,28 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     await assert.rejects(rpc.call(TasksRpc.getLanSession, { taskId: 'no-such-task', deviceId: 'lan-1' }), (e: FleetcastError) => e.code === ErrorCode.TaskNotFound);
   });
 
+  test('version 2 reports carry LAN activity into the per-subnet summary; version 1 keeps it', async () => {
+    const { pkg } = await readyPackage();
+    const task = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: ['sub-rep', 'sub-rx'] } });
+    const js = nc.jetstream();
+    const lan = (role: 'representative' | 'receiver', sent: number, repairs: number, invalid: number) => ({
+      role,
+      sessionStartedAt: role === 'representative' ? '2026-11-22T00:00:00.000Z' : null,
+      lanBytesSent: sent,
+      repairs,
+      invalidPackets: invalid,
+    });
+    await js.publish(DeviceStatusReportedV2.subject('sub-rep'), encodeJson({ ...report(task.id, 'sub-rep', 1, 'succeeded', 1000), lan: lan('representative', 1200, 7, 0) }));
+    await js.publish(DeviceStatusReportedV2.subject('sub-rx'), encodeJson({ ...report(task.id, 'sub-rx', 1, 'downloading'), lan: lan('receiver', 0, 2, 5) }));
+    // A later version 1 report of the receiver must not wipe what its version 2 report said.
+    await js.publish(DeviceStatusReported.subject('sub-rx'), encodeJson(report(task.id, 'sub-rx', 2, 'succeeded')));
+    const summary = await waitFor(async () => {
+      const s = await rpc.call(TasksRpc.getTaskSummary, { id: task.id });
+      return s.counts.succeeded === 2 ? s : null;
+    }, { timeoutMs: 10_000, description: 'both reports applied' });
+    assert.deepEqual(summary.subnets[0].lan, { representative: 'sub-rep', sessionStartedAt: '2026-11-22T00:00:00.000Z', lanBytesSent: 1200, repairs: 9, invalidPackets: 5 });
+  });
+
   test('the migrate command reverts and reapplies the last migration', async () => {
     const run = async (direction: string) => {
       const proc = await spawnNodeProcess(join(__dirname, '..', 'src', 'migrate.js'), { args: [direction], env: { DATABASE_URL: db.url, NATS_URL: nats.url } });
@@ -255,7 +278,7 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
       return proc.output();
     };
     assert.match(await run('down'), /reverted the last migration/);
-    assert.match(await run('up'), /applied: LanSessionKey/);
+    assert.match(await run('up'), /applied: LanActivity/);
     assert.match(await run('up'), /up to date/);
   });
 

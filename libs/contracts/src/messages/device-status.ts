@@ -38,3 +38,32 @@ export const DeviceStatusReported = {
   schema: deviceStatusV1Schema,
   subject: (deviceId: string) => versioned(SubjectBase.deviceStatusReported, 1, deviceId),
 } as const;
+
+/** A device's part in its subnet's LAN session for a task (running totals, like the byte counts). */
+export const lanActivitySchema = z.object({
+  role: z.enum(['representative', 'receiver', 'none']),
+  /** When this device, as representative, started multicasting; null otherwise. */
+  sessionStartedAt: isoTimeSchema.nullable(),
+  /** Bytes this device sent on the LAN (multicast data and parity, and blocks served to peers). */
+  lanBytesSent: z.number().int().nonnegative(),
+  /** Repair symbols this device sent (representative) or blocks it fetched in repair (receiver). */
+  repairs: z.number().int().nonnegative(),
+  /** LAN packets dropped as invalid or forged. */
+  invalidPackets: z.number().int().nonnegative(),
+});
+export type LanActivity = z.infer<typeof lanActivitySchema>;
+
+/** Version 2 adds the device's LAN activity, for the per-subnet summary of a multicast session. */
+export const deviceStatusV2Schema = deviceStatusV1Schema.extend({ lan: lanActivitySchema.nullable() });
+export type DeviceStatusV2 = z.infer<typeof deviceStatusV2Schema>;
+
+export const DeviceStatusReportedV2 = {
+  version: 2,
+  schema: deviceStatusV2Schema,
+  subject: (deviceId: string) => versioned(SubjectBase.deviceStatusReported, 2, deviceId),
+} as const;
+
+/** Reads either version as the newest shape (a version 1 report has no LAN activity). */
+export function upgradeDeviceStatus(report: DeviceStatusV1 | DeviceStatusV2): DeviceStatusV2 {
+  return 'lan' in report ? report : { ...report, lan: null };
+}

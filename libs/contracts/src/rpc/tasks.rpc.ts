@@ -82,7 +82,19 @@ export const subnetSummarySchema = z.object({
   subnet: z.string(),
   total: z.number().int(),
   counts: stateCountsSchema,
+  /** Bytes received, by source: `origin` is what crossed the WAN to this subnet. */
   bytes: bytesBySourceSchema,
+  /**
+   * The LAN session: its representative (null when none reported), start, LAN bytes sent, repairs.
+   * Optional so that a reply without it (an older tasks service) still parses.
+   */
+  lan: z.object({
+    representative: idSchema.nullable(),
+    sessionStartedAt: z.string().nullable(),
+    lanBytesSent: z.number().int(),
+    repairs: z.number().int(),
+    invalidPackets: z.number().int(),
+  }).optional(),
 });
 
 export const taskSummarySchema = z.object({

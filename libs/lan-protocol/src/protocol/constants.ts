@@ -13,6 +13,21 @@ export const PACKET_MAGIC = 0x4643;
  */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * Version 2: version 1's layout with a 16-byte authentication tag between the body and the CRC
+ * (HMAC-SHA-256 under the task's LAN key, which reaches devices over NATS, never over the LAN).
+ * A decoder holding a key accepts only version 2; one without a key only version 1, so an
+ * authenticated session can never be fed unauthenticated packets by downgrading the version byte.
+ */
+export const AUTHENTICATED_PROTOCOL_VERSION = 2;
+
+/**
+ * Authentication tag: HMAC-SHA-256 truncated to 128 bits (RFC 2104 5 allows truncation to half the
+ * output or more; 128 bits is what RFC 4868 uses for IPsec). A forger needs ~2^127 tries per
+ * packet, and each try costs a datagram that is counted.
+ */
+export const AUTH_TAG_BYTES = 16;
+
 /** Session ID: the first 8 bytes of SHA-256 over the task ID (task IDs are 1-64 characters, not always UUIDs). */
 export const SESSION_ID_BYTES = 8;
 /** Sender ID: the first 8 bytes of SHA-256 over the device ID; 2^32 devices before a collision is likely. */
@@ -39,10 +54,13 @@ export const SYMBOL_ADDRESS_BYTES = 4 + 2 + 1;
 /** Largest symbol a DATA or PARITY packet can carry: 1452 - 20 (header) - 7 (address) - 4 (CRC) = 1421. */
 export const MAX_SYMBOL_BYTES = MAX_PACKET_BYTES - PACKET_OVERHEAD_BYTES - SYMBOL_ADDRESS_BYTES;
 
+/** Largest symbol of an authenticated (version 2) DATA or PARITY packet: 1421 - 16 (tag) = 1405. */
+export const MAX_AUTHENTICATED_SYMBOL_BYTES = MAX_SYMBOL_BYTES - AUTH_TAG_BYTES;
+
 /**
  * Default symbol size: 1400 bytes, so a DATA datagram is 1431 bytes of UDP payload (1459 bytes as
  * IPv4, 1479 as IPv6), under the 1500-byte MTU with 21 bytes to spare for a PPPoE or VLAN-reduced
- * path. A multiple of 8, as word-wise erasure coders require. Sessions announce their own size.
+ * path (5 once a version 2 packet adds its 16-byte tag). A multiple of 8, as word-wise erasure coders require. Sessions announce their own size.
  */
 export const DEFAULT_SYMBOL_BYTES = 1400;
 

@@ -13,6 +13,12 @@ export const PacketErrorCode = {
   UnsupportedVersion: 'PACKET.UNSUPPORTED_VERSION',
   /** The CRC32C trailer does not match: damaged in transit, or cut short. */
   BadChecksum: 'PACKET.BAD_CHECKSUM',
+  /**
+   * Authentication failed: the tag does not match under the session's key (a forgery, or a device
+   * holding another task's key), or an unauthenticated (version 1) packet reached a session that
+   * requires authentication. Counted per packet; the packet is dropped.
+   */
+  BadAuth: 'PACKET.BAD_AUTH',
   /** A type byte this version does not define. */
   UnknownType: 'PACKET.UNKNOWN_TYPE',
   /** A per-type decoder was handed another type of packet. */

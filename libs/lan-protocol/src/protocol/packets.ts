@@ -1,4 +1,6 @@
 import {
+  AUTHENTICATED_PROTOCOL_VERSION,
+  AUTH_TAG_BYTES,
   HAVE_RANGE_BYTES,
   HEADER_BYTES,
   MAX_CODE_SYMBOLS,
@@ -31,6 +33,11 @@ import { DecodeResult, PacketEncodeError, PacketErrorCode, decodeFailure } from 
  *   12      8     sender ID (SHA-256 of the device ID, first 8 bytes)
  *   20      n     body (per type, below)
  *   20+n    4     CRC32C of bytes [0, 20+n)
+ *
+ * Version 2 (authenticated) inserts a tag before the CRC:
+ *   20+n    16    tag: the first 16 bytes of HMAC-SHA-256(LAN key, bytes [0, 20+n))
+ *   36+n    4     CRC32C of bytes [0, 36+n)
+ * The codec stays free of Node modules: the caller injects the MAC as a `PacketTagger`.
  *
  * Every type is a pure `encode` / `decode` pair. `decode` never throws: bad bytes come back as a
  * typed error, because one malformed datagram must not take down the receive loop. `encode`
@@ -181,11 +188,20 @@ export type Packet =
   | DonePacket
   | PeerHavePacket;
 
+/**
+ * The MAC of an authenticated session: returns the tag of `bytes` (at least AUTH_TAG_BYTES; the
+ * codec uses the first AUTH_TAG_BYTES). Injected so that this module needs no crypto library;
+ * `createPacketTagger` (src/auth) builds one from a task's LAN key.
+ */
+export type PacketTagger = (bytes: Uint8Array) => Uint8Array;
+
 export interface PacketCodec<P extends Packet> {
   readonly type: PacketType;
   readonly code: number;
-  encode(message: P): Uint8Array;
-  decode(bytes: Uint8Array): DecodeResult<P>;
+  /** Version 1, or version 2 with a tag when `tagger` is given. */
+  encode(message: P, tagger?: PacketTagger): Uint8Array;
+  /** Without a tagger, version 1 only; with one, version 2 only, its tag checked (PACKET.BAD_AUTH). */
+  decode(bytes: Uint8Array, tagger?: PacketTagger): DecodeResult<P>;
 }
 
 /** How one type's body is laid out; the frame (header, CRC, length limits) is common. */
@@ -469,20 +485,27 @@ const SPECS: { [T in PacketType]: SpecOf<T> } = {
 
 const TYPE_BY_CODE = new Map<number, PacketType>(Object.entries(PACKET_TYPE_CODES).map(([type, code]) => [code, type as PacketType]));
 
-function encodeWith<P extends Packet>(spec: BodySpec<P>, message: P): Uint8Array {
+function encodeWith<P extends Packet>(spec: BodySpec<P>, message: P, tagger?: PacketTagger): Uint8Array {
   if (!isHexId(message.sessionId, SESSION_ID_BYTES)) throw new PacketEncodeError(`sessionId must be ${SESSION_ID_BYTES * 2} lowercase hex characters`);
   if (!isHexId(message.senderId, SENDER_ID_BYTES)) throw new PacketEncodeError(`senderId must be ${SENDER_ID_BYTES * 2} lowercase hex characters`);
   if (message.type !== spec.type) throw new PacketEncodeError(`a ${message.type} message handed to the ${spec.type} encoder`);
-  const total = PACKET_OVERHEAD_BYTES + spec.bodyLength(message);
+  const tagBytes = tagger === undefined ? 0 : AUTH_TAG_BYTES;
+  const total = PACKET_OVERHEAD_BYTES + spec.bodyLength(message) + tagBytes;
   if (total > MAX_PACKET_BYTES) throw new PacketEncodeError(`${spec.type} packet of ${total} bytes is past ${MAX_PACKET_BYTES}`);
   const bytes = new Uint8Array(total);
   const view = new DataView(bytes.buffer);
   view.setUint16(0, PACKET_MAGIC);
-  view.setUint8(2, PROTOCOL_VERSION);
+  view.setUint8(2, tagger === undefined ? PROTOCOL_VERSION : AUTHENTICATED_PROTOCOL_VERSION);
   view.setUint8(3, PACKET_TYPE_CODES[spec.type]);
   writeHex(bytes, 4, message.sessionId);
   writeHex(bytes, 4 + SESSION_ID_BYTES, message.senderId);
   spec.write(view, bytes, HEADER_BYTES, message);
+  if (tagger !== undefined) {
+    const bodyEnd = total - TRAILER_BYTES - AUTH_TAG_BYTES;
+    const tag = tagger(bytes.subarray(0, bodyEnd));
+    if (tag.length < AUTH_TAG_BYTES) throw new PacketEncodeError(`the tagger returned ${tag.length} bytes; at least ${AUTH_TAG_BYTES} are needed`);
+    bytes.set(tag.subarray(0, AUTH_TAG_BYTES), bodyEnd);
+  }
   view.setUint32(total - TRAILER_BYTES, crc32c(bytes, 0, total - TRAILER_BYTES));
   return bytes;
 }
@@ -492,19 +515,34 @@ interface Frame {
   code: number;
   header: PacketHeader;
   view: DataView;
+  /** Where the body ends: before the CRC, and before the tag in version 2. */
+  bodyEnd: number;
 }
 
-/** Checks what every packet shares: length limits, magic, version, CRC. Cheapest checks first. */
-function readFrame(bytes: Uint8Array): DecodeResult<Frame> {
+/** Checks what every packet shares: length limits, magic, version, CRC, tag. Cheapest checks first. */
+function readFrame(bytes: Uint8Array, tagger?: PacketTagger): DecodeResult<Frame> {
   if (!(bytes instanceof Uint8Array)) return decodeFailure(PacketErrorCode.Truncated, 'not a byte array');
   if (bytes.length < PACKET_OVERHEAD_BYTES) return decodeFailure(PacketErrorCode.Truncated, `${bytes.length} bytes is shorter than the ${PACKET_OVERHEAD_BYTES}-byte header and trailer`);
   if (bytes.length > MAX_PACKET_BYTES) return decodeFailure(PacketErrorCode.TooLong, `${bytes.length} bytes is past ${MAX_PACKET_BYTES}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint16(0) !== PACKET_MAGIC) return decodeFailure(PacketErrorCode.BadMagic, 'magic is not "FC"');
   const version = view.getUint8(2);
-  if (version !== PROTOCOL_VERSION) return decodeFailure(PacketErrorCode.UnsupportedVersion, `version ${version}; this build speaks ${PROTOCOL_VERSION}`);
+  if (tagger === undefined) {
+    if (version !== PROTOCOL_VERSION) return decodeFailure(PacketErrorCode.UnsupportedVersion, `version ${version}; without a session key this build speaks ${PROTOCOL_VERSION}`);
+  } else if (version === PROTOCOL_VERSION) {
+    // Checked before the CRC: a downgraded packet is an authentication failure, whatever else is wrong with it.
+    return decodeFailure(PacketErrorCode.BadAuth, `version ${PROTOCOL_VERSION} carries no tag; this session requires version ${AUTHENTICATED_PROTOCOL_VERSION}`);
+  } else if (version !== AUTHENTICATED_PROTOCOL_VERSION) {
+    return decodeFailure(PacketErrorCode.UnsupportedVersion, `version ${version}; with a session key this build speaks ${AUTHENTICATED_PROTOCOL_VERSION}`);
+  }
   const end = bytes.length - TRAILER_BYTES;
+  const tagBytes = tagger === undefined ? 0 : AUTH_TAG_BYTES;
+  if (end - tagBytes < HEADER_BYTES) return decodeFailure(PacketErrorCode.Truncated, `${bytes.length} bytes cannot hold the header, tag and trailer`);
   if (view.getUint32(end) !== crc32c(bytes, 0, end)) return decodeFailure(PacketErrorCode.BadChecksum, 'CRC32C does not match');
+  const bodyEnd = end - tagBytes;
+  if (tagger !== undefined && !tagMatches(tagger(bytes.subarray(0, bodyEnd)), bytes, bodyEnd)) {
+    return decodeFailure(PacketErrorCode.BadAuth, 'authentication tag does not match the session key');
+  }
   const code = view.getUint8(3);
   return {
     ok: true,
@@ -513,12 +551,21 @@ function readFrame(bytes: Uint8Array): DecodeResult<Frame> {
       code,
       header: { sessionId: bytesToHex(bytes, 4, SESSION_ID_BYTES), senderId: bytesToHex(bytes, 4 + SESSION_ID_BYTES, SENDER_ID_BYTES) },
       view,
+      bodyEnd,
     },
   };
 }
 
+/** Compares in time independent of where the bytes differ, so that timing reveals nothing about the tag. */
+function tagMatches(expected: Uint8Array, bytes: Uint8Array, at: number): boolean {
+  if (expected.length < AUTH_TAG_BYTES) return false;
+  let difference = 0;
+  for (let i = 0; i < AUTH_TAG_BYTES; i++) difference |= expected[i] ^ bytes[at + i];
+  return difference === 0;
+}
+
 function decodeWith<P extends Packet>(spec: BodySpec<P>, bytes: Uint8Array, frame: Frame): DecodeResult<P> {
-  return spec.read(frame.view, bytes, HEADER_BYTES, bytes.length - TRAILER_BYTES, frame.header);
+  return spec.read(frame.view, bytes, HEADER_BYTES, frame.bodyEnd, frame.header);
 }
 
 function codecOf<T extends PacketType>(type: T): PacketCodec<Extract<Packet, { type: T }>> {
@@ -527,9 +574,9 @@ function codecOf<T extends PacketType>(type: T): PacketCodec<Extract<Packet, { t
   return {
     type,
     code: PACKET_TYPE_CODES[type],
-    encode: (message: P) => encodeWith(spec, message),
-    decode(bytes: Uint8Array): DecodeResult<P> {
-      const frame = readFrame(bytes);
+    encode: (message: P, tagger?: PacketTagger) => encodeWith(spec, message, tagger),
+    decode(bytes: Uint8Array, tagger?: PacketTagger): DecodeResult<P> {
+      const frame = readFrame(bytes, tagger);
       if (!frame.ok) return frame;
       if (frame.value.type !== type) return decodeFailure(PacketErrorCode.WrongType, `expected ${type}, got type byte ${frame.value.code}`);
       return decodeWith(spec, bytes, frame.value);
@@ -547,16 +594,30 @@ export const nackCodec = codecOf('nack');
 export const doneCodec = codecOf('done');
 export const peerHaveCodec = codecOf('peer-have');
 
-/** Encodes any packet by its `type`. */
-export function encodePacket(packet: Packet): Uint8Array {
-  return encodeWith(SPECS[packet.type] as unknown as BodySpec<Packet>, packet);
+/** Encodes any packet by its `type`: version 1, or version 2 when the session's `tagger` is given. */
+export function encodePacket(packet: Packet, tagger?: PacketTagger): Uint8Array {
+  return encodeWith(SPECS[packet.type] as unknown as BodySpec<Packet>, packet, tagger);
 }
 
-/** Decodes a datagram of any type: what the receive loop calls. Never throws. */
-export function decodePacket(bytes: Uint8Array): DecodeResult<Packet> {
-  const frame = readFrame(bytes);
+/**
+ * Decodes a datagram of any type: what the receive loop calls. Never throws (a tagger that throws
+ * is a bug in the caller and does). With the session's `tagger`, only authenticated packets with a
+ * matching tag decode.
+ */
+export function decodePacket(bytes: Uint8Array, tagger?: PacketTagger): DecodeResult<Packet> {
+  const frame = readFrame(bytes, tagger);
   if (!frame.ok) return frame;
   const { type, code } = frame.value;
   if (type === null) return decodeFailure(PacketErrorCode.UnknownType, `type byte ${code} is not defined in version ${PROTOCOL_VERSION}`);
   return decodeWith(SPECS[type] as unknown as BodySpec<Packet>, bytes, frame.value);
+}
+
+/**
+ * The session ID of a datagram without decoding it, or null when it is too short or not ours. The
+ * receive loop needs it first: the session picks the key that checks the packet's tag, so one
+ * socket can carry sessions of several tasks, each under its own key.
+ */
+export function peekSessionId(bytes: Uint8Array): string | null {
+  if (bytes.length < PACKET_OVERHEAD_BYTES || bytes[0] !== PACKET_MAGIC >> 8 || bytes[1] !== (PACKET_MAGIC & 0xff)) return null;
+  return bytesToHex(bytes, 4, SESSION_ID_BYTES);
 }

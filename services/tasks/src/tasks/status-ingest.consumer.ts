@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Consumers, deviceStatusV1Schema, DeviceStatusV1, Streams } from '@fleetcast/contracts';
+import { Consumers, deviceStatusV1Schema, deviceStatusV2Schema, DeviceStatusV1, DeviceStatusV2, Streams, upgradeDeviceStatus } from '@fleetcast/contracts';
 import { DurableConsumer, ensureStreams, NatsConnection } from '@fleetcast/nats';
 import { LOGGER, METRICS, NATS_CONNECTION } from '@fleetcast/service-kit';
 import type { Logger, Registry } from '@fleetcast/telemetry';
@@ -9,7 +9,7 @@ import { TasksService } from './tasks.service';
 /** Consumes agents' status reports from JetStream (durable, shared by all instances). */
 @Injectable()
 export class StatusIngestConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
-  private consumer?: DurableConsumer<DeviceStatusV1>;
+  private consumer?: DurableConsumer<DeviceStatusV1 | DeviceStatusV2>;
 
   constructor(
     @Inject(TASKS_CONFIG) private readonly config: TasksConfig,
@@ -21,11 +21,11 @@ export class StatusIngestConsumer implements OnApplicationBootstrap, OnApplicati
 
   async onApplicationBootstrap(): Promise<void> {
     await ensureStreams(this.nc, Object.values(Streams));
-    this.consumer = new DurableConsumer<DeviceStatusV1>({
+    this.consumer = new DurableConsumer<DeviceStatusV1 | DeviceStatusV2>({
       nc: this.nc,
       consumer: Consumers.deviceStatusIngest,
-      versions: { 1: deviceStatusV1Schema },
-      handleBatch: (items) => this.tasks.applyReports(items.map((i) => i.data)),
+      versions: { 1: deviceStatusV1Schema, 2: deviceStatusV2Schema },
+      handleBatch: (items) => this.tasks.applyReports(items.map((i) => upgradeDeviceStatus(i.data))),
       logger: this.logger,
       metrics: this.metrics,
       maxBatch: this.config.statusBatchSize,

@@ -59,8 +59,8 @@ export function buildAssignment(
  * Keeps, for each (task, device), only the report with the highest seq: a batch may hold several
  * reports of one device, and only the newest may be applied (older ones would move state backwards).
  */
-export function latestReports(reports: DeviceStatusV1[]): DeviceStatusV1[] {
-  const latest = new Map<string, DeviceStatusV1>();
+export function latestReports<R extends DeviceStatusV1>(reports: R[]): R[] {
+  const latest = new Map<string, R>();
   for (const r of reports) {
     const key = `${r.taskId}/${r.deviceId}`;
     const seen = latest.get(key);
@@ -76,21 +76,41 @@ export interface SummaryRow {
   origin: number;
   multicast: number;
   peer: number;
+  lanBytesSent: number;
+  repairs: number;
+  invalidPackets: number;
+}
+
+export interface SubnetRepresentative {
+  subnet: string | null;
+  deviceId: string;
+  sessionStartedAt: string | null;
 }
 
 const zeroCounts = () => Object.fromEntries(DEVICE_TASK_STATES.map((s) => [s, 0])) as Record<DeviceTaskState, number>;
 const zeroBytes = (): BytesBySource => ({ origin: 0, multicast: 0, peer: 0 });
 
-/** Folds grouped rows (subnet x state) into the task summary: counts per state, bytes per source, per subnet. */
-export function summarize(taskId: string, rows: SummaryRow[]): TaskSummary {
+/**
+ * Folds grouped rows (subnet x state) into the task summary: counts per state, bytes per source, and
+ * per subnet the same plus its LAN session (representative, start, LAN bytes sent, repairs).
+ */
+export function summarize(taskId: string, rows: SummaryRow[], representatives: SubnetRepresentative[] = []): TaskSummary {
   const counts = zeroCounts();
   const bytes = zeroBytes();
-  const subnets = new Map<string, { subnet: string; total: number; counts: Record<DeviceTaskState, number>; bytes: BytesBySource }>();
+  type Lan = NonNullable<TaskSummary['subnets'][number]['lan']>;
+  const subnets = new Map<string, { subnet: string; total: number; counts: Record<DeviceTaskState, number>; bytes: BytesBySource; lan: Lan }>();
   let total = 0;
   for (const row of rows) {
     const name = row.subnet ?? 'unknown';
     let s = subnets.get(name);
-    if (!s) subnets.set(name, (s = { subnet: name, total: 0, counts: zeroCounts(), bytes: zeroBytes() }));
+    if (!s) {
+      const rep = representatives.find((r) => (r.subnet ?? 'unknown') === name);
+      const lan = { representative: rep?.deviceId ?? null, sessionStartedAt: rep?.sessionStartedAt ?? null, lanBytesSent: 0, repairs: 0, invalidPackets: 0 };
+      subnets.set(name, (s = { subnet: name, total: 0, counts: zeroCounts(), bytes: zeroBytes(), lan }));
+    }
+    s.lan.lanBytesSent += row.lanBytesSent;
+    s.lan.repairs += row.repairs;
+    s.lan.invalidPackets += row.invalidPackets;
     for (const target of [{ counts, bytes }, s]) {
       target.counts[row.state] += row.devices;
       target.bytes.origin += row.origin;

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { queryRows } from '@fleetcast/persistence';
 import { DataSource, EntityManager } from 'typeorm';
-import { DeviceStatusV1, DeviceTask, DeviceTaskState } from '@fleetcast/contracts';
-import { SummaryRow, TaskRecord } from './task-model';
+import { DeviceStatusV2, DeviceTask, DeviceTaskState } from '@fleetcast/contracts';
+import { SubnetRepresentative, SummaryRow, TaskRecord } from './task-model';
 
 interface TaskRow {
   id: string;
@@ -116,12 +116,17 @@ export class TasksRepository {
    * Applies status reports in one statement. A report changes a row only if its seq is higher than
    * the stored one, so a redelivered or out-of-order report changes nothing. Returns the tasks touched.
    */
-  async applyReports(m: EntityManager, reports: DeviceStatusV1[]): Promise<string[]> {
+  async applyReports(m: EntityManager, reports: DeviceStatusV2[]): Promise<string[]> {
     if (reports.length === 0) return [];
     const rows = await queryRows<{ task_id: string }>(m, 
       `UPDATE tasks.device_tasks d SET state = v.state, seq = v.seq, reason = v.reason, bytes_origin = v.bo, bytes_multicast = v.bm,
-         bytes_peer = v.bp, hash_verified = v.hv, exit_code = v.ec, output_tail = v.ot, updated_at = now()
-       FROM jsonb_to_recordset($1::jsonb) AS v(task_id text, device_id text, state text, seq int, reason jsonb, bo bigint, bm bigint, bp bigint, hv boolean, ec int, ot text)
+         bytes_peer = v.bp, hash_verified = v.hv, exit_code = v.ec, output_tail = v.ot, updated_at = now(),
+         -- A report without LAN activity (version 1) leaves what an earlier report said.
+         lan_role = COALESCE(v.lr, d.lan_role), lan_session_started_at = COALESCE(v.ls, d.lan_session_started_at),
+         lan_bytes_sent = COALESCE(v.lb, d.lan_bytes_sent), lan_repairs = COALESCE(v.lrp, d.lan_repairs),
+         lan_invalid_packets = COALESCE(v.li, d.lan_invalid_packets)
+       FROM jsonb_to_recordset($1::jsonb) AS v(task_id text, device_id text, state text, seq int, reason jsonb, bo bigint, bm bigint, bp bigint, hv boolean, ec int, ot text,
+         lr text, ls timestamptz, lb bigint, lrp bigint, li bigint)
        WHERE d.task_id = v.task_id AND d.device_id = v.device_id AND d.seq < v.seq
        RETURNING d.task_id`,
       [
@@ -138,6 +143,11 @@ export class TasksRepository {
             hv: r.hashVerified,
             ec: r.exitCode,
             ot: r.outputTail,
+            lr: r.lan?.role ?? null,
+            ls: r.lan?.sessionStartedAt ?? null,
+            lb: r.lan?.lanBytesSent ?? null,
+            lrp: r.lan?.repairs ?? null,
+            li: r.lan?.invalidPackets ?? null,
           })),
         ),
       ],
@@ -156,12 +166,35 @@ export class TasksRepository {
   }
 
   async summaryRows(taskId: string): Promise<SummaryRow[]> {
-    const rows = await queryRows<{ subnet: string | null; state: DeviceTaskState; devices: number; origin: string; multicast: string; peer: string }>(this.db, 
-      `SELECT subnet, state, count(*)::int AS devices, sum(bytes_origin) AS origin, sum(bytes_multicast) AS multicast, sum(bytes_peer) AS peer
+    const rows = await queryRows<{ subnet: string | null; state: DeviceTaskState; devices: number; origin: string; multicast: string; peer: string; lan_sent: string; repairs: string; invalid: string }>(
+      this.db,
+      `SELECT subnet, state, count(*)::int AS devices, sum(bytes_origin) AS origin, sum(bytes_multicast) AS multicast, sum(bytes_peer) AS peer,
+         sum(lan_bytes_sent) AS lan_sent, sum(lan_repairs) AS repairs, sum(lan_invalid_packets) AS invalid
        FROM tasks.device_tasks WHERE task_id = $1 GROUP BY subnet, state`,
       [taskId],
     );
-    return rows.map((r) => ({ ...r, origin: Number(r.origin), multicast: Number(r.multicast), peer: Number(r.peer) }));
+    return rows.map((r) => ({
+      subnet: r.subnet,
+      state: r.state,
+      devices: r.devices,
+      origin: Number(r.origin),
+      multicast: Number(r.multicast),
+      peer: Number(r.peer),
+      lanBytesSent: Number(r.lan_sent),
+      repairs: Number(r.repairs),
+      invalidPackets: Number(r.invalid),
+    }));
+  }
+
+  /** Each subnet's representative: the latest to start a session (a new one takes over from a lost one). */
+  async representatives(taskId: string): Promise<SubnetRepresentative[]> {
+    const rows = await queryRows<{ subnet: string | null; device_id: string; started: Date | null }>(
+      this.db,
+      `SELECT DISTINCT ON (subnet) subnet, device_id, lan_session_started_at AS started FROM tasks.device_tasks
+       WHERE task_id = $1 AND lan_role = 'representative' ORDER BY subnet, lan_session_started_at DESC NULLS LAST, device_id`,
+      [taskId],
+    );
+    return rows.map((r) => ({ subnet: r.subnet, deviceId: r.device_id, sessionStartedAt: r.started?.toISOString() ?? null }));
   }
 
   async listDevices(taskId: string, state: DeviceTaskState | undefined, limit: number, offset: number): Promise<{ items: DeviceTask[]; total: number }> {

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import {
   createTaskSchema,
-  DeviceStatusV1,
+  DeviceStatusV2,
   DeviceTaskState,
   ErrorCode,
   FleetcastError,
@@ -113,7 +113,7 @@ export class TasksService {
   async summary(id: string) {
     const task = await this.tasks.findTask(id);
     if (!task) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
-    return summarize(id, await this.tasks.summaryRows(id));
+    return summarize(id, await this.tasks.summaryRows(id), await this.tasks.representatives(id));
   }
 
   async devices(id: string, state: DeviceTaskState | undefined, limit: number, offset: number) {
@@ -131,7 +131,7 @@ export class TasksService {
   }
 
   /** Applies a batch of agents' status reports in one transaction (idempotent by seq). */
-  async applyReports(reports: DeviceStatusV1[]): Promise<void> {
+  async applyReports(reports: DeviceStatusV2[]): Promise<void> {
     await this.tasks.transaction(async (m) => {
       const touched = await this.tasks.applyReports(m, latestReports(reports));
       await this.tasks.completeFinished(m, touched);
@@ -148,7 +148,7 @@ export class TasksService {
       profileId: t.profileId,
       startAt: t.startAt.toISOString(),
       createdAt: t.createdAt.toISOString(),
-      summary: summarize(t.id, await this.tasks.summaryRows(t.id)),
+      summary: summarize(t.id, await this.tasks.summaryRows(t.id), await this.tasks.representatives(t.id)),
     };
   }
 }

@@ -1,0 +1,287 @@
+import type { RemoteInfo } from 'node:dgram';
+import { open } from 'node:fs/promises';
+import { FleetcastError } from '@fleetcast/contracts';
+import { Manifest, blockRange, verifyBlock } from '@fleetcast/content';
+import {
+  AUTH_TAG_BYTES,
+  DEFAULT_GROUP_DATA_SYMBOLS,
+  DEFAULT_SYMBOL_BYTES,
+  PACKET_OVERHEAD_BYTES,
+  Packet,
+  RepairOptions,
+  SYMBOL_ADDRESS_BYTES,
+  SenderPacket,
+  SenderSessionContext,
+  SenderSessionEffect,
+  SenderSessionOptions,
+  SenderSessionState,
+  SenderSessionStats,
+  SessionLayout,
+  createErasureCoder,
+  groupDataCount,
+  layoutError,
+  newSenderSession,
+  reduceSenderSession,
+  senderIdOf,
+  senderSessionContext,
+  sessionIdOf,
+  symbolSpan,
+} from '@fleetcast/lan-protocol';
+import { SEND_QUEUE_HIGH_WATER, SessionBinding, UdpMulticastSocket } from './udp-multicast';
+
+export const MulticastSenderErrorCode = {
+  /** A block on disk no longer matches the manifest: sending it would waste every receiver's time. */
+  BlockUnreadable: 'MULTICAST.BLOCK_UNREADABLE',
+} as const;
+
+export class MulticastSenderError extends FleetcastError {
+  constructor(code: string, message: string) {
+    super(code, message);
+    this.name = 'MulticastSenderError';
+  }
+}
+
+export interface MulticastSenderOptions {
+  socket: UdpMulticastSocket;
+  taskId: string;
+  deviceId: string;
+  /** The task's LAN key (from the control plane, over NATS); null only for an unauthenticated lab run. */
+  lanKey: Uint8Array | null;
+  /** The representative's election weight (1..255), carried in every ANNOUNCE. */
+  weight: number;
+  manifest: Manifest;
+  /**
+   * Files that may hold the blocks, tried in order: the partial download (while the WAN download
+   * runs) and the complete file it is renamed to when it ends.
+   */
+  paths: readonly string[];
+  symbolSize?: number;
+  groupDataSymbols?: number;
+  session?: Partial<SenderSessionOptions>;
+  repair?: Partial<RepairOptions>;
+}
+
+/**
+ * Blocks kept in memory: the one being sent and a few behind it that repairs still ask for. 4 MiB
+ * of 1 MiB blocks; an older block is read again from disk when a late NACK asks for it.
+ */
+const BLOCK_CACHE_SIZE = 4;
+
+/**
+ * The representative's send loop: drives the sender session reducer on a timer, reads the block
+ * bytes from disk (verifying them again against the manifest), makes DATA and PARITY packets and
+ * sends them on the shared socket. `blockReady(i)` is called as the representative's own WAN
+ * download verifies block i, so the multicast runs behind the WAN download, not after it.
+ */
+export class MulticastSender {
+  private readonly binding: SessionBinding;
+  private readonly context: SenderSessionContext;
+  private readonly layout: SessionLayout;
+  private readonly senderId: string;
+  private readonly sessionId: string;
+  private state: SenderSessionState;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private running = false;
+  private pendingEvents: Array<{ event: Parameters<typeof reduceSenderSession>[1] }> = [];
+  private readonly blocks = new Map<number, Promise<Uint8Array>>();
+  private loaded: { index: number; bytes: Uint8Array } | null = null;
+  private finished = false;
+  private resolveDone!: (stats: SenderSessionStats) => void;
+  private rejectDone!: (error: Error) => void;
+  /** Resolves with the session's counters once it closed; rejects when a block cannot be read. */
+  readonly done: Promise<SenderSessionStats>;
+
+  constructor(private readonly options: MulticastSenderOptions) {
+    this.layout = {
+      size: options.manifest.size,
+      blockSize: options.manifest.blockSize,
+      symbolSize: options.symbolSize ?? DEFAULT_SYMBOL_BYTES,
+      groupDataSymbols: options.groupDataSymbols ?? DEFAULT_GROUP_DATA_SYMBOLS,
+    };
+    const error = layoutError(this.layout);
+    if (error !== null) throw new RangeError(`multicast layout: ${error}`);
+    this.sessionId = sessionIdOf(options.taskId);
+    this.senderId = senderIdOf(options.deviceId);
+    const symbolOverheadBytes = PACKET_OVERHEAD_BYTES + SYMBOL_ADDRESS_BYTES + (options.lanKey === null ? 0 : AUTH_TAG_BYTES);
+    this.context = senderSessionContext(
+      this.layout,
+      { sessionId: this.sessionId, senderId: this.senderId, weight: options.weight, contentId: options.manifest.contentId },
+      { symbolOverheadBytes, ...options.session },
+      options.repair,
+    );
+    this.state = newSenderSession(this.layout, performance.now());
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    // Never an unhandled rejection: callers that do not await `done` read the error from stats.
+    this.done.catch(() => undefined);
+    this.binding = options.socket.join(this.sessionId, options.lanKey, { onPacket: (packet, from) => this.onPacket(packet, from) });
+    this.dispatch({ type: 'tick' });
+  }
+
+  get stats(): SenderSessionStats {
+    return this.state.stats;
+  }
+
+  get phase(): SenderSessionState['phase'] {
+    return this.state.phase;
+  }
+
+  /** The block the first pass is on (the block count once it is over). */
+  get sendingBlock(): number {
+    return this.state.cursor?.block ?? this.state.sentCount;
+  }
+
+  /** Ends the gathering phase: the multicast begins. */
+  start(): void {
+    this.dispatch({ type: 'start' });
+  }
+
+  /** Block `index` is verified on disk at the representative. */
+  blockReady(index: number): void {
+    this.dispatch({ type: 'block-ready', index });
+  }
+
+  stop(): void {
+    this.dispatch({ type: 'stop' });
+  }
+
+  private onPacket(packet: Packet, _from: RemoteInfo): void {
+    // Our own packets come back through multicast loopback.
+    if (packet.senderId === this.senderId) return;
+    if (packet.type === 'nack') this.dispatch({ type: 'nack', entries: packet.entries });
+  }
+
+  /** Events are applied one at a time: a tick may wait for a block read, and nothing overtakes it. */
+  private dispatch(event: Parameters<typeof reduceSenderSession>[1]): void {
+    if (this.finished) return;
+    this.pendingEvents.push({ event });
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.pendingEvents.length > 0 && !this.finished) {
+        const { event } = this.pendingEvents.shift() as { event: Parameters<typeof reduceSenderSession>[1] };
+        if (event.type === 'tick' && this.binding.sendQueueCount() > SEND_QUEUE_HIGH_WATER) {
+          // The kernel is behind (rate unlimited, or a slow NIC): try again once the queue drains a little.
+          this.arm(performance.now() + 1);
+          continue;
+        }
+        const result = reduceSenderSession(this.state, event, performance.now(), this.context);
+        this.state = result.state;
+        await this.carryOut(result.effects);
+      }
+    } catch (error) {
+      this.finish(error as Error);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async carryOut(effects: SenderSessionEffect[]): Promise<void> {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'send':
+          await this.send(effect.packet);
+          break;
+        case 'schedule':
+          this.arm(effect.atMs);
+          break;
+        case 'closed':
+          this.finish(null);
+          break;
+        case 'report':
+          // Phase changes and exhausted groups: the daemon will log them; the counters are in stats.
+          break;
+      }
+    }
+  }
+
+  private arm(atMs: number): void {
+    if (this.timer !== null) clearTimeoutOrImmediate(this.timer);
+    const delay = atMs - performance.now();
+    const fire = () => {
+      this.timer = null;
+      this.dispatch({ type: 'tick' });
+    };
+    // Node timers have 1 ms resolution: anything due within it runs on the next turn of the loop.
+    this.timer = delay < 1 ? setImmediate(fire) : setTimeout(fire, delay);
+  }
+
+  private async send(packet: SenderPacket): Promise<void> {
+    const header = { sessionId: this.sessionId, senderId: this.senderId };
+    if (packet.kind === 'announce') {
+      this.binding.send(packet.packet);
+      return;
+    }
+    // The block in hand is used as is: an await per packet would cost a microtask turn each.
+    const block = this.loaded?.index === packet.block ? this.loaded.bytes : await this.block(packet.block);
+    this.loaded = { index: packet.block, bytes: block };
+    const span = (index: number) => {
+      const { start, end } = symbolSpan(this.layout, packet.block, packet.group, index);
+      return block.subarray(start, end);
+    };
+    if (packet.kind === 'data') {
+      this.binding.send({ ...header, type: 'data', block: packet.block, group: packet.group, index: packet.index, payload: span(packet.index) });
+      return;
+    }
+    const k = groupDataCount(this.layout, packet.block, packet.group);
+    const data = Array.from({ length: k }, (_, i) => span(i));
+    const [payload] = createErasureCoder(k, 0).encode(data, [packet.index]);
+    this.binding.send({ ...header, type: 'parity', block: packet.block, group: packet.group, index: packet.index, payload });
+  }
+
+  private block(index: number): Promise<Uint8Array> {
+    let bytes = this.blocks.get(index);
+    if (bytes === undefined) {
+      bytes = this.readBlock(index);
+      this.blocks.set(index, bytes);
+      if (this.blocks.size > BLOCK_CACHE_SIZE) this.blocks.delete(this.blocks.keys().next().value as number);
+    } else {
+      // Most recently used goes last.
+      this.blocks.delete(index);
+      this.blocks.set(index, bytes);
+    }
+    return bytes;
+  }
+
+  private async readBlock(index: number): Promise<Uint8Array> {
+    const { start, end } = blockRange(this.options.manifest, index);
+    let lastError: unknown = null;
+    for (const path of this.options.paths) {
+      try {
+        const handle = await open(path, 'r');
+        try {
+          const buffer = new Uint8Array(end - start);
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
+          if (bytesRead === buffer.length && verifyBlock(this.options.manifest, index, buffer)) return buffer;
+          lastError = new Error(`${path}: block ${index} does not match the manifest`);
+        } finally {
+          await handle.close();
+        }
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    this.blocks.delete(index);
+    throw new MulticastSenderError(MulticastSenderErrorCode.BlockUnreadable, `block ${index} could not be read: ${(lastError as Error | null)?.message ?? 'no path'}`);
+  }
+
+  private finish(error: Error | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== null) clearTimeoutOrImmediate(this.timer);
+    this.timer = null;
+    this.binding.leave();
+    if (error === null) this.resolveDone(this.state.stats);
+    else this.rejectDone(error);
+  }
+}
+
+function clearTimeoutOrImmediate(timer: NodeJS.Timeout | NodeJS.Immediate): void {
+  if ('hasRef' in timer && 'refresh' in timer) clearTimeout(timer as NodeJS.Timeout);
+  else clearImmediate(timer as NodeJS.Immediate);
+}

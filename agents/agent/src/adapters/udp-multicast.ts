@@ -1,0 +1,247 @@
+import dgram, { RemoteInfo } from 'node:dgram';
+import { FleetcastError } from '@fleetcast/contracts';
+import {
+  DEFAULT_MULTICAST_GROUP_V4,
+  DEFAULT_MULTICAST_PORT,
+  MULTICAST_TTL,
+  Packet,
+  PacketTagger,
+  createPacketTagger,
+  decodePacket,
+  encodePacket,
+  peekSessionId,
+} from '@fleetcast/lan-protocol';
+
+/**
+ * The one place that touches the subnet multicast socket: a UDP/IPv4 socket bound to the session
+ * port, joined to the group on one interface, sending with TTL 1. Packets are decoded here (never
+ * throwing into the socket loop) and handed to the session they name; everything else is counted.
+ *
+ * Pacing is not done here: the sender session reducer decides when each packet may go (rate and
+ * minimum gap, time as a parameter) and the multicast sender calls `send` at those times. This
+ * class only keeps the kernel's send queue from growing without bound.
+ */
+
+export const MulticastErrorCode = {
+  SocketFailed: 'MULTICAST.SOCKET_FAILED',
+  SessionKeyMismatch: 'MULTICAST.SESSION_KEY_MISMATCH',
+  Closed: 'MULTICAST.CLOSED',
+} as const;
+
+export class MulticastSocketError extends FleetcastError {
+  constructor(code: string, message: string) {
+    super(code, message);
+    this.name = 'MulticastSocketError';
+  }
+}
+
+export interface UdpMulticastOptions {
+  group?: string;
+  port?: number;
+  /** IPv4 address of the interface on the subnet: membership, and where multicast goes out. */
+  interfaceAddress: string;
+  /**
+   * Receive buffer asked of the kernel. 4 MiB holds ~2,800 full datagrams, about 35 ms at 1 Gbit/s:
+   * a garbage collection or a block's SHA-256 does not overflow it. Linux caps it at
+   * net.core.rmem_max; what is left over is loss the repair rounds recover.
+   */
+  receiveBufferBytes?: number;
+  /**
+   * Tests only: drop this fraction of decoded packets on receipt, at random, to simulate a lossy
+   * LAN on loopback (counted as `lossInjected`). 0 in production.
+   */
+  injectedReceiveLoss?: number;
+  /** Randomness of the injected loss. */
+  random?: () => number;
+}
+
+/** Counters, exported later as metrics (packets sent, received, dropped as invalid by code). */
+export interface MulticastSocketStats {
+  packetsSent: number;
+  bytesSent: number;
+  sendErrors: number;
+  packetsReceived: number;
+  bytesReceived: number;
+  /** Decode failures by PACKET.* code (BAD_AUTH counts forged packets). */
+  droppedInvalid: Record<string, number>;
+  /** Valid-looking datagrams for sessions nobody here joined (other tasks on the subnet). */
+  otherSession: number;
+  lossInjected: number;
+}
+
+/** A session's view of the socket. */
+export interface SessionHandler {
+  onPacket(packet: Packet, from: RemoteInfo): void;
+  /** A datagram for this session that failed to decode (a forgery, damage), by code. */
+  onInvalid?(code: string): void;
+}
+
+export interface SessionBinding {
+  readonly sessionId: string;
+  /** Encodes (authenticated when the session has a key) and sends to the group. */
+  send(packet: Packet): void;
+  /** Datagrams queued in the kernel and libuv not yet sent; callers pause above a bound. */
+  sendQueueCount(): number;
+  leave(): void;
+}
+
+/** Counted in `droppedInvalid` when a session handler throws: a bug, visible in the metrics rather than fatal. */
+const HANDLER_THREW = 'HANDLER.THREW';
+
+/** Datagrams queued before a sender should pause: ~360 KB, under a default 208 KiB-4 MiB send buffer's worth of backlog. */
+export const SEND_QUEUE_HIGH_WATER = 256;
+
+export class UdpMulticastSocket {
+  readonly stats: MulticastSocketStats = {
+    packetsSent: 0,
+    bytesSent: 0,
+    sendErrors: 0,
+    packetsReceived: 0,
+    bytesReceived: 0,
+    droppedInvalid: {},
+    otherSession: 0,
+    lossInjected: 0,
+  };
+  /** Per session: its key's tagger and every handler (election, sender or receiver) that joined it. */
+  private readonly sessions = new Map<string, { key: Buffer | null; tagger: PacketTagger | undefined; handlers: Set<SessionHandler> }>();
+  private closed = false;
+
+  private constructor(
+    private readonly socket: dgram.Socket,
+    readonly group: string,
+    readonly port: number,
+    private readonly options: UdpMulticastOptions,
+  ) {
+    socket.on('message', (message, from) => this.receive(message, from));
+    // A socket error after bind (ICMP, interface gone) must not crash the agent; sends count it.
+    socket.on('error', () => {
+      this.stats.sendErrors++;
+    });
+  }
+
+  static async open(options: UdpMulticastOptions): Promise<UdpMulticastSocket> {
+    const group = options.group ?? DEFAULT_MULTICAST_GROUP_V4;
+    const port = options.port ?? DEFAULT_MULTICAST_PORT;
+    // reuseAddr: every agent task, and every agent on one host in a test, shares the session port.
+    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(port, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      socket.addMembership(group, options.interfaceAddress);
+      socket.setMulticastInterface(options.interfaceAddress);
+      // TTL 1: routers never forward the session (README, constants.ts).
+      socket.setMulticastTTL(MULTICAST_TTL);
+      // Other agents on this host (tests, or namespaces sharing nothing) must hear us; our own copies are ignored by sender ID.
+      socket.setMulticastLoopback(true);
+      try {
+        socket.setRecvBufferSize(options.receiveBufferBytes ?? 4 * 1024 * 1024);
+      } catch {
+        // Refused above the system cap: the default buffer works, with more loss at full speed.
+      }
+    } catch (error) {
+      socket.close();
+      throw new MulticastSocketError(MulticastErrorCode.SocketFailed, `cannot open multicast ${group}:${port} on ${options.interfaceAddress}: ${(error as Error).message}`);
+    }
+    return new UdpMulticastSocket(socket, group, port, options);
+  }
+
+  /**
+   * Receives the session's packets; `lanKey` (from the task, over NATS) makes it authenticated.
+   * Several handlers may join one session (the election and the transfer of one task), all with the
+   * same key: every packet goes to each of them.
+   */
+  join(sessionId: string, lanKey: Uint8Array | null, handler: SessionHandler): SessionBinding {
+    if (this.closed) throw new MulticastSocketError(MulticastErrorCode.Closed, 'the multicast socket is closed');
+    const key = lanKey === null ? null : Buffer.from(lanKey);
+    let session = this.sessions.get(sessionId);
+    if (session === undefined) {
+      session = { key, tagger: key === null ? undefined : createPacketTagger(key), handlers: new Set() };
+      this.sessions.set(sessionId, session);
+    } else if (session.key === null ? key !== null : key === null || !session.key.equals(key)) {
+      throw new MulticastSocketError(MulticastErrorCode.SessionKeyMismatch, `session ${sessionId} is joined on this socket under another key`);
+    }
+    session.handlers.add(handler);
+    const { tagger } = session;
+    return {
+      sessionId,
+      send: (packet) => this.sendEncoded(encodePacket(packet, tagger)),
+      sendQueueCount: () => (this.closed ? 0 : this.socket.getSendQueueCount()),
+      leave: () => {
+        const current = this.sessions.get(sessionId);
+        if (current === undefined) return;
+        current.handlers.delete(handler);
+        if (current.handlers.size === 0) this.sessions.delete(sessionId);
+      },
+    };
+  }
+
+  /** Sends bytes as they are (tests use it to forge packets). */
+  sendRaw(bytes: Uint8Array): void {
+    this.sendEncoded(bytes);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.sessions.clear();
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  private sendEncoded(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.stats.packetsSent++;
+    this.stats.bytesSent += bytes.length;
+    this.socket.send(bytes, this.port, this.group, (error) => {
+      if (error) this.stats.sendErrors++;
+    });
+  }
+
+  private receive(message: Buffer, from: RemoteInfo): void {
+    this.stats.packetsReceived++;
+    this.stats.bytesReceived += message.length;
+    try {
+      const sessionId = peekSessionId(message);
+      const session = sessionId === null ? undefined : this.sessions.get(sessionId);
+      if (session === undefined) {
+        // Not ours to judge: decoded without a key only to tell foreign garbage from another task's session.
+        if (sessionId === null) this.countInvalid(decodePacket(message));
+        else this.stats.otherSession++;
+        return;
+      }
+      const decoded = decodePacket(message, session.tagger);
+      if (!decoded.ok) {
+        this.countInvalid(decoded);
+        for (const handler of [...session.handlers]) this.deliver(() => handler.onInvalid?.(decoded.error.code));
+        return;
+      }
+      const loss = this.options.injectedReceiveLoss ?? 0;
+      if (loss > 0 && (this.options.random ?? Math.random)() < loss) {
+        this.stats.lossInjected++;
+        return;
+      }
+      // A copy of the set: a handler may leave (its fetch ended) while the packet is delivered.
+      for (const handler of [...session.handlers]) this.deliver(() => handler.onPacket(decoded.value, from));
+    } catch {
+      this.stats.droppedInvalid[HANDLER_THREW] = (this.stats.droppedInvalid[HANDLER_THREW] ?? 0) + 1;
+    }
+  }
+
+  /** A handler's bug must neither stop the socket loop nor keep the packet from the other handlers; it shows as a count. */
+  private deliver(call: () => void): void {
+    try {
+      call();
+    } catch {
+      this.stats.droppedInvalid[HANDLER_THREW] = (this.stats.droppedInvalid[HANDLER_THREW] ?? 0) + 1;
+    }
+  }
+
+  private countInvalid(result: ReturnType<typeof decodePacket>): void {
+    if (result.ok) return;
+    this.stats.droppedInvalid[result.error.code] = (this.stats.droppedInvalid[result.error.code] ?? 0) + 1;
+  }
+}
