@@ -38,6 +38,17 @@ const blocksRecordSchema = z.object({
 });
 type BlocksRecord = z.infer<typeof blocksRecordSchema>;
 
+/** What a cache holds of one content, verified, as blocks of one size (see `heldBlocks`). */
+export interface HeldBlocks {
+  size: number;
+  blockSize: number;
+  blockCount: number;
+  /** The whole file is in content/. */
+  complete: boolean;
+  /** Held block indexes, ascending. */
+  blocks: number[];
+}
+
 export class InvalidContentIdError extends FleetcastError {
   constructor(contentId: string) {
     super(AgentErrorCode.CacheInvalidContentId, `"${contentId.slice(0, 80)}" is not a content ID (64 lowercase hex characters)`);
@@ -213,6 +224,66 @@ export class ContentCache {
     return opening;
   }
 
+  /**
+   * What this cache holds of a content, verified, cut into blocks of `blockSize` (what a peer asks
+   * for): every block of a complete file; the verified blocks of a partial download open in this
+   * process, when it uses that block size. Null when neither. A partial that is not open (an agent
+   * restarted and not yet resumed) is not offered: only an open one knows its blocks for certain.
+   */
+  async heldBlocks(contentId: string, blockSize: number): Promise<HeldBlocks | null> {
+    assertContentId(contentId);
+    if (!Number.isSafeInteger(blockSize) || blockSize < 1) throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
+    try {
+      const size = (await stat(this.path(contentId))).size;
+      const count = blockCount(size, blockSize);
+      return { size, blockSize, blockCount: count, complete: true, blocks: Array.from({ length: count }, (_, i) => i) };
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const partial = await this.openPartialOf(contentId);
+    if (partial === null || partial.manifest.blockSize !== blockSize) return null;
+    const blocks: number[] = [];
+    for (let i = 0; i < partial.blockCount; i++) if (partial.has(i)) blocks.push(i);
+    return { size: partial.manifest.size, blockSize, blockCount: partial.blockCount, complete: false, blocks };
+  }
+
+  /**
+   * The bytes of one block, for a peer: from the complete file, or from an open partial download
+   * only if the block is recorded verified AND still matches the manifest as read. Null when the
+   * block is not held (or the content went away meanwhile); never unverified bytes.
+   */
+  async readVerifiedBlock(contentId: string, index: number, blockSize: number): Promise<Buffer | null> {
+    assertContentId(contentId);
+    if (!Number.isSafeInteger(blockSize) || blockSize < 1) throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
+    if (!Number.isInteger(index) || index < 0) return null;
+    let size: number | null = null;
+    try {
+      size = (await stat(this.path(contentId))).size;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    if (size !== null) {
+      if (index >= blockCount(size, blockSize)) return null;
+      // content/ holds only files whose whole SHA-256 equals their ID: any slice of one is good.
+      const data = await readExactly(this.path(contentId), blockRange({ size, blockSize }, index));
+      if (data !== null) return data;
+    }
+    const partial = await this.openPartialOf(contentId);
+    if (partial === null || partial.manifest.blockSize !== blockSize) return null;
+    return partial.readVerifiedBlock(index);
+  }
+
+  /** The partial download of a content open in this process, if any. */
+  private async openPartialOf(contentId: string): Promise<PartialContent | null> {
+    const opening = this.open.get(contentId);
+    if (!opening) return null;
+    try {
+      return await opening;
+    } catch {
+      return null;
+    }
+  }
+
   private partPath(contentId: string): string {
     assertContentId(contentId);
     return join(this.partialDir, contentId + PART_SUFFIX);
@@ -310,6 +381,20 @@ export class PartialContent {
   }
 
   /**
+   * Reads a verified block back (for a peer): null unless the block is recorded verified and the
+   * bytes read still match the manifest. Re-hashing costs a few ms per MiB and closes every gap:
+   * a block being written, a disk that changed, a completion racing the read.
+   */
+  async readVerifiedBlock(index: number): Promise<Buffer | null> {
+    if (!this.has(index)) return null;
+    const range = blockRange(this.manifest, index);
+    // After completion the bytes live in content/; a rename may land between the two reads.
+    let data = await readExactly(this.completedPath ?? this.partPath, range);
+    if (data === null) data = await readExactly(this.contentPath, range);
+    return data !== null && verifyBlock(this.manifest, index, data) ? data : null;
+  }
+
+  /**
    * Writes one block after checking it against the manifest; a block that does not match is refused
    * with BlockRejectedError and nothing is written. A block already held is accepted and ignored.
    */
@@ -402,6 +487,24 @@ export class PartialContent {
     const next = this.queue.then(work, work);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+}
+
+/** Bytes [start, end) of a file, or null when the file is gone or too short to hold them. */
+async function readExactly(path: string, range: { start: number; end: number }): Promise<Buffer | null> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+  try {
+    const data = Buffer.allocUnsafe(range.end - range.start);
+    const { bytesRead } = await handle.read(data, 0, data.length, range.start);
+    return bytesRead === data.length ? data : null;
+  } finally {
+    await handle.close();
   }
 }
 

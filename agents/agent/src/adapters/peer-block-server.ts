@@ -1,0 +1,215 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { MANIFEST_BLOCK_SIZE } from '@fleetcast/content';
+import { DEFAULT_PEER_PORT } from '@fleetcast/lan-protocol';
+import { compactRanges } from '../core/block-ranges';
+import { PeerErrorCode } from '../core/peer-errors';
+import { UploadSlots } from '../core/upload-slots';
+import { ContentCache } from './content-cache';
+
+/**
+ * Peer repair, the serving side: a device hands the blocks it holds VERIFIED to other devices of its
+ * subnet, so that a device missing blocks after a multicast session does not go to the origin.
+ *
+ *   GET /v1/blocks/<contentId>[?blockSize=N]          what it holds: { contentId, size, blockSize,
+ *                                                      blockCount, complete, ranges: [{ first, count }] }
+ *   GET /v1/blocks/<contentId>/<index>[?blockSize=N]  the block's bytes (application/octet-stream)
+ *
+ * Blocks are cut at `blockSize` (default: the manifest block size every package uses); the fetcher
+ * states the size of its manifest so that a server needs no manifest for a complete file. Bytes come
+ * only from the cache: a complete file (verified whole) or the verified blocks of an open partial
+ * download (re-verified as read). Errors are JSON `{ code, message }`: 400 for a malformed content ID,
+ * index or block size, 404 for content or a block not held, 503 when too many uploads wait.
+ *
+ * No authentication: blocks are public package bytes addressed by their hash, and every fetcher
+ * verifies them against a manifest it got from the control plane. Access control, if wanted, is the
+ * bind address (the device's LAN address, never 0.0.0.0 by default) and the firewall.
+ */
+
+/**
+ * Defaults.
+ * - 4 uploads at once: each is at most one block (1 MiB) read into memory, so 4 MiB at most; on a
+ *   gigabit LAN one block takes ~9 ms to send, so 4 keep the link busy while a 2-core device keeps
+ *   its CPU and disk for its own work (hashing, installing).
+ * - 32 waiting: a repair round of a subnet of 30 devices each asking a few blocks queues briefly
+ *   instead of failing; beyond that, 503 tells the fetcher to ask another peer or come back.
+ * - 15 s idle: a connection that takes no bytes for that long is closed, so a peer that stops
+ *   reading cannot hold an upload slot for ever; longer than the fetcher's own 10 s patience.
+ */
+export const PEER_SERVER_DEFAULTS = {
+  port: DEFAULT_PEER_PORT,
+  maxConcurrentUploads: 4,
+  maxQueuedUploads: 32,
+  idleTimeoutMs: 15_000,
+};
+
+/**
+ * Largest block size a fetcher may ask for: 16 x the manifest block size. It bounds the memory one
+ * request pins (blocks are read whole); no manifest the control plane makes comes close.
+ */
+export const MAX_PEER_BLOCK_SIZE = 16 * MANIFEST_BLOCK_SIZE;
+
+export interface PeerBlockServerOptions {
+  cache: ContentCache;
+  /** Address to bind: the device's LAN address. */
+  host: string;
+  /** 0 for any free port (tests). */
+  port?: number;
+  maxConcurrentUploads?: number;
+  maxQueuedUploads?: number;
+  idleTimeoutMs?: number;
+}
+
+/** What the server did, for metrics, the control plane's per-source bytes, and tests. */
+export interface PeerBlockServerStats {
+  blocksServed: number;
+  bytesServed: number;
+  holdingsServed: number;
+  /** Requests for content or blocks not held (404). */
+  notHeld: number;
+  /** Malformed requests: 400, 405 and unknown routes. */
+  badRequests: number;
+  /** Requests turned away because too many uploads were waiting (503). */
+  busy: number;
+}
+
+const CONTENT_ID = /^[0-9a-f]{64}$/;
+/** Up to 10 digits: a block index of a 16 GiB package at 1 MiB is 5 digits; longer is garbage. */
+const INDEX = /^(0|[1-9][0-9]{0,9})$/;
+const BLOCK_SIZE = /^[1-9][0-9]{0,9}$/;
+
+class HttpFailure {
+  constructor(
+    readonly status: number,
+    readonly code: PeerErrorCode,
+    readonly message: string,
+  ) {}
+}
+
+export class PeerBlockServer {
+  readonly stats: PeerBlockServerStats = { blocksServed: 0, bytesServed: 0, holdingsServed: 0, notHeld: 0, badRequests: 0, busy: 0 };
+  private readonly slots: UploadSlots;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly cache: ContentCache,
+    options: PeerBlockServerOptions,
+  ) {
+    this.slots = new UploadSlots(
+      options.maxConcurrentUploads ?? PEER_SERVER_DEFAULTS.maxConcurrentUploads,
+      options.maxQueuedUploads ?? PEER_SERVER_DEFAULTS.maxQueuedUploads,
+    );
+  }
+
+  static async start(options: PeerBlockServerOptions): Promise<PeerBlockServer> {
+    const server = createServer();
+    // With no 'timeout' listener, Node destroys the idle socket, which frees its upload slot ('close').
+    server.setTimeout(options.idleTimeoutMs ?? PEER_SERVER_DEFAULTS.idleTimeoutMs);
+    const peer = new PeerBlockServer(server, options.cache, options);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void peer.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? PEER_SERVER_DEFAULTS.port, options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return peer;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The base URL peers use, e.g. http://192.168.1.20:47471 (what PEER_HAVE's address and port make). */
+  get url(): string {
+    const { address, family, port } = this.server.address() as AddressInfo;
+    return family === 'IPv6' ? `http://[${address}]:${port}` : `http://${address}:${port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpFailure(405, PeerErrorCode.MethodNotAllowed, 'GET only');
+      const url = new URL(req.url ?? '/', 'http://peer');
+      const parts = url.pathname.split('/');
+      // ['', 'v1', 'blocks', contentId, index?]
+      if (parts.length < 4 || parts.length > 5 || parts[0] !== '' || parts[1] !== 'v1' || parts[2] !== 'blocks') {
+        throw new HttpFailure(404, PeerErrorCode.NoRoute, `no route ${url.pathname.slice(0, 100)}`);
+      }
+      const contentId = parts[3]!;
+      if (!CONTENT_ID.test(contentId)) throw new HttpFailure(400, PeerErrorCode.BadContentId, 'a content ID is 64 lowercase hex characters');
+      const blockSize = parseBlockSize(url.searchParams.get('blockSize'));
+      if (parts.length === 4) return await this.sendHoldings(req, res, contentId, blockSize);
+      const indexText = parts[4]!;
+      if (!INDEX.test(indexText)) throw new HttpFailure(400, PeerErrorCode.BadIndex, `"${indexText.slice(0, 20)}" is not a block index`);
+      await this.sendBlock(req, res, contentId, Number(indexText), blockSize);
+    } catch (error) {
+      const failure = error instanceof HttpFailure ? error : new HttpFailure(500, PeerErrorCode.Internal, error instanceof Error ? error.message : String(error));
+      if (failure.code === PeerErrorCode.NotHeld) this.stats.notHeld += 1;
+      else if (failure.code === PeerErrorCode.Busy) this.stats.busy += 1;
+      else if (failure.status < 500) this.stats.badRequests += 1;
+      sendJson(res, failure.status, { code: failure.code, message: failure.message });
+    }
+  }
+
+  private async sendHoldings(req: IncomingMessage, res: ServerResponse, contentId: string, blockSize: number): Promise<void> {
+    const held = await this.cache.heldBlocks(contentId, blockSize);
+    if (held === null) throw new HttpFailure(404, PeerErrorCode.NotHeld, `${contentId} is not held at block size ${blockSize}`);
+    this.stats.holdingsServed += 1;
+    const body = { contentId, size: held.size, blockSize, blockCount: held.blockCount, complete: held.complete, ranges: compactRanges(held.blocks) };
+    sendJson(res, 200, body, req.method === 'HEAD');
+  }
+
+  private async sendBlock(req: IncomingMessage, res: ServerResponse, contentId: string, index: number, blockSize: number): Promise<void> {
+    const held = await this.cache.heldBlocks(contentId, blockSize);
+    if (held === null) throw new HttpFailure(404, PeerErrorCode.NotHeld, `${contentId} is not held at block size ${blockSize}`);
+    if (index >= held.blockCount) throw new HttpFailure(400, PeerErrorCode.BadIndex, `block ${index} is past the last block (${held.blockCount - 1})`);
+    const release = await this.slots.acquire();
+    if (release === null) throw new HttpFailure(503, PeerErrorCode.Busy, 'too many uploads waiting; ask another peer or retry');
+    // A fetcher that gave up while waiting frees its place at once.
+    res.once('close', release);
+    try {
+      const data = await this.cache.readVerifiedBlock(contentId, index, blockSize);
+      if (data === null) throw new HttpFailure(404, PeerErrorCode.NotHeld, `block ${index} of ${contentId} is not held verified`);
+      if (req.method === 'HEAD') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length }).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length, etag: `"${contentId}"` });
+      await new Promise<void>((resolve) => {
+        res.end(data, () => {
+          this.stats.blocksServed += 1;
+          this.stats.bytesServed += data.length;
+          resolve();
+        });
+        // A connection lost mid-body ends the upload too (the end callback never runs then).
+        res.once('close', resolve);
+      });
+    } finally {
+      release();
+    }
+  }
+}
+
+function parseBlockSize(text: string | null): number {
+  if (text === null) return MANIFEST_BLOCK_SIZE;
+  if (!BLOCK_SIZE.test(text) || Number(text) > MAX_PEER_BLOCK_SIZE) {
+    throw new HttpFailure(400, PeerErrorCode.BadBlockSize, `block size must be an integer in 1..${MAX_PEER_BLOCK_SIZE}`);
+  }
+  return Number(text);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headOnly = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(headOnly ? undefined : text);
+}
