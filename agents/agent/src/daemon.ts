@@ -1,12 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentSettings, ErrorCode, FleetcastError, ResolvedSettings, TaskAssignedV1 } from '@fleetcast/contracts';
+import { AgentSettings, ByteSource, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, NetworkInterface, ResolvedSettings, TaskAssignedV1 } from '@fleetcast/contracts';
+import type { Manifest } from '@fleetcast/content';
 import { Gauge } from 'prom-client';
 import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
 import { acceptManifest } from './core/manifest-check';
 import { planEviction } from './core/cache-policy';
 import { DownloadSourceError } from './core/download-source';
 import { primarySubnet } from './core/subnet';
+import { primaryIpv4Address } from './core/lan-interface';
 import { AgentErrorCode } from './core/agent-errors';
 import {
   isTerminal,
@@ -26,6 +28,10 @@ import { runInstaller } from './adapters/installer';
 import { collectInventory, NetworkWatch, watchNetworkChanges } from './adapters/inventory-collector';
 import { NatsLink } from './adapters/nats-link';
 import { startStatusServer } from './adapters/status-server';
+import { CacheDownloadResult } from './adapters/cache-download';
+import { LanDownload } from './adapters/lan-download';
+import { PeerBlockServer } from './adapters/peer-block-server';
+import { MulticastErrorCode, MulticastSocketError, UdpMulticastSocket } from './adapters/udp-multicast';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -45,7 +51,20 @@ export interface AgentConfig {
   /** Serve /metrics, /status and /healthz on this port (0 = any free one); absent = not served. */
   statusPort?: number;
   statusHost?: string;
+  /** Take part in subnet multicast sessions (tasks whose settings ask for it); absent = off. */
+  multicast?: AgentMulticastConfig;
   logger: Logger;
+}
+
+export interface AgentMulticastConfig {
+  group: string;
+  port: number;
+  /** Election weight 0..255; 0 never becomes representative. */
+  representativeWeight: number;
+  /** IPv4 address of the LAN interface; absent: the device's primary IPv4 address. */
+  lanInterface?: string;
+  /** Port of the peer block server on the LAN interface (0 = any free); absent = no peer serving. */
+  peerPort?: number;
 }
 
 interface Running {
@@ -55,6 +74,8 @@ interface Running {
   retryTimer?: NodeJS.Timeout;
   /** Events of one task are applied one at a time, in order. */
   chain: Promise<void>;
+  /** The task's LAN session activity, when its download went through one (kept in memory only). */
+  lan?: () => LanActivity;
 }
 
 /**
@@ -79,6 +100,10 @@ export class AgentDaemon {
   private readonly received = counter(this.metrics, 'fleetcast_agent_bytes_received_total', 'Package bytes received, by source', ['source']);
   private readonly reports = counter(this.metrics, 'fleetcast_agent_reports_total', 'Status reports queued for the control plane');
   private statusServer?: { port: number; close(): Promise<void> };
+  /** The multicast socket, opened on the first multicast task and shared by all of them. */
+  private multicastSocket?: Promise<UdpMulticastSocket>;
+  /** Serves verified blocks to the subnet's peers; started with the multicast socket, on the same interface. */
+  private peerServer?: Promise<PeerBlockServer | null>;
 
   constructor(private readonly config: AgentConfig) {
     this.options = resolveLifecycleOptions(config.lifecycle);
@@ -168,6 +193,10 @@ export class AgentDaemon {
     await Promise.all([...this.tasks.values()].map((t) => t.chain));
     await this.statusServer?.close();
     await this.link?.close();
+    const socket = this.multicastSocket;
+    this.multicastSocket = undefined;
+    await socket?.then((s) => s.close(), () => undefined);
+    await (await this.peerServer)?.close();
   }
 
   /** What the agent is doing: the device, its settings, its tasks and what waits to be sent. */
@@ -221,7 +250,9 @@ export class AgentDaemon {
     switch (effect.type) {
       case 'report': {
         const seq = await this.store.nextSeq(taskId);
-        await this.link.publishStatus(toDeviceStatus(effect, { taskId, deviceId: this.deviceId, seq }));
+        const report: DeviceStatusV1 | DeviceStatusV2 = toDeviceStatus(effect, { taskId, deviceId: this.deviceId, seq });
+        // With multicast on, version 2 says whether (and how) the task used the LAN session.
+        await this.link.publishStatus(this.config.multicast ? { ...report, lan: t.lan?.() ?? null } : report);
         this.reports.inc();
         return;
       }
@@ -254,16 +285,14 @@ export class AgentDaemon {
       await this.makeRoom(task);
       const interfaces = (await collectInventory(this.inventoryOptions(), 0)).interfaces;
       const source = new HttpSource({ url: task.package.downloadUrl, deviceId: this.deviceId, subnet: primarySubnet(interfaces) });
-      const result = await downloadIntoCache({
-        cache: this.cache,
-        manifest,
-        sources: [source],
-        signal: abort.signal,
-        onProgress: (kind, bytes) => {
-          pending[kind] += bytes;
-          this.received.inc({ source: kind }, bytes);
-        },
-      });
+      const onProgress = (kind: ByteSource, bytes: number) => {
+        pending[kind] += bytes;
+        this.received.inc({ source: kind }, bytes);
+      };
+      const lan = await this.lanDownload(task, manifest, source, interfaces, abort.signal, onProgress);
+      if (lan !== null) t.lan = () => lan.activity();
+      const result: CacheDownloadResult =
+        lan !== null ? await lan.run() : await downloadIntoCache({ cache: this.cache, manifest, sources: [source], signal: abort.signal, onProgress });
       clearInterval(ticker);
       flush();
       this.config.logger.info({ taskId: task.taskId, alreadyCached: result.alreadyCached, blocksFetched: result.blocksFetched, stats: source.stats }, 'download complete, hash verified');
@@ -280,6 +309,81 @@ export class AgentDaemon {
     } finally {
       t.abort = undefined;
     }
+  }
+
+  /**
+   * The task's download through its subnet's multicast session, when the agent's switch and the
+   * task's settings both ask for one and the content is not cached yet; null otherwise. A session
+   * that cannot be set up (no LAN session from the control plane, no socket) is logged and the
+   * download goes to the origin as without multicast.
+   */
+  private async lanDownload(
+    task: TaskAssignedV1,
+    manifest: Manifest,
+    origin: HttpSource,
+    interfaces: readonly NetworkInterface[],
+    signal: AbortSignal,
+    onProgress: (kind: ByteSource, bytes: number) => void,
+  ): Promise<LanDownload | null> {
+    const multicast = this.config.multicast;
+    if (multicast === undefined || !task.settings.useMulticast || (await this.cache.has(task.package.contentId))) return null;
+    try {
+      const session = await this.link.lanSession(task.taskId);
+      const socket = await this.openMulticastSocket(multicast, interfaces);
+      const peerServer = await this.startPeerServer(multicast, socket);
+      return new LanDownload({
+        peerPort: peerServer?.port,
+        socket,
+        cache: this.cache,
+        manifest,
+        task,
+        deviceId: this.deviceId,
+        session,
+        weight: multicast.representativeWeight,
+        origin,
+        signal,
+        logger: this.config.logger,
+        onProgress,
+      });
+    } catch (error) {
+      this.config.logger.warn({ taskId: task.taskId, code: (error as { code?: string }).code, err: (error as Error).message }, 'multicast unavailable: downloading from the origin');
+      return null;
+    }
+  }
+
+  /** Once, on the multicast socket's interface; a server that cannot start is logged and the agent serves no peers. */
+  private startPeerServer(multicast: AgentMulticastConfig, socket: UdpMulticastSocket): Promise<PeerBlockServer | null> {
+    if (multicast.peerPort === undefined) return Promise.resolve(null);
+    this.peerServer ??= PeerBlockServer.start({ cache: this.cache, host: socket.interfaceAddress, port: multicast.peerPort }).then(
+      (server) => {
+        this.config.logger.info({ url: server.url }, 'serving verified blocks to peers');
+        return server;
+      },
+      (error: unknown) => {
+        this.config.logger.warn({ err: (error as Error).message, port: multicast.peerPort }, 'cannot serve blocks to peers');
+        return null;
+      },
+    );
+    return this.peerServer;
+  }
+
+  private openMulticastSocket(multicast: AgentMulticastConfig, interfaces: readonly NetworkInterface[]): Promise<UdpMulticastSocket> {
+    if (this.multicastSocket === undefined) {
+      const interfaceAddress = multicast.lanInterface ?? primaryIpv4Address(interfaces, this.config.includeLoopback);
+      const opening =
+        interfaceAddress === null
+          ? Promise.reject(new MulticastSocketError(MulticastErrorCode.SocketFailed, 'no IPv4 address for the LAN session (give one with --lan-interface)'))
+          : UdpMulticastSocket.open({ group: multicast.group, port: multicast.port, interfaceAddress });
+      this.multicastSocket = opening;
+      // A failed open is tried again by the next multicast task (the interface may come up).
+      opening.then(
+        (socket) => this.config.logger.info({ group: socket.group, port: socket.port, interfaceAddress }, 'multicast socket open'),
+        () => {
+          if (this.multicastSocket === opening) this.multicastSocket = undefined;
+        },
+      );
+    }
+    return this.multicastSocket;
   }
 
   /**

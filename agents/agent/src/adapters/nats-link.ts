@@ -4,7 +4,9 @@ import { AckPolicy, DeliverPolicy, headers as natsHeaders, nanos, Subscription }
 import { KeyObject } from 'node:crypto';
 import {
   DeviceStatusReported,
+  DeviceStatusReportedV2,
   DeviceStatusV1,
+  DeviceStatusV2,
   InventoryScanSubmitted,
   InventoryScanV1,
   LanSession,
@@ -149,8 +151,13 @@ export class NatsLink {
     }
   }
 
-  async publishStatus(report: DeviceStatusV1): Promise<void> {
-    const subject = DeviceStatusReported.subject(report.deviceId);
+  /**
+   * Queues a status report: version 2 (with the device's LAN activity) when it has a `lan` field,
+   * else version 1. The spool keeps each message with its subject, so reports queued by an agent
+   * that spoke only version 1 are still published as they were written.
+   */
+  async publishStatus(report: DeviceStatusV1 | DeviceStatusV2): Promise<void> {
+    const subject = 'lan' in report ? DeviceStatusReportedV2.subject(report.deviceId) : DeviceStatusReported.subject(report.deviceId);
     const attributes = { 'fleetcast.task.id': report.taskId, 'fleetcast.task.state': report.state, 'fleetcast.report.seq': report.seq };
     await this.spool(subject, report, `status-${report.deviceId}-${report.taskId}-${report.seq}`, attributes);
   }

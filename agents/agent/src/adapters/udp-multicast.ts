@@ -119,6 +119,11 @@ export class UdpMulticastSocket {
     });
   }
 
+  /** The IPv4 address of the interface the session runs on. */
+  get interfaceAddress(): string {
+    return this.options.interfaceAddress;
+  }
+
   static async open(options: UdpMulticastOptions): Promise<UdpMulticastSocket> {
     const group = options.group ?? DEFAULT_MULTICAST_GROUP_V4;
     const port = options.port ?? DEFAULT_MULTICAST_PORT;

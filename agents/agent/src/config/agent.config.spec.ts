@@ -19,3 +19,17 @@ test('the OTLP endpoint comes from the standard variable, and the command line o
 test('an OTLP endpoint that is not a URL is refused, naming the key', () => {
   assert.throws(() => resolveAgentConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' }), (error: unknown) => error instanceof AgentConfigError && /otlpEndpoint/.test(error.message));
 });
+
+test('multicast is off by default; its group, port, weight and interface are checked once', () => {
+  const defaults = resolveAgentConfig({}, {});
+  assert.equal(defaults.multicast, false);
+  assert.equal(defaults.multicastGroup, '239.255.70.67');
+  assert.equal(defaults.multicastPort, 47470);
+  assert.equal(defaults.representativeWeight, 1);
+  assert.equal(defaults.lanInterface, undefined);
+  const on = resolveAgentConfig({ multicast: true, representativeWeight: 0, lanInterface: '127.0.0.1', multicastGroup: '239.1.2.3', multicastPort: 40000 }, {});
+  assert.deepEqual([on.multicast, on.representativeWeight, on.lanInterface, on.multicastGroup, on.multicastPort], [true, 0, '127.0.0.1', '239.1.2.3', 40000]);
+  for (const bad of [{ representativeWeight: 256 }, { multicastGroup: '10.0.0.1' }, { lanInterface: 'eth0' }, { multicastPort: 0 }]) {
+    assert.throws(() => resolveAgentConfig(bad, {}), (error: unknown) => error instanceof AgentConfigError && new RegExp(Object.keys(bad)[0]!).test(error.message), JSON.stringify(bad));
+  }
+});

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { DEFAULT_MULTICAST_GROUP_V4, DEFAULT_MULTICAST_PORT, DEFAULT_PEER_PORT, MAX_WEIGHT, NEVER_REPRESENTATIVE_WEIGHT } from '@fleetcast/lan-protocol';
 
 /** Everything the agent can be configured with; a config file and the command line share these keys. */
 export const agentConfigSchema = z.object({
@@ -22,6 +24,23 @@ export const agentConfigSchema = z.object({
   statusPort: z.number().int().min(0).max(65535).optional(),
   /** Address of that endpoint: loopback unless the operator opens it to the network. */
   statusHost: z.string().default('127.0.0.1'),
+  /**
+   * Take part in subnet multicast sessions for tasks whose settings ask for it. Off by default until
+   * the network lab has proven it; with it off the agent downloads from the origin as before.
+   */
+  multicast: z.boolean().default(false),
+  /** IPv4 multicast group of the sessions (default: Local Scope, RFC 2365; see the LAN protocol's constants). */
+  multicastGroup: z
+    .string()
+    .refine((v) => ipaddr.IPv4.isValidFourPartDecimal(v) && ipaddr.IPv4.parse(v).range() === 'multicast', 'must be an IPv4 multicast address')
+    .default(DEFAULT_MULTICAST_GROUP_V4),
+  multicastPort: z.number().int().min(1).max(65535).default(DEFAULT_MULTICAST_PORT),
+  /** Election weight: higher wins (wired over Wi-Fi, desktop over laptop); 0 never becomes representative. */
+  representativeWeight: z.number().int().min(NEVER_REPRESENTATIVE_WEIGHT).max(MAX_WEIGHT).default(1),
+  /** IPv4 address of the LAN interface for sessions; absent: the device's primary IPv4 address. */
+  lanInterface: z.string().refine((v) => ipaddr.IPv4.isValidFourPartDecimal(v), 'must be an IPv4 address').optional(),
+  /** TCP port of the peer block server on the LAN interface (with multicast on); 0 = any free port (several agents on one host). */
+  peerPort: z.number().int().min(0).max(65535).default(DEFAULT_PEER_PORT),
 });
 export type AgentFileConfig = z.input<typeof agentConfigSchema>;
 export type ResolvedAgentConfig = z.infer<typeof agentConfigSchema> & { cacheDir: string };

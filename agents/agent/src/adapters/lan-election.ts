@@ -1,0 +1,158 @@
+import {
+  DEFAULT_ELECTION_OPTIONS,
+  ElectionEffect,
+  ElectionEvent,
+  ElectionOptions,
+  ElectionPhase,
+  ElectionState,
+  Packet,
+  electionEventOf,
+  newElection,
+  reduceElection,
+  senderIdOf,
+  sessionIdOf,
+} from '@fleetcast/lan-protocol';
+import type { Logger } from '@fleetcast/telemetry';
+import { SessionBinding, UdpMulticastSocket } from './udp-multicast';
+
+/** How a device's election for a task first settled. */
+export type ElectionOutcome =
+  | { role: 'representative' }
+  | { role: 'follower'; representativeId: string }
+  | { role: 'fallback'; reason: 'no-representative' | 'stopped' };
+
+export interface LanElectionOptions {
+  socket: UdpMulticastSocket;
+  taskId: string;
+  deviceId: string;
+  lanKey: Uint8Array | null;
+  /** 0 (never representative) .. 255. */
+  weight: number;
+  /** Verified blocks already held (a device holding more fetches less as representative). */
+  blocksHeld: number;
+  logger: Logger;
+  election?: Partial<ElectionOptions>;
+  /**
+   * The election wants an ANNOUNCE sent (an answer to a DISCOVER or CLAIM, a keep-alive). Only a
+   * representative's transfer can fill one in (content, layout, progress), so the caller sends it.
+   */
+  onAnnounceWanted?: () => void;
+  /** A representative that met a better one and stepped down (the caller stops its sender). */
+  onSteppedDown?: (representativeId: string) => void;
+}
+
+/**
+ * The adapter of the election reducer for one task on the shared multicast socket: feeds it the
+ * session's DISCOVER, CLAIM, ANNOUNCE and symbol packets and its one timer, and carries out its
+ * effects. `outcome` settles on the first `become-representative`, `follow` or `fallback`; the
+ * election keeps running after it (a representative must keep answering newcomers) until `stop`.
+ */
+export class LanElection {
+  private state: ElectionState;
+  private readonly options: ElectionOptions;
+  private readonly binding: SessionBinding;
+  private readonly sessionId: string;
+  private readonly senderId: string;
+  private timer: NodeJS.Timeout | null = null;
+  private settle!: (outcome: ElectionOutcome) => void;
+  private settled = false;
+  /** Packets of this session that failed to decode (forged, damaged), for the status report. */
+  invalidPackets = 0;
+  readonly outcome: Promise<ElectionOutcome>;
+
+  constructor(private readonly config: LanElectionOptions) {
+    this.options = { ...DEFAULT_ELECTION_OPTIONS, ...config.election };
+    this.sessionId = sessionIdOf(config.taskId);
+    this.senderId = senderIdOf(config.deviceId);
+    this.state = newElection(this.senderId, config.weight, config.blocksHeld);
+    this.outcome = new Promise((resolve) => (this.settle = resolve));
+    this.binding = config.socket.join(this.sessionId, config.lanKey, {
+      onPacket: (packet) => this.onPacket(packet),
+      onInvalid: () => {
+        this.invalidPackets++;
+      },
+    });
+  }
+
+  get phase(): ElectionPhase {
+    return this.state.phase;
+  }
+
+  get id(): string {
+    return this.senderId;
+  }
+
+  start(): void {
+    this.apply({ type: 'start' });
+  }
+
+  /** This device now holds `count` verified blocks (it ranks a later claim). */
+  blocksHeld(count: number): void {
+    this.apply({ type: 'blocks-held', count });
+  }
+
+  /** Tells the representative this device takes part (it starts early once every target joined). */
+  sendJoin(blocksHeld: number): void {
+    this.binding.send({ type: 'join', sessionId: this.sessionId, senderId: this.senderId, blocksHeld });
+  }
+
+  stop(): void {
+    this.apply({ type: 'stop' });
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.binding.leave();
+    this.resolve({ role: 'fallback', reason: 'stopped' });
+  }
+
+  private onPacket(packet: Packet): void {
+    if (packet.senderId === this.senderId) return;
+    const event = electionEventOf(packet);
+    if (event !== null) this.apply(event);
+  }
+
+  /** `notBefore`: the due time of a timer, which Node may fire a fraction of a millisecond early. */
+  private apply(event: ElectionEvent, notBefore = 0): void {
+    if (this.state.phase === 'stopped') return;
+    const before = this.state.phase;
+    const result = reduceElection(this.state, event, Math.max(performance.now(), notBefore), this.options);
+    this.state = result.state;
+    for (const effect of result.effects) this.carryOut(effect, before);
+  }
+
+  private carryOut(effect: ElectionEffect, before: ElectionPhase): void {
+    switch (effect.type) {
+      case 'send':
+        if (effect.message.type === 'announce') this.config.onAnnounceWanted?.();
+        else this.binding.send({ type: effect.message.type, sessionId: this.sessionId, senderId: this.senderId, weight: effect.message.weight, blocksHeld: effect.message.blocksHeld });
+        return;
+      case 'schedule': {
+        if (this.timer !== null) clearTimeout(this.timer);
+        const atMs = effect.atMs;
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.apply({ type: 'timer' }, atMs);
+        }, Math.max(0, atMs - performance.now()));
+        return;
+      }
+      case 'become-representative':
+        this.resolve({ role: 'representative' });
+        return;
+      case 'follow':
+        if (before === 'representative') this.config.onSteppedDown?.(effect.representativeId);
+        this.resolve({ role: 'follower', representativeId: effect.representativeId });
+        return;
+      case 'fallback':
+        this.resolve({ role: 'fallback', reason: effect.reason });
+        return;
+      case 'report':
+        this.config.logger.info({ taskId: this.config.taskId, from: effect.from, to: effect.to, reason: effect.reason }, 'LAN election');
+        return;
+    }
+  }
+
+  private resolve(outcome: ElectionOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.settle(outcome);
+  }
+}

@@ -1,0 +1,249 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { ByteSource, TaskAssignedV1 } from '@fleetcast/contracts';
+import { DEFAULT_AGENT_SETTINGS } from '@fleetcast/contracts';
+import { blockCount } from '@fleetcast/content';
+import { generateLanKey, senderIdOf, sessionIdOf } from '@fleetcast/lan-protocol';
+import { createLogger } from '@fleetcast/telemetry';
+import { ContentCache } from '../src/adapters/content-cache';
+import { HttpSource } from '../src/adapters/http-source';
+import { LanDownload, LanDownloadResult } from '../src/adapters/lan-download';
+import { PeerBlockServer } from '../src/adapters/peer-block-server';
+import { UdpMulticastSocket } from '../src/adapters/udp-multicast';
+import { ContentFixture, makeContent, tempDir } from './support/content-fixture';
+import { startTestOrigin, TestOrigin } from './support/test-origin';
+import { waitFor } from './support/wait-for';
+
+/**
+ * A task's download through the LAN session as the daemon runs it (election, then representative,
+ * follower or fallback), with real sockets on loopback and a real HTTP origin; each device has its
+ * own socket and cache, as separate agents would. A port of its own keeps it apart from other tests.
+ */
+const GROUP = '239.255.70.67';
+const PORT = 47_581;
+const IFACE = '127.0.0.1';
+/** 2 MiB in 64 KiB blocks: 32 blocks. */
+const SIZE = 2 * 1024 * 1024;
+const BLOCK_SIZE = 64 * 1024;
+/** Short windows: the logic is the same as with the defaults, the test just waits less. */
+const ELECTION = { discoveryWindowMs: 300, claimWindowMs: 100, noRepresentativeTimeoutMs: 600 };
+const logger = createLogger('lan-download-test', 'silent');
+
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+let content: ContentFixture;
+let origin: TestOrigin;
+let multicastWorks = true;
+
+before(async () => {
+  content = makeContent(SIZE, BLOCK_SIZE);
+  origin = await startTestOrigin({ data: content.data, etag: `"${content.manifest.contentId}"` });
+  cleanups.push(() => origin.close());
+  multicastWorks = await loopbackMulticastWorks();
+});
+
+async function openSocket(): Promise<UdpMulticastSocket> {
+  const socket = await UdpMulticastSocket.open({ group: GROUP, port: PORT, interfaceAddress: IFACE });
+  cleanups.push(() => socket.close());
+  return socket;
+}
+
+/** Some hosts' loopback refuses multicast; the tests then skip, saying why. */
+async function loopbackMulticastWorks(): Promise<boolean> {
+  const a = await openSocket();
+  const b = await openSocket();
+  const taskId = 'probe-' + randomBytes(4).toString('hex');
+  let heard = false;
+  const listening = b.join(sessionIdOf(taskId), null, { onPacket: () => (heard = true) });
+  const sending = a.join(sessionIdOf(taskId), null, { onPacket: () => undefined });
+  sending.send({ type: 'done', sessionId: sessionIdOf(taskId), senderId: senderIdOf('probe'), blocksHeld: 0 });
+  try {
+    await waitFor(() => heard, 'a multicast probe on loopback', 2_000);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    listening.leave();
+    sending.leave();
+  }
+}
+
+function taskOf(taskId: string, deviceId: string, settings: Partial<typeof DEFAULT_AGENT_SETTINGS> = {}): TaskAssignedV1 {
+  return {
+    taskId,
+    deviceId,
+    action: 'cache-only',
+    package: {
+      packageId: 'pkg-1',
+      name: 'p',
+      version: '1',
+      platform: 'linux',
+      contentId: content.manifest.contentId,
+      size: SIZE,
+      downloadUrl: origin.url,
+      installCommand: '/bin/true',
+      installArgs: [],
+      successExitCodes: [0],
+      timeoutSeconds: 60,
+    },
+    settings: { ...DEFAULT_AGENT_SETTINGS, sessionStartDelaySeconds: 30, ...settings, profileId: 'default' },
+    issuedAt: new Date().toISOString(),
+  };
+}
+
+interface Device {
+  id: string;
+  cache: ContentCache;
+  download: LanDownload;
+  bytes: Record<ByteSource, number>;
+  abort: AbortController;
+  result: Promise<LanDownloadResult>;
+}
+
+async function startDevice(
+  taskId: string,
+  id: string,
+  lanKey: Uint8Array,
+  targets: string[],
+  options: { weight?: number; settings?: Partial<typeof DEFAULT_AGENT_SETTINGS>; silenceTimeoutMs?: number; servePeers?: boolean; election?: typeof ELECTION } = {},
+): Promise<Device> {
+  const socket = await openSocket();
+  const { dir, remove } = await tempDir(`lan-${id}`);
+  cleanups.push(remove);
+  const cache = await ContentCache.open(dir);
+  let peerPort: number | undefined;
+  if (options.servePeers) {
+    const server = await PeerBlockServer.start({ cache, host: IFACE, port: 0 });
+    cleanups.push(() => server.close());
+    peerPort = server.port;
+  }
+  const bytes: Record<ByteSource, number> = { origin: 0, multicast: 0, peer: 0 };
+  const abort = new AbortController();
+  cleanups.push(async () => abort.abort());
+  const download = new LanDownload({
+    socket,
+    cache,
+    manifest: content.manifest,
+    task: taskOf(taskId, id, options.settings),
+    deviceId: id,
+    session: { taskId, sessionKey: Buffer.from(lanKey).toString('base64'), subnet: '127.0.0.0/8', subnetDeviceIds: targets },
+    weight: options.weight ?? 1,
+    origin: new HttpSource({ url: origin.url, deviceId: id, subnet: '127.0.0.0/8', retry: { baseDelayMs: 5, maxDelayMs: 20 } }),
+    signal: abort.signal,
+    logger,
+    onProgress: (source, n) => {
+      bytes[source] += n;
+    },
+    election: options.election ?? ELECTION,
+    silenceTimeoutMs: options.silenceTimeoutMs,
+    peerPort,
+  });
+  const result = download.run();
+  result.catch(() => undefined);
+  return { id, cache, download, bytes, abort, result };
+}
+
+async function assertVerifiedCopy(device: Device): Promise<void> {
+  assert.ok((await readFile(device.cache.path(content.manifest.contentId))).equals(content.data), `${device.id}: byte-identical copy in the cache`);
+}
+
+test('LAN download: one representative fetches from the origin, the others (one of weight 0) get the multicast, started early once all joined', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-three';
+  const lanKey = generateLanKey();
+  const ids = ['dev-a', 'dev-b', 'dev-c'];
+  const servedBefore = origin.bytesServed();
+  const started = performance.now();
+  const devices = await Promise.all(ids.map((id, i) => startDevice(taskId, id, lanKey, ids, { weight: i === 2 ? 0 : 1 })));
+  const results = await Promise.all(devices.map((d) => d.result));
+  const seconds = (performance.now() - started) / 1000;
+  for (const d of devices) await assertVerifiedCopy(d);
+
+  const roles = results.map((r) => r.outcome.role);
+  assert.equal(roles.filter((r) => r === 'representative').length, 1, `roles ${roles.join(', ')}`);
+  assert.notEqual(roles[2], 'representative', 'weight 0 never represents');
+  const rep = devices[roles.indexOf('representative')]!;
+  const served = origin.bytesServed() - servedBefore;
+  console.log(
+    `[measure] ${devices.map((d) => `${d.id}${d === rep ? ' (representative)' : ''}: origin ${d.bytes.origin}, multicast ${d.bytes.multicast}`).join('; ')}; origin served ${served} (${(served / SIZE).toFixed(4)} x) in ${seconds.toFixed(2)} s`,
+  );
+  assert.equal(served, SIZE, 'the content crossed the WAN once');
+  for (const d of devices) {
+    const lan = d.download.activity();
+    if (d === rep) {
+      assert.equal(d.bytes.origin, SIZE);
+      assert.equal(d.bytes.multicast, 0);
+      assert.equal(lan.role, 'representative');
+      assert.notEqual(lan.sessionStartedAt, null);
+      assert.ok(lan.lanBytesSent >= SIZE, `LAN bytes sent ${lan.lanBytesSent}`);
+    } else {
+      assert.equal(d.bytes.origin, 0, `${d.id}: nothing from the origin`);
+      assert.ok(d.bytes.multicast >= SIZE, `${d.id}: multicast ${d.bytes.multicast}`);
+      assert.equal(lan.role, 'receiver');
+      assert.equal(lan.sessionStartedAt, null);
+    }
+    assert.equal(lan.invalidPackets, 0);
+  }
+  // A 30 s start delay was configured: finishing well before it means every target's JOIN started the session.
+  assert.ok(seconds < 20, `done in ${seconds.toFixed(1)} s, before the 30 s start delay`);
+});
+
+test('LAN download: a weight-0 device alone falls back to the origin after the no-representative timeout', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const device = await startDevice('task-lan-alone', 'dev-alone', generateLanKey(), ['dev-alone'], { weight: 0 });
+  const result = await device.result;
+  assert.deepEqual(result.outcome, { role: 'fallback', reason: 'no-representative' });
+  assert.equal(device.bytes.origin, SIZE);
+  assert.equal(device.bytes.multicast, 0);
+  assert.equal(device.download.activity().role, 'none');
+  await assertVerifiedCopy(device);
+});
+
+test('LAN download: the representative stops mid-multicast; the follower takes exactly its missing blocks from the origin', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-lost';
+  const lanKey = generateLanKey();
+  const ids = ['dev-rep', 'dev-follower'];
+  // 4 Mbit/s: ~4 s for the 2 MiB, so the middle of the multicast is easy to catch.
+  const settings = { lanRateLimitKbps: 4_000, sessionStartDelaySeconds: 0 };
+  const rep = await startDevice(taskId, 'dev-rep', lanKey, ids, { weight: 200, settings });
+  const follower = await startDevice(taskId, 'dev-follower', lanKey, ids, { weight: 1, settings, silenceTimeoutMs: 1_500 });
+  await waitFor(() => follower.bytes.multicast >= SIZE / 3, 'a third of the content multicast', 20_000);
+  rep.abort.abort();
+  await assert.rejects(rep.result, (e: unknown) => (e as { code?: string }).code === 'DOWNLOAD.ABORTED');
+  const result = await follower.result;
+  assert.equal(result.outcome.role, 'follower');
+  await assertVerifiedCopy(follower);
+  const lan = follower.download.activity();
+  const blocks = blockCount(SIZE, BLOCK_SIZE);
+  console.log(`[measure] follower after losing its representative: multicast ${follower.bytes.multicast}, origin ${follower.bytes.origin} (${lan.repairs} of ${blocks} blocks)`);
+  assert.ok(lan.repairs > 0 && lan.repairs < blocks, `blocks from the origin: ${lan.repairs}`);
+  assert.equal(follower.bytes.origin, lan.repairs * BLOCK_SIZE, 'the origin sent exactly the missing blocks');
+});
+
+test('LAN download: a late joiner gets the second half from the multicast and the first half from a peer that completed, nothing from the origin', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-late';
+  const lanKey = generateLanKey();
+  const ids = ['dev-first', 'dev-early', 'dev-late'];
+  const settings = { lanRateLimitKbps: 4_000, sessionStartDelaySeconds: 0 };
+  const rep = await startDevice(taskId, 'dev-first', lanKey, ids, { weight: 200, settings, servePeers: true });
+  const early = await startDevice(taskId, 'dev-early', lanKey, ids, { settings, servePeers: true });
+  await waitFor(() => early.bytes.multicast >= SIZE / 2, 'half the content multicast', 20_000);
+  // A discovery window longer than the representative's 1 s keep-alive, as the defaults have (2.5 s).
+  const late = await startDevice(taskId, 'dev-late', lanKey, ids, { settings, servePeers: true, election: { ...ELECTION, discoveryWindowMs: 1_500 } });
+  const [, , lateResult] = await Promise.all([rep.result, early.result, late.result]);
+  assert.equal(lateResult.outcome.role, 'follower');
+  for (const d of [rep, early, late]) await assertVerifiedCopy(d);
+  const lan = late.download.activity();
+  console.log(`[measure] late joiner: multicast ${late.bytes.multicast}, peer ${late.bytes.peer} (${lan.repairs} blocks), origin ${late.bytes.origin}`);
+  assert.equal(late.bytes.origin, 0, 'nothing from the origin');
+  assert.ok(lan.repairs > 0 && lan.repairs < blockCount(SIZE, BLOCK_SIZE), `blocks repaired from a peer: ${lan.repairs}`);
+  assert.equal(late.bytes.peer, lan.repairs * BLOCK_SIZE, 'exactly the blocks it missed came from the peer');
+  assert.equal(early.bytes.origin + early.bytes.peer, 0);
+});
