@@ -45,6 +45,7 @@ test('report text: a row per device and per subnet, ratios to the package size, 
         wanOverOrigin: 9.4 / 9,
         wanFromBranchBytes: 0.25 * MIB,
         shaperDrops: 3,
+        lan: null,
       },
     ],
     totals: { devices: 2, done: 1, failed: 1, originBytes: 9 * MIB, originBytesElsewhere: 0, wanBytes: 9.4 * MIB, seconds: 9 },
@@ -53,5 +54,40 @@ test('report text: a row per device and per subnet, ratios to the package size, 
   assert.match(text, /^east-1 +10\.212\.1\.0\/24 +succeeded +4\.3 s +8\.00 MiB +0\.00 MiB +0\.00 MiB$/m);
   assert.match(text, /^ {2}east-2: DOWNLOAD\.EXHAUSTED: gave up$/m);
   assert.match(text, /^10\.212\.1\.0\/24 +east +1\/2 +9\.00 MiB +1\.13x +9\.40 MiB +1\.18x +1\.044 +0\.25 MiB +3$/m);
+  assert.doesNotMatch(text, /representative/, 'no LAN table without a LAN session');
   assert.match(text, /^total: 1\/2 devices done, 1 failed; origin served 9\.00 MiB \(1\.13x the package\); WAN to branches 9\.40 MiB \(1\.18x\); last device done 9\.0 s/m);
+});
+
+test('report text: per subnet the LAN session (representative, start, LAN bytes, repairs) next to the origin and WAN counts', () => {
+  const size = 20 * MIB;
+  const subnet = (name: string, cidr: string, lan: LabReport['subnets'][number]['lan']): LabReport['subnets'][number] => ({
+    branch: name,
+    subnet: cidr,
+    devices: 5,
+    done: 5,
+    originBytes: size,
+    originRatio: 1,
+    wanBytes: 21 * MIB,
+    wanRatio: 1.05,
+    wanOverOrigin: 1.05,
+    wanFromBranchBytes: 0.5 * MIB,
+    shaperDrops: 0,
+    lan,
+  });
+  const report: LabReport = {
+    taskId: 't2',
+    action: 'cache-only',
+    packageBytes: size,
+    contentId: 'cd'.repeat(32),
+    devices: [],
+    subnets: [
+      subnet('east', '10.214.1.0/24', { representative: 'east-3', sessionStartSeconds: 3.04, lanBytesSent: 22 * MIB, lanRatio: 1.1, repairs: 41, invalidPackets: 0 }),
+      subnet('west', '10.214.2.0/24', { representative: null, sessionStartSeconds: null, lanBytesSent: 0, lanRatio: 0, repairs: 0, invalidPackets: 2 }),
+    ],
+    totals: { devices: 10, done: 10, failed: 0, originBytes: 2 * size, originBytesElsewhere: 0, wanBytes: 42 * MIB, seconds: 12 },
+  };
+  const text = formatLabReport(report);
+  assert.match(text, /^subnet +representative +session start +LAN sent +x pkg +repairs +invalid packets +origin served +x pkg +WAN to branch +x pkg$/m);
+  assert.match(text, /^10\.214\.1\.0\/24 +east-3 +\+3\.0 s +22\.00 MiB +1\.10x +41 +0 +20\.00 MiB +1\.00x +21\.00 MiB +1\.05x$/m);
+  assert.match(text, /^10\.214\.2\.0\/24 +- +- +0\.00 MiB +0\.00x +0 +2 +20\.00 MiB +1\.00x +21\.00 MiB +1\.05x$/m);
 });

@@ -18,6 +18,24 @@ export interface LabDistributionOptions {
   timeoutMs?: number;
   /** Where progress lines and the report go (default: standard output). */
   print?: (line: string) => void;
+  /**
+   * Settings for this task: created as a profile through the API and passed as the task's
+   * `profileId` (e.g. `{ useMulticast: true, sessionStartDelaySeconds: 3 }`). Absent: the
+   * devices' default profile.
+   */
+  profile?: LabProfileSettings;
+}
+
+/**
+ * The settings a lab task may override: the contract's agent settings, spelled out here because this
+ * harness talks to the public API as a user does (JSON), not through the contracts package.
+ */
+export interface LabProfileSettings {
+  useMulticast?: boolean;
+  sessionStartDelaySeconds?: number;
+  peerDownloadAllowed?: boolean;
+  lanRateLimitKbps?: number | null;
+  cacheSizeLimitBytes?: number | null;
 }
 
 export interface BytesBySource {
@@ -56,6 +74,22 @@ export interface SubnetFigures {
   wanFromBranchBytes: number;
   /** Packets the WAN shaper dropped toward the branch during the run (TCP backs off on these). */
   shaperDrops: number;
+  /** The subnet's LAN session as the task summary has it; null when no device reported one (no multicast). */
+  lan: SubnetLanFigures | null;
+}
+
+export interface SubnetLanFigures {
+  /** The elected representative's device ID; null when none reported. */
+  representative: string | null;
+  /** When the representative began to multicast, in seconds after the task was created; null if it never did. */
+  sessionStartSeconds: number | null;
+  /** IP bytes of data, parity and announcements the representative sent on the LAN. */
+  lanBytesSent: number;
+  /** `lanBytesSent` / package size: what the LAN carried per copy (headers and repair included). */
+  lanRatio: number;
+  /** Repair symbols the representative sent plus blocks the others fetched in repair (peers or origin). */
+  repairs: number;
+  invalidPackets: number;
 }
 
 export interface LabReport {
@@ -79,10 +113,18 @@ export interface LabReport {
   };
 }
 
+interface SummaryLan {
+  representative: string | null;
+  sessionStartedAt: string | null;
+  lanBytesSent: number;
+  repairs: number;
+  invalidPackets: number;
+}
 interface SummaryBody {
   total: number;
   counts: Record<string, number>;
   bytes: BytesBySource;
+  subnets?: Array<{ subnet: string; lan?: SummaryLan }>;
 }
 interface DeviceRow {
   deviceId: string;
@@ -109,6 +151,11 @@ const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const SLICE_BYTES = 1024 * 1024;
 /** The page limit of the task device list (the contract's maximum). */
 const PAGE = 1000;
+/**
+ * A representative's last status report (with the session's final figures) follows its terminal
+ * state by at most a report interval; a multicast run waits this long for every subnet to name one.
+ */
+const LAN_SUMMARY_GRACE_MS = 5_000;
 
 const MIB = 1024 * 1024;
 const mib = (bytes: number): string => `${(bytes / MIB).toFixed(2)} MiB`;
@@ -169,15 +216,28 @@ export async function runLabDistribution(options: LabDistributionOptions): Promi
   await stack.origin.ok('DELETE', '/v1/stats/bytes-served');
   const wanBefore = await Promise.all(lab.branches.map((b) => lab.wanCounters(b.name)));
   const deviceIds = stack.agents.map((a) => a.deviceId);
-  const task = await api.ok<{ id: string; createdAt: string }>('POST', '/v1/tasks', { name: `lab ${action} ${mib(packageBytes)}`, packageId: pkg.id, action, targets: { deviceIds } });
+  let profileId: string | undefined;
+  if (options.profile) {
+    const profile = await api.ok<{ id: string }>('POST', '/v1/profiles', { name: `lab ${seed}`.slice(0, 200), ...options.profile });
+    profileId = profile.id;
+    print(`[lab] profile ${profile.id}: ${JSON.stringify(options.profile)}`);
+  }
+  const task = await api.ok<{ id: string; createdAt: string }>('POST', '/v1/tasks', {
+    name: `lab ${action} ${mib(packageBytes)}`,
+    packageId: pkg.id,
+    action,
+    targets: { deviceIds },
+    ...(profileId ? { profileId } : {}),
+  });
   const startedAt = Date.now();
   print(`[lab] task ${task.id}: ${action} on ${deviceIds.length} devices in ${lab.branches.length} branches`);
 
   const deadline = startedAt + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let lastLine = '';
   let lastPrintAt = 0;
+  let summary: SummaryBody;
   for (;;) {
-    const summary = await api.ok<SummaryBody>('GET', `/v1/tasks/${task.id}/summary`);
+    summary = await api.ok<SummaryBody>('GET', `/v1/tasks/${task.id}/summary`);
     const states = Object.entries(summary.counts)
       .filter(([, n]) => n > 0)
       .map(([state, n]) => `${state} ${n}`)
@@ -192,6 +252,13 @@ export async function runLabDistribution(options: LabDistributionOptions): Promi
     if (TERMINAL.reduce((n, state) => n + (summary.counts[state] ?? 0), 0) === summary.total) break;
     if (Date.now() > deadline) throw new Error(`task ${task.id} did not finish within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms (${states})`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  if (options.profile?.useMulticast) {
+    const graceUntil = Date.now() + LAN_SUMMARY_GRACE_MS;
+    while (!lab.branches.every((b) => summary.subnets?.find((s) => s.subnet === b.subnet)?.lan?.representative) && Date.now() < graceUntil) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      summary = await api.ok<SummaryBody>('GET', `/v1/tasks/${task.id}/summary`);
+    }
   }
 
   const wanAfter = await Promise.all(lab.branches.map((b) => lab.wanCounters(b.name)));
@@ -222,6 +289,7 @@ export async function runLabDistribution(options: LabDistributionOptions): Promi
     const mine = devices.filter((d) => d.branch === branch.name);
     const wan = delta(wanAfter[i]!, wanBefore[i]!);
     const originBytes = served.bySubnet[branch.subnet] ?? 0;
+    const lan = summary.subnets?.find((s) => s.subnet === branch.subnet)?.lan;
     return {
       branch: branch.name,
       subnet: branch.subnet,
@@ -234,6 +302,17 @@ export async function runLabDistribution(options: LabDistributionOptions): Promi
       wanOverOrigin: originBytes > 0 ? wan.toBranch / originBytes : Number.NaN,
       wanFromBranchBytes: wan.fromBranch,
       shaperDrops: wan.drops,
+      lan:
+        lan && (lan.representative !== null || lan.lanBytesSent > 0)
+          ? {
+              representative: lan.representative,
+              sessionStartSeconds: lan.sessionStartedAt === null ? null : (Date.parse(lan.sessionStartedAt) - created) / 1000,
+              lanBytesSent: lan.lanBytesSent,
+              lanRatio: lan.lanBytesSent / packageBytes,
+              repairs: lan.repairs,
+              invalidPackets: lan.invalidPackets,
+            }
+          : null,
     };
   });
   const times = devices.map((d) => d.seconds).filter((s): s is number => s !== null);
@@ -285,6 +364,29 @@ export function formatLabReport(report: LabReport): string {
   );
   for (const d of report.devices.filter((x) => x.reason)) lines.push(`  ${d.deviceId}: ${d.reason}`);
   lines.push('');
+  // The LAN session per subnet, only when some subnet had one (a baseline run has none).
+  if (report.subnets.some((s) => s.lan)) {
+    lines.push(
+      ...table(
+        ['subnet', 'representative', 'session start', 'LAN sent', 'x pkg', 'repairs', 'invalid packets', 'origin served', 'x pkg', 'WAN to branch', 'x pkg'],
+        report.subnets.map((s) => [
+          s.subnet,
+          s.lan?.representative ?? '-',
+          s.lan?.sessionStartSeconds == null ? '-' : `+${s.lan.sessionStartSeconds.toFixed(1)} s`,
+          s.lan ? mib(s.lan.lanBytesSent) : '-',
+          s.lan ? ratio(s.lan.lanRatio) : '-',
+          s.lan ? String(s.lan.repairs) : '-',
+          s.lan ? String(s.lan.invalidPackets) : '-',
+          mib(s.originBytes),
+          ratio(s.originRatio),
+          mib(s.wanBytes),
+          ratio(s.wanRatio),
+        ]),
+        new Set([2, 3, 4, 5, 6, 7, 8, 9, 10]),
+      ),
+    );
+    lines.push('');
+  }
   lines.push(
     ...table(
       ['subnet', 'branch', 'done', 'origin served', 'x pkg', 'WAN to branch', 'x pkg', 'WAN/origin', 'WAN from branch', 'shaper drops'],
