@@ -110,12 +110,24 @@ async function startDevice(
   id: string,
   lanKey: Uint8Array,
   targets: string[],
-  options: { weight?: number; settings?: Partial<typeof DEFAULT_AGENT_SETTINGS>; silenceTimeoutMs?: number; servePeers?: boolean; election?: typeof ELECTION } = {},
+  options: {
+    weight?: number;
+    settings?: Partial<typeof DEFAULT_AGENT_SETTINGS>;
+    silenceTimeoutMs?: number;
+    servePeers?: boolean;
+    election?: typeof ELECTION;
+    /** Blocks already verified in the device's partial download (an earlier, interrupted run). */
+    preload?: number[];
+  } = {},
 ): Promise<Device> {
   const socket = await openSocket();
   const { dir, remove } = await tempDir(`lan-${id}`);
   cleanups.push(remove);
   const cache = await ContentCache.open(dir);
+  if (options.preload !== undefined) {
+    const partial = await cache.openPartial(content.manifest);
+    for (const i of options.preload) await partial.writeBlock(i, content.data.subarray(i * BLOCK_SIZE, Math.min(SIZE, (i + 1) * BLOCK_SIZE)));
+  }
   let peerPort: number | undefined;
   if (options.servePeers) {
     const server = await PeerBlockServer.start({ cache, host: IFACE, port: 0 });
@@ -204,7 +216,7 @@ test('LAN download: a weight-0 device alone falls back to the origin after the n
   await assertVerifiedCopy(device);
 });
 
-test('LAN download: the representative stops mid-multicast; the follower takes exactly its missing blocks from the origin', async (t) => {
+test('LAN download: the representative stops mid-multicast; the lone follower takes over and fetches exactly its missing blocks from the origin', async (t) => {
   if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
   const taskId = 'task-lan-lost';
   const lanKey = generateLanKey();
@@ -221,9 +233,65 @@ test('LAN download: the representative stops mid-multicast; the follower takes e
   await assertVerifiedCopy(follower);
   const lan = follower.download.activity();
   const blocks = blockCount(SIZE, BLOCK_SIZE);
-  console.log(`[measure] follower after losing its representative: multicast ${follower.bytes.multicast}, origin ${follower.bytes.origin} (${lan.repairs} of ${blocks} blocks)`);
-  assert.ok(lan.repairs > 0 && lan.repairs < blocks, `blocks from the origin: ${lan.repairs}`);
-  assert.equal(follower.bytes.origin, lan.repairs * BLOCK_SIZE, 'the origin sent exactly the missing blocks');
+  const fromOrigin = follower.bytes.origin / BLOCK_SIZE;
+  console.log(`[measure] follower after losing its representative: multicast ${follower.bytes.multicast}, origin ${follower.bytes.origin} (${fromOrigin} of ${blocks} blocks), role now ${lan.role}`);
+  assert.equal(lan.role, 'representative', 'the survivor was elected and took over the session');
+  assert.ok(Number.isInteger(fromOrigin) && fromOrigin > 0 && fromOrigin < blocks, `blocks from the origin: ${fromOrigin}`);
+  assert.equal(result.blocksFetched, blocks, 'every block fetched once: what the multicast gave was kept, the origin sent exactly the rest');
+});
+
+test('LAN download: the representative killed a third into the multicast; a successor is elected, continues from the blocks on the subnet, and everyone completes', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-failover';
+  const lanKey = generateLanKey();
+  const ids = ['dev-fo-rep', 'dev-fo-1', 'dev-fo-2', 'dev-fo-3'];
+  // All four join before the first representative starts (30 s delay, started early once all joined);
+  // 4 Mbit/s makes the multicast take ~4 s, so a third of it is easy to catch.
+  const settings = { lanRateLimitKbps: 4_000, sessionStartDelaySeconds: 30 };
+  const servedBefore = origin.bytesServed();
+  // The first representative serves no peers: once killed, nothing of it is left on the subnet.
+  const rep = await startDevice(taskId, ids[0]!, lanKey, ids, { weight: 200, settings });
+  // Two survivors hold two different blocks from an earlier run, far ahead of the multicast: whoever
+  // succeeds lacks some of them, and must take them from a peer, not from the origin.
+  const blocks = blockCount(SIZE, BLOCK_SIZE);
+  const preloads = [[blocks - 4, blocks - 3], [blocks - 2, blocks - 1], []];
+  const others = await Promise.all(ids.slice(1).map((id, i) => startDevice(taskId, id, lanKey, ids, { weight: 1, settings, servePeers: true, preload: preloads[i] })));
+  await waitFor(() => others.every((d) => d.bytes.multicast >= SIZE / 3), 'a third of the content multicast to every follower', 20_000);
+  rep.abort.abort();
+  const killedAt = performance.now();
+  // What the subnet held at the kill: the union of the survivors' verified blocks.
+  const onSubnet = new Set<number>();
+  const heldAtKill: number[] = [];
+  for (const d of others) {
+    const held = await d.cache.heldBlocks(content.manifest.contentId, BLOCK_SIZE);
+    heldAtKill.push(held?.blocks.length ?? 0);
+    for (const i of held?.blocks ?? []) onSubnet.add(i);
+  }
+  const unsent = blocks - onSubnet.size;
+  await assert.rejects(rep.result, (e: unknown) => (e as { code?: string }).code === 'DOWNLOAD.ABORTED');
+  const results = await Promise.all(others.map((d) => d.result));
+  const seconds = (performance.now() - killedAt) / 1000;
+  for (const d of others) await assertVerifiedCopy(d);
+
+  const successors = others.filter((d) => d.download.activity().role === 'representative');
+  const served = origin.bytesServed() - servedBefore;
+  const bound = rep.bytes.origin + unsent * BLOCK_SIZE;
+  console.log(
+    `[measure] failover: first representative fetched ${rep.bytes.origin} from the origin; at the kill the survivors held ${heldAtKill.join('/')} of ${blocks} blocks (${unsent} on no device); ` +
+      `${others.map((d) => `${d.id}${successors.includes(d) ? ' (successor)' : ''}: origin ${d.bytes.origin}, multicast ${d.bytes.multicast}, peer ${d.bytes.peer}, LAN sent ${d.download.activity().lanBytesSent}`).join('; ')}; ` +
+      `origin served ${served} in total (bound ${bound}); all complete ${seconds.toFixed(2)} s after the kill`,
+  );
+  assert.equal(successors.length, 1, `exactly one successor: ${others.map((d) => d.download.activity().role).join(', ')}`);
+  for (const r of results) assert.equal(r.outcome.role, 'follower', 'every survivor first followed the killed representative');
+  assert.ok(served <= bound, `origin served ${served} <= first representative's ${rep.bytes.origin} + ${unsent} unsent blocks x ${BLOCK_SIZE}`);
+  assert.ok(successors[0]!.bytes.origin <= unsent * BLOCK_SIZE, `the successor fetched only blocks no device had: ${successors[0]!.bytes.origin}`);
+  assert.ok(successors[0]!.bytes.peer >= 2 * BLOCK_SIZE, `the successor took the blocks another survivor held from it: ${successors[0]!.bytes.peer}`);
+  for (const [i, d] of others.entries()) {
+    // Each block fetched exactly once besides those held from the start: nothing held was fetched again.
+    assert.equal(results[i]!.blocksFetched, blocks - preloads[i]!.length, `${d.id}: no block fetched twice`);
+    if (!successors.includes(d)) assert.equal(d.bytes.origin, 0, `${d.id}: nothing from the origin`);
+    assert.equal(d.download.activity().invalidPackets, 0);
+  }
 });
 
 test('LAN download: a late joiner gets the second half from the multicast and the first half from a peer that completed, nothing from the origin', async (t) => {
@@ -246,4 +314,30 @@ test('LAN download: a late joiner gets the second half from the multicast and th
   assert.ok(lan.repairs > 0 && lan.repairs < blockCount(SIZE, BLOCK_SIZE), `blocks repaired from a peer: ${lan.repairs}`);
   assert.equal(late.bytes.peer, lan.repairs * BLOCK_SIZE, 'exactly the blocks it missed came from the peer');
   assert.equal(early.bytes.origin + early.bytes.peer, 0);
+});
+
+test('LAN download: a representative that meets a better one steps down, stops sending and follows it', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-step-down';
+  const lanKey = generateLanKey();
+  const ids = ['dev-sd-weak', 'dev-sd-strong'];
+  // The weak one waits for the strong one's JOIN (30 s delay): it is representative, not yet sending.
+  const settings = { sessionStartDelaySeconds: 30 };
+  const weak = await startDevice(taskId, ids[0]!, lanKey, ids, { weight: 1, settings });
+  await waitFor(() => weak.download.activity().role === 'representative', 'the weak device representing', 5_000);
+  // No discovery or claim window: the strong device claims before it hears the weak one's keep-alive,
+  // so two representatives meet, as after a lost CLAIM or a healed partition.
+  const strong = await startDevice(taskId, ids[1]!, lanKey, ids, { weight: 200, settings, election: { ...ELECTION, discoveryWindowMs: 0, claimWindowMs: 0 } });
+  const [weakResult, strongResult] = await Promise.all([weak.result, strong.result]);
+  for (const d of [weak, strong]) await assertVerifiedCopy(d);
+  const weakLan = weak.download.activity();
+  const strongLan = strong.download.activity();
+  console.log(`[measure] step-down: weak first ${weakResult.outcome.role}, now ${weakLan.role} (LAN sent ${weakLan.lanBytesSent}); strong ${strongLan.role} (LAN sent ${strongLan.lanBytesSent})`);
+  assert.equal(weakResult.outcome.role, 'representative');
+  assert.equal(strongResult.outcome.role, 'representative');
+  assert.equal(weakLan.role, 'receiver', 'the weak representative stepped down and followed');
+  assert.equal(weakLan.sessionStartedAt, null, 'it never started its multicast');
+  assert.ok(weakLan.lanBytesSent < BLOCK_SIZE, `only keep-alives left the weak device: ${weakLan.lanBytesSent}`);
+  assert.equal(strongLan.role, 'representative');
+  assert.notEqual(strongLan.sessionStartedAt, null, 'the winner started once the weak device joined it');
 });

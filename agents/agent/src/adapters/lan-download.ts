@@ -1,8 +1,8 @@
 import type { ByteSource, LanActivity, LanSession, TaskAssignedV1 } from '@fleetcast/contracts';
 import { Manifest, blockCount } from '@fleetcast/content';
-import { ElectionOptions, MAX_HAVE_RANGES, Packet, senderIdOf, sessionIdOf } from '@fleetcast/lan-protocol';
+import { DEFAULT_ELECTION_OPTIONS, ElectionOptions, MAX_HAVE_RANGES, Packet, senderIdOf, sessionIdOf } from '@fleetcast/lan-protocol';
 import type { Logger } from '@fleetcast/telemetry';
-import { compactRanges } from '../core/block-ranges';
+import { compactRanges, expandRanges } from '../core/block-ranges';
 import { DownloadAbortedError, DownloadSource, FetchBlocksRequest } from '../core/download-source';
 import { PeerBlocksUnavailableError } from '../core/peer-errors';
 import { CacheDownloadResult, downloadIntoCache } from './cache-download';
@@ -36,46 +36,107 @@ export interface LanDownloadOptions {
    * absent when it serves none.
    */
   peerPort?: number;
-  /** A follower's wait for a silent session before it takes the rest from the origin (MULTICAST_SOURCE_DEFAULTS). */
+  /**
+   * A follower's wait for a silent representative before it ends its multicast round
+   * (MULTICAST_SOURCE_DEFAULTS); the election then elects a successor, or the rest comes from peers and the origin.
+   */
   silenceTimeoutMs?: number;
 }
 
 export interface LanDownloadResult extends CacheDownloadResult {
+  /** The role the election first settled on (a failover may change it later: see `activity().role`). */
   outcome: ElectionOutcome;
 }
 
 /**
- * A task's download through its subnet's multicast session: runs the election, then
+ * How long a follower whose session fell silent waits for the election to settle on a new role
+ * before it takes the rest from peers and the origin: the election's own time to declare the
+ * representative dead (missed keep-alives) plus its time to give up on finding one (the no-representative
+ * timeout, which covers a discovery window, a claim window and a better device that never claims).
+ */
+function roleWaitMs(election: ElectionOptions): number {
+  return election.missedKeepAlives * election.keepAliveIntervalMs + election.noRepresentativeTimeoutMs;
+}
+
+/**
+ * A successor's wait for the followers of the lost representative to re-join, at most (it ends as
+ * soon as every target device but the lost ones has): three keep-alive intervals. They are already
+ * waiting in the election's new round and follow on the successor's first ANNOUNCE (sent at once);
+ * a lost ANNOUNCE is repeated every keep-alive.
+ */
+const TAKEOVER_GATHER_KEEP_ALIVES = 3;
+
+/** What one follower round ended with. */
+type FollowEnd =
+  | { kind: 'complete'; result: CacheDownloadResult }
+  /** The representative closed the session with blocks missing: peers, then the origin. */
+  | { kind: 'closed' }
+  /** The representative fell silent: the election is electing a successor. */
+  | { kind: 'lost' }
+  /** The election settled on another role (a new representative, or this device): the round was abandoned. */
+  | { kind: 'switched' };
+
+/**
+ * A task's download through its subnet's multicast session. The election runs for the whole
+ * download, and the device does what its current role says:
  *
- * - as representative: downloads from the origin into the partial file and tells a MulticastSender
- *   each verified block (the LAN follows the WAN); the multicast starts after the session start
- *   delay, or as soon as every other target device of the subnet has joined; it returns once the
- *   session has closed, so the final status report carries the session's figures;
- * - as follower: sends JOIN and receives the multicast; what the session ended without comes from
- *   the origin (exactly the missing blocks: `downloadIntoCache` passes what is left to the next source);
- * - on `fallback` (weight 0 and no representative): downloads from the origin as without multicast.
+ * - representative: downloads what it lacks (from peers that hold it, then the origin) into the
+ *   partial file and tells a MulticastSender each verified block (the LAN follows the WAN); the
+ *   multicast starts after the session start delay, or as soon as every other target device of the
+ *   subnet has joined; it returns once the session has closed, so the final status report carries
+ *   the session's figures;
+ * - follower: sends JOIN (and PEER_HAVE of its verified blocks, when it holds some and serves
+ *   peers) and receives the multicast of its representative; when the session closes short, the rest
+ *   comes from peers, then the origin (exactly the missing blocks);
+ * - fallback (weight 0 and no representative): downloads from the origin as without multicast.
  *
- * Representative failover is not handled here yet: a follower whose representative dies waits for
- * the multicast source's silence timeout and then takes the rest from the origin.
+ * Representative failover: a follower's election notices a representative that stops announcing
+ * (missed keep-alives) and starts a new round, in which devices rank by blocks held. The winner
+ * takes over the same session (same task, same key): it keeps its verified blocks, gathers the
+ * followers again for a short while (their PEER_HAVE says what they hold), fetches the blocks it lacks
+ * from peers first and from the origin only when no peer has them, and multicasts only the blocks
+ * some device lacks. The others follow it, keep what they have and want only the rest. A
+ * representative that meets a better one steps down: it stops sending and its download, and follows
+ * the winner. Nobody starts over: every round works on the same partial file.
  */
 export class LanDownload {
   private readonly lanKey: Uint8Array;
+  private readonly selfId: string;
+  private readonly electionOptions: ElectionOptions;
   private election: LanElection | null = null;
   private sender: MulticastSender | null = null;
   private multicast: MulticastSource | null = null;
   private role: LanActivity['role'] = 'none';
   private sessionStartedAt: string | null = null;
   private fallbackBlocks = 0;
-  /** Sender IDs heard in JOIN or PEER_HAVE packets of the session. */
+  /** LAN figures of senders and sources of earlier rounds (a failover makes several). */
+  private lanBytesBefore = 0;
+  private repairParityBefore = 0;
+  private invalidBefore = 0;
+  /** Sender IDs heard in JOIN or PEER_HAVE packets of the session (since this device last took over). */
   private readonly joined = new Set<string>();
   /** Called when a new device joined (the representative checks whether all targets are in). */
   private onJoin: () => void = () => undefined;
-  /** Peer block servers announced in PEER_HAVE, by sender ID: where a follower repairs before the origin. */
+  /** Peer block servers announced in PEER_HAVE, by sender ID: where a device repairs before the origin. */
   private readonly peers = new Map<string, string>();
+  /** Blocks each device said it holds in PEER_HAVE (several packets add up). */
+  private readonly holdings = new Map<string, Set<number>>();
+  /** Representatives this device saw fall silent: a successor does not wait for them to re-join. */
+  private readonly lostRepresentatives = new Set<string>();
   private members: SessionBinding | null = null;
+  /** The election's current role, and a count of role changes so that a round knows it is stale. */
+  private current: ElectionOutcome | null = null;
+  private roleSeq = 0;
+  private roleWaiters: Array<() => void> = [];
+  /** The running round: what it does (role and representative) and how to abandon it. */
+  private round: { key: string; abort: AbortController } | null = null;
+  private blocksHeld = 0;
+  private blocksFetched = 0;
 
   constructor(private readonly options: LanDownloadOptions) {
     this.lanKey = new Uint8Array(Buffer.from(options.session.sessionKey, 'base64'));
+    this.selfId = senderIdOf(options.deviceId);
+    this.electionOptions = { ...DEFAULT_ELECTION_OPTIONS, ...options.election };
   }
 
   /** This device's part in the session so far (running totals), for the status reports. */
@@ -86,9 +147,9 @@ export class LanDownload {
       role: this.role,
       sessionStartedAt: this.sessionStartedAt,
       // IP bytes of the data, parity and ANNOUNCE packets the sender's pacer let out (headers included: what the LAN carried).
-      lanBytesSent: stats?.bytesSent ?? 0,
-      repairs: this.role === 'representative' ? (stats?.repairParitySent ?? 0) : this.fallbackBlocks,
-      invalidPackets: (this.election?.invalidPackets ?? 0) + sourceInvalid,
+      lanBytesSent: this.lanBytesBefore + (stats?.bytesSent ?? 0),
+      repairs: this.role === 'representative' ? this.repairParityBefore + (stats?.repairParitySent ?? 0) : this.fallbackBlocks,
+      invalidPackets: (this.election?.invalidPackets ?? 0) + this.invalidBefore + sourceInvalid,
     };
   }
 
@@ -96,7 +157,7 @@ export class LanDownload {
     const { options } = this;
     const { cache, manifest, signal } = options;
     const partial = await cache.openPartial(manifest);
-    const held = blockCount(manifest.size, manifest.blockSize) - partial.missingBlocks().length;
+    this.blocksHeld = blockCount(manifest.size, manifest.blockSize) - partial.missingBlocks().length;
     this.members = options.socket.join(sessionIdOf(options.task.taskId), this.lanKey, { onPacket: (packet, from) => this.onMember(packet, from.address) });
     const election = new LanElection({
       socket: options.socket,
@@ -104,15 +165,19 @@ export class LanDownload {
       deviceId: options.deviceId,
       lanKey: this.lanKey,
       weight: options.weight,
-      blocksHeld: held,
+      blocksHeld: this.blocksHeld,
       logger: options.logger,
       election: options.election,
       // The sender announces every second (the election's keep-alive interval) from the moment it
       // exists, and a discovery window is 2.5 keep-alives: the election's own ANNOUNCEs are not needed.
       onAnnounceWanted: () => undefined,
       onSteppedDown: (representativeId) => {
-        options.logger.warn({ taskId: options.task.taskId, representativeId }, 'stepped down as representative; the origin download continues, the multicast stops');
-        this.sender?.stop();
+        options.logger.warn({ taskId: options.task.taskId, representativeId }, 'stepped down as representative: the multicast and the download stop, this device follows the winner');
+      },
+      onRole: (outcome) => this.onRole(outcome),
+      onRepresentativeLost: (representativeId) => {
+        this.lostRepresentatives.add(representativeId);
+        options.logger.warn({ taskId: options.task.taskId, representativeId }, 'representative fell silent: electing a successor');
       },
     });
     this.election = election;
@@ -120,33 +185,140 @@ export class LanDownload {
     try {
       const outcome = await untilAborted(election.outcome, signal);
       options.logger.info({ taskId: options.task.taskId, ...outcome }, 'LAN session role');
-      switch (outcome.role) {
-        case 'representative':
-          this.role = 'representative';
-          return { outcome, ...(await this.represent()) };
-        case 'follower':
-          this.role = 'receiver';
-          election.sendJoin(held);
-          // The representative's own election is what it needs; this device's stops here (see the class comment).
-          election.stop();
-          return { outcome, ...(await this.follow()) };
-        default:
-          options.logger.warn({ taskId: options.task.taskId, reason: outcome.reason }, 'no multicast session: downloading from the origin');
-          election.stop();
-          return { outcome, ...(await downloadIntoCache({ cache, manifest, sources: [options.origin], signal, onProgress: options.onProgress })) };
-      }
+      const result = await this.participate();
+      return { outcome, ...result, alreadyCached: result.alreadyCached && this.blocksFetched === 0, blocksFetched: this.blocksFetched };
     } finally {
       election.stop();
+      this.round?.abort.abort();
       this.members?.leave();
     }
   }
 
+  private onRole(outcome: ElectionOutcome): void {
+    if (outcome.role === 'fallback' && outcome.reason === 'stopped') return;
+    const previous = this.current;
+    this.current = outcome;
+    this.roleSeq++;
+    if (previous !== null && roleKey(previous) !== roleKey(outcome)) {
+      this.options.logger.info({ taskId: this.options.task.taskId, from: roleKey(previous), to: roleKey(outcome) }, 'LAN session role changed');
+    }
+    // A round doing something else is abandoned; the loop in `participate` starts the right one.
+    if (this.round !== null && this.round.key !== roleKey(outcome)) this.round.abort.abort();
+    for (const wake of this.roleWaiters.splice(0)) wake();
+  }
+
+  /** Resolves true once the role changed after `seq`, false after `timeoutMs` (or an abort). */
+  private roleChangeAfter(seq: number, timeoutMs: number): Promise<boolean> {
+    if (this.roleSeq !== seq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (changed: boolean) => {
+        clearTimeout(timer);
+        this.options.signal.removeEventListener('abort', onAbort);
+        resolve(changed);
+      };
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.options.signal.addEventListener('abort', onAbort, { once: true });
+      this.roleWaiters.push(() => done(true));
+    });
+  }
+
+  /** A round's abort controller: aborted by the task's signal, or when the role changes away from `key`. */
+  private beginRound(key: string): AbortController {
+    const abort = new AbortController();
+    if (this.options.signal.aborted) abort.abort();
+    else this.options.signal.addEventListener('abort', () => abort.abort(), { once: true, signal: abort.signal });
+    this.round = { key, abort };
+    if (this.current === null || roleKey(this.current) !== key) abort.abort();
+    return abort;
+  }
+
+  /** Releases a finished round (its listener on the task's signal goes with the abort). */
+  private endRound(round: AbortController): void {
+    if (this.round?.abort === round) this.round = null;
+    round.abort();
+  }
+
+  /** Runs rounds as the election's role says until the content is complete (or the task aborted). */
+  private async participate(): Promise<CacheDownloadResult> {
+    const { options } = this;
+    for (;;) {
+      if (options.signal.aborted) throw new DownloadAbortedError();
+      const seq = this.roleSeq;
+      const role = this.current as ElectionOutcome;
+      if (role.role === 'representative') {
+        this.role = 'representative';
+        const result = await this.represent();
+        if (result !== null) return result;
+        continue;
+      }
+      if (role.role === 'fallback') {
+        this.election?.stop();
+        if (this.role === 'none') {
+          options.logger.warn({ taskId: options.task.taskId, reason: role.reason }, 'no multicast session: downloading from the origin');
+          return this.fetchInto([options.origin], options.signal);
+        }
+        // A follower whose representative was lost and no successor came forward.
+        return this.repairRest();
+      }
+      this.role = 'receiver';
+      const end = await this.followRound(role.representativeId);
+      if (end.kind === 'complete') {
+        this.announceHeld();
+        return end.result;
+      }
+      if (end.kind === 'switched') continue;
+      if (end.kind === 'lost') {
+        this.lostRepresentatives.add(role.representativeId);
+        if (await this.roleChangeAfter(seq, roleWaitMs(this.electionOptions))) continue;
+      }
+      // The session is over for this device: without `stop`, the election would elect a successor
+      // once the representative that closed the session stops announcing.
+      this.election?.stop();
+      return this.repairRest();
+    }
+  }
+
+  /** Fetches what is missing through `sources` into the cache, counting the blocks fetched. */
+  private async fetchInto(sources: DownloadSource[], signal: AbortSignal): Promise<CacheDownloadResult> {
+    const { cache, manifest, onProgress } = this.options;
+    const counted = sources.map((source) =>
+      withBlockHook(source, () => {
+        this.blocksFetched++;
+        this.blocksHeld++;
+        this.election?.blocksHeld(this.blocksHeld);
+      }),
+    );
+    return downloadIntoCache({ cache, manifest, sources: counted, signal, onProgress });
+  }
+
+  /** After the session: peers (when allowed), then the origin, for exactly the blocks still missing. */
+  private repairRest(): Promise<CacheDownloadResult> {
+    const { options } = this;
+    const repaired = () => {
+      this.fallbackBlocks++;
+    };
+    const origin = withBlockHook(options.origin, repaired);
+    const sources = options.task.settings.peerDownloadAllowed ? [withBlockHook(this.peerSource(), repaired), origin] : [origin];
+    return this.fetchInto(sources, options.signal).then((result) => {
+      this.announceHeld();
+      return result;
+    });
+  }
+
   /** JOIN and PEER_HAVE of the session's other devices, whatever this device's role. */
   private onMember(packet: Packet, address: string): void {
-    if (packet.senderId === senderIdOf(this.options.deviceId)) return;
+    if (packet.senderId === this.selfId) return;
     if (packet.type !== 'join' && packet.type !== 'peer-have') return;
     if (packet.type === 'peer-have' && packet.ranges.length > 0) {
       this.peers.set(packet.senderId, address.includes(':') ? `http://[${address}]:${packet.port}` : `http://${address}:${packet.port}`);
+      const blocks = blockCount(this.options.manifest.size, this.options.manifest.blockSize);
+      const ranges = expandRanges(packet.ranges, blocks);
+      if (!('error' in ranges)) {
+        const held = this.holdings.get(packet.senderId) ?? new Set<number>();
+        for (const index of ranges) held.add(index);
+        this.holdings.set(packet.senderId, held);
+      }
     }
     if (!this.joined.has(packet.senderId)) {
       this.joined.add(packet.senderId);
@@ -154,19 +326,48 @@ export class LanDownload {
     }
   }
 
-  /** Tells the subnet this device now serves the whole content to peers (when it runs a peer server). */
-  private announceHeld(): void {
-    const port = this.options.peerPort;
-    if (port === undefined || this.members === null) return;
-    const blocks = blockCount(this.options.manifest.size, this.options.manifest.blockSize);
-    const ranges = compactRanges(Array.from({ length: blocks }, (_, i) => i)).slice(0, MAX_HAVE_RANGES);
-    this.members.send({ type: 'peer-have', sessionId: sessionIdOf(this.options.task.taskId), senderId: senderIdOf(this.options.deviceId), port, ranges });
+  /** The verified blocks this device holds now (all of them once the content is in the cache). */
+  private async heldIndexes(): Promise<number[]> {
+    const { cache, manifest } = this.options;
+    const blocks = blockCount(manifest.size, manifest.blockSize);
+    if (await cache.has(manifest.contentId)) return Array.from({ length: blocks }, (_, i) => i);
+    const partial = await cache.openPartial(manifest);
+    const held: number[] = [];
+    for (let i = 0; i < blocks; i++) if (partial.has(i)) held.push(i);
+    return held;
   }
 
-  private async represent(): Promise<CacheDownloadResult> {
+  /** Tells the subnet which blocks this device serves to peers (when it runs a peer server and holds any). */
+  private sendHoldings(held: readonly number[]): void {
+    const port = this.options.peerPort;
+    if (port === undefined || this.members === null || held.length === 0) return;
+    const ranges = compactRanges(held);
+    // A PEER_HAVE carries at most MAX_HAVE_RANGES ranges; several packets add up at the receiver.
+    for (let i = 0; i < ranges.length; i += MAX_HAVE_RANGES) {
+      this.members.send({ type: 'peer-have', sessionId: sessionIdOf(this.options.task.taskId), senderId: this.selfId, port, ranges: ranges.slice(i, i + MAX_HAVE_RANGES) });
+    }
+  }
+
+  /** Tells the subnet this device now serves the whole content to peers (when it runs a peer server). */
+  private announceHeld(): void {
+    const blocks = blockCount(this.options.manifest.size, this.options.manifest.blockSize);
+    this.sendHoldings(Array.from({ length: blocks }, (_, i) => i));
+  }
+
+  /**
+   * One stretch as representative: the first one of the session, or a takeover after the previous
+   * representative fell silent. Returns null when the election made this device a follower
+   * (stepped down for a better representative): what it fetched so far stays in the partial.
+   */
+  private async represent(): Promise<CacheDownloadResult | null> {
     const { options, joined } = this;
-    const { cache, manifest, task, signal, logger } = options;
-    const partial = await cache.openPartial(manifest);
+    const { cache, manifest, task, logger } = options;
+    const round = this.beginRound(roleKey({ role: 'representative' }));
+    // A representative elected after one fell silent takes over a session already under way.
+    const takeover = this.lostRepresentatives.size > 0;
+    const partial = (await cache.has(manifest.contentId)) ? null : await cache.openPartial(manifest);
+    // A successor gathers the devices of the session again: only JOINs from now on count.
+    if (takeover) joined.clear();
     let sender: MulticastSender;
     try {
       sender = new MulticastSender({
@@ -177,42 +378,54 @@ export class LanDownload {
         weight: options.weight,
         manifest,
         // The partial while the WAN download runs, the cache's file once it completed.
-        paths: [partial.partPath, cache.path(manifest.contentId)],
+        paths: [...(partial === null ? [] : [partial.partPath]), cache.path(manifest.contentId)],
         session: { rateKbps: task.settings.lanRateLimitKbps ?? 0 },
       });
     } catch (error) {
       // Content the session cannot lay out (an empty file): the followers fall back after their silence timeout.
       logger.warn({ taskId: task.taskId, err: (error as Error).message }, 'cannot multicast this content; downloading from the origin only');
-      return downloadIntoCache({ cache, manifest, sources: [options.origin], signal, onProgress: options.onProgress });
+      this.endRound(round);
+      return this.fetchInto([options.origin], options.signal);
     }
+    this.retireSender();
     this.sender = sender;
     const blocks = blockCount(manifest.size, manifest.blockSize);
-    for (let i = 0; i < blocks; i++) if (partial.has(i)) sender.blockReady(i);
+    const heldAtStart = new Set(await this.heldIndexes());
+    for (const i of heldAtStart) sender.blockReady(i);
 
-    const targets = new Set(options.session.subnetDeviceIds.filter((id) => id !== options.deviceId).map(senderIdOf));
+    const targets = new Set(options.session.subnetDeviceIds.map(senderIdOf).filter((id) => id !== this.selfId && !this.lostRepresentatives.has(id)));
     let startTimer: NodeJS.Timeout | null = null;
+    let gathered!: () => void;
+    const gathering = new Promise<void>((resolve) => (gathered = resolve));
     const start = (why: string) => {
-      if (this.sessionStartedAt !== null) return;
       if (startTimer !== null) clearTimeout(startTimer);
-      this.sessionStartedAt = new Date().toISOString();
-      logger.info({ taskId: task.taskId, why, joined: joined.size, targets: targets.size }, 'multicast session starting');
+      startTimer = null;
+      gathered();
+      if (sender.phase !== 'gathering') return;
+      // Blocks every device that joined holds (their PEER_HAVE says which) are not sent: after a
+      // takeover most of the content is on the subnet already (see MulticastSender.skip).
+      const skipped = [...heldAtStart].filter((i) => joined.size > 0 && [...joined].every((id) => this.holdings.get(id)?.has(i) === true));
+      for (const i of skipped) sender.skip(i);
+      this.sessionStartedAt ??= new Date().toISOString();
+      logger.info({ taskId: task.taskId, why, joined: joined.size, targets: targets.size, takeover, skipped: skipped.length, blocks }, 'multicast session starting');
       sender.start();
     };
     const allJoined = () => targets.size > 0 && [...targets].every((id) => joined.has(id));
     this.onJoin = () => {
       if (allJoined()) start('every target device of the subnet joined');
     };
+    // A takeover gathers for a short while whatever the start delay: the devices are already waiting
+    // for a successor, and their PEER_HAVE is what keeps the successor from fetching blocks they hold.
+    const gatherMs = takeover ? TAKEOVER_GATHER_KEEP_ALIVES * this.electionOptions.keepAliveIntervalMs : task.settings.sessionStartDelaySeconds * 1000;
     if (allJoined()) start('every target device of the subnet joined');
-    else startTimer = setTimeout(() => start('session start delay over'), task.settings.sessionStartDelaySeconds * 1000);
+    else startTimer = setTimeout(() => start(takeover ? 'takeover gather window over' : 'session start delay over'), gatherMs);
 
     try {
-      const result = await downloadIntoCache({
-        cache,
-        manifest,
-        sources: [withBlockHook(options.origin, (index) => sender.blockReady(index))],
-        signal,
-        onProgress: options.onProgress,
-      });
+      // A successor asks the followers' PEER_HAVE before it fetches: wait until they re-joined.
+      if (takeover) await untilAborted(gathering, round.signal);
+      const ready = (index: number) => sender.blockReady(index);
+      const sources = task.settings.peerDownloadAllowed ? [withBlockHook(this.peerSource(), ready), withBlockHook(options.origin, ready)] : [withBlockHook(options.origin, ready)];
+      const result = await this.fetchInto(sources, round.signal);
       // Blocks that were in the cache already, or resumed: all are ready now.
       for (let i = 0; i < blocks; i++) sender.blockReady(i);
       this.announceHeld();
@@ -222,55 +435,68 @@ export class LanDownload {
           logger.warn({ taskId: task.taskId, err: (error as Error).message }, 'multicast session ended with an error');
           return sender.stats;
         }),
-        signal,
+        round.signal,
       );
       logger.info({ taskId: task.taskId, stats, lanBytesPerContentByte: Number((stats.bytesSent / Math.max(1, manifest.size)).toFixed(4)) }, 'multicast session closed');
       return result;
+    } catch (error) {
+      // Stepped down: not a failure; the loop follows the winner with what this device holds.
+      if (error instanceof DownloadAbortedError && !options.signal.aborted) return null;
+      throw error;
     } finally {
       if (startTimer !== null) clearTimeout(startTimer);
+      this.onJoin = () => undefined;
       sender.stop();
+      this.endRound(round);
     }
   }
 
-  private async follow(): Promise<CacheDownloadResult> {
+  /** Keeps the figures of a sender that is being replaced (a representative that took over twice). */
+  private retireSender(): void {
+    if (this.sender === null) return;
+    this.lanBytesBefore += this.sender.stats.bytesSent;
+    this.repairParityBefore += this.sender.stats.repairParitySent;
+    this.sender = null;
+  }
+
+  /** One stretch as follower of `representativeId`: JOIN, then its multicast for what this device lacks. */
+  private async followRound(representativeId: string): Promise<FollowEnd> {
     const { options } = this;
-    const { cache, manifest, task, signal, logger } = options;
-    const multicast = new MulticastSource({
-      socket: options.socket,
-      taskId: task.taskId,
-      deviceId: options.deviceId,
-      lanKey: this.lanKey,
-      silenceTimeoutMs: options.silenceTimeoutMs,
-    });
-    this.multicast = multicast;
-    const logged: DownloadSource = {
-      kind: multicast.kind,
-      fetchBlocks: async (request) => {
-        try {
-          await multicast.fetchBlocks(request);
-        } catch (error) {
-          if (error instanceof MulticastIncompleteError) {
-            logger.warn({ taskId: task.taskId, reason: error.reason, missing: error.missing.length }, `multicast incomplete: ${error.message}; the rest from the origin`);
-          } else if (!(error instanceof DownloadAbortedError)) {
-            logger.warn({ taskId: task.taskId, err: (error as Error).message }, 'multicast failed; the rest from the origin');
-          }
-          throw error;
-        }
-      },
-    };
-    const repaired = () => {
-      this.fallbackBlocks++;
-    };
-    const origin = withBlockHook(options.origin, repaired);
-    const sources = task.settings.peerDownloadAllowed ? [logged, withBlockHook(this.peerSource(), repaired), origin] : [logged, origin];
-    const result = await downloadIntoCache({ cache, manifest, sources, signal, onProgress: options.onProgress });
-    this.announceHeld();
-    return result;
+    const { task, logger } = options;
+    const round = this.beginRound(roleKey({ role: 'follower', representativeId }));
+    try {
+      const held = await this.heldIndexes();
+      // PEER_HAVE before JOIN: a successor decides what to skip when the last follower joins.
+      this.sendHoldings(held);
+      this.election?.sendJoin(held.length);
+      if (this.multicast !== null) this.invalidBefore += Object.values(this.multicast.stats.invalid).reduce((a, b) => a + b, 0);
+      const multicast = new MulticastSource({
+        socket: options.socket,
+        taskId: task.taskId,
+        deviceId: options.deviceId,
+        lanKey: this.lanKey,
+        silenceTimeoutMs: options.silenceTimeoutMs,
+        representativeId,
+      });
+      this.multicast = multicast;
+      return { kind: 'complete', result: await this.fetchInto([multicast], round.signal) };
+    } catch (error) {
+      if (options.signal.aborted) throw error;
+      if (error instanceof DownloadAbortedError) return { kind: 'switched' };
+      if (error instanceof MulticastIncompleteError) {
+        logger.warn({ taskId: task.taskId, reason: error.reason, missing: error.missing.length }, `multicast incomplete: ${error.message}`);
+        return { kind: error.reason === 'closed' ? 'closed' : 'lost' };
+      }
+      logger.warn({ taskId: task.taskId, err: (error as Error).message }, 'multicast failed; the rest from peers and the origin');
+      return { kind: 'closed' };
+    } finally {
+      this.endRound(round);
+    }
   }
 
   /**
-   * Peer repair over the peer servers announced so far: built when the multicast has ended short,
-   * so it asks the devices that completed by then. With none known, it passes everything to the origin.
+   * A source over the peer servers announced so far (PEER_HAVE: complete copies, and the verified
+   * blocks of devices that re-joined after a failover). With none known, it passes everything on.
    */
   private peerSource(): DownloadSource {
     return {
@@ -278,7 +504,7 @@ export class LanDownload {
       fetchBlocks: async (request) => {
         const peers = [...this.peers.values()];
         if (peers.length === 0) throw new PeerBlocksUnavailableError(request.blocks, 'no peer announced the content');
-        this.options.logger.info({ taskId: this.options.task.taskId, peers: peers.length, blocks: request.blocks.length }, 'peer repair');
+        this.options.logger.info({ taskId: this.options.task.taskId, peers: peers.length, blocks: request.blocks.length }, 'fetching from peers');
         const source = new PeerSource({ peers });
         try {
           await source.fetchBlocks(request);
@@ -288,6 +514,11 @@ export class LanDownload {
       },
     };
   }
+}
+
+/** A role as a comparable key: the same representative followed is the same role. */
+function roleKey(outcome: ElectionOutcome): string {
+  return outcome.role === 'follower' ? `follower:${outcome.representativeId}` : outcome.role;
 }
 
 /** The same source, calling `onBlock` after each block is in the sink (written and recorded). */

@@ -39,13 +39,23 @@ export interface LanElectionOptions {
   onAnnounceWanted?: () => void;
   /** A representative that met a better one and stepped down (the caller stops its sender). */
   onSteppedDown?: (representativeId: string) => void;
+  /**
+   * Every role the election settles on, the first one included: a new round after a silent
+   * representative ends in `representative` or `follower` again, and a representative that steps
+   * down becomes a `follower`. The caller switches what it does (representative failover).
+   */
+  onRole?: (outcome: ElectionOutcome) => void;
+  /** The representative this device followed missed its keep-alives: a new round began without it. */
+  onRepresentativeLost?: (representativeId: string) => void;
 }
 
 /**
  * The adapter of the election reducer for one task on the shared multicast socket: feeds it the
  * session's DISCOVER, CLAIM, ANNOUNCE and symbol packets and its one timer, and carries out its
  * effects. `outcome` settles on the first `become-representative`, `follow` or `fallback`; the
- * election keeps running after it (a representative must keep answering newcomers) until `stop`.
+ * election keeps running after it until `stop`: a representative must keep answering newcomers,
+ * and a follower must notice a representative that stops announcing, so that a new round elects
+ * a successor (`onRole` reports every later role).
  */
 export class LanElection {
   private state: ElectionState;
@@ -114,8 +124,11 @@ export class LanElection {
   private apply(event: ElectionEvent, notBefore = 0): void {
     if (this.state.phase === 'stopped') return;
     const before = this.state.phase;
+    const followed = this.state.representative?.id;
     const result = reduceElection(this.state, event, Math.max(performance.now(), notBefore), this.options);
     this.state = result.state;
+    // Following -> discovering happens only when the representative fell silent (election.ts).
+    if (before === 'following' && this.state.phase === 'discovering' && followed !== undefined) this.config.onRepresentativeLost?.(followed);
     for (const effect of result.effects) this.carryOut(effect, before);
   }
 
@@ -135,19 +148,24 @@ export class LanElection {
         return;
       }
       case 'become-representative':
-        this.resolve({ role: 'representative' });
+        this.settleRole({ role: 'representative' });
         return;
       case 'follow':
         if (before === 'representative') this.config.onSteppedDown?.(effect.representativeId);
-        this.resolve({ role: 'follower', representativeId: effect.representativeId });
+        this.settleRole({ role: 'follower', representativeId: effect.representativeId });
         return;
       case 'fallback':
-        this.resolve({ role: 'fallback', reason: effect.reason });
+        this.settleRole({ role: 'fallback', reason: effect.reason });
         return;
       case 'report':
         this.config.logger.info({ taskId: this.config.taskId, from: effect.from, to: effect.to, reason: effect.reason }, 'LAN election');
         return;
     }
+  }
+
+  private settleRole(outcome: ElectionOutcome): void {
+    this.resolve(outcome);
+    this.config.onRole?.(outcome);
   }
 
   private resolve(outcome: ElectionOutcome): void {

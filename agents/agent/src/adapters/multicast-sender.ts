@@ -143,6 +143,22 @@ export class MulticastSender {
     this.dispatch({ type: 'block-ready', index });
   }
 
+  /**
+   * Before `start` only: block `index`, held by this representative, is held by every device of the
+   * session too, so the first pass leaves it out. A successor elected mid-session uses it to send only
+   * what the others lack; a receiver that still asks for the block gets it as repair parity (it is on
+   * disk here), and one that joined after it reports it missing and takes it from a peer.
+   */
+  skip(index: number): void {
+    if (this.state.phase !== 'gathering') throw new RangeError(`skip(${index}) after the session started (phase ${this.state.phase})`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.state.sent.length) throw new RangeError(`block ${index} is outside 0..${this.state.sent.length - 1}`);
+    // The pass sends the lowest ready unsent block: a block marked sent is never part of it.
+    if (this.state.sent[index] === 0) {
+      this.state.sent[index] = 1;
+      this.state.sentCount++;
+    }
+  }
+
   stop(): void {
     this.dispatch({ type: 'stop' });
   }

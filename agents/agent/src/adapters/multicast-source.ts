@@ -56,6 +56,13 @@ export interface MulticastSourceOptions {
   lanKey: Uint8Array | null;
   /** No packet of the session for this long ends the fetch with what is missing. */
   silenceTimeoutMs?: number;
+  /**
+   * The sender ID of the representative this receiver follows. When set, only its DATA, PARITY and
+   * ANNOUNCE feed the session and only its packets count against the silence timeout: after a
+   * failover the receiver state (join point, passed groups) belongs to one sender's pass, and the
+   * tail of a representative that stepped down must not advance it.
+   */
+  representativeId?: string;
   repair?: Partial<RepairOptions>;
   /** Uniform in [0, 1): the NACK back-off's randomness. */
   random?: () => number;
@@ -63,8 +70,9 @@ export interface MulticastSourceOptions {
 
 /**
  * Silence timeout 5 s: four missed keep-alives of the representative (1 s each, the election's own
- * measure of a dead representative) plus a second of margin. Past it the caller goes to peers
- * while the election finds a new representative.
+ * measure of a dead representative) plus a second of margin. Past it the fetch ends with what is
+ * missing; the caller waits for the election's successor and joins its session, or, when none comes
+ * forward, takes the rest from peers and the origin.
  */
 export const MULTICAST_SOURCE_DEFAULTS = { silenceTimeoutMs: 5_000 };
 
@@ -190,10 +198,14 @@ export class MulticastSource implements DownloadSource {
         }
       };
 
+      const representativeId = this.options.representativeId;
       const onPacket = (packet: Packet, _from: RemoteInfo) => {
         if (packet.senderId === this.senderId) return;
+        const fromOther = representativeId !== undefined && packet.senderId !== representativeId;
+        // Other receivers' NACKs still count (suppression); another sender's pass does not.
+        if (fromOther && packet.type !== 'nack') return;
         this.stats.packetsHeard++;
-        armSilence();
+        if (!fromOther) armSilence();
         switch (packet.type) {
           case 'announce': {
             if (packet.contentId !== manifest.contentId || packet.size !== manifest.size || packet.blockSize !== manifest.blockSize) {
