@@ -18,7 +18,8 @@ import {
 import { createErasureCoder } from './fec';
 import { seededRandom } from './seeded-random';
 
-const DEFAULT: SessionLayout = { size: 3 * MANIFEST_BLOCK_SIZE + 5000, blockSize: MANIFEST_BLOCK_SIZE, symbolSize: DEFAULT_SYMBOL_BYTES, groupDataSymbols: DEFAULT_GROUP_DATA_SYMBOLS };
+// Groups of 32 make the arithmetic below easy to follow; the default group size has its own test.
+const DEFAULT: SessionLayout = { size: 3 * MANIFEST_BLOCK_SIZE + 5000, blockSize: MANIFEST_BLOCK_SIZE, symbolSize: DEFAULT_SYMBOL_BYTES, groupDataSymbols: 32 };
 
 test('layout of 1 MiB blocks in 1,400-byte symbols, 32 to a group', () => {
   assert.equal(layoutError(DEFAULT), null);
@@ -37,6 +38,13 @@ test('layout of 1 MiB blocks in 1,400-byte symbols, 32 to a group', () => {
   assert.equal(groupDataCount(DEFAULT, 3, 0), 4);
   assert.deepEqual(symbolSpan(DEFAULT, 3, 0, 3), { start: 4200, end: 5000 });
   assert.equal(blockLength(DEFAULT, 4), 0, 'past the end');
+});
+
+test('the default layout: 1 MiB blocks in groups of 128, the last of 109', () => {
+  const layout: SessionLayout = { ...DEFAULT, groupDataSymbols: DEFAULT_GROUP_DATA_SYMBOLS };
+  assert.equal(DEFAULT_GROUP_DATA_SYMBOLS, 128);
+  assert.equal(groupsInBlock(layout, 0), 6);
+  assert.equal(groupDataCount(layout, 0, 5), 749 - 5 * 128);
 });
 
 test('layout errors and group keys', () => {

@@ -65,12 +65,15 @@ export const MAX_AUTHENTICATED_SYMBOL_BYTES = MAX_SYMBOL_BYTES - AUTH_TAG_BYTES;
 export const DEFAULT_SYMBOL_BYTES = 1400;
 
 /**
- * Default data symbols per FEC group (k). 32 x 1400 bytes = 44.8 KB a group: 24 groups per 1 MiB
- * block. Small enough that a receiver holds a group in memory until it decodes; large enough that
- * one parity symbol covers 32 data symbols, so at 3 % loss repairs cost ~3 % extra bytes, and a
- * group of 32 with up to 224 parity indexes never runs out of fresh repair symbols.
+ * Default data symbols per FEC group (k). 128 x 1400 bytes = 179 KB a group: 6 groups per 1 MiB
+ * block (the last of 109). The sender repairs each group with as many parity symbols as its worst
+ * receiver lost, and the worst of many receivers over a large group is closer to the average loss
+ * than over a small one: measured on loopback at 5 % loss with 3 receivers, parity fell from 1.57x
+ * the worst receiver's loss (k = 32) to 1.30x, and LAN bytes from 1.131x to 1.113x the content.
+ * 128 parity indexes remain per group (k + parity <= 256), more than any loss a LAN leaves, and a
+ * group still fits a receiver's memory until it decodes.
  */
-export const DEFAULT_GROUP_DATA_SYMBOLS = 32;
+export const DEFAULT_GROUP_DATA_SYMBOLS = 128;
 
 /**
  * The Cauchy Reed-Solomon code over GF(2^8) has 256 field elements: data symbols take the
