@@ -9,7 +9,6 @@ export * from './test-database';
 export { stopAll } from './cleanup-registry';
 export * from './stack';
 export * from './lab-names';
-export * from './lab-process';
 export * from './lab-stack';
 export * from './lab-report';
 // What a lab test needs of the network lab, so that a test package depends on this harness alone.

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Lab, LabHost } from '@fleetcast/netlab';
-import { watchProcess } from './lab-process';
+import { watchProcess } from './node-process';
 import { startNatsServer, type NatsServer } from './nats-server';
 import type { NodeProcess } from './node-process';
 import { ApiClient, REPO_ROOT, startControlPlane, type ControlPlane, type ControlPlaneOptions } from './stack';

@@ -107,6 +107,26 @@ export async function spawnNodeProcess(scriptPath: string, options: SpawnNodePro
   return new SpawnedNodeProcess(child, options.name ?? basename(script), options);
 }
 
+export interface WatchProcessOptions {
+  /** Shown in messages and the log file. */
+  name: string;
+  /** Appends the whole output to this file. */
+  logFile?: string;
+  /** Lines kept for assertion messages. */
+  outputLines?: number;
+}
+
+/**
+ * The same handle over a child that someone else spawned: a program started inside a network-lab
+ * namespace (`lab.spawn`, which runs `ip netns exec`), which `spawnNodeProcess` cannot start. The
+ * child must have piped stdout and stderr and, for `stop` to reach what it starts, lead its own
+ * process group (`detached: true`).
+ */
+export function watchProcess(child: ChildProcess, options: WatchProcessOptions): NodeProcess {
+  if (child.pid === undefined) throw new ProcessExitedError(`${options.name} did not start`);
+  return new SpawnedNodeProcess(child, options.name, options);
+}
+
 class SpawnedNodeProcess implements NodeProcess {
   readonly pid: number;
   readonly exited: Promise<ProcessExit>;
@@ -120,7 +140,7 @@ class SpawnedNodeProcess implements NodeProcess {
   constructor(
     private readonly child: ChildProcess,
     readonly name: string,
-    options: SpawnNodeProcessOptions,
+    options: Pick<SpawnNodeProcessOptions, 'logFile' | 'outputLines'>,
   ) {
     this.pid = child.pid!;
     this.buffer = new LineRingBuffer(options.outputLines ?? 200);
