@@ -60,7 +60,7 @@ describe('end to end: subnet multicast', () => {
     cp = await startControlPlane({ natsUrl: nats.url, databaseUrl: db.url, workDir: join(work, 'control-plane'), apiToken: TOKEN, logLevel: 'info' });
     api = new ApiClient(cp.gatewayUrl, TOKEN);
     await Promise.all(DEVICES.map(startAgent));
-    await waitFor(async () => (await api.ok('GET', '/v1/devices')).total === DEVICES.length, { timeoutMs: 20_000, description: 'the inventory knows the four agents' });
+    await waitFor(async () => (await api.ok('GET', '/v1/devices')).total === DEVICES.length, { timeoutMs: 60_000, description: 'the inventory knows the four agents' });
   });
 
   after(async () => {
