@@ -26,7 +26,7 @@ function collect(dir, out) {
 
 const compiled = ['libs', 'services', 'agents', 'tests'].flatMap((top) => collect(join(root, top), []));
 let failed = false;
-const totals = { pass: 0, fail: 0, skipped: 0 };
+const totals = { pass: 0, fail: 0, cancelled: 0, skipped: 0 };
 const tapDir = mkdtempSync(join(tmpdir(), 'fleetcast-tests-'));
 for (const tier of tiers) {
   const pattern = suffix[tier];
@@ -59,5 +59,6 @@ for (const tier of tiers) {
 }
 rmSync(tapDir, { recursive: true, force: true });
 // One closing line over all tiers, in the plain form any reader understands.
-console.log(`\ntests: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
-process.exit(failed || totals.fail > 0 ? 1 : 0);
+// A test cancelled because its suite's setup failed did not pass: it counts as failed here.
+console.log(`\ntests: ${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${totals.skipped} skipped`);
+process.exit(failed || totals.fail + totals.cancelled > 0 ? 1 : 0);
