@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentSettings, ByteSource, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, NetworkInterface, ResolvedSettings, TaskAssignedV1 } from '@fleetcast/contracts';
+import { AgentSettings, ByteSource, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, LanIssue, LanIssueCode, NetworkInterface, ResolvedSettings, TaskAssignedV1 } from '@fleetcast/contracts';
 import type { Manifest } from '@fleetcast/content';
 import { Gauge } from 'prom-client';
 import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
@@ -290,9 +290,10 @@ export class AgentDaemon {
         this.received.inc({ source: kind }, bytes);
       };
       const lan = await this.lanDownload(task, manifest, source, interfaces, abort.signal, onProgress);
-      if (lan !== null) t.lan = () => lan.activity();
+      if (lan instanceof LanDownload) t.lan = () => lan.activity();
+      else if (lan !== null) t.lan = () => ({ role: 'none', sessionStartedAt: null, lanBytesSent: 0, repairs: 0, invalidPackets: 0, issue: lan });
       const result: CacheDownloadResult =
-        lan !== null ? await lan.run() : await downloadIntoCache({ cache: this.cache, manifest, sources: [source], signal: abort.signal, onProgress });
+        lan instanceof LanDownload ? await lan.run() : await downloadIntoCache({ cache: this.cache, manifest, sources: [source], signal: abort.signal, onProgress });
       clearInterval(ticker);
       flush();
       this.config.logger.info({ taskId: task.taskId, alreadyCached: result.alreadyCached, blocksFetched: result.blocksFetched, stats: source.stats }, 'download complete, hash verified');
@@ -313,9 +314,10 @@ export class AgentDaemon {
 
   /**
    * The task's download through its subnet's multicast session, when the agent's switch and the
-   * task's settings both ask for one and the content is not cached yet; null otherwise. A session
-   * that cannot be set up (no LAN session from the control plane, no socket) is logged and the
-   * download goes to the origin as without multicast.
+   * task's settings both ask for one (also when the content is cached: the device then offers it to
+   * the subnet); null otherwise. A session that cannot be set up (no LAN session from the control
+   * plane, no socket) is logged and returned as the issue to report, and the download goes to the
+   * origin as without multicast.
    */
   private async lanDownload(
     task: TaskAssignedV1,
@@ -324,9 +326,9 @@ export class AgentDaemon {
     interfaces: readonly NetworkInterface[],
     signal: AbortSignal,
     onProgress: (kind: ByteSource, bytes: number) => void,
-  ): Promise<LanDownload | null> {
+  ): Promise<LanDownload | LanIssue | null> {
     const multicast = this.config.multicast;
-    if (multicast === undefined || !task.settings.useMulticast || (await this.cache.has(task.package.contentId))) return null;
+    if (multicast === undefined || !task.settings.useMulticast) return null;
     try {
       const session = await this.link.lanSession(task.taskId);
       const socket = await this.openMulticastSocket(multicast, interfaces);
@@ -347,7 +349,7 @@ export class AgentDaemon {
       });
     } catch (error) {
       this.config.logger.warn({ taskId: task.taskId, code: (error as { code?: string }).code, err: (error as Error).message }, 'multicast unavailable: downloading from the origin');
-      return null;
+      return { code: LanIssueCode.MulticastUnavailable, message: `multicast unavailable (${(error as Error).message}): downloaded from the origin` };
     }
   }
 

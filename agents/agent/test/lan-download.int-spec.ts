@@ -118,6 +118,8 @@ async function startDevice(
     election?: typeof ELECTION;
     /** Blocks already verified in the device's partial download (an earlier, interrupted run). */
     preload?: number[];
+    /** The whole content is in the device's cache already (an earlier task). */
+    cached?: boolean;
   } = {},
 ): Promise<Device> {
   const socket = await openSocket();
@@ -127,6 +129,11 @@ async function startDevice(
   if (options.preload !== undefined) {
     const partial = await cache.openPartial(content.manifest);
     for (const i of options.preload) await partial.writeBlock(i, content.data.subarray(i * BLOCK_SIZE, Math.min(SIZE, (i + 1) * BLOCK_SIZE)));
+  }
+  if (options.cached) {
+    const partial = await cache.openPartial(content.manifest);
+    for (const i of partial.missingBlocks()) await partial.writeBlock(i, content.data.subarray(i * BLOCK_SIZE, Math.min(SIZE, (i + 1) * BLOCK_SIZE)));
+    await partial.complete();
   }
   let peerPort: number | undefined;
   if (options.servePeers) {
@@ -340,4 +347,57 @@ test('LAN download: a representative that meets a better one steps down, stops s
   assert.ok(weakLan.lanBytesSent < BLOCK_SIZE, `only keep-alives left the weak device: ${weakLan.lanBytesSent}`);
   assert.equal(strongLan.role, 'representative');
   assert.notEqual(strongLan.sessionStartedAt, null, 'the winner started once the weak device joined it');
+});
+
+test('LAN download: a device that already holds the content wins the election and multicasts it; nothing crosses the WAN', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-holder';
+  const lanKey = generateLanKey();
+  const ids = ['dev-h-1', 'dev-h-holder', 'dev-h-3'];
+  const servedBefore = origin.bytesServed();
+  // Same weight for all: the holder ranks first by blocks held.
+  const devices = await Promise.all(ids.map((id) => startDevice(taskId, id, lanKey, ids, { cached: id === 'dev-h-holder' })));
+  const results = await Promise.all(devices.map((d) => d.result));
+  for (const d of devices) await assertVerifiedCopy(d);
+  const holder = devices[1]!;
+  const served = origin.bytesServed() - servedBefore;
+  console.log(`[measure] holder: ${devices.map((d, i) => `${d.id} ${results[i]!.outcome.role}: origin ${d.bytes.origin}, multicast ${d.bytes.multicast}, LAN sent ${d.download.activity().lanBytesSent}`).join('; ')}`);
+  assert.equal(results[1]!.outcome.role, 'representative', 'the device holding every block was elected');
+  assert.equal(served, 0, 'nothing from the origin');
+  assert.ok(holder.download.activity().lanBytesSent >= SIZE, `the holder multicast the content: ${holder.download.activity().lanBytesSent}`);
+  for (const d of [devices[0]!, devices[2]!]) assert.ok(d.bytes.multicast >= SIZE, `${d.id}: multicast ${d.bytes.multicast}`);
+  for (const d of devices) assert.equal(d.download.activity().issue, null);
+});
+
+test('LAN download: nobody joins within the start delay: no multicast, the device downloads from the origin and reports LAN.NOBODY_JOINED', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  // The other target never takes part, as on a subnet whose switch drops multicast.
+  const device = await startDevice('task-lan-unheard', 'dev-unheard', generateLanKey(), ['dev-unheard', 'dev-never-seen'], { settings: { sessionStartDelaySeconds: 1 } });
+  const result = await device.result;
+  await assertVerifiedCopy(device);
+  const lan = device.download.activity();
+  console.log(`[measure] nobody joined: role ${lan.role}, origin ${device.bytes.origin}, LAN sent ${lan.lanBytesSent}, issue ${JSON.stringify(lan.issue)}`);
+  assert.equal(result.outcome.role, 'representative');
+  assert.equal(device.bytes.origin, SIZE);
+  assert.equal(lan.sessionStartedAt, null, 'no multicast started');
+  assert.ok(lan.lanBytesSent < BLOCK_SIZE, `only announcements left the device: ${lan.lanBytesSent}`);
+  assert.equal(lan.issue?.code, 'LAN.NOBODY_JOINED');
+  assert.match(lan.issue?.message ?? '', /1 other target device/);
+});
+
+test('LAN download: the only target of a known subnet, holding the content, neither waits the start delay nor multicasts', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const started = performance.now();
+  // A 30 s start delay (taskOf): finishing well before it means nobody was waited for.
+  const device = await startDevice('task-lan-lone-holder', 'dev-lone-holder', generateLanKey(), ['dev-lone-holder'], { cached: true });
+  const result = await device.result;
+  const seconds = (performance.now() - started) / 1000;
+  const lan = device.download.activity();
+  assert.equal(result.outcome.role, 'representative');
+  assert.equal(result.alreadyCached, true);
+  assert.ok(seconds < 10, `done in ${seconds.toFixed(1)} s`);
+  assert.equal(lan.sessionStartedAt, null);
+  assert.ok(lan.lanBytesSent < BLOCK_SIZE, `LAN sent ${lan.lanBytesSent}`);
+  assert.equal(lan.issue, null, 'no issue: there was nobody to reach');
+  assert.equal(device.bytes.origin + device.bytes.multicast + device.bytes.peer, 0);
 });

@@ -7,6 +7,7 @@ import {
   DeadLettered,
   DeviceStatusReported,
   DeviceStatusReportedV2,
+  LanIssueCode,
   DeviceStatusV1,
   ErrorCode,
   FleetcastError,
@@ -260,14 +261,22 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
       invalidPackets: invalid,
     });
     await js.publish(DeviceStatusReportedV2.subject('sub-rep'), encodeJson({ ...report(task.id, 'sub-rep', 1, 'succeeded', 1000), lan: lan('representative', 1200, 7, 0) }));
-    await js.publish(DeviceStatusReportedV2.subject('sub-rx'), encodeJson({ ...report(task.id, 'sub-rx', 1, 'downloading'), lan: lan('receiver', 0, 2, 5) }));
+    const issue = { code: LanIssueCode.SessionIncomplete, message: 'the multicast session closed 2 blocks short' };
+    await js.publish(DeviceStatusReportedV2.subject('sub-rx'), encodeJson({ ...report(task.id, 'sub-rx', 1, 'downloading'), lan: { ...lan('receiver', 0, 2, 5), issue } }));
     // A later version 1 report of the receiver must not wipe what its version 2 report said.
     await js.publish(DeviceStatusReported.subject('sub-rx'), encodeJson(report(task.id, 'sub-rx', 2, 'succeeded')));
     const summary = await waitFor(async () => {
       const s = await rpc.call(TasksRpc.getTaskSummary, { id: task.id });
       return s.counts.succeeded === 2 ? s : null;
     }, { timeoutMs: 10_000, description: 'both reports applied' });
-    assert.deepEqual(summary.subnets[0].lan, { representative: 'sub-rep', sessionStartedAt: '2026-11-22T00:00:00.000Z', lanBytesSent: 1200, repairs: 9, invalidPackets: 5 });
+    assert.deepEqual(summary.subnets[0].lan, {
+      representative: 'sub-rep',
+      sessionStartedAt: '2026-11-22T00:00:00.000Z',
+      lanBytesSent: 1200,
+      repairs: 9,
+      invalidPackets: 5,
+      issues: [{ ...issue, devices: 1 }],
+    });
   });
 
   test('the migrate command reverts and reapplies the last migration', async () => {
@@ -278,7 +287,7 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
       return proc.output();
     };
     assert.match(await run('down'), /reverted the last migration/);
-    assert.match(await run('up'), /applied: LanActivity/);
+    assert.match(await run('up'), /applied: LanIssue/);
     assert.match(await run('up'), /up to date/);
   });
 

@@ -1,4 +1,4 @@
-import type { ByteSource, LanActivity, LanSession, TaskAssignedV1 } from '@fleetcast/contracts';
+import { ByteSource, LanActivity, LanIssue, LanIssueCode, LanSession, TaskAssignedV1 } from '@fleetcast/contracts';
 import { Manifest, blockCount } from '@fleetcast/content';
 import { DEFAULT_ELECTION_OPTIONS, ElectionOptions, MAX_HAVE_RANGES, Packet, senderIdOf, sessionIdOf } from '@fleetcast/lan-protocol';
 import type { Logger } from '@fleetcast/telemetry';
@@ -132,6 +132,8 @@ export class LanDownload {
   private round: { key: string; abort: AbortController } | null = null;
   private blocksHeld = 0;
   private blocksFetched = 0;
+  /** Why the session fell short for this device (reported with the activity); null while it did not. */
+  private issue: LanIssue | null = null;
 
   constructor(private readonly options: LanDownloadOptions) {
     this.lanKey = new Uint8Array(Buffer.from(options.session.sessionKey, 'base64'));
@@ -150,14 +152,30 @@ export class LanDownload {
       lanBytesSent: this.lanBytesBefore + (stats?.bytesSent ?? 0),
       repairs: this.role === 'representative' ? this.repairParityBefore + (stats?.repairParitySent ?? 0) : this.fallbackBlocks,
       invalidPackets: (this.election?.invalidPackets ?? 0) + this.invalidBefore + sourceInvalid,
+      issue: this.issue,
     };
+  }
+
+  private noteIssue(code: LanIssueCode, message: string): void {
+    this.issue = { code, message };
+    this.options.logger.warn({ taskId: this.options.task.taskId, code }, message);
+  }
+
+  /** The gather window ended and none of the subnet's other targets joined: say so, once. */
+  private noteNobodyJoined(targets: number): void {
+    this.noteIssue(
+      LanIssueCode.NobodyJoined,
+      `none of the ${targets} other target device(s) of the subnet joined the session within the start delay: multicast may be blocked on this subnet, or they are offline; this device downloads from the origin`,
+    );
   }
 
   async run(): Promise<LanDownloadResult> {
     const { options } = this;
     const { cache, manifest, signal } = options;
-    const partial = await cache.openPartial(manifest);
-    this.blocksHeld = blockCount(manifest.size, manifest.blockSize) - partial.missingBlocks().length;
+    // A device that holds the whole content (an earlier task, a pre-cache) takes part too: it ranks
+    // first in the election (blocks held) and its multicast saves the subnet a WAN download.
+    const blocks = blockCount(manifest.size, manifest.blockSize);
+    this.blocksHeld = (await cache.has(manifest.contentId)) ? blocks : blocks - (await cache.openPartial(manifest)).missingBlocks().length;
     this.members = options.socket.join(sessionIdOf(options.task.taskId), this.lanKey, { onPacket: (packet, from) => this.onMember(packet, from.address) });
     const election = new LanElection({
       socket: options.socket,
@@ -255,7 +273,7 @@ export class LanDownload {
       if (role.role === 'fallback') {
         this.election?.stop();
         if (this.role === 'none') {
-          options.logger.warn({ taskId: options.task.taskId, reason: role.reason }, 'no multicast session: downloading from the origin');
+          this.noteIssue(LanIssueCode.NoRepresentative, `no multicast session (${role.reason}): downloading from the origin`);
           return this.fetchInto([options.origin], options.signal);
         }
         // A follower whose representative was lost and no successor came forward.
@@ -293,8 +311,13 @@ export class LanDownload {
   }
 
   /** After the session: peers (when allowed), then the origin, for exactly the blocks still missing. */
-  private repairRest(): Promise<CacheDownloadResult> {
+  private async repairRest(): Promise<CacheDownloadResult> {
     const { options } = this;
+    if (!(await options.cache.has(options.manifest.contentId))) {
+      const missing = (await options.cache.openPartial(options.manifest)).missingBlocks().length;
+      const from = options.task.settings.peerDownloadAllowed ? 'peers, then the origin' : 'the origin';
+      this.noteIssue(LanIssueCode.SessionIncomplete, `the multicast session ended with ${missing} block(s) missing here; they come from ${from}`);
+    }
     const repaired = () => {
       this.fallbackBlocks++;
     };
@@ -394,14 +417,26 @@ export class LanDownload {
     for (const i of heldAtStart) sender.blockReady(i);
 
     const targets = new Set(options.session.subnetDeviceIds.map(senderIdOf).filter((id) => id !== this.selfId && !this.lostRepresentatives.has(id)));
+    // The control plane knows this device's subnet and no other target is on it: nobody to wait for.
+    const alone = !takeover && targets.size === 0 && options.session.subnet !== null;
     let startTimer: NodeJS.Timeout | null = null;
     let gathered!: () => void;
     const gathering = new Promise<void>((resolve) => (gathered = resolve));
+    /** The gather window ended with nobody joined: the first JOIN starts the multicast (a late device). */
+    let waitingForJoin = false;
     const start = (why: string) => {
       if (startTimer !== null) clearTimeout(startTimer);
       startTimer = null;
       gathered();
       if (sender.phase !== 'gathering') return;
+      if (joined.size === 0) {
+        // Multicasting to nobody costs LAN bandwidth and, for a device that holds the content, the
+        // time of a whole pass. The session stays announced while this device's download runs.
+        if (!waitingForJoin && !alone && !takeover) this.noteNobodyJoined(targets.size);
+        waitingForJoin = true;
+        logger.info({ taskId: task.taskId, why, targets: targets.size }, alone ? 'no other target device on this subnet: no multicast' : 'nobody joined the session: no multicast unless a device joins');
+        return;
+      }
       // Blocks every device that joined holds (their PEER_HAVE says which) are not sent: after a
       // takeover most of the content is on the subnet already (see MulticastSender.skip).
       const skipped = [...heldAtStart].filter((i) => joined.size > 0 && [...joined].every((id) => this.holdings.get(id)?.has(i) === true));
@@ -413,10 +448,11 @@ export class LanDownload {
     const allJoined = () => targets.size > 0 && [...targets].every((id) => joined.has(id));
     this.onJoin = () => {
       if (allJoined()) start('every target device of the subnet joined');
+      else if (waitingForJoin) start('a device joined after the session start delay');
     };
     // A takeover gathers for a short while whatever the start delay: the devices are already waiting
     // for a successor, and their PEER_HAVE is what keeps the successor from fetching blocks they hold.
-    const gatherMs = takeover ? TAKEOVER_GATHER_KEEP_ALIVES * this.electionOptions.keepAliveIntervalMs : task.settings.sessionStartDelaySeconds * 1000;
+    const gatherMs = alone ? 0 : takeover ? TAKEOVER_GATHER_KEEP_ALIVES * this.electionOptions.keepAliveIntervalMs : task.settings.sessionStartDelaySeconds * 1000;
     if (allJoined()) start('every target device of the subnet joined');
     else startTimer = setTimeout(() => start(takeover ? 'takeover gather window over' : 'session start delay over'), gatherMs);
 
@@ -429,6 +465,13 @@ export class LanDownload {
       // Blocks that were in the cache already, or resumed: all are ready now.
       for (let i = 0; i < blocks; i++) sender.blockReady(i);
       this.announceHeld();
+      // A device that held the content (or fetched it fast) still gives the others the start delay.
+      await untilAborted(gathering, round.signal);
+      if (sender.phase === 'gathering') {
+        // Complete here, and nobody joined: the session closes without a multicast.
+        logger.info({ taskId: task.taskId, joined: joined.size, targets: targets.size }, 'multicast session closed without a multicast: nobody joined');
+        return result;
+      }
       const stats = await untilAborted(
         sender.done.catch((error: unknown) => {
           // Our own copy is complete and verified: a broken session costs the followers a fallback, not us the task.

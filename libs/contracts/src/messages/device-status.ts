@@ -39,6 +39,29 @@ export const DeviceStatusReported = {
   subject: (deviceId: string) => versioned(SubjectBase.deviceStatusReported, 1, deviceId),
 } as const;
 
+/** Why a device's LAN session fell short; the status report says so, the task summary counts it per subnet. */
+export const LanIssueCode = {
+  /**
+   * This device represented the subnet and none of the task's other target devices there joined
+   * within the session start delay: multicast is blocked on the subnet (a switch or firewall drops
+   * it), or the devices are offline. Each device then downloads from the origin.
+   */
+  NobodyJoined: 'LAN.NOBODY_JOINED',
+  /** The session closed short, or its representative was lost with no successor: the rest came from peers, then the origin. */
+  SessionIncomplete: 'LAN.SESSION_INCOMPLETE',
+  /** A device of weight 0 heard no representative: it downloaded from the origin. */
+  NoRepresentative: 'LAN.NO_REPRESENTATIVE',
+  /** The device could not take part at all (no LAN session from the control plane, no multicast socket): the origin. */
+  MulticastUnavailable: 'LAN.MULTICAST_UNAVAILABLE',
+} as const;
+export type LanIssueCode = (typeof LanIssueCode)[keyof typeof LanIssueCode];
+
+export const lanIssueSchema = z.object({
+  code: z.string().min(1).max(64),
+  message: z.string().max(500),
+});
+export type LanIssue = z.infer<typeof lanIssueSchema>;
+
 /** A device's part in its subnet's LAN session for a task (running totals, like the byte counts). */
 export const lanActivitySchema = z.object({
   role: z.enum(['representative', 'receiver', 'none']),
@@ -50,6 +73,11 @@ export const lanActivitySchema = z.object({
   repairs: z.number().int().nonnegative(),
   /** LAN packets dropped as invalid or forged. */
   invalidPackets: z.number().int().nonnegative(),
+  /**
+   * Why the session fell short for this device; null when it did not. Optional: an added field that
+   * reports of older agents lack and older consumers ignore, so version 2 keeps its subject.
+   */
+  issue: lanIssueSchema.nullable().optional(),
 });
 export type LanActivity = z.infer<typeof lanActivitySchema>;
 

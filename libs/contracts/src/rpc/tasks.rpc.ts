@@ -94,6 +94,8 @@ export const subnetSummarySchema = z.object({
     lanBytesSent: z.number().int(),
     repairs: z.number().int(),
     invalidPackets: z.number().int(),
+    /** Devices whose session fell short, by issue code (see LanIssueCode), with one device's message. */
+    issues: z.array(z.object({ code: z.string(), message: z.string(), devices: z.number().int() })).optional(),
   }).optional(),
 });
 

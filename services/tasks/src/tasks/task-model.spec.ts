@@ -32,10 +32,21 @@ test('summarize adds counts and bytes overall and per subnet; null subnet is "un
     { subnet: '10.0.1.0/24', state: 'succeeded', devices: 2, origin: 100, multicast: 50, peer: 0, lanBytesSent: 70, repairs: 3, invalidPackets: 0 },
     { subnet: '10.0.1.0/24', state: 'failed', devices: 1, origin: 10, multicast: 0, peer: 5, lanBytesSent: 0, repairs: 1, invalidPackets: 4 },
     { subnet: null, state: 'pending', devices: 3, origin: 0, multicast: 0, peer: 0, lanBytesSent: 0, repairs: 0, invalidPackets: 0 },
-  ], [{ subnet: '10.0.1.0/24', deviceId: 'rep-1', sessionStartedAt: '2026-01-01T00:00:00.000Z' }]);
+  ], [{ subnet: '10.0.1.0/24', deviceId: 'rep-1', sessionStartedAt: '2026-01-01T00:00:00.000Z' }], [
+    { subnet: '10.0.1.0/24', code: 'LAN.SESSION_INCOMPLETE', message: 'closed 3 blocks short', devices: 1 },
+    { subnet: null, code: 'LAN.NOBODY_JOINED', message: 'nobody joined', devices: 2 },
+  ]);
   assert.equal(s.total, 6);
-  assert.deepEqual(s.subnets[0].lan, { representative: 'rep-1', sessionStartedAt: '2026-01-01T00:00:00.000Z', lanBytesSent: 70, repairs: 4, invalidPackets: 4 });
+  assert.deepEqual(s.subnets[0].lan, {
+    representative: 'rep-1',
+    sessionStartedAt: '2026-01-01T00:00:00.000Z',
+    lanBytesSent: 70,
+    repairs: 4,
+    invalidPackets: 4,
+    issues: [{ code: 'LAN.SESSION_INCOMPLETE', message: 'closed 3 blocks short', devices: 1 }],
+  });
   assert.equal(s.subnets[1].lan?.representative, null);
+  assert.deepEqual(s.subnets[1].lan?.issues, [{ code: 'LAN.NOBODY_JOINED', message: 'nobody joined', devices: 2 }]);
   assert.equal(s.counts.succeeded, 2);
   assert.equal(s.counts.failed, 1);
   assert.equal(s.counts.pending, 3);

@@ -87,14 +87,22 @@ export interface SubnetRepresentative {
   sessionStartedAt: string | null;
 }
 
+export interface SubnetLanIssue {
+  subnet: string | null;
+  code: string;
+  message: string;
+  devices: number;
+}
+
 const zeroCounts = () => Object.fromEntries(DEVICE_TASK_STATES.map((s) => [s, 0])) as Record<DeviceTaskState, number>;
 const zeroBytes = (): BytesBySource => ({ origin: 0, multicast: 0, peer: 0 });
 
 /**
  * Folds grouped rows (subnet x state) into the task summary: counts per state, bytes per source, and
- * per subnet the same plus its LAN session (representative, start, LAN bytes sent, repairs).
+ * per subnet the same plus its LAN session (representative, start, LAN bytes sent, repairs, and
+ * the devices whose session fell short, by issue).
  */
-export function summarize(taskId: string, rows: SummaryRow[], representatives: SubnetRepresentative[] = []): TaskSummary {
+export function summarize(taskId: string, rows: SummaryRow[], representatives: SubnetRepresentative[] = [], lanIssues: SubnetLanIssue[] = []): TaskSummary {
   const counts = zeroCounts();
   const bytes = zeroBytes();
   type Lan = NonNullable<TaskSummary['subnets'][number]['lan']>;
@@ -105,7 +113,8 @@ export function summarize(taskId: string, rows: SummaryRow[], representatives: S
     let s = subnets.get(name);
     if (!s) {
       const rep = representatives.find((r) => (r.subnet ?? 'unknown') === name);
-      const lan = { representative: rep?.deviceId ?? null, sessionStartedAt: rep?.sessionStartedAt ?? null, lanBytesSent: 0, repairs: 0, invalidPackets: 0 };
+      const issues = lanIssues.filter((i) => (i.subnet ?? 'unknown') === name).map(({ code, message, devices }) => ({ code, message, devices }));
+      const lan = { representative: rep?.deviceId ?? null, sessionStartedAt: rep?.sessionStartedAt ?? null, lanBytesSent: 0, repairs: 0, invalidPackets: 0, issues };
       subnets.set(name, (s = { subnet: name, total: 0, counts: zeroCounts(), bytes: zeroBytes(), lan }));
     }
     s.lan.lanBytesSent += row.lanBytesSent;

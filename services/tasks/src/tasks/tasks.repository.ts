@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { queryRows } from '@fleetcast/persistence';
 import { DataSource, EntityManager } from 'typeorm';
 import { DeviceStatusV2, DeviceTask, DeviceTaskState } from '@fleetcast/contracts';
-import { SubnetRepresentative, SummaryRow, TaskRecord } from './task-model';
+import { SubnetLanIssue, SubnetRepresentative, SummaryRow, TaskRecord } from './task-model';
 
 interface TaskRow {
   id: string;
@@ -124,9 +124,12 @@ export class TasksRepository {
          -- A report without LAN activity (version 1) leaves what an earlier report said.
          lan_role = COALESCE(v.lr, d.lan_role), lan_session_started_at = COALESCE(v.ls, d.lan_session_started_at),
          lan_bytes_sent = COALESCE(v.lb, d.lan_bytes_sent), lan_repairs = COALESCE(v.lrp, d.lan_repairs),
-         lan_invalid_packets = COALESCE(v.li, d.lan_invalid_packets)
+         lan_invalid_packets = COALESCE(v.li, d.lan_invalid_packets),
+         -- A report with LAN activity says the issue as it is now (null: none); one without leaves it.
+         lan_issue_code = CASE WHEN v.lr IS NULL THEN d.lan_issue_code ELSE v.lic END,
+         lan_issue_message = CASE WHEN v.lr IS NULL THEN d.lan_issue_message ELSE v.lim END
        FROM jsonb_to_recordset($1::jsonb) AS v(task_id text, device_id text, state text, seq int, reason jsonb, bo bigint, bm bigint, bp bigint, hv boolean, ec int, ot text,
-         lr text, ls timestamptz, lb bigint, lrp bigint, li bigint)
+         lr text, ls timestamptz, lb bigint, lrp bigint, li bigint, lic text, lim text)
        WHERE d.task_id = v.task_id AND d.device_id = v.device_id AND d.seq < v.seq
        RETURNING d.task_id`,
       [
@@ -148,6 +151,8 @@ export class TasksRepository {
             lb: r.lan?.lanBytesSent ?? null,
             lrp: r.lan?.repairs ?? null,
             li: r.lan?.invalidPackets ?? null,
+            lic: r.lan?.issue?.code ?? null,
+            lim: r.lan?.issue?.message ?? null,
           })),
         ),
       ],
@@ -184,6 +189,17 @@ export class TasksRepository {
       repairs: Number(r.repairs),
       invalidPackets: Number(r.invalid),
     }));
+  }
+
+  /** Devices whose LAN session fell short, per subnet and issue code, with one device's message. */
+  async lanIssues(taskId: string): Promise<SubnetLanIssue[]> {
+    const rows = await queryRows<{ subnet: string | null; code: string; message: string; devices: number }>(
+      this.db,
+      `SELECT subnet, lan_issue_code AS code, min(lan_issue_message) AS message, count(*)::int AS devices FROM tasks.device_tasks
+       WHERE task_id = $1 AND lan_issue_code IS NOT NULL GROUP BY subnet, lan_issue_code ORDER BY subnet, lan_issue_code`,
+      [taskId],
+    );
+    return rows.map((r) => ({ subnet: r.subnet, code: r.code, message: r.message ?? '', devices: r.devices }));
   }
 
   /** Each subnet's representative: the latest to start a session (a new one takes over from a lost one). */

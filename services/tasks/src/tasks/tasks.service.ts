@@ -113,7 +113,7 @@ export class TasksService {
   async summary(id: string) {
     const task = await this.tasks.findTask(id);
     if (!task) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
-    return summarize(id, await this.tasks.summaryRows(id), await this.tasks.representatives(id));
+    return summarize(id, await this.tasks.summaryRows(id), await this.tasks.representatives(id), await this.tasks.lanIssues(id));
   }
 
   async devices(id: string, state: DeviceTaskState | undefined, limit: number, offset: number) {
@@ -148,7 +148,7 @@ export class TasksService {
       profileId: t.profileId,
       startAt: t.startAt.toISOString(),
       createdAt: t.createdAt.toISOString(),
-      summary: summarize(t.id, await this.tasks.summaryRows(t.id), await this.tasks.representatives(t.id)),
+      summary: summarize(t.id, await this.tasks.summaryRows(t.id), await this.tasks.representatives(t.id), await this.tasks.lanIssues(t.id)),
     };
   }
 }
