@@ -30,6 +30,7 @@ import { NatsLink } from './adapters/nats-link';
 import { startStatusServer } from './adapters/status-server';
 import { CacheDownloadResult } from './adapters/cache-download';
 import { LanDownload } from './adapters/lan-download';
+import { registerLanMetrics } from './adapters/lan-metrics';
 import { PeerBlockServer } from './adapters/peer-block-server';
 import { MulticastErrorCode, MulticastSocketError, UdpMulticastSocket } from './adapters/udp-multicast';
 
@@ -102,6 +103,8 @@ export class AgentDaemon {
   private statusServer?: { port: number; close(): Promise<void> };
   /** The multicast socket, opened on the first multicast task and shared by all of them. */
   private multicastSocket?: Promise<UdpMulticastSocket>;
+  /** The same socket once open, for the metrics. */
+  private openSocket?: UdpMulticastSocket;
   /** Serves verified blocks to the subnet's peers; started with the multicast socket, on the same interface. */
   private peerServer?: Promise<PeerBlockServer | null>;
 
@@ -119,6 +122,7 @@ export class AgentDaemon {
         for (const t of tasks.values()) if (t.lifecycle) this.inc({ state: t.lifecycle.state });
       },
     });
+    registerLanMetrics(this.metrics, () => this.openSocket?.stats);
     const link = () => this.link;
     new Gauge({
       name: 'fleetcast_agent_spooled_messages',
@@ -215,6 +219,8 @@ export class AgentDaemon {
           state: t.lifecycle.state,
           bytes: t.lifecycle.bytes,
           reason: t.lifecycle.reason,
+          // The task's LAN session as this device sees it (role, LAN bytes sent, repairs, issue).
+          lan: t.lan?.() ?? null,
         })),
     };
   }
@@ -379,7 +385,10 @@ export class AgentDaemon {
       this.multicastSocket = opening;
       // A failed open is tried again by the next multicast task (the interface may come up).
       opening.then(
-        (socket) => this.config.logger.info({ group: socket.group, port: socket.port, interfaceAddress }, 'multicast socket open'),
+        (socket) => {
+          this.openSocket = socket;
+          this.config.logger.info({ group: socket.group, port: socket.port, interfaceAddress }, 'multicast socket open');
+        },
         () => {
           if (this.multicastSocket === opening) this.multicastSocket = undefined;
         },

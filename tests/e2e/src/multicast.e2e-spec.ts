@@ -37,6 +37,7 @@ let work: string;
 let cp: ControlPlane;
 let api: ApiClient;
 const agents = new Map<string, NodeProcess>();
+const statusUrls = new Map<string, string>();
 
 const agentDir = (id: string) => join(work, 'agents', id);
 
@@ -45,11 +46,22 @@ async function startAgent(id: string): Promise<NodeProcess> {
     natsUrl: nats.url,
     deviceId: id,
     dir: agentDir(id),
-    args: ['--multicast', '--lan-interface', '127.0.0.1', '--multicast-port', PORT, '--peer-port', '0'],
+    args: ['--multicast', '--lan-interface', '127.0.0.1', '--multicast-port', PORT, '--peer-port', '0', '--status-port', '0'],
   });
   agents.set(id, proc);
   await proc.waitForOutput(/agent ready/, { timeoutMs: 30_000 });
+  const [, port] = await proc.waitForOutput(/"port":(\d+).*status endpoint/, { timeoutMs: 5_000 });
+  statusUrls.set(id, `http://127.0.0.1:${port}`);
   return proc;
+}
+
+/** One sample of the agent's /metrics, summed over its labels. */
+async function metric(id: string, name: string): Promise<number> {
+  const text = await (await fetch(`${statusUrls.get(id)}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
 
 describe('end to end: subnet multicast', () => {
@@ -125,6 +137,17 @@ describe('end to end: subnet multicast', () => {
         assert.equal(d.bytes.origin, 0, `${d.deviceId} downloaded nothing from the origin`);
         assert.ok(d.bytes.multicast >= SIZE && d.bytes.multicast <= 1.1 * SIZE, `${d.deviceId}: multicast ${d.bytes.multicast}`);
       }
+    }
+    // The agents' own metrics: the representative sent the packets, every other device received them.
+    for (const id of DEVICES) {
+      const sent = await metric(id, 'fleetcast_agent_lan_bytes_sent_total');
+      const received = await metric(id, 'fleetcast_agent_lan_packets_received_total');
+      console.log(`[measure] ${id} metrics: LAN bytes sent ${sent}, packets received ${received}, invalid ${await metric(id, 'fleetcast_agent_lan_packets_invalid_total')}`);
+      if (id === representative) assert.ok(sent >= SIZE, `${id}: LAN bytes sent ${sent}`);
+      else assert.ok(received >= SIZE / 1500, `${id}: LAN packets received ${received}`);
+      // And its local status shows the task's LAN role.
+      const status = (await (await fetch(`${statusUrls.get(id)}/status`)).json()) as { tasks: Array<{ taskId: string; lan: { role: string } | null }> };
+      assert.equal(status.tasks.find((t) => t.taskId === task.id)?.lan?.role, id === representative ? 'representative' : 'receiver', `${id}'s /status`);
     }
     assert.ok(served <= 1.02 * SIZE, `origin served ${served} bytes, at most 1.02 x ${SIZE}`);
     assert.ok(lan.lanBytesSent >= SIZE, `LAN bytes sent ${lan.lanBytesSent}`);
