@@ -98,6 +98,7 @@ function taskOf(taskId: string, deviceId: string, settings: Partial<typeof DEFAU
 
 interface Device {
   id: string;
+  cacheDir: string;
   cache: ContentCache;
   download: LanDownload;
   bytes: Record<ByteSource, number>;
@@ -120,11 +121,17 @@ async function startDevice(
     preload?: number[];
     /** The whole content is in the device's cache already (an earlier task). */
     cached?: boolean;
+    /** The cache folder of an earlier run of this device (an agent restarted): kept as it is. */
+    cacheDir?: string;
   } = {},
 ): Promise<Device> {
   const socket = await openSocket();
-  const { dir, remove } = await tempDir(`lan-${id}`);
-  cleanups.push(remove);
+  let dir = options.cacheDir;
+  if (dir === undefined) {
+    const made = await tempDir(`lan-${id}`);
+    cleanups.push(made.remove);
+    dir = made.dir;
+  }
   const cache = await ContentCache.open(dir);
   if (options.preload !== undefined) {
     const partial = await cache.openPartial(content.manifest);
@@ -164,7 +171,7 @@ async function startDevice(
   });
   const result = download.run();
   result.catch(() => undefined);
-  return { id, cache, download, bytes, abort, result };
+  return { id, cacheDir: dir, cache, download, bytes, abort, result };
 }
 
 async function assertVerifiedCopy(device: Device): Promise<void> {
@@ -400,4 +407,33 @@ test('LAN download: the only target of a known subnet, holding the content, neit
   assert.ok(lan.lanBytesSent < BLOCK_SIZE, `LAN sent ${lan.lanBytesSent}`);
   assert.equal(lan.issue, null, 'no issue: there was nobody to reach');
   assert.equal(device.bytes.origin + device.bytes.multicast + device.bytes.peer, 0);
+});
+
+test('LAN download: a follower restarted mid-multicast rejoins the session and keeps what it had; nothing from the origin', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-restart';
+  const lanKey = generateLanKey();
+  const ids = ['dev-rs-rep', 'dev-rs-steady', 'dev-rs-restarted'];
+  // 4 Mbit/s: ~4 s of multicast, so a restart in the middle is easy to place.
+  const settings = { lanRateLimitKbps: 4_000, sessionStartDelaySeconds: 30 };
+  const rep = await startDevice(taskId, ids[0]!, lanKey, ids, { weight: 200, settings, servePeers: true });
+  const steady = await startDevice(taskId, ids[1]!, lanKey, ids, { settings, servePeers: true });
+  const first = await startDevice(taskId, ids[2]!, lanKey, ids, { settings, servePeers: true });
+  await waitFor(() => first.bytes.multicast >= SIZE / 3, 'a third of the content multicast', 20_000);
+  // The agent stops (its task aborted, as on SIGTERM) and starts again on the same cache folder.
+  first.abort.abort();
+  await assert.rejects(first.result, (e: unknown) => (e as { code?: string }).code === 'DOWNLOAD.ABORTED');
+  const kept = (await first.cache.heldBlocks(content.manifest.contentId, BLOCK_SIZE))?.blocks.length ?? 0;
+  const again = await startDevice(taskId, ids[2]!, lanKey, ids, { settings, servePeers: true, cacheDir: first.cacheDir, election: { ...ELECTION, discoveryWindowMs: 1_500 } });
+  const [, , result] = await Promise.all([rep.result, steady.result, again.result]);
+  for (const d of [rep, steady, again]) await assertVerifiedCopy(d);
+  const blocks = blockCount(SIZE, BLOCK_SIZE);
+  console.log(
+    `[measure] restart: held ${kept} of ${blocks} blocks at the restart; after it: multicast ${again.bytes.multicast}, peer ${again.bytes.peer}, origin ${again.bytes.origin}, blocks fetched ${result.blocksFetched}`,
+  );
+  assert.equal(result.outcome.role, 'follower', 'it rejoined the running session');
+  assert.ok(kept > 0 && kept < blocks, `blocks kept across the restart: ${kept}`);
+  assert.equal(result.blocksFetched, blocks - kept, 'only the blocks it lacked were fetched after the restart');
+  assert.equal(again.bytes.origin, 0, 'nothing from the origin');
+  assert.equal(steady.bytes.origin, 0);
 });
