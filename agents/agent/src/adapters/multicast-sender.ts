@@ -85,6 +85,10 @@ export class MulticastSender {
   private pendingEvents: Array<{ event: Parameters<typeof reduceSenderSession>[1] }> = [];
   private readonly blocks = new Map<number, Promise<Uint8Array>>();
   private loaded: { index: number; bytes: Uint8Array } | null = null;
+  private sendSymbol!: ReturnType<SessionBinding['symbolSender']>;
+  /** Receivers whose DONE ends the session early (`expectReceivers`), and the DONEs heard so far. */
+  private expected: Set<string> | null = null;
+  private readonly doneFrom = new Set<string>();
   private finished = false;
   private resolveDone!: (stats: SenderSessionStats) => void;
   private rejectDone!: (error: Error) => void;
@@ -116,7 +120,8 @@ export class MulticastSender {
     });
     // Never an unhandled rejection: callers that do not await `done` read the error from stats.
     this.done.catch(() => undefined);
-    this.binding = options.socket.join(this.sessionId, options.lanKey, { onPacket: (packet, from) => this.onPacket(packet, from) });
+    this.binding = options.socket.join(this.sessionId, options.lanKey, { onPacket: (packet, from) => this.onPacket(packet, from), localSenderId: this.senderId });
+    this.sendSymbol = this.binding.symbolSender(this.senderId);
     this.dispatch({ type: 'tick' });
   }
 
@@ -159,14 +164,37 @@ export class MulticastSender {
     }
   }
 
+  /**
+   * The sender IDs of the devices that joined the session. Once each of them has sent DONE (it holds
+   * the content, verified), the session closes as soon as the pass is over and no repair is due,
+   * instead of waiting `quietMs` for NACKs that will not come: the representative's own task ends
+   * that much sooner. A receiver not in the set that still NACKs keeps the quiet period.
+   */
+  expectReceivers(senderIds: Iterable<string>): void {
+    this.expected = new Set([...senderIds].filter((id) => id !== this.senderId));
+    this.checkReceiversDone();
+  }
+
   stop(): void {
     this.dispatch({ type: 'stop' });
   }
 
   private onPacket(packet: Packet, _from: RemoteInfo): void {
-    // Our own packets come back through multicast loopback.
+    // Our own packets come back through multicast loopback (the socket drops most before decoding).
     if (packet.senderId === this.senderId) return;
     if (packet.type === 'nack') this.dispatch({ type: 'nack', entries: packet.entries });
+    else if (packet.type === 'done' && !this.doneFrom.has(packet.senderId)) {
+      this.doneFrom.add(packet.senderId);
+      this.checkReceiversDone();
+    }
+  }
+
+  private checkReceiversDone(): void {
+    const expected = this.expected;
+    if (expected === null || expected.size === 0) return;
+    for (const id of expected) if (!this.doneFrom.has(id)) return;
+    this.expected = null;
+    this.dispatch({ type: 'receivers-done' });
   }
 
   /** Events are applied one at a time: a tick may wait for a block read, and nothing overtakes it. */
@@ -200,9 +228,12 @@ export class MulticastSender {
   private async carryOut(effects: SenderSessionEffect[]): Promise<void> {
     for (const effect of effects) {
       switch (effect.type) {
-        case 'send':
-          await this.send(effect.packet);
+        case 'send': {
+          // Synchronous while the block is in memory: an await per packet would cost a microtask turn each.
+          const reading = this.send(effect.packet);
+          if (reading !== null) await reading;
           break;
+        }
         case 'schedule':
           this.arm(effect.atMs);
           break;
@@ -227,27 +258,37 @@ export class MulticastSender {
     this.timer = delay < 1 ? setImmediate(fire) : setTimeout(fire, delay);
   }
 
-  private async send(packet: SenderPacket): Promise<void> {
-    const header = { sessionId: this.sessionId, senderId: this.senderId };
+  /** Sends the packet; returns a promise only when its block must be read from disk first. */
+  private send(packet: SenderPacket): Promise<void> | null {
     if (packet.kind === 'announce') {
       this.binding.send(packet.packet);
-      return;
+      return null;
     }
-    // The block in hand is used as is: an await per packet would cost a microtask turn each.
-    const block = this.loaded?.index === packet.block ? this.loaded.bytes : await this.block(packet.block);
-    this.loaded = { index: packet.block, bytes: block };
-    const span = (index: number) => {
-      const { start, end } = symbolSpan(this.layout, packet.block, packet.group, index);
-      return block.subarray(start, end);
-    };
+    if (this.loaded?.index === packet.block) {
+      this.sendFrom(this.loaded.bytes, packet);
+      return null;
+    }
+    return this.block(packet.block).then((bytes) => {
+      this.loaded = { index: packet.block, bytes };
+      this.sendFrom(bytes, packet);
+    });
+  }
+
+  private sendFrom(block: Uint8Array, packet: Extract<SenderPacket, { kind: 'data' | 'parity' }>): void {
+    const { layout } = this;
     if (packet.kind === 'data') {
-      this.binding.send({ ...header, type: 'data', block: packet.block, group: packet.group, index: packet.index, payload: span(packet.index) });
+      const { start, end } = symbolSpan(layout, packet.block, packet.group, packet.index);
+      this.sendSymbol('data', packet.block, packet.group, packet.index, block.subarray(start, end));
       return;
     }
-    const k = groupDataCount(this.layout, packet.block, packet.group);
-    const data = Array.from({ length: k }, (_, i) => span(i));
+    const k = groupDataCount(layout, packet.block, packet.group);
+    const data: Uint8Array[] = new Array(k);
+    for (let i = 0; i < k; i++) {
+      const { start, end } = symbolSpan(layout, packet.block, packet.group, i);
+      data[i] = block.subarray(start, end);
+    }
     const [payload] = createErasureCoder(k, 0).encode(data, [packet.index]);
-    this.binding.send({ ...header, type: 'parity', block: packet.block, group: packet.group, index: packet.index, payload });
+    this.sendSymbol('parity', packet.block, packet.group, packet.index, payload);
   }
 
   private block(index: number): Promise<Uint8Array> {

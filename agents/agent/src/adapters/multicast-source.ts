@@ -2,13 +2,16 @@ import type { RemoteInfo } from 'node:dgram';
 import { verifyBlock } from '@fleetcast/content';
 import {
   DEFAULT_REPAIR_OPTIONS,
+  DonePacket,
   NackPacket,
   Packet,
+  ReceiverSessionContext,
   ReceiverSessionEffect,
   ReceiverSessionEvent,
   ReceiverSessionState,
   RepairOptions,
   SessionLayout,
+  blockCountOf,
   decodeGroupBytes,
   layoutError,
   newReceiverSession,
@@ -82,6 +85,9 @@ export const MULTICAST_SOURCE_DEFAULTS = { silenceTimeoutMs: 5_000 };
  * block, 749 symbols of a 1 MiB block), so a receiver that missed an ANNOUNCE loses nothing.
  */
 export const EARLY_PACKET_LIMIT = 2048;
+
+/** Copies of a receiver's DONE (see `sendDone`). */
+const DONE_COPIES = 2;
 
 export interface MulticastSourceStats {
   packetsHeard: number;
@@ -164,37 +170,42 @@ export class MulticastSource implements DownloadSource {
         lastHeardMs = performance.now();
       };
 
+      // Made once per fetch, not per packet: every symbol of the session goes through `apply`.
+      const verify = (index: number, bytes: Uint8Array) => verifyBlock(manifest, index, bytes);
+      let context: ReceiverSessionContext | null = null;
+      const io = {
+        sink: (index: number, bytes: Uint8Array) => {
+          writes = writes.then(() => sink(index, bytes));
+          // A refusing sink stops the fetch with its error.
+          writes.catch((error: unknown) => end({ ok: false, error: error as Error }));
+          this.stats.blocksDelivered++;
+        },
+        nack: (entries: NackPacket['entries']) => binding?.send({ type: 'nack', sessionId: this.sessionId, senderId: this.senderId, entries } satisfies NackPacket),
+        schedule: (atMs: number) => {
+          if (repairTimer) clearTimeout(repairTimer);
+          repairTimer = setTimeout(() => apply({ type: 'timer' }, atMs), Math.max(0, atMs - performance.now()));
+        },
+        cancel: () => {
+          if (repairTimer) clearTimeout(repairTimer);
+          repairTimer = null;
+        },
+        finished: (missing: number[]) => {
+          if (missing.length === 0 && layout !== null) this.sendDone(binding, blockCountOf(layout));
+          end(missing.length === 0 ? { ok: true } : { ok: false, error: new MulticastIncompleteError(missing, 'closed') });
+        },
+      };
+
       /** `notBefore`: a timer's due time. Node's timers run on a coarser clock and may fire a fraction of a millisecond early; the reducer ignores an early timer, which would leave it unarmed. */
       const apply = (event: ReceiverSessionEvent, notBefore = 0) => {
         if (state === null || layout === null || settled) return;
-        const queue: ReceiverSessionEvent[] = [event];
-        while (queue.length > 0 && !settled) {
-          const result = reduceReceiverSession(state, queue.shift() as ReceiverSessionEvent, Math.max(performance.now(), notBefore), {
-            layout,
-            repair: this.repair,
-            random,
-            verify: (index, bytes) => verifyBlock(manifest, index, bytes),
-          });
+        if (context === null || context.layout !== layout) context = { layout, repair: this.repair, random, verify };
+        let next: ReceiverSessionEvent | undefined = event;
+        const queue: ReceiverSessionEvent[] = [];
+        while (next !== undefined && !settled) {
+          const result = reduceReceiverSession(state, next, Math.max(performance.now(), notBefore), context);
           state = result.state;
-          for (const effect of result.effects) this.carryOut(effect, layout, queue, {
-            sink: (index, bytes) => {
-              writes = writes.then(() => sink(index, bytes));
-              // A refusing sink stops the fetch with its error.
-              writes.catch((error: unknown) => end({ ok: false, error: error as Error }));
-              this.stats.blocksDelivered++;
-            },
-            nack: (entries) => binding?.send({ type: 'nack', sessionId: this.sessionId, senderId: this.senderId, entries } satisfies NackPacket),
-            schedule: (atMs) => {
-              if (repairTimer) clearTimeout(repairTimer);
-              repairTimer = setTimeout(() => apply({ type: 'timer' }, atMs), Math.max(0, atMs - performance.now()));
-            },
-            cancel: () => {
-              if (repairTimer) clearTimeout(repairTimer);
-              repairTimer = null;
-            },
-            finished: (missing) =>
-              end(missing.length === 0 ? { ok: true } : { ok: false, error: new MulticastIncompleteError(missing, 'closed') }),
-          });
+          for (const effect of result.effects) this.carryOut(effect, layout, queue, io);
+          next = queue.shift();
         }
       };
 
@@ -259,6 +270,15 @@ export class MulticastSource implements DownloadSource {
       });
       silenceTimer = setTimeout(checkSilence, silenceMs);
     });
+  }
+
+  /**
+   * DONE: this device holds every block it wanted, verified. The representative closes the session
+   * early once every device that joined said so. Sent DONE_COPIES times back to back: a lost DONE
+   * only costs the quiet period, but at 5 % loss two copies lose both 0.25 % of the time.
+   */
+  private sendDone(binding: SessionBinding | null, blocks: number): void {
+    for (let i = 0; i < DONE_COPIES; i++) binding?.send({ type: 'done', sessionId: this.sessionId, senderId: this.senderId, blocksHeld: blocks } satisfies DonePacket);
   }
 
   private carryOut(

@@ -6,9 +6,12 @@ import {
   MULTICAST_TTL,
   Packet,
   PacketTagger,
+  SymbolEncoder,
   createPacketTagger,
+  createSymbolEncoder,
   decodePacket,
   encodePacket,
+  peekSenderId,
   peekSessionId,
 } from '@fleetcast/lan-protocol';
 
@@ -66,6 +69,8 @@ export interface MulticastSocketStats {
   droppedInvalid: Record<string, number>;
   /** Valid-looking datagrams for sessions nobody here joined (other tasks on the subnet). */
   otherSession: number;
+  /** Our own datagrams handed back by multicast loopback, dropped before decoding (see SessionHandler.localSenderId). */
+  ownEcho: number;
   lossInjected: number;
 }
 
@@ -74,12 +79,25 @@ export interface SessionHandler {
   onPacket(packet: Packet, from: RemoteInfo): void;
   /** A datagram for this session that failed to decode (a forgery, damage), by code. */
   onInvalid?(code: string): void;
+  /**
+   * The sender ID this handler sends under. Multicast loopback hands every datagram we send back to
+   * our own socket; once a handler names its sender ID, datagrams of the session carrying it are
+   * dropped before decoding (a CRC and an HMAC each, for every packet the representative sends),
+   * for every handler of the session: a socket is one device's, and each of its handlers ignores
+   * the device's own packets anyway.
+   */
+  localSenderId?: string;
 }
 
 export interface SessionBinding {
   readonly sessionId: string;
   /** Encodes (authenticated when the session has a key) and sends to the group. */
   send(packet: Packet): void;
+  /**
+   * The fast path for DATA and PARITY of one sender: the header is laid out once (`createSymbolEncoder`),
+   * the bytes are those `send` would make.
+   */
+  symbolSender(senderId: string): (type: 'data' | 'parity', block: number, group: number, index: number, payload: Uint8Array) => void;
   /** Datagrams queued in the kernel and libuv not yet sent; callers pause above a bound. */
   sendQueueCount(): number;
   leave(): void;
@@ -100,10 +118,11 @@ export class UdpMulticastSocket {
     bytesReceived: 0,
     droppedInvalid: {},
     otherSession: 0,
+    ownEcho: 0,
     lossInjected: 0,
   };
-  /** Per session: its key's tagger and every handler (election, sender or receiver) that joined it. */
-  private readonly sessions = new Map<string, { key: Buffer | null; tagger: PacketTagger | undefined; handlers: Set<SessionHandler> }>();
+  /** Per session: its key's tagger, every handler (election, sender or receiver) that joined it, and the local sender IDs they named. */
+  private readonly sessions = new Map<string, { key: Buffer | null; tagger: PacketTagger | undefined; handlers: Set<SessionHandler>; localSenders: Set<string> }>();
   private closed = false;
 
   private constructor(
@@ -165,22 +184,28 @@ export class UdpMulticastSocket {
     const key = lanKey === null ? null : Buffer.from(lanKey);
     let session = this.sessions.get(sessionId);
     if (session === undefined) {
-      session = { key, tagger: key === null ? undefined : createPacketTagger(key), handlers: new Set() };
+      session = { key, tagger: key === null ? undefined : createPacketTagger(key), handlers: new Set(), localSenders: new Set() };
       this.sessions.set(sessionId, session);
     } else if (session.key === null ? key !== null : key === null || !session.key.equals(key)) {
       throw new MulticastSocketError(MulticastErrorCode.SessionKeyMismatch, `session ${sessionId} is joined on this socket under another key`);
     }
     session.handlers.add(handler);
+    if (handler.localSenderId !== undefined) session.localSenders.add(handler.localSenderId);
     const { tagger } = session;
     return {
       sessionId,
       send: (packet) => this.sendEncoded(encodePacket(packet, tagger)),
+      symbolSender: (senderId) => {
+        const encode: SymbolEncoder = createSymbolEncoder({ sessionId, senderId }, tagger);
+        return (type, block, group, index, payload) => this.sendEncoded(encode(type, block, group, index, payload));
+      },
       sendQueueCount: () => (this.closed ? 0 : this.socket.getSendQueueCount()),
       leave: () => {
         const current = this.sessions.get(sessionId);
         if (current === undefined) return;
         current.handlers.delete(handler);
         if (current.handlers.size === 0) this.sessions.delete(sessionId);
+        else if (handler.localSenderId !== undefined && ![...current.handlers].some((h) => h.localSenderId === handler.localSenderId)) current.localSenders.delete(handler.localSenderId);
       },
     };
   }
@@ -201,10 +226,13 @@ export class UdpMulticastSocket {
     if (this.closed) return;
     this.stats.packetsSent++;
     this.stats.bytesSent += bytes.length;
-    this.socket.send(bytes, this.port, this.group, (error) => {
-      if (error) this.stats.sendErrors++;
-    });
+    // One callback for every send (dgram drops a send's error silently without one), not a closure per datagram.
+    this.socket.send(bytes, this.port, this.group, this.onSent);
   }
+
+  private readonly onSent = (error: Error | null) => {
+    if (error) this.stats.sendErrors++;
+  };
 
   private receive(message: Buffer, from: RemoteInfo): void {
     this.stats.packetsReceived++;
@@ -218,6 +246,13 @@ export class UdpMulticastSocket {
         else this.stats.otherSession++;
         return;
       }
+      if (session.localSenders.size > 0) {
+        const senderId = peekSenderId(message);
+        if (senderId !== null && session.localSenders.has(senderId)) {
+          this.stats.ownEcho++;
+          return;
+        }
+      }
       const decoded = decodePacket(message, session.tagger);
       if (!decoded.ok) {
         this.countInvalid(decoded);
@@ -229,8 +264,22 @@ export class UdpMulticastSocket {
         this.stats.lossInjected++;
         return;
       }
+      const packet = decoded.value;
+      if (session.handlers.size === 1) {
+        for (const handler of session.handlers) this.deliverPacket(handler, packet, from);
+        return;
+      }
       // A copy of the set: a handler may leave (its fetch ended) while the packet is delivered.
-      for (const handler of [...session.handlers]) this.deliver(() => handler.onPacket(decoded.value, from));
+      for (const handler of [...session.handlers]) this.deliverPacket(handler, packet, from);
+    } catch {
+      this.stats.droppedInvalid[HANDLER_THREW] = (this.stats.droppedInvalid[HANDLER_THREW] ?? 0) + 1;
+    }
+  }
+
+  /** As `deliver`, without a closure per packet and handler. */
+  private deliverPacket(handler: SessionHandler, packet: Packet, from: RemoteInfo): void {
+    try {
+      handler.onPacket(packet, from);
     } catch {
       this.stats.droppedInvalid[HANDLER_THREW] = (this.stats.droppedInvalid[HANDLER_THREW] ?? 0) + 1;
     }

@@ -152,3 +152,23 @@ test('sender: quiet after the pass closes the session with closing ANNOUNCEs; a 
   assert.ok(effects.some((e) => e.type === 'closed'));
   assert.deepEqual(run(state, [[{ type: 'tick' }, 300]], ctx).effects, [], 'closed is final');
 });
+
+test('sender: every expected receiver done closes the session after the pass without the quiet period, one closing ANNOUNCE; a NACK after it restores the quiet', () => {
+  const ctx = context({ quietMs: 1_000, closingAnnounces: 3, closingIntervalMs: 100, announceIntervalMs: 1e9 });
+  const ready: Array<[SenderSessionEvent, number]> = [0, 1, 2].map((index) => [{ type: 'block-ready', index }, 0]);
+  // Done before the pass ends: the session closes right after it.
+  let { state, effects } = run(newSenderSession(LAYOUT, 0), [...ready, [{ type: 'start' }, 0], [{ type: 'receivers-done' }, 0], [{ type: 'tick' }, 0]], ctx);
+  assert.equal(state.phase, 'closing');
+  assert.equal(lastSchedule(effects)?.type === 'schedule' && lastSchedule(effects)?.atMs, 0, 'the next tick is due at once');
+  ({ state, effects } = run(state, [[{ type: 'tick' }, 1]], ctx));
+  assert.equal(state.phase, 'closed');
+  assert.ok(effects.some((e) => e.type === 'closed'));
+
+  // A NACK after the DONEs (a receiver nobody expected): repair, then the quiet period again.
+  ({ state } = run(newSenderSession(LAYOUT, 0), [...ready, [{ type: 'start' }, 0], [{ type: 'tick' }, 0], [{ type: 'receivers-done' }, 1]], ctx));
+  assert.equal(state.phase, 'repairing');
+  ({ state, effects } = run(state, [[{ type: 'nack', entries: [{ block: 0, firstGroup: 0, groupCount: 1, missing: 1 }] }, 2], [{ type: 'tick' }, 50]], ctx));
+  assert.deepEqual(symbols(effects), [{ kind: 'parity', block: 0, group: 0, index: 0 }]);
+  ({ state } = run(state, [[{ type: 'tick' }, 500]], ctx));
+  assert.equal(state.phase, 'repairing', 'the quiet period applies again');
+});

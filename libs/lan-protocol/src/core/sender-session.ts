@@ -25,6 +25,10 @@ import { RepairOptions, SenderRepairState, newSenderRepair, reduceSenderRepair, 
  *   `sendingBlock` are over and ask for what they lack.
  * - The session ends `quietMs` after the last repair: a few ANNOUNCEs with phase `closing`, then
  *   `closed`. A NACK while closing reopens repair (a late receiver still short of symbols).
+ * - `receivers-done` (the adapter heard DONE from every receiver it expects): once the pass is over
+ *   and no repair is due, the session closes at once with one closing ANNOUNCE instead of waiting
+ *   out `quietMs` for NACKs nobody will send. A NACK after it (a receiver nobody expected) puts the
+ *   quiet period back.
  *
  * State: the reducer owns the state it is handed and may update its collections in place (a
  * session sends millions of packets; copying per packet would dominate). Callers keep only the
@@ -154,6 +158,8 @@ export interface SenderSessionState {
   /** When the last repair was queued (or the first pass ended): the quiet period counts from it. */
   lastRepairMs: number;
   closingSent: number;
+  /** Every expected receiver reported DONE (and no NACK came after): no need to wait out the quiet period. */
+  receiversDone: boolean;
   stats: SenderSessionStats;
 }
 
@@ -162,6 +168,8 @@ export type SenderSessionEvent =
   | { type: 'block-ready'; index: number }
   | { type: 'nack'; entries: readonly NackEntry[] }
   | { type: 'tick' }
+  /** Every receiver the caller expects holds the content (their DONE packets). */
+  | { type: 'receivers-done' }
   | { type: 'stop' };
 
 export type SenderSessionEffect =
@@ -190,6 +198,7 @@ export function newSenderSession(layout: SessionLayout, now: number): SenderSess
     announceSeq: 0,
     lastRepairMs: now,
     closingSent: 0,
+    receiversDone: false,
     stats: { dataSent: 0, proactiveParitySent: 0, repairParitySent: 0, announcesSent: 0, bytesSent: 0, nacksReceived: 0, nacksIgnored: 0 },
   };
 }
@@ -225,8 +234,13 @@ export function reduceSenderSession(
       }
       break;
     }
+    case 'receivers-done':
+      state.receiversDone = true;
+      break;
     case 'nack': {
       state.stats.nacksReceived++;
+      // Someone still lacks symbols: not every receiver is done after all (one nobody expected).
+      state.receiversDone = false;
       const entries = passedEntries(state, event.entries, context.layout);
       if (entries.length === 0) {
         state.stats.nacksIgnored++;
@@ -329,10 +343,10 @@ function tick(state: SenderSessionState, now: number, context: SenderSessionCont
   }
 
   if (state.phase === 'sending' && state.cursor === null && state.sentCount === state.sent.length) setPhase(state, 'repairing', now, effects);
-  if (state.phase === 'repairing' && state.repairQueue.length === 0 && state.repair.flushAtMs === null && now - state.lastRepairMs >= options.quietMs) {
+  if (state.phase === 'repairing' && state.repairQueue.length === 0 && state.repair.flushAtMs === null && (state.receiversDone || now - state.lastRepairMs >= options.quietMs)) {
     setPhase(state, 'closing', now, effects);
   }
-  if (state.phase === 'closing' && now >= state.nextAnnounceAtMs && state.closingSent >= options.closingAnnounces) {
+  if (state.phase === 'closing' && (state.receiversDone ? state.closingSent >= 1 : now >= state.nextAnnounceAtMs && state.closingSent >= options.closingAnnounces)) {
     state.phase = 'closed';
     effects.push({ type: 'report', event: 'phase', phase: 'closed' }, { type: 'closed' });
     return;
@@ -450,6 +464,7 @@ function nextWakeMs(state: SenderSessionState, now: number, context: SenderSessi
   if (state.repair.flushAtMs !== null) at = Math.min(at, state.repair.flushAtMs);
   if (state.phase === 'repairing' && state.repairQueue.length === 0) at = Math.min(at, state.lastRepairMs + options.quietMs);
   if (state.phase === 'sending' && state.cursor === null && state.sentCount === state.sent.length) at = now;
+  if (state.receiversDone && (state.phase === 'closing' || (state.phase === 'repairing' && state.repairQueue.length === 0 && state.repair.flushAtMs === null))) at = now;
   return Math.max(at, now);
 }
 

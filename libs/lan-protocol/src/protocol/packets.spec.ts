@@ -17,6 +17,7 @@ import {
   Packet,
   PacketType,
   announceCodec,
+  createSymbolEncoder,
   claimCodec,
   dataCodec,
   decodePacket,
@@ -26,6 +27,8 @@ import {
   joinCodec,
   nackCodec,
   parityCodec,
+  peekSenderId,
+  peekSessionId,
   peerHaveCodec,
 } from './packets';
 
@@ -394,4 +397,24 @@ test('session and sender IDs: stable, 8 bytes, and separated by kind', () => {
   assert.notEqual(sessionIdOf('task-1'), sessionIdOf('task-2'));
   const packet = encodePacket({ type: 'join', sessionId: sessionIdOf('task-1'), senderId: senderIdOf('device-1'), blocksHeld: 0 });
   assert.equal(packet.length, PACKET_OVERHEAD_BYTES + 4);
+});
+
+test('symbol encoder: the same bytes as encodePacket for DATA and PARITY, with and without a tag; the peeks read the header', () => {
+  const tagger = (bytes: Uint8Array) => Uint8Array.from({ length: 32 }, (_, i) => (bytes.length * 7 + bytes[i % bytes.length] + i) & 0xff);
+  const random = seededRandom(5);
+  for (const tag of [undefined, tagger]) {
+    const encode = createSymbolEncoder(H, tag);
+    for (const [type, block, group, index, length] of [['data', 0, 0, 0, 1], ['data', 7, 300, 127, DEFAULT_SYMBOL_BYTES], ['parity', 2 ** 32 - 1, 0xffff, 254, 1405]] as const) {
+      const payload = Uint8Array.from({ length }, () => Math.floor(random() * 256));
+      const bytes = encode(type, block, group, index, payload);
+      assert.equal(toHex(bytes), toHex(encodePacket({ ...H, type, block, group, index, payload }, tag)));
+      assert.equal(peekSenderId(bytes), H.senderId);
+      assert.equal(peekSessionId(bytes), H.sessionId);
+    }
+    assert.throws(() => encode('data', 0, 0, 255, new Uint8Array(1)), PacketEncodeError);
+    assert.throws(() => encode('data', 0, 0x10000, 0, new Uint8Array(1)), PacketEncodeError);
+    assert.throws(() => encode('parity', 0, 0, 0, new Uint8Array(0)), PacketEncodeError);
+  }
+  assert.throws(() => createSymbolEncoder({ sessionId: 'xyz', senderId: H.senderId }), PacketEncodeError);
+  assert.equal(peekSenderId(new Uint8Array(10)), null);
 });

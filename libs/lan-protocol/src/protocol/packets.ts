@@ -293,10 +293,12 @@ function symbolBody<P extends DataPacket | ParityPacket>(type: P['type'], maxInd
       if (end - at < SYMBOL_ADDRESS_BYTES + 1) return badLength(type, `${SYMBOL_ADDRESS_BYTES + 1} or more`, end - at);
       const index = view.getUint8(at + 6);
       if (index > maxIndex) return badField(type, `index ${index} is past ${maxIndex}`);
+      // Fields spelled out rather than spread from the header: this runs for every symbol of a session.
       return {
         ok: true,
         value: {
-          ...header,
+          sessionId: header.sessionId,
+          senderId: header.senderId,
           type,
           block: view.getUint32(at),
           group: view.getUint16(at + 4),
@@ -597,6 +599,65 @@ export const peerHaveCodec = codecOf('peer-have');
 /** Encodes any packet by its `type`: version 1, or version 2 when the session's `tagger` is given. */
 export function encodePacket(packet: Packet, tagger?: PacketTagger): Uint8Array {
   return encodeWith(SPECS[packet.type] as unknown as BodySpec<Packet>, packet, tagger);
+}
+
+/** Encodes the DATA and PARITY packets of one sender in one session (see `createSymbolEncoder`). */
+export type SymbolEncoder = (type: 'data' | 'parity', block: number, group: number, index: number, payload: Uint8Array) => Uint8Array;
+
+/**
+ * The sender's per-symbol encoder: the same bytes as `encodePacket` for a DATA or PARITY packet,
+ * with the header (magic, version, type, IDs) checked and laid out once per session rather than
+ * once per packet. A session sends every symbol through it, so the per-packet work is the address,
+ * one copy of the payload, the tag and the CRC.
+ */
+export function createSymbolEncoder(header: PacketHeader, tagger?: PacketTagger): SymbolEncoder {
+  if (!isHexId(header.sessionId, SESSION_ID_BYTES)) throw new PacketEncodeError(`sessionId must be ${SESSION_ID_BYTES * 2} lowercase hex characters`);
+  if (!isHexId(header.senderId, SENDER_ID_BYTES)) throw new PacketEncodeError(`senderId must be ${SENDER_ID_BYTES * 2} lowercase hex characters`);
+  const prefix = new Uint8Array(HEADER_BYTES);
+  const prefixView = new DataView(prefix.buffer);
+  prefixView.setUint16(0, PACKET_MAGIC);
+  prefixView.setUint8(2, tagger === undefined ? PROTOCOL_VERSION : AUTHENTICATED_PROTOCOL_VERSION);
+  writeHex(prefix, 4, header.sessionId);
+  writeHex(prefix, 4 + SESSION_ID_BYTES, header.senderId);
+  const tagBytes = tagger === undefined ? 0 : AUTH_TAG_BYTES;
+  const maxIndex = MAX_CODE_SYMBOLS - 2;
+  return (type, block, group, index, payload) => {
+    if (type !== 'data' && type !== 'parity') throw new PacketEncodeError(`a ${String(type)} packet handed to the symbol encoder`);
+    checkUint(`${type}.block`, block, U32_LIMIT - 1);
+    checkUint(`${type}.group`, group, 0xffff);
+    checkUint(`${type}.index`, index, maxIndex);
+    if (!(payload instanceof Uint8Array) || payload.length < 1 || payload.length > MAX_SYMBOL_BYTES) {
+      throw new PacketEncodeError(`${type}.payload must be 1..${MAX_SYMBOL_BYTES} bytes`);
+    }
+    const total = PACKET_OVERHEAD_BYTES + SYMBOL_ADDRESS_BYTES + payload.length + tagBytes;
+    if (total > MAX_PACKET_BYTES) throw new PacketEncodeError(`${type} packet of ${total} bytes is past ${MAX_PACKET_BYTES}`);
+    const bytes = new Uint8Array(total);
+    const view = new DataView(bytes.buffer);
+    bytes.set(prefix, 0);
+    bytes[3] = PACKET_TYPE_CODES[type];
+    view.setUint32(HEADER_BYTES, block);
+    view.setUint16(HEADER_BYTES + 4, group);
+    bytes[HEADER_BYTES + 6] = index;
+    bytes.set(payload, HEADER_BYTES + SYMBOL_ADDRESS_BYTES);
+    if (tagger !== undefined) {
+      const bodyEnd = total - TRAILER_BYTES - AUTH_TAG_BYTES;
+      const tag = tagger(bytes.subarray(0, bodyEnd));
+      if (tag.length < AUTH_TAG_BYTES) throw new PacketEncodeError(`the tagger returned ${tag.length} bytes; at least ${AUTH_TAG_BYTES} are needed`);
+      bytes.set(tag.subarray(0, AUTH_TAG_BYTES), bodyEnd);
+    }
+    view.setUint32(total - TRAILER_BYTES, crc32c(bytes, 0, total - TRAILER_BYTES));
+    return bytes;
+  };
+}
+
+/**
+ * The sender ID of a datagram without decoding it (16 hex characters), or null when it is too
+ * short or not ours. Lets the socket drop its own packets that multicast loopback hands back
+ * before it spends a CRC and a MAC on them.
+ */
+export function peekSenderId(bytes: Uint8Array): string | null {
+  if (bytes.length < PACKET_OVERHEAD_BYTES || bytes[0] !== PACKET_MAGIC >> 8 || bytes[1] !== (PACKET_MAGIC & 0xff)) return null;
+  return bytesToHex(bytes, 4 + SESSION_ID_BYTES, SENDER_ID_BYTES);
 }
 
 /**
