@@ -11,6 +11,7 @@ export * from './stack';
 export * from './lab-names';
 export * from './lab-stack';
 export * from './lab-report';
+export * from './agent-cache';
 // What a lab test needs of the network lab, so that a test package depends on this harness alone.
 export { createLab, destroyLab, labAvailable, listLabResources } from '@fleetcast/netlab';
 export type { Lab, LabAvailability, LabHost, LabSpec, WanCounters } from '@fleetcast/netlab';

@@ -52,7 +52,10 @@ export interface DeviceFigures {
   reason: string | null;
   /** From task creation to the device's last report (its terminal state), by the tasks service's clock. */
   seconds: number | null;
+  /** Bytes by source as the device reported them. */
   bytes: BytesBySource;
+  /** What the origin itself counted as served to this device (`x-fleetcast-device`), retried ranges included. */
+  originServed: number;
 }
 
 export interface SubnetFigures {
@@ -113,18 +116,13 @@ export interface LabReport {
   };
 }
 
-interface SummaryLan {
+/** A subnet's LAN session in the task summary. */
+export interface SummaryLan {
   representative: string | null;
   sessionStartedAt: string | null;
   lanBytesSent: number;
   repairs: number;
   invalidPackets: number;
-}
-interface SummaryBody {
-  total: number;
-  counts: Record<string, number>;
-  bytes: BytesBySource;
-  subnets?: Array<{ subnet: string; lan?: SummaryLan }>;
 }
 interface DeviceRow {
   deviceId: string;
@@ -137,6 +135,7 @@ interface DeviceRow {
 interface ServedBytes {
   total: number;
   bySubnet: Record<string, number>;
+  byDevice: Record<string, number>;
 }
 
 /** The device states after which nothing more happens (the contract's terminal states). */
@@ -184,6 +183,33 @@ function delta(after: WanCounters, before: WanCounters): { toBranch: number; fro
   };
 }
 
+/** A distribution under way: its task, and what ends it (see `startLabDistribution`). */
+export interface LabDistribution {
+  taskId: string;
+  /** The package's SHA-256: the name of the verified copy in every agent's cache. */
+  contentId: string;
+  packageBytes: number;
+  /** The task's creation, by this process's clock. */
+  startedAt: number;
+  /** The task summary now. */
+  summary(): Promise<LabTaskSummary>;
+  /**
+   * Follows the summary until every device is terminal but those in `exclude` (e.g. one killed on
+   * purpose, which will never report again), printing progress, then reads the counters again and
+   * prints the report (see `formatLabReport`). Throws if that does not happen within the
+   * distribution's timeout; a device that failed is reported, not thrown.
+   */
+  finish(options?: { exclude?: readonly string[] }): Promise<LabReport>;
+}
+
+/** The task summary as the public API returns it (the fields a lab run reads). */
+export interface LabTaskSummary {
+  total: number;
+  counts: Record<string, number>;
+  bytes: BytesBySource;
+  subnets?: Array<{ subnet: string; lan?: SummaryLan }>;
+}
+
 /**
  * One distribution across the lab, measured: uploads a generated package through the public API,
  * zeroes the origin's byte counts, reads the WAN counters, creates a task for every device of the
@@ -192,12 +218,19 @@ function delta(after: WanCounters, before: WanCounters): { toBranch: number; fro
  * within the timeout; a device that failed is reported, not thrown.
  */
 export async function runLabDistribution(options: LabDistributionOptions): Promise<LabReport> {
+  return (await startLabDistribution(options)).finish();
+}
+
+/**
+ * The first half of `runLabDistribution`: resolves once the task is created, so that a test can
+ * act while it runs (start a device late, kill one, send forged packets) before `finish`.
+ */
+export async function startLabDistribution(options: LabDistributionOptions): Promise<LabDistribution> {
   const { stack, packageBytes, action } = options;
   const lab = options.lab ?? stack.lab;
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const seed = options.seed ?? `lab-${Date.now()}`;
   const api = stack.api;
-
   const content = generatedContent(packageBytes, seed);
   const pkg = await api.ok<{ id: string }>('POST', '/v1/packages', {
     name: `lab-${seed}`.slice(0, 200),
@@ -232,110 +265,130 @@ export async function runLabDistribution(options: LabDistributionOptions): Promi
   const startedAt = Date.now();
   print(`[lab] task ${task.id}: ${action} on ${deviceIds.length} devices in ${lab.branches.length} branches`);
 
-  const deadline = startedAt + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  let lastLine = '';
-  let lastPrintAt = 0;
-  let summary: SummaryBody;
-  for (;;) {
-    summary = await api.ok<SummaryBody>('GET', `/v1/tasks/${task.id}/summary`);
-    const states = Object.entries(summary.counts)
-      .filter(([, n]) => n > 0)
-      .map(([state, n]) => `${state} ${n}`)
-      .join(', ');
-    const received = summary.bytes.origin + summary.bytes.multicast + summary.bytes.peer;
-    const elapsed = Date.now() - startedAt;
-    if (states !== lastLine || elapsed - lastPrintAt >= PROGRESS_EVERY_MS) {
-      print(`[lab] ${(elapsed / 1000).toFixed(1).padStart(6)} s  ${states}; received ${mib(received)} (origin ${mib(summary.bytes.origin)}, multicast ${mib(summary.bytes.multicast)}, peer ${mib(summary.bytes.peer)})`);
-      lastLine = states;
-      lastPrintAt = elapsed;
-    }
-    if (TERMINAL.reduce((n, state) => n + (summary.counts[state] ?? 0), 0) === summary.total) break;
-    if (Date.now() > deadline) throw new Error(`task ${task.id} did not finish within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms (${states})`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  if (options.profile?.useMulticast) {
-    const graceUntil = Date.now() + LAN_SUMMARY_GRACE_MS;
-    while (!lab.branches.every((b) => summary.subnets?.find((s) => s.subnet === b.subnet)?.lan?.representative) && Date.now() < graceUntil) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      summary = await api.ok<SummaryBody>('GET', `/v1/tasks/${task.id}/summary`);
-    }
-  }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const summaryNow = () => api.ok<LabTaskSummary>('GET', `/v1/tasks/${task.id}/summary`);
 
-  const wanAfter = await Promise.all(lab.branches.map((b) => lab.wanCounters(b.name)));
-  const served = await stack.origin.ok<ServedBytes>('GET', '/v1/stats/bytes-served');
+  const finish = async (finishOptions: { exclude?: readonly string[] } = {}): Promise<LabReport> => {
+    const excluded = new Set(finishOptions.exclude ?? []);
+    const deadline = startedAt + timeoutMs;
+    let lastLine = '';
+    let lastPrintAt = 0;
+    let summary: LabTaskSummary;
+    for (;;) {
+      summary = await summaryNow();
+      const states = Object.entries(summary.counts)
+        .filter(([, n]) => n > 0)
+        .map(([state, n]) => `${state} ${n}`)
+        .join(', ');
+      const received = summary.bytes.origin + summary.bytes.multicast + summary.bytes.peer;
+      const elapsed = Date.now() - startedAt;
+      if (states !== lastLine || elapsed - lastPrintAt >= PROGRESS_EVERY_MS) {
+        print(`[lab] ${(elapsed / 1000).toFixed(1).padStart(6)} s  ${states}; received ${mib(received)} (origin ${mib(summary.bytes.origin)}, multicast ${mib(summary.bytes.multicast)}, peer ${mib(summary.bytes.peer)})`);
+        lastLine = states;
+        lastPrintAt = elapsed;
+      }
+      const terminal = TERMINAL.reduce((n, state) => n + (summary.counts[state] ?? 0), 0);
+      // An excluded device counts as awaited only if it is not terminal itself.
+      if (terminal + excluded.size >= summary.total && (excluded.size === 0 || (await nonTerminal(api, task.id)).every((id) => excluded.has(id)))) break;
+      if (Date.now() > deadline) throw new Error(`task ${task.id} did not finish within ${timeoutMs} ms (${states})`);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    if (options.profile?.useMulticast) {
+      const graceUntil = Date.now() + LAN_SUMMARY_GRACE_MS;
+      while (!lab.branches.every((b) => summary.subnets?.find((s) => s.subnet === b.subnet)?.lan?.representative) && Date.now() < graceUntil) {
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        summary = await summaryNow();
+      }
+    }
+    const wanAfter = await Promise.all(lab.branches.map((b) => lab.wanCounters(b.name)));
+    const served = await stack.origin.ok<ServedBytes>('GET', '/v1/stats/bytes-served');
+    const rows = await deviceRows(api, task.id);
+
+    const created = Date.parse(task.createdAt);
+    const rowOf = new Map(rows.map((r) => [r.deviceId, r]));
+    const devices = stack.agents.map((agent): DeviceFigures => {
+      const row = rowOf.get(agent.deviceId);
+      const terminal = row !== undefined && TERMINAL.includes(row.state);
+      return {
+        deviceId: agent.deviceId,
+        branch: agent.branch,
+        subnet: agent.subnet,
+        state: row?.state ?? 'unknown',
+        reason: row?.reason ? `${row.reason.code}: ${row.reason.message}` : null,
+        seconds: terminal ? (Date.parse(row.updatedAt) - created) / 1000 : null,
+        bytes: row?.bytes ?? { origin: 0, multicast: 0, peer: 0 },
+        originServed: served.byDevice[agent.deviceId] ?? 0,
+      };
+    });
+    const subnets = lab.branches.map((branch, i): SubnetFigures => {
+      const mine = devices.filter((d) => d.branch === branch.name);
+      const wan = delta(wanAfter[i]!, wanBefore[i]!);
+      const originBytes = served.bySubnet[branch.subnet] ?? 0;
+      const lan = summary.subnets?.find((s) => s.subnet === branch.subnet)?.lan;
+      return {
+        branch: branch.name,
+        subnet: branch.subnet,
+        devices: mine.length,
+        done: mine.filter((d) => d.state === 'succeeded').length,
+        originBytes,
+        originRatio: originBytes / packageBytes,
+        wanBytes: wan.toBranch,
+        wanRatio: wan.toBranch / packageBytes,
+        wanOverOrigin: originBytes > 0 ? wan.toBranch / originBytes : Number.NaN,
+        wanFromBranchBytes: wan.fromBranch,
+        shaperDrops: wan.drops,
+        lan:
+          lan && (lan.representative !== null || lan.lanBytesSent > 0)
+            ? {
+                representative: lan.representative,
+                sessionStartSeconds: lan.sessionStartedAt === null ? null : (Date.parse(lan.sessionStartedAt) - created) / 1000,
+                lanBytesSent: lan.lanBytesSent,
+                lanRatio: lan.lanBytesSent / packageBytes,
+                repairs: lan.repairs,
+                invalidPackets: lan.invalidPackets,
+              }
+            : null,
+      };
+    });
+    const times = devices.map((d) => d.seconds).filter((s): s is number => s !== null);
+    const originInLab = subnets.reduce((n, s) => n + s.originBytes, 0);
+    const report: LabReport = {
+      taskId: task.id,
+      action,
+      packageBytes,
+      contentId: content.sha256,
+      devices,
+      subnets,
+      totals: {
+        devices: devices.length,
+        done: devices.filter((d) => d.state === 'succeeded').length,
+        failed: devices.filter((d) => d.state === 'failed').length,
+        originBytes: served.total,
+        originBytesElsewhere: served.total - originInLab,
+        wanBytes: subnets.reduce((n, s) => n + s.wanBytes, 0),
+        seconds: times.length > 0 ? Math.max(...times) : null,
+      },
+    };
+    for (const line of formatLabReport(report).split('\n')) print(line);
+    return report;
+  };
+
+  return { taskId: task.id, contentId: content.sha256, packageBytes, startedAt, summary: summaryNow, finish };
+}
+
+/** Devices of the task not yet in a terminal state. */
+async function nonTerminal(api: LabStack['api'], taskId: string): Promise<string[]> {
+  return (await deviceRows(api, taskId)).filter((r) => !TERMINAL.includes(r.state)).map((r) => r.deviceId);
+}
+
+async function deviceRows(api: LabStack['api'], taskId: string): Promise<DeviceRow[]> {
   const rows: DeviceRow[] = [];
   for (let offset = 0; ; offset += PAGE) {
-    const page = await api.ok<{ items: DeviceRow[]; total: number }>('GET', `/v1/tasks/${task.id}/devices?limit=${PAGE}&offset=${offset}`);
+    const page = await api.ok<{ items: DeviceRow[]; total: number }>('GET', `/v1/tasks/${taskId}/devices?limit=${PAGE}&offset=${offset}`);
     rows.push(...page.items);
     if (page.items.length === 0 || rows.length >= page.total) break;
   }
-
-  const created = Date.parse(task.createdAt);
-  const rowOf = new Map(rows.map((r) => [r.deviceId, r]));
-  const devices = stack.agents.map((agent): DeviceFigures => {
-    const row = rowOf.get(agent.deviceId);
-    const terminal = row !== undefined && TERMINAL.includes(row.state);
-    return {
-      deviceId: agent.deviceId,
-      branch: agent.branch,
-      subnet: agent.subnet,
-      state: row?.state ?? 'unknown',
-      reason: row?.reason ? `${row.reason.code}: ${row.reason.message}` : null,
-      seconds: terminal ? (Date.parse(row.updatedAt) - created) / 1000 : null,
-      bytes: row?.bytes ?? { origin: 0, multicast: 0, peer: 0 },
-    };
-  });
-  const subnets = lab.branches.map((branch, i): SubnetFigures => {
-    const mine = devices.filter((d) => d.branch === branch.name);
-    const wan = delta(wanAfter[i]!, wanBefore[i]!);
-    const originBytes = served.bySubnet[branch.subnet] ?? 0;
-    const lan = summary.subnets?.find((s) => s.subnet === branch.subnet)?.lan;
-    return {
-      branch: branch.name,
-      subnet: branch.subnet,
-      devices: mine.length,
-      done: mine.filter((d) => d.state === 'succeeded').length,
-      originBytes,
-      originRatio: originBytes / packageBytes,
-      wanBytes: wan.toBranch,
-      wanRatio: wan.toBranch / packageBytes,
-      wanOverOrigin: originBytes > 0 ? wan.toBranch / originBytes : Number.NaN,
-      wanFromBranchBytes: wan.fromBranch,
-      shaperDrops: wan.drops,
-      lan:
-        lan && (lan.representative !== null || lan.lanBytesSent > 0)
-          ? {
-              representative: lan.representative,
-              sessionStartSeconds: lan.sessionStartedAt === null ? null : (Date.parse(lan.sessionStartedAt) - created) / 1000,
-              lanBytesSent: lan.lanBytesSent,
-              lanRatio: lan.lanBytesSent / packageBytes,
-              repairs: lan.repairs,
-              invalidPackets: lan.invalidPackets,
-            }
-          : null,
-    };
-  });
-  const times = devices.map((d) => d.seconds).filter((s): s is number => s !== null);
-  const originInLab = subnets.reduce((n, s) => n + s.originBytes, 0);
-  const report: LabReport = {
-    taskId: task.id,
-    action,
-    packageBytes,
-    contentId: content.sha256,
-    devices,
-    subnets,
-    totals: {
-      devices: devices.length,
-      done: devices.filter((d) => d.state === 'succeeded').length,
-      failed: devices.filter((d) => d.state === 'failed').length,
-      originBytes: served.total,
-      originBytesElsewhere: served.total - originInLab,
-      wanBytes: subnets.reduce((n, s) => n + s.wanBytes, 0),
-      seconds: times.length > 0 ? Math.max(...times) : null,
-    },
-  };
-  for (const line of formatLabReport(report).split('\n')) print(line);
-  return report;
+  return rows;
 }
 
 function table(header: string[], rows: string[][], rightAligned: Set<number>): string[] {
@@ -351,15 +404,15 @@ function table(header: string[], rows: string[][], rightAligned: Set<number>): s
 const seconds = (s: number | null): string => (s === null ? '-' : `${s.toFixed(1)} s`);
 const ratio = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(2)}x` : '-');
 
-/** The report as text: per device, per subnet (origin count next to the WAN link count), totals. */
+/** The report as text: per device (bytes as reported, and the origin's own count), per subnet (origin count next to the WAN link count), totals. */
 export function formatLabReport(report: LabReport): string {
   const size = report.packageBytes;
   const lines = [`lab report: task ${report.taskId}, ${report.action}, package ${mib(size)} (sha256 ${report.contentId.slice(0, 16)}...)`, ''];
   lines.push(
     ...table(
-      ['device', 'subnet', 'state', 'time', 'origin', 'multicast', 'peer'],
-      report.devices.map((d) => [d.deviceId, d.subnet, d.state, seconds(d.seconds), mib(d.bytes.origin), mib(d.bytes.multicast), mib(d.bytes.peer)]),
-      new Set([3, 4, 5, 6]),
+      ['device', 'subnet', 'state', 'time', 'origin', 'multicast', 'peer', 'origin served'],
+      report.devices.map((d) => [d.deviceId, d.subnet, d.state, seconds(d.seconds), mib(d.bytes.origin), mib(d.bytes.multicast), mib(d.bytes.peer), mib(d.originServed)]),
+      new Set([3, 4, 5, 6, 7]),
     ),
   );
   for (const d of report.devices.filter((x) => x.reason)) lines.push(`  ${d.deviceId}: ${d.reason}`);

@@ -19,6 +19,11 @@ export interface LabStackOptions {
   agentArgs?: string[];
   /** Further agent environment. */
   agentEnv?: Record<string, string>;
+  /**
+   * Devices (`<branch>-<index>`) that get no agent: a host on the subnet that is not a Fleetcast
+   * device (e.g. one sending forged packets). They are not in `agents`, so no task targets them.
+   */
+  withoutAgent?: readonly string[];
   logLevel?: string;
   /** Extra environment per service, as `startControlPlane` takes it. */
   controlPlaneEnv?: ControlPlaneOptions['env'];
@@ -36,6 +41,9 @@ export interface LabAgent {
   stateDir: string;
   /** The agent's distribution cache; verified content lies in `<cacheDir>/content/<sha256>`. */
   cacheDir: string;
+  /** Every run of the agent appends its output here. */
+  logFile: string;
+  /** The agent's current process: replaced when `LabStack.startAgent` starts it again. */
   process: NodeProcess;
 }
 
@@ -50,6 +58,14 @@ export interface LabStack {
   /** The origin itself, at its lab address: its byte counts per subnet. */
   origin: ApiClient;
   agents: LabAgent[];
+  /** The agent of a device, by device ID; throws if the device has none. */
+  agent(deviceId: string): LabAgent;
+  /**
+   * Starts a stopped (or killed) agent again with the same state, cache and log, as a device that
+   * comes back online: it resumes its tasks and receives the assignments sent while it was away.
+   * Resolves once it is ready; throws if it is still running.
+   */
+  startAgent(deviceId: string): Promise<LabAgent>;
   /** Stops the agents, the control plane and NATS; the lab (and its host link) stays for its owner to destroy. */
   stop(): Promise<void>;
 }
@@ -65,7 +81,7 @@ const NOT_INHERITED = ['NODE_TEST_CONTEXT'];
 /**
  * The Fleetcast stack on a network lab: NATS and the control plane on the host (joined to the
  * lab's core network, because the services need the host's Postgres), NATS and the origin bound to
- * the host's lab address, and one agent per device namespace. Agents reach NATS and download from
+ * the host's lab address, and one agent per device namespace (but those named in `withoutAgent`). Agents reach NATS and download from
  * the origin across their branch's shaped WAN link, and see only their lab interface (no
  * `--include-loopback`), so their subnet is the branch subnet. Resolves once every agent is
  * running and the inventory knows each device on its branch subnet; on failure stops what it
@@ -97,20 +113,24 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
     const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: logLevel, ...(options.agentEnv ?? {}) };
     for (const name of NOT_INHERITED) delete env[name];
 
+    const spawnAgent = (agent: Omit<LabAgent, 'process'>): NodeProcess => {
+      const args = ['--enable-source-maps', AGENT_CLI, '--nats', nats.url, '--device-id', agent.deviceId, '--state-dir', agent.stateDir, '--cache-dir', agent.cacheDir, ...(options.agentArgs ?? [])];
+      // Its own process group, so that stopping it also ends what it started (install commands).
+      const child = lab.spawn(agent.ns, process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      return watchProcess(child, { name: `agent-${agent.deviceId}`, logFile: agent.logFile });
+    };
     const agents: LabAgent[] = [];
+    // Stops whichever process each agent runs now (a restarted agent has a new one).
+    started.push(() => Promise.all(agents.map((a) => a.process.stop())));
+    const withoutAgent = new Set(options.withoutAgent ?? []);
     for (const branch of lab.branches) {
       for (const device of branch.devices) {
         const deviceId = `${branch.name}-${device.index}`;
+        if (withoutAgent.has(deviceId)) continue;
         const dir = join(options.workDir, 'agents', deviceId);
-        const stateDir = join(dir, 'state');
-        const cacheDir = join(dir, 'cache');
         await mkdir(dir, { recursive: true });
-        const args = ['--enable-source-maps', AGENT_CLI, '--nats', nats.url, '--device-id', deviceId, '--state-dir', stateDir, '--cache-dir', cacheDir, ...(options.agentArgs ?? [])];
-        // Its own process group, so that stopping it also ends what it started (install commands).
-        const child = lab.spawn(device.ns, process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-        const proc = watchProcess(child, { name: `agent-${deviceId}`, logFile: join(dir, 'agent.log') });
-        started.push(() => proc.stop());
-        agents.push({ deviceId, branch: branch.name, subnet: branch.subnet, ns: device.ns, address: device.address, stateDir, cacheDir, process: proc });
+        const agent = { deviceId, branch: branch.name, subnet: branch.subnet, ns: device.ns, address: device.address, stateDir: join(dir, 'state'), cacheDir: join(dir, 'cache'), logFile: join(dir, 'agent.log') };
+        agents.push({ ...agent, process: spawnAgent(agent) });
       }
     }
     await Promise.all(agents.map((a) => a.process.waitForOutput(/agent ready/, { timeoutMs: AGENT_READY_TIMEOUT_MS })));
@@ -134,6 +154,11 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
       throw new Error(`${(error as Error).message}; not yet on their branch subnet: ${missing.join(', ')}`, { cause: error });
     });
 
+    const agentOf = (deviceId: string): LabAgent => {
+      const agent = agents.find((a) => a.deviceId === deviceId);
+      if (!agent) throw new Error(`no agent runs on ${deviceId} (agents: ${agents.map((a) => a.deviceId).join(', ')})`);
+      return agent;
+    };
     return {
       lab,
       host,
@@ -142,6 +167,15 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
       api,
       origin: new ApiClient(controlPlane.originUrl, options.apiToken),
       agents,
+      agent: agentOf,
+      async startAgent(deviceId) {
+        const agent = agentOf(deviceId);
+        if (agent.process.running) throw new Error(`the agent of ${deviceId} is still running (pid ${agent.process.pid})`);
+        // Same directories and log file (appended to); the new process's own output says when it is ready.
+        agent.process = spawnAgent(agent);
+        await agent.process.waitForOutput(/agent ready/, { timeoutMs: AGENT_READY_TIMEOUT_MS });
+        return agent;
+      },
       stop: stopStarted,
     };
   } catch (error) {

@@ -1,30 +1,7 @@
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import {
-  createLab,
-  createTestDatabase,
-  destroyLab,
-  destroyStaleLabs,
-  labAvailable,
-  labNameForThisProcess,
-  listLabResources,
-  runLabDistribution,
-  startLabStack,
-  stopAll,
-  type Lab,
-  type LabAvailability,
-  type LabReport,
-  type LabSpec,
-  type LabStack,
-  type TestDatabase,
-} from '@fleetcast/testing';
+import { runLabDistribution, type LabReport, type LabSpec } from '@fleetcast/testing';
+import { assertVerifiedCopies, rolesLogged, useLabFixture } from './support/lab-fixture';
 
 /**
  * Subnet multicast on a real network: two branch subnets of five devices behind 20 Mbit/s WAN
@@ -45,12 +22,9 @@ const MAX_WAN_RATIO = 1.08;
 const PROFILE = { useMulticast: true, sessionStartDelaySeconds: 3 };
 /** 20 MB at 20 Mbit/s is 8 s of WAN; the start delay, repairs and a loaded 2-core machine stay well inside this. */
 const TASK_TIMEOUT_MS = 75_000;
-/** Carries this process's pid, so that concurrent runs keep apart and a dead run's lab is recognised. */
-const LAB_TAG = 'lm';
-const LAB_NAME = labNameForThisProcess(LAB_TAG);
 /** Apart from the netlab tests' (10.209/10.210) and the lab baseline's (10.211/10.212) ranges: each lab joins the host. */
-const spec: LabSpec = {
-  name: LAB_NAME,
+const spec = (name: string): LabSpec => ({
+  name,
   core: { subnet: '10.213.0.0/24' },
   branches: ['east', 'west'].map((name, i) => ({
     name,
@@ -60,56 +34,14 @@ const spec: LabSpec = {
     lanLossPercent: LAN_LOSS_PERCENT,
     lossProto: 'udp' as const,
   })),
-};
-
-let availability: LabAvailability = { ok: false, reason: 'not checked yet' };
-let db: TestDatabase | undefined;
-let work = '';
-let lab: Lab | undefined;
-let stack: LabStack | undefined;
-
-function skipUnlessLab(t: TestContext): boolean {
-  if (availability.ok) return false;
-  t.skip(`network lab unavailable here, so multicast is not tested on a real network: ${availability.reason}`);
-  return true;
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** The roles an agent's election settled on for the task, from its log ("LAN session role"). */
-async function rolesLogged(logFile: string, taskId: string): Promise<string[]> {
-  const lines = (await readFile(logFile, 'utf8')).split('\n').filter((l) => l.includes('"LAN session role"') && l.includes(taskId));
-  return lines.map((l) => (JSON.parse(l) as { role: string }).role);
-}
+});
 
 describe('lab multicast: one WAN copy per subnet, the rest over the LAN', () => {
-  before(async () => {
-    availability = await labAvailable();
-    if (!availability.ok) return;
-    const stale = await destroyStaleLabs(LAB_TAG);
-    if (stale.length > 0) console.log(`removed labs of dead runs: ${stale.join(', ')}`);
-    db = await createTestDatabase('lab_multicast');
-    work = await mkdtemp(join(tmpdir(), 'fleetcast-lab-mc-'));
-    lab = await createLab(spec);
-    stack = await startLabStack({ lab, databaseUrl: db.url, apiToken: randomBytes(16).toString('hex'), workDir: work, agentArgs: ['--multicast'] });
-  });
-
-  after(async () => {
-    await stack?.stop();
-    await stopAll();
-    await lab?.destroy();
-    await db?.drop();
-    // FLEETCAST_KEEP_TEST_FILES=1 keeps every agent's log, state and cache for a post-mortem.
-    if (work && !process.env.FLEETCAST_KEEP_TEST_FILES) await rm(work, { recursive: true, force: true });
-    else if (work) console.log(`kept ${work}`);
-  });
+  const fixture = useLabFixture({ tag: 'lm', database: 'lab_multicast', spec, untested: 'multicast is not tested on a real network', stack: { agentArgs: ['--multicast'] } });
 
   test('cache-only, 20 MB to 2 x 5 devices at 3 % LAN loss: verified copies, one representative per subnet, origin and WAN about 1x', { timeout: 110_000 }, async (t) => {
-    if (skipUnlessLab(t) || !stack) return;
+    const stack = fixture.stackFor(t);
+    if (!stack) return;
     const report: LabReport = await runLabDistribution({
       stack,
       lab: stack.lab,
@@ -122,9 +54,7 @@ describe('lab multicast: one WAN copy per subnet, the rest over the LAN', () => 
 
     // Every device: a verified copy, read where its agent keeps it.
     for (const device of report.devices) assert.equal(device.state, 'succeeded', `${device.deviceId}: ${device.reason ?? device.state}`);
-    for (const agent of stack.agents) {
-      assert.equal(await sha256Of(join(agent.cacheDir, 'content', report.contentId)), report.contentId, `${agent.deviceId}'s cached copy`);
-    }
+    await assertVerifiedCopies(stack.agents, report.contentId);
     assert.equal(report.totals.originBytesElsewhere, 0, 'every download named its lab subnet');
 
     // Exactly one representative per subnet: by the summary, the origin rows and the agents' own logs.
@@ -135,7 +65,7 @@ describe('lab multicast: one WAN copy per subnet, the rest over the LAN', () => 
       const fromOrigin = mine.filter((d) => d.bytes.origin > 0).map((d) => d.deviceId);
       assert.deepEqual(fromOrigin, [representative], `${subnet.subnet}: devices that downloaded from the origin`);
       const agents = stack.agents.filter((a) => a.branch === subnet.branch);
-      const roles: Array<[string, string[]]> = await Promise.all(agents.map(async (a): Promise<[string, string[]]> => [a.deviceId, await rolesLogged(join(work, 'agents', a.deviceId, 'agent.log'), report.taskId)]));
+      const roles: Array<[string, string[]]> = await Promise.all(agents.map(async (a): Promise<[string, string[]]> => [a.deviceId, await rolesLogged(a.logFile, report.taskId)]));
       assert.deepEqual(
         roles.filter(([, r]) => r.includes('representative')).map(([id]) => id),
         [representative],
@@ -151,16 +81,5 @@ describe('lab multicast: one WAN copy per subnet, the rest over the LAN', () => 
     }
   });
 
-  test('teardown: the stack stops and no namespace, link or route of the lab is left', { timeout: 30_000 }, async (t) => {
-    if (skipUnlessLab(t) || !lab) return;
-    const host = lab.host;
-    await stack?.stop();
-    await lab.destroy();
-    assert.deepEqual(await listLabResources(LAB_NAME), { namespaces: [], links: [], nftTables: [] });
-    const { stdout: netns } = await promisify(execFile)('ip', ['netns', 'list']);
-    assert.ok(!netns.includes(`${LAB_NAME}-`), netns);
-    const { stdout: routes } = await promisify(execFile)('ip', ['-4', 'route', 'show', 'table', 'all']);
-    for (const route of host?.routes ?? []) assert.ok(!routes.includes(route.subnet), `route to ${route.subnet} left:\n${routes}`);
-    await destroyLab(LAB_NAME);
-  });
+  fixture.teardownTest();
 });
