@@ -154,7 +154,11 @@ describe('lab LAN faults: a forging host, a late joiner, a representative killed
     await assertVerifiedCopies(stack.agents, report.contentId);
     const figures = report.devices.find((d) => d.deviceId === late.deviceId)!;
     const roles = await agentLogLines(late.logFile, 'LAN session role', run.taskId);
-    t.diagnostic(`late joiner ${late.deviceId}: multicast ${figures.bytes.multicast} B, peer ${figures.bytes.peer} B, origin ${figures.bytes.origin} B (origin's count ${figures.originServed} B); roles ${roles.map((r) => r.role).join(', ')}`);
+    const followedAt = roles.length > 0 ? `+${((Date.parse(String(roles[0]!.time)) - run.startedAt) / 1000).toFixed(1)} s` : 'never';
+    t.diagnostic(
+      `late joiner ${late.deviceId}: role ${roles.map((r) => r.role).join(', ') || 'none'} at ${followedAt}; multicast ${figures.bytes.multicast} B, peer ${figures.bytes.peer} B, ` +
+        `origin ${figures.bytes.origin} B (origin's count ${figures.originServed} B); done at +${figures.seconds} s, the others by +${Math.max(...report.devices.filter((d) => d !== figures).map((d) => d.seconds ?? 0))} s`,
+    );
     assert.notEqual(late.deviceId, representative.deviceId);
     assert.deepEqual(roles.map((r) => r.role), ['follower'], 'the late device followed the running session');
     assert.equal(figures.originServed, 0, 'the origin served the late device nothing');
