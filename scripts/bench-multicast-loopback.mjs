@@ -7,7 +7,7 @@
 // the sender and the receivers.
 //
 //   node scripts/bench-multicast-loopback.mjs [--size-mb 32] [--receivers 3] [--loss 0,5] [--runs 2]
-//        [--impl DIR[,DIR...]] [--rate-kbps 0] [--json]
+//        [--impl DIR[,DIR...]] [--rate-kbps 0] [--sender-options '{"session":{...},"repair":{...}}'] [--json]
 //
 // --impl: compiled agents (the `dist` folder of agents/agent, with the @fleetcast libraries it
 // resolves beside it); several, comma-separated, run alternately in the same conditions, so that a
@@ -34,7 +34,7 @@ const IP_UDP_BYTES = 28;
 const now = () => performance.timeOrigin + performance.now();
 
 function parseArgs(argv) {
-  const opts = { sizeMb: 32, receivers: 3, loss: [0, 5], runs: 2, impl: [join(ROOT, 'agents/agent/dist')], rateKbps: 0, json: false, role: null };
+  const opts = { sizeMb: 32, receivers: 3, loss: [0, 5], runs: 2, impl: [join(ROOT, 'agents/agent/dist')], rateKbps: 0, json: false, role: null, senderOptions: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -45,6 +45,7 @@ function parseArgs(argv) {
     else if (a === '--impl') opts.impl = next().split(',').map((p) => resolve(p));
     else if (a === '--rate-kbps') opts.rateKbps = Number(next());
     else if (a === '--json') opts.json = true;
+    else if (a === '--sender-options') opts.senderOptions = JSON.parse(next());
     else if (a === '--role') opts.role = next();
     else throw new Error(`unknown option ${a}`);
   }
@@ -120,7 +121,8 @@ async function child(role) {
       weight: 100,
       manifest,
       paths: [job.file],
-      session: { rateKbps: job.rateKbps },
+      session: { rateKbps: job.rateKbps, ...job.senderOptions.session },
+      repair: job.senderOptions.repair,
     });
     for (let i = 0; i < Math.ceil(manifest.size / manifest.blockSize); i++) sender.blockReady(i);
     // As the agent does with the devices that joined: their DONE closes the session early (builds that have it).
@@ -197,9 +199,9 @@ function spawn(role, job) {
 }
 
 let runCounter = 0;
-async function runOnce({ impl, file, size, receivers, loss, rateKbps }) {
+async function runOnce({ impl, file, size, receivers, loss, rateKbps, senderOptions }) {
   const port = 47_600 + (process.pid % 200) + (runCounter++ % 50);
-  const base = { impl, file, port, loss, rateKbps, taskId: `bench-${randomBytes(4).toString('hex')}`, lanKey: randomBytes(32).toString('hex') };
+  const base = { impl, file, port, loss, rateKbps, senderOptions, taskId: `bench-${randomBytes(4).toString('hex')}`, lanKey: randomBytes(32).toString('hex') };
   const rs = Array.from({ length: receivers }, (_, i) => spawn('receiver', { ...base, seed: 10 + i * 7 }));
   const inodes = [];
   for (const r of rs) inodes.push(...(await r.next('ready')).inodes);
@@ -253,7 +255,7 @@ async function main() {
     for (const loss of opts.loss) {
       for (let run = 0; run < opts.runs; run++) {
         for (const impl of opts.impl) {
-          const row = await runOnce({ impl, file, size, receivers: opts.receivers, loss, rateKbps: opts.rateKbps });
+          const row = await runOnce({ impl, file, size, receivers: opts.receivers, loss, rateKbps: opts.rateKbps, senderOptions: opts.senderOptions });
           rows.push(row);
           if (!opts.json) {
             const name = impl.length > 36 ? '...' + impl.slice(-33) : impl;

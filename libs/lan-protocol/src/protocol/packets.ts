@@ -19,7 +19,7 @@ import {
   TRAILER_BYTES,
 } from './constants';
 import { crc32c } from './crc32c';
-import { bytesToHex, isHexId, writeHex } from './ids';
+import { HexIdCache, bytesToHex, isHexId, writeHex } from './ids';
 import { DecodeResult, PacketEncodeError, PacketErrorCode, decodeFailure } from './packet-errors';
 
 /**
@@ -551,12 +551,19 @@ function readFrame(bytes: Uint8Array, tagger?: PacketTagger): DecodeResult<Frame
     value: {
       type: TYPE_BY_CODE.get(code) ?? null,
       code,
-      header: { sessionId: bytesToHex(bytes, 4, SESSION_ID_BYTES), senderId: bytesToHex(bytes, 4 + SESSION_ID_BYTES, SENDER_ID_BYTES) },
+      header: { sessionId: SESSION_IDS.read(bytes, 4), senderId: SENDER_IDS.read(bytes, 4 + SESSION_ID_BYTES) },
       view,
       bodyEnd,
     },
   };
 }
+
+/** The header IDs of the last datagram read: the next one of the same session and sender reuses the strings. */
+const SESSION_IDS = new HexIdCache(SESSION_ID_BYTES);
+const SENDER_IDS = new HexIdCache(SENDER_ID_BYTES);
+/** Separate caches for the peeks, which see every datagram on the socket, ours and others'. */
+const PEEKED_SESSION_IDS = new HexIdCache(SESSION_ID_BYTES);
+const PEEKED_SENDER_IDS = new HexIdCache(SENDER_ID_BYTES);
 
 /** Compares in time independent of where the bytes differ, so that timing reveals nothing about the tag. */
 function tagMatches(expected: Uint8Array, bytes: Uint8Array, at: number): boolean {
@@ -657,7 +664,7 @@ export function createSymbolEncoder(header: PacketHeader, tagger?: PacketTagger)
  */
 export function peekSenderId(bytes: Uint8Array): string | null {
   if (bytes.length < PACKET_OVERHEAD_BYTES || bytes[0] !== PACKET_MAGIC >> 8 || bytes[1] !== (PACKET_MAGIC & 0xff)) return null;
-  return bytesToHex(bytes, 4 + SESSION_ID_BYTES, SENDER_ID_BYTES);
+  return PEEKED_SENDER_IDS.read(bytes, 4 + SESSION_ID_BYTES);
 }
 
 /**
@@ -680,5 +687,5 @@ export function decodePacket(bytes: Uint8Array, tagger?: PacketTagger): DecodeRe
  */
 export function peekSessionId(bytes: Uint8Array): string | null {
   if (bytes.length < PACKET_OVERHEAD_BYTES || bytes[0] !== PACKET_MAGIC >> 8 || bytes[1] !== (PACKET_MAGIC & 0xff)) return null;
-  return bytesToHex(bytes, 4, SESSION_ID_BYTES);
+  return PEEKED_SESSION_IDS.read(bytes, 4);
 }
