@@ -163,6 +163,28 @@ test('multicast: one sender, three receivers, no loss, rate unlimited: all end b
   );
 });
 
+test('multicast: the DONE of every expected receiver closes the session without the quiet period; the sender drops its own echo undecoded', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-mc-done';
+  const lanKey = generateLanKey();
+  // The quiet period is long here, so a session that waited it out could not pass.
+  const { socket, sender } = await startSender(taskId, lanKey, { quietMs: 20_000 });
+  const names = ['d1', 'd2', 'd3'];
+  const receivers = await Promise.all(names.map((name, i) => startReceiver(taskId, lanKey, name, { seed: 40 + i })));
+  sender.expectReceivers(names.map((name) => senderIdOf(`device-${name}`)));
+  sender.start();
+  await Promise.all(receivers.map((r) => r.fetch));
+  const lastBlockAt = Math.max(...receivers.map((r) => r.lastBlockAt));
+  const stats = await sender.done;
+  const closedAfterMs = performance.now() - lastBlockAt;
+  for (const r of receivers) await assertComplete(r);
+  assert.ok(closedAfterMs < 2_000, `closed ${closedAfterMs.toFixed(0)} ms after the last block, not after the 20 s quiet period`);
+  assert.equal(stats.repairParitySent, 0);
+  // Multicast loopback hands every packet back to the sender's socket: dropped before any CRC or MAC.
+  assert.ok(socket.stats.ownEcho >= stats.dataSent, `own echo dropped ${socket.stats.ownEcho}, data sent ${stats.dataSent}`);
+  assert.equal(Object.keys(socket.stats.droppedInvalid).length, 0);
+});
+
 test('multicast: 5 % receive loss at each of three receivers: parity repairs it, close to the worst receiver, not the sum', async (t) => {
   if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
   const taskId = 'task-mc-loss';

@@ -264,6 +264,8 @@ export class MulticastSource implements DownloadSource {
 
       binding = this.options.socket.join(this.sessionId, this.options.lanKey, {
         onPacket,
+        // Our own NACKs and DONEs come back through multicast loopback: not worth a decode.
+        localSenderId: this.senderId,
         onInvalid: (code) => {
           this.stats.invalid[code] = (this.stats.invalid[code] ?? 0) + 1;
         },
