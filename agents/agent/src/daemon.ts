@@ -335,6 +335,8 @@ export class AgentDaemon {
   ): Promise<LanDownload | LanIssue | null> {
     const multicast = this.config.multicast;
     if (multicast === undefined || !task.settings.useMulticast) return null;
+    // A device that may never represent and already holds the content has nothing to gain from the session.
+    if (multicast.representativeWeight === 0 && (await this.cache.has(task.package.contentId))) return null;
     try {
       const session = await this.link.lanSession(task.taskId);
       const socket = await this.openMulticastSocket(multicast, interfaces);
@@ -355,7 +357,8 @@ export class AgentDaemon {
       });
     } catch (error) {
       this.config.logger.warn({ taskId: task.taskId, code: (error as { code?: string }).code, err: (error as Error).message }, 'multicast unavailable: downloading from the origin');
-      return { code: LanIssueCode.MulticastUnavailable, message: `multicast unavailable (${(error as Error).message}): downloaded from the origin` };
+      // The contract bounds the message (500 characters): an error's own text may be longer.
+      return { code: LanIssueCode.MulticastUnavailable, message: `multicast unavailable (${(error as Error).message.slice(0, 400)}): downloaded from the origin` };
     }
   }
 

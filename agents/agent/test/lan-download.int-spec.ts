@@ -275,12 +275,13 @@ test('LAN download: the representative killed a third into the multicast; a succ
   const killedAt = performance.now();
   // What the subnet held at the kill: the union of the survivors' verified blocks.
   const onSubnet = new Set<number>();
-  const heldAtKill: number[] = [];
+  const heldSets: Array<Set<number>> = [];
   for (const d of others) {
-    const held = await d.cache.heldBlocks(content.manifest.contentId, BLOCK_SIZE);
-    heldAtKill.push(held?.blocks.length ?? 0);
-    for (const i of held?.blocks ?? []) onSubnet.add(i);
+    const held = new Set((await d.cache.heldBlocks(content.manifest.contentId, BLOCK_SIZE))?.blocks ?? []);
+    heldSets.push(held);
+    for (const i of held) onSubnet.add(i);
   }
+  const heldAtKill = heldSets.map((h) => h.size);
   const unsent = blocks - onSubnet.size;
   await assert.rejects(rep.result, (e: unknown) => (e as { code?: string }).code === 'DOWNLOAD.ABORTED');
   const results = await Promise.all(others.map((d) => d.result));
@@ -298,8 +299,15 @@ test('LAN download: the representative killed a third into the multicast; a succ
   assert.equal(successors.length, 1, `exactly one successor: ${others.map((d) => d.download.activity().role).join(', ')}`);
   for (const r of results) assert.equal(r.outcome.role, 'follower', 'every survivor first followed the killed representative');
   assert.ok(served <= bound, `origin served ${served} <= first representative's ${rep.bytes.origin} + ${unsent} unsent blocks x ${BLOCK_SIZE}`);
-  assert.ok(successors[0]!.bytes.origin <= unsent * BLOCK_SIZE, `the successor fetched only blocks no device had: ${successors[0]!.bytes.origin}`);
-  assert.ok(successors[0]!.bytes.peer >= 2 * BLOCK_SIZE, `the successor took the blocks another survivor held from it: ${successors[0]!.bytes.peer}`);
+  const successor = successors[0]!;
+  assert.ok(successor.bytes.origin <= unsent * BLOCK_SIZE, `the successor fetched only blocks no device had: ${successor.bytes.origin}`);
+  // What another survivor held and the successor did not came from that survivor (or from the
+  // multicast still in flight at the kill), never from the origin.
+  const heldBySuccessor = heldSets[others.indexOf(successor)]!;
+  const elsewhereOnly = [...onSubnet].filter((i) => !heldBySuccessor.has(i)).length;
+  assert.ok(successor.bytes.peer <= elsewhereOnly * BLOCK_SIZE, `successor peer bytes ${successor.bytes.peer}, at most the ${elsewhereOnly} blocks only others held`);
+  // The first representative heard in the election that others held blocks: it took those from them.
+  assert.equal(rep.bytes.peer, 4 * BLOCK_SIZE, 'the first representative took the four preloaded blocks from their holders');
   for (const [i, d] of others.entries()) {
     // Each block fetched exactly once besides those held from the start: nothing held was fetched again.
     assert.equal(results[i]!.blocksFetched, blocks - preloads[i]!.length, `${d.id}: no block fetched twice`);
@@ -328,6 +336,9 @@ test('LAN download: a late joiner gets the second half from the multicast and th
   assert.ok(lan.repairs > 0 && lan.repairs < blockCount(SIZE, BLOCK_SIZE), `blocks repaired from a peer: ${lan.repairs}`);
   assert.equal(late.bytes.peer, lan.repairs * BLOCK_SIZE, 'exactly the blocks it missed came from the peer');
   assert.equal(early.bytes.origin + early.bytes.peer, 0);
+  // Start delay 0: the session started before anyone joined it, which is no issue.
+  assert.notEqual(rep.download.activity().sessionStartedAt, null);
+  assert.equal(rep.download.activity().issue, null);
 });
 
 test('LAN download: a representative that meets a better one steps down, stops sending and follows it', async (t) => {
@@ -436,4 +447,43 @@ test('LAN download: a follower restarted mid-multicast rejoins the session and k
   assert.equal(result.blocksFetched, blocks - kept, 'only the blocks it lacked were fetched after the restart');
   assert.equal(again.bytes.origin, 0, 'nothing from the origin');
   assert.equal(steady.bytes.origin, 0);
+});
+
+test('LAN download: a holder with start delay 0 waits for the followers its ANNOUNCE draws, then multicasts to them', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-holder-now';
+  const lanKey = generateLanKey();
+  const ids = ['dev-hn-holder', 'dev-hn-2', 'dev-hn-3'];
+  const settings = { sessionStartDelaySeconds: 0 };
+  const servedBefore = origin.bytesServed();
+  const devices = await Promise.all(ids.map((id, i) => startDevice(taskId, id, lanKey, ids, { settings, cached: i === 0 })));
+  const results = await Promise.all(devices.map((d) => d.result));
+  for (const d of devices) await assertVerifiedCopy(d);
+  const [holder, ...followers] = devices;
+  assert.equal(results[0]!.outcome.role, 'representative');
+  assert.equal(origin.bytesServed() - servedBefore, 0, 'nothing from the origin');
+  for (const d of followers) assert.ok(d.bytes.multicast >= SIZE, `${d.id}: multicast ${d.bytes.multicast}`);
+  assert.notEqual(holder!.download.activity().sessionStartedAt, null);
+  assert.equal(holder!.download.activity().issue, null);
+});
+
+test('LAN download: a holder that loses the election by weight serves the representative as a peer; nothing crosses the WAN and nothing is multicast to nobody', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-light-holder';
+  const lanKey = generateLanKey();
+  const ids = ['dev-lh-heavy', 'dev-lh-holder'];
+  const servedBefore = origin.bytesServed();
+  const heavy = await startDevice(taskId, ids[0]!, lanKey, ids, { weight: 200, servePeers: true });
+  const holder = await startDevice(taskId, ids[1]!, lanKey, ids, { weight: 1, servePeers: true, cached: true });
+  const [heavyResult, holderResult] = await Promise.all([heavy.result, holder.result]);
+  for (const d of [heavy, holder]) await assertVerifiedCopy(d);
+  const lan = heavy.download.activity();
+  console.log(`[measure] light holder: representative origin ${heavy.bytes.origin}, peer ${heavy.bytes.peer}, LAN sent ${lan.lanBytesSent}; holder ${holderResult.outcome.role}`);
+  assert.equal(heavyResult.outcome.role, 'representative');
+  assert.equal(holderResult.outcome.role, 'follower');
+  assert.equal(origin.bytesServed() - servedBefore, 0, 'nothing from the origin');
+  assert.equal(heavy.bytes.peer, SIZE, 'the representative took the package from the holder');
+  assert.equal(lan.sessionStartedAt, null, 'no multicast: the only other device holds everything');
+  assert.ok(lan.lanBytesSent < BLOCK_SIZE, `LAN sent ${lan.lanBytesSent}`);
+  assert.equal(lan.issue, null);
 });

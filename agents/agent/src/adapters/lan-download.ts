@@ -66,6 +66,16 @@ function roleWaitMs(election: ElectionOptions): number {
  */
 const TAKEOVER_GATHER_KEEP_ALIVES = 3;
 
+/**
+ * A representative that is ready before anybody joined (it held the content, or the start delay is
+ * 0) still waits this many keep-alives before it closes without a multicast: followers JOIN when
+ * they hear its first ANNOUNCE, and a lost JOIN is repeated on the next one.
+ */
+const JOIN_GRACE_KEEP_ALIVES = 3;
+
+/** The contract's bound on an issue message (lanIssueSchema): a longer one would make the report invalid. */
+const MAX_ISSUE_MESSAGE_CHARS = 500;
+
 /** What one follower round ended with. */
 type FollowEnd =
   | { kind: 'complete'; result: CacheDownloadResult }
@@ -105,16 +115,21 @@ export class LanDownload {
   private readonly electionOptions: ElectionOptions;
   private election: LanElection | null = null;
   private sender: MulticastSender | null = null;
-  private multicast: MulticastSource | null = null;
   private role: LanActivity['role'] = 'none';
   private sessionStartedAt: string | null = null;
   private fallbackBlocks = 0;
   /** LAN figures of senders and sources of earlier rounds (a failover makes several). */
   private lanBytesBefore = 0;
   private repairParityBefore = 0;
-  private invalidBefore = 0;
+  /**
+   * Datagrams of the session that failed to decode (forged, damaged), counted once each: the socket
+   * hands one to every handler of the session (election, source, sender), so only this one counts.
+   */
+  private invalidPackets = 0;
   /** Sender IDs heard in JOIN or PEER_HAVE packets of the session (since this device last took over). */
   private readonly joined = new Set<string>();
+  /** Of those, the devices that hold every block already (their JOIN or PEER_HAVE says so): they need no multicast. */
+  private readonly complete = new Set<string>();
   /** Called when a new device joined (the representative checks whether all targets are in). */
   private onJoin: () => void = () => undefined;
   /** Peer block servers announced in PEER_HAVE, by sender ID: where a device repairs before the origin. */
@@ -143,7 +158,6 @@ export class LanDownload {
 
   /** This device's part in the session so far (running totals), for the status reports. */
   activity(): LanActivity {
-    const sourceInvalid = Object.values(this.multicast?.stats.invalid ?? {}).reduce((a, b) => a + b, 0);
     const stats = this.sender?.stats;
     return {
       role: this.role,
@@ -151,22 +165,14 @@ export class LanDownload {
       // IP bytes of the data, parity and ANNOUNCE packets the sender's pacer let out (headers included: what the LAN carried).
       lanBytesSent: this.lanBytesBefore + (stats?.bytesSent ?? 0),
       repairs: this.role === 'representative' ? this.repairParityBefore + (stats?.repairParitySent ?? 0) : this.fallbackBlocks,
-      invalidPackets: (this.election?.invalidPackets ?? 0) + this.invalidBefore + sourceInvalid,
+      invalidPackets: this.invalidPackets,
       issue: this.issue,
     };
   }
 
   private noteIssue(code: LanIssueCode, message: string): void {
-    this.issue = { code, message };
+    this.issue = { code, message: message.slice(0, MAX_ISSUE_MESSAGE_CHARS) };
     this.options.logger.warn({ taskId: this.options.task.taskId, code }, message);
-  }
-
-  /** The gather window ended and none of the subnet's other targets joined: say so, once. */
-  private noteNobodyJoined(targets: number): void {
-    this.noteIssue(
-      LanIssueCode.NobodyJoined,
-      `none of the ${targets} other target device(s) of the subnet joined the session within the start delay: multicast may be blocked on this subnet, or they are offline; this device downloads from the origin`,
-    );
   }
 
   async run(): Promise<LanDownloadResult> {
@@ -176,7 +182,12 @@ export class LanDownload {
     // first in the election (blocks held) and its multicast saves the subnet a WAN download.
     const blocks = blockCount(manifest.size, manifest.blockSize);
     this.blocksHeld = (await cache.has(manifest.contentId)) ? blocks : blocks - (await cache.openPartial(manifest)).missingBlocks().length;
-    this.members = options.socket.join(sessionIdOf(options.task.taskId), this.lanKey, { onPacket: (packet, from) => this.onMember(packet, from.address) });
+    this.members = options.socket.join(sessionIdOf(options.task.taskId), this.lanKey, {
+      onPacket: (packet, from) => this.onMember(packet, from.address),
+      onInvalid: () => {
+        this.invalidPackets++;
+      },
+    });
     const election = new LanElection({
       socket: options.socket,
       taskId: options.task.taskId,
@@ -333,14 +344,16 @@ export class LanDownload {
   private onMember(packet: Packet, address: string): void {
     if (packet.senderId === this.selfId) return;
     if (packet.type !== 'join' && packet.type !== 'peer-have') return;
+    const blocks = blockCount(this.options.manifest.size, this.options.manifest.blockSize);
+    if (packet.type === 'join' && packet.blocksHeld >= blocks) this.complete.add(packet.senderId);
     if (packet.type === 'peer-have' && packet.ranges.length > 0) {
       this.peers.set(packet.senderId, address.includes(':') ? `http://[${address}]:${packet.port}` : `http://${address}:${packet.port}`);
-      const blocks = blockCount(this.options.manifest.size, this.options.manifest.blockSize);
       const ranges = expandRanges(packet.ranges, blocks);
       if (!('error' in ranges)) {
         const held = this.holdings.get(packet.senderId) ?? new Set<number>();
         for (const index of ranges) held.add(index);
         this.holdings.set(packet.senderId, held);
+        if (held.size >= blocks) this.complete.add(packet.senderId);
       }
     }
     if (!this.joined.has(packet.senderId)) {
@@ -390,7 +403,10 @@ export class LanDownload {
     const takeover = this.lostRepresentatives.size > 0;
     const partial = (await cache.has(manifest.contentId)) ? null : await cache.openPartial(manifest);
     // A successor gathers the devices of the session again: only JOINs from now on count.
-    if (takeover) joined.clear();
+    if (takeover) {
+      joined.clear();
+      this.complete.clear();
+    }
     let sender: MulticastSender;
     try {
       sender = new MulticastSender({
@@ -422,19 +438,24 @@ export class LanDownload {
     let startTimer: NodeJS.Timeout | null = null;
     let gathered!: () => void;
     const gathering = new Promise<void>((resolve) => (gathered = resolve));
-    /** The gather window ended with nobody joined: the first JOIN starts the multicast (a late device). */
+    let graceTimer: NodeJS.Timeout | null = null;
+    const graceOver = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, alone ? 0 : JOIN_GRACE_KEEP_ALIVES * this.electionOptions.keepAliveIntervalMs)));
+    /** Devices that joined and lack blocks: those the multicast is for. */
+    const receivers = () => [...joined].filter((id) => !this.complete.has(id));
+    /** The gather window ended with nobody to send to: the first JOIN starts the multicast (a late device). */
     let waitingForJoin = false;
     const start = (why: string) => {
       if (startTimer !== null) clearTimeout(startTimer);
       startTimer = null;
       gathered();
       if (sender.phase !== 'gathering') return;
-      if (joined.size === 0) {
+      if (receivers().length === 0) {
         // Multicasting to nobody costs LAN bandwidth and, for a device that holds the content, the
         // time of a whole pass. The session stays announced while this device's download runs.
-        if (!waitingForJoin && !alone && !takeover) this.noteNobodyJoined(targets.size);
+        if (!waitingForJoin) {
+          logger.info({ taskId: task.taskId, why, joined: joined.size, targets: targets.size }, alone ? 'no other target device on this subnet: no multicast' : 'nobody to multicast to yet: the first device that joins starts it');
+        }
         waitingForJoin = true;
-        logger.info({ taskId: task.taskId, why, targets: targets.size }, alone ? 'no other target device on this subnet: no multicast' : 'nobody joined the session: no multicast unless a device joins');
         return;
       }
       // Blocks every device that joined holds (their PEER_HAVE says which) are not sent: after a
@@ -459,17 +480,29 @@ export class LanDownload {
     try {
       // A successor asks the followers' PEER_HAVE before it fetches: wait until they re-joined.
       if (takeover) await untilAborted(gathering, round.signal);
+      // A device that lost the election by weight but holds more (the whole package, say) answers the
+      // first ANNOUNCE with PEER_HAVE: wait for it (or for everyone) so its blocks do not cross the WAN again.
+      else if ((this.election?.mostBlocksHeldByOthers() ?? 0) > heldAtStart.size) await untilAborted(Promise.race([gathering, graceOver]), round.signal);
       const ready = (index: number) => sender.blockReady(index);
       const sources = task.settings.peerDownloadAllowed ? [withBlockHook(this.peerSource(), ready), withBlockHook(options.origin, ready)] : [withBlockHook(options.origin, ready)];
       const result = await this.fetchInto(sources, round.signal);
       // Blocks that were in the cache already, or resumed: all are ready now.
       for (let i = 0; i < blocks; i++) sender.blockReady(i);
       this.announceHeld();
-      // A device that held the content (or fetched it fast) still gives the others the start delay.
+      // A device that held the content (or fetched it fast) still gives the others the start delay,
+      // and the time to answer its first ANNOUNCE.
       await untilAborted(gathering, round.signal);
+      await untilAborted(graceOver, round.signal);
       if (sender.phase === 'gathering') {
-        // Complete here, and nobody joined: the session closes without a multicast.
-        logger.info({ taskId: task.taskId, joined: joined.size, targets: targets.size }, 'multicast session closed without a multicast: nobody joined');
+        // Complete here, and nobody needs the multicast: the session closes without one.
+        logger.info({ taskId: task.taskId, joined: joined.size, targets: targets.size }, 'multicast session closed without a multicast: nobody needed it');
+        if (!takeover && targets.size > 0 && joined.size === 0) {
+          this.noteIssue(
+            LanIssueCode.NobodyJoined,
+            `none of the ${targets.size} other target device(s) of the subnet joined the session within the start delay: multicast may be blocked on this subnet, or they are offline` +
+              (result.alreadyCached ? '' : '; this device downloaded from the origin alone'),
+          );
+        }
         return result;
       }
       const stats = await untilAborted(
@@ -488,6 +521,7 @@ export class LanDownload {
       throw error;
     } finally {
       if (startTimer !== null) clearTimeout(startTimer);
+      if (graceTimer !== null) clearTimeout(graceTimer);
       this.onJoin = () => undefined;
       sender.stop();
       this.endRound(round);
@@ -512,7 +546,6 @@ export class LanDownload {
       // PEER_HAVE before JOIN: a successor decides what to skip when the last follower joins.
       this.sendHoldings(held);
       this.election?.sendJoin(held.length);
-      if (this.multicast !== null) this.invalidBefore += Object.values(this.multicast.stats.invalid).reduce((a, b) => a + b, 0);
       const multicast = new MulticastSource({
         socket: options.socket,
         taskId: task.taskId,
@@ -521,7 +554,6 @@ export class LanDownload {
         silenceTimeoutMs: options.silenceTimeoutMs,
         representativeId,
       });
-      this.multicast = multicast;
       return { kind: 'complete', result: await this.fetchInto([multicast], round.signal) };
     } catch (error) {
       if (options.signal.aborted) throw error;

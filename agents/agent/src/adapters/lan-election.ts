@@ -98,6 +98,11 @@ export class LanElection {
     this.apply({ type: 'start' });
   }
 
+  /** The most verified blocks another device of this round said it holds (DISCOVER, CLAIM); 0 when none was heard. */
+  mostBlocksHeldByOthers(): number {
+    return Object.values(this.state.candidates).reduce((most, c) => Math.max(most, c.blocksHeld), 0);
+  }
+
   /** This device now holds `count` verified blocks (it ranks a later claim). */
   blocksHeld(count: number): void {
     this.apply({ type: 'blocks-held', count });
