@@ -76,7 +76,7 @@ const TERMINAL = ['succeeded', 'failed'];
 const POLL_MS = 500;
 /** A representative's final session figures follow its terminal report by at most a status interval. */
 const LAN_SUMMARY_GRACE_MS = 5_000;
-/** Apart from the netlab tests' (10.209/10.210) and the e2e lab tests' (10.211..10.214) ranges: every lab joins the host. */
+/** Apart from the netlab tests' (10.209/10.210) and the e2e lab tests' (10.211..10.214, 10.217/10.218) ranges: every lab joins the host. */
 const CORE_SUBNET = '10.215.0.0/24';
 const BRANCH_SUBNET = '10.216.1.0/24';
 /**

@@ -41,11 +41,11 @@ const FORGED_DATA = 380;
 const FORGED_ANNOUNCES = 20;
 const FORGER_INTERVAL_MS = 100;
 
-/** Apart from the other labs' ranges (10.209 to 10.214): each lab joins the host. */
+/** Apart from the other labs' ranges (10.209 to 10.214, and 10.215/10.216 of the LAN benchmark): each lab joins the host. */
 const spec = (name: string): LabSpec => ({
   name,
-  core: { subnet: '10.215.0.0/24' },
-  branches: [{ name: 'east', subnet: '10.216.1.0/24', devices: DEVICES, wan: { rateMbit: WAN_RATE_MBIT } }],
+  core: { subnet: '10.217.0.0/24' },
+  branches: [{ name: 'east', subnet: '10.218.1.0/24', devices: DEVICES, wan: { rateMbit: WAN_RATE_MBIT } }],
 });
 
 function start(stack: LabStack, t: TestContext): Promise<LabDistribution> {

@@ -23,7 +23,7 @@ import {
  * ANNOUNCE packets of a heavier representative that has every block, all authenticated under a
  * random key of its own, to the group and port the agents use. Run inside a lab namespace:
  *
- *   node lan-forger.js --task-id T --interface 10.215.1.15 --data 400 --announces 20
+ *   node lan-forger.js --task-id T --interface 10.218.1.15 --data 400 --announces 20
  *     [--content-id H --size N --block-size B] [--pose-as east-1] [--group G --port P] [--interval-ms 10]
  *
  * Prints one JSON line when done: `{"forged":{"data":n,"announce":m},"key":"<first bytes>"}`.
