@@ -7,7 +7,7 @@
 // the sender and the receivers.
 //
 //   node scripts/bench-multicast-loopback.mjs [--size-mb 32] [--receivers 3] [--loss 0,5] [--runs 2]
-//        [--impl DIR[,DIR...]] [--rate-kbps 0] [--sender-options '{"session":{...},"repair":{...}}'] [--json]
+//        [--impl DIR[,DIR...]] [--rate-kbps 0] [--sender-options '{"session":{...},"repair":{...},"groupDataSymbols":k}'] [--json]
 //
 // --impl: compiled agents (the `dist` folder of agents/agent, with the @fleetcast libraries it
 // resolves beside it); several, comma-separated, run alternately in the same conditions, so that a
@@ -123,6 +123,7 @@ async function child(role) {
       paths: [job.file],
       session: { rateKbps: job.rateKbps, ...job.senderOptions.session },
       repair: job.senderOptions.repair,
+      groupDataSymbols: job.senderOptions.groupDataSymbols,
     });
     for (let i = 0; i < Math.ceil(manifest.size / manifest.blockSize); i++) sender.blockReady(i);
     // As the agent does with the devices that joined: their DONE closes the session early (builds that have it).
