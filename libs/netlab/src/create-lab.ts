@@ -127,7 +127,8 @@ export function lossRuleset(plan: LabPlan, branch: BranchPlan, device: DevicePla
     `table inet ${plan.lossTable} {`,
     '  chain lan-ingress {',
     `    type filter hook ingress device "${device.iface}" priority 0; policy accept;`,
-    `    ${match} numgen random mod 100 < ${branch.lossPercent} counter drop`,
+    // numgen draws 0..99, and nftables refuses `< 100`: total loss drops without a draw.
+    branch.lossPercent >= 100 ? `    ${match} counter drop` : `    ${match} numgen random mod 100 < ${branch.lossPercent} counter drop`,
     '  }',
     '}',
     '',

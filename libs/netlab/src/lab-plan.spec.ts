@@ -94,6 +94,10 @@ test('loss ruleset: UDP only by default, every IPv4 packet with lossProto all', 
   assert.match(udp, /meta l4proto udp numgen random mod 100 < 3 counter drop/);
   const all = lossRuleset(plan, { ...east, lossProto: 'all', lossPercent: 30 }, east.devices[0]!);
   assert.match(all, /meta nfproto ipv4 numgen random mod 100 < 30 counter drop/);
+  // nftables draws 0..99 and refuses `< 100`: total loss is a plain drop.
+  const blocked = lossRuleset(plan, { ...east, lossPercent: 100 }, east.devices[0]!);
+  assert.match(blocked, /meta l4proto udp counter drop/);
+  assert.doesNotMatch(blocked, /numgen/);
 });
 
 test('host routes: a machine route into a branch subnet is a conflict; the default route and the lab\'s own are not', () => {

@@ -120,9 +120,10 @@ describe('lab LAN faults: a forging host, a late joiner, a representative killed
     );
     // The forgery overlapped the transfer: every device was still at work when it ended, so each heard it all.
     for (const device of report.devices) assert.ok(device.seconds !== null && device.seconds > forgedSeconds, `${device.deviceId} done at ${device.seconds} s, before the forger ended (${forgedSeconds.toFixed(1)} s)`);
-    // Each agent counts each forged packet it hears at least once (its election and its transfer may both).
-    for (const [deviceId, n] of perDevice) assert.ok(n >= forgedTotal, `${deviceId}: ${n} invalid packets reported, at least the ${forgedTotal} forged`);
-    assert.ok(invalid >= forgedTotal * stack.agents.length, `the task summary counts ${invalid} invalid packets on the subnet, at least ${forgedTotal} forged x ${stack.agents.length} agents`);
+    // Each agent counts each forged datagram it hears once (the LAN has no configured loss; a
+    // datagram the kernel drops under load may go uncounted, hence the 5 % below).
+    for (const [deviceId, n] of perDevice) assert.ok(n >= 0.95 * forgedTotal && n <= forgedTotal, `${deviceId}: ${n} invalid packets reported, of the ${forgedTotal} forged`);
+    assert.equal(invalid, perDevice.reduce((sum, [, n]) => sum + n, 0), 'the task summary adds up the devices\' counts');
     // No forged ANNOUNCE made a follower of the forger: the real representative served the LAN, the origin sent one copy.
     assert.equal(subnet.lan?.representative, representative.deviceId);
     assert.deepEqual(report.devices.filter((d) => d.originServed > 0).map((d) => d.deviceId), [representative.deviceId], 'devices the origin served');
