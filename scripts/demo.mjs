@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The main job on one machine: NATS and Postgres (the local ones when they answer, otherwise
 // started here), every control-plane service as its own process, three agents, and a demo
-// distribution: upload a sample package through the public API, install it on the agents, and
-// print the task summary. Run through `npm run demo` (which builds first).
+// distribution: upload a sample package through the public API, install it on the agents through
+// their subnet's multicast session (the agents share this machine's loopback as their LAN: one
+// of them downloads from the origin and multicasts to the others), and print the task summary.
+// Run through `npm run demo` (which builds first).
 //   --keep-running       leave everything up afterwards (Ctrl-C stops it)
 //   --size-mb N          sample package size (default 20)
 //   --agents N           number of agents (default 3)
@@ -154,8 +156,10 @@ async function main() {
   const run = randomBytes(2).toString('hex');
   const devices = Array.from({ length: count }, (_, i) => `demo-${run}-${i + 1}`);
   const agents = [];
+  // A port of this run's own, and peer servers on any free port: the agents share one host.
+  const lanArgs = ['--multicast', '--lan-interface', '127.0.0.1', '--multicast-port', String(47000 + (process.pid % 400)), '--peer-port', '0'];
   for (const id of devices) {
-    const proc = await testing.startAgentProcess({ natsUrl, deviceId: id, dir: join(work, 'agents', id), env: { MARKER_FILE: join(work, 'markers', `${id}.txt`) } });
+    const proc = await testing.startAgentProcess({ natsUrl, deviceId: id, dir: join(work, 'agents', id), args: lanArgs, env: { MARKER_FILE: join(work, 'markers', `${id}.txt`) } });
     cleanups.push(() => proc.stop());
     agents.push(proc);
   }
@@ -181,8 +185,10 @@ async function main() {
   if (uploaded.status !== 200) throw new Error(`upload failed: ${uploaded.status} ${JSON.stringify(uploaded.body)}`);
   say(`uploaded ${mb(sample.size)} in ${((Date.now() - t0) / 1000).toFixed(1)} s; content ID ${uploaded.body.contentId.slice(0, 16)}..., manifest signed`);
 
-  const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'install', targets: { deviceIds: devices } });
-  say(`task ${task.id}: install on ${devices.length} devices`);
+  // The product's default start delay is 60 s; the demo's agents all take part, so it rarely matters (they start early once all joined).
+  const profile = await api.ok('POST', '/v1/profiles', { name: `demo ${run}: multicast, 5 s start delay`, useMulticast: true, sessionStartDelaySeconds: 5 });
+  const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'install', targets: { deviceIds: devices }, profileId: profile.id });
+  say(`task ${task.id}: install on ${devices.length} devices, through their subnet's multicast session`);
   let summary;
   const t1 = Date.now();
   for (;;) {
@@ -201,12 +207,18 @@ async function main() {
   console.log(`  states      ${Object.entries(summary.counts).map(([s, n]) => `${s}=${n}`).join(' ')}`);
   console.log(`  bytes       origin ${mb(summary.bytes.origin)}, multicast ${mb(summary.bytes.multicast)}, peer ${mb(summary.bytes.peer)}`);
   console.log(`  origin      served ${mb(served.total)} in all`);
-  for (const s of summary.subnets) console.log(`  subnet      ${s.subnet}: ${s.counts.succeeded}/${s.total} succeeded, origin ${mb(s.bytes.origin)}`);
+  for (const s of summary.subnets) {
+    console.log(`  subnet      ${s.subnet}: ${s.counts.succeeded}/${s.total} succeeded, origin ${mb(s.bytes.origin)}, multicast ${mb(s.bytes.multicast)}, peer ${mb(s.bytes.peer)}`);
+    if (s.lan) {
+      const issues = (s.lan.issues ?? []).map((i) => `${i.code} on ${i.devices} device(s)`).join(', ') || 'none';
+      console.log(`  LAN session representative ${s.lan.representative ?? '-'}, LAN bytes sent ${mb(s.lan.lanBytesSent)}, repairs ${s.lan.repairs}, invalid packets ${s.lan.invalidPackets}, issues ${issues}`);
+    }
+  }
   console.log('\nDevices');
   for (const r of rows) {
     const marker = join(work, 'markers', `${r.deviceId}.txt`);
     const installed = existsSync(marker) ? readFileSync(marker, 'utf8').trim().split(' ')[1]?.slice(0, 16) : 'no';
-    console.log(`  ${r.deviceId.padEnd(16)} ${r.state.padEnd(10)} hash verified ${r.hashVerified ? 'yes' : 'no '}  exit ${r.exitCode ?? '-'}  from origin ${mb(r.bytes.origin)}  installed file ${installed}...`);
+    console.log(`  ${r.deviceId.padEnd(16)} ${r.state.padEnd(10)} hash verified ${r.hashVerified ? 'yes' : 'no '}  exit ${r.exitCode ?? '-'}  from origin ${mb(r.bytes.origin)}, multicast ${mb(r.bytes.multicast)}, peer ${mb(r.bytes.peer)}  installed file ${installed}...`);
   }
   if (summary.counts.succeeded !== summary.total) throw new Error('not every device succeeded; see the agents\' logs');
 
