@@ -163,7 +163,7 @@ test('multicast: one sender, three receivers, no loss, rate unlimited: all end b
   );
 });
 
-test('multicast: the DONE of every expected receiver closes the session without the quiet period; the sender drops its own echo undecoded', async (t) => {
+test('multicast: the DONE of every receiver named or heard joining closes the session without the quiet period; the sender drops its own echo undecoded', async (t) => {
   if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
   const taskId = 'task-mc-done';
   const lanKey = generateLanKey();
@@ -171,7 +171,14 @@ test('multicast: the DONE of every expected receiver closes the session without 
   const { socket, sender } = await startSender(taskId, lanKey, { quietMs: 20_000 });
   const names = ['d1', 'd2', 'd3'];
   const receivers = await Promise.all(names.map((name, i) => startReceiver(taskId, lanKey, name, { seed: 40 + i })));
-  sender.expectReceivers(names.map((name) => senderIdOf(`device-${name}`)));
+  // One named by the caller, the others by the JOIN the sender hears (as the election's followers send it).
+  sender.expectReceivers([senderIdOf('device-d1')]);
+  for (const [i, name] of names.entries()) {
+    if (i === 0) continue;
+    const joining = receivers[i]!.socket.join(sessionIdOf(taskId), lanKey, { onPacket: () => undefined });
+    joining.send({ type: 'join', sessionId: sessionIdOf(taskId), senderId: senderIdOf(`device-${name}`), blocksHeld: 0 });
+    joining.leave();
+  }
   sender.start();
   await Promise.all(receivers.map((r) => r.fetch));
   const lastBlockAt = Math.max(...receivers.map((r) => r.lastBlockAt));

@@ -86,9 +86,10 @@ export class MulticastSender {
   private readonly blocks = new Map<number, Promise<Uint8Array>>();
   private loaded: { index: number; bytes: Uint8Array } | null = null;
   private sendSymbol!: ReturnType<SessionBinding['symbolSender']>;
-  /** Receivers whose DONE ends the session early (`expectReceivers`), and the DONEs heard so far. */
-  private expected: Set<string> | null = null;
+  /** Receivers whose DONE ends the session early: named by the caller (`expectReceivers`) or heard JOIN; and the DONEs heard so far. */
+  private readonly expected = new Set<string>();
   private readonly doneFrom = new Set<string>();
+  private receiversDoneSent = false;
   private finished = false;
   private resolveDone!: (stats: SenderSessionStats) => void;
   private rejectDone!: (error: Error) => void;
@@ -168,10 +169,14 @@ export class MulticastSender {
    * The sender IDs of the devices that joined the session. Once each of them has sent DONE (it holds
    * the content, verified), the session closes as soon as the pass is over and no repair is due,
    * instead of waiting `quietMs` for NACKs that will not come: the representative's own task ends
-   * that much sooner. A receiver not in the set that still NACKs keeps the quiet period.
+   * that much sooner. Devices whose JOIN this sender hears are expected too (followers repeat their
+   * JOIN on the gathering ANNOUNCE a new sender makes), so the caller's list only adds those joined
+   * before. A receiver expected by nobody that still NACKs puts the quiet period back; one that
+   * stays silent while the others finish gets the closing ANNOUNCE and takes what it lacks from
+   * peers or the origin, as after any session.
    */
   expectReceivers(senderIds: Iterable<string>): void {
-    this.expected = new Set([...senderIds].filter((id) => id !== this.senderId));
+    for (const id of senderIds) if (id !== this.senderId) this.expected.add(id);
     this.checkReceiversDone();
   }
 
@@ -183,6 +188,7 @@ export class MulticastSender {
     // Our own packets come back through multicast loopback (the socket drops most before decoding).
     if (packet.senderId === this.senderId) return;
     if (packet.type === 'nack') this.dispatch({ type: 'nack', entries: packet.entries });
+    else if (packet.type === 'join') this.expected.add(packet.senderId);
     else if (packet.type === 'done' && !this.doneFrom.has(packet.senderId)) {
       this.doneFrom.add(packet.senderId);
       this.checkReceiversDone();
@@ -190,10 +196,9 @@ export class MulticastSender {
   }
 
   private checkReceiversDone(): void {
-    const expected = this.expected;
-    if (expected === null || expected.size === 0) return;
-    for (const id of expected) if (!this.doneFrom.has(id)) return;
-    this.expected = null;
+    if (this.receiversDoneSent || this.expected.size === 0) return;
+    for (const id of this.expected) if (!this.doneFrom.has(id)) return;
+    this.receiversDoneSent = true;
     this.dispatch({ type: 'receivers-done' });
   }
 
