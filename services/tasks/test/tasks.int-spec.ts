@@ -263,6 +263,11 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     await js.publish(DeviceStatusReportedV2.subject('sub-rep'), encodeJson({ ...report(task.id, 'sub-rep', 1, 'succeeded', 1000), lan: lan('representative', 1200, 7, 0) }));
     const issue = { code: LanIssueCode.SessionIncomplete, message: 'the multicast session closed 2 blocks short' };
     await js.publish(DeviceStatusReportedV2.subject('sub-rx'), encodeJson({ ...report(task.id, 'sub-rx', 1, 'downloading'), lan: { ...lan('receiver', 0, 2, 5), issue } }));
+    // Applied first: two reports of one device in one batch apply as the newest alone.
+    await waitFor(async () => (await rpc.call(TasksRpc.getTaskSummary, { id: task.id })).subnets[0]?.lan?.invalidPackets === 5, {
+      timeoutMs: 10_000,
+      description: 'the version 2 reports applied',
+    });
     // A later version 1 report of the receiver must not wipe what its version 2 report said.
     await js.publish(DeviceStatusReported.subject('sub-rx'), encodeJson(report(task.id, 'sub-rx', 2, 'succeeded')));
     const summary = await waitFor(async () => {
