@@ -9,6 +9,7 @@ export * from './core/block-layout';
 export * from './core/election';
 export * from './core/fec';
 export * from './core/gf256';
+export * from './core/gf256-simd';
 export * from './core/receiver-session';
 export * from './core/repair';
 export * from './core/sender-session';

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { CauchyReedSolomon, ErasureCodingError, createErasureCoder } from './fec';
 import { MUL_TABLE, gfDiv, gfInv, gfMul, invertMatrix, mulAddInto } from './gf256';
 import { seededRandom, shuffled } from './seeded-random';
+import { jsRegionCoder, simdRegionCoder } from './gf256-simd';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -191,4 +192,29 @@ test('invalid use is refused with a stable code', () => {
   for (const [name, run] of bad) assert.throws(run, (e: unknown) => e instanceof ErasureCodingError && e.code === 'FEC.INVALID_INPUT', name);
   assert.equal(createErasureCoder(32, 8), createErasureCoder(32, 8), 'coders are cached');
   assert.equal(new CauchyReedSolomon(32, 224).paritySymbols, 224, 'k + m = 256 is the largest code');
+});
+
+test('region coder: WebAssembly SIMD gives the bytes of the JavaScript loop, for every coefficient, odd lengths, short and absent inputs, initial values', (t) => {
+  const simd = simdRegionCoder();
+  if (simd === null) return t.skip('this runtime has no WebAssembly SIMD: the coder runs on the JavaScript loop');
+  const random = seededRandom(77);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
+  for (const length of [1, 15, 16, 17, 1400, 1405]) {
+    const inputs = [bytes(length), bytes(Math.max(1, length - 3)), undefined, bytes(length)];
+    const initial = [bytes(length), bytes(length), bytes(length)];
+    const coefficient = (o: number, j: number) => (o * 97 + j * 31 + length) & 0xff;
+    for (const start of [undefined, initial]) {
+      const expected = jsRegionCoder.combine(3, coefficient, inputs, length, start);
+      assert.deepEqual(simd.combine(3, coefficient, inputs, length, start), expected, `length ${length}`);
+    }
+  }
+  // Every coefficient against gfMul, byte by byte (the tables are built per coefficient).
+  const one = bytes(256);
+  for (let c = 0; c < 256; c++) {
+    const [out] = simd.combine(1, () => c, [one], 256);
+    for (let i = 0; i < 256; i++) assert.equal(out[i], gfMul(c, one[i]), `c=${c} x=${one[i]}`);
+  }
+  // Regions larger than the module's first page make it grow.
+  const big = Array.from({ length: 200 }, () => bytes(1400));
+  assert.deepEqual(simd.combine(2, (o, j) => (o + j) & 0xff, big, 1400), jsRegionCoder.combine(2, (o, j) => (o + j) & 0xff, big, 1400));
 });

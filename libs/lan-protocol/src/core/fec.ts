@@ -1,5 +1,6 @@
 import { MAX_CODE_SYMBOLS } from '../protocol/constants';
-import { gfDiv, invertMatrix, mulAddInto } from './gf256';
+import { gfDiv, invertMatrix } from './gf256';
+import { RegionCoder, jsRegionCoder, simdRegionCoder } from './gf256-simd';
 
 /**
  * Erasure coding of FEC groups: k data symbols plus parity symbols, any k of which give back the data.
@@ -9,9 +10,12 @@ import { gfDiv, invertMatrix, mulAddInto } from './gf256';
  * parity shards (its MAX_K and MAX_M), below our group of 32 and far below the on-demand repair
  * indexes the protocol needs (a group may send up to 256 - k distinct parity symbols over its repair
  * rounds); it is also asynchronous only (one threadpool hop a group) and a rarely published
- * single-author package. The pure coder encodes and decodes k = 32, m = 8 groups of 1,400-byte
- * symbols at rates well above a gigabit LAN on one core (the README gives the measured figures and
- * the command), so the native speed would buy nothing the link could use.
+ * single-author package. The coder encodes and decodes k = 32, m = 8 groups of 1,400-byte symbols
+ * at rates well above a gigabit LAN on one core (docs/benchmarks.md gives the measured figures and
+ * the command). Its multiply-adds run in WebAssembly SIMD where the runtime has it (gf256-simd.ts:
+ * a 145-byte module written out in the source, ~9x the JavaScript loop, which remains the fallback
+ * and gives the same bytes): with groups of 128, repair and decoding at 5 % loss were most of a
+ * receiver's CPU time with the JavaScript loop.
  *
  * Code: generator [I; C] with C a Cauchy matrix, C[i][j] = 1 / (x_i + y_j), x_i = k + i, y_j = j,
  * every column scaled so that parity row 0 is all ones (a plain XOR of the group, the repair a single
@@ -74,12 +78,8 @@ export class CauchyReedSolomon implements ErasureCoder {
     for (const symbol of dataSymbols) length = Math.max(length, symbol.length);
     if (length === 0) throw new ErasureCodingError('data symbols are empty');
     const indexes = parityIndexes ?? Array.from({ length: this.paritySymbols }, (_, i) => i);
-    return indexes.map((i) => {
-      const row = this.row(i);
-      const out = new Uint8Array(length);
-      for (let j = 0; j < k; j++) mulAddInto(out, dataSymbols[j], row[j]);
-      return out;
-    });
+    const rows = indexes.map((i) => this.row(i));
+    return regions().combine(rows.length, (o, j) => rows[o][j], dataSymbols, length);
   }
 
   decode(received: ReadonlyMap<number, Uint8Array>): Uint8Array[] | null {
@@ -96,35 +96,19 @@ export class CauchyReedSolomon implements ErasureCoder {
     if (parity.length < missing.length) return null;
 
     // Take the known data out of each parity symbol, leaving e equations in the e missing symbols.
-    const remainders = parity.map((index) => {
-      const row = this.row(index - k);
-      const out = new Uint8Array(length);
-      out.set(received.get(index) as Uint8Array);
-      for (let j = 0; j < k; j++) {
-        const symbol = received.get(j);
-        if (symbol !== undefined) mulAddInto(out, symbol, row[j]);
-      }
-      return out;
-    });
-    const system = parity.map((index) => {
-      const row = this.row(index - k);
-      return Uint8Array.from(missing, (j) => row[j]);
-    });
+    const rows = parity.map((index) => this.row(index - k));
+    const data = Array.from({ length: k }, (_, j) => received.get(j));
+    const remainders = regions().combine(rows.length, (o, j) => rows[o][j], data, length, parity.map((index) => received.get(index) as Uint8Array));
+    const system = rows.map((row) => Uint8Array.from(missing, (j) => row[j]));
     const inverse = invertMatrix(system);
     if (inverse === null) throw new ErasureCodingError('singular decode matrix: the code is not MDS (a bug)');
+    const recovered = regions().combine(missing.length, (m, r) => inverse[m][r], remainders, length);
 
     const out: Uint8Array[] = [];
     let m = 0;
     for (let j = 0; j < k; j++) {
-      const symbol = received.get(j);
-      if (symbol !== undefined) {
-        out.push(symbol);
-        continue;
-      }
-      const recovered = new Uint8Array(length);
-      for (let r = 0; r < remainders.length; r++) mulAddInto(recovered, remainders[r], inverse[m][r]);
-      out.push(recovered);
-      m++;
+      const symbol = data[j];
+      out.push(symbol !== undefined ? symbol : recovered[m++]);
     }
     return out;
   }
@@ -142,6 +126,14 @@ export class CauchyReedSolomon implements ErasureCoder {
     }
     return row;
   }
+}
+
+let regionCoder: RegionCoder | null = null;
+
+/** WebAssembly SIMD where the runtime has it (about 9x the JavaScript loop), else the JavaScript loop: the same bytes. */
+function regions(): RegionCoder {
+  regionCoder ??= simdRegionCoder() ?? jsRegionCoder;
+  return regionCoder;
 }
 
 const coders = new Map<number, CauchyReedSolomon>();
