@@ -490,9 +490,10 @@ export class LanDownload {
       for (let i = 0; i < blocks; i++) sender.blockReady(i);
       this.announceHeld();
       // A device that held the content (or fetched it fast) still gives the others the start delay,
-      // and the time to answer its first ANNOUNCE.
+      // and, while nobody needs its multicast, the time to answer its first ANNOUNCE (a session
+      // already started needs no such wait: it ends when its receivers are done).
       await untilAborted(gathering, round.signal);
-      await untilAborted(graceOver, round.signal);
+      if (sender.phase === 'gathering') await untilAborted(graceOver, round.signal);
       if (sender.phase === 'gathering') {
         // Complete here, and nobody needs the multicast: the session closes without one.
         logger.info({ taskId: task.taskId, joined: joined.size, targets: targets.size }, 'multicast session closed without a multicast: nobody needed it');
