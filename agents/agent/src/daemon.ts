@@ -343,6 +343,8 @@ export class AgentDaemon {
       const peerServer = await this.startPeerServer(multicast, socket);
       return new LanDownload({
         peerPort: peerServer?.port,
+        // Peers the control plane names are reached at the fleet's peer port, not at a port picked at random.
+        subnetPeerPort: peerServer !== null && multicast.peerPort !== undefined && multicast.peerPort !== 0 ? multicast.peerPort : undefined,
         socket,
         cache: this.cache,
         manifest,

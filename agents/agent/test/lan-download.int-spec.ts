@@ -47,8 +47,9 @@ before(async () => {
   multicastWorks = await loopbackMulticastWorks();
 });
 
-async function openSocket(): Promise<UdpMulticastSocket> {
-  const socket = await UdpMulticastSocket.open({ group: GROUP, port: PORT, interfaceAddress: IFACE });
+/** `injectedReceiveLoss` 1: the socket hears nothing, as on a subnet whose switch drops multicast. */
+async function openSocket(injectedReceiveLoss = 0): Promise<UdpMulticastSocket> {
+  const socket = await UdpMulticastSocket.open({ group: GROUP, port: PORT, interfaceAddress: IFACE, injectedReceiveLoss });
   cleanups.push(() => socket.close());
   return socket;
 }
@@ -123,9 +124,14 @@ async function startDevice(
     cached?: boolean;
     /** The cache folder of an earlier run of this device (an agent restarted): kept as it is. */
     cacheDir?: string;
+    /** Its socket hears nothing (multicast blocked). */
+    deaf?: boolean;
+    /** The session's peers as the control plane names them, and the port they serve blocks on. */
+    subnetPeers?: Array<{ deviceId: string; address: string }>;
+    subnetPeerPort?: number;
   } = {},
 ): Promise<Device> {
-  const socket = await openSocket();
+  const socket = await openSocket(options.deaf ? 1 : 0);
   let dir = options.cacheDir;
   if (dir === undefined) {
     const made = await tempDir(`lan-${id}`);
@@ -137,11 +143,7 @@ async function startDevice(
     const partial = await cache.openPartial(content.manifest);
     for (const i of options.preload) await partial.writeBlock(i, content.data.subarray(i * BLOCK_SIZE, Math.min(SIZE, (i + 1) * BLOCK_SIZE)));
   }
-  if (options.cached) {
-    const partial = await cache.openPartial(content.manifest);
-    for (const i of partial.missingBlocks()) await partial.writeBlock(i, content.data.subarray(i * BLOCK_SIZE, Math.min(SIZE, (i + 1) * BLOCK_SIZE)));
-    await partial.complete();
-  }
+  if (options.cached) await fillCache(cache);
   let peerPort: number | undefined;
   if (options.servePeers) {
     const server = await PeerBlockServer.start({ cache, host: IFACE, port: 0 });
@@ -157,7 +159,8 @@ async function startDevice(
     manifest: content.manifest,
     task: taskOf(taskId, id, options.settings),
     deviceId: id,
-    session: { taskId, sessionKey: Buffer.from(lanKey).toString('base64'), subnet: '127.0.0.0/8', subnetDeviceIds: targets },
+    session: { taskId, sessionKey: Buffer.from(lanKey).toString('base64'), subnet: '127.0.0.0/8', subnetDeviceIds: targets, subnetPeers: options.subnetPeers },
+    subnetPeerPort: options.subnetPeerPort,
     weight: options.weight ?? 1,
     origin: new HttpSource({ url: origin.url, deviceId: id, subnet: '127.0.0.0/8', retry: { baseDelayMs: 5, maxDelayMs: 20 } }),
     signal: abort.signal,
@@ -172,6 +175,13 @@ async function startDevice(
   const result = download.run();
   result.catch(() => undefined);
   return { id, cacheDir: dir, cache, download, bytes, abort, result };
+}
+
+/** The whole content, verified, in the cache (as after an earlier task). */
+async function fillCache(cache: ContentCache): Promise<void> {
+  const partial = await cache.openPartial(content.manifest);
+  for (const i of partial.missingBlocks()) await partial.writeBlock(i, content.data.subarray(i * BLOCK_SIZE, Math.min(SIZE, (i + 1) * BLOCK_SIZE)));
+  await partial.complete();
 }
 
 async function assertVerifiedCopy(device: Device): Promise<void> {
@@ -486,4 +496,33 @@ test('LAN download: a holder that loses the election by weight serves the repres
   assert.equal(lan.sessionStartedAt, null, 'no multicast: the only other device holds everything');
   assert.ok(lan.lanBytesSent < BLOCK_SIZE, `LAN sent ${lan.lanBytesSent}`);
   assert.equal(lan.issue, null);
+});
+
+test('LAN download: multicast blocked: a device that hears nobody asks the peers the control plane names, before the origin', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  // One peer holds the package and serves it on 127.0.0.2; the other (127.0.0.3, same port) is down.
+  const { dir, remove } = await tempDir('lan-named-peer');
+  cleanups.push(remove);
+  const holderCache = await ContentCache.open(dir);
+  await fillCache(holderCache);
+  const server = await PeerBlockServer.start({ cache: holderCache, host: '127.0.0.2', port: 0 });
+  cleanups.push(() => server.close());
+  const servedBefore = origin.bytesServed();
+  const device = await startDevice('task-lan-named-peers', 'dev-deaf', generateLanKey(), ['dev-deaf', 'dev-np-holder', 'dev-np-down'], {
+    deaf: true,
+    settings: { sessionStartDelaySeconds: 1 },
+    subnetPeers: [
+      { deviceId: 'dev-np-holder', address: '127.0.0.2' },
+      { deviceId: 'dev-np-down', address: '127.0.0.3' },
+    ],
+    subnetPeerPort: server.port,
+  });
+  const result = await device.result;
+  await assertVerifiedCopy(device);
+  const lan = device.download.activity();
+  console.log(`[measure] blocked multicast, named peers: role ${result.outcome.role}, peer ${device.bytes.peer}, origin ${device.bytes.origin}, issue ${lan.issue?.code}`);
+  assert.equal(result.outcome.role, 'representative', 'it heard nobody, so it represents itself');
+  assert.equal(device.bytes.peer, SIZE, 'the whole package from the named peer');
+  assert.equal(origin.bytesServed() - servedBefore, 0, 'nothing from the origin');
+  assert.equal(lan.issue?.code, 'LAN.NOBODY_JOINED', 'and it says the multicast reached nobody');
 });

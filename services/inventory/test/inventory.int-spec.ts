@@ -182,6 +182,16 @@ describe('inventory: ingestion and queries', { timeout: SUITE_TIMEOUT_MS }, () =
     // "_" in a prefix is a literal character, not LIKE's any-character wildcard.
     const literal = await env.rpc.call(InventoryRpc.resolveTargets, { query: { hostnamePrefix: 'subnet_host' } });
     assert.deepEqual(literal.devices, []);
+
+    // Addresses on a subnet, for the LAN session's peers: a device with none there, and an unknown one, are left out.
+    const addresses = await env.rpc.call(InventoryRpc.deviceAddresses, { deviceIds: ['sn-2', 'sn-3', 'ghost-1', 'sn-1'], subnet: '10.20.1.0/24' });
+    assert.deepEqual(addresses.items, [
+      { deviceId: 'sn-1', address: '10.20.1.11' },
+      { deviceId: 'sn-2', address: '10.20.1.12' },
+    ]);
+    const v6 = await env.rpc.call(InventoryRpc.deviceAddresses, { deviceIds: ['sn-2'], subnet: '2001:db8:20:1::/64' });
+    assert.deepEqual(v6.items, [{ deviceId: 'sn-2', address: '2001:db8:20:1::2' }]);
+    await assert.rejects(env.rpc.call(InventoryRpc.deviceAddresses, { deviceIds: ['sn-1'], subnet: 'not-a-subnet' }), (e: FleetcastError) => e.code === ErrorCode.ContractInvalid && /subnet/.test(e.message));
   });
 
   it('ingests a burst of 3,000 scans and resolves 10,000 explicit IDs in one call', async (t) => {

@@ -37,6 +37,12 @@ export interface LanDownloadOptions {
    */
   peerPort?: number;
   /**
+   * The port the subnet's devices serve blocks on (the fleet's configured peer port): with it, the
+   * peers the control plane names in the session (`subnetPeers`) are asked too when the multicast
+   * group told this device of nobody. Absent when agents use any free port (then only PEER_HAVE tells).
+   */
+  subnetPeerPort?: number;
+  /**
    * A follower's wait for a silent representative before it ends its multicast round
    * (MULTICAST_SOURCE_DEFAULTS); the election then elects a successor, or the rest comes from peers and the origin.
    */
@@ -333,7 +339,7 @@ export class LanDownload {
       this.fallbackBlocks++;
     };
     const origin = withBlockHook(options.origin, repaired);
-    const sources = options.task.settings.peerDownloadAllowed ? [withBlockHook(this.peerSource(), repaired), origin] : [origin];
+    const sources = options.task.settings.peerDownloadAllowed ? [withBlockHook(this.peerSource(true), repaired), origin] : [origin];
     return this.fetchInto(sources, options.signal).then((result) => {
       this.announceHeld();
       return result;
@@ -347,7 +353,7 @@ export class LanDownload {
     const blocks = blockCount(this.options.manifest.size, this.options.manifest.blockSize);
     if (packet.type === 'join' && packet.blocksHeld >= blocks) this.complete.add(packet.senderId);
     if (packet.type === 'peer-have' && packet.ranges.length > 0) {
-      this.peers.set(packet.senderId, address.includes(':') ? `http://[${address}]:${packet.port}` : `http://${address}:${packet.port}`);
+      this.peers.set(packet.senderId, peerUrl(address, packet.port));
       const ranges = expandRanges(packet.ranges, blocks);
       if (!('error' in ranges)) {
         const held = this.holdings.get(packet.senderId) ?? new Set<number>();
@@ -484,7 +490,11 @@ export class LanDownload {
       // first ANNOUNCE with PEER_HAVE: wait for it (or for everyone) so its blocks do not cross the WAN again.
       else if ((this.election?.mostBlocksHeldByOthers() ?? 0) > heldAtStart.size) await untilAborted(Promise.race([gathering, graceOver]), round.signal);
       const ready = (index: number) => sender.blockReady(index);
-      const sources = task.settings.peerDownloadAllowed ? [withBlockHook(this.peerSource(), ready), withBlockHook(options.origin, ready)] : [withBlockHook(options.origin, ready)];
+      // Nobody heard on the multicast group (blocked there, or the session long over): the peers the
+      // control plane names may hold the content, and are asked before the origin.
+      const heardNobody = !takeover && joined.size === 0 && (this.election?.othersHeard() ?? 0) === 0;
+      const peers = withBlockHook(this.peerSource(heardNobody), ready);
+      const sources = task.settings.peerDownloadAllowed ? [peers, withBlockHook(options.origin, ready)] : [withBlockHook(options.origin, ready)];
       const result = await this.fetchInto(sources, round.signal);
       // Blocks that were in the cache already, or resumed: all are ready now.
       for (let i = 0; i < blocks; i++) sender.blockReady(i);
@@ -501,7 +511,7 @@ export class LanDownload {
           this.noteIssue(
             LanIssueCode.NobodyJoined,
             `none of the ${targets.size} other target device(s) of the subnet joined the session within the start delay: multicast may be blocked on this subnet, or they are offline` +
-              (result.alreadyCached ? '' : '; this device downloaded from the origin alone'),
+              (result.alreadyCached ? '' : '; this device fetched the package by itself (from peers the control plane named, else the origin)'),
           );
         }
         return result;
@@ -572,15 +582,19 @@ export class LanDownload {
 
   /**
    * A source over the peer servers announced so far (PEER_HAVE: complete copies, and the verified
-   * blocks of devices that re-joined after a failover). With none known, it passes everything on.
+   * blocks of devices that re-joined after a failover) and, `withSessionPeers`, those the control
+   * plane named in the session (each asked what it holds first). With none known, it passes
+   * everything on.
    */
-  private peerSource(): DownloadSource {
+  private peerSource(withSessionPeers: boolean): DownloadSource {
+    const { session, subnetPeerPort } = this.options;
     return {
       kind: 'peer',
       fetchBlocks: async (request) => {
-        const peers = [...this.peers.values()];
+        const named = withSessionPeers && subnetPeerPort !== undefined ? (session.subnetPeers ?? []).map((p) => peerUrl(p.address, subnetPeerPort)) : [];
+        const peers = [...new Set([...this.peers.values(), ...named])];
         if (peers.length === 0) throw new PeerBlocksUnavailableError(request.blocks, 'no peer announced the content');
-        this.options.logger.info({ taskId: this.options.task.taskId, peers: peers.length, blocks: request.blocks.length }, 'fetching from peers');
+        this.options.logger.info({ taskId: this.options.task.taskId, peers: peers.length, namedByControlPlane: named.length, blocks: request.blocks.length }, 'fetching from peers');
         const source = new PeerSource({ peers });
         try {
           await source.fetchBlocks(request);
@@ -590,6 +604,11 @@ export class LanDownload {
       },
     };
   }
+}
+
+/** A peer block server's base URL. */
+function peerUrl(address: string, port: number): string {
+  return address.includes(':') ? `http://[${address}]:${port}` : `http://${address}:${port}`;
 }
 
 /** A role as a comparable key: the same representative followed is the same role. */

@@ -98,6 +98,11 @@ export class LanElection {
     this.apply({ type: 'start' });
   }
 
+  /** Other devices heard in this round (DISCOVER, CLAIM). */
+  othersHeard(): number {
+    return Object.keys(this.state.candidates).length;
+  }
+
   /** The most verified blocks another device of this round said it holds (DISCOVER, CLAIM); 0 when none was heard. */
   mostBlocksHeldByOthers(): number {
     return Object.values(this.state.candidates).reduce((most, c) => Math.max(most, c.blocksHeld), 0);

@@ -43,6 +43,13 @@ export const resolvedTargetsSchema = z.object({
 });
 export type ResolvedTargets = z.infer<typeof resolvedTargetsSchema>;
 
+/** Most devices one addresses request names: a LAN session's peers, not a fleet. */
+export const MAX_ADDRESS_REQUEST_DEVICES = 1000;
+
+/** Each named device's address on a subnet, where its peers reach its block server; devices without one are absent. */
+export const deviceAddressesSchema = z.object({ items: z.array(z.object({ deviceId: idSchema, address: z.string() })) });
+export type DeviceAddresses = z.infer<typeof deviceAddressesSchema>;
+
 export const InventoryRpc = {
   getDevice: defineRpc('inventory.qry.device.get.v1', z.object({ id: idSchema }), deviceSchema),
   listDevices: defineRpc(
@@ -56,5 +63,10 @@ export const InventoryRpc = {
     'inventory.qry.device.resolve.v1',
     z.object({ deviceIds: z.array(idSchema).max(100_000).optional(), query: deviceQuerySchema.optional() }),
     resolvedTargetsSchema,
+  ),
+  deviceAddresses: defineRpc(
+    'inventory.qry.device.addresses.v1',
+    z.object({ deviceIds: z.array(idSchema).max(MAX_ADDRESS_REQUEST_DEVICES), subnet: z.string().max(64) }),
+    deviceAddressesSchema,
   ),
 } as const;

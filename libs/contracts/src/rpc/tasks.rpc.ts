@@ -147,8 +147,18 @@ export const lanSessionSchema = z.object({
   sessionKey: z.string(),
   subnet: z.string().nullable(),
   subnetDeviceIds: z.array(idSchema),
+  /**
+   * Addresses on the subnet of some of those devices (at most MAX_SESSION_PEERS, as the inventory
+   * last saw them): where the device may look for their block servers when the multicast group
+   * cannot tell it (multicast blocked, or the session over before it came). Optional: an added
+   * field that older tasks services do not send.
+   */
+  subnetPeers: z.array(z.object({ deviceId: idSchema, address: z.string() })).optional(),
 });
 export type LanSession = z.infer<typeof lanSessionSchema>;
+
+/** Peers' addresses a LAN session names: plenty to repair from, bounded for a subnet of thousands. */
+export const MAX_SESSION_PEERS = 64;
 
 const byId = z.object({ id: idSchema });
 const list = <T extends z.ZodTypeAny>(item: T) => z.object({ items: z.array(item), total: z.number().int() });

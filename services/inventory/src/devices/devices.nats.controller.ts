@@ -24,6 +24,11 @@ export class DevicesNatsController {
     return handleRpc(InventoryRpc.listSubnets, payload, () => this.devices.listSubnets());
   }
 
+  @MessagePattern(InventoryRpc.deviceAddresses.subject)
+  deviceAddresses(@Payload() payload: unknown) {
+    return handleRpc(InventoryRpc.deviceAddresses, payload, (request) => this.devices.deviceAddresses(request.deviceIds, request.subnet));
+  }
+
   @MessagePattern(InventoryRpc.resolveTargets.subject)
   resolveTargets(@Payload() payload: unknown) {
     return handleRpc(InventoryRpc.resolveTargets, payload, (request) => this.devices.resolveTargets(request));

@@ -130,6 +130,12 @@ export class DevicesRepository {
     return this.dataSource.query(`SELECT id, primary_subnet AS "primarySubnet" FROM inventory.devices WHERE id = ANY($1::text[])`, [ids]);
   }
 
+  /** The interfaces of the given devices as their latest scan reported them (unknown IDs are absent), in ID order. */
+  async interfacesOf(ids: readonly string[]): Promise<Array<{ id: string; interfaces: NetworkInterface[] }>> {
+    if (ids.length === 0) return [];
+    return this.dataSource.query(`SELECT id, interfaces FROM inventory.devices WHERE id = ANY($1::text[]) ORDER BY id`, [ids]);
+  }
+
   /** Devices matching a filter, in ID order. */
   async matching(filter: DeviceFilter, staleAfterSeconds: number): Promise<DeviceSubnetRow[]> {
     const params = new Params();

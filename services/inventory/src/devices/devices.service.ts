@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Device, InventoryRpc, InventoryScanV1, ResolvedTargets, RpcResponse, Subnet } from '@fleetcast/contracts';
+import type { Device, DeviceAddresses, InventoryRpc, InventoryScanV1, ResolvedTargets, RpcResponse, Subnet } from '@fleetcast/contracts';
 import { counter, histogram, Logger, Registry } from '@fleetcast/telemetry';
 import { LOGGER, METRICS } from '@fleetcast/service-kit';
 import { INVENTORY_CONFIG, InventoryConfig } from '../config/inventory.config';
 import { latestScanPerDevice, toDeviceRecord, unstorableReason } from './device-record';
 import { DeviceFilter, DeviceRow, DevicesRepository } from './devices.repository';
 import { DeviceNotFoundError, InvalidSubnetError, UnstorableScanError } from './devices.exception';
-import { compareCidr, familyOf, normaliseCidr } from './subnet';
+import { compareCidr, deriveSubnet, familyOf, normaliseCidr } from './subnet';
 
 export interface IngestOutcome {
   /** Scans that replaced a device's stored state (or created the device). */
@@ -86,6 +86,26 @@ export class DevicesService {
     const items = rows
       .map((row) => ({ cidr: row.cidr, family: familyOf(row.cidr), deviceCount: row.deviceCount, staleCount: row.staleCount }))
       .sort((a, b) => compareCidr(a.cidr, b.cidr));
+    return { items };
+  }
+
+  /**
+   * Each device's address on `subnet` (the first of its interface addresses that belongs to it):
+   * where the devices of a LAN session reach each other's block servers when multicast cannot tell
+   * them. Devices the inventory does not know, or that have no address there, are left out.
+   */
+  async deviceAddresses(deviceIds: readonly string[], subnet: string): Promise<DeviceAddresses> {
+    const cidr = subnetFilter('subnet', subnet);
+    const items: DeviceAddresses['items'] = [];
+    for (const row of await this.repository.interfacesOf([...new Set(deviceIds)])) {
+      const address = row.interfaces
+        .flatMap((i) => i.addresses)
+        .find((a) => {
+          const derived = deriveSubnet(a.address, a.prefixLength);
+          return derived.ok && derived.cidr === cidr;
+        })?.address;
+      if (address !== undefined) items.push({ deviceId: row.id, address });
+    }
     return { items };
   }
 

@@ -8,6 +8,7 @@ import {
   ErrorCode,
   FleetcastError,
   InventoryRpc,
+  MAX_SESSION_PEERS,
   LanSession,
   ResolvedTargets,
   Task,
@@ -26,6 +27,8 @@ import { TasksRepository } from './tasks.repository';
 
 /** Resolving a 10,000-device target set is one inventory query; give it more than the default time. */
 const RESOLVE_TIMEOUT_MS = 30_000;
+/** A LAN session's peer addresses are a help, not a need: an agent waits for its session no longer than this on them. */
+const PEER_ADDRESSES_TIMEOUT_MS = 3_000;
 
 @Injectable()
 export class TasksService {
@@ -127,7 +130,25 @@ export class TasksService {
       if (!(await this.tasks.findTask(taskId))) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${taskId} not found`);
       throw new FleetcastError(ErrorCode.DeviceNotFound, `device ${deviceId} is not a target of task ${taskId}`);
     }
-    return { taskId, sessionKey: found.key.toString('base64'), subnet: found.subnet, subnetDeviceIds: found.subnetDeviceIds };
+    const subnetPeers = found.subnet === null ? [] : await this.peerAddresses(found.subnet, deviceId, found.subnetDeviceIds);
+    return { taskId, sessionKey: found.key.toString('base64'), subnet: found.subnet, subnetDeviceIds: found.subnetDeviceIds, subnetPeers };
+  }
+
+  /**
+   * Addresses of up to MAX_SESSION_PEERS other targets on the subnet: those after this device in ID
+   * order, wrapping around, so that on a large subnet each device asks different peers. Without the
+   * inventory the session goes on without them (the multicast group still tells who holds what).
+   */
+  private async peerAddresses(subnet: string, deviceId: string, subnetDeviceIds: readonly string[]): Promise<Array<{ deviceId: string; address: string }>> {
+    const at = subnetDeviceIds.indexOf(deviceId);
+    const others = [...subnetDeviceIds.slice(at + 1), ...subnetDeviceIds.slice(0, Math.max(0, at))].slice(0, MAX_SESSION_PEERS);
+    if (others.length === 0) return [];
+    try {
+      return (await this.rpc.call(InventoryRpc.deviceAddresses, { deviceIds: others, subnet }, { timeoutMs: PEER_ADDRESSES_TIMEOUT_MS })).items;
+    } catch (error) {
+      this.logger.warn({ subnet, err: (error as Error).message }, 'no peer addresses from the inventory for a LAN session');
+      return [];
+    }
   }
 
   /** Applies a batch of agents' status reports in one transaction (idempotent by seq). */
