@@ -14,8 +14,8 @@ import { RegionCoder, jsRegionCoder, simdRegionCoder } from './gf256-simd';
  * at rates well above a gigabit LAN on one core (docs/benchmarks.md gives the measured figures and
  * the command). Its multiply-adds run in WebAssembly SIMD where the runtime has it (gf256-simd.ts:
  * a 145-byte module written out in the source, ~9x the JavaScript loop, which remains the fallback
- * and gives the same bytes): with groups of 128, repair and decoding at 5 % loss were most of a
- * receiver's CPU time with the JavaScript loop.
+ * and gives the same bytes): with groups of 128 and more, repair and decoding at 5 % loss were most
+ * of a receiver's CPU time with the JavaScript loop.
  *
  * Code: generator [I; C] with C a Cauchy matrix, C[i][j] = 1 / (x_i + y_j), x_i = k + i, y_j = j,
  * every column scaled so that parity row 0 is all ones (a plain XOR of the group, the repair a single
