@@ -170,7 +170,7 @@ async function run({ devices, lossPercent, multicast }) {
     databaseUrl: current.db.url,
     apiToken: randomBytes(16).toString('hex'),
     workDir: current.work,
-    agentArgs: multicast ? ['--multicast'] : [],
+    agentArgs: multicast ? ['--multicast'] : ['--no-multicast'],
   });
   // The same profile for both: the agent's switch alone decides whether the LAN session is used.
   const report = await testing.runLabDistribution({

@@ -29,12 +29,13 @@ program
   .option('--control-plane-key <base64>', 'pinned control-plane public key (DER, base64)')
   .option('--status-port <n>', 'serve /metrics, /status and /healthz on this local port', int)
   .option('--status-host <address>', 'address of that endpoint (default 127.0.0.1)')
-  .option('--multicast', 'take part in subnet multicast sessions for tasks that ask for them (default off)')
+  .option('--multicast', 'take part in subnet multicast sessions for tasks that ask for them (the default)')
+  .option('--no-multicast', 'download from the origin only, whatever the task says')
   .option('--multicast-group <address>', 'IPv4 multicast group of the sessions (default 239.255.70.67)')
   .option('--multicast-port <n>', 'UDP port of the sessions (default 47470)', int)
   .option('--representative-weight <n>', 'election weight 0-255: higher wins, 0 never becomes representative (default 1)', int)
   .option('--lan-interface <ipv4>', 'IPv4 address of the LAN interface for sessions (default: the primary IPv4 address)')
-  .option('--peer-port <n>', 'TCP port serving verified blocks to peers on the LAN interface, with --multicast (default 47471; 0 = any free)', int)
+  .option('--peer-port <n>', 'TCP port serving verified blocks to peers on the LAN interface, with multicast on (default 47471; 0 = any free)', int)
   .option('--otlp-endpoint <url>', 'OTLP/HTTP endpoint for traces (default: OTEL_EXPORTER_OTLP_ENDPOINT; off when neither is set)')
   .action(async (opts) => {
     let config;

@@ -183,7 +183,11 @@ export class AgentDaemon {
       });
       log.info({ port: this.statusServer.port }, 'status endpoint: /metrics, /status, /healthz');
     }
-    log.info({ deviceId: this.deviceId, resumed: tasks.length }, 'agent ready');
+    const multicast = this.config.multicast;
+    log.info(
+      { deviceId: this.deviceId, resumed: tasks.length, multicast: multicast ? { group: `${multicast.group}:${multicast.port}`, weight: multicast.representativeWeight, peerPort: multicast.peerPort } : 'off' },
+      'agent ready',
+    );
   }
 
   async stop(): Promise<void> {

@@ -64,7 +64,8 @@ const markerOf = (id: string) => join(work, 'markers', `${id}.installed`);
 
 async function startAgent(id: string): Promise<NodeProcess> {
   // Every agent serves its local status endpoint on a free port (announced in its log).
-  const proc = await startAgentProcess({ natsUrl: nats.url, deviceId: id, dir: agentDir(id), args: ['--status-port', '0'], env: { MARKER_FILE: markerOf(id), LOG_LEVEL: 'info' } });
+  // Every device downloads from the origin here (the LAN session has tests of its own).
+  const proc = await startAgentProcess({ natsUrl: nats.url, deviceId: id, dir: agentDir(id), args: ['--status-port', '0', '--no-multicast'], env: { MARKER_FILE: markerOf(id), LOG_LEVEL: 'info' } });
   agents.set(id, proc);
   await proc.waitForOutput(/agent ready/, { timeoutMs: 30_000 });
   return proc;

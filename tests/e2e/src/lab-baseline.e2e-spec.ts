@@ -31,7 +31,8 @@ const spec = (name: string): LabSpec => ({
 });
 
 describe('lab baseline: every device downloads from the origin across its shaped WAN link', () => {
-  const fixture = useLabFixture({ tag: 'lb', database: 'lab_baseline', spec, untested: 'the lab baseline is not run' });
+  // The baseline: agents that download from the origin whatever the task says.
+  const fixture = useLabFixture({ tag: 'lb', database: 'lab_baseline', spec, untested: 'the lab baseline is not run', stack: { agentArgs: ['--no-multicast'] } });
 
   test('cache-only, 8 MiB to 2 x 3 devices: verified copies everywhere, 3 WAN copies per subnet, counters agree', { timeout: 90_000 }, async (t) => {
     const stack = fixture.stackFor(t);

@@ -20,9 +20,10 @@ test('an OTLP endpoint that is not a URL is refused, naming the key', () => {
   assert.throws(() => resolveAgentConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' }), (error: unknown) => error instanceof AgentConfigError && /otlpEndpoint/.test(error.message));
 });
 
-test('multicast is off by default; its group, port, weight and interface are checked once', () => {
+test('multicast is on by default; its group, port, weight and interface are checked once', () => {
   const defaults = resolveAgentConfig({}, {});
-  assert.equal(defaults.multicast, false);
+  assert.equal(defaults.multicast, true);
+  assert.equal(resolveAgentConfig({ multicast: false }, {}).multicast, false);
   assert.equal(defaults.multicastGroup, '239.255.70.67');
   assert.equal(defaults.multicastPort, 47470);
   assert.equal(defaults.representativeWeight, 1);

@@ -25,10 +25,10 @@ export const agentConfigSchema = z.object({
   /** Address of that endpoint: loopback unless the operator opens it to the network. */
   statusHost: z.string().default('127.0.0.1'),
   /**
-   * Take part in subnet multicast sessions for tasks whose settings ask for it. Off by default until
-   * the network lab has proven it; with it off the agent downloads from the origin as before.
+   * Take part in subnet multicast sessions for tasks whose settings ask for it (the profile's "use
+   * multicast", on by default). Off: the agent downloads from the origin whatever the task says.
    */
-  multicast: z.boolean().default(false),
+  multicast: z.boolean().default(true),
   /** IPv4 multicast group of the sessions (default: Local Scope, RFC 2365; see the LAN protocol's constants). */
   multicastGroup: z
     .string()
