@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The LAN benchmark on the network lab: one branch subnet of M devices (6, then 12) behind a
 // 20 Mbit/s WAN link, a package distributed cache-only with subnet multicast at LAN loss 0 %, 2 %
-// and 5 %, next to a baseline measured in the same run (agents without --multicast: every device
+// and 5 %, next to a baseline measured in the same run (agents with --no-multicast: every device
 // downloads the package from the origin over the WAN). Per run: time until the last device
 // completes, LAN bytes sent / package size, WAN bytes toward the branch. Each run gets a fresh lab,
 // database and stack, so that no run inherits another's caches, sessions or queues. Needs Linux,
@@ -53,11 +53,10 @@ const PHASE_PROFILE = { useMulticast: true, sessionStartDelaySeconds: 0 };
 /** The pre-cache to the one sender goes over the WAN from the origin, with no LAN session. */
 const PRECACHE_PROFILE = { useMulticast: false };
 /**
- * The WAN of the multicast-phase lab. The agent today keeps a device that already holds the
- * content out of the session, so the pre-cached sender cannot be the representative: another
- * device is elected, downloads from the origin and multicasts as the download goes. A WAN far
- * faster than the LAN multicast keeps that download from being what the phase measures;
- * `--phase-wan-mbit 20` shows the phase behind the benchmark's own WAN instead.
+ * The WAN of the multicast-phase lab. The pre-cached sender ranks first in the election (blocks
+ * held) and multicasts without touching the WAN; should another device win (the report says
+ * "not the holder"), a WAN far faster than the LAN keeps its download from being what the phase
+ * measures. `--phase-wan-mbit 20` runs the phase behind the benchmark's own WAN instead.
  */
 const PHASE_WAN_RATE_MBIT = 1000;
 const PHASES = ['distribution', 'multicast', 'all'];
