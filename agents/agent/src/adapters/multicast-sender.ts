@@ -90,8 +90,6 @@ export class MulticastSender {
   private readonly expected = new Set<string>();
   private readonly doneFrom = new Set<string>();
   private receiversDoneSent = false;
-  /** Blocks counted sent when the pass started (skipped ones): a JOIN heard before the pass sent one more is on time. */
-  private sentAtStart: number | null = null;
   private finished = false;
   private resolveDone!: (stats: SenderSessionStats) => void;
   private rejectDone!: (error: Error) => void;
@@ -143,7 +141,6 @@ export class MulticastSender {
 
   /** Ends the gathering phase: the multicast begins. */
   start(): void {
-    this.sentAtStart ??= this.state.sentCount;
     this.dispatch({ type: 'start' });
   }
 
@@ -172,9 +169,9 @@ export class MulticastSender {
    * The sender IDs of the devices that joined the session. Once each of them has sent DONE (it holds
    * the content, verified), the session closes as soon as the pass is over and no repair is due,
    * instead of waiting `quietMs` for NACKs that will not come: the representative's own task ends
-   * that much sooner. Devices whose JOIN this sender hears before its pass finished a block are
-   * expected too (followers repeat their JOIN on the gathering ANNOUNCE a new sender makes), so the
-   * caller's list only adds those joined before. A receiver expected by nobody that still NACKs puts the quiet period back; one that
+   * that much sooner. Devices whose JOIN this sender hears are expected too (followers repeat their
+   * JOIN on the gathering ANNOUNCE a new sender makes), so the caller's list only adds those joined
+   * before. A receiver expected by nobody that still NACKs puts the quiet period back; one that
    * stays silent while the others finish gets the closing ANNOUNCE and takes what it lacks from
    * peers or the origin, as after any session.
    */
@@ -191,22 +188,11 @@ export class MulticastSender {
     // Our own packets come back through multicast loopback (the socket drops most before decoding).
     if (packet.senderId === this.senderId) return;
     if (packet.type === 'nack') this.dispatch({ type: 'nack', entries: packet.entries });
-    else if (packet.type === 'join' && this.joinOnTime()) this.expected.add(packet.senderId);
+    else if (packet.type === 'join') this.expected.add(packet.senderId);
     else if (packet.type === 'done' && !this.doneFrom.has(packet.senderId)) {
       this.doneFrom.add(packet.senderId);
       this.checkReceiversDone();
     }
-  }
-
-  /**
-   * A JOIN heard while the session gathers or the pass is still on its first block: that device
-   * hears the pass from its first block and can end with every block, so its DONE is worth waiting
-   * for. A device joining later is a late joiner: it never asks for the blocks before its join
-   * point, sends no DONE, and takes those from peers; waiting for it would only hold the session
-   * for the quiet period.
-   */
-  private joinOnTime(): boolean {
-    return this.sentAtStart === null || this.state.sentCount === this.sentAtStart;
   }
 
   private checkReceiversDone(): void {
