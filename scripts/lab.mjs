@@ -7,6 +7,9 @@
 // built workspace (npm run build) and a Postgres (FLEETCAST_TEST_PG_URL, default the local one).
 //   node scripts/lab.mjs --spec infra/lab/two-branches.json --size-mb 20
 //   --action cache-only|install   what the task does on the devices (default cache-only)
+//   --no-multicast                agents that download from the origin only (the baseline)
+//   --start-delay-seconds N       the task's session start delay (default: the default profile's, 60 s;
+//                                 the session starts early once every device of the subnet joined)
 //   --json                        also print the report as one JSON line at the end
 //   --keep-files                  keep the logs, agent states and caches (the path is printed)
 import { existsSync, readFileSync } from 'node:fs';
@@ -29,7 +32,7 @@ const EXIT_USAGE = 64;
 const BUILT = ['libs/testing/dist/index.js', 'libs/netlab/dist/index.js', 'agents/agent/dist/src/cli.js', 'services/origin/dist/src/main.js'];
 
 function usage(message) {
-  console.error(`${message}\nusage: node scripts/lab.mjs [--spec infra/lab/two-branches.json] [--size-mb 20] [--action cache-only|install] [--json] [--keep-files]`);
+  console.error(`${message}\nusage: node scripts/lab.mjs [--spec infra/lab/two-branches.json] [--size-mb 20] [--action cache-only|install] [--no-multicast] [--start-delay-seconds N] [--json] [--keep-files]`);
   process.exit(EXIT_USAGE);
 }
 
@@ -40,6 +43,8 @@ try {
       spec: { type: 'string', default: join(root, 'infra/lab/two-branches.json') },
       'size-mb': { type: 'string', default: '20' },
       action: { type: 'string', default: 'cache-only' },
+      'no-multicast': { type: 'boolean', default: false },
+      'start-delay-seconds': { type: 'string' },
       json: { type: 'boolean', default: false },
       'keep-files': { type: 'boolean', default: false },
     },
@@ -50,6 +55,8 @@ try {
 const sizeMb = Number(opts['size-mb']);
 if (!(sizeMb > 0)) usage(`--size-mb must be a number above 0 (got "${opts['size-mb']}")`);
 if (opts.action !== 'cache-only' && opts.action !== 'install') usage(`--action must be cache-only or install (got "${opts.action}")`);
+const startDelay = opts['start-delay-seconds'] === undefined ? undefined : Number(opts['start-delay-seconds']);
+if (startDelay !== undefined && !(Number.isInteger(startDelay) && startDelay >= 0 && startDelay <= 3600)) usage(`--start-delay-seconds must be a whole number from 0 to 3600 (got "${opts['start-delay-seconds']}")`);
 const missing = BUILT.filter((file) => !existsSync(join(root, file)));
 if (missing.length > 0) {
   console.error(`the workspace is not built (missing ${missing.join(', ')}); run "npm run build" first`);
@@ -112,9 +119,10 @@ async function main() {
   const host = await lab.attachHost();
   say(`this machine joins the core network as ${host.address} (${host.iface}); NATS and the origin listen there`);
   say('starting NATS, the control plane and the agents');
-  stack = await testing.startLabStack({ lab, databaseUrl: db.url, apiToken: randomBytes(16).toString('hex'), workDir: work });
+  stack = await testing.startLabStack({ lab, databaseUrl: db.url, apiToken: randomBytes(16).toString('hex'), workDir: work, agentArgs: opts['no-multicast'] ? ['--no-multicast'] : [] });
   say(`${stack.agents.length} agents running; public API ${stack.controlPlane.gatewayUrl}, origin ${stack.controlPlane.originUrl}`);
-  const report = await testing.runLabDistribution({ stack, lab, packageBytes: Math.round(sizeMb * MIB), action: opts.action });
+  const profile = startDelay === undefined ? undefined : { useMulticast: true, sessionStartDelaySeconds: startDelay };
+  const report = await testing.runLabDistribution({ stack, lab, packageBytes: Math.round(sizeMb * MIB), action: opts.action, ...(profile ? { profile } : {}) });
   if (opts.json) console.log(JSON.stringify(report));
   return report.totals.done === report.totals.devices ? 0 : 1;
 }
