@@ -502,6 +502,12 @@ function encodeWith<P extends Packet>(spec: BodySpec<P>, message: P, tagger?: Pa
   writeHex(bytes, 4, message.sessionId);
   writeHex(bytes, 4 + SESSION_ID_BYTES, message.senderId);
   spec.write(view, bytes, HEADER_BYTES, message);
+  return seal(bytes, view, tagger);
+}
+
+/** Fills in a laid-out packet's trailer: the tag over header and body (when authenticated), then the CRC32C over the rest. */
+function seal(bytes: Uint8Array, view: DataView, tagger: PacketTagger | undefined): Uint8Array {
+  const total = bytes.length;
   if (tagger !== undefined) {
     const bodyEnd = total - TRAILER_BYTES - AUTH_TAG_BYTES;
     const tag = tagger(bytes.subarray(0, bodyEnd));
@@ -646,14 +652,7 @@ export function createSymbolEncoder(header: PacketHeader, tagger?: PacketTagger)
     view.setUint16(HEADER_BYTES + 4, group);
     bytes[HEADER_BYTES + 6] = index;
     bytes.set(payload, HEADER_BYTES + SYMBOL_ADDRESS_BYTES);
-    if (tagger !== undefined) {
-      const bodyEnd = total - TRAILER_BYTES - AUTH_TAG_BYTES;
-      const tag = tagger(bytes.subarray(0, bodyEnd));
-      if (tag.length < AUTH_TAG_BYTES) throw new PacketEncodeError(`the tagger returned ${tag.length} bytes; at least ${AUTH_TAG_BYTES} are needed`);
-      bytes.set(tag.subarray(0, AUTH_TAG_BYTES), bodyEnd);
-    }
-    view.setUint32(total - TRAILER_BYTES, crc32c(bytes, 0, total - TRAILER_BYTES));
-    return bytes;
+    return seal(bytes, view, tagger);
   };
 }
 
