@@ -40,11 +40,11 @@ test('layout of 1 MiB blocks in 1,400-byte symbols, 32 to a group', () => {
   assert.equal(blockLength(DEFAULT, 4), 0, 'past the end');
 });
 
-test('the default layout: 1 MiB blocks in groups of 188, the last of 185', () => {
+test('the default layout: 1 MiB blocks in groups of 128, the last of 109', () => {
   const layout: SessionLayout = { ...DEFAULT, groupDataSymbols: DEFAULT_GROUP_DATA_SYMBOLS };
-  assert.equal(DEFAULT_GROUP_DATA_SYMBOLS, 188);
-  assert.equal(groupsInBlock(layout, 0), 4);
-  assert.equal(groupDataCount(layout, 0, 3), 749 - 3 * 188);
+  assert.equal(DEFAULT_GROUP_DATA_SYMBOLS, 128);
+  assert.equal(groupsInBlock(layout, 0), 6);
+  assert.equal(groupDataCount(layout, 0, 5), 749 - 5 * 128);
 });
 
 test('layout errors and group keys', () => {

@@ -65,17 +65,20 @@ export const MAX_AUTHENTICATED_SYMBOL_BYTES = MAX_SYMBOL_BYTES - AUTH_TAG_BYTES;
 export const DEFAULT_SYMBOL_BYTES = 1400;
 
 /**
- * Default data symbols per FEC group (k). 188 x 1400 bytes = 263 KB a group: a 1 MiB block's 749
- * symbols make 4 groups (188, 188, 188 and 185). The sender repairs each group with as many parity
- * symbols as its worst receiver lost, and the worst of many receivers over a large group is closer
- * to the average loss than over a small one. Measured: on loopback at 5 % loss with 3 receivers,
- * parity fell from 1.57x the worst receiver's loss (k = 32) to 1.30x (k = 128); in the lab, 12
- * devices at 5 % loss, LAN bytes went from 1.154x and 1.157x the content (k = 128) to 1.143x and
- * 1.141x (k = 188), under the issue's 1.15x. 68 parity indexes remain per group (k + parity <= 256):
- * a receiver would have to lose over a third of a group before it falls back to peers. Repair costs
- * k multiply-adds a parity symbol, cheap with the SIMD coder (gf256-simd.ts).
+ * Default data symbols per FEC group (k). 128 x 1400 bytes = 179 KB a group: 6 groups per 1 MiB
+ * block (the last of 109). The sender repairs each group with as many parity symbols as its worst
+ * receiver lost, and the worst of many receivers over a large group is closer to the average loss
+ * than over a small one: on loopback at 5 % loss with 3 receivers, parity fell from 1.57x the worst
+ * receiver's loss (k = 32) to 1.30x (k = 128). 128 is the largest k with k <= 256 - k: a group
+ * keeps as many parity indexes as it has data symbols, so even a receiver that lost a whole group
+ * (a burst of drops at a receive buffer that overflowed) is repaired by parity. Larger groups send
+ * fewer LAN bytes (k = 188: 1.141x and 1.143x the content in the lab, 12 devices at 5 % loss,
+ * against 1.154x and 1.157x), but leave 68 parity indexes: in a CI run on a loaded loopback
+ * receivers lost more than that of a group in a burst, the session closed short and one device
+ * fetched from the origin. A device's copy crossing the WAN once more costs far more than 1 % of
+ * LAN bytes.
  */
-export const DEFAULT_GROUP_DATA_SYMBOLS = 188;
+export const DEFAULT_GROUP_DATA_SYMBOLS = 128;
 
 /**
  * The Cauchy Reed-Solomon code over GF(2^8) has 256 field elements: data symbols take the
