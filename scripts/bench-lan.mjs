@@ -153,16 +153,17 @@ for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) 
   });
 }
 
-/** One distribution to one subnet of `devices` devices; `multicast` starts the agents with `--multicast`. */
-async function run({ devices, lossPercent, multicast }) {
-  const label = `M=${devices}, LAN loss ${lossPercent} %, ${multicast ? 'multicast' : 'baseline'}`;
-  say(`--- ${label}`);
+/**
+ * A fresh database, work folder, lab (one branch subnet of `devices` devices behind a WAN of
+ * `wanMbit`, UDP loss on the LAN) and stack for one run, kept in `current` for the teardown.
+ */
+async function startRunLab({ devices, lossPercent, wanMbit, multicast }) {
   current.db = await testing.createTestDatabase('fleetcast_bench_lan');
   current.work = await mkdtemp(join(tmpdir(), 'fleetcast-bench-lan-'));
   current.lab = await testing.createLab({
     name: labName,
     core: { subnet: CORE_SUBNET },
-    branches: [{ name: 'branch', subnet: BRANCH_SUBNET, devices, wan: { rateMbit: WAN_RATE_MBIT }, lanLossPercent: lossPercent, lossProto: 'udp' }],
+    branches: [{ name: 'branch', subnet: BRANCH_SUBNET, devices, wan: { rateMbit: wanMbit }, lanLossPercent: lossPercent, lossProto: 'udp' }],
   });
   current.stack = await testing.startLabStack({
     lab: current.lab,
@@ -171,6 +172,13 @@ async function run({ devices, lossPercent, multicast }) {
     workDir: current.work,
     agentArgs: multicast ? ['--multicast'] : ['--no-multicast'],
   });
+}
+
+/** One distribution to one subnet of `devices` devices; `multicast` starts the agents with `--multicast`, else `--no-multicast`. */
+async function run({ devices, lossPercent, multicast }) {
+  const label = `M=${devices}, LAN loss ${lossPercent} %, ${multicast ? 'multicast' : 'baseline'}`;
+  say(`--- ${label}`);
+  await startRunLab({ devices, lossPercent, wanMbit: WAN_RATE_MBIT, multicast });
   // The same profile for both: the agent's switch alone decides whether the LAN session is used.
   const report = await testing.runLabDistribution({
     stack: current.stack,
@@ -367,20 +375,7 @@ async function uftpPhase({ lab, work, file, contentId, sender, receivers, mode, 
  */
 async function runPhase({ devices, lossPercent }) {
   say(`--- M=${devices}, LAN loss ${lossPercent} %, multicast phase alone: Fleetcast, then uftp (WAN ${phaseWanMbit} Mbit/s)`);
-  current.db = await testing.createTestDatabase('fleetcast_bench_lan');
-  current.work = await mkdtemp(join(tmpdir(), 'fleetcast-bench-lan-'));
-  current.lab = await testing.createLab({
-    name: labName,
-    core: { subnet: CORE_SUBNET },
-    branches: [{ name: 'branch', subnet: BRANCH_SUBNET, devices, wan: { rateMbit: phaseWanMbit }, lanLossPercent: lossPercent, lossProto: 'udp' }],
-  });
-  current.stack = await testing.startLabStack({
-    lab: current.lab,
-    databaseUrl: current.db.url,
-    apiToken: randomBytes(16).toString('hex'),
-    workDir: current.work,
-    agentArgs: ['--multicast'],
-  });
+  await startRunLab({ devices, lossPercent, wanMbit: phaseWanMbit, multicast: true });
   const { lab, stack, work } = current;
   const labDevices = lab.branches[0].devices;
   const senderAgent = stack.agents[0];
