@@ -38,7 +38,8 @@ async function agentWorker() {
     nc.subscribe(TaskAssigned.deviceFilter(id), {
       callback: (err, msg) => {
         if (err) return;
-        const a = JSON.parse(new TextDecoder().decode(msg.data));
+        // Version 2: the task is named in the signed document (the bench does not verify it; the agent does).
+        const a = JSON.parse(new TextDecoder().decode(msg.data)).assignment.document;
         const key = `${a.taskId}/${id}`;
         if (received.has(key)) { duplicates++; return; }
         received.set(key, Date.now());

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The main job on one machine: NATS and Postgres (the local ones when they answer, otherwise
+// The main job on one machine: NATS in operator mode (a trust chain of its own; every service and
+// agent connects with its own credentials), Postgres (the local one when it answers, otherwise
 // started here), every control-plane service as its own process, three agents, and a demo
 // distribution: upload a sample package through the public API, install it on the agents through
 // their subnet's multicast session (the agents share this machine's loopback as their LAN: one
@@ -44,20 +45,11 @@ const listening = (port) =>
     });
   });
 
-/** NATS with JetStream: the local server if it answers with JetStream, else one started here. */
-async function ensureNats() {
-  if (await listening(4222)) {
-    const { connect } = await import('nats');
-    try {
-      const nc = await connect({ servers: 'nats://127.0.0.1:4222', timeout: 3000 });
-      await (await nc.jetstreamManager()).getAccountInfo();
-      await nc.close();
-      say('using NATS with JetStream on 127.0.0.1:4222');
-      return 'nats://127.0.0.1:4222';
-    } catch (error) {
-      say(`NATS on 4222 is not usable (${error.message}); starting one of our own`);
-    }
-  }
+/**
+ * NATS with JetStream in operator mode, always started here: the fleet's trust chain is made for it
+ * (a server someone else runs would have other accounts, or none).
+ */
+async function startNats() {
   try {
     testing.findNatsServerBinary();
   } catch {
@@ -65,8 +57,8 @@ async function ensureNats() {
   }
   const nats = await testing.startNatsServer();
   cleanups.push(() => nats.stop());
-  say(`started nats-server with JetStream at ${nats.url}`);
-  return nats.url;
+  say(`started nats-server with JetStream in operator mode at ${nats.url} (trust chain in ${nats.trust.dir})`);
+  return nats;
 }
 
 /** Installs a Debian package when this user may (root, or sudo without a password). */
@@ -143,11 +135,12 @@ async function main() {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, 'markers'), { recursive: true });
 
-  const natsUrl = await ensureNats();
+  const nats = await startNats();
+  const natsUrl = nats.url;
   const databaseUrl = await ensurePostgres();
   const apiToken = randomBytes(16).toString('hex');
-  say('starting the control plane: inventory, tasks, origin, gateway (one process each)');
-  const cp = await testing.startControlPlane({ natsUrl, databaseUrl, workDir: join(work, 'control-plane'), apiToken, logLevel: 'info' });
+  say('starting the control plane: inventory, tasks, origin, gateway, licensing (one process each), with a 30-day trial license');
+  const cp = await testing.startControlPlane({ natsUrl, trustDir: nats.trust.dir, agentCredentials: 'enrollment', databaseUrl, workDir: join(work, 'control-plane'), apiToken, logLevel: 'info' });
   cleanups.push(() => cp.stop());
   say(`public API ${cp.gatewayUrl} (OpenAPI at ${cp.gatewayUrl}/docs), origin ${cp.originUrl}; logs in ${join(work, 'control-plane')}`);
 
@@ -159,12 +152,12 @@ async function main() {
   // A port of this run's own, and peer servers on any free port: the agents share one host.
   const lanArgs = ['--multicast', '--lan-interface', '127.0.0.1', '--multicast-port', String(47000 + (process.pid % 400)), '--peer-port', '0'];
   for (const id of devices) {
-    const proc = await testing.startAgentProcess({ natsUrl, deviceId: id, dir: join(work, 'agents', id), args: lanArgs, env: { MARKER_FILE: join(work, 'markers', `${id}.txt`) } });
+    const proc = await testing.startAgentProcess({ natsUrl, controlPlane: cp, deviceId: id, dir: join(work, 'agents', id), args: lanArgs, env: { MARKER_FILE: join(work, 'markers', `${id}.txt`) } });
     cleanups.push(() => proc.stop());
     agents.push(proc);
   }
   for (const proc of agents) await proc.waitForOutput(/agent ready/, { timeoutMs: 30000 });
-  say(`${count} agents running (state and logs in ${join(work, 'agents')})`);
+  say(`${count} agents enrolled with an enrollment token and running (state and logs in ${join(work, 'agents')})`);
 
   const api = new testing.ApiClient(cp.gatewayUrl, apiToken);
   await testing.waitFor(async () => (await api.ok('GET', '/v1/devices')).total >= count, { timeoutMs: 20000, description: 'agents in the inventory' });

@@ -3,7 +3,11 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createLogger, startTelemetry } from '@fleetcast/telemetry';
 import { AgentConfigError, resolveAgentConfig } from './config/agent.config';
 import { AGENT_VERSION, AgentDaemon } from './daemon';
-import { TaskStateStore } from './adapters/device-identity';
+import { loadDeviceIdentity, TaskStateStore } from './adapters/device-identity';
+import { enroll } from './adapters/enrollment';
+import { loadPinnedKeys } from './adapters/pinned-keys';
+import { readRejections } from './adapters/assignment-rejections';
+import { machineFacts } from './adapters/inventory-collector';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -21,12 +25,16 @@ program
   .description('run the agent daemon')
   .option('--config <file>', 'JSON config file (keys as the long options, camelCase)')
   .option('--nats <url>', 'NATS server URL')
+  .option('--nats-creds <file>', "a provisioned NATS creds file (default: the enrollment's credentials in the state dir)")
+  .option('--nats-ca <file>', "CA certificate (PEM) of the NATS server's TLS certificate")
+  .option('--server <url>', 'control-plane URL, to enroll on first start (with --enroll-token)')
+  .option('--enroll-token <token>', 'enrollment token, to enroll on first start (with --server)')
   .option('--device-id <id>', 'device ID (used on first start, then persisted)')
   .option('--state-dir <dir>', 'identity, task state and outgoing spool')
   .option('--cache-dir <dir>', 'local distribution cache (default: <state-dir>/cache)')
   .option('--include-loopback', 'report loopback interfaces too (labs on one machine)')
   .option('--scan-interval-seconds <n>', 'inventory scan interval', int)
-  .option('--control-plane-key <base64>', 'pinned control-plane public key (DER, base64)')
+  .option('--control-plane-key <base64>', 'a control-plane public key to pin (SPKI DER, base64), added to <state-dir>/control-plane-keys.json')
   .option('--status-port <n>', 'serve /metrics, /status and /healthz on this local port', int)
   .option('--status-host <address>', 'address of that endpoint (default 127.0.0.1)')
   .option('--multicast', 'take part in subnet multicast sessions for tasks that ask for them (the default)')
@@ -49,6 +57,9 @@ program
     const logger = createLogger('agent', config.logLevel);
     const daemon = new AgentDaemon({
       natsUrl: config.nats,
+      natsCredsFile: config.natsCreds,
+      natsTlsCaFile: config.natsCa,
+      enroll: config.server && config.enrollToken ? { server: config.server, token: config.enrollToken } : undefined,
       deviceId: config.deviceId,
       stateDir: config.stateDir,
       cacheDir: config.cacheDir,
@@ -82,6 +93,22 @@ program
   });
 
 program
+  .command('enroll')
+  .description('enroll this device with the control plane: a seat, NATS credentials and the pinned signing keys')
+  .requiredOption('--server <url>', 'control-plane URL (the API gateway)')
+  .requiredOption('--token <token>', 'enrollment token from the administrator')
+  .option('--state-dir <dir>', 'the agent state directory')
+  .option('--device-id <id>', 'device ID (used on first start, then persisted)')
+  .option('--config <file>', 'JSON config file')
+  .action(async (opts) => {
+    const { token, server, ...rest } = opts;
+    const config = resolveAgentConfig(rest, process.env);
+    const identity = await loadDeviceIdentity(config.stateDir, { deviceId: config.deviceId });
+    const enrolled = await enroll({ server, token, stateDir: config.stateDir, device: { deviceId: identity.deviceId, ...machineFacts(), agentVersion: AGENT_VERSION } });
+    console.log(`enrolled ${enrolled.deviceId}${enrolled.group ? ` in group ${enrolled.group}` : ''}; credentials and pinned keys are in ${config.stateDir}`);
+  });
+
+program
   .command('status')
   .description("print this device's tasks and their states")
   .option('--state-dir <dir>', 'the agent state directory')
@@ -97,6 +124,17 @@ program
     }
     for (const u of unreadable) console.log(`unreadable: ${u.file}: ${u.error}`);
     if (tasks.length === 0 && unreadable.length === 0) console.log('no tasks');
+    // Whom the device trusts to sign what it runs, and the assignments it refused.
+    const keys = await loadPinnedKeys(config.stateDir).then(
+      (set) => (set.keys.length > 0 ? set.keys.map((k) => k.keyId).join(', ') : 'none (every assignment is refused: enroll the device)'),
+      (error: Error) => `unreadable: ${error.message}`,
+    );
+    console.log(`\ncontrol-plane keys pinned: ${keys}`);
+    const rejected = await readRejections(config.stateDir);
+    if (rejected.total > 0) {
+      console.log(`assignments rejected: ${rejected.total} (${Object.entries(rejected.byCode).map(([code, n]) => `${code} ${n}`).join(', ')}); latest:`);
+      for (const r of rejected.recent.slice(-5)) console.log(`  ${r.at}  ${r.taskId ?? '(no task ID)'}  ${r.code}: ${r.message}`);
+    }
   });
 
 program.parseAsync(process.argv).catch((error) => {

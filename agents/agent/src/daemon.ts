@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentSettings, ByteSource, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, LanIssue, LanIssueCode, NetworkInterface, ResolvedSettings, TaskAssignedV1 } from '@fleetcast/contracts';
+import { AgentSettings, ByteSource, EnrollRequest, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, LanIssue, LanIssueCode, NetworkInterface, ResolvedSettings, TaskAssignedV1, AssignmentRejectCode, emptyBytesBySource } from '@fleetcast/contracts';
 import type { Manifest } from '@fleetcast/content';
 import { Gauge } from 'prom-client';
 import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
@@ -9,7 +9,9 @@ import { planEviction } from './core/cache-policy';
 import { DownloadSourceError } from './core/download-source';
 import { primarySubnet } from './core/subnet';
 import { primaryIpv4Address } from './core/lan-interface';
-import { AgentErrorCode } from './core/agent-errors';
+import { AgentErrorCode, clipReason } from './core/agent-errors';
+import { AcceptedTask, AssignmentCheck, checkAssignment, ReceivedAssignment, TrustAnchors } from './core/assignment-check';
+import { EMPTY_KEY_SET, keyRecordOf, seedKey } from './core/key-set';
 import {
   isTerminal,
   LifecycleEffect,
@@ -25,9 +27,12 @@ import { ContentCache } from './adapters/content-cache';
 import { loadDeviceIdentity, TaskStateStore } from './adapters/device-identity';
 import { HttpSource } from './adapters/http-source';
 import { runInstaller } from './adapters/installer';
-import { collectInventory, NetworkWatch, watchNetworkChanges } from './adapters/inventory-collector';
-import { NatsLink } from './adapters/nats-link';
+import { collectInventory, machineFacts, NetworkWatch, watchNetworkChanges } from './adapters/inventory-collector';
+import { enroll, EnrollmentError, loadEnrollment } from './adapters/enrollment';
+import { NatsLink, NatsLinkOptions } from './adapters/nats-link';
 import { startStatusServer } from './adapters/status-server';
+import { importLegacyPinnedKey, loadPinnedKeys, PinnedKeysError, savePinnedKeys } from './adapters/pinned-keys';
+import { RejectionLog } from './adapters/assignment-rejections';
 import { CacheDownloadResult } from './adapters/cache-download';
 import { LanDownload } from './adapters/lan-download';
 import { registerLanMetrics } from './adapters/lan-metrics';
@@ -36,8 +41,21 @@ import { MulticastErrorCode, MulticastSocketError, UdpMulticastSocket } from './
 
 export const AGENT_VERSION = '0.1.0';
 
+/** Distinct (task, reason) rejections remembered per run to report each once: far more than a device has tasks. */
+const MAX_REJECTIONS_REMEMBERED = 10_000;
+
 export interface AgentConfig {
   natsUrl: string;
+  /**
+   * How the device proves who it is to NATS: a provisioned creds file, or (absent) the credentials
+   * from its enrollment in the state directory, enrolling first with `enroll` when it has none.
+   * Neither: no credentials, which only an open server (a developer's) accepts.
+   */
+  natsCredsFile?: string;
+  /** CA certificate of the NATS server's TLS certificate. */
+  natsTlsCaFile?: string;
+  /** Enroll on first start: the control plane's URL and an enrollment token. */
+  enroll?: { server: string; token: string };
   /** Use this device ID (first start only, then it is persisted); generated when absent. */
   deviceId?: string;
   stateDir: string;
@@ -47,6 +65,7 @@ export interface AgentConfig {
   scanIntervalSeconds: number;
   /** How often download progress is fed to the lifecycle (which throttles reports further). */
   progressIntervalMs: number;
+  /** A control-plane public key (base64 SPKI DER) to add to the pinned set in the state dir. */
   controlPlaneKey?: string;
   lifecycle?: Partial<LifecycleOptions>;
   /** Serve /metrics, /status and /healthz on this port (0 = any free one); absent = not served. */
@@ -69,7 +88,7 @@ export interface AgentMulticastConfig {
 }
 
 interface Running {
-  task: TaskAssignedV1;
+  task: AcceptedTask;
   lifecycle: TaskLifecycle;
   abort?: AbortController;
   retryTimer?: NodeJS.Timeout;
@@ -100,6 +119,12 @@ export class AgentDaemon {
   private readonly transitions = counter(this.metrics, 'fleetcast_agent_task_transitions_total', 'Task state changes on this device', ['to']);
   private readonly received = counter(this.metrics, 'fleetcast_agent_bytes_received_total', 'Package bytes received, by source', ['source']);
   private readonly reports = counter(this.metrics, 'fleetcast_agent_reports_total', 'Status reports queued for the control plane');
+  private readonly rejectedAssignments = counter(this.metrics, 'fleetcast_agent_assignments_rejected_total', 'Assignments refused before anything was downloaded or run, by reason code', ['code']);
+  /** Assignments are checked one at a time, in arrival order: each may update the pinned key file. */
+  private intake: Promise<void> = Promise.resolve();
+  private rejections!: RejectionLog;
+  /** Rejections already logged at warn and reported in this run (a replayed stream repeats them). */
+  private readonly rejectionsSeen = new Set<string>();
   private statusServer?: { port: number; close(): Promise<void> };
   /** The multicast socket, opened on the first multicast task and shared by all of them. */
   private multicastSocket?: Promise<UdpMulticastSocket>;
@@ -143,20 +168,46 @@ export class AgentDaemon {
     return this.deviceId;
   }
 
+  /** The device's NATS credentials: provisioned, from its enrollment, or from enrolling now. */
+  private async natsAuth(): Promise<NatsLinkOptions['auth']> {
+    const log = this.config.logger;
+    if (this.config.natsCredsFile) return { credsFile: this.config.natsCredsFile };
+    let enrollment = await loadEnrollment(this.config.stateDir);
+    if (enrollment && enrollment.deviceId !== this.deviceId) {
+      throw new EnrollmentError(AgentErrorCode.StateUnreadable, `the state directory's enrollment is for ${enrollment.deviceId}, not ${this.deviceId}; enroll again`);
+    }
+    if (!enrollment && this.config.enroll) {
+      enrollment = await enroll({ ...this.config.enroll, stateDir: this.config.stateDir, device: await this.enrollmentFacts() });
+      log.info({ deviceId: this.deviceId, server: this.config.enroll.server, group: enrollment.group }, 'device enrolled');
+    }
+    if (enrollment) return { jwt: enrollment.userJwt, seed: enrollment.seed };
+    log.warn('no NATS credentials (not enrolled, no creds file): only an open NATS server will accept this agent');
+    return undefined;
+  }
+
+  /** What the device tells the control plane about itself when it enrolls. */
+  private async enrollmentFacts(): Promise<Omit<EnrollRequest, 'token' | 'publicKey'>> {
+    return { deviceId: this.deviceId, ...machineFacts(), agentVersion: AGENT_VERSION };
+  }
+
   async start(): Promise<void> {
     const log = this.config.logger;
     const identity = await loadDeviceIdentity(this.config.stateDir, { deviceId: this.config.deviceId });
     this.deviceId = identity.deviceId;
+    const auth = await this.natsAuth();
     this.cache = await ContentCache.open(this.config.cacheDir);
     this.store = await TaskStateStore.open(this.config.stateDir);
+    this.rejections = await RejectionLog.open(this.config.stateDir);
+    await this.pinKeysAtStart();
     await mkdir(join(this.config.stateDir, 'work'), { recursive: true });
     this.link = new NatsLink({
       servers: this.config.natsUrl,
+      auth,
+      tlsCaFile: this.config.natsTlsCaFile,
       deviceId: this.deviceId,
       stateDir: this.config.stateDir,
       logger: log,
-      controlPlaneKey: this.config.controlPlaneKey,
-      onAssignment: (task) => this.onAssignment(task),
+      onAssignment: (received) => this.onAssignment(received),
       onSettingsChanged: () => void this.refreshSettings(),
     });
     log.info({ deviceId: this.deviceId, identity: identity.source, cacheDir: this.config.cacheDir }, 'agent starting');
@@ -168,7 +219,12 @@ export class AgentDaemon {
     await this.link.start();
     // Resume what a previous run left unfinished (after the link is up: resuming reports state).
     for (const saved of tasks) {
-      if (!isTerminal(saved.lifecycle.state)) this.dispatch(saved.task.taskId, { type: 'resumed-after-restart' });
+      if (isTerminal(saved.lifecycle.state)) continue;
+      // Accepted by an earlier version from an unsigned assignment: not acted on any further.
+      if (saved.task.signedBy === undefined) {
+        const message = 'accepted from an unsigned assignment (version 1) by an earlier agent version; not resumed: issue the task again';
+        this.dispatch(saved.task.taskId, { type: 'abandoned', reason: { code: AssignmentRejectCode.Unsigned, message } });
+      } else this.dispatch(saved.task.taskId, { type: 'resumed-after-restart' });
     }
     await this.refreshSettings();
     await this.scan('start');
@@ -199,6 +255,7 @@ export class AgentDaemon {
       t.abort?.abort();
     }
     await Promise.all([...this.tasks.values()].map((t) => t.chain));
+    await this.intake;
     await this.statusServer?.close();
     await this.link?.close();
     const socket = this.multicastSocket;
@@ -209,10 +266,14 @@ export class AgentDaemon {
 
   /** What the agent is doing: the device, its settings, its tasks and what waits to be sent. */
   async status() {
+    const trust = await this.trustAnchors();
     return {
       deviceId: this.deviceId,
       settings: this.settings ?? null,
       spooledMessages: await this.link.spooled(),
+      // Whom the device trusts to sign what it runs, and what it refused.
+      controlPlaneKeys: { pinned: trust.keys.keys.map((k) => k.keyId), retired: trust.keys.retiredKeyIds, problem: trust.problem ?? null },
+      rejectedAssignments: this.rejections.snapshot(),
       tasks: [...this.tasks.values()]
         .filter((t) => t.lifecycle)
         .map((t) => ({
@@ -229,11 +290,115 @@ export class AgentDaemon {
     };
   }
 
-  private onAssignment(task: TaskAssignedV1): void {
+  /** Every assignment message, checked one at a time in arrival order; nothing is thrown back to the link. */
+  private onAssignment(received: ReceivedAssignment): void {
+    this.intake = this.intake
+      .then(() => this.admit(received))
+      .catch((error) => this.config.logger.error({ err: error, subject: received.subject }, 'assignment handling failed'));
+  }
+
+  /**
+   * Verifies an assignment against the pinned keys before anything else happens; only an accepted
+   * one becomes a task, built from the verified document. Keys its endorsements add and keys it
+   * retires are saved first, so that the manifest check of the download sees the same set.
+   */
+  private async admit(received: ReceivedAssignment): Promise<void> {
+    if (this.stopping) return; // the stream replays it at the next start
+    const verdict = checkAssignment(received, await this.trustAnchors(), this.deviceId, Date.now());
+    if (!verdict.ok) return this.rejectAssignment(received.subject, verdict);
+    if (verdict.learnedKeyIds.length > 0 || verdict.retiredKeyIds.length > 0) {
+      await savePinnedKeys(this.config.stateDir, verdict.keys.keys, verdict.keys.retiredKeyIds);
+      this.config.logger.info(
+        { learned: verdict.learnedKeyIds, retired: verdict.retiredKeyIds, pinned: verdict.keys.keys.map((k) => k.keyId) },
+        'control-plane keys updated by a verified assignment',
+      );
+    }
+    const task = verdict.task;
     if (this.tasks.has(task.taskId)) return; // a repeat (live and catch-up, or a resend): nothing to do
     this.tasks.set(task.taskId, { task, lifecycle: null as unknown as TaskLifecycle, chain: Promise.resolve() });
-    this.config.logger.info({ taskId: task.taskId, action: task.action, package: `${task.package.name} ${task.package.version}`, size: task.package.size }, 'task received');
+    this.config.logger.info({ taskId: task.taskId, action: task.action, package: `${task.package.name} ${task.package.version}`, size: task.package.size, signedBy: task.signedBy }, 'task received');
     this.dispatch(task.taskId, { type: 'assigned', task });
+  }
+
+  /**
+   * A refused assignment: counted every time; logged, recorded for `fleetcast-agent status` and
+   * reported once per task and reason in a run (a replayed stream brings the same copies again).
+   * The report (`failed` with the reason) puts it in the task's device list; it is not sent for a
+   * task this device already runs, whose real state it would overwrite.
+   */
+  private async rejectAssignment(subject: string, rejection: Extract<AssignmentCheck, { ok: false }>): Promise<void> {
+    const { code, message, taskId } = rejection;
+    this.rejectedAssignments.inc({ code });
+    const seenKey = `${taskId ?? subject}/${code}`;
+    if (this.rejectionsSeen.has(seenKey)) {
+      this.config.logger.debug({ subject, taskId, code, reason: message }, 'assignment rejected again');
+      return;
+    }
+    // Bounded: a flood of distinct forgeries must not grow memory; forgetting only means one more report.
+    if (this.rejectionsSeen.size >= MAX_REJECTIONS_REMEMBERED) this.rejectionsSeen.clear();
+    this.rejectionsSeen.add(seenKey);
+    this.config.logger.warn({ subject, taskId, code, reason: message }, 'assignment rejected');
+    await this.rejections.record({ at: new Date().toISOString(), subject, taskId, code, message });
+    if (taskId === null || this.tasks.has(taskId)) return;
+    const seq = await this.store.nextSeq(taskId);
+    const report: DeviceStatusV1 = {
+      taskId,
+      deviceId: this.deviceId,
+      seq,
+      state: 'failed',
+      reportedAt: new Date().toISOString(),
+      bytes: emptyBytesBySource(),
+      reason: clipReason({ code, message }),
+      hashVerified: false,
+      exitCode: null,
+      outputTail: null,
+    };
+    await this.link.publishStatus(report);
+    this.reports.inc();
+  }
+
+  /** The pinned keys as the state dir holds them now (enrollment may have written them meanwhile), or why none. */
+  private async trustAnchors(): Promise<TrustAnchors> {
+    try {
+      return { keys: await loadPinnedKeys(this.config.stateDir) };
+    } catch (error) {
+      return { keys: EMPTY_KEY_SET, problem: (error as Error).message };
+    }
+  }
+
+  /**
+   * At start: carries over a key an earlier version pinned, seeds `--control-plane-key`, and says
+   * whom the device trusts. A bad `--control-plane-key` stops the start (a configuration error);
+   * an unreadable key file does not: assignments are refused, with the reason, until it is fixed.
+   */
+  private async pinKeysAtStart(): Promise<void> {
+    const log = this.config.logger;
+    const dir = this.config.stateDir;
+    let seed: ReturnType<typeof keyRecordOf> | undefined;
+    if (this.config.controlPlaneKey !== undefined) {
+      seed = keyRecordOf(this.config.controlPlaneKey);
+      if ('error' in seed) throw new PinnedKeysError(`--control-plane-key is ${seed.error}`);
+    }
+    try {
+      const imported = await importLegacyPinnedKey(dir);
+      if (imported !== null) log.warn({ keyId: imported }, 'carried over the control-plane key an earlier agent version pinned; enroll the device to pin the current set');
+      let keys = await loadPinnedKeys(dir);
+      if (seed !== undefined && 'record' in seed) {
+        const seeded = seedKey(keys, seed.record);
+        if (seeded.refused) log.warn({ keyId: seed.record.keyId }, `--control-plane-key not pinned: ${seeded.refused}`);
+        if (seeded.added) {
+          await savePinnedKeys(dir, seeded.set.keys, seeded.set.retiredKeyIds);
+          keys = seeded.set;
+        }
+      }
+      if (keys.keys.length === 0) {
+        log.warn('no control-plane key pinned: every assignment is refused (ASSIGNMENT.NO_PINNED_KEY) until the device is enrolled or started with --control-plane-key');
+      } else {
+        log.info({ pinned: keys.keys.map((k) => k.keyId), retired: keys.retiredKeyIds }, 'control-plane keys pinned');
+      }
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'control-plane keys unreadable: every assignment is refused until the key file is fixed or the device enrolled again');
+    }
   }
 
   /** Queues an event for a task; events of one task run in order, never two at once. */
@@ -291,7 +456,7 @@ export class AgentDaemon {
     };
     const ticker = setInterval(flush, this.config.progressIntervalMs);
     try {
-      const manifest = acceptManifest(await this.link.signedManifest(task.package.contentId), await this.link.controlPlaneKey(), task.package);
+      const manifest = acceptManifest(await this.link.signedManifest(task.package.contentId), await loadPinnedKeys(this.config.stateDir), task.package);
       await this.makeRoom(task);
       const interfaces = (await collectInventory(this.inventoryOptions(), 0)).interfaces;
       const source = new HttpSource({ url: task.package.downloadUrl, deviceId: this.deviceId, subnet: primarySubnet(interfaces) });

@@ -1,3 +1,4 @@
 export * from './manifest';
 export * from './block-hasher';
+export * from './assignment';
 export * from './wire';

@@ -1,3 +1,4 @@
+import type { AssignmentDocument, KeyEndorsement } from './assignment';
 import { Manifest, Signed } from './manifest';
 
 /** The JSON form of a signed manifest as the contracts carry it (binary fields base64). */
@@ -30,6 +31,53 @@ export function fromWire(wire: SignedManifestWire): Signed<Manifest> {
       blockHashes: new Uint8Array(Buffer.from(wire.blockHashes, 'base64')),
     },
     keyId: wire.keyId,
+    signature: new Uint8Array(Buffer.from(wire.signature, 'base64')),
+  };
+}
+
+/** The JSON form of a signed assignment as the contracts carry it (signature base64). */
+export interface SignedAssignmentWire {
+  document: AssignmentDocument;
+  keyId: string;
+  signature: string;
+}
+
+export function assignmentToWire(signed: Signed<AssignmentDocument>): SignedAssignmentWire {
+  return { document: signed.value, keyId: signed.keyId, signature: Buffer.from(signed.signature).toString('base64') };
+}
+
+export function assignmentFromWire(wire: SignedAssignmentWire): Signed<AssignmentDocument> {
+  return { value: wire.document, keyId: wire.keyId, signature: new Uint8Array(Buffer.from(wire.signature, 'base64')) };
+}
+
+/** The JSON form of a key endorsement (key and signature base64). */
+export interface KeyEndorsementWire {
+  keyId: string;
+  publicKeyDer: string;
+  endorsedBy: string;
+  notBefore: string;
+  expiresAt: string;
+  signature: string;
+}
+
+export function endorsementToWire(e: KeyEndorsement): KeyEndorsementWire {
+  return {
+    keyId: e.keyId,
+    publicKeyDer: Buffer.from(e.publicKeyDer).toString('base64'),
+    endorsedBy: e.endorsedBy,
+    notBefore: e.notBefore,
+    expiresAt: e.expiresAt,
+    signature: Buffer.from(e.signature).toString('base64'),
+  };
+}
+
+export function endorsementFromWire(wire: KeyEndorsementWire): KeyEndorsement {
+  return {
+    keyId: wire.keyId,
+    publicKeyDer: new Uint8Array(Buffer.from(wire.publicKeyDer, 'base64')),
+    endorsedBy: wire.endorsedBy,
+    notBefore: wire.notBefore,
+    expiresAt: wire.expiresAt,
     signature: new Uint8Array(Buffer.from(wire.signature, 'base64')),
   };
 }

@@ -8,6 +8,8 @@ export const ErrorCode = {
   ContractInvalid: 'CONTRACT.INVALID',
   ContractUnsupportedVersion: 'CONTRACT.UNSUPPORTED_VERSION',
   ContractUnknownSubject: 'CONTRACT.UNKNOWN_SUBJECT',
+  /** A device-scoped message whose payload names another device than its subject (and so its publisher). */
+  DeviceMismatch: 'CONTRACT.DEVICE_MISMATCH',
   Unauthorized: 'AUTH.UNAUTHORIZED',
   NotFound: 'COMMON.NOT_FOUND',
   Conflict: 'COMMON.CONFLICT',
@@ -22,12 +24,31 @@ export const ErrorCode = {
   TaskNotFound: 'TASKS.TASK_NOT_FOUND',
   NoTargets: 'TASKS.NO_TARGETS',
   ManifestNotFound: 'TASKS.MANIFEST_NOT_FOUND',
+  SigningKeyNotFound: 'TASKS.SIGNING_KEY_NOT_FOUND',
+  /** Only a `retiring` key can be retired: the active key must first be replaced by a rotation. */
+  SigningKeyNotRetiring: 'TASKS.SIGNING_KEY_NOT_RETIRING',
   DeviceNotFound: 'INVENTORY.DEVICE_NOT_FOUND',
   HashMismatch: 'ORIGIN.HASH_MISMATCH',
   SizeMismatch: 'ORIGIN.SIZE_MISMATCH',
   ContentNotFound: 'ORIGIN.CONTENT_NOT_FOUND',
   /** No byte of a requested range lies within the content (HTTP 416, RFC 9110 15.5.17). */
   RangeNotSatisfiable: 'ORIGIN.RANGE_NOT_SATISFIABLE',
+  /** A license key that is malformed, fails its signature (tampered, or signed by another key) or holds an invalid payload. */
+  LicenseInvalid: 'LICENSING.LICENSE_INVALID',
+  /** A license key past its expiry; or a seat asked for while the installed license has expired. */
+  LicenseExpired: 'LICENSING.LICENSE_EXPIRED',
+  /** A seat asked for while no license is installed. */
+  NoLicense: 'LICENSING.NO_LICENSE',
+  /** Every seat bought is in use and the overage policy (or its ended grace period) allows no more. */
+  NoSeatAvailable: 'LICENSING.NO_SEAT_AVAILABLE',
+  /** An enrollment token that is unknown, expired, used up or revoked (the message says which). */
+  EnrollmentTokenInvalid: 'LICENSING.ENROLLMENT_TOKEN_INVALID',
+  /** A device ID already enrolled with another key: retire it first. */
+  DeviceAlreadyEnrolled: 'LICENSING.DEVICE_ALREADY_ENROLLED',
+  /** No enrolled device has this ID. */
+  DeviceNotEnrolled: 'LICENSING.DEVICE_NOT_ENROLLED',
+  /** The licensing service holds no trust chain to issue NATS credentials with. */
+  CredentialsUnavailable: 'LICENSING.CREDENTIALS_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

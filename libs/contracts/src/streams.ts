@@ -43,6 +43,15 @@ export const Streams = {
     maxAgeSeconds: 14 * DAY,
     duplicateWindowSeconds: 120,
   },
+  licensingEvents: {
+    name: 'LICENSING_EVENTS',
+    subjects: [`${SubjectBase.licenseOverage}.>`, `${SubjectBase.licenseExpiring}.>`, `${SubjectBase.deviceEnrolled}.>`, `${SubjectBase.deviceRetired}.>`],
+    // A handful of events a month; 90 days lets a billing or alerting consumer that was down for a
+    // quarter's reporting period still read every overage and expiry notice.
+    maxAgeSeconds: 90 * DAY,
+    // The licensing outbox relay's message IDs: a row republished after a crash is dropped.
+    duplicateWindowSeconds: 120,
+  },
 } as const satisfies Record<string, StreamDefinition>;
 
 export interface ConsumerDefinition {
@@ -71,3 +80,11 @@ export const Consumers = {
     maxDeliver: 20,
   },
 } as const satisfies Record<string, ConsumerDefinition>;
+
+/**
+ * The consumer an agent creates to replay its own assignments after a (re)connect: named after the
+ * device, so that NATS permissions can allow a device this consumer, on its own filter, and no other.
+ */
+export function assignmentReplayConsumerName(deviceId: string): string {
+  return `replay-${deviceId}`;
+}

@@ -26,6 +26,15 @@ export function parseSubject(subject: string): { base: string; version: number |
   return deviceId === undefined ? { base, version } : { base, version, deviceId };
 }
 
+/**
+ * The inbox prefix of a device's connection: replies to its requests come under it, and its
+ * permissions allow no other, so no device can read another's replies (a task's LAN key travels in
+ * one). Services keep the default `_INBOX.<nuid>`, whose second token is never `device`.
+ */
+export function deviceInboxPrefix(deviceId: string): string {
+  return `_INBOX.device.${deviceId}`;
+}
+
 /** Subject bases (without version). */
 export const SubjectBase = {
   inventoryScanSubmitted: 'inventory.evt.scan.submitted',
@@ -33,4 +42,8 @@ export const SubjectBase = {
   deviceStatusReported: 'tasks.evt.device-status.reported',
   settingsChanged: 'tasks.evt.settings.changed',
   deadLettered: 'system.evt.message.dead-lettered',
+  licenseOverage: 'licensing.evt.license.overage',
+  licenseExpiring: 'licensing.evt.license.expiring',
+  deviceEnrolled: 'licensing.evt.device.enrolled',
+  deviceRetired: 'licensing.evt.device.retired',
 } as const;

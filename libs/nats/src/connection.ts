@@ -1,4 +1,5 @@
-import { connect, NatsConnection, headers as natsHeaders, MsgHdrs } from 'nats';
+import { readFileSync } from 'node:fs';
+import { Authenticator, connect, credsAuthenticator, jwtAuthenticator, NatsConnection, headers as natsHeaders, MsgHdrs } from 'nats';
 import type { Logger } from '@fleetcast/telemetry';
 import { injectTraceContext } from '@fleetcast/telemetry';
 
@@ -10,6 +11,26 @@ export interface NatsConnectOptions {
   logger?: Logger;
   /** Milliseconds between reconnect attempts. */
   reconnectTimeWaitMs?: number;
+  /** How the client proves who it is (see `natsAuthenticator`); absent: no credentials (an open server). */
+  authenticator?: Authenticator | Authenticator[];
+  /** Where replies to this client's requests go; a device's permissions allow only its own prefix. */
+  inboxPrefix?: string;
+  /** TLS to the server, verified against this CA certificate file (PEM); absent: the URL's scheme decides. */
+  tlsCaFile?: string;
+}
+
+/**
+ * The authenticator for a NATS user: a creds file (a service; read again at every connect, so a
+ * replaced file takes effect at the next reconnect), or a user JWT and the seed it was issued for
+ * (a device, whose seed never leaves it). Absent both: no authenticator.
+ */
+export function natsAuthenticator(auth: { credsFile?: string; jwt?: string; seed?: string }): Authenticator | undefined {
+  if (auth.credsFile) {
+    const path = auth.credsFile;
+    return credsAuthenticator(() => readFileSync(path));
+  }
+  if (auth.jwt && auth.seed) return jwtAuthenticator(auth.jwt, new TextEncoder().encode(auth.seed));
+  return undefined;
 }
 
 /**
@@ -24,6 +45,9 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 1000,
     waitOnFirstConnect: true,
     pingInterval: 10_000,
+    ...(options.authenticator ? { authenticator: options.authenticator } : {}),
+    ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
+    ...(options.tlsCaFile ? { tls: { caFile: options.tlsCaFile } } : {}),
   });
   const logger = options.logger;
   if (logger) {

@@ -36,6 +36,12 @@ export interface DurableConsumerOptions<T> {
   metrics: Registry;
   /** Largest batch handed to handleBatch (bigger batches amortise the transaction). */
   maxBatch?: number;
+  /**
+   * For device-scoped subjects: the device a message's payload speaks for. It must be the device
+   * token of the subject, which the publisher's NATS permissions tie to its credentials; a message
+   * whose payload names another device is dead-lettered (CONTRACT.DEVICE_MISMATCH).
+   */
+  deviceOf?: (value: T) => string;
 }
 
 /** Errors that another delivery will not fix: the message is dead-lettered at once. */
@@ -113,6 +119,14 @@ export class DurableConsumer<T> {
     if (!result.success) {
       const details = describeZodError(result.error);
       return { ok: false, error: { code: ErrorCode.ContractInvalid, message: `message does not match its schema: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details } };
+    }
+    const deviceOf = this.options.deviceOf;
+    if (deviceOf) {
+      const { deviceId } = parseSubject(subject);
+      const named = deviceOf(result.data);
+      if (deviceId !== named) {
+        return { ok: false, error: { code: ErrorCode.DeviceMismatch, message: `the payload speaks for device ${named}, the subject (its publisher) is ${deviceId ?? '(none)'}` } };
+      }
     }
     return { ok: true, value: result.data };
   }

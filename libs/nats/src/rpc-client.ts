@@ -1,6 +1,6 @@
 import { NatsConnection, ErrorCode as NatsErrorCode, NatsError } from 'nats';
 import { z } from 'zod';
-import { ErrorCode, FleetcastError, RpcContract, rpcReplySchema } from '@fleetcast/contracts';
+import { DeviceRpcContract, ErrorCode, FleetcastError, RpcContract, rpcReplySchema } from '@fleetcast/contracts';
 import { SpanKind, withSpan } from '@fleetcast/telemetry';
 import { decodeJson, encodeJson, tracedHeaders } from './connection';
 
@@ -17,10 +17,29 @@ export class RpcClient {
     private readonly defaultTimeoutMs = DEFAULT_RPC_TIMEOUT_MS,
   ) {}
 
-  async call<Req extends z.ZodTypeAny, Res extends z.ZodTypeAny>(
+  call<Req extends z.ZodTypeAny, Res extends z.ZodTypeAny>(
     contract: RpcContract<Req, Res>,
     request: z.input<Req>,
     options: { timeoutMs?: number } = {},
+  ): Promise<z.infer<Res>> {
+    return this.request(contract.subject, contract, request, options);
+  }
+
+  /** Calls a device-scoped contract as the given device (its credentials allow only its own ID). */
+  callAsDevice<Req extends z.ZodTypeAny, Res extends z.ZodTypeAny>(
+    contract: DeviceRpcContract<Req, Res>,
+    deviceId: string,
+    request: z.input<Req>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<z.infer<Res>> {
+    return this.request(contract.subjectFor(deviceId), contract, request, options);
+  }
+
+  private async request<Req extends z.ZodTypeAny, Res extends z.ZodTypeAny>(
+    subject: string,
+    contract: RpcContract<Req, Res>,
+    request: z.input<Req>,
+    options: { timeoutMs?: number },
   ): Promise<z.infer<Res>> {
     const parsed = contract.request.safeParse(request);
     if (!parsed.success) {
@@ -29,8 +48,8 @@ export class RpcClient {
     let reply;
     try {
       // A client span: the caller's side of the round trip, and the parent the handler's server span continues.
-      reply = await withSpan(contract.subject, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': contract.subject } }, () =>
-        this.nc.request(contract.subject, encodeJson(parsed.data), {
+      reply = await withSpan(contract.subject, { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } }, () =>
+        this.nc.request(subject, encodeJson(parsed.data), {
           timeout: options.timeoutMs ?? this.defaultTimeoutMs,
           headers: tracedHeaders(),
         }),

@@ -1,6 +1,7 @@
 import { DynamicModule, INestApplication, LoggerService } from '@nestjs/common';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { Logger } from '@fleetcast/telemetry';
+import { natsAuthenticator } from '@fleetcast/nats';
 import { ContractDeserializer, ContractSerializer } from './nats-transport';
 import { HttpErrorFilter, RpcErrorFilter } from './errors';
 import { RpcTraceInterceptor } from './rpc-trace.interceptor';
@@ -32,7 +33,7 @@ export interface StartServiceOptions {
   httpPort: number;
   httpHost: string;
   /** Serve the service's RPC handlers on NATS in this queue group (instances share requests). */
-  rpc?: { natsUrl: string; queue: string };
+  rpc?: { natsUrl: string; queue: string; credsFile?: string; tlsCaFile?: string };
   /** Runs after the module is initialised and before traffic is accepted (migrations, consumers). */
   beforeListen?: (app: INestApplication) => Promise<void>;
   /** Keep the raw request stream (streaming uploads): no JSON body parser. */
@@ -59,6 +60,8 @@ export async function startService(options: StartServiceOptions): Promise<INestA
         queue: options.rpc.queue,
         name: `fleetcast-${options.service}-rpc`,
         maxReconnectAttempts: -1,
+        authenticator: natsAuthenticator({ credsFile: options.rpc.credsFile }),
+        ...(options.rpc.tlsCaFile ? { tls: { caFile: options.rpc.tlsCaFile } } : {}),
         serializer: new ContractSerializer(),
         deserializer: new ContractDeserializer(),
       },

@@ -27,6 +27,10 @@ const bool = z
 /** Variables every service shares. */
 export const baseEnvSchema = z.object({
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  /** The service's NATS user credentials (a creds file); needed when the server runs in operator mode. */
+  NATS_CREDS_FILE: z.string().min(1).optional(),
+  /** CA certificate (PEM) that signed the NATS server's TLS certificate: the connection then requires TLS. */
+  NATS_TLS_CA_FILE: z.string().min(1).optional(),
   HTTP_HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** OTLP/HTTP endpoint of a tracing backend; tracing is off when empty. */

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject, RpcExceptionFilter } from '@nestjs/common';
 import { Observable, throwError } from 'rxjs';
 import { ZodTypeAny, z } from 'zod';
-import { ErrorBody, ErrorCode, FleetcastError, parseOrThrow, RpcContract } from '@fleetcast/contracts';
+import { ErrorBody, ErrorCode, FleetcastError, idSchema, parseOrThrow, parseSubject, RpcContract } from '@fleetcast/contracts';
 import type { Logger } from '@fleetcast/telemetry';
 import { MalformedPayload } from './nats-transport';
 import { LOGGER } from './tokens';
@@ -14,6 +14,7 @@ const HTTP_STATUS_BY_CODE = {
   [ErrorCode.ContractInvalid]: 400,
   [ErrorCode.ContractUnsupportedVersion]: 400,
   [ErrorCode.ContractUnknownSubject]: 400,
+  [ErrorCode.DeviceMismatch]: 400,
   [ErrorCode.NoTargets]: 400,
   [ErrorCode.Unauthorized]: 401,
   [ErrorCode.NotFound]: 404,
@@ -21,17 +22,30 @@ const HTTP_STATUS_BY_CODE = {
   [ErrorCode.ProfileNotFound]: 404,
   [ErrorCode.TaskNotFound]: 404,
   [ErrorCode.ManifestNotFound]: 404,
+  [ErrorCode.SigningKeyNotFound]: 404,
   [ErrorCode.DeviceNotFound]: 404,
   [ErrorCode.ContentNotFound]: 404,
   [ErrorCode.Conflict]: 409,
   [ErrorCode.PackageNotReady]: 409,
   [ErrorCode.ContentMismatch]: 409,
+  [ErrorCode.SigningKeyNotRetiring]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.RangeNotSatisfiable]: 416,
   [ErrorCode.HashMismatch]: 422,
   [ErrorCode.SizeMismatch]: 422,
   [ErrorCode.Internal]: 500,
   [ErrorCode.Unavailable]: 503,
+  // A well-formed request whose license key cannot be accepted: 422, like content that fails its hash.
+  [ErrorCode.LicenseInvalid]: 422,
+  [ErrorCode.LicenseExpired]: 422,
+  // No seat in the licensing state as it stands: the resource's state, not the request, is in the way.
+  [ErrorCode.NoLicense]: 409,
+  [ErrorCode.NoSeatAvailable]: 409,
+  // The enrollment token is the credential of an enrolling device: a bad one is a 401, like an API token.
+  [ErrorCode.EnrollmentTokenInvalid]: 401,
+  [ErrorCode.DeviceAlreadyEnrolled]: 409,
+  [ErrorCode.DeviceNotEnrolled]: 404,
+  [ErrorCode.CredentialsUnavailable]: 503,
 } as const satisfies Record<ErrorCode, number>;
 
 // A Map, not an index into the object: a code read off the wire ("constructor", "__proto__") must
@@ -80,6 +94,23 @@ export async function handleRpc<Req extends ZodTypeAny, Res extends ZodTypeAny>(
   if (payload instanceof MalformedPayload) throw new FleetcastError(ErrorCode.ContractInvalid, payload.reason);
   const request = parseOrThrow(contract.request, payload, `${contract.subject} request`);
   return fn(request);
+}
+
+/**
+ * Like `handleRpc`, for a device-scoped contract: the device is the subject's last token, which the
+ * device's NATS permissions fix, so the handler learns who asks from the subject, never the payload.
+ */
+export async function handleDeviceRpc<Req extends ZodTypeAny, Res extends ZodTypeAny>(
+  contract: RpcContract<Req, Res>,
+  subject: string,
+  payload: unknown,
+  fn: (request: z.infer<Req>, deviceId: string) => Promise<z.infer<Res>> | z.infer<Res>,
+): Promise<z.infer<Res>> {
+  const { deviceId } = parseSubject(subject);
+  if (deviceId === undefined || !idSchema.safeParse(deviceId).success) {
+    throw new FleetcastError(ErrorCode.ContractInvalid, `${subject} names no device`);
+  }
+  return handleRpc(contract, payload, (request) => fn(request, deviceId));
 }
 
 /** The wire body of any exception; anything but a FleetcastError hides its message behind COMMON.INTERNAL. */

@@ -1,6 +1,6 @@
 import { Controller, DynamicModule, Get, Global, HttpCode, Inject, Injectable, Module, OnApplicationShutdown, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { connectNats, NatsConnection, RpcClient } from '@fleetcast/nats';
+import { connectNats, natsAuthenticator, NatsConnection, RpcClient } from '@fleetcast/nats';
 import { createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
 import { LOGGER, METRICS, NATS_CONNECTION, PLATFORM_OPTIONS } from './tokens';
 import { UnservedSubjectResponder } from './unserved-subject.responder';
@@ -10,6 +10,10 @@ export interface PlatformOptions {
   logger: Logger;
   /** Connect a nats.js client (JetStream, RPC client); absent for services that do not use NATS. */
   natsUrl?: string;
+  /** The service's NATS user credentials (creds file). */
+  natsCredsFile?: string;
+  /** CA certificate of the NATS server's TLS certificate. */
+  natsTlsCaFile?: string;
   /** The subject domain whose requests this service serves ('tasks'): unserved ones get an error reply. */
   rpcDomain?: string;
   /** What `startTelemetry` returned: flushed last on shutdown, so the shutdown's own spans are exported. */
@@ -119,7 +123,7 @@ export class PlatformModule {
       ? [
           {
             provide: NATS_CONNECTION,
-            useFactory: () => connectNats({ servers: options.natsUrl!, name: `fleetcast-${options.service}`, logger: options.logger }),
+            useFactory: () => connectNats({ servers: options.natsUrl!, name: `fleetcast-${options.service}`, logger: options.logger, authenticator: natsAuthenticator({ credsFile: options.natsCredsFile }), tlsCaFile: options.natsTlsCaFile }),
           },
           { provide: RpcClient, useFactory: (nc: NatsConnection) => new RpcClient(nc), inject: [NATS_CONNECTION] },
           NatsLifecycle,

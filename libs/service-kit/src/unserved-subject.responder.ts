@@ -42,7 +42,7 @@ export class UnservedSubjectResponder implements OnApplicationBootstrap, OnAppli
         this.nc.subscribe(`${domain}.${kind}.>`, {
           queue: `${domain}-unserved`,
           callback: (err, msg) => {
-            if (err || !msg.reply || served.includes(msg.subject) || captured.some((f) => subjectMatches(f, msg.subject))) return;
+            if (err || !msg.reply || served.some((f) => subjectMatches(f, msg.subject)) || captured.some((f) => subjectMatches(f, msg.subject))) return;
             const error = unservedRequestError(msg.subject, served);
             this.logger.warn({ subject: msg.subject, code: error.code }, 'request on an unserved subject');
             msg.respond(encodeJson({ ok: false, error } satisfies RpcReply));

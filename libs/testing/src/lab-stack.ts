@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Lab, LabHost } from '@fleetcast/netlab';
 import { watchProcess } from './node-process';
 import { startNatsServer, type NatsServer } from './nats-server';
@@ -102,6 +102,7 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
     started.push(() => nats.stop());
     const controlPlane = await startControlPlane({
       natsUrl: nats.url,
+      trustDir: nats.trust?.dir,
       databaseUrl: options.databaseUrl,
       workDir: join(options.workDir, 'control-plane'),
       apiToken: options.apiToken,
@@ -113,8 +114,9 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
     const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: logLevel, ...(options.agentEnv ?? {}) };
     for (const name of NOT_INHERITED) delete env[name];
 
-    const spawnAgent = (agent: Omit<LabAgent, 'process'>): NodeProcess => {
-      const args = ['--enable-source-maps', AGENT_CLI, '--nats', nats.url, '--device-id', agent.deviceId, '--state-dir', agent.stateDir, '--cache-dir', agent.cacheDir, ...(options.agentArgs ?? [])];
+    const spawnAgent = async (agent: Omit<LabAgent, 'process'>): Promise<NodeProcess> => {
+      const credentials = await controlPlane.agentArgs(agent.deviceId, dirname(agent.stateDir));
+      const args = ['--enable-source-maps', AGENT_CLI, '--nats', nats.url, '--device-id', agent.deviceId, '--state-dir', agent.stateDir, '--cache-dir', agent.cacheDir, ...credentials, ...(options.agentArgs ?? [])];
       // Its own process group, so that stopping it also ends what it started (install commands).
       const child = lab.spawn(agent.ns, process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       return watchProcess(child, { name: `agent-${agent.deviceId}`, logFile: agent.logFile });
@@ -130,7 +132,7 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
         const dir = join(options.workDir, 'agents', deviceId);
         await mkdir(dir, { recursive: true });
         const agent = { deviceId, branch: branch.name, subnet: branch.subnet, ns: device.ns, address: device.address, stateDir: join(dir, 'state'), cacheDir: join(dir, 'cache'), logFile: join(dir, 'agent.log') };
-        agents.push({ ...agent, process: spawnAgent(agent) });
+        agents.push({ ...agent, process: await spawnAgent(agent) });
       }
     }
     await Promise.all(agents.map((a) => a.process.waitForOutput(/agent ready/, { timeoutMs: AGENT_READY_TIMEOUT_MS })));
@@ -172,7 +174,7 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
         const agent = agentOf(deviceId);
         if (agent.process.running) throw new Error(`the agent of ${deviceId} is still running (pid ${agent.process.pid})`);
         // Same directories and log file (appended to); the new process's own output says when it is ready.
-        agent.process = spawnAgent(agent);
+        agent.process = await spawnAgent(agent);
         await agent.process.waitForOutput(/agent ready/, { timeoutMs: AGENT_READY_TIMEOUT_MS });
         return agent;
       },

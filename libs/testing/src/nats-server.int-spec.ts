@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, JSONCodec, NatsConnection, RetentionPolicy, StorageType } from 'nats';
+import { connect, ConnectionOptions, JSONCodec, NatsConnection, RetentionPolicy, StorageType } from 'nats';
 import { stopAll } from './cleanup-registry';
 import { NatsServerNotFoundError, NatsServerStartError, startNatsServer } from './nats-server';
 import { spawnNodeProcess } from './node-process';
@@ -11,14 +11,15 @@ import { waitFor } from './wait-for';
 
 const codec = JSONCodec<{ n: number }>();
 const connections: NatsConnection[] = [];
-const client = async (url: string, reconnect = false): Promise<NatsConnection> => {
-  const nc = await connect({ servers: url, reconnect, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 2_000 });
+type Target = Pick<ConnectionOptions, 'servers' | 'authenticator'>;
+const client = async (target: Target, reconnect = false): Promise<NatsConnection> => {
+  const nc = await connect({ ...target, reconnect, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 2_000 });
   connections.push(nc);
   return nc;
 };
-const accepts = async (url: string): Promise<boolean> => {
+const accepts = async (target: Target): Promise<boolean> => {
   try {
-    const nc = await connect({ servers: url, reconnect: false, timeout: 500 });
+    const nc = await connect({ ...target, reconnect: false, timeout: 500 });
     await nc.close();
     return true;
   } catch {
@@ -35,7 +36,7 @@ test('a started server carries publish/subscribe and request/reply', { timeout: 
   const nats = await startNatsServer();
   assert.equal(nats.url, `nats://127.0.0.1:${nats.port}`);
   assert.ok(nats.running);
-  const nc = await client(nats.url);
+  const nc = await client(nats.adminConnectOptions());
   const sub = nc.subscribe('fleet.test.>', { max: 2 });
   const responder = nc.subscribe('fleet.echo');
   void (async () => {
@@ -54,7 +55,7 @@ test('a started server carries publish/subscribe and request/reply', { timeout: 
 test('JetStream works and a stream outlives an outage and a crash; a reconnecting client carries on', { timeout: 60_000 }, async () => {
   const nats = await startNatsServer();
   const { url, port } = nats;
-  const nc = await client(url, true);
+  const nc = await client(nats.adminConnectOptions(), true);
   let reconnects = 0;
   void (async () => {
     for await (const status of nc.status()) if (status.type === 'reconnect') reconnects += 1;
@@ -66,7 +67,7 @@ test('JetStream works and a stream outlives an outage and a crash; a reconnectin
 
   await nats.halt();
   assert.equal(nats.running, false);
-  assert.equal(await accepts(url), false, 'the outage is real');
+  assert.equal(await accepts(nats.adminConnectOptions()), false, 'the outage is real');
   assert.ok(existsSync(nats.storeDir), 'the store survives a halt');
   await nats.start();
   assert.equal(nats.url, url);
@@ -81,7 +82,7 @@ test('JetStream works and a stream outlives an outage and a crash; a reconnectin
   assert.equal(ack.seq, 4, 'sequence continues from the kept stream');
 
   await nats.restart({ signal: 'SIGKILL' });
-  const fresh = await client(url);
+  const fresh = await client(nats.adminConnectOptions());
   const info = await (await fresh.jetstreamManager()).streams.info('OUTAGE_TEST');
   assert.equal(info.state.messages, 4);
   const second = await (await fresh.jetstreamManager()).streams.getMessage('OUTAGE_TEST', { seq: 2 });
@@ -93,21 +94,22 @@ test('stop ends the server for good and removes its store', { timeout: 60_000 },
   const nats = await startNatsServer();
   const other = await startNatsServer();
   assert.notEqual(nats.port, other.port);
-  const nc = await client(nats.url);
+  const nc = await client(nats.adminConnectOptions());
   await (await nc.jetstreamManager()).streams.add({ name: 'GONE', subjects: ['gone.>'] });
   assert.ok(existsSync(nats.storeDir));
   await nats.stop();
   assert.equal(existsSync(nats.storeDir), false);
-  assert.equal(await accepts(nats.url), false);
+  assert.equal(await accepts(nats.adminConnectOptions()), false);
   await nats.stop();
   await assert.rejects(nats.start(), /stopped for good/);
-  assert.ok(await accepts(other.url), 'stopping one server leaves another alone');
+  assert.ok(await accepts(other.adminConnectOptions()), 'stopping one server leaves another alone');
   await other.stop();
 });
 
 test('without JetStream the server says so to a JetStream client', { timeout: 60_000 }, async () => {
-  const nats = await startNatsServer({ jetstream: false });
-  const nc = await client(nats.url);
+  // Open: in operator mode a server without JetStream leaves the account's JetStream requests unanswered.
+  const nats = await startNatsServer({ jetstream: false, auth: 'open' });
+  const nc = await client(nats.adminConnectOptions());
   await assert.rejects(nc.jetstreamManager(), /jetstream.*not.*(enabled|available)|503/i);
   await nats.stop();
 });
@@ -131,17 +133,41 @@ test('a test process that dies leaves no server and no store behind', { timeout:
   writeFileSync(
     careless,
     `const { startNatsServer } = require(${JSON.stringify(join(__dirname, 'index.js'))});
-     startNatsServer().then((s) => console.log('nats ' + s.url + ' ' + s.storeDir));`,
+     startNatsServer({ auth: 'open' }).then((s) => console.log('nats ' + s.url + ' ' + s.storeDir));`,
   );
   try {
     const proc = await spawnNodeProcess(careless);
     const [, url, storeDir] = await proc.waitForOutput(/nats (\S+) (\S+)/, { timeoutMs: 30_000 });
-    assert.ok(await accepts(url!));
+    assert.ok(await accepts({ servers: url! }));
     process.kill(proc.pid, 'SIGTERM');
     await proc.exited;
-    await waitFor(async () => !(await accepts(url!)), { description: 'the orphaned server to be gone' });
+    await waitFor(async () => !(await accepts({ servers: url! })), { description: 'the orphaned server to be gone' });
     assert.equal(existsSync(storeDir!), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('in operator mode a client without credentials is refused, and each user keeps to its permissions', { timeout: 60_000 }, async () => {
+  const nats = await startNatsServer();
+  assert.equal(await accepts({ servers: nats.url }), false, 'no credentials: refused');
+  assert.ok(await accepts(nats.adminConnectOptions()));
+  assert.ok(await accepts(nats.trust!.connectOptions('inventory')));
+  // The origin's user may publish only what the origin sends: not inventory scans.
+  const origin = await client(nats.trust!.connectOptions('origin'));
+  const violation = new Promise<string>((resolve) => {
+    void (async () => {
+      for await (const status of origin.status()) if (status.type === 'error') resolve(String(status.data));
+    })();
+  });
+  origin.publish('inventory.evt.scan.submitted.v1.dev-1', codec.encode({ n: 1 }));
+  assert.match(await violation, /PERMISSIONS_VIOLATION|Permissions Violation/i);
+  await nats.stop();
+});
+
+test('an open server, when asked for, takes clients without credentials', { timeout: 60_000 }, async () => {
+  const nats = await startNatsServer({ auth: 'open' });
+  assert.equal(nats.trust, null);
+  assert.ok(await accepts({ servers: nats.url }));
+  await nats.stop();
 });

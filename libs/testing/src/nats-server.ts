@@ -1,8 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { connect } from 'nats';
+import { Authenticator, connect, ConnectionOptions } from 'nats';
+import { natsAuthConfig, ServiceRole, TRUST_FILES, writeTrustDir } from '@fleetcast/trust';
+import { natsAuthenticator } from '@fleetcast/nats';
 import { track } from './cleanup-registry';
 import { freePort } from './free-port';
 import { LineRingBuffer } from './line-ring-buffer';
@@ -24,6 +26,23 @@ export interface StartNatsServerOptions {
   args?: string[];
   /** How long a start may take until clients (and JetStream) are served. */
   startTimeoutMs?: number;
+  /**
+   * `operator` (the default): operator mode with a fresh trust chain of its own (libs/trust), as in
+   * production; every client needs credentials (`trust`). `open`: no authentication at all, for the
+   * one test that shows such a client is refused by an operator-mode server, and tests of the
+   * harness itself.
+   */
+  auth?: 'operator' | 'open';
+}
+
+/** The trust chain of a test server: where its files are and how to connect as someone. */
+export interface TestTrust {
+  /** A trust directory as `fleetcast-trust init` writes it (secrets, creds, nats-auth.conf). */
+  readonly dir: string;
+  /** The creds file of a service user, or of the unrestricted admin user. */
+  credsFile(role: ServiceRole | 'admin' | 'system'): string;
+  /** Connection options for a user (default: admin) of this server. */
+  connectOptions(role?: ServiceRole | 'admin' | 'system'): Pick<ConnectionOptions, 'servers' | 'authenticator'>;
 }
 
 export interface HaltOptions {
@@ -38,6 +57,10 @@ export interface NatsServer {
   /** JetStream's store; kept across `halt`/`start`, removed by `stop`. */
   readonly storeDir: string;
   readonly running: boolean;
+  /** The server's trust chain; null for an open server. */
+  readonly trust: TestTrust | null;
+  /** Connection options of an unrestricted user (with no credentials on an open server). */
+  adminConnectOptions(): Pick<ConnectionOptions, 'servers' | 'authenticator'>;
   /** The last lines the server logged. */
   logs(): string;
   /** Stops the server but keeps its port and store: an outage that `start` ends. */
@@ -119,10 +142,11 @@ export function findNatsServerBinary(explicit?: string): string {
 export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServer> {
   const binary = findNatsServerBinary(options.binary);
   const root = mkdtempSync(join(tmpdir(), 'fleetcast-nats-'));
+  const authConf = (options.auth ?? 'operator') === 'operator' ? await makeTrust(root) : null;
   let lastError: unknown;
   for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
     const port = options.port ?? (await freePort(options.host));
-    const server = new LocalNatsServer(binary, port, root, options);
+    const server = new LocalNatsServer(binary, port, root, options, authConf);
     try {
       await server.start();
       return server;
@@ -137,8 +161,18 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   throw lastError;
 }
 
+/** A trust chain in the server's temp dir; the resolver keeps its account JWTs next to it, across restarts. */
+async function makeTrust(root: string): Promise<{ confFile: string; dir: string }> {
+  const dir = join(root, 'trust');
+  const trust = await writeTrustDir(dir, { resolverDir: join(root, 'resolver') });
+  const confFile = join(root, 'auth.conf');
+  writeFileSync(confFile, natsAuthConfig(trust, join(root, 'resolver')));
+  return { confFile, dir };
+}
+
 class LocalNatsServer implements NatsServer {
   readonly url: string;
+  readonly trust: TestTrust | null;
   readonly storeDir: string;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
@@ -151,14 +185,29 @@ class LocalNatsServer implements NatsServer {
     readonly port: number,
     private readonly root: string,
     private readonly options: StartNatsServerOptions,
+    private readonly auth: { confFile: string; dir: string } | null,
   ) {
     this.url = `nats://${options.host ?? '127.0.0.1'}:${port}`;
+    const url = this.url;
+    this.trust = auth
+      ? {
+          dir: auth.dir,
+          credsFile: (role) => join(auth.dir, role === 'admin' ? TRUST_FILES.adminCreds : role === 'system' ? TRUST_FILES.systemCreds : TRUST_FILES.serviceCreds(role)),
+          connectOptions(role = 'admin') {
+            return { servers: url, authenticator: natsAuthenticator({ credsFile: this.credsFile(role) }) as Authenticator };
+          },
+        }
+      : null;
     this.storeDir = join(root, 'store');
     this.untrack = track({ stop: () => this.stop(), killNow: () => this.killNow() });
   }
 
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  adminConnectOptions(): Pick<ConnectionOptions, 'servers' | 'authenticator'> {
+    return this.trust ? this.trust.connectOptions('admin') : { servers: this.url };
   }
 
   logs(): string {
@@ -171,6 +220,7 @@ class LocalNatsServer implements NatsServer {
     const jetstream = this.options.jetstream ?? true;
     const args = ['-a', this.options.host ?? '127.0.0.1', '-p', String(this.port), '-n', `fleetcast-test-${this.port}`];
     if (jetstream) args.push('-js', '-sd', this.storeDir);
+    if (this.auth) args.push('-c', this.auth.confFile);
     args.push(...(this.options.args ?? []));
     const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -261,7 +311,7 @@ class LocalNatsServer implements NatsServer {
 
   /** Ready means a client can connect and, with JetStream, that the JetStream API answers. */
   private async probe(jetstream: boolean): Promise<boolean> {
-    const nc = await connect({ servers: this.url, reconnect: false, timeout: 1_000 });
+    const nc = await connect({ ...this.adminConnectOptions(), reconnect: false, timeout: 1_000 });
     try {
       if (jetstream) await nc.jetstreamManager({ timeout: 1_000 });
       return true;

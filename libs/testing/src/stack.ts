@@ -1,5 +1,11 @@
 import { join, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'nats';
+import { TasksRpc } from '@fleetcast/contracts';
+import { natsAuthenticator, RpcClient } from '@fleetcast/nats';
+import { createDeviceKey, formatCreds, issueDeviceUserJwt, readTrustDir, TRUST_FILES, userIssuerOf } from '@fleetcast/trust';
 import { freePort } from './free-port';
 import { NodeProcess, spawnNodeProcess } from './node-process';
 import { waitFor } from './wait-for';
@@ -7,10 +13,15 @@ import { waitFor } from './wait-for';
 /** The repository root, from this file's compiled place (libs/testing/dist). */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
-export type ServiceName = 'inventory' | 'tasks' | 'origin' | 'gateway';
+export type ServiceName = 'inventory' | 'tasks' | 'origin' | 'gateway' | 'licensing';
 
 export interface ControlPlaneOptions {
   natsUrl: string;
+  /**
+   * The NATS server's trust directory (`NatsServer.trust.dir`): each service connects with its own
+   * creds file from it. Absent: no credentials (an open server).
+   */
+  trustDir?: string;
   databaseUrl: string;
   /** Holds the origin's store and the services' log files. */
   workDir: string;
@@ -26,6 +37,15 @@ export interface ControlPlaneOptions {
    * host's lab address, so that agents download across the shaped WAN.
    */
   hosts?: Partial<Record<ServiceName, string>>;
+  /** Seats of the trial license the stack installs (issued with the licensing service's own command). */
+  licenseSeats?: number;
+  /**
+   * How `agentArgs` gives agents their credentials: `provisioned` (default) issues a creds file from
+   * the trust directory and pins the signing key for the agent; `enrollment` hands the agent an
+   * enrollment token and the gateway's URL, and the agent enrolls itself on its first start (as a
+   * real device does: a seat, its own key, the pinned keys).
+   */
+  agentCredentials?: 'provisioned' | 'enrollment';
 }
 
 export interface ControlPlane {
@@ -33,6 +53,11 @@ export interface ControlPlane {
   originUrl: string;
   apiToken: string;
   processes: Record<ServiceName, NodeProcess>;
+  /**
+   * The agent options that join a device to this control plane: its NATS credentials (issued from
+   * the trust directory; none on an open server) and the control plane's signing key to pin.
+   */
+  agentArgs(deviceId: string, dir: string): Promise<string[]>;
   /** Starts a service again with the same port and environment (after `kill` or `stop`). */
   start(name: ServiceName): Promise<NodeProcess>;
   stop(): Promise<void>;
@@ -43,7 +68,25 @@ const ENTRY: Record<ServiceName, string> = {
   tasks: 'services/tasks/dist/src/main.js',
   origin: 'services/origin/dist/src/main.js',
   gateway: 'services/gateway/dist/src/main.js',
+  licensing: 'services/licensing/dist/src/main.js',
 };
+
+const ISSUE_LICENSE = 'services/licensing/dist/src/issue-license.js';
+
+/**
+ * A trial license for a test stack, issued with the command the licensing service ships: a key
+ * pair of its own (the private half in `dir`) and a license key for `seats` seats and 30 days.
+ */
+export function issueTrialLicense(dir: string, seats: number): { publicKey: string; licenseKey: string } {
+  const cli = join(REPO_ROOT, ISSUE_LICENSE);
+  const keygen = execFileSync(process.execPath, [cli, 'keygen'], { encoding: 'utf8' });
+  const publicKey = /^LICENSE_PUBLIC_KEY=(\S+)$/m.exec(keygen)?.[1];
+  if (!publicKey) throw new Error(`issue-license keygen printed no LICENSE_PUBLIC_KEY:\n${keygen}`);
+  const keyFile = join(dir, 'license-issuer.txt');
+  writeFileSync(keyFile, keygen, { mode: 0o600 });
+  const licenseKey = execFileSync(process.execPath, [cli, 'issue', '--private-key', keyFile, '--customer', 'Fleetcast test stack', '--seats', String(seats), '--days', '30'], { encoding: 'utf8' }).trim();
+  return { publicKey, licenseKey };
+}
 
 /**
  * Starts every control-plane service as its own process (as in production, one process each) and
@@ -52,7 +95,9 @@ const ENTRY: Record<ServiceName, string> = {
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   await mkdir(options.workDir, { recursive: true });
   const hostOf = (name: ServiceName): string => options.hosts?.[name] ?? '127.0.0.1';
+  const license = issueTrialLicense(options.workDir, options.licenseSeats ?? 1000);
   const ports: Record<ServiceName, number> = {
+    licensing: await freePort(hostOf('licensing')),
     inventory: await freePort(hostOf('inventory')),
     tasks: await freePort(hostOf('tasks')),
     origin: await freePort(hostOf('origin')),
@@ -61,14 +106,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const urlOf = (name: ServiceName): string => `http://${hostOf(name)}:${ports[name]}`;
   const originUrl = urlOf('origin');
   const common = { NATS_URL: options.natsUrl, DATABASE_URL: options.databaseUrl, LOG_LEVEL: options.logLevel ?? 'info' };
+  const credsOf = (name: ServiceName): Record<string, string> =>
+    options.trustDir ? { NATS_CREDS_FILE: join(options.trustDir, TRUST_FILES.serviceCreds(name)) } : {};
   const envOf = (name: ServiceName): Record<string, string> => ({
     ...common,
     HTTP_HOST: hostOf(name),
+    ...credsOf(name),
     ...(options.commonEnv ?? {}),
     HTTP_PORT: String(ports[name]),
     ...(name === 'tasks' ? { ORIGIN_PUBLIC_URL: originUrl } : {}),
     ...(name === 'origin' ? { ORIGIN_STORE_DIR: join(options.workDir, 'origin-store'), API_TOKENS: options.apiToken } : {}),
     ...(name === 'gateway' ? { ORIGIN_URL: originUrl, API_TOKENS: options.apiToken } : {}),
+    ...(name === 'licensing'
+      ? { LICENSE_PUBLIC_KEY: license.publicKey, LICENSE_KEY: license.licenseKey, ...(options.trustDir ? { TRUST_DIR: options.trustDir } : {}) }
+      : {}),
     ...(options.env?.[name] ?? {}),
   });
   const processes = {} as Record<ServiceName, NodeProcess>;
@@ -84,8 +135,26 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   // Tasks and inventory first: they create the streams and run their migrations.
   await Promise.all([start('inventory'), start('tasks')]);
-  await Promise.all([start('origin'), start('gateway')]);
+  await Promise.all([start('origin'), start('gateway'), start('licensing')]);
+  let signingKey: Promise<string> | undefined;
+  let enrollmentToken: Promise<string> | undefined;
+  const agentArgs = async (deviceId: string, dir: string): Promise<string[]> => {
+    if (options.agentCredentials === 'enrollment') {
+      enrollmentToken ??= new ApiClient(urlOf('gateway'), options.apiToken)
+        .ok<{ token: string }>('POST', '/v1/enrollment-tokens', { name: 'agents of this stack', maxUses: 100_000, expiresInSeconds: 7 * 24 * 3600 })
+        .then((t) => t.token);
+      return ['--server', urlOf('gateway'), '--enroll-token', await enrollmentToken];
+    }
+    // The key is fetched here, by the harness, as a trusted setup step (what enrollment does for a
+    // real device): agents refuse every assignment without a pinned key and never fetch one.
+    signingKey ??= adminCall(options.natsUrl, options.trustDir, (rpc) => rpc.call(TasksRpc.getSigningKey, {})).then((k) => k.publicKeyDer);
+    const pin = ['--control-plane-key', await signingKey];
+    if (!options.trustDir) return pin;
+    const creds = await provisionDeviceCreds(options.trustDir, deviceId, join(dir, 'provisioned'));
+    return ['--nats-creds', creds, ...pin];
+  };
   return {
+    agentArgs,
     gatewayUrl: urlOf('gateway'),
     originUrl,
     apiToken: options.apiToken,
@@ -99,6 +168,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
 export interface AgentProcessOptions {
   natsUrl: string;
+  /** The control plane the agent joins: it gives the agent its credentials and pinned key (`agentArgs`). */
+  controlPlane?: Pick<ControlPlane, 'agentArgs'>;
   deviceId: string;
   /** Identity, task state and spool; the cache goes in `<dir>/cache`. */
   dir: string;
@@ -117,11 +188,37 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<N
       '--state-dir', join(options.dir, 'state'),
       '--cache-dir', join(options.dir, 'cache'),
       '--include-loopback',
+      ...(options.controlPlane ? await options.controlPlane.agentArgs(options.deviceId, options.dir) : []),
       ...(options.args ?? []),
     ],
     env: { LOG_LEVEL: 'info', ...(options.env ?? {}) },
     logFile: join(options.dir, 'agent.log'),
   });
+}
+
+/** Runs RPC calls as the trust directory's unrestricted user, or without credentials on an open server (a trusted setup step of a harness). */
+export async function adminCall<T>(natsUrl: string, trustDir: string | undefined, fn: (rpc: RpcClient) => Promise<T>): Promise<T> {
+  const authenticator = trustDir === undefined ? undefined : natsAuthenticator({ credsFile: join(trustDir, TRUST_FILES.adminCreds) });
+  const nc = await connect({ servers: natsUrl, authenticator });
+  try {
+    return await fn(new RpcClient(nc));
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Credentials for a device without enrollment, issued straight from a trust directory (what an
+ * administrator's tool could do for a device provisioned by image): a creds file in `dir`.
+ */
+export async function provisionDeviceCreds(trustDir: string, deviceId: string, dir: string): Promise<string> {
+  const trust = await readTrustDir(trustDir);
+  const key = createDeviceKey();
+  const jwt = await issueDeviceUserJwt(userIssuerOf(trust), deviceId, key.publicKey);
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${deviceId}.creds`);
+  await writeFile(path, formatCreds(jwt, key.seed), { mode: 0o600 });
+  return path;
 }
 
 /** A small client of the public API for tests, the demo and benchmarks. */

@@ -8,6 +8,8 @@ import { RequestLogMiddleware } from './common/request-log.middleware';
 import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
 import { DevicesModule } from './devices/devices.module';
 import { DocsModule } from './docs/docs.module';
+import { EnrollmentModule } from './enrollment/enrollment.module';
+import { LicenseModule } from './license/license.module';
 import { PackagesModule } from './packages/packages.module';
 import { ProfilesModule } from './profiles/profiles.module';
 import { TasksModule } from './tasks/tasks.module';
@@ -22,13 +24,15 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forRoot({ service: 'gateway', logger, natsUrl: config.natsUrl, telemetry }),
+        PlatformModule.forRoot({ service: 'gateway', logger, natsUrl: config.natsUrl, natsCredsFile: config.natsCredsFile, natsTlsCaFile: config.natsTlsCaFile, telemetry }),
         { module: GatewayConfigHolder, global: true, providers: [{ provide: GATEWAY_CONFIG, useValue: config }], exports: [GATEWAY_CONFIG] },
         DocsModule,
         PackagesModule,
         ProfilesModule,
         TasksModule,
         DevicesModule,
+        EnrollmentModule,
+        LicenseModule,
       ],
       // Global, so that a new route is protected without anyone remembering to say so.
       providers: [{ provide: APP_GUARD, useClass: ApiTokenGuard }],

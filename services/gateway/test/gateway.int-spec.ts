@@ -205,6 +205,7 @@ describe('gateway', () => {
   let baseUrl: string;
   let limitedUrl: string;
   let natsUrl: string;
+  let natsCreds: string;
   let originUrl: string;
   const logger = createLogger('gateway-int-test', 'silent');
 
@@ -213,10 +214,12 @@ describe('gateway', () => {
   before(async () => {
     const nats = await startNatsServer({ jetstream: false });
     natsUrl = nats.url;
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.adminConnectOptions());
+    natsCreds = nats.trust!.credsFile('gateway');
     originUrl = await origin.listen();
     const config: GatewayConfig = {
       natsUrl: nats.url,
+      natsCredsFile: natsCreds,
       httpHost: '127.0.0.1',
       httpPort: 0,
       logLevel: 'silent',
@@ -502,7 +505,7 @@ describe('gateway', () => {
       const port = await freePort();
       const gateway = await spawnNodeProcess(mainScript, {
         name: 'gateway',
-        env: { NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), API_TOKENS: TOKEN, ORIGIN_URL: originUrl, LOG_LEVEL: 'warn' },
+        env: { NATS_URL: natsUrl, NATS_CREDS_FILE: natsCreds, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), API_TOKENS: TOKEN, ORIGIN_URL: originUrl, LOG_LEVEL: 'warn' },
       });
       t.after(() => gateway.stop());
       const gatewayUrl = `http://127.0.0.1:${port}`;

@@ -20,7 +20,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forRoot({ service: 'inventory', logger, natsUrl: config.NATS_URL, rpcDomain: 'inventory', telemetry: options.telemetry }),
+        PlatformModule.forRoot({ service: 'inventory', logger, natsUrl: config.NATS_URL, natsCredsFile: config.NATS_CREDS_FILE, natsTlsCaFile: config.NATS_TLS_CA_FILE, rpcDomain: 'inventory', telemetry: options.telemetry }),
         TypeOrmModule.forRoot(serviceDataSourceOptions(inventoryDataSourceOptions(config))),
         DevicesModule.register(config),
       ],

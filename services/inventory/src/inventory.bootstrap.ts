@@ -23,7 +23,7 @@ export function startInventory(config: InventoryConfig, logger: Logger, telemetr
     logger,
     httpPort: config.HTTP_PORT,
     httpHost: config.HTTP_HOST,
-    rpc: { natsUrl: config.NATS_URL, queue: 'inventory' },
+    rpc: { natsUrl: config.NATS_URL, queue: 'inventory', credsFile: config.NATS_CREDS_FILE, tlsCaFile: config.NATS_TLS_CA_FILE },
     beforeListen: async (app) => {
       if (config.MIGRATE_ON_START) {
         const applied = await runMigrations(app.get(DataSource), INVENTORY_SCHEMA);

@@ -21,6 +21,8 @@ const SUITE_TIMEOUT_MS = 180_000;
 
 interface Environment {
   natsUrl: string;
+  /** The inventory service's own NATS credentials. */
+  natsCreds: string;
   databaseUrl: string;
   nc: NatsConnection;
   rpc: RpcClient;
@@ -32,9 +34,9 @@ async function startEnvironment(cleanup: CleanupStack, prefix: string): Promise<
   cleanup.push(() => nats.stop());
   const db = await createTestDatabase(prefix);
   cleanup.push(() => db.drop());
-  const nc = await connectNats({ servers: nats.url, name: `${prefix}-test-client` });
+  const nc = await connectNats({ ...nats.adminConnectOptions(), servers: nats.url, name: `${prefix}-test-client` });
   cleanup.push(() => nc.close());
-  return { natsUrl: nats.url, databaseUrl: db.url, nc, rpc: new RpcClient(nc) };
+  return { natsUrl: nats.url, natsCreds: nats.trust!.credsFile('inventory'), databaseUrl: db.url, nc, rpc: new RpcClient(nc) };
 }
 
 async function deviceOrUndefined(rpc: RpcClient, id: string) {
@@ -53,7 +55,7 @@ describe('inventory: ingestion and queries', { timeout: SUITE_TIMEOUT_MS }, () =
 
   before(async () => {
     env = await startEnvironment(cleanup, 'inventory_int');
-    const service = await startInProcess({ NATS_URL: env.natsUrl, DATABASE_URL: env.databaseUrl });
+    const service = await startInProcess({ NATS_URL: env.natsUrl, NATS_CREDS_FILE: env.natsCreds, DATABASE_URL: env.databaseUrl });
     cleanup.push(() => service.app.close());
     httpUrl = service.httpUrl;
   });
@@ -233,6 +235,8 @@ describe('inventory: ingestion and queries', { timeout: SUITE_TIMEOUT_MS }, () =
     await js.publish(v1('dl-json'), malformed);
     await js.publish(v1('dl-schema'), encodeJson({ ...scanOf('dl-schema', 1), platform: 'beos' }));
     await js.publish(versioned(SubjectBase.inventoryScanSubmitted, 2, 'dl-v2'), encodeJson(scanOf('dl-v2', 1)));
+    // Published as one device, speaking for another: what a device's stolen credentials would try.
+    await js.publish(v1('dl-spoofer'), encodeJson(scanOf('dl-victim', 1)));
     // Valid for the schema, refused by Postgres: must not hold back the valid scan beside it.
     await publishScans(env.nc, [scanOf('dl-nul', 1, { hostname: 'nul\u0000host' }), scanOf('dl-after', 1)]);
 
@@ -241,12 +245,14 @@ describe('inventory: ingestion and queries', { timeout: SUITE_TIMEOUT_MS }, () =
       async () => {
         const all = await readDeadLetters(env.nc);
         const bySubject = new Map<string, DeadLetteredV1>(all.map((r) => [r.subject, r]));
-        const wanted = [v1('dl-json'), v1('dl-schema'), versioned(SubjectBase.inventoryScanSubmitted, 2, 'dl-v2'), v1('dl-nul')];
+        const wanted = [v1('dl-json'), v1('dl-schema'), versioned(SubjectBase.inventoryScanSubmitted, 2, 'dl-v2'), v1('dl-nul'), v1('dl-spoofer')];
         return wanted.every((s) => bySubject.has(s)) && wanted.map((s) => bySubject.get(s)!);
       },
-      { description: 'four dead letters' },
+      { description: 'five dead letters' },
     );
-    const [json, schema, v2, nul] = records;
+    const [json, schema, v2, nul, spoofed] = records;
+    assert.equal(spoofed.reason.code, ErrorCode.DeviceMismatch);
+    assert.match(spoofed.reason.message, /dl-victim.*dl-spoofer/);
     assert.equal(json.reason.code, ErrorCode.ContractInvalid);
     assert.match(json.reason.message, /JSON/);
     assert.deepEqual(Buffer.from(json.data, 'base64'), malformed, 'the original bytes are kept');
@@ -260,7 +266,7 @@ describe('inventory: ingestion and queries', { timeout: SUITE_TIMEOUT_MS }, () =
     assert.match(nul.reason.message, /cannot be stored/);
     for (const record of records) assert.equal(record.consumer, 'inventory-scan-ingest');
 
-    for (const id of ['dl-json', 'dl-schema', 'dl-v2', 'dl-nul']) assert.equal(await deviceOrUndefined(env.rpc, id), undefined, `${id} is not stored`);
+    for (const id of ['dl-json', 'dl-schema', 'dl-v2', 'dl-nul', 'dl-victim', 'dl-spoofer']) assert.equal(await deviceOrUndefined(env.rpc, id), undefined, `${id} is not stored`);
     assert.ok((await metricSum(httpUrl, 'fleetcast_dead_letters_total', { code: ErrorCode.ContractInvalid })) >= 3);
     assert.ok((await metricSum(httpUrl, 'fleetcast_dead_letters_total', { code: ErrorCode.ContractUnsupportedVersion })) >= 1);
   });
@@ -301,7 +307,7 @@ describe('inventory: staleness', { timeout: SUITE_TIMEOUT_MS }, () => {
 
   before(async () => {
     env = await startEnvironment(cleanup, 'inventory_stale');
-    const service = await startInProcess({ NATS_URL: env.natsUrl, DATABASE_URL: env.databaseUrl, STALE_AFTER_SECONDS: '1' });
+    const service = await startInProcess({ NATS_URL: env.natsUrl, NATS_CREDS_FILE: env.natsCreds, DATABASE_URL: env.databaseUrl, STALE_AFTER_SECONDS: '1' });
     cleanup.push(() => service.app.close());
   });
   after(() => cleanup.run());
@@ -342,7 +348,7 @@ describe('inventory: scans trickling in one at a time', { timeout: SUITE_TIMEOUT
     env = await startEnvironment(cleanup, 'inventory_trickle');
     // A small batch makes the consumer's client refill its pull request every few messages, the
     // moment at which a lone message was once left waiting for the next one (up to the ack wait).
-    const service = await startInProcess({ NATS_URL: env.natsUrl, DATABASE_URL: env.databaseUrl, SCAN_BATCH_SIZE: '10' });
+    const service = await startInProcess({ NATS_URL: env.natsUrl, NATS_CREDS_FILE: env.natsCreds, DATABASE_URL: env.databaseUrl, SCAN_BATCH_SIZE: '10' });
     cleanup.push(() => service.app.close());
   });
   after(() => cleanup.run());
@@ -369,7 +375,7 @@ describe('inventory: two instances as separate processes', { timeout: SUITE_TIME
       ['a', 'b'].map(async (name) => {
         const child = await spawnNodeProcess(mainScript, {
           name: `inventory-${name}`,
-          env: { NATS_URL: env.natsUrl, DATABASE_URL: env.databaseUrl, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info', SCAN_BATCH_SIZE: '200' },
+          env: { NATS_URL: env.natsUrl, NATS_CREDS_FILE: env.natsCreds, DATABASE_URL: env.databaseUrl, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info', SCAN_BATCH_SIZE: '200' },
         });
         cleanup.push(() => child.stop());
         const [, port] = await child.waitForOutput(/"port":(\d+).*"msg":"inventory listening"/, { timeoutMs: 60_000 });

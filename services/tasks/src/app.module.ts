@@ -13,7 +13,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forRoot({ service: 'tasks', logger, natsUrl: config.natsUrl, rpcDomain: 'tasks', telemetry }),
+        PlatformModule.forRoot({ service: 'tasks', logger, natsUrl: config.natsUrl, natsCredsFile: config.natsCredsFile, natsTlsCaFile: config.natsTlsCaFile, rpcDomain: 'tasks', telemetry }),
         TypeOrmModule.forRoot(serviceDataSourceOptions(tasksDataSourceOptions(config.databaseUrl, config.dbPoolSize))),
         { module: ConfigHolder, global: true, providers: [{ provide: TASKS_CONFIG, useValue: config }], exports: [TASKS_CONFIG] },
         TasksModule,

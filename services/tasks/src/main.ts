@@ -28,6 +28,6 @@ runMain(logger, async () => {
     logger,
     httpPort: config.httpPort,
     httpHost: config.httpHost,
-    rpc: { natsUrl: config.natsUrl, queue: 'tasks' },
+    rpc: { natsUrl: config.natsUrl, queue: 'tasks', credsFile: config.natsCredsFile, tlsCaFile: config.natsTlsCaFile },
   });
 });

@@ -13,8 +13,7 @@ import {
   FleetcastError,
   SettingsChanged,
   Streams,
-  TaskAssigned,
-  TaskAssignedV1,
+  TaskAssignedV2,
   TasksRpc,
 } from '@fleetcast/contracts';
 import { BlockHasher, fromWire, publicKeyFromDer, verifyManifestSignature } from '@fleetcast/content';
@@ -35,6 +34,7 @@ async function startTasks(extraEnv: Record<string, string> = {}): Promise<{ proc
     name: `tasks-${services.length + 1}`,
     env: {
       NATS_URL: nats.url,
+      NATS_CREDS_FILE: nats.trust!.credsFile('tasks'),
       DATABASE_URL: db.url,
       HTTP_PORT: String(port),
       ORIGIN_PUBLIC_URL: 'http://origin.test:8081',
@@ -97,7 +97,7 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     nats = await startNatsServer();
     db = await createTestDatabase('tasks');
     await startTasks();
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.adminConnectOptions());
     rpc = new RpcClient(nc);
   });
 
@@ -162,11 +162,11 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     assert.equal(task.summary.counts.pending, 3);
 
     const assignments = await waitFor(async () => {
-      const msgs = await readStream(`${TaskAssigned.subject('x').replace('.x', '.*')}`, Streams.taskAssignments.name);
-      const mine = msgs.map((m) => JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV1).filter((a) => a.taskId === task.id);
+      const msgs = await readStream(`${TaskAssignedV2.subject('x').replace('.x', '.*')}`, Streams.taskAssignments.name);
+      const mine = msgs.map((m) => JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV2).filter((a) => a.assignment.document.taskId === task.id);
       return mine.length === 3 ? mine : null;
     }, { timeoutMs: 10_000, description: 'three assignments in TASK_ASSIGNMENTS' });
-    assert.deepEqual(assignments.map((a) => a.deviceId).sort(), devices);
+    assert.deepEqual(assignments.map((a) => a.assignment.document.deviceId).sort(), devices);
     assert.equal(assignments[0].package.downloadUrl, `http://origin.test:8081/v1/content/${pkg.contentId}`);
     assert.equal(assignments[0].settings.profileId, 'default');
 
@@ -218,13 +218,15 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     const startAt = new Date(Date.now() + 1500).toISOString();
     const task = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: ['dev-s'] }, startAt, profileId: profile.id });
     assert.equal(task.status, 'scheduled');
-    const filter = TaskAssigned.subject('dev-s');
+    const filter = TaskAssignedV2.subject('dev-s');
     assert.equal((await readStream(filter, Streams.taskAssignments.name)).length, 0, 'nothing is sent before the start time');
     const sent = await waitFor(async () => {
-      const msgs = (await readStream(filter, Streams.taskAssignments.name)).map((m) => JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV1);
-      return msgs.find((a) => a.taskId === task.id);
+      const msgs = (await readStream(filter, Streams.taskAssignments.name)).map((m) => JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV2);
+      return msgs.find((a) => a.assignment.document.taskId === task.id);
     }, { timeoutMs: 10_000, description: 'scheduled assignment sent' });
-    assert.ok(Date.parse(sent.issuedAt) >= Date.parse(startAt));
+    assert.ok(Date.parse(sent.assignment.document.issuedAt) >= Date.parse(startAt));
+    // Valid from the scheduled start, not from when the task was created.
+    assert.equal(Date.parse(sent.assignment.document.notBefore), Date.parse(startAt));
     assert.equal(sent.settings.profileId, profile.id);
     assert.equal(sent.settings.sessionStartDelaySeconds, 5);
     assert.equal(sent.settings.useMulticast, false);
@@ -292,7 +294,7 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
       return proc.output();
     };
     assert.match(await run('down'), /reverted the last migration/);
-    assert.match(await run('up'), /applied: LanIssue/);
+    assert.match(await run('up'), /applied: SigningKeys/);
     assert.match(await run('up'), /up to date/);
   });
 
@@ -304,12 +306,12 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     for (let i = 0; i < 4; i++) tasks.push(await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: devices } }));
     const ids = new Set(tasks.map((t) => t.id));
     const counted = await waitFor(async () => {
-      const msgs = (await readStream(TaskAssigned.subject('x').replace('.x', '.*'), Streams.taskAssignments.name))
-        .map((m) => JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV1)
-        .filter((a) => ids.has(a.taskId));
+      const msgs = (await readStream(TaskAssignedV2.subject('x').replace('.x', '.*'), Streams.taskAssignments.name))
+        .map((m) => JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV2)
+        .filter((a) => ids.has(a.assignment.document.taskId));
       return msgs.length >= 1600 ? msgs : null;
     }, { timeoutMs: 20_000, description: '1,600 assignments' });
-    const keys = new Set(counted.map((a) => `${a.taskId}/${a.deviceId}`));
+    const keys = new Set(counted.map((a) => `${a.assignment.document.taskId}/${a.assignment.document.deviceId}`));
     assert.equal(keys.size, 1600);
     assert.equal(counted.length, 1600, 'no assignment was published twice');
   });

@@ -65,7 +65,7 @@ const markerOf = (id: string) => join(work, 'markers', `${id}.installed`);
 async function startAgent(id: string): Promise<NodeProcess> {
   // Every agent serves its local status endpoint on a free port (announced in its log).
   // Every device downloads from the origin here (the LAN session has tests of its own).
-  const proc = await startAgentProcess({ natsUrl: nats.url, deviceId: id, dir: agentDir(id), args: ['--status-port', '0', '--no-multicast'], env: { MARKER_FILE: markerOf(id), LOG_LEVEL: 'info' } });
+  const proc = await startAgentProcess({ natsUrl: nats.url, controlPlane: cp, deviceId: id, dir: agentDir(id), args: ['--status-port', '0', '--no-multicast'], env: { MARKER_FILE: markerOf(id), LOG_LEVEL: 'info' } });
   agents.set(id, proc);
   await proc.waitForOutput(/agent ready/, { timeoutMs: 30_000 });
   return proc;
@@ -103,9 +103,9 @@ describe('end to end: services and agents as processes', () => {
     db = await createTestDatabase('e2e');
     work = await mkdtemp(join(tmpdir(), 'fleetcast-e2e-'));
     await mkdir(join(work, 'markers'));
-    cp = await startControlPlane({ natsUrl: nats.url, databaseUrl: db.url, workDir: join(work, 'control-plane'), apiToken: TOKEN, logLevel: 'info' });
+    cp = await startControlPlane({ natsUrl: nats.url, trustDir: nats.trust?.dir, databaseUrl: db.url, workDir: join(work, 'control-plane'), apiToken: TOKEN, logLevel: 'info' });
     api = new ApiClient(cp.gatewayUrl, TOKEN);
-    nc = await connect({ servers: nats.url });
+    nc = await connect(nats.adminConnectOptions());
     for (const id of ['e2e-dev-1', 'e2e-dev-2', 'e2e-dev-3']) await startAgent(id);
     await waitFor(async () => (await api.ok('GET', '/v1/devices')).total === 3, { timeoutMs: 20_000, description: 'the inventory knows the three agents' });
   });

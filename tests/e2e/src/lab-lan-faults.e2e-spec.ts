@@ -112,7 +112,7 @@ describe('lab LAN faults: a forging host, a late joiner, a representative killed
     const subnet = report.subnets[0]!;
     const forgedSeconds = (forgedAt - run.startedAt) / 1000;
     const invalid = subnet.lan?.invalidPackets ?? 0;
-    const reported = await lanActivityReported(stack.nats.url, run.taskId);
+    const reported = await lanActivityReported(stack.nats, run.taskId);
     const perDevice = stack.agents.map((a) => [a.deviceId, reported.get(a.deviceId)?.invalidPackets ?? 0] as const);
     t.diagnostic(
       `forger: ${forged.data} DATA + ${forged.announce} ANNOUNCE packets, done +${forgedSeconds.toFixed(1)} s; invalid packets reported ${perDevice.map(([id, n]) => `${id} ${n}`).join(', ')}; ` +

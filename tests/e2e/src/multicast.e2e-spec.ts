@@ -44,6 +44,7 @@ const agentDir = (id: string) => join(work, 'agents', id);
 async function startAgent(id: string): Promise<NodeProcess> {
   const proc = await startAgentProcess({
     natsUrl: nats.url,
+    controlPlane: cp,
     deviceId: id,
     dir: agentDir(id),
     args: ['--multicast', '--lan-interface', '127.0.0.1', '--multicast-port', PORT, '--peer-port', '0', '--status-port', '0'],
@@ -69,7 +70,7 @@ describe('end to end: subnet multicast', () => {
     nats = await startNatsServer();
     db = await createTestDatabase('e2e_mc');
     work = await mkdtemp(join(tmpdir(), 'fleetcast-e2e-mc-'));
-    cp = await startControlPlane({ natsUrl: nats.url, databaseUrl: db.url, workDir: join(work, 'control-plane'), apiToken: TOKEN, logLevel: 'info' });
+    cp = await startControlPlane({ natsUrl: nats.url, trustDir: nats.trust?.dir, databaseUrl: db.url, workDir: join(work, 'control-plane'), apiToken: TOKEN, logLevel: 'info' });
     api = new ApiClient(cp.gatewayUrl, TOKEN);
     await Promise.all(DEVICES.map(startAgent));
     await waitFor(async () => (await api.ok('GET', '/v1/devices')).total === DEVICES.length, { timeoutMs: 60_000, description: 'the inventory knows the four agents' });

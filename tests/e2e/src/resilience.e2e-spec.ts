@@ -79,7 +79,7 @@ const agentDir = (id: string) => join(work, 'agents', id);
 
 async function startAgent(id: string): Promise<NodeProcess> {
   // Downloads from the (throttled) origin, which is what this test breaks; the LAN session has tests of its own.
-  const proc = await startAgentProcess({ natsUrl: nats.url, deviceId: id, dir: agentDir(id), args: ['--no-multicast'] });
+  const proc = await startAgentProcess({ natsUrl: nats.url, controlPlane: cp, deviceId: id, dir: agentDir(id), args: ['--no-multicast'] });
   agents.set(id, proc);
   await proc.waitForOutput(/agent ready/, { timeoutMs: 30_000 });
   return proc;
@@ -114,6 +114,7 @@ describe('resilience: slow WAN, agent killed mid-download, NATS outage', () => {
     const wanPort = await freePort();
     cp = await startControlPlane({
       natsUrl: nats.url,
+      trustDir: nats.trust?.dir,
       databaseUrl: db.url,
       workDir: join(work, 'control-plane'),
       apiToken: TOKEN,

@@ -183,6 +183,7 @@ describe('end to end: traces across the gateway, NATS, the tasks service, its da
     work = await mkdtemp(join(tmpdir(), 'fleetcast-tracing-'));
     cp = await startControlPlane({
       natsUrl: nats.url,
+      trustDir: nats.trust?.dir,
       databaseUrl: db.url,
       workDir: join(work, 'control-plane'),
       apiToken: TOKEN,
@@ -233,7 +234,7 @@ describe('end to end: traces across the gateway, NATS, the tasks service, its da
   });
 
   test("an agent's status reports: each report span continues into the tasks service's consumer and its database", async () => {
-    const agent = await startAgentProcess({ natsUrl: nats.url, deviceId: DEVICE, dir: join(work, 'agents', DEVICE), args: ['--no-multicast'], env: tracingEnv() });
+    const agent = await startAgentProcess({ natsUrl: nats.url, controlPlane: cp, deviceId: DEVICE, dir: join(work, 'agents', DEVICE), args: ['--no-multicast'], env: tracingEnv() });
     await agent.waitForOutput(/agent ready/, { timeoutMs: 30_000 });
     await waitFor(async () => (await api.ok('GET', '/v1/devices')).total === 1, { timeoutMs: 20_000, description: 'the inventory knows the agent' });
 

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { FleetcastError, idSchema, isoTimeSchema, taskAssignedV1Schema } from '@fleetcast/contracts';
+import { FleetcastError, idSchema, isoTimeSchema } from '@fleetcast/contracts';
 import { AgentErrorCode, InvalidIdError } from '../core/agent-errors';
+import { acceptedTaskSchema } from '../core/assignment-check';
 import { taskLifecycleSchema } from '../core/task-lifecycle';
 import { readTextIfExists, removeStaleTempFiles, writeFileAtomic } from './atomic-file';
 
@@ -83,9 +84,13 @@ export class AgentStateError extends FleetcastError {
   }
 }
 
-/** A task as persisted: the assignment as received and the lifecycle state as last reduced. */
+/**
+ * A task as persisted: what the agent accepted from the verified assignment, and the lifecycle state
+ * as last reduced. A task saved by an agent before assignments were signed reads too (without
+ * `signedBy`), so that it can be failed instead of resumed.
+ */
 export const persistedTaskSchema = z.object({
-  task: taskAssignedV1Schema,
+  task: acceptedTaskSchema,
   lifecycle: taskLifecycleSchema,
 });
 export type PersistedTask = z.infer<typeof persistedTaskSchema>;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces, platform, release } from 'node:os';
-import { FleetcastError, InventoryScanV1, NetworkInterface, inventoryScanV1Schema, parseOrThrow } from '@fleetcast/contracts';
+import { FleetcastError, InventoryScanV1, Platform, NetworkInterface, inventoryScanV1Schema, parseOrThrow } from '@fleetcast/contracts';
 import { AgentErrorCode } from '../core/agent-errors';
 import {
   RawInterfaces,
@@ -38,23 +38,29 @@ export interface InventoryOptions {
   includeInternal?: boolean;
 }
 
+/** This machine's platform and host name, as the contracts spell them. */
+export function machineFacts(): { platform: Platform; hostname: string } {
+  const nodePlatform = platform();
+  const mapped = platformFromNode(nodePlatform);
+  if (mapped === null) throw new UnsupportedPlatformError(nodePlatform);
+  return { platform: mapped, hostname: (hostname() || 'unknown').slice(0, MAX_HOSTNAME_CHARS) };
+}
+
 /**
  * Builds an inventory scan of this machine. `scanSeq` must grow with every scan of the device
  * (the service keeps the newest); the caller owns it. The result is checked against the contract
  * here, so a machine with something odd fails loudly at the agent, not as a dead letter.
  */
 export async function collectInventory(options: InventoryOptions, scanSeq: number, now: Date = new Date()): Promise<InventoryScanV1> {
-  const nodePlatform = platform();
-  const mapped = platformFromNode(nodePlatform);
-  if (mapped === null) throw new UnsupportedPlatformError(nodePlatform);
+  const machine = machineFacts();
   const gateways = await readDefaultGateways();
   const [contentIds, freeBytes] = await Promise.all([options.cache.list(), options.cache.freeBytes()]);
   const scan: InventoryScanV1 = {
     deviceId: options.deviceId,
     scanSeq,
     scannedAt: now.toISOString(),
-    hostname: (hostname() || 'unknown').slice(0, MAX_HOSTNAME_CHARS),
-    platform: mapped,
+    hostname: machine.hostname,
+    platform: machine.platform,
     osVersion: release().slice(0, 200),
     agentVersion: options.agentVersion,
     interfaces: toInventoryInterfaces(networkInterfaces() as RawInterfaces, gateways, options.includeInternal ?? false),

@@ -1,7 +1,6 @@
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AckPolicy, DeliverPolicy, headers as natsHeaders, nanos, Subscription } from 'nats';
-import { KeyObject } from 'node:crypto';
 import {
   DeviceStatusReported,
   DeviceStatusReportedV2,
@@ -15,28 +14,28 @@ import {
   SettingsChanged,
   Streams,
   TaskAssigned,
-  TaskAssignedV1,
-  taskAssignedV1Schema,
-  TasksRpc,
+  TasksDeviceRpc,
+  assignmentReplayConsumerName,
+  deviceInboxPrefix,
   versioned,
 } from '@fleetcast/contracts';
-import { Manifest, fromWire, publicKeyFromDer, Signed } from '@fleetcast/content';
-import { connectNats, decodeJson, encodeJson, NatsConnection, RpcClient } from '@fleetcast/nats';
+import { Manifest, fromWire, Signed } from '@fleetcast/content';
+import { connectNats, decodeJson, encodeJson, NatsConnection, natsAuthenticator, RpcClient } from '@fleetcast/nats';
 import { captureTraceContext, Logger, SpanKind, withSpan } from '@fleetcast/telemetry';
+import type { ReceivedAssignment } from '../core/assignment-check';
 
 export interface NatsLinkOptions {
   servers: string;
+  /** The device's NATS credentials (from enrollment, or a provisioned creds file); absent: none (an open server). */
+  auth?: { jwt: string; seed: string } | { credsFile: string };
+  tlsCaFile?: string;
   deviceId: string;
   stateDir: string;
   logger: Logger;
-  /** Pinned control-plane public key (base64 DER); absent: trusted on first use and pinned in stateDir. */
-  controlPlaneKey?: string;
-  onAssignment: (task: TaskAssignedV1) => void;
+  /** Every message on the device's assignment subjects, decoded but not yet trusted (`checkAssignment` decides). */
+  onAssignment: (received: ReceivedAssignment) => void;
   onSettingsChanged: () => void;
 }
-
-/** Why an assignment was refused; counted and logged, never thrown into the subscription loop. */
-export type RejectedAssignment = { subject: string; reason: string };
 
 /**
  * The agent's only NATS code. Assignments arrive live on the device's subject and, after any
@@ -53,8 +52,6 @@ export class NatsLink {
   private flushing = false;
   private closed = false;
   private spoolSeq = 0;
-  private publicKey?: KeyObject;
-  readonly rejected: RejectedAssignment[] = [];
 
   constructor(private readonly options: NatsLinkOptions) {}
 
@@ -70,7 +67,15 @@ export class NatsLink {
     await mkdir(this.spoolDir, { recursive: true });
     const existing = await readdir(this.spoolDir);
     this.spoolSeq = existing.reduce((max, f) => Math.max(max, Number.parseInt(f, 10) || 0), 0);
-    this.nc = await connectNats({ servers: this.options.servers, name: `fleetcast-agent-${this.options.deviceId}`, logger: this.options.logger });
+    this.nc = await connectNats({
+      servers: this.options.servers,
+      name: `fleetcast-agent-${this.options.deviceId}`,
+      logger: this.options.logger,
+      authenticator: this.options.auth ? natsAuthenticator(this.options.auth) : undefined,
+      // The device's permissions allow replies under its own prefix only.
+      inboxPrefix: deviceInboxPrefix(this.options.deviceId),
+      tlsCaFile: this.options.tlsCaFile,
+    });
     this.rpc = new RpcClient(this.nc);
     this.live = this.nc.subscribe(TaskAssigned.deviceFilter(this.options.deviceId), {
       callback: (err, msg) => {
@@ -99,31 +104,32 @@ export class NatsLink {
     }
   }
 
-  /** Decodes and validates an assignment; a bad one is recorded and dropped, never thrown. */
+  /**
+   * Hands an assignment message over as received (version from the subject, body decoded); whether
+   * to act on it is the caller's decision. Nothing is thrown into the subscription loop.
+   */
   private receive(subject: string, data: Uint8Array): void {
     const { version } = parseSubject(subject);
-    const decoded = decodeJson(data);
-    let reason: string | undefined;
-    if (version !== TaskAssigned.version) reason = `unsupported assignment version ${version}`;
-    else if (!decoded.ok) reason = decoded.error;
-    else {
-      const parsed = taskAssignedV1Schema.safeParse(decoded.value);
-      if (!parsed.success) reason = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      else if (parsed.data.deviceId !== this.options.deviceId) reason = `assignment addressed to ${parsed.data.deviceId}`;
-      else return this.options.onAssignment(parsed.data);
+    try {
+      this.options.onAssignment({ subject, version, body: decodeJson(data) });
+    } catch (error) {
+      this.options.logger.error({ subject, err: error }, 'assignment handler failed');
     }
-    this.rejected.push({ subject, reason: reason! });
-    this.options.logger.warn({ subject, reason }, 'assignment rejected');
   }
 
   /**
    * Replays this device's assignments stored since the last one seen: a short-lived consumer
-   * filtered to the device's subject, read to its end, then deleted (servers expire it anyway).
+   * filtered to the device's subject, read to its end, then deleted (servers expire it anyway). It
+   * has the one name the device's permissions allow; one left by a crash is removed first, since
+   * its start sequence may differ.
    */
   private async catchUp(): Promise<void> {
     const cursor = await readFile(this.cursorFile, 'utf8').then(Number, () => 0);
     const jsm = await this.nc!.jetstreamManager();
+    const name = assignmentReplayConsumerName(this.options.deviceId);
+    await jsm.consumers.delete(Streams.taskAssignments.name, name).catch(() => undefined);
     const info = await jsm.consumers.add(Streams.taskAssignments.name, {
+      name,
       filter_subject: TaskAssigned.deviceFilter(this.options.deviceId),
       ack_policy: AckPolicy.None,
       ...(cursor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: cursor + 1 } : { deliver_policy: DeliverPolicy.All }),
@@ -223,30 +229,17 @@ export class NatsLink {
   }
 
   async settings(): Promise<ResolvedSettings> {
-    return this.rpc!.call(TasksRpc.getDeviceSettings, { deviceId: this.options.deviceId });
+    return this.rpc!.callAsDevice(TasksDeviceRpc.getSettings, this.options.deviceId, {});
   }
 
   /** The task's LAN session: the key that authenticates its LAN packets and the subnet's other targets. */
   async lanSession(taskId: string): Promise<LanSession> {
-    return this.rpc!.call(TasksRpc.getLanSession, { taskId, deviceId: this.options.deviceId });
+    return this.rpc!.callAsDevice(TasksDeviceRpc.getLanSession, this.options.deviceId, { taskId });
   }
 
   /** A package's signed manifest from the control plane (checked by the caller: `acceptManifest`). */
   async signedManifest(contentId: string): Promise<Signed<Manifest>> {
-    return fromWire(await this.rpc!.call(TasksRpc.getManifest, { contentId }));
+    return fromWire(await this.rpc!.callAsDevice(TasksDeviceRpc.getManifest, this.options.deviceId, { contentId }));
   }
 
-  /** The control-plane public key: configured, or pinned on first use in the state dir. */
-  async controlPlaneKey(): Promise<KeyObject> {
-    if (this.publicKey) return this.publicKey;
-    const pinnedFile = join(this.options.stateDir, 'control-plane-key.der');
-    let der = this.options.controlPlaneKey ? Buffer.from(this.options.controlPlaneKey, 'base64') : await readFile(pinnedFile).catch(() => undefined);
-    if (!der) {
-      der = Buffer.from((await this.rpc!.call(TasksRpc.getSigningKey, {})).publicKeyDer, 'base64');
-      await writeFile(pinnedFile, der);
-      this.options.logger.info('control-plane key pinned on first use');
-    }
-    this.publicKey = publicKeyFromDer(der);
-    return this.publicKey;
-  }
 }

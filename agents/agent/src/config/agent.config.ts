@@ -8,6 +8,14 @@ import { DEFAULT_MULTICAST_GROUP_V4, DEFAULT_MULTICAST_PORT, DEFAULT_PEER_PORT, 
 /** Everything the agent can be configured with; a config file and the command line share these keys. */
 export const agentConfigSchema = z.object({
   nats: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** A provisioned NATS creds file; absent: the credentials of the device's enrollment. */
+  natsCreds: z.string().min(1).optional(),
+  /** CA certificate (PEM) of the NATS server's TLS certificate: the connection then requires TLS. */
+  natsCa: z.string().min(1).optional(),
+  /** The control plane's URL (the API gateway), for enrolling on first start. */
+  server: z.string().url().optional(),
+  /** An enrollment token, for enrolling on first start. */
+  enrollToken: z.string().min(1).optional(),
   deviceId: z.string().optional(),
   stateDir: z.string().default(join(homedir(), '.fleetcast', 'agent')),
   cacheDir: z.string().optional(),
@@ -15,7 +23,11 @@ export const agentConfigSchema = z.object({
   /** Seed: settings reach devices at their next scan; hourly keeps the inventory fresh at little cost. */
   scanIntervalSeconds: z.number().int().min(5).max(7 * 24 * 3600).default(3600),
   progressIntervalMs: z.number().int().min(100).max(60_000).default(1000),
-  /** Base64 DER of the control-plane public key; absent: pinned on first use. */
+  /**
+   * Base64 SPKI DER of a control-plane public key, added to the pinned set in the state dir
+   * (enrollment pins the set otherwise). Nothing is trusted on first use: without a pinned key the
+   * agent refuses every assignment.
+   */
   controlPlaneKey: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** OTLP/HTTP endpoint of a tracing backend (OTEL_EXPORTER_OTLP_ENDPOINT when not given); tracing is off without one. */

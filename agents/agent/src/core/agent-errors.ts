@@ -11,6 +11,8 @@ export const AgentErrorCode = {
   UnsupportedPlatform: 'AGENT.UNSUPPORTED_PLATFORM',
   IdentityUnreadable: 'AGENT.IDENTITY_UNREADABLE',
   StateUnreadable: 'AGENT.STATE_UNREADABLE',
+  /** The control plane could not be reached for enrollment, or refused it. */
+  EnrollmentFailed: 'AGENT.ENROLLMENT_FAILED',
   InvalidId: 'AGENT.INVALID_ID',
   DownloadExhausted: 'DOWNLOAD.EXHAUSTED',
   DownloadHashMismatch: 'DOWNLOAD.HASH_MISMATCH',

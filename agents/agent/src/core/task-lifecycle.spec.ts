@@ -75,6 +75,7 @@ const started: LifecycleEvent = { type: 'install-started' };
 const finished = (exitCode: number | null, timedOut = false): LifecycleEvent => ({ type: 'install-finished', exitCode, outputTail: 'out', timedOut });
 const resumed: LifecycleEvent = { type: 'resumed-after-restart' };
 const retryDue: LifecycleEvent = { type: 'retry-due' };
+const abandoned: LifecycleEvent = { type: 'abandoned', reason: { code: 'ASSIGNMENT.UNSIGNED', message: 'accepted unsigned' } };
 
 interface Case {
   name: string;
@@ -282,6 +283,10 @@ const cases: Case[] = [
   { name: 'restart while installing: failed INSTALL.INTERRUPTED, never run twice', action: 'install', events: [complete, started, resumed], state: 'failed', effects: 'report:failed', reason: AgentErrorCode.InstallInterrupted },
   { name: 'restart after success: final state re-reported', action: 'cache-only', events: [complete, resumed], state: 'succeeded', effects: 'report:succeeded' },
   { name: 'restart after failure: final state re-reported', action: 'install', events: [fatal, resumed], state: 'failed', effects: 'report:failed' },
+  { name: 'abandoned while queued: failed with its reason', action: 'install', events: [abandoned], state: 'failed', effects: 'report:failed', reason: 'ASSIGNMENT.UNSIGNED' },
+  { name: 'abandoned in cached (install): failed, nothing runs', action: 'install', events: [complete, abandoned], state: 'failed', effects: 'report:failed', reason: 'ASSIGNMENT.UNSIGNED' },
+  { name: 'abandoned with a retry pending: failed', action: 'install', events: [retryable, abandoned], state: 'failed', effects: 'report:failed', reason: 'ASSIGNMENT.UNSIGNED', check: (s) => assert.equal(s.retryAtMs, null) },
+  { name: 'abandoned after success: stays succeeded, nothing reported', action: 'cache-only', events: [complete, abandoned], state: 'succeeded', effects: '' },
 ];
 
 for (const c of cases) {

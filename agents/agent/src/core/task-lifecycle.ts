@@ -38,6 +38,8 @@ import { BackoffPolicy, backoffDelayMs, stableFraction } from './backoff';
  * - `resumed-after-restart` re-reports the current state, whatever it is: the report of the last
  *   step may have been lost with the process, and `seq` makes a repeat harmless at the service.
  * - A second `assigned` for a known task (JetStream redelivers) changes nothing and emits nothing.
+ * - `abandoned` fails an unfinished task with its reason, whatever step it is at (the agent will not
+ *   act on it any further); a finished task stays as it is.
  * - Any other event the state does not accept throws IllegalTransitionError naming both.
  */
 
@@ -79,7 +81,9 @@ export type LifecycleEvent =
   | { type: 'install-started' }
   /** `failure` is set when the installer could not run at all (INSTALL.SPAWN_FAILED). */
   | { type: 'install-finished'; exitCode: number | null; outputTail: string; timedOut: boolean; failure?: FailureReason | null }
-  | { type: 'resumed-after-restart' };
+  | { type: 'resumed-after-restart' }
+  /** The agent will not go on with the task (accepted from an unsigned assignment by an earlier version). */
+  | { type: 'abandoned'; reason: FailureReason };
 
 export type LifecycleEventType = LifecycleEvent['type'];
 
@@ -241,6 +245,9 @@ export function reduceTaskLifecycle(
 
     case 'resumed-after-restart':
       return resume(state, now);
+
+    case 'abandoned':
+      return isTerminal(state.state) ? { state, effects: [] } : fail(state, now, event.reason);
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errorBodySchema } from '../errors';
+import { versioned } from '../subjects';
 
 /**
  * A request/reply contract on core NATS. The reply is always an envelope:
@@ -17,6 +18,25 @@ export function defineRpc<Req extends z.ZodTypeAny, Res extends z.ZodTypeAny>(
   response: Res,
 ): RpcContract<Req, Res> {
   return { subject, request, response };
+}
+
+/**
+ * A request/reply contract scoped to one device: the device ID is the subject's last token, so that
+ * NATS permissions let a device call it only for itself. `subject` is the pattern a service serves
+ * (`<base>.v<N>.*`); `subjectFor(deviceId)` is where a device sends. The service takes the device from
+ * the subject (authenticated by the permissions), never from the payload.
+ */
+export interface DeviceRpcContract<Req extends z.ZodTypeAny, Res extends z.ZodTypeAny> extends RpcContract<Req, Res> {
+  subjectFor(deviceId: string): string;
+}
+
+export function defineDeviceRpc<Req extends z.ZodTypeAny, Res extends z.ZodTypeAny>(
+  base: string,
+  version: number,
+  request: Req,
+  response: Res,
+): DeviceRpcContract<Req, Res> {
+  return { subject: `${base}.v${version}.*`, subjectFor: (deviceId) => versioned(base, version, deviceId), request, response };
 }
 
 export type RpcRequest<C> = C extends RpcContract<infer Req, z.ZodTypeAny> ? z.input<Req> : never;

@@ -1,7 +1,12 @@
+import { EnrollmentRpc } from './enrollment.rpc';
 import { InventoryRpc } from './inventory.rpc';
-import { TasksRpc } from './tasks.rpc';
+import { LicensingRpc } from './licensing.rpc';
+import { TasksDeviceRpc, TasksRpc } from './tasks.rpc';
 
-/** Every request/reply subject that some service serves, for the responder of unserved subjects. */
+/**
+ * Every request/reply subject that some service serves, for the responder of unserved subjects;
+ * device-scoped ones as their pattern (`...v2.*`).
+ */
 export function allRpcSubjects(): string[] {
-  return [...Object.values(TasksRpc), ...Object.values(InventoryRpc)].map((c) => c.subject);
+  return [...Object.values(TasksRpc), ...Object.values(TasksDeviceRpc), ...Object.values(InventoryRpc), ...Object.values(LicensingRpc), ...Object.values(EnrollmentRpc)].map((c) => c.subject);
 }

@@ -4,7 +4,7 @@ import { deviceTaskStateSchema, DeviceTaskState } from '../messages/device-statu
 import { taskActionSchema } from '../messages/task-assigned';
 import { agentSettingsSchema, profileSchema, resolvedSettingsSchema } from '../settings';
 import { deviceQuerySchema } from './inventory.rpc';
-import { defineRpc, paginationSchema } from './define';
+import { defineDeviceRpc, defineRpc, paginationSchema } from './define';
 
 // ---- packages -------------------------------------------------------------------------------
 
@@ -52,6 +52,30 @@ export const signedManifestSchema = z.object({
 export type SignedManifest = z.infer<typeof signedManifestSchema>;
 
 export const signingKeySchema = z.object({ keyId: z.string(), publicKeyDer: z.string() });
+
+/**
+ * The control-plane keys a device may pin: the active one first, then those retiring (still valid
+ * during a rotation's overlap). Retired keys are not in it.
+ */
+export const signingKeySetSchema = z.object({ keys: z.array(signingKeySchema) });
+export type SigningKeySet = z.infer<typeof signingKeySetSchema>;
+
+/** A signing key's life: `active` signs; `retiring` no longer signs but still verifies; `retired` is trusted no more. */
+export const signingKeyStateSchema = z.enum(['active', 'retiring', 'retired']);
+export type SigningKeyState = z.infer<typeof signingKeyStateSchema>;
+
+/** A signing key as an operator sees it (never its private half). */
+export const signingKeyInfoSchema = signingKeySchema.extend({
+  state: signingKeyStateSchema,
+  createdAt: z.string(),
+  /** When it stopped signing (a rotation made another key active); null while active. */
+  retiringAt: z.string().nullable(),
+  retiredAt: z.string().nullable(),
+  /** The key whose endorsement vouches for this one; null for the first key. */
+  endorsedBy: z.string().nullable(),
+});
+export type SigningKeyInfo = z.infer<typeof signingKeyInfoSchema>;
+export const signingKeyListSchema = z.object({ items: z.array(signingKeyInfoSchema) });
 
 // ---- tasks ----------------------------------------------------------------------------------
 
@@ -169,7 +193,16 @@ export const TasksRpc = {
   listPackages: defineRpc('tasks.qry.package.list.v1', paginationSchema, list(packageSchema)),
   attachContent: defineRpc('tasks.cmd.package.attach-content.v1', attachContentSchema, packageSchema),
   getManifest: defineRpc('tasks.qry.manifest.get.v1', z.object({ contentId: sha256HexSchema }), signedManifestSchema),
+  /** The active signing key (kept for existing callers; `getSigningKeys` gives the whole set). */
   getSigningKey: defineRpc('tasks.qry.signing-key.get.v1', z.object({}), signingKeySchema),
+  /** The keys a device pins (at enrollment): active first, then retiring. */
+  getSigningKeys: defineRpc('tasks.qry.signing-keys.get.v1', z.object({}), signingKeySetSchema),
+  /** Every signing key with its state, newest first. */
+  listSigningKeys: defineRpc('tasks.qry.signing-key.list.v1', z.object({}), signingKeyListSchema),
+  /** Makes a new key active, endorsed by the active one, which becomes `retiring` (the overlap starts). */
+  rotateSigningKey: defineRpc('tasks.cmd.signing-key.rotate.v1', z.object({}), signingKeyListSchema),
+  /** Ends the overlap for a `retiring` key: manifests it signed are signed again with the active key, and devices drop it. */
+  retireSigningKey: defineRpc('tasks.cmd.signing-key.retire.v1', z.object({ keyId: z.string().min(1).max(64) }), signingKeyListSchema),
 
   createProfile: defineRpc('tasks.cmd.profile.create.v1', agentSettingsSchema.partial().extend({ name: z.string().min(1).max(200) }), profileSchema),
   updateProfile: defineRpc('tasks.cmd.profile.update.v1', z.object({ id: idSchema, patch: agentSettingsSchema.partial().extend({ name: z.string().min(1).max(200).optional() }) }), profileSchema),
@@ -188,4 +221,15 @@ export const TasksRpc = {
   ),
   getTaskSummary: defineRpc('tasks.qry.task.summary.v1', byId, taskSummarySchema),
   getLanSession: defineRpc('tasks.qry.task.lan-session.v1', z.object({ taskId: idSchema, deviceId: idSchema }), lanSessionSchema),
+} as const;
+
+/**
+ * What an agent asks the tasks service, scoped to the asking device (its ID is the subject's last
+ * token, which the device's NATS permissions fix): version 2 of the queries whose version 1 took the
+ * device from the payload. The LAN key goes only to a device that is a target of the task.
+ */
+export const TasksDeviceRpc = {
+  getLanSession: defineDeviceRpc('tasks.qry.task.lan-session', 2, z.object({ taskId: idSchema }), lanSessionSchema),
+  getSettings: defineDeviceRpc('tasks.qry.settings.get', 2, z.object({}), resolvedSettingsSchema),
+  getManifest: defineDeviceRpc('tasks.qry.manifest.get', 2, z.object({ contentId: sha256HexSchema }), signedManifestSchema),
 } as const;

@@ -4,13 +4,14 @@ import type { Request, Response } from 'express';
 import { ErrorCode, FleetcastError } from '@fleetcast/contracts';
 import { HealthController, MetricsController } from '@fleetcast/service-kit';
 import { GATEWAY_CONFIG, GatewayConfig } from '../config/gateway.config';
+import { EnrollHttpController } from '../enrollment/enrollment.http.controller';
 
 /**
  * Controllers that answer without a token: probes and scrapers (liveness, readiness, metrics) carry
- * none. Listed by class rather than path so that no spelling of a URL can slip past the guard.
+ * none, and an enrolling device carries an enrollment token instead (checked by the licensing service). Listed by class rather than path so that no spelling of a URL can slip past the guard.
  * The API document (/docs, /docs-json) is served outside Nest's router and never reaches a guard.
  */
-const OPEN_CONTROLLERS: ReadonlySet<Type<unknown>> = new Set<Type<unknown>>([HealthController, MetricsController]);
+const OPEN_CONTROLLERS: ReadonlySet<Type<unknown>> = new Set<Type<unknown>>([HealthController, MetricsController, EnrollHttpController]);
 
 /** Reads `Authorization: Bearer <token>`; anything else yields no token. */
 export function bearerToken(header: string | undefined): string | undefined {

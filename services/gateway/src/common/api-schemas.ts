@@ -1,6 +1,7 @@
 import type { ReferenceObject, SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
 import { deviceSchema, errorBodySchema, InventoryRpc, packageSchema, profileSchema, signedManifestSchema, taskSchema, taskSummarySchema, TasksRpc } from '@fleetcast/contracts';
+import { licenseStatusSchema, LicensingRpc } from '@fleetcast/contracts';
 import { SchemaSide, zodToOpenApi } from './zod-openapi';
 
 interface NamedSchema {
@@ -32,6 +33,9 @@ export const NAMED_API_SCHEMAS: readonly NamedSchema[] = [
   { name: 'Device', schema: deviceSchema, side: 'output' },
   { name: 'DeviceList', schema: InventoryRpc.listDevices.response, side: 'output' },
   { name: 'SubnetList', schema: InventoryRpc.listSubnets.response, side: 'output' },
+  { name: 'License', schema: licenseStatusSchema, side: 'output' },
+  { name: 'InstallLicense', schema: LicensingRpc.installLicense.request, side: 'input' },
+  { name: 'SeatList', schema: LicensingRpc.listSeats.response, side: 'output' },
 ];
 
 /** The document's components.schemas. */

@@ -47,6 +47,8 @@ export const gatewayEnvSchema = baseEnvSchema
 
 export interface GatewayConfig {
   natsUrl: string;
+  natsCredsFile?: string;
+  natsTlsCaFile?: string;
   httpHost: string;
   httpPort: number;
   logLevel: string;
@@ -63,6 +65,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   const e = parseEnv(gatewayEnvSchema, env);
   return {
     natsUrl: e.NATS_URL,
+    natsCredsFile: e.NATS_CREDS_FILE,
+    natsTlsCaFile: e.NATS_TLS_CA_FILE,
     httpHost: e.HTTP_HOST,
     httpPort: e.HTTP_PORT,
     logLevel: e.LOG_LEVEL,

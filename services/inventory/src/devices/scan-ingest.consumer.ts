@@ -30,6 +30,7 @@ export class ScanIngestConsumer implements BeforeApplicationShutdown {
       nc: this.nc,
       consumer: Consumers.inventoryScanIngest,
       versions: { [InventoryScanSubmitted.version]: InventoryScanSubmitted.schema },
+      deviceOf: (scan) => scan.deviceId,
       handleBatch: async (items) => {
         await this.devices.ingest(items.map((item) => item.data));
       },

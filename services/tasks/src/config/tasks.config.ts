@@ -1,14 +1,24 @@
 import { z } from 'zod';
+import { Streams } from '@fleetcast/contracts';
 import { baseEnvSchema, databaseEnvSchema, parseEnv, port } from '@fleetcast/service-kit';
 
 export const tasksEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
   HTTP_PORT: port(3002),
   /** Base URL agents download content from (the origin as the devices reach it). */
   ORIGIN_PUBLIC_URL: z.string().url().default('http://127.0.0.1:8081'),
-  /** Control-plane manifest signing key (Ed25519, PKCS#8 PEM). Absent: one is generated once and kept in the database. */
+  /**
+   * The first control-plane signing key (Ed25519, PKCS#8 PEM), stored as the active key when the
+   * database holds none. Absent: one is generated. Rotation replaces it in the database afterwards.
+   */
   SIGNING_KEY_PEM: z.string().optional(),
   /** A device that has not acknowledged an assignment after this long gets it again. */
   ASSIGNMENT_RESEND_SECONDS: z.coerce.number().int().min(1).default(60),
+  /**
+   * How long after a task's start a device may still act on its assignment (the signed expiry).
+   * 30 days, the TASK_ASSIGNMENTS stream's retention: a device offline for as long as the stream
+   * keeps its assignment still runs the task when it returns, and none later.
+   */
+  ASSIGNMENT_VALIDITY_SECONDS: z.coerce.number().int().min(60).default(Streams.taskAssignments.maxAgeSeconds),
   STATUS_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
   /** How often scheduled tasks and unacknowledged assignments are checked. */
   SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(50).default(1000),
@@ -16,6 +26,8 @@ export const tasksEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
 
 export type TasksConfig = {
   natsUrl: string;
+  natsCredsFile?: string;
+  natsTlsCaFile?: string;
   httpHost: string;
   httpPort: number;
   logLevel: string;
@@ -26,6 +38,7 @@ export type TasksConfig = {
   originPublicUrl: string;
   signingKeyPem?: string;
   assignmentResendSeconds: number;
+  assignmentValiditySeconds: number;
   statusBatchSize: number;
   schedulerIntervalMs: number;
 };
@@ -34,6 +47,8 @@ export function loadTasksConfig(env: NodeJS.ProcessEnv): TasksConfig {
   const e = parseEnv(tasksEnvSchema, env);
   return {
     natsUrl: e.NATS_URL,
+    natsCredsFile: e.NATS_CREDS_FILE,
+    natsTlsCaFile: e.NATS_TLS_CA_FILE,
     httpHost: e.HTTP_HOST,
     httpPort: e.HTTP_PORT,
     logLevel: e.LOG_LEVEL,
@@ -44,6 +59,7 @@ export function loadTasksConfig(env: NodeJS.ProcessEnv): TasksConfig {
     originPublicUrl: e.ORIGIN_PUBLIC_URL.replace(/\/$/, ''),
     signingKeyPem: e.SIGNING_KEY_PEM,
     assignmentResendSeconds: e.ASSIGNMENT_RESEND_SECONDS,
+    assignmentValiditySeconds: e.ASSIGNMENT_VALIDITY_SECONDS,
     statusBatchSize: e.STATUS_BATCH_SIZE,
     schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,
   };

@@ -8,6 +8,6 @@ import { SigningKeyService } from './signing-key.service';
 @Module({
   controllers: [PackagesNatsController],
   providers: [PackagesRepository, PackagesService, SigningKeyRepository, SigningKeyService],
-  exports: [PackagesService, PackagesRepository],
+  exports: [PackagesService, PackagesRepository, SigningKeyService],
 })
 export class PackagesModule {}

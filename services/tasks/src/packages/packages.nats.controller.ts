@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
-import { TasksRpc } from '@fleetcast/contracts';
-import { handleRpc } from '@fleetcast/service-kit';
+import { Ctx, MessagePattern, NatsContext, Payload } from '@nestjs/microservices';
+import { TasksDeviceRpc, TasksRpc } from '@fleetcast/contracts';
+import { handleDeviceRpc, handleRpc } from '@fleetcast/service-kit';
 import { PackagesService } from './packages.service';
 
 @Controller()
@@ -33,8 +33,33 @@ export class PackagesNatsController {
     return handleRpc(TasksRpc.getManifest, payload, (req) => this.packages.getManifest(req.contentId));
   }
 
+  @MessagePattern(TasksDeviceRpc.getManifest.subject)
+  deviceManifest(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+    return handleDeviceRpc(TasksDeviceRpc.getManifest, ctx.getSubject(), payload, (req) => this.packages.getManifest(req.contentId));
+  }
+
   @MessagePattern(TasksRpc.getSigningKey.subject)
   signingKey(@Payload() payload: unknown) {
     return handleRpc(TasksRpc.getSigningKey, payload, () => this.packages.getSigningKey());
+  }
+
+  @MessagePattern(TasksRpc.getSigningKeys.subject)
+  signingKeys(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.getSigningKeys, payload, () => this.packages.getSigningKeys());
+  }
+
+  @MessagePattern(TasksRpc.listSigningKeys.subject)
+  listSigningKeys(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.listSigningKeys, payload, () => this.packages.listSigningKeys());
+  }
+
+  @MessagePattern(TasksRpc.rotateSigningKey.subject)
+  rotateSigningKey(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.rotateSigningKey, payload, () => this.packages.rotateSigningKey());
+  }
+
+  @MessagePattern(TasksRpc.retireSigningKey.subject)
+  retireSigningKey(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.retireSigningKey, payload, (req) => this.packages.retireSigningKey(req.keyId));
   }
 }

@@ -71,6 +71,23 @@ export class PackagesRepository {
     return toPackage(rows[0]);
   }
 
+  /** Ready packages whose manifest `keyId` signed, with the manifest (to sign it again when that key retires). */
+  async manifestsSignedBy(m: EntityManager, keyId: string): Promise<Array<{ packageId: string; manifest: Manifest }>> {
+    const rows = await queryRows<{ id: string; content_id: string; size: string; block_size: number; block_hashes: Buffer }>(
+      m,
+      `SELECT id, content_id, size, block_size, block_hashes FROM tasks.packages WHERE key_id = $1 AND status = 'ready' ORDER BY id FOR UPDATE`,
+      [keyId],
+    );
+    return rows.map((r) => ({
+      packageId: r.id,
+      manifest: { contentId: r.content_id, size: Number(r.size), blockSize: r.block_size, blockHashes: new Uint8Array(r.block_hashes) },
+    }));
+  }
+
+  async updateSignature(m: EntityManager, packageId: string, signed: Pick<Signed<Manifest>, 'keyId' | 'signature'>): Promise<void> {
+    await m.query(`UPDATE tasks.packages SET key_id = $2, signature = $3 WHERE id = $1`, [packageId, signed.keyId, Buffer.from(signed.signature)]);
+  }
+
   async findManifest(contentId: string): Promise<Signed<Manifest> | null> {
     const rows = await queryRows<{ size: string; block_size: number; block_hashes: Buffer; key_id: string; signature: Buffer }>(this.db, 
       `SELECT size, block_size, block_hashes, key_id, signature FROM tasks.packages WHERE content_id = $1 AND status = 'ready' LIMIT 1`,

@@ -1,8 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { attachContentSchema, createPackageSchema, ErrorCode, FleetcastError, Package, SignedManifest } from '@fleetcast/contracts';
-import { manifestShapeError, signManifest, toWire } from '@fleetcast/content';
+import { attachContentSchema, createPackageSchema, ErrorCode, FleetcastError, Package, SignedManifest, SigningKeyInfo, SigningKeySet } from '@fleetcast/contracts';
+import { manifestHash, manifestShapeError, signManifest, toWire } from '@fleetcast/content';
+import { LOGGER } from '@fleetcast/service-kit';
+import type { Logger } from '@fleetcast/telemetry';
 import { PackagesRepository } from './packages.repository';
 import { SigningKeyService } from './signing-key.service';
 
@@ -11,6 +13,7 @@ export class PackagesService {
   constructor(
     private readonly packages: PackagesRepository,
     private readonly signingKey: SigningKeyService,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   create(request: z.infer<typeof createPackageSchema>): Promise<Package> {
@@ -56,8 +59,45 @@ export class PackagesService {
     return toWire(signed);
   }
 
+  /** SHA-256 of the signing bytes of the manifest of `contentId`: what an assignment names, whichever key signed the manifest. */
+  async manifestHashOf(contentId: string): Promise<string> {
+    const signed = await this.packages.findManifest(contentId);
+    if (!signed) throw new FleetcastError(ErrorCode.ManifestNotFound, `no ready package has content ${contentId}`);
+    return manifestHash(signed.value);
+  }
+
+  /** The active key (what existing callers pinned before key sets). */
   async getSigningKey(): Promise<{ keyId: string; publicKeyDer: string }> {
     const key = await this.signingKey.get();
     return { keyId: key.keyId, publicKeyDer: key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64') };
+  }
+
+  getSigningKeys(): Promise<SigningKeySet> {
+    return this.signingKey.keySet();
+  }
+
+  async listSigningKeys(): Promise<{ items: SigningKeyInfo[] }> {
+    return { items: await this.signingKey.list() };
+  }
+
+  async rotateSigningKey(): Promise<{ items: SigningKeyInfo[] }> {
+    return { items: await this.signingKey.rotate(new Date()) };
+  }
+
+  /**
+   * Ends a rotation's overlap: the key is retired and every manifest it signed is signed again with
+   * the active key in the same transaction, so that devices, which drop a retired key, can still
+   * verify those packages. Assignments signed from now on name the key as retired.
+   */
+  async retireSigningKey(keyId: string): Promise<{ items: SigningKeyInfo[] }> {
+    const items = await this.signingKey.transaction(async (m) => {
+      await this.signingKey.retire(m, keyId, new Date());
+      const active = await this.signingKey.get(m);
+      const manifests = await this.packages.manifestsSignedBy(m, keyId);
+      for (const { packageId, manifest } of manifests) await this.packages.updateSignature(m, packageId, signManifest(manifest, active));
+      if (manifests.length > 0) this.logger.info({ retired: keyId, active: active.keyId, manifests: manifests.length }, 'manifests signed again with the active key');
+      return this.signingKey.list(m);
+    });
+    return { items };
   }
 }

@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
-import { TasksRpc } from '@fleetcast/contracts';
-import { handleRpc } from '@fleetcast/service-kit';
+import { Ctx, MessagePattern, NatsContext, Payload } from '@nestjs/microservices';
+import { TasksDeviceRpc, TasksRpc } from '@fleetcast/contracts';
+import { handleDeviceRpc, handleRpc } from '@fleetcast/service-kit';
 import { ProfilesService } from './profiles.service';
 
 @Controller()
@@ -29,6 +29,11 @@ export class ProfilesNatsController {
   }
 
   /** Every device uses the default profile outside tasks that carry their own. */
+  @MessagePattern(TasksDeviceRpc.getSettings.subject)
+  ownSettings(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+    return handleDeviceRpc(TasksDeviceRpc.getSettings, ctx.getSubject(), payload, () => this.profiles.resolve(null));
+  }
+
   @MessagePattern(TasksRpc.getDeviceSettings.subject)
   deviceSettings(@Payload() payload: unknown) {
     return handleRpc(TasksRpc.getDeviceSettings, payload, () => this.profiles.resolve(null));

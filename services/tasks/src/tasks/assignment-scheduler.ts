@@ -46,7 +46,8 @@ export class AssignmentScheduler implements OnApplicationBootstrap, OnApplicatio
           await this.tasks.markSent(m, task.id, now);
         }
         const before = new Date(now.getTime() - this.config.assignmentResendSeconds * 1000);
-        const unacknowledged = await this.tasks.claimUnacknowledged(m, before, now, CLAIM_LIMIT);
+        const validSince = new Date(now.getTime() - this.config.assignmentValiditySeconds * 1000);
+        const unacknowledged = await this.tasks.claimUnacknowledged(m, before, now, CLAIM_LIMIT, validSince);
         const byTask = new Map<string, string[]>();
         for (const u of unacknowledged) byTask.set(u.taskId, [...(byTask.get(u.taskId) ?? []), u.deviceId]);
         for (const [taskId, deviceIds] of byTask) {

@@ -25,6 +25,7 @@ export class StatusIngestConsumer implements OnApplicationBootstrap, OnApplicati
       nc: this.nc,
       consumer: Consumers.deviceStatusIngest,
       versions: { 1: deviceStatusV1Schema, 2: deviceStatusV2Schema },
+      deviceOf: (report) => report.deviceId,
       handleBatch: (items) => this.tasks.applyReports(items.map((i) => upgradeDeviceStatus(i.data))),
       logger: this.logger,
       metrics: this.metrics,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeviceStatusV1, Package } from '@fleetcast/contracts';
-import { buildAssignment, latestReports, summarize } from './task-model';
+import { DeviceStatusV1, Package, taskAssignedV2Schema } from '@fleetcast/contracts';
+import { assignmentDocument, assignmentWindow, buildAssignment, latestReports, summarize } from './task-model';
 
 const report = (deviceId: string, seq: number, state: DeviceStatusV1['state']): DeviceStatusV1 => ({
   taskId: 't1',
@@ -61,14 +61,37 @@ test('summarize adds counts and bytes overall and per subnet; null subnet is "un
   );
 });
 
-test('buildAssignment points at the content address and refuses a package without content', () => {
-  const pkg: Package = {
-    id: 'p1', name: 'n', version: '1', platform: 'linux', installCommand: '/bin/true', installArgs: [], successExitCodes: [0],
-    timeoutSeconds: 60, status: 'ready', contentId: 'a'.repeat(64), size: 10, createdAt: '',
-  };
-  const settings = { profileId: 'default', useMulticast: true, sessionStartDelaySeconds: 60, peerDownloadAllowed: true, lanRateLimitKbps: null, cacheSizeLimitBytes: null };
-  const a = buildAssignment({ id: 't1', action: 'install' }, pkg, settings, 'dev-1', 'http://origin:8081', new Date(0));
+const pkg: Package = {
+  id: 'p1', name: 'n', version: '1', platform: 'linux', installCommand: '/bin/true', installArgs: ['-x'], successExitCodes: [0],
+  timeoutSeconds: 60, status: 'ready', contentId: 'a'.repeat(64), size: 10, createdAt: '',
+};
+const settings = { profileId: 'default', useMulticast: true, sessionStartDelaySeconds: 60, peerDownloadAllowed: true, lanRateLimitKbps: null, cacheSizeLimitBytes: null };
+const DAY = 24 * 3600 * 1000;
+
+test('assignmentWindow: from the task start for the validity, the same for every resend; a start in the past counts from creation', () => {
+  const createdAt = new Date('2026-03-01T00:00:00Z');
+  const scheduled = { startAt: new Date('2026-03-05T08:00:00Z'), createdAt };
+  assert.deepEqual(assignmentWindow(scheduled, 30 * DAY), { notBefore: scheduled.startAt, expiresAt: new Date('2026-04-04T08:00:00Z') });
+  const backdated = { startAt: new Date('2026-01-01T00:00:00Z'), createdAt };
+  assert.deepEqual(assignmentWindow(backdated, 30 * DAY), { notBefore: createdAt, expiresAt: new Date('2026-03-31T00:00:00Z') });
+});
+
+test('assignmentDocument carries what the device runs; buildAssignment adds the unsigned rest and points at the content address', () => {
+  const window = { notBefore: new Date(0), expiresAt: new Date(DAY) };
+  const doc = assignmentDocument({ id: 't1', action: 'install' }, pkg, 'b'.repeat(64), 'dev-1', window, ['old-key'], new Date(1000));
+  assert.deepEqual(doc, {
+    taskId: 't1',
+    deviceId: 'dev-1',
+    action: 'install',
+    package: { contentId: 'a'.repeat(64), size: 10, manifestHash: 'b'.repeat(64), installCommand: '/bin/true', installArgs: ['-x'], successExitCodes: [0], timeoutSeconds: 60 },
+    issuedAt: new Date(1000).toISOString(),
+    notBefore: new Date(0).toISOString(),
+    expiresAt: new Date(DAY).toISOString(),
+    retiredKeyIds: ['old-key'],
+  });
+  const a = buildAssignment({ document: doc, keyId: 'k', signature: 'c2ln' }, [], pkg, settings, 'http://origin:8081');
   assert.equal(a.package.downloadUrl, `http://origin:8081/v1/content/${'a'.repeat(64)}`);
-  assert.equal(a.deviceId, 'dev-1');
-  assert.throws(() => buildAssignment({ id: 't1', action: 'install' }, { ...pkg, contentId: null }, settings, 'd', 'http://o', new Date(0)), /no content/);
+  assert.ok(taskAssignedV2Schema.safeParse(a).success);
+  assert.equal('installCommand' in a.package, false, 'the command travels only in the signed document');
+  assert.throws(() => assignmentDocument({ id: 't1', action: 'install' }, { ...pkg, contentId: null }, 'b'.repeat(64), 'd', window, [], new Date(0)), /no content/);
 });

@@ -1,4 +1,5 @@
 import {
+  AssignmentDocumentV2,
   BytesBySource,
   DEVICE_TASK_STATES,
   DeviceStatusV1,
@@ -6,7 +7,7 @@ import {
   Package,
   ResolvedSettings,
   TaskAction,
-  TaskAssignedV1,
+  TaskAssignedV2,
   TaskSummary,
 } from '@fleetcast/contracts';
 
@@ -23,35 +24,63 @@ export interface TaskRecord {
   createdAt: Date;
 }
 
-/** The assignment a device receives; the download URL is the origin's content address. */
-export function buildAssignment(
+/**
+ * When a device may act on a task's assignment: from the task's start (or its creation, for a start
+ * time given in the past) until `validityMs` later. The same window for the first copy and every
+ * resend, so that resending never extends it; with the default validity, the stream's 30-day
+ * retention, an agent that was offline for as long as the stream keeps the assignment still runs
+ * the task when it comes back, and never after.
+ */
+export function assignmentWindow(task: Pick<TaskRecord, 'startAt' | 'createdAt'>, validityMs: number): { notBefore: Date; expiresAt: Date } {
+  const notBefore = new Date(Math.max(task.startAt.getTime(), task.createdAt.getTime()));
+  return { notBefore, expiresAt: new Date(notBefore.getTime() + validityMs) };
+}
+
+/** The signed part of one device's assignment: everything the device acts on. */
+export function assignmentDocument(
   task: Pick<TaskRecord, 'id' | 'action'>,
   pkg: Package,
-  settings: ResolvedSettings,
+  manifestHash: string,
   deviceId: string,
-  originPublicUrl: string,
+  window: { notBefore: Date; expiresAt: Date },
+  retiredKeyIds: string[],
   now: Date,
-): TaskAssignedV1 {
+): AssignmentDocumentV2 {
   if (pkg.contentId === null || pkg.size === null) throw new Error(`package ${pkg.id} has no content`);
   return {
     taskId: task.id,
     deviceId,
     action: task.action,
     package: {
-      packageId: pkg.id,
-      name: pkg.name,
-      version: pkg.version,
-      platform: pkg.platform,
       contentId: pkg.contentId,
       size: pkg.size,
-      downloadUrl: `${originPublicUrl}/v1/content/${pkg.contentId}`,
+      manifestHash,
       installCommand: pkg.installCommand,
       installArgs: pkg.installArgs,
       successExitCodes: pkg.successExitCodes,
       timeoutSeconds: pkg.timeoutSeconds,
     },
-    settings,
     issuedAt: now.toISOString(),
+    notBefore: window.notBefore.toISOString(),
+    expiresAt: window.expiresAt.toISOString(),
+    retiredKeyIds,
+  };
+}
+
+/** The message a device receives: the signed document, the endorsements to its key, and the unsigned rest (names, download URL, settings). */
+export function buildAssignment(
+  signed: TaskAssignedV2['assignment'],
+  endorsements: TaskAssignedV2['endorsements'],
+  pkg: Package,
+  settings: ResolvedSettings,
+  originPublicUrl: string,
+): TaskAssignedV2 {
+  if (pkg.contentId === null) throw new Error(`package ${pkg.id} has no content`);
+  return {
+    assignment: signed,
+    endorsements,
+    package: { packageId: pkg.id, name: pkg.name, version: pkg.version, platform: pkg.platform, downloadUrl: `${originPublicUrl}/v1/content/${pkg.contentId}` },
+    settings,
   };
 }
 

@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
-import { TasksRpc } from '@fleetcast/contracts';
-import { handleRpc } from '@fleetcast/service-kit';
+import { Ctx, MessagePattern, NatsContext, Payload } from '@nestjs/microservices';
+import { TasksDeviceRpc, TasksRpc } from '@fleetcast/contracts';
+import { handleDeviceRpc, handleRpc } from '@fleetcast/service-kit';
 import { TasksService } from './tasks.service';
 
 @Controller()
@@ -31,6 +31,12 @@ export class TasksNatsController {
   @MessagePattern(TasksRpc.getLanSession.subject)
   lanSession(@Payload() payload: unknown) {
     return handleRpc(TasksRpc.getLanSession, payload, (req) => this.tasks.lanSession(req.taskId, req.deviceId));
+  }
+
+  /** A device asks for its own LAN session: the key is given only to a target of the task. */
+  @MessagePattern(TasksDeviceRpc.getLanSession.subject)
+  deviceLanSession(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+    return handleDeviceRpc(TasksDeviceRpc.getLanSession, ctx.getSubject(), payload, (req, deviceId) => this.tasks.lanSession(req.taskId, deviceId));
   }
 
   @MessagePattern(TasksRpc.getTaskSummary.subject)

@@ -101,13 +101,18 @@ export class TasksRepository {
     await m.query(`UPDATE tasks.device_tasks SET sent_at = $2 WHERE task_id = $1 AND state = 'pending'`, [taskId, at]);
   }
 
-  /** Assignments sent before `before` and still not acknowledged; claimed and stamped as sent again. */
-  async claimUnacknowledged(m: EntityManager, before: Date, now: Date, limit: number): Promise<Array<{ taskId: string; deviceId: string }>> {
+  /**
+   * Assignments sent before `before` and still not acknowledged; claimed and stamped as sent again.
+   * Only those of tasks whose assignments are still valid (started, or created, after `validSince`):
+   * a device would refuse an expired one.
+   */
+  async claimUnacknowledged(m: EntityManager, before: Date, now: Date, limit: number, validSince: Date): Promise<Array<{ taskId: string; deviceId: string }>> {
     const rows = await queryRows<{ task_id: string; device_id: string }>(m, 
       `UPDATE tasks.device_tasks d SET sent_at = $2 FROM (
-         SELECT task_id, device_id FROM tasks.device_tasks WHERE state = 'pending' AND sent_at < $1 LIMIT $3 FOR UPDATE SKIP LOCKED
+         SELECT dt.task_id, dt.device_id FROM tasks.device_tasks dt JOIN tasks.tasks t ON t.id = dt.task_id
+         WHERE dt.state = 'pending' AND dt.sent_at < $1 AND GREATEST(t.start_at, t.created_at) > $4 LIMIT $3 FOR UPDATE OF dt SKIP LOCKED
        ) due WHERE d.task_id = due.task_id AND d.device_id = due.device_id RETURNING d.task_id, d.device_id`,
-      [before, now, limit],
+      [before, now, limit, validSince],
     );
     return rows.map((r) => ({ taskId: r.task_id, deviceId: r.device_id }));
   }

@@ -12,8 +12,9 @@ import {
   LanSession,
   ResolvedTargets,
   Task,
-  TaskAssigned,
+  TaskAssignedV2,
 } from '@fleetcast/contracts';
+import { endorsementToWire, signAssignment } from '@fleetcast/content';
 import { RpcClient } from '@fleetcast/nats';
 import { LOGGER } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
@@ -21,8 +22,9 @@ import { z } from 'zod';
 import { TASKS_CONFIG, TasksConfig } from '../config/tasks.config';
 import { OutboxService } from '../outbox/outbox.service';
 import { PackagesService } from '../packages/packages.service';
+import { SigningKeyService } from '../packages/signing-key.service';
 import { ProfilesService } from '../profiles/profiles.service';
-import { buildAssignment, latestReports, summarize, TaskRecord } from './task-model';
+import { assignmentDocument, assignmentWindow, buildAssignment, latestReports, summarize, TaskRecord } from './task-model';
 import { TasksRepository } from './tasks.repository';
 
 /** Resolving a 10,000-device target set is one inventory query; give it more than the default time. */
@@ -37,6 +39,7 @@ export class TasksService {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly tasks: TasksRepository,
     private readonly packages: PackagesService,
+    private readonly signingKeys: SigningKeyService,
     private readonly profiles: ProfilesService,
     private readonly outbox: OutboxService,
     private readonly rpc: RpcClient,
@@ -72,16 +75,31 @@ export class TasksService {
     return this.get(task.id);
   }
 
-  /** Writes one assignment per device to the outbox, in the caller's transaction. */
+  /**
+   * Writes one assignment per device to the outbox, in the caller's transaction, each signed for its
+   * device with the active key (a resend is signed again, with the same validity window). Nothing
+   * is written once the window has closed: the device would refuse it.
+   */
   async enqueueAssignments(m: EntityManager, task: TaskRecord, deviceIds: string[], now: Date): Promise<void> {
+    const window = assignmentWindow(task, this.config.assignmentValiditySeconds * 1000);
+    if (window.expiresAt <= now) {
+      this.logger.warn({ taskId: task.id, devices: deviceIds.length, expiresAt: window.expiresAt.toISOString() }, 'assignments not sent: their validity has ended');
+      return;
+    }
     const pkg = await this.packages.get(task.packageId);
+    if (pkg.contentId === null) throw new FleetcastError(ErrorCode.PackageNotReady, `package ${pkg.id} has no content`);
     const settings = await this.profiles.resolve(task.profileId, m);
+    const manifestHash = await this.packages.manifestHashOf(pkg.contentId);
+    const signer = await this.signingKeys.assignmentSigner(now, m);
+    const endorsements = signer.endorsements.map(endorsementToWire);
     await this.outbox.enqueue(
       m,
-      deviceIds.map((deviceId) => ({
-        subject: TaskAssigned.subject(deviceId),
-        payload: buildAssignment(task, pkg, settings, deviceId, this.config.originPublicUrl, now),
-      })),
+      deviceIds.map((deviceId) => {
+        const document = assignmentDocument(task, pkg, manifestHash, deviceId, window, signer.retiredKeyIds, now);
+        const signed = signAssignment(document, signer.key);
+        const assignment = { document, keyId: signed.keyId, signature: Buffer.from(signed.signature).toString('base64') };
+        return { subject: TaskAssignedV2.subject(deviceId), payload: buildAssignment(assignment, endorsements, pkg, settings, this.config.originPublicUrl) };
+      }),
     );
   }
 

@@ -1,4 +1,5 @@
 import { connect } from 'nats';
+import type { NatsServer } from '@fleetcast/testing';
 import { DeviceStatusReportedV2, Streams, SubjectBase, versioned, type DeviceStatusV2, type LanActivity } from '@fleetcast/contracts';
 
 /** Enough for a stream that holds every report of a lab file's few tasks. */
@@ -11,8 +12,8 @@ const FETCH_EXPIRES_MS = 3_000;
  * version-2 status reports), read back from the status stream on the lab's NATS: the per-device
  * figures that the task summary only gives summed per subnet.
  */
-export async function lanActivityReported(natsUrl: string, taskId: string): Promise<Map<string, LanActivity>> {
-  const nc = await connect({ servers: natsUrl, name: 'lab-test-status-reader' });
+export async function lanActivityReported(nats: Pick<NatsServer, 'adminConnectOptions'>, taskId: string): Promise<Map<string, LanActivity>> {
+  const nc = await connect({ ...nats.adminConnectOptions(), name: 'lab-test-status-reader' });
   try {
     const consumer = await nc.jetstream().consumers.get(Streams.deviceStatus.name, {
       filterSubjects: `${versioned(SubjectBase.deviceStatusReported, DeviceStatusReportedV2.version)}.>`,

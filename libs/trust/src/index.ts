@@ -1,0 +1,4 @@
+export * from './permissions';
+export * from './fleet-trust';
+export * from './trust-files';
+export * from './account-updates';

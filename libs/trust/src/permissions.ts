@@ -1,0 +1,94 @@
+import {
+  assignmentReplayConsumerName,
+  deviceInboxPrefix,
+  DeviceStatusReported,
+  InventoryScanSubmitted,
+  SettingsChanged,
+  Streams,
+  SubjectBase,
+  TaskAssigned,
+  TasksDeviceRpc,
+  TasksRpc,
+} from '@fleetcast/contracts';
+
+/**
+ * NATS permissions of every kind of user in the fleet's account, derived from the contracts: what a
+ * device and each service may publish and subscribe to. Pure: the JWTs carry these lists, and the
+ * server enforces them on every message.
+ */
+export interface SubjectPermissions {
+  pub: { allow: string[]; deny?: string[] };
+  sub: { allow: string[]; deny?: string[] };
+}
+
+/** The services that connect to NATS, each as its own user. */
+export const SERVICE_ROLES = ['inventory', 'tasks', 'origin', 'gateway', 'licensing'] as const;
+export type ServiceRole = (typeof SERVICE_ROLES)[number];
+
+/** Replaces a subject's version token with `*`: every version (of this device's subject, where it has one). */
+const anyVersion = (subject: string): string => subject.replace(/\.v\d+(\.|$)/, '.*$1');
+
+/**
+ * A device may publish its own scans and status reports, ask the device-scoped queries for itself,
+ * and replay its own assignments through one consumer named after it; it may subscribe to its own
+ * assignments, the settings broadcast and its own inboxes. Nothing else: not another device's
+ * subjects, not `tasks.cmd.*`, not the JetStream API beyond that one consumer.
+ */
+export function devicePermissions(deviceId: string): SubjectPermissions {
+  const stream = Streams.taskAssignments.name;
+  const consumer = assignmentReplayConsumerName(deviceId);
+  const jsConsumer = (action: string) => `$JS.API.CONSUMER.${action}.${stream}.${consumer}`;
+  return {
+    pub: {
+      allow: [
+        anyVersion(InventoryScanSubmitted.subject(deviceId)),
+        anyVersion(DeviceStatusReported.subject(deviceId)),
+        ...Object.values(TasksDeviceRpc).map((rpc) => anyVersion(rpc.subjectFor(deviceId))),
+        // The client asks for the account's JetStream info before it uses the API.
+        '$JS.API.INFO',
+        // Named consumer creation carries the filter in the subject (server 2.9+): this device's assignments only.
+        `${jsConsumer('CREATE')}.${TaskAssigned.deviceFilter(deviceId)}`,
+        jsConsumer('INFO'),
+        jsConsumer('MSG.NEXT'),
+        jsConsumer('DELETE'),
+      ],
+    },
+    sub: {
+      allow: [TaskAssigned.deviceFilter(deviceId), anyVersion(SettingsChanged.subject()), `${deviceInboxPrefix(deviceId)}.>`],
+    },
+  };
+}
+
+/** What every service needs: replies to requests, its own inboxes, the JetStream API and acks. */
+const SERVICE_COMMON = { pub: ['_INBOX.>', '$JS.API.>', '$JS.ACK.>'], sub: ['_INBOX.>'] };
+const deadLetters = `${SubjectBase.deadLettered}.>`;
+const attachContent = anyVersion(TasksRpc.attachContent.subject);
+
+/**
+ * Each service serves its own domain and calls only what it uses. The origin alone may attach
+ * content to a package (so the tasks service signs manifests only over hashes the origin computed),
+ * and no service but tasks may publish assignments.
+ */
+export function servicePermissions(role: ServiceRole): SubjectPermissions {
+  const own: Record<ServiceRole, { pub: string[]; sub: string[]; denyPub?: string[] }> = {
+    inventory: { pub: ['inventory.>', deadLetters], sub: ['inventory.>'] },
+    tasks: {
+      pub: ['tasks.>', 'inventory.qry.>', deadLetters],
+      sub: ['tasks.>'],
+      // Served by the tasks service, but only the origin may ask it.
+      denyPub: [attachContent],
+    },
+    origin: { pub: [attachContent, 'tasks.qry.>'], sub: [] },
+    gateway: {
+      pub: ['tasks.cmd.>', 'tasks.qry.>', 'inventory.qry.>', 'licensing.cmd.>', 'licensing.qry.>'],
+      sub: [],
+      denyPub: [`${SubjectBase.taskAssigned}.>`],
+    },
+    licensing: { pub: ['licensing.>', 'tasks.qry.>', 'inventory.qry.>'], sub: ['licensing.>'] },
+  };
+  const p = own[role];
+  return {
+    pub: { allow: [...SERVICE_COMMON.pub, ...p.pub], ...(p.denyPub ? { deny: p.denyPub } : {}) },
+    sub: { allow: [...SERVICE_COMMON.sub, ...p.sub] },
+  };
+}
