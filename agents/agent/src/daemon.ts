@@ -621,8 +621,9 @@ export class AgentDaemon {
   /** Sends an inventory scan; settings are read again with it (how missed setting changes arrive). */
   private async scan(why: string): Promise<void> {
     try {
-      // A clock-based sequence grows across restarts without any state to keep.
-      const scan = await collectInventory(this.inventoryOptions(), Date.now());
+      const { scanSeq, seededFromClock } = await this.store.nextScanSeq(Date.now());
+      if (seededFromClock === 'unreadable') this.config.logger.warn({ scanSeq }, 'the scan sequence file was unreadable: the counter starts again from the clock');
+      const scan = await collectInventory(this.inventoryOptions(), scanSeq);
       await this.link.publishScan(scan);
       this.config.logger.debug({ why, interfaces: scan.interfaces.length }, 'inventory scan queued');
       if (why !== 'start') await this.refreshSettings();

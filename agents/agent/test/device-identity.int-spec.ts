@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TaskAssignedV1, idSchema } from '@fleetcast/contracts';
+import { REPORT_SEQ_MAX, SCAN_SEQ_MAX, TaskAssignedV1, deviceStatusV1Schema, idSchema, inventoryScanV1Schema } from '@fleetcast/contracts';
 import { AgentErrorCode, InvalidIdError } from '../src/core/agent-errors';
 import { reduceTaskLifecycle } from '../src/core/task-lifecycle';
 import { AgentStateError, DeviceIdentityError, TaskStateStore, loadDeviceIdentity } from '../src/adapters/device-identity';
@@ -80,6 +80,45 @@ test('seq: a damaged counter is an error rather than a restart at 1', async () =
   await writeFile(join(dir, 'seq', 'task-d.json'), 'garbage');
   const restarted = await TaskStateStore.open(dir);
   await assert.rejects(restarted.nextSeq('task-d'), (e: unknown) => e instanceof AgentStateError && e.code === AgentErrorCode.StateUnreadable);
+});
+
+test('seq: a counter at the bound of the contract refuses to go past it instead of sending an invalid report', async () => {
+  const dir = await stateDir();
+  await TaskStateStore.open(dir);
+  await writeFile(join(dir, 'seq', 'task-e.json'), JSON.stringify({ lastSeq: REPORT_SEQ_MAX - 1 }));
+  const store = await TaskStateStore.open(dir);
+  assert.equal(await store.nextSeq('task-e'), REPORT_SEQ_MAX);
+  await assert.rejects(store.nextSeq('task-e'), (e: unknown) => e instanceof AgentStateError && /every report sequence number/.test(e.message));
+});
+
+test('scan seq: starts from the clock (above what earlier, clock-based agents sent), then counts up across restarts whatever the clock does', async () => {
+  const dir = await stateDir();
+  const T = Date.parse('2026-01-10T12:00:00Z');
+  const store = await TaskStateStore.open(dir);
+  assert.deepEqual(await store.nextScanSeq(T), { scanSeq: T, seededFromClock: 'missing' });
+  assert.deepEqual(await store.nextScanSeq(T + 3_600_000), { scanSeq: T + 1, seededFromClock: null }, 'one more, not the clock');
+  const restarted = await TaskStateStore.open(dir);
+  // The clock set back a day: the sequence still grows.
+  assert.deepEqual(await restarted.nextScanSeq(T - 86_400_000), { scanSeq: T + 2, seededFromClock: null });
+  assert.deepEqual(JSON.parse(await readFile(join(dir, 'scan-seq.json'), 'utf8')), { lastScanSeq: T + 2 });
+  const seqs = await Promise.all(Array.from({ length: 10 }, () => restarted.nextScanSeq(T)));
+  assert.deepEqual([...seqs.map((s) => s.scanSeq)].sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => T + 3 + i), 'concurrent scans never share a number');
+  for (const scanSeq of seqs.map((s) => s.scanSeq)) assert.ok(inventoryScanV1Schema.shape.scanSeq.safeParse(scanSeq).success);
+});
+
+test('scan seq: a damaged counter file is replaced from the clock (above anything counted from an earlier clock) and said so', async () => {
+  const dir = await stateDir();
+  const T = Date.parse('2026-01-10T12:00:00Z');
+  await (await TaskStateStore.open(dir)).nextScanSeq(T);
+  await writeFile(join(dir, 'scan-seq.json'), '{"lastScanSeq": ');
+  const restarted = await TaskStateStore.open(dir);
+  assert.deepEqual(await restarted.nextScanSeq(T + 60_000), { scanSeq: T + 60_000, seededFromClock: 'unreadable' });
+  // Past the contract's bound: not sent.
+  await writeFile(join(dir, 'scan-seq.json'), JSON.stringify({ lastScanSeq: SCAN_SEQ_MAX }));
+  const atBound = await TaskStateStore.open(dir);
+  assert.deepEqual(await atBound.nextScanSeq(T), { scanSeq: T, seededFromClock: 'unreadable' }, 'a stored value at the bound cannot be counted on from: reseeded');
+  assert.equal(inventoryScanV1Schema.shape.scanSeq.safeParse(SCAN_SEQ_MAX + 1).success, false);
+  assert.equal(deviceStatusV1Schema.shape.seq.safeParse(REPORT_SEQ_MAX + 1).success, false);
 });
 
 function assignment(taskId: string): TaskAssignedV1 {

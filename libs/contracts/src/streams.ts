@@ -12,9 +12,33 @@ export interface StreamDefinition {
   maxAgeSeconds: number;
   /** Window in which a repeated Nats-Msg-Id is dropped by the server (publisher retries). */
   duplicateWindowSeconds: number;
+  /**
+   * Messages kept per subject, the oldest dropped first; -1 = no limit. Set where a subject is one
+   * device's and its messages supersede each other, so that devices that stay offline cannot grow
+   * the stream without bound.
+   */
+  maxMsgsPerSubject: number;
+  /**
+   * Bytes the stream keeps at most, the oldest messages dropped first: what stops a runaway
+   * publisher from filling the server's store (and every other stream with it). The streams' sum
+   * stays under the server's `max_file_store` (10 GB in infra/nats/nats.conf).
+   */
+  maxBytes: number;
 }
 
 const DAY = 24 * 3600;
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/**
+ * Copies of assignments kept per device. A device that never acknowledges gets a task's assignment
+ * 9 times (the first copy and 8 resends, the tasks service's default cap), so 128 keep every copy of
+ * its last 14 tasks and the newest copy of far more (a device that acknowledges has one copy a
+ * task): a device offline for the 30 days of an assignment's validity still replays every task
+ * issued to it meanwhile unless it was given more than 14 and acknowledged none. At ~2 KB an
+ * assignment, 10,000 devices fill at most 2.6 GB, inside the stream's byte limit.
+ */
+export const ASSIGNMENTS_KEPT_PER_DEVICE = 128;
 
 export const Streams = {
   inventoryScans: {
@@ -23,6 +47,12 @@ export const Streams = {
     // Scans are superseded by the next one; a week covers a long outage of the inventory service.
     maxAgeSeconds: 7 * DAY,
     duplicateWindowSeconds: 120,
+    // Only a device's newest scan counts (the highest scanSeq wins); a few more ride out a burst of
+    // network changes while ingestion lags. 10,000 devices x 8 x a ~2 KB scan: 160 MB.
+    maxMsgsPerSubject: 8,
+    // 10,000 devices' usual scans (~2 KB) use 1 % of it; the largest the contract allows (~700 KB,
+    // 10,000 cached content IDs) still fit for 3,000 devices.
+    maxBytes: 2 * GiB,
   },
   taskAssignments: {
     name: 'TASK_ASSIGNMENTS',
@@ -30,18 +60,31 @@ export const Streams = {
     // An agent that was offline for up to 30 days still finds its assignments when it returns.
     maxAgeSeconds: 30 * DAY,
     duplicateWindowSeconds: 120,
+    maxMsgsPerSubject: ASSIGNMENTS_KEPT_PER_DEVICE,
+    // Above the 2.6 GB that 10,000 devices with a full history each can take (see the per-device limit).
+    maxBytes: 3 * GiB,
   },
   deviceStatus: {
     name: 'TASK_STATUS',
     subjects: [`${SubjectBase.deviceStatusReported}.>`],
     maxAgeSeconds: 7 * DAY,
     duplicateWindowSeconds: 120,
+    // No per-device limit: a device's subject carries the reports of all its tasks, and a final
+    // report may be the only word of a task's outcome; the agent's own throttle (a progress report
+    // every 10 s at most) bounds what one device sends. A rollout to 10,000 devices is ~20 reports
+    // each of ~1 KB: 200 MB; 2 GiB holds days of ingestion outage.
+    maxMsgsPerSubject: -1,
+    maxBytes: 2 * GiB,
   },
   deadLetters: {
     name: 'DEAD_LETTERS',
     subjects: [`${SubjectBase.deadLettered}.>`],
     maxAgeSeconds: 14 * DAY,
     duplicateWindowSeconds: 120,
+    // One subject per consumer: a per-subject limit would only drop evidence. Bad input at the rate
+    // of every device's scans for two weeks is not what this stream is for; 512 MiB keeps plenty.
+    maxMsgsPerSubject: -1,
+    maxBytes: 512 * MiB,
   },
   licensingEvents: {
     name: 'LICENSING_EVENTS',
@@ -51,6 +94,9 @@ export const Streams = {
     maxAgeSeconds: 90 * DAY,
     // The licensing outbox relay's message IDs: a row republished after a crash is dropped.
     duplicateWindowSeconds: 120,
+    // A handful of events a month: neither limit is ever reached by design, both only stop a runaway.
+    maxMsgsPerSubject: -1,
+    maxBytes: 128 * MiB,
   },
 } as const satisfies Record<string, StreamDefinition>;
 

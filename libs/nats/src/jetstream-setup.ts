@@ -1,31 +1,74 @@
-import { AckPolicy, DeliverPolicy, JetStreamManager, NatsConnection, RetentionPolicy, StorageType, nanos } from 'nats';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamManager, NatsConnection, RetentionPolicy, StorageType, StreamConfig, nanos } from 'nats';
 import type { ConsumerDefinition, StreamDefinition } from '@fleetcast/contracts';
 
-/** Creates each stream, or updates it to the definition (idempotent; every service may call it at start). */
-export async function ensureStreams(nc: NatsConnection, streams: StreamDefinition[]): Promise<void> {
+/** What `ensureStreams` did to each stream. */
+export interface EnsureStreamsResult {
+  created: string[];
+  /** Streams whose limits or subjects differed from the definition and were changed on the server. */
+  updated: Array<{ name: string; changed: string[] }>;
+  unchanged: string[];
+}
+
+/** The server-side configuration of a stream definition (what `ensureStreams` creates or updates to). */
+export function streamConfigOf(def: StreamDefinition) {
+  return {
+    name: def.name,
+    subjects: def.subjects,
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    // Old messages make room for new ones: a publisher (the outbox relay, an agent) is never refused.
+    discard: DiscardPolicy.Old,
+    max_age: nanos(def.maxAgeSeconds * 1000),
+    duplicate_window: nanos(def.duplicateWindowSeconds * 1000),
+    max_msgs_per_subject: def.maxMsgsPerSubject,
+    max_bytes: def.maxBytes,
+  };
+}
+
+/** Keys of `desired` whose value differs on the server (subjects compared as sets). */
+function differences(desired: ReturnType<typeof streamConfigOf>, current: Partial<StreamConfig>): string[] {
+  const changed: string[] = [];
+  for (const [key, value] of Object.entries(desired)) {
+    const now = (current as Record<string, unknown>)[key];
+    const same = Array.isArray(value) ? Array.isArray(now) && now.length === value.length && value.every((v) => now.includes(v)) : now === value;
+    if (!same) changed.push(key);
+  }
+  return changed;
+}
+
+/**
+ * Creates each stream, or updates it to the definition when it differs (idempotent; every service
+ * may call it at start). An existing stream is updated in place, so new limits reach a running
+ * server with the next service start: a lower per-subject limit or byte limit drops the oldest
+ * messages beyond it at once.
+ */
+export async function ensureStreams(nc: NatsConnection, streams: StreamDefinition[]): Promise<EnsureStreamsResult> {
   const jsm = await nc.jetstreamManager();
+  const result: EnsureStreamsResult = { created: [], updated: [], unchanged: [] };
   for (const def of streams) {
-    const config = {
-      name: def.name,
-      subjects: def.subjects,
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      max_age: nanos(def.maxAgeSeconds * 1000),
-      duplicate_window: nanos(def.duplicateWindowSeconds * 1000),
-    };
+    const config = streamConfigOf(def);
     try {
-      await jsm.streams.info(def.name);
+      const info = await jsm.streams.info(def.name);
+      const changed = differences(config, info.config);
+      if (changed.length === 0) {
+        result.unchanged.push(def.name);
+        continue;
+      }
       await jsm.streams.update(def.name, config);
+      result.updated.push({ name: def.name, changed });
     } catch (error) {
       if (!isNotFound(error)) throw error;
       try {
         await jsm.streams.add(config);
+        result.created.push(def.name);
       } catch (addError) {
         // Two instances starting at once: the other one created it.
         if (!/already in use|already exists/i.test((addError as Error).message)) throw addError;
+        result.unchanged.push(def.name);
       }
     }
   }
+  return result;
 }
 
 /** Creates the durable pull consumer shared by every instance of a service (they split its messages). */

@@ -162,7 +162,7 @@ function packagesResponder(t: TestContext, ...known: Package[]) {
 
 function attachResponder(t: TestContext, base: Package) {
   return respond(t, TasksRpc.attachContent, (req) =>
-    ok({ ...base, status: 'ready', contentId: req.contentId, size: req.size }),
+    ok({ ...base, status: 'ready', contentId: req.contentId }),
   );
 }
 
@@ -450,7 +450,8 @@ describe('gateway', () => {
       assert.equal(received.headers.authorization, auth);
       assert.equal(received.headers['content-length'], String(content.length));
       assert.equal(received.headers['x-content-sha256'], sha256);
-      assert.deepEqual(attach.calls, [{ packageId: 'pkg-up', ...descriptorOf(received) }]);
+      // The content ID alone: the tasks service reads the block hashes from the origin, not from the gateway.
+      assert.deepEqual(attach.calls, [{ packageId: 'pkg-up', contentId: descriptorOf(received).contentId }]);
     });
 
     it('leaves the upload body to the origin even when it is labelled JSON', async (t) => {

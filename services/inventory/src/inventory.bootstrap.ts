@@ -29,7 +29,8 @@ export function startInventory(config: InventoryConfig, logger: Logger, telemetr
         const applied = await runMigrations(app.get(DataSource), INVENTORY_SCHEMA);
         if (applied.length > 0) logger.info({ applied }, 'migrations applied');
       }
-      await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.inventoryScans, Streams.deadLetters]);
+      const streams = await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.inventoryScans, Streams.deadLetters]);
+      if (streams.updated.length > 0) logger.info({ updated: streams.updated }, 'JetStream streams updated to their definitions');
       await app.get(ScanIngestConsumer).start();
     },
   });

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import request from 'supertest';
 import { BlockHasher, MANIFEST_BLOCK_SIZE } from '@fleetcast/content';
-import { attachContentSchema } from '@fleetcast/contracts';
+import { contentDescriptorSchema } from '@fleetcast/contracts';
 import { GeneratedStream, RunningOrigin, json, listFiles, sample, send, startOrigin, waitFor } from './origin-harness';
 
-const descriptorSchema = attachContentSchema.omit({ packageId: true }).strict();
+const descriptorSchema = contentDescriptorSchema.strict();
 
 // 3.5 blocks: several full blocks and a short last one.
 const data = randomBytes(3 * MANIFEST_BLOCK_SIZE + MANIFEST_BLOCK_SIZE / 2);

@@ -2,8 +2,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,7 +9,6 @@ import { AckPolicy, connect, DeliverPolicy, JsMsg, NatsConnection } from 'nats';
 import { ErrorCode, FleetcastError, Streams, TaskAssignedV2, TasksRpc } from '@fleetcast/contracts';
 import {
   assignmentFromWire,
-  BlockHasher,
   endorsementFromWire,
   fromWire,
   manifestHash,
@@ -34,6 +31,7 @@ import {
   TestDatabase,
   waitFor,
 } from '@fleetcast/testing';
+import { OriginStub } from './origin-stub';
 
 /**
  * Signed assignments and key rotation, end to end through the tasks service: what it publishes
@@ -50,27 +48,7 @@ let db: TestDatabase;
 let nc: NatsConnection;
 let rpc: RpcClient;
 let work: string;
-let contentServer: Server;
-let originUrl: string;
-/** Content by ID, as the origin would serve it. */
-const contents = new Map<string, Buffer>();
-
-/** Serves `/v1/content/<id>` with Range, as the origin does (only what the agent's HTTP source needs). */
-async function startContentServer(): Promise<void> {
-  contentServer = createServer((req, res) => {
-    const id = /^\/v1\/content\/([0-9a-f]{64})$/.exec(req.url ?? '')?.[1];
-    const data = id ? contents.get(id) : undefined;
-    if (!data) return void res.writeHead(404).end();
-    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-    const headers = { etag: `"${id}"`, 'accept-ranges': 'bytes' };
-    if (!range) return void res.writeHead(200, { ...headers, 'content-length': data.length }).end(data);
-    const start = Number(range[1]);
-    const end = range[2] ? Math.min(Number(range[2]), data.length - 1) : data.length - 1;
-    res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${data.length}`, 'content-length': end - start + 1 }).end(data.subarray(start, end + 1));
-  });
-  await new Promise<void>((resolve) => contentServer.listen(0, '127.0.0.1', resolve));
-  originUrl = `http://127.0.0.1:${(contentServer.address() as AddressInfo).port}`;
-}
+let origin: OriginStub;
 
 async function readAssignments(deviceId: string): Promise<TaskAssignedV2[]> {
   const jsm = await nc.jetstreamManager();
@@ -94,12 +72,9 @@ async function assignmentOf(taskId: string, deviceId: string): Promise<TaskAssig
 async function readyPackage(name: string) {
   const bytes = randomBytes(200 * 1024 + 3);
   const pkg = await rpc.call(TasksRpc.createPackage, { name, version: '1.0.0', platform: 'linux', installCommand: '/bin/true' });
-  const hasher = new BlockHasher();
-  hasher.update(bytes);
-  const m = hasher.finish();
-  contents.set(m.contentId, bytes);
-  await rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: m.contentId, size: m.size, blockSize: m.blockSize, blockHashes: Buffer.from(m.blockHashes).toString('base64') });
-  return { pkg, manifest: m };
+  const stored = origin.add(bytes);
+  await rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: stored.contentId });
+  return { pkg, manifest: { ...stored, blockHashes: stored.blockHashBytes } };
 }
 
 async function agentPinnedTo(deviceId: string, publicKeyDer: string): Promise<{ proc: NodeProcess; dir: string }> {
@@ -128,7 +103,7 @@ describe('signed assignments and signing key rotation (tasks service and real ag
     nats = await startNatsServer();
     db = await createTestDatabase('tasks_keys');
     work = await mkdtemp(join(tmpdir(), 'fleetcast-signing-keys-'));
-    await startContentServer();
+    origin = await new OriginStub().start();
     const port = await freePort();
     const proc = await spawnNodeProcess(MAIN, {
       name: 'tasks',
@@ -137,7 +112,7 @@ describe('signed assignments and signing key rotation (tasks service and real ag
         ...(nats.trust ? { NATS_CREDS_FILE: nats.trust.credsFile('tasks') } : {}),
         DATABASE_URL: db.url,
         HTTP_PORT: String(port),
-        ORIGIN_PUBLIC_URL: originUrl,
+        ORIGIN_PUBLIC_URL: origin.url,
         SCHEDULER_INTERVAL_MS: '100',
         LOG_LEVEL: 'warn',
       },
@@ -151,7 +126,7 @@ describe('signed assignments and signing key rotation (tasks service and real ag
     await nc?.close();
     await stopAll();
     await db?.drop();
-    await new Promise<void>((resolve) => (contentServer ? contentServer.close(() => resolve()) : resolve()));
+    await origin?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

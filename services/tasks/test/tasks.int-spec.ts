@@ -16,13 +16,15 @@ import {
   TaskAssignedV2,
   TasksRpc,
 } from '@fleetcast/contracts';
-import { BlockHasher, fromWire, publicKeyFromDer, verifyManifestSignature } from '@fleetcast/content';
+import { fromWire, publicKeyFromDer, verifyManifestSignature } from '@fleetcast/content';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
+import { OriginStub } from './origin-stub';
 import { createTestDatabase, freePort, NatsServer, NodeProcess, spawnNodeProcess, startNatsServer, stopAll, TestDatabase, waitFor } from '@fleetcast/testing';
 
 const MAIN = join(__dirname, '..', 'src', 'main.js');
 
 let nats: NatsServer;
+let origin: OriginStub;
 let db: TestDatabase;
 let nc: NatsConnection;
 let rpc: RpcClient;
@@ -38,6 +40,7 @@ async function startTasks(extraEnv: Record<string, string> = {}): Promise<{ proc
       DATABASE_URL: db.url,
       HTTP_PORT: String(port),
       ORIGIN_PUBLIC_URL: 'http://origin.test:8081',
+      ORIGIN_URL: origin.url,
       SCHEDULER_INTERVAL_MS: '100',
       LOG_LEVEL: 'warn',
       ...extraEnv,
@@ -66,17 +69,9 @@ async function readStream(filter: string, stream: string): Promise<JsMsg[]> {
 
 async function readyPackage(bytes = randomBytes(3 * 1024 * 1024 + 5)) {
   const pkg = await rpc.call(TasksRpc.createPackage, { name: 'agent-tool', version: '1.2.3', platform: 'linux', installCommand: '/bin/true' });
-  const hasher = new BlockHasher();
-  hasher.update(bytes);
-  const m = hasher.finish();
-  const ready = await rpc.call(TasksRpc.attachContent, {
-    packageId: pkg.id,
-    contentId: m.contentId,
-    size: m.size,
-    blockSize: m.blockSize,
-    blockHashes: Buffer.from(m.blockHashes).toString('base64'),
-  });
-  return { pkg: ready, manifest: m };
+  const stored = origin.add(bytes);
+  const ready = await rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: stored.contentId });
+  return { pkg: ready, manifest: { ...stored, blockHashes: stored.blockHashBytes } };
 }
 
 const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], origin = 0): DeviceStatusV1 => ({
@@ -95,6 +90,7 @@ const report = (taskId: string, deviceId: string, seq: number, state: DeviceStat
 describe('tasks service (real NATS, real Postgres, service as a process)', () => {
   before(async () => {
     nats = await startNatsServer();
+    origin = await new OriginStub().start();
     db = await createTestDatabase('tasks');
     await startTasks();
     nc = await connect(nats.adminConnectOptions());
@@ -104,6 +100,7 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
   after(async () => {
     await nc?.close();
     await stopAll();
+    await origin?.stop();
     await db?.drop();
   });
 
@@ -116,20 +113,30 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     assert.ok(verifyManifestSignature(signed, publicKeyFromDer(Buffer.from(key.publicKeyDer, 'base64'))));
     assert.deepEqual(Buffer.from(signed.value.blockHashes), Buffer.from(manifest.blockHashes));
     // Attaching the same content again is a no-op; other content is refused.
-    const again = await rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: manifest.contentId, size: manifest.size, blockSize: manifest.blockSize, blockHashes: Buffer.from(manifest.blockHashes).toString('base64') });
+    const again = await rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: manifest.contentId });
     assert.equal(again.contentId, manifest.contentId);
     await assert.rejects(
-      rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: 'b'.repeat(64), size: 0, blockSize: 1048576, blockHashes: '' }),
+      rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: origin.add(randomBytes(10)).contentId }),
       (e: FleetcastError) => e.code === ErrorCode.ContentMismatch,
     );
   });
 
   test('an inconsistent manifest and bad bodies are refused with codes that name the problem', async () => {
     const pkg = await rpc.call(TasksRpc.createPackage, { name: 'x', version: '1', platform: 'windows', installCommand: 'setup.exe' });
+    // The origin's account is what gets signed: an inconsistent one is refused, not signed.
+    origin.describe({ contentId: 'c'.repeat(64), size: 5 * 1048576, blockSize: 1048576, blockHashes: Buffer.alloc(64).toString('base64') });
     await assert.rejects(
-      rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: 'c'.repeat(64), size: 5 * 1048576, blockSize: 1048576, blockHashes: Buffer.alloc(64).toString('base64') }),
+      rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: 'c'.repeat(64) }),
       (e: FleetcastError) => e.code === ErrorCode.ContractInvalid && /expected 5 block hashes, got 2/.test(e.message),
     );
+    // Content the origin does not hold cannot be attached, whatever a caller claims about it.
+    await assert.rejects(
+      rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: 'd'.repeat(64) }),
+      (e: FleetcastError) => e.code === ErrorCode.ContentNotFound,
+    );
+    // Version 1, which took block hashes from the caller, is not served any more.
+    const v1 = await nc.request('tasks.cmd.package.attach-content.v1', encodeJson({ packageId: pkg.id, contentId: 'e'.repeat(64), size: 1, blockSize: 1048576, blockHashes: Buffer.alloc(32).toString('base64') }), { timeout: 5000 });
+    assert.equal(JSON.parse(Buffer.from(v1.data).toString()).error.code, ErrorCode.ContractUnsupportedVersion);
     await assert.rejects(
       rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: ['d1'] } }),
       (e: FleetcastError) => e.code === ErrorCode.PackageNotReady,
@@ -294,7 +301,7 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
       return proc.output();
     };
     assert.match(await run('down'), /reverted the last migration/);
-    assert.match(await run('up'), /applied: SigningKeys/);
+    assert.match(await run('up'), /applied: AssignmentResend/);
     assert.match(await run('up'), /up to date/);
   });
 

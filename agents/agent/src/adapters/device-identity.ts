@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { FleetcastError, idSchema, isoTimeSchema } from '@fleetcast/contracts';
+import { FleetcastError, REPORT_SEQ_MAX, SCAN_SEQ_MAX, idSchema, isoTimeSchema } from '@fleetcast/contracts';
 import { AgentErrorCode, InvalidIdError } from '../core/agent-errors';
 import { acceptedTaskSchema } from '../core/assignment-check';
 import { taskLifecycleSchema } from '../core/task-lifecycle';
@@ -14,6 +14,7 @@ import { readTextIfExists, removeStaleTempFiles, writeFileAtomic } from './atomi
  *   <stateDir>/device.json            the device ID, made once
  *   <stateDir>/tasks/<taskId>.json    each task: the assignment and its lifecycle state
  *   <stateDir>/seq/<taskId>.json      the last report sequence number of each task
+ *   <stateDir>/scan-seq.json          the last inventory scan sequence number
  *
  * Every file is replaced atomically (write, flush, rename), so a crash leaves the old or the new one.
  */
@@ -21,6 +22,7 @@ import { readTextIfExists, removeStaleTempFiles, writeFileAtomic } from './atomi
 const DEVICE_FILE = 'device.json';
 const TASKS_DIR = 'tasks';
 const SEQ_DIR = 'seq';
+const SCAN_SEQ_FILE = 'scan-seq.json';
 const JSON_SUFFIX = '.json';
 
 const deviceFileSchema = z.object({ deviceId: idSchema, createdAt: isoTimeSchema });
@@ -102,6 +104,15 @@ export interface LoadedTasks {
 }
 
 const seqFileSchema = z.object({ lastSeq: z.number().int().nonnegative() });
+// A stored value at the bound leaves nothing to count on to: read as unreadable, so reseeded from the clock.
+const scanSeqFileSchema = z.object({ lastScanSeq: z.number().int().nonnegative().max(SCAN_SEQ_MAX - 1) });
+
+/** A scan sequence number, and whether the counter was (re)started from the clock to make it. */
+export interface ScanSeq {
+  scanSeq: number;
+  /** `missing`: the first scan of this state dir; `unreadable`: the counter file was damaged and replaced. */
+  seededFromClock: 'missing' | 'unreadable' | null;
+}
 
 /**
  * The agent's per-task memory: lifecycle states and report sequence numbers. `nextSeq` writes the
@@ -110,6 +121,7 @@ const seqFileSchema = z.object({ lastSeq: z.number().int().nonnegative() });
  */
 export class TaskStateStore {
   private readonly lastSeq = new Map<string, number>();
+  private lastScanSeq?: number;
   private readonly pending = new Map<string, Promise<unknown>>();
 
   private constructor(private readonly stateDir: string) {}
@@ -129,9 +141,39 @@ export class TaskStateStore {
       let last = this.lastSeq.get(taskId);
       if (last === undefined) last = await readSeq(path);
       const next = last + 1;
+      // Never reached by counting (68 years at a report a second); refused rather than sent invalid.
+      if (next > REPORT_SEQ_MAX) throw new AgentStateError(`${path}: task ${taskId} has used every report sequence number up to ${REPORT_SEQ_MAX}`);
       await writeFileAtomic(path, JSON.stringify({ lastSeq: next }));
       this.lastSeq.set(taskId, next);
       return next;
+    });
+  }
+
+  /**
+   * The next inventory scan sequence number, written to disk before it is returned (as `nextSeq`).
+   * A counter and not the clock: a clock set back (a dead RTC battery, a correction) would make the
+   * inventory ignore every scan as older until it caught up again. The counter starts from the clock
+   * (`nowMs`), when the state dir has none: earlier agent versions sent the clock in milliseconds, so
+   * the first counted scan still sorts after them; and since the clock gains a thousand a second and
+   * the counter one a scan, a state dir that lost its counter (wiped, or a damaged file, replaced
+   * here rather than stopping every scan) starts again above whatever the device sent before.
+   */
+  async nextScanSeq(nowMs: number): Promise<ScanSeq> {
+    const path = join(this.stateDir, SCAN_SEQ_FILE);
+    return this.serialize('scan-seq', async () => {
+      let seededFromClock: ScanSeq['seededFromClock'] = null;
+      let last = this.lastScanSeq;
+      if (last === undefined) {
+        const text = await readTextIfExists(path);
+        const parsed = text === null ? null : scanSeqFileSchema.safeParse(safeJson(text));
+        if (parsed?.success) last = parsed.data.lastScanSeq;
+        else seededFromClock = text === null ? 'missing' : 'unreadable';
+      }
+      const next = last === undefined ? Math.max(0, Math.floor(nowMs)) : last + 1;
+      if (next > SCAN_SEQ_MAX) throw new AgentStateError(`${path}: the scan sequence reached its bound ${SCAN_SEQ_MAX}`);
+      await writeFileAtomic(path, JSON.stringify({ lastScanSeq: next }));
+      this.lastScanSeq = next;
+      return { scanSeq: next, seededFromClock };
     });
   }
 

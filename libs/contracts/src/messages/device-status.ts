@@ -16,13 +16,21 @@ export const TERMINAL_STATES: readonly DeviceTaskState[] = ['succeeded', 'failed
 export const OUTPUT_TAIL_MAX_CHARS = 4096;
 
 /**
+ * Largest report `seq`: 2^31 - 1, the largest Postgres `integer`, the column the tasks service keeps
+ * it in. A larger one would pass the schema only to fail its batch's SQL on every delivery; bounded
+ * here, it is refused at once as invalid (and dead-lettered). An agent counts 1, 2, 3 ... per task:
+ * at one report a second it would take 68 years to get there.
+ */
+export const REPORT_SEQ_MAX = 2 ** 31 - 1;
+
+/**
  * A state change of one device for one task. `seq` grows with every report of that device and
  * task, so a redelivered or reordered report changes nothing twice; byte counts are running totals.
  */
 export const deviceStatusV1Schema = z.object({
   taskId: idSchema,
   deviceId: idSchema,
-  seq: z.number().int().positive(),
+  seq: z.number().int().positive().max(REPORT_SEQ_MAX),
   state: reportedStateSchema,
   reportedAt: isoTimeSchema,
   bytes: bytesBySourceSchema,

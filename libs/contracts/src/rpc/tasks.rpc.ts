@@ -30,14 +30,24 @@ export const packageSchema = createPackageSchema.required().extend({
 });
 export type Package = z.infer<typeof packageSchema>;
 
-/** The origin's account of stored content; attaching it signs the package's manifest. */
-export const attachContentSchema = z.object({
-  packageId: idSchema,
+/** The origin's account of content it stored: what it computed while the bytes went in. */
+export const contentDescriptorSchema = z.object({
   contentId: sha256HexSchema,
   size: z.number().int().nonnegative(),
   blockSize: z.number().int().positive(),
   /** SHA-256 of every block, concatenated, base64. */
   blockHashes: z.string(),
+});
+export type ContentDescriptor = z.infer<typeof contentDescriptorSchema>;
+
+/**
+ * Attaches stored content to a package, which signs its manifest. Version 2 names the content
+ * only: the tasks service reads the block hashes from the origin (`GET /v1/content/{id}/blocks`,
+ * computed while it stored the bytes) and never signs hashes a caller supplies, as version 1 did.
+ */
+export const attachContentSchema = z.object({
+  packageId: idSchema,
+  contentId: sha256HexSchema,
 });
 
 /** A package manifest signed by the control plane (Ed25519). Agents verify every block against it. */
@@ -191,7 +201,7 @@ export const TasksRpc = {
   createPackage: defineRpc('tasks.cmd.package.create.v1', createPackageSchema, packageSchema),
   getPackage: defineRpc('tasks.qry.package.get.v1', byId, packageSchema),
   listPackages: defineRpc('tasks.qry.package.list.v1', paginationSchema, list(packageSchema)),
-  attachContent: defineRpc('tasks.cmd.package.attach-content.v1', attachContentSchema, packageSchema),
+  attachContent: defineRpc('tasks.cmd.package.attach-content.v2', attachContentSchema, packageSchema),
   getManifest: defineRpc('tasks.qry.manifest.get.v1', z.object({ contentId: sha256HexSchema }), signedManifestSchema),
   /** The active signing key (kept for existing callers; `getSigningKeys` gives the whole set). */
   getSigningKey: defineRpc('tasks.qry.signing-key.get.v1', z.object({}), signingKeySchema),

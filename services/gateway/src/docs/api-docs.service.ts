@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { apiComponentSchemas } from '../common/api-schemas';
 import { DevicesModule } from '../devices/devices.module';
+import { EnrollmentModule } from '../enrollment/enrollment.module';
 import { LicenseModule } from '../license/license.module';
 import { PackagesModule } from '../packages/packages.module';
 import { ProfilesModule } from '../profiles/profiles.module';
@@ -12,7 +13,7 @@ import { TasksModule } from '../tasks/tasks.module';
 export const DOCS_PATH = 'docs';
 
 /** The modules whose routes make up the public API (health and metrics stay out of it). */
-const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, DevicesModule, LicenseModule];
+const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, DevicesModule, LicenseModule, EnrollmentModule];
 
 /**
  * Serves the OpenAPI document of the public API.

@@ -3,11 +3,9 @@ import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { PayloadTooLargeException } from '@nestjs/common';
 import { z } from 'zod';
-import { attachContentSchema, errorBodySchema, ErrorCode } from '@fleetcast/contracts';
+import { contentDescriptorSchema, errorBodySchema, ErrorCode } from '@fleetcast/contracts';
 import { OriginRejectedError, OriginReplyInvalidError, OriginUnavailableError, UploadAbortedError } from './packages.exception';
 
-/** What the origin reports about content it stored: the fields of `attachContent` without the package. */
-export const contentDescriptorSchema = attachContentSchema.omit({ packageId: true });
 export type ContentDescriptor = z.infer<typeof contentDescriptorSchema>;
 
 /**

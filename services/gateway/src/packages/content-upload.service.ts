@@ -35,7 +35,8 @@ export class ContentUploadService {
           return req.complete;
         },
       });
-      return await this.rpc.call(TasksRpc.attachContent, { packageId, ...descriptor });
+      // The tasks service reads the block hashes from the origin itself: it signs nothing a caller supplies.
+      return await this.rpc.call(TasksRpc.attachContent, { packageId, contentId: descriptor.contentId });
     } catch (error) {
       // Answering an upload whose body was not read: Node would otherwise read (and discard) the
       // rest of it, possibly gigabytes, to keep the connection; closing it is cheaper for both sides.

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { BlockHasher, MANIFEST_BLOCK_SIZE, SHA256_BYTES, blockCount } from '@fleetcast/content';
-import { ErrorCode, FleetcastError, attachContentSchema } from '@fleetcast/contracts';
+import { ErrorCode, FleetcastError, ContentDescriptor } from '@fleetcast/contracts';
 import { LOGGER } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
 import { OriginMetrics, UploadResult } from '../metrics/origin-metrics';
@@ -13,11 +13,7 @@ import { ByteRange } from './content-range';
 import { ContentStoreRepository, TempContent } from './content-store.repository';
 import { ContentNotFoundError, HashMismatchError, SizeMismatchError } from './content.exception';
 
-/**
- * What the origin knows of stored content: exactly what the control plane needs to attach it to a
- * package and sign its manifest (the attach-content command without the package ID).
- */
-export type ContentDescriptor = Omit<z.infer<typeof attachContentSchema>, 'packageId'>;
+export type { ContentDescriptor };
 
 export interface IngestResult {
   descriptor: ContentDescriptor;

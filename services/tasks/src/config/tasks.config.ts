@@ -1,18 +1,31 @@
 import { z } from 'zod';
 import { Streams } from '@fleetcast/contracts';
 import { baseEnvSchema, databaseEnvSchema, parseEnv, port } from '@fleetcast/service-kit';
+import { DEFAULT_RESEND_POLICY, ResendPolicy } from '../tasks/assignment-resend';
 
 export const tasksEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
   HTTP_PORT: port(3002),
   /** Base URL agents download content from (the origin as the devices reach it). */
   ORIGIN_PUBLIC_URL: z.string().url().default('http://127.0.0.1:8081'),
   /**
+   * The origin as the tasks service reaches it, where it reads the block hashes of stored content
+   * to sign manifests over. Absent: ORIGIN_PUBLIC_URL.
+   */
+  ORIGIN_URL: z.string().url().optional(),
+  /**
    * The first control-plane signing key (Ed25519, PKCS#8 PEM), stored as the active key when the
    * database holds none. Absent: one is generated. Rotation replaces it in the database afterwards.
    */
   SIGNING_KEY_PEM: z.string().optional(),
-  /** A device that has not acknowledged an assignment after this long gets it again. */
-  ASSIGNMENT_RESEND_SECONDS: z.coerce.number().int().min(1).default(60),
+  /**
+   * A device that has not acknowledged an assignment after this long gets it again; the delay then
+   * doubles with every resend up to ASSIGNMENT_RESEND_MAX_SECONDS, for ASSIGNMENT_RESEND_LIMIT
+   * resends at most (see `assignment-resend.ts` for the defaults' reasons).
+   */
+  ASSIGNMENT_RESEND_SECONDS: z.coerce.number().int().min(1).default(DEFAULT_RESEND_POLICY.firstDelaySeconds),
+  ASSIGNMENT_RESEND_MAX_SECONDS: z.coerce.number().int().min(1).default(DEFAULT_RESEND_POLICY.maxDelaySeconds),
+  /** At most 100: every resend is a message kept on the device's subject of TASK_ASSIGNMENTS. */
+  ASSIGNMENT_RESEND_LIMIT: z.coerce.number().int().min(0).max(100).default(DEFAULT_RESEND_POLICY.maxResends),
   /**
    * How long after a task's start a device may still act on its assignment (the signed expiry).
    * 30 days, the TASK_ASSIGNMENTS stream's retention: a device offline for as long as the stream
@@ -36,15 +49,22 @@ export type TasksConfig = {
   migrateOnStart: boolean;
   dbPoolSize: number;
   originPublicUrl: string;
+  originUrl: string;
   signingKeyPem?: string;
-  assignmentResendSeconds: number;
+  assignmentResend: ResendPolicy;
   assignmentValiditySeconds: number;
   statusBatchSize: number;
   schedulerIntervalMs: number;
 };
 
 export function loadTasksConfig(env: NodeJS.ProcessEnv): TasksConfig {
-  const e = parseEnv(tasksEnvSchema, env);
+  const e = parseEnv(
+    tasksEnvSchema.refine((v) => v.ASSIGNMENT_RESEND_MAX_SECONDS >= v.ASSIGNMENT_RESEND_SECONDS, {
+      message: 'must be at least ASSIGNMENT_RESEND_SECONDS',
+      path: ['ASSIGNMENT_RESEND_MAX_SECONDS'],
+    }),
+    env,
+  );
   return {
     natsUrl: e.NATS_URL,
     natsCredsFile: e.NATS_CREDS_FILE,
@@ -57,8 +77,9 @@ export function loadTasksConfig(env: NodeJS.ProcessEnv): TasksConfig {
     migrateOnStart: e.MIGRATE_ON_START,
     dbPoolSize: e.DB_POOL_SIZE,
     originPublicUrl: e.ORIGIN_PUBLIC_URL.replace(/\/$/, ''),
+    originUrl: (e.ORIGIN_URL ?? e.ORIGIN_PUBLIC_URL).replace(/\/$/, ''),
     signingKeyPem: e.SIGNING_KEY_PEM,
-    assignmentResendSeconds: e.ASSIGNMENT_RESEND_SECONDS,
+    assignmentResend: { firstDelaySeconds: e.ASSIGNMENT_RESEND_SECONDS, maxDelaySeconds: e.ASSIGNMENT_RESEND_MAX_SECONDS, maxResends: e.ASSIGNMENT_RESEND_LIMIT },
     assignmentValiditySeconds: e.ASSIGNMENT_VALIDITY_SECONDS,
     statusBatchSize: e.STATUS_BATCH_SIZE,
     schedulerIntervalMs: e.SCHEDULER_INTERVAL_MS,

@@ -1,18 +1,23 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { attachContentSchema, createPackageSchema, ErrorCode, FleetcastError, Package, SignedManifest, SigningKeyInfo, SigningKeySet } from '@fleetcast/contracts';
+import { attachContentSchema, contentDescriptorSchema, ContentDescriptor, createPackageSchema, ErrorCode, FleetcastError, Package, SignedManifest, SigningKeyInfo, SigningKeySet } from '@fleetcast/contracts';
 import { manifestHash, manifestShapeError, signManifest, toWire } from '@fleetcast/content';
 import { LOGGER } from '@fleetcast/service-kit';
+import { TASKS_CONFIG, TasksConfig } from '../config/tasks.config';
 import type { Logger } from '@fleetcast/telemetry';
 import { PackagesRepository } from './packages.repository';
 import { SigningKeyService } from './signing-key.service';
+
+/** Reading a package's block hashes is one small request (32 bytes a MiB); a slow origin is a failed attach, tried again by the caller. */
+const ORIGIN_TIMEOUT_MS = 10_000;
 
 @Injectable()
 export class PackagesService {
   constructor(
     private readonly packages: PackagesRepository,
     private readonly signingKey: SigningKeyService,
+    @Inject(TASKS_CONFIG) private readonly config: TasksConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -41,16 +46,35 @@ export class PackagesService {
       if (existing.contentId === request.contentId) return existing;
       throw new FleetcastError(ErrorCode.ContentMismatch, `package ${existing.id} already has content ${existing.contentId}`);
     }
+    const stored = await this.storedContent(request.contentId);
     const manifest = {
-      contentId: request.contentId,
-      size: request.size,
-      blockSize: request.blockSize,
-      blockHashes: new Uint8Array(Buffer.from(request.blockHashes, 'base64')),
+      contentId: stored.contentId,
+      size: stored.size,
+      blockSize: stored.blockSize,
+      blockHashes: new Uint8Array(Buffer.from(stored.blockHashes, 'base64')),
     };
     const shapeError = manifestShapeError(manifest);
     if (shapeError) throw new FleetcastError(ErrorCode.ContractInvalid, `manifest is inconsistent: ${shapeError}`);
     const signed = signManifest(manifest, await this.signingKey.get());
     return this.packages.attachContent(existing.id, signed);
+  }
+
+  /** What the origin computed while it stored the content: the only hashes a manifest is signed over. */
+  private async storedContent(contentId: string): Promise<ContentDescriptor> {
+    const url = `${this.config.originUrl}/v1/content/${contentId}/blocks`;
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(ORIGIN_TIMEOUT_MS) });
+    } catch (error) {
+      throw new FleetcastError(ErrorCode.Unavailable, `the origin did not answer for content ${contentId}: ${(error as Error).message}`);
+    }
+    if (res.status === 404) throw new FleetcastError(ErrorCode.ContentNotFound, `the origin holds no content ${contentId}; upload it first`);
+    if (!res.ok) throw new FleetcastError(ErrorCode.Unavailable, `the origin answered ${res.status} for the blocks of ${contentId}`);
+    const parsed = contentDescriptorSchema.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success || parsed.data.contentId !== contentId) {
+      throw new FleetcastError(ErrorCode.Internal, `the origin's account of ${contentId} does not match its contract`);
+    }
+    return parsed.data;
   }
 
   async getManifest(contentId: string): Promise<SignedManifest> {

@@ -20,7 +20,8 @@ export class StatusIngestConsumer implements OnApplicationBootstrap, OnApplicati
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await ensureStreams(this.nc, Object.values(Streams));
+    const streams = await ensureStreams(this.nc, Object.values(Streams));
+    if (streams.updated.length > 0) this.logger.info({ updated: streams.updated }, 'JetStream streams updated to their definitions');
     this.consumer = new DurableConsumer<DeviceStatusV1 | DeviceStatusV2>({
       nc: this.nc,
       consumer: Consumers.deviceStatusIngest,

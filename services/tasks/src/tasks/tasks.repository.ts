@@ -61,12 +61,20 @@ export class TasksRepository {
     return { key, subnet, subnetDeviceIds: peers.map((p) => p.device_id) };
   }
 
-  /** One row per target device, state `pending`; `sentAt` is set when the assignment goes out now. */
-  async insertDeviceTasks(m: EntityManager, taskId: string, devices: Array<{ deviceId: string; subnet: string | null }>, sentAt: Date | null): Promise<void> {
+  /**
+   * One row per target device, state `pending`; `sent` is set when the assignment goes out now, with
+   * when its first resend is due (null: none).
+   */
+  async insertDeviceTasks(
+    m: EntityManager,
+    taskId: string,
+    devices: Array<{ deviceId: string; subnet: string | null }>,
+    sent: { at: Date; firstResendAt: Date | null } | null,
+  ): Promise<void> {
     await m.query(
-      `INSERT INTO tasks.device_tasks (task_id, device_id, subnet, state, sent_at)
-       SELECT $1, x.device_id, x.subnet, 'pending', $3 FROM jsonb_to_recordset($2::jsonb) AS x(device_id text, subnet text)`,
-      [taskId, JSON.stringify(devices.map((d) => ({ device_id: d.deviceId, subnet: d.subnet }))), sentAt],
+      `INSERT INTO tasks.device_tasks (task_id, device_id, subnet, state, sent_at, next_resend_at)
+       SELECT $1, x.device_id, x.subnet, 'pending', $3, $4 FROM jsonb_to_recordset($2::jsonb) AS x(device_id text, subnet text)`,
+      [taskId, JSON.stringify(devices.map((d) => ({ device_id: d.deviceId, subnet: d.subnet }))), sent?.at ?? null, sent?.firstResendAt ?? null],
     );
   }
 
@@ -97,24 +105,36 @@ export class TasksRepository {
     return rows.map((r) => r.device_id);
   }
 
-  async markSent(m: EntityManager, taskId: string, at: Date): Promise<void> {
-    await m.query(`UPDATE tasks.device_tasks SET sent_at = $2 WHERE task_id = $1 AND state = 'pending'`, [taskId, at]);
+  /** The first copy of a scheduled task's assignments went out: stamped, with when the first resend is due. */
+  async markSent(m: EntityManager, taskId: string, at: Date, firstResendAt: Date | null): Promise<void> {
+    await m.query(`UPDATE tasks.device_tasks SET sent_at = $2, resend_count = 0, next_resend_at = $3 WHERE task_id = $1 AND state = 'pending'`, [taskId, at, firstResendAt]);
   }
 
   /**
-   * Assignments sent before `before` and still not acknowledged; claimed and stamped as sent again.
-   * Only those of tasks whose assignments are still valid (started, or created, after `validSince`):
-   * a device would refuse an expired one.
+   * Assignments whose next resend is due at `now` and still not acknowledged; claimed, stamped as
+   * sent again, counted, and given the next due time from `delaysSeconds` (the resend schedule:
+   * element n is the delay after the n-th resend; past its end, null: no more resends). A due row of
+   * a task whose assignments are no longer valid (started, or created, at or before `validSince`) is
+   * not returned (a device would refuse the copy) and waits for no further resend, so that the
+   * claim's index keeps only rows that can still be due.
    */
-  async claimUnacknowledged(m: EntityManager, before: Date, now: Date, limit: number, validSince: Date): Promise<Array<{ taskId: string; deviceId: string }>> {
-    const rows = await queryRows<{ task_id: string; device_id: string }>(m, 
-      `UPDATE tasks.device_tasks d SET sent_at = $2 FROM (
-         SELECT dt.task_id, dt.device_id FROM tasks.device_tasks dt JOIN tasks.tasks t ON t.id = dt.task_id
-         WHERE dt.state = 'pending' AND dt.sent_at < $1 AND GREATEST(t.start_at, t.created_at) > $4 LIMIT $3 FOR UPDATE OF dt SKIP LOCKED
-       ) due WHERE d.task_id = due.task_id AND d.device_id = due.device_id RETURNING d.task_id, d.device_id`,
-      [before, now, limit, validSince],
+  async claimUnacknowledged(m: EntityManager, now: Date, limit: number, validSince: Date, delaysSeconds: readonly number[]): Promise<Array<{ taskId: string; deviceId: string; resend: number }>> {
+    const rows = await queryRows<{ task_id: string; device_id: string; resend_count: number; valid: boolean }>(m,
+      `UPDATE tasks.device_tasks d SET
+         sent_at = CASE WHEN due.valid THEN $1::timestamptz ELSE d.sent_at END,
+         resend_count = CASE WHEN due.valid THEN d.resend_count + 1 ELSE d.resend_count END,
+         -- SQL arrays count from 1 and give NULL past their end: the cap.
+         next_resend_at = CASE WHEN due.valid THEN $1::timestamptz + ($4::int[])[d.resend_count + 2] * interval '1 second' END
+       FROM (
+         SELECT dt.task_id, dt.device_id, GREATEST(t.start_at, t.created_at) > $3 AS valid
+         FROM tasks.device_tasks dt JOIN tasks.tasks t ON t.id = dt.task_id
+         WHERE dt.state = 'pending' AND dt.next_resend_at <= $1::timestamptz
+         ORDER BY dt.next_resend_at LIMIT $2 FOR UPDATE OF dt SKIP LOCKED
+       ) due WHERE d.task_id = due.task_id AND d.device_id = due.device_id
+       RETURNING d.task_id, d.device_id, d.resend_count, due.valid`,
+      [now, limit, validSince, delaysSeconds],
     );
-    return rows.map((r) => ({ taskId: r.task_id, deviceId: r.device_id }));
+    return rows.filter((r) => r.valid).map((r) => ({ taskId: r.task_id, deviceId: r.device_id, resend: r.resend_count }));
   }
 
   /**

@@ -24,6 +24,7 @@ import { OutboxService } from '../outbox/outbox.service';
 import { PackagesService } from '../packages/packages.service';
 import { SigningKeyService } from '../packages/signing-key.service';
 import { ProfilesService } from '../profiles/profiles.service';
+import { nextResendAt } from './assignment-resend';
 import { assignmentDocument, assignmentWindow, buildAssignment, latestReports, summarize, TaskRecord } from './task-model';
 import { TasksRepository } from './tasks.repository';
 
@@ -67,7 +68,7 @@ export class TasksService {
     };
     await this.tasks.transaction(async (m) => {
       await this.tasks.insertTask(m, task, randomBytes(32));
-      await this.tasks.insertDeviceTasks(m, task.id, devices, immediate ? now : null);
+      await this.tasks.insertDeviceTasks(m, task.id, devices, immediate ? { at: now, firstResendAt: nextResendAt(now, 0, this.config.assignmentResend) } : null);
       if (immediate) await this.enqueueAssignments(m, task, devices.map((d) => d.deviceId), now);
     });
     if (immediate) this.outbox.kick();
