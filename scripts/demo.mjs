@@ -152,7 +152,9 @@ async function main() {
   // A port of this run's own, and peer servers on any free port: the agents share one host.
   const lanArgs = ['--multicast', '--lan-interface', '127.0.0.1', '--multicast-port', String(47000 + (process.pid % 400)), '--peer-port', '0'];
   for (const id of devices) {
-    const proc = await testing.startAgentProcess({ natsUrl, controlPlane: cp, deviceId: id, dir: join(work, 'agents', id), args: lanArgs, env: { MARKER_FILE: join(work, 'markers', `${id}.txt`) } });
+    // The install command writes to MARKER_FILE: agents pass only the variables they are told to on to installers.
+    const args = [...lanArgs, '--installer-env', 'MARKER_FILE'];
+    const proc = await testing.startAgentProcess({ natsUrl, controlPlane: cp, deviceId: id, dir: join(work, 'agents', id), args, env: { MARKER_FILE: join(work, 'markers', `${id}.txt`) } });
     cleanups.push(() => proc.stop());
     agents.push(proc);
   }
@@ -213,6 +215,11 @@ async function main() {
     const installed = existsSync(marker) ? readFileSync(marker, 'utf8').trim().split(' ')[1]?.slice(0, 16) : 'no';
     console.log(`  ${r.deviceId.padEnd(16)} ${r.state.padEnd(10)} hash verified ${r.hashVerified ? 'yes' : 'no '}  exit ${r.exitCode ?? '-'}  from origin ${mb(r.bytes.origin)}, multicast ${mb(r.bytes.multicast)}, peer ${mb(r.bytes.peer)}  installed file ${installed}...`);
   }
+  const license = await api.ok('GET', '/v1/license');
+  const enrolled = await api.ok('GET', '/v1/enrolled-devices');
+  console.log('\nLicense and enrollment');
+  console.log(`  license     ${license.state}, ${license.customer}: ${license.used} of ${license.seats} seats used, expires ${license.expiresAt}`);
+  console.log(`  enrolled    ${enrolled.items.filter((d) => d.state === 'active').map((d) => d.deviceId).join(', ')} (each with its own NATS credentials)`);
   if (summary.counts.succeeded !== summary.total) throw new Error('not every device succeeded; see the agents\' logs');
 
   if (opts['keep-running']) {

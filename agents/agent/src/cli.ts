@@ -35,6 +35,14 @@ program
   .option('--include-loopback', 'report loopback interfaces too (labs on one machine)')
   .option('--scan-interval-seconds <n>', 'inventory scan interval', int)
   .option('--control-plane-key <base64>', 'a control-plane public key to pin (SPKI DER, base64), added to <state-dir>/control-plane-keys.json')
+  .option(
+    '--installer-env <name>',
+    'pass this variable of the agent\'s environment to install commands (repeat for more); they get only PATH, the platform\'s essentials and FLEETCAST_PACKAGE_PATH otherwise',
+    (name: string, previous?: string[]) => [...(previous ?? []), name],
+  )
+  .option('--blocked-fail-after-seconds <n>', 'fail a task blocked this long by something only the device can end, e.g. no cache space (default 600)', int)
+  .option('--spool-max-files <n>', 'most reports and scans kept on disk while NATS is unreachable (default 1000)', int)
+  .option('--spool-max-bytes <n>', 'most bytes of them (default 16 MiB); final reports are kept beyond either limit', int)
   .option('--status-port <n>', 'serve /metrics, /status and /healthz on this local port', int)
   .option('--status-host <address>', 'address of that endpoint (default 127.0.0.1)')
   .option('--multicast', 'take part in subnet multicast sessions for tasks that ask for them (the default)')
@@ -66,7 +74,10 @@ program
       includeLoopback: config.includeLoopback,
       scanIntervalSeconds: config.scanIntervalSeconds,
       progressIntervalMs: config.progressIntervalMs,
+      lifecycle: { blockedFailAfterMs: config.blockedFailAfterSeconds * 1000 },
       controlPlaneKey: config.controlPlaneKey,
+      spool: { maxFiles: config.spoolMaxFiles, maxBytes: config.spoolMaxBytes },
+      installerEnv: config.installerEnv,
       statusPort: config.statusPort,
       statusHost: config.statusHost,
       multicast: config.multicast

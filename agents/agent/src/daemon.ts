@@ -30,6 +30,7 @@ import { runInstaller } from './adapters/installer';
 import { collectInventory, machineFacts, NetworkWatch, watchNetworkChanges } from './adapters/inventory-collector';
 import { enroll, EnrollmentError, loadEnrollment } from './adapters/enrollment';
 import { NatsLink, NatsLinkOptions } from './adapters/nats-link';
+import { SpoolLimits } from './core/spool-policy';
 import { startStatusServer } from './adapters/status-server';
 import { importLegacyPinnedKey, loadPinnedKeys, PinnedKeysError, savePinnedKeys } from './adapters/pinned-keys';
 import { RejectionLog } from './adapters/assignment-rejections';
@@ -68,6 +69,13 @@ export interface AgentConfig {
   /** A control-plane public key (base64 SPKI DER) to add to the pinned set in the state dir. */
   controlPlaneKey?: string;
   lifecycle?: Partial<LifecycleOptions>;
+  /**
+   * Variables of the agent's environment passed to install commands by name, beyond the minimal
+   * allowlist of `core/installer-env.ts` (`--installer-env`).
+   */
+  installerEnv?: string[];
+  /** Limits of the outgoing report spool (DEFAULT_SPOOL_LIMITS when absent). */
+  spool?: SpoolLimits;
   /** Serve /metrics, /status and /healthz on this port (0 = any free one); absent = not served. */
   statusPort?: number;
   statusHost?: string;
@@ -120,6 +128,12 @@ export class AgentDaemon {
   private readonly received = counter(this.metrics, 'fleetcast_agent_bytes_received_total', 'Package bytes received, by source', ['source']);
   private readonly reports = counter(this.metrics, 'fleetcast_agent_reports_total', 'Status reports queued for the control plane');
   private readonly rejectedAssignments = counter(this.metrics, 'fleetcast_agent_assignments_rejected_total', 'Assignments refused before anything was downloaded or run, by reason code', ['code']);
+  private readonly spoolDropped = counter(
+    this.metrics,
+    'fleetcast_agent_spool_dropped_total',
+    'Spooled reports and scans dropped unpublished: superseded by a newer one or the spool full (its limits), corrupt or too large (set aside)',
+    ['reason'],
+  );
   /** Assignments are checked one at a time, in arrival order: each may update the pinned key file. */
   private intake: Promise<void> = Promise.resolve();
   private rejections!: RejectionLog;
@@ -209,8 +223,10 @@ export class AgentDaemon {
       logger: log,
       onAssignment: (received) => this.onAssignment(received),
       onSettingsChanged: () => void this.refreshSettings(),
+      spoolLimits: this.config.spool,
+      onSpoolDropped: (reason, count) => this.spoolDropped.inc({ reason }, count),
     });
-    log.info({ deviceId: this.deviceId, identity: identity.source, cacheDir: this.config.cacheDir }, 'agent starting');
+    log.info({ deviceId: this.deviceId, identity: identity.source, cacheDir: this.config.cacheDir, installerEnv: this.config.installerEnv ?? [] }, 'agent starting');
 
     const { tasks, unreadable } = await this.store.list();
     for (const u of unreadable) log.error(u, 'unreadable task state left in place');
@@ -459,7 +475,12 @@ export class AgentDaemon {
       const manifest = acceptManifest(await this.link.signedManifest(task.package.contentId), await loadPinnedKeys(this.config.stateDir), task.package);
       await this.makeRoom(task);
       const interfaces = (await collectInventory(this.inventoryOptions(), 0)).interfaces;
-      const source = new HttpSource({ url: task.package.downloadUrl, deviceId: this.deviceId, subnet: primarySubnet(interfaces) });
+      const source = new HttpSource({
+        url: task.package.downloadUrl,
+        deviceId: this.deviceId,
+        subnet: primarySubnet(interfaces),
+        downloadToken: () => this.link.downloadToken(task.package.contentId),
+      });
       const onProgress = (kind: ByteSource, bytes: number) => {
         pending[kind] += bytes;
         this.received.inc({ source: kind }, bytes);
@@ -604,6 +625,7 @@ export class AgentDaemon {
       packagePath: this.cache.path(task.package.contentId),
       timeoutMs: task.package.timeoutSeconds * 1000,
       workRoot: join(this.config.stateDir, 'work'),
+      passEnv: this.config.installerEnv,
     });
     this.config.logger.info({ taskId: task.taskId, exitCode: result.exitCode, timedOut: result.timedOut, ms: result.durationMs }, 'install command finished');
     this.dispatch(task.taskId, { type: 'install-finished', exitCode: result.exitCode, outputTail: result.outputTail, timedOut: result.timedOut, failure: result.failure });

@@ -146,7 +146,7 @@ async function startDevice(
   if (options.cached) await fillCache(cache);
   let peerPort: number | undefined;
   if (options.servePeers) {
-    const server = await PeerBlockServer.start({ cache, host: IFACE, port: 0 });
+    const server = await PeerBlockServer.start({ cache, host: IFACE, port: 0, blockSize: BLOCK_SIZE });
     cleanups.push(() => server.close());
     peerPort = server.port;
   }
@@ -505,7 +505,7 @@ test('LAN download: multicast blocked: a device that hears nobody asks the peers
   cleanups.push(remove);
   const holderCache = await ContentCache.open(dir);
   await fillCache(holderCache);
-  const server = await PeerBlockServer.start({ cache: holderCache, host: '127.0.0.2', port: 0 });
+  const server = await PeerBlockServer.start({ cache: holderCache, host: '127.0.0.2', port: 0, blockSize: BLOCK_SIZE });
   cleanups.push(() => server.close());
   const servedBefore = origin.bytesServed();
   const device = await startDevice('task-lan-named-peers', 'dev-deaf', generateLanKey(), ['dev-deaf', 'dev-np-holder', 'dev-np-down'], {

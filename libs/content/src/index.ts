@@ -2,3 +2,4 @@ export * from './manifest';
 export * from './block-hasher';
 export * from './assignment';
 export * from './wire';
+export * from './download-token';

@@ -11,6 +11,11 @@ export const ErrorCode = {
   /** A device-scoped message whose payload names another device than its subject (and so its publisher). */
   DeviceMismatch: 'CONTRACT.DEVICE_MISMATCH',
   Unauthorized: 'AUTH.UNAUTHORIZED',
+  /**
+   * A valid API token whose scope does not cover the route (a read-only token on a POST, an
+   * operator token on an admin route); the message names the scope needed.
+   */
+  Forbidden: 'AUTH.FORBIDDEN',
   NotFound: 'COMMON.NOT_FOUND',
   Conflict: 'COMMON.CONFLICT',
   /** A body larger than the receiver accepts (HTTP 413). */
@@ -28,11 +33,19 @@ export const ErrorCode = {
   /** Only a `retiring` key can be retired: the active key must first be replaced by a rotation. */
   SigningKeyNotRetiring: 'TASKS.SIGNING_KEY_NOT_RETIRING',
   DeviceNotFound: 'INVENTORY.DEVICE_NOT_FOUND',
+  /**
+   * A device whose agent reports a version outside the range the control plane supports
+   * (the inventory's SUPPORTED_AGENT_VERSIONS): it is kept out of distribution, and a task that
+   * targets it records it as `failed` with this code instead of sending it an assignment.
+   */
+  AgentUnsupportedVersion: 'AGENT.UNSUPPORTED_VERSION',
   HashMismatch: 'ORIGIN.HASH_MISMATCH',
   SizeMismatch: 'ORIGIN.SIZE_MISMATCH',
   ContentNotFound: 'ORIGIN.CONTENT_NOT_FOUND',
   /** No byte of a requested range lies within the content (HTTP 416, RFC 9110 15.5.17). */
   RangeNotSatisfiable: 'ORIGIN.RANGE_NOT_SATISFIABLE',
+  /** A download without a valid download token for that content (missing, forged, expired, or for other content). */
+  DownloadUnauthorized: 'ORIGIN.DOWNLOAD_UNAUTHORIZED',
   /** A license key that is malformed, fails its signature (tampered, or signed by another key) or holds an invalid payload. */
   LicenseInvalid: 'LICENSING.LICENSE_INVALID',
   /** A license key past its expiry; or a seat asked for while the installed license has expired. */

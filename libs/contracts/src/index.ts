@@ -10,6 +10,7 @@ export * from './messages/settings-changed';
 export * from './messages/dead-lettered';
 export * from './messages/license-events';
 export * from './messages/device-enrollment';
+export * from './messages/audit-event';
 export * from './rpc/define';
 export * from './rpc/inventory.rpc';
 export * from './rpc/tasks.rpc';

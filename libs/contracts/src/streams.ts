@@ -98,6 +98,21 @@ export const Streams = {
     maxMsgsPerSubject: -1,
     maxBytes: 128 * MiB,
   },
+  auditLog: {
+    name: 'AUDIT_LOG',
+    subjects: [`${SubjectBase.auditRecorded}.>`],
+    // A year: the span audits and incident reviews look back over.
+    maxAgeSeconds: 365 * DAY,
+    // The gateway publishes each record with its request ID; a retried publish is dropped.
+    duplicateWindowSeconds: 120,
+    // One subject per actor (an API token, or anonymous). A caller without a token can make the
+    // gateway write as many records as it sends requests; this bound keeps its records (~700 bytes
+    // each: 350 MB at most) from pushing the token holders' records out of the byte limit. At a
+    // thousand changes a day, one token's year of records is 365,000.
+    maxMsgsPerSubject: 500_000,
+    // ~1.5 million records; with the other streams 8.6 GiB, under the server's 10 GB file store.
+    maxBytes: 1 * GiB,
+  },
 } as const satisfies Record<string, StreamDefinition>;
 
 export interface ConsumerDefinition {

@@ -46,4 +46,6 @@ export const SubjectBase = {
   licenseExpiring: 'licensing.evt.license.expiring',
   deviceEnrolled: 'licensing.evt.device.enrolled',
   deviceRetired: 'licensing.evt.device.retired',
+  /** The gateway's audit record of a state-changing API request; the last token names the actor. */
+  auditRecorded: 'gateway.evt.audit.recorded',
 } as const;

@@ -4,8 +4,11 @@ import type { ConsumerDefinition, StreamDefinition } from '@fleetcast/contracts'
 /** What `ensureStreams` did to each stream. */
 export interface EnsureStreamsResult {
   created: string[];
-  /** Streams whose limits or subjects differed from the definition and were changed on the server. */
-  updated: Array<{ name: string; changed: string[] }>;
+  /**
+   * Streams whose limits or subjects differed from the definition and were changed on the server,
+   * with the messages purged from subjects over a new per-subject limit.
+   */
+  updated: Array<{ name: string; changed: string[]; trimmed: number }>;
   unchanged: string[];
 }
 
@@ -39,8 +42,11 @@ function differences(desired: ReturnType<typeof streamConfigOf>, current: Partia
 /**
  * Creates each stream, or updates it to the definition when it differs (idempotent; every service
  * may call it at start). An existing stream is updated in place, so new limits reach a running
- * server with the next service start: a lower per-subject limit or byte limit drops the oldest
- * messages beyond it at once.
+ * server with the next service start, and a lower byte limit drops the oldest messages at once. A
+ * new per-subject limit is applied to the messages already stored too: servers before 2.10 apply
+ * one that replaces "no limit" only as each subject gets its next message (and a device that gets
+ * none would keep its excess for the stream's whole retention), so subjects over it are purged
+ * down to it here, once, keeping their newest messages.
  */
 export async function ensureStreams(nc: NatsConnection, streams: StreamDefinition[]): Promise<EnsureStreamsResult> {
   const jsm = await nc.jetstreamManager();
@@ -55,7 +61,8 @@ export async function ensureStreams(nc: NatsConnection, streams: StreamDefinitio
         continue;
       }
       await jsm.streams.update(def.name, config);
-      result.updated.push({ name: def.name, changed });
+      const trimmed = changed.includes('max_msgs_per_subject') && def.maxMsgsPerSubject > 0 ? await trimSubjects(jsm, def.name, def.maxMsgsPerSubject) : 0;
+      result.updated.push({ name: def.name, changed, trimmed });
     } catch (error) {
       if (!isNotFound(error)) throw error;
       try {
@@ -69,6 +76,16 @@ export async function ensureStreams(nc: NatsConnection, streams: StreamDefinitio
     }
   }
   return result;
+}
+
+/** Purges every subject of a stream that holds more than `keep` messages down to its newest `keep`; returns how many went. */
+async function trimSubjects(jsm: JetStreamManager, stream: string, keep: number): Promise<number> {
+  const info = await jsm.streams.info(stream, { subjects_filter: '>' });
+  let purged = 0;
+  for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
+    if (count > keep) purged += (await jsm.streams.purge(stream, { filter: subject, keep })).purged;
+  }
+  return purged;
 }
 
 /** Creates the durable pull consumer shared by every instance of a service (they split its messages). */

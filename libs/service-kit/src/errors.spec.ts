@@ -13,6 +13,7 @@ describe('error code to HTTP status', () => {
       [ErrorCode.ContractUnknownSubject, 400],
       [ErrorCode.NoTargets, 400],
       [ErrorCode.Unauthorized, 401],
+      [ErrorCode.Forbidden, 403],
       [ErrorCode.NotFound, 404],
       [ErrorCode.PackageNotFound, 404],
       [ErrorCode.ProfileNotFound, 404],
@@ -53,7 +54,7 @@ describe('HTTP status to error code (errors Nest raises itself)', () => {
     const table: Array<[number, string]> = [
       [400, ErrorCode.ContractInvalid],
       [401, ErrorCode.Unauthorized],
-      [403, ErrorCode.ContractInvalid],
+      [403, ErrorCode.Forbidden],
       [404, ErrorCode.NotFound],
       [405, ErrorCode.ContractInvalid],
       [409, ErrorCode.Conflict],

@@ -17,6 +17,9 @@ const HTTP_STATUS_BY_CODE = {
   [ErrorCode.DeviceMismatch]: 400,
   [ErrorCode.NoTargets]: 400,
   [ErrorCode.Unauthorized]: 401,
+  // Authenticated, but the token's scope does not reach the route (RFC 9110 15.5.4).
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.DownloadUnauthorized]: 401,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.PackageNotFound]: 404,
   [ErrorCode.ProfileNotFound]: 404,
@@ -29,6 +32,8 @@ const HTTP_STATUS_BY_CODE = {
   [ErrorCode.PackageNotReady]: 409,
   [ErrorCode.ContentMismatch]: 409,
   [ErrorCode.SigningKeyNotRetiring]: 409,
+  // The device's agent, not the request, is in the way: the state of the resource, like a package not ready.
+  [ErrorCode.AgentUnsupportedVersion]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.RangeNotSatisfiable]: 416,
   [ErrorCode.HashMismatch]: 422,
@@ -66,6 +71,8 @@ export function codeOfHttpStatus(status: number): ErrorCode {
   switch (status) {
     case 401:
       return ErrorCode.Unauthorized;
+    case 403:
+      return ErrorCode.Forbidden;
     case 404:
       return ErrorCode.NotFound;
     case 409:

@@ -17,7 +17,7 @@ export interface LabStackOptions {
   workDir: string;
   /** Further agent command-line options, after those the stack sets. */
   agentArgs?: string[];
-  /** Further agent environment. */
+  /** Further agent environment; agents pass each of these variables on to install commands (`--installer-env`). */
   agentEnv?: Record<string, string>;
   /**
    * Devices (`<branch>-<index>`) that get no agent: a host on the subnet that is not a Fleetcast
@@ -116,7 +116,8 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
 
     const spawnAgent = async (agent: Omit<LabAgent, 'process'>): Promise<NodeProcess> => {
       const credentials = await controlPlane.agentArgs(agent.deviceId, dirname(agent.stateDir));
-      const args = ['--enable-source-maps', AGENT_CLI, '--nats', nats.url, '--device-id', agent.deviceId, '--state-dir', agent.stateDir, '--cache-dir', agent.cacheDir, ...credentials, ...(options.agentArgs ?? [])];
+      const installerEnv = Object.keys(options.agentEnv ?? {}).flatMap((name) => ['--installer-env', name]);
+      const args = ['--enable-source-maps', AGENT_CLI, '--nats', nats.url, '--device-id', agent.deviceId, '--state-dir', agent.stateDir, '--cache-dir', agent.cacheDir, ...credentials, ...installerEnv, ...(options.agentArgs ?? [])];
       // Its own process group, so that stopping it also ends what it started (install commands).
       const child = lab.spawn(agent.ns, process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       return watchProcess(child, { name: `agent-${agent.deviceId}`, logFile: agent.logFile });

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'nats';
@@ -96,6 +97,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   await mkdir(options.workDir, { recursive: true });
   const hostOf = (name: ServiceName): string => options.hosts?.[name] ?? '127.0.0.1';
   const license = issueTrialLicense(options.workDir, options.licenseSeats ?? 1000);
+  // The origin serves only devices holding a token the tasks service issued: one secret per stack.
+  const downloadTokenSecret = randomBytes(32).toString('base64');
   const ports: Record<ServiceName, number> = {
     licensing: await freePort(hostOf('licensing')),
     inventory: await freePort(hostOf('inventory')),
@@ -114,8 +117,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ...credsOf(name),
     ...(options.commonEnv ?? {}),
     HTTP_PORT: String(ports[name]),
-    ...(name === 'tasks' ? { ORIGIN_PUBLIC_URL: originUrl } : {}),
-    ...(name === 'origin' ? { ORIGIN_STORE_DIR: join(options.workDir, 'origin-store'), API_TOKENS: options.apiToken } : {}),
+    ...(name === 'tasks' ? { ORIGIN_PUBLIC_URL: originUrl, ORIGIN_URL: originUrl, DOWNLOAD_TOKEN_SECRET: downloadTokenSecret } : {}),
+    ...(name === 'origin' ? { ORIGIN_STORE_DIR: join(options.workDir, 'origin-store'), API_TOKENS: options.apiToken, DOWNLOAD_TOKEN_SECRET: downloadTokenSecret } : {}),
     ...(name === 'gateway' ? { ORIGIN_URL: originUrl, API_TOKENS: options.apiToken } : {}),
     ...(name === 'licensing'
       ? { LICENSE_PUBLIC_KEY: license.publicKey, LICENSE_KEY: license.licenseKey, ...(options.trustDir ? { TRUST_DIR: options.trustDir } : {}) }

@@ -80,7 +80,8 @@ export function servicePermissions(role: ServiceRole): SubjectPermissions {
     },
     origin: { pub: [attachContent, 'tasks.qry.>'], sub: [] },
     gateway: {
-      pub: ['tasks.cmd.>', 'tasks.qry.>', 'inventory.qry.>', 'licensing.cmd.>', 'licensing.qry.>'],
+      // The audit log's records: the gateway alone writes them.
+      pub: ['tasks.cmd.>', 'tasks.qry.>', 'inventory.qry.>', 'licensing.cmd.>', 'licensing.qry.>', `${SubjectBase.auditRecorded}.>`],
       sub: [],
       denyPub: [`${SubjectBase.taskAssigned}.>`],
     },

@@ -307,9 +307,15 @@ describe('gateway', () => {
       }
       const devices = await respond(t, InventoryRpc.listDevices, () => ok({ items: [], total: 0 }));
       await api().get('/v1/devices?limit=5&offset=10&stale=true&platform=linux&subnet=10.1.2.0/24').set('authorization', auth).expect(200);
-      assert.deepEqual(devices.calls, [{ limit: 5, offset: 10, stale: true, platform: 'linux', subnet: '10.1.2.0/24' }]);
+      await api().get('/v1/devices?versionState=unsupported-version').set('authorization', auth).expect(200);
+      assert.deepEqual(devices.calls, [
+        { limit: 5, offset: 10, stale: true, platform: 'linux', subnet: '10.1.2.0/24' },
+        { limit: 100, offset: 0, versionState: 'unsupported-version' },
+      ]);
       const bad = await api().get('/v1/devices?stale=maybe').set('authorization', auth).expect(400);
       assert.deepEqual(bad.body.details.map((d: { path: string }) => d.path), ['stale']);
+      const badState = await api().get('/v1/devices?versionState=outdated').set('authorization', auth).expect(400);
+      assert.deepEqual(badState.body.details.map((d: { path: string }) => d.path), ['versionState']);
     });
 
     it('answers malformed JSON with 400 CONTRACT.INVALID that says so', async () => {
@@ -629,6 +635,11 @@ describe('gateway', () => {
       assert.deepEqual(create.responses['400']?.content?.['application/json']?.schema, { $ref: '#/components/schemas/Error' });
       assert.deepEqual(doc.components.schemas.CreatePackage?.required, ['name', 'version', 'platform', 'installCommand']);
       assert.deepEqual(doc.components.schemas.Package?.properties?.platform, { type: 'string', enum: ['windows', 'macos', 'linux'] });
+      const versionState = doc.paths['/v1/devices']!.get!.parameters?.find((p) => p.name === 'versionState');
+      assert.deepEqual(versionState, { name: 'versionState', required: false, in: 'query', schema: { type: 'string', enum: ['supported', 'unsupported-version'] } });
+      const versionStatus = doc.components.schemas.Device?.properties?.versionStatus;
+      assert.deepEqual(versionStatus?.required, ['state', 'reason']);
+      assert.ok(!doc.components.schemas.Device?.required?.includes('versionStatus'), 'an added field, optional');
       const upload = doc.paths['/v1/packages/{id}/content']!.put!;
       assert.ok(upload.requestBody?.content['application/octet-stream'], 'the upload takes raw bytes');
       assert.ok(upload.responses['422'], 'the upload documents the origin refusing it');

@@ -8,13 +8,16 @@ import { AppModule, AppModuleOptions } from './app.module';
 import { InventoryConfig } from './config/inventory.config';
 import { runMigrations } from '@fleetcast/persistence';
 import { INVENTORY_SCHEMA } from './config/inventory.config';
+import { DevicesService } from './devices/devices.service';
 import { ScanIngestConsumer } from './devices/scan-ingest.consumer';
 
 /**
  * Starts the inventory: HTTP (health, readiness, metrics), the RPC handlers in the `inventory`
  * queue group (instances share the queries), and scan ingestion. The order matters: migrations
  * before the consumer, streams before the consumer (its durable and the dead-letter stream must
- * exist), and all of it before RPC traffic is accepted.
+ * exist), stored agent versions judged against the configured range before targets are resolved
+ * (a narrowed range must keep old agents out of the next task), and all of it before RPC traffic
+ * is accepted.
  */
 export function startInventory(config: InventoryConfig, logger: Logger, telemetry?: AppModuleOptions['telemetry']): Promise<INestApplication> {
   return startService({
@@ -29,6 +32,7 @@ export function startInventory(config: InventoryConfig, logger: Logger, telemetr
         const applied = await runMigrations(app.get(DataSource), INVENTORY_SCHEMA);
         if (applied.length > 0) logger.info({ applied }, 'migrations applied');
       }
+      await app.get(DevicesService).reevaluateAgentVersions();
       const streams = await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.inventoryScans, Streams.deadLetters]);
       if (streams.updated.length > 0) logger.info({ updated: streams.updated }, 'JetStream streams updated to their definitions');
       await app.get(ScanIngestConsumer).start();

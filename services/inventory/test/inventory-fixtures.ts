@@ -6,7 +6,11 @@ import { InventoryConfig, loadInventoryConfig } from '../src/config/inventory.co
 import { startInventory } from '../src/inventory.bootstrap';
 
 /** A valid scan; `addresses` are "address/prefix" strings on one interface. */
-export function scanOf(deviceId: string, scanSeq: number, options: { addresses?: string[]; hostname?: string; platform?: InventoryScanV1['platform'] } = {}): InventoryScanV1 {
+export function scanOf(
+  deviceId: string,
+  scanSeq: number,
+  options: { addresses?: string[]; hostname?: string; platform?: InventoryScanV1['platform']; agentVersion?: string } = {},
+): InventoryScanV1 {
   const addresses = (options.addresses ?? ['10.99.0.10/24']).map((text) => {
     const [address, prefix] = text.split('/') as [string, string];
     return { family: address.includes(':') ? ('ipv6' as const) : ('ipv4' as const), address, prefixLength: Number(prefix) };
@@ -18,7 +22,7 @@ export function scanOf(deviceId: string, scanSeq: number, options: { addresses?:
     hostname: options.hostname ?? `host-${deviceId}`,
     platform: options.platform ?? 'linux',
     osVersion: 'Debian 12',
-    agentVersion: '0.1.0',
+    agentVersion: options.agentVersion ?? '0.1.0',
     interfaces: [{ name: 'eth0', mac: '02:00:00:00:00:01', gateway: null, addresses }],
     cache: { contentIds: ['ab'.repeat(32)], freeBytes: 10_000_000_000 },
   };

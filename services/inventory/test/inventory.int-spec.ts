@@ -14,6 +14,7 @@ import {
 } from '@fleetcast/contracts';
 import { connectNats, decodeJson, encodeJson, NatsConnection, RpcClient } from '@fleetcast/nats';
 import { createTestDatabase, NodeProcess, spawnNodeProcess, startNatsServer, waitFor } from '@fleetcast/testing';
+import { INVENTORY_MIGRATIONS } from '../src/migrations';
 import { CleanupStack, metricSum, publishScan, publishScans, readDeadLetters, scanOf, startInProcess } from './inventory-fixtures';
 
 /** Ample for a cold start of NATS, Postgres databases and Nest on a loaded 2-core machine. */
@@ -340,6 +341,88 @@ describe('inventory: staleness', { timeout: SUITE_TIMEOUT_MS }, () => {
   });
 });
 
+describe('inventory: supported agent versions', { timeout: SUITE_TIMEOUT_MS }, () => {
+  const cleanup = new CleanupStack();
+  let env: Environment;
+  let service: Awaited<ReturnType<typeof startInProcess>> | undefined;
+  const start = async (range: string) => {
+    service = await startInProcess({ NATS_URL: env.natsUrl, NATS_CREDS_FILE: env.natsCreds, DATABASE_URL: env.databaseUrl, SUPPORTED_AGENT_VERSIONS: range });
+  };
+
+  before(async () => {
+    env = await startEnvironment(cleanup, 'inventory_versions');
+    cleanup.push(async () => service?.app.close());
+    await start('>=0.1.0 <1.0.0');
+  });
+  after(() => cleanup.run());
+
+  it('marks an agent outside the range unsupported-version with the reason, lists and excludes it, and judges again after the range changes', async () => {
+    await publishScans(env.nc, [
+      scanOf('av-old', 1, { agentVersion: '0.0.9', addresses: ['10.60.1.9/24'] }),
+      scanOf('av-new', 1, { agentVersion: '0.1.0', addresses: ['10.60.1.10/24'] }),
+      scanOf('av-junk', 1, { agentVersion: 'nightly', addresses: ['10.60.1.11/24'] }),
+    ]);
+    await waitFor(async () => (await env.rpc.call(InventoryRpc.listDevices, {})).total === 3, { description: 'three scans stored' });
+
+    const old = await env.rpc.call(InventoryRpc.getDevice, { id: 'av-old' });
+    assert.deepEqual(old.versionStatus, {
+      state: 'unsupported-version',
+      reason: 'agent 0.0.9 is outside the supported range >=0.1.0 <1.0.0; upgrade the agent',
+    });
+    assert.deepEqual((await env.rpc.call(InventoryRpc.getDevice, { id: 'av-new' })).versionStatus, { state: 'supported', reason: null });
+    const junk = await env.rpc.call(InventoryRpc.getDevice, { id: 'av-junk' });
+    assert.equal(junk.versionStatus?.state, 'unsupported-version');
+    assert.match(junk.versionStatus?.reason ?? '', /"nightly" is not a semantic version/);
+
+    const unsupported = await env.rpc.call(InventoryRpc.listDevices, { versionState: 'unsupported-version' });
+    assert.deepEqual(
+      unsupported.items.map((d) => d.id),
+      ['av-junk', 'av-old'],
+    );
+    assert.equal(unsupported.total, 2);
+    assert.deepEqual(
+      (await env.rpc.call(InventoryRpc.listDevices, { versionState: 'supported', subnet: '10.60.1.0/24' })).items.map((d) => d.id),
+      ['av-new'],
+    );
+
+    // Named or matched by a query, the old agent stays a target, marked: the task will say why it gets nothing.
+    const resolved = await env.rpc.call(InventoryRpc.resolveTargets, { deviceIds: ['av-old'], query: { subnet: '10.60.1.0/24' } });
+    assert.deepEqual(resolved.devices, [
+      { deviceId: 'av-old', subnet: '10.60.1.0/24', known: true, excluded: { code: ErrorCode.AgentUnsupportedVersion, message: old.versionStatus!.reason! } },
+      { deviceId: 'av-junk', subnet: '10.60.1.0/24', known: true, excluded: { code: ErrorCode.AgentUnsupportedVersion, message: junk.versionStatus!.reason! } },
+      { deviceId: 'av-new', subnet: '10.60.1.0/24', known: true },
+    ]);
+    assert.deepEqual(resolved.bySubnet, [{ subnet: '10.60.1.0/24', deviceIds: ['av-new'] }], 'excluded devices take no part in the LAN session');
+
+    // A wider range, and no new scan: the stored statuses are judged again at start.
+    await service!.app.close();
+    service = undefined;
+    await start('>=0.0.1 <1.0.0');
+    assert.deepEqual((await env.rpc.call(InventoryRpc.getDevice, { id: 'av-old' })).versionStatus, { state: 'supported', reason: null });
+    assert.deepEqual(
+      (await env.rpc.call(InventoryRpc.listDevices, { versionState: 'unsupported-version' })).items.map((d) => d.id),
+      ['av-junk'],
+      'a version that is not semantic stays unsupported under any range',
+    );
+    assert.deepEqual(
+      (await env.rpc.call(InventoryRpc.resolveTargets, { deviceIds: ['av-old'] })).devices,
+      [{ deviceId: 'av-old', subnet: '10.60.1.0/24', known: true }],
+    );
+
+    // A scan ingested under the new range is judged against it, and a newer agent above it says so.
+    await publishScan(env.nc, scanOf('av-old', 2, { agentVersion: '1.2.0', addresses: ['10.60.1.9/24'] }));
+    const upgraded = await waitFor(
+      async () => {
+        const device = await env.rpc.call(InventoryRpc.getDevice, { id: 'av-old' });
+        return device.agentVersion === '1.2.0' && device;
+      },
+      { description: 'the scan of the newer agent stored' },
+    );
+    assert.equal(upgraded.versionStatus?.state, 'unsupported-version');
+    assert.match(upgraded.versionStatus?.reason ?? '', /^agent 1\.2\.0 is outside the supported range >=0\.0\.1 <1\.0\.0; it is newer than this control plane supports/);
+  });
+});
+
 describe('inventory: scans trickling in one at a time', { timeout: SUITE_TIMEOUT_MS }, () => {
   const cleanup = new CleanupStack();
   let env: Environment;
@@ -412,7 +495,7 @@ describe('inventory: two instances as separate processes', { timeout: SUITE_TIME
       const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM inventory.devices WHERE id LIKE 'pair-%'`);
       assert.equal(rows[0]!.n, count);
       const { rows: migrations } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM inventory.migrations`);
-      assert.equal(migrations[0]!.n, 1, 'the migration ran once although both instances started together');
+      assert.equal(migrations[0]!.n, INVENTORY_MIGRATIONS.length, 'each migration ran once although both instances started together');
     } finally {
       await db.end();
     }

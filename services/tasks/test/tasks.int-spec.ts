@@ -11,6 +11,9 @@ import {
   DeviceStatusV1,
   ErrorCode,
   FleetcastError,
+  InventoryRpc,
+  ResolvedTargets,
+  RpcReply,
   SettingsChanged,
   Streams,
   TaskAssignedV2,
@@ -256,6 +259,70 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     assert.deepEqual([a1.subnet, a1.subnetDeviceIds], [null, ['lan-1']]);
     await assert.rejects(rpc.call(TasksRpc.getLanSession, { taskId: b.id, deviceId: 'lan-2' }), (e: FleetcastError) => e.code === ErrorCode.DeviceNotFound);
     await assert.rejects(rpc.call(TasksRpc.getLanSession, { taskId: 'no-such-task', deviceId: 'lan-1' }), (e: FleetcastError) => e.code === ErrorCode.TaskNotFound);
+  });
+
+  test('a target with an unsupported agent version is failed with AGENT.UNSUPPORTED_VERSION and sent nothing; the others get their assignment', async () => {
+    const { pkg } = await readyPackage();
+    const subnet = '10.70.1.0/24';
+    const reason = 'agent 0.0.9 is outside the supported range >=0.1.0 <1.0.0; upgrade the agent';
+    const excluded = { code: ErrorCode.AgentUnsupportedVersion, message: reason };
+    // The inventory, standing in: it resolves every target set to one supported and one excluded device.
+    const resolved: ResolvedTargets = {
+      devices: [
+        { deviceId: 'uv-ok', subnet, known: true },
+        { deviceId: 'uv-old', subnet, known: true, excluded },
+      ],
+      bySubnet: [{ subnet, deviceIds: ['uv-ok'] }],
+    };
+    const inventory = nc.subscribe(InventoryRpc.resolveTargets.subject, {
+      callback: (error, msg) => {
+        if (!error) msg.respond(encodeJson({ ok: true, data: resolved } satisfies RpcReply));
+      },
+    });
+    await nc.flush();
+    const assignmentsOf = async (taskId: string) =>
+      (await readStream(TaskAssignedV2.subject('x').replace(/\.x$/, '.*'), Streams.taskAssignments.name))
+        .map((m) => JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV2)
+        .filter((a) => a.assignment.document.taskId === taskId)
+        .map((a) => a.assignment.document.deviceId);
+    try {
+      const task = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: ['uv-ok', 'uv-old'] } });
+      assert.equal(task.status, 'active');
+      assert.deepEqual([task.summary.total, task.summary.counts.pending, task.summary.counts.failed], [2, 1, 1]);
+      const failed = (await rpc.call(TasksRpc.listTaskDevices, { id: task.id, state: 'failed' })).items;
+      assert.deepEqual(
+        failed.map((d) => [d.deviceId, d.subnet, d.reason]),
+        [['uv-old', subnet, excluded]],
+      );
+      // Both would leave in one outbox batch: once the supported device's copy is on the stream, the other's would be too.
+      await waitFor(async () => (await assignmentsOf(task.id)).includes('uv-ok'), { timeoutMs: 10_000, description: 'the assignment of uv-ok' });
+      assert.deepEqual(await assignmentsOf(task.id), ['uv-ok'], 'no assignment for the unsupported agent');
+      // The LAN session of the subnet waits only for the devices that got the task.
+      assert.deepEqual((await rpc.call(TasksRpc.getLanSession, { taskId: task.id, deviceId: 'uv-ok' })).subnetDeviceIds, ['uv-ok']);
+
+      // Issued later, a scheduled task sends nothing to it either.
+      const scheduled = await rpc.call(TasksRpc.createTask, {
+        packageId: pkg.id,
+        action: 'cache-only',
+        targets: { deviceIds: ['uv-ok', 'uv-old'] },
+        startAt: new Date(Date.now() + 1000).toISOString(),
+      });
+      assert.equal(scheduled.status, 'scheduled');
+      assert.equal(scheduled.summary.counts.failed, 1);
+      await waitFor(async () => (await assignmentsOf(scheduled.id)).includes('uv-ok'), { timeoutMs: 10_000, description: 'the scheduled assignment of uv-ok' });
+      assert.deepEqual(await assignmentsOf(scheduled.id), ['uv-ok']);
+
+      // Every target excluded: nothing to send, nothing to wait for.
+      resolved.devices = [{ deviceId: 'uv-old', subnet, known: true, excluded }];
+      resolved.bySubnet = [];
+      const none = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: ['uv-old'] } });
+      assert.equal(none.status, 'completed');
+      assert.deepEqual([none.summary.total, none.summary.counts.failed], [1, 1]);
+      assert.deepEqual(await assignmentsOf(none.id), []);
+    } finally {
+      inventory.unsubscribe();
+      await nc.flush();
+    }
   });
 
   test('version 2 reports carry LAN activity into the per-subnet summary; version 1 keeps it', async () => {

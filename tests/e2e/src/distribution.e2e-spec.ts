@@ -65,7 +65,9 @@ const markerOf = (id: string) => join(work, 'markers', `${id}.installed`);
 async function startAgent(id: string): Promise<NodeProcess> {
   // Every agent serves its local status endpoint on a free port (announced in its log).
   // Every device downloads from the origin here (the LAN session has tests of its own).
-  const proc = await startAgentProcess({ natsUrl: nats.url, controlPlane: cp, deviceId: id, dir: agentDir(id), args: ['--status-port', '0', '--no-multicast'], env: { MARKER_FILE: markerOf(id), LOG_LEVEL: 'info' } });
+  // Install commands see only what the agent passes on by name: the marker path, given here.
+  const args = ['--status-port', '0', '--no-multicast', '--installer-env', 'MARKER_FILE'];
+  const proc = await startAgentProcess({ natsUrl: nats.url, controlPlane: cp, deviceId: id, dir: agentDir(id), args, env: { MARKER_FILE: markerOf(id), LOG_LEVEL: 'info' } });
   agents.set(id, proc);
   await proc.waitForOutput(/agent ready/, { timeoutMs: 30_000 });
   return proc;
@@ -209,7 +211,9 @@ describe('end to end: services and agents as processes', () => {
     const res = await api.upload(pkg.id, content.stream(), { 'x-content-sha256': 'f'.repeat(64) });
     assert.equal(res.status, 422, JSON.stringify(res.body));
     assert.equal(res.body.code, 'ORIGIN.HASH_MISMATCH');
-    assert.equal((await fetch(`${cp.originUrl}/v1/content/${content.sha256}`, { method: 'HEAD' })).status, 404);
+    // Downloads need a device's token (401 without one); the block hashes say whether the origin holds it.
+    assert.equal((await fetch(`${cp.originUrl}/v1/content/${content.sha256}`, { method: 'HEAD' })).status, 401);
+    assert.equal((await fetch(`${cp.originUrl}/v1/content/${content.sha256}/blocks`)).status, 404);
     assert.equal((await api.ok('GET', `/v1/packages/${pkg.id}`)).status, 'awaiting-content');
   });
 });

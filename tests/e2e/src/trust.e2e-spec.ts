@@ -132,6 +132,10 @@ describe('trust chain: NATS credentials and permissions', () => {
     // Its own device-scoped query still works: the tasks service answers (with an error: no such task).
     const answer = await a.request(TasksDeviceRpc.getLanSession.subjectFor('dev-a'), new TextEncoder().encode(JSON.stringify({ taskId: 'no-such-task' })), { timeout: 5_000 });
     assert.match(new TextDecoder().decode(answer.data), /TASKS\.TASK_NOT_FOUND/);
+    // No download token for content of no task of its own: the origin would refuse it the bytes.
+    const tokenAnswer = await a.request(TasksDeviceRpc.getDownloadToken.subjectFor('dev-a'), new TextEncoder().encode(JSON.stringify({ contentId: 'f'.repeat(64) })), { timeout: 5_000 });
+    assert.match(new TextDecoder().decode(tokenAnswer.data), /DEVICE_NOT_FOUND.*not a target of any task/);
+    assert.equal((await fetch(`${cp.originUrl}/v1/content/${'f'.repeat(64)}`)).status, 401, 'the origin serves no download without a token');
   });
 
   test('a device enrolled with a token is refused within 5 s of its retirement, and its seat is free', async () => {

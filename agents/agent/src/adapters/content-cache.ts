@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { FleetcastError, sha256HexSchema } from '@fleetcast/contracts';
 import { Manifest, blockCount, blockRange, manifestShapeError, verifyBlock } from '@fleetcast/content';
 import { AgentErrorCode } from '../core/agent-errors';
+import type { HeldRange } from '../core/block-ranges';
 import { removeStaleTempFiles, syncDirectory, writeFileAtomic } from './atomic-file';
 
 /**
@@ -47,6 +48,19 @@ export interface HeldBlocks {
   complete: boolean;
   /** Held block indexes, ascending. */
   blocks: number[];
+}
+
+/** What a cache holds of one content as runs of blocks of one size (see `heldRanges`). */
+export interface HeldRanges {
+  size: number;
+  blockSize: number;
+  blockCount: number;
+  /** The whole file is in content/. */
+  complete: boolean;
+  /** Runs of held blocks, ascending; at most the `maxRanges` asked for. */
+  ranges: HeldRange[];
+  /** More runs were held than `maxRanges`: `ranges` is the first part. */
+  truncated: boolean;
 }
 
 export class InvalidContentIdError extends FleetcastError {
@@ -245,6 +259,43 @@ export class ContentCache {
     const blocks: number[] = [];
     for (let i = 0; i < partial.blockCount; i++) if (partial.has(i)) blocks.push(i);
     return { size: partial.manifest.size, blockSize, blockCount: partial.blockCount, complete: false, blocks };
+  }
+
+  /**
+   * What this cache holds of a content at `blockSize`, as runs of blocks, the first `maxRanges` of
+   * them: what a peer server answers with. A complete file is one run whatever its size; a partial
+   * download (open in this process, at that block size) is walked once over its block bitmap. Work
+   * and memory are bounded by the block count and `maxRanges`, never by the bytes held. Null when
+   * neither is held.
+   */
+  async heldRanges(contentId: string, blockSize: number, maxRanges: number): Promise<HeldRanges | null> {
+    assertContentId(contentId);
+    if (!Number.isSafeInteger(blockSize) || blockSize < 1) throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
+    try {
+      const size = (await stat(this.path(contentId))).size;
+      const count = blockCount(size, blockSize);
+      const ranges = count === 0 ? [] : [{ first: 0, count }];
+      return { size, blockSize, blockCount: count, complete: true, ranges: ranges.slice(0, maxRanges), truncated: ranges.length > maxRanges };
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const partial = await this.openPartialOf(contentId);
+    if (partial === null || partial.manifest.blockSize !== blockSize) return null;
+    const ranges: HeldRange[] = [];
+    let truncated = false;
+    for (let i = 0; i < partial.blockCount; i++) {
+      if (!partial.has(i)) continue;
+      const last = ranges[ranges.length - 1];
+      if (last !== undefined && last.first + last.count === i) {
+        last.count += 1;
+      } else if (ranges.length < maxRanges) {
+        ranges.push({ first: i, count: 1 });
+      } else {
+        truncated = true;
+        break;
+      }
+    }
+    return { size: partial.manifest.size, blockSize, blockCount: partial.blockCount, complete: false, ranges, truncated };
   }
 
   /**

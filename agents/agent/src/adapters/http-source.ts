@@ -21,6 +21,11 @@ export interface HttpSourceOptions {
   deviceId: string;
   /** The device's subnet in CIDR form, or null when it has none worth naming. */
   subnet: string | null;
+  /**
+   * The download token the origin asks for, from the control plane (null: none is issued, as for an
+   * origin that serves anyone). Asked once and kept; asked again with `refresh` after a 401.
+   */
+  downloadToken?: (refresh: boolean) => Promise<string | null>;
   /** Failed fetches of one block (corrupt, cut off, connection lost, server error) before giving up. */
   maxAttemptsPerBlock?: number;
   retry?: BackoffPolicy;
@@ -85,6 +90,9 @@ export class HttpSource implements DownloadSource {
   private readonly retry: BackoffPolicy;
   private readonly idleTimeoutMs: number;
   private readonly random: () => number;
+  /** The token in use; cleared by a 401, so the next request asks for a new one. */
+  private token?: Promise<string | null>;
+  private refreshToken = false;
 
   constructor(private readonly options: HttpSourceOptions) {
     this.url = new URL(options.url);
@@ -163,9 +171,21 @@ export class HttpSource implements DownloadSource {
     }
   }
 
-  private get(start: number, end: number, signal: AbortSignal): Promise<IncomingMessage> {
+  private async get(start: number, end: number, signal: AbortSignal): Promise<IncomingMessage> {
     const headers: Record<string, string> = { range: `bytes=${start}-${end - 1}`, [DEVICE_HEADER]: this.options.deviceId };
     if (this.options.subnet !== null) headers[SUBNET_HEADER] = this.options.subnet;
+    const provider = this.options.downloadToken;
+    if (provider) {
+      const refresh = this.refreshToken;
+      this.refreshToken = false;
+      this.token = refresh || !this.token ? provider(refresh) : this.token;
+      // A failed ask is not kept: the next attempt asks again.
+      const token = await this.token.catch((error: unknown) => {
+        this.token = undefined;
+        throw error;
+      });
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+    }
     const client = this.url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const req = client.get(this.url, { headers, signal }, resolve);
@@ -213,6 +233,11 @@ export class HttpSource implements DownloadSource {
     }
     if (status === 416) {
       return { failure: { code: AgentErrorCode.DownloadSizeMismatch, message: `origin cannot serve bytes ${start}-${end - 1} (416)`, retryable: false } };
+    }
+    if (status === 401) {
+      // The token ran out (they live an hour) or was refused: ask the control plane for a new one and try again.
+      this.refreshToken = true;
+      return { failure: { code: AgentErrorCode.DownloadUnauthorized, message: 'origin refused the download token (401)', retryable: true } };
     }
     if (status === 404 || status === 410) {
       return { failure: { code: AgentErrorCode.DownloadNotFound, message: `origin has no content at ${this.url.pathname} (${status})`, retryable: false } };

@@ -6,10 +6,10 @@ import { StringDecoder } from 'node:string_decoder';
 import { OUTPUT_TAIL_MAX_CHARS } from '@fleetcast/contracts';
 import { AgentErrorCode, FailureReason } from '../core/agent-errors';
 import { expandInstallArgs } from '../core/install-command';
+import { installerEnvironment } from '../core/installer-env';
 import { OutputTail } from '../core/output-tail';
 
-/** The environment variable that tells an install command where the verified package file is. */
-export const PACKAGE_PATH_ENV = 'FLEETCAST_PACKAGE_PATH';
+export { PACKAGE_PATH_ENV } from '../core/installer-env';
 
 /**
  * Defaults.
@@ -37,8 +37,10 @@ export interface InstallRequest {
   drainAfterExitMs?: number;
   /** Where the per-run work directory is made; the OS temp directory unless given. */
   workRoot?: string;
-  /** Base environment; the agent's own unless given. */
+  /** The environment the installer's is chosen from (`core/installer-env.ts`); the agent's own unless given. */
   env?: NodeJS.ProcessEnv;
+  /** Further variables to pass by name (the agent's `--installer-env`). */
+  passEnv?: readonly string[];
   outputTailMaxChars?: number;
 }
 
@@ -56,9 +58,10 @@ export interface InstallResult {
 
 /**
  * Runs an install command: no shell (arguments go to the process as a list, so nothing in a package
- * definition or a path is ever interpreted), a fresh work directory as cwd, the package path in
- * FLEETCAST_PACKAGE_PATH and `{package}`, a timeout that ends the whole process tree, and only the
- * tail of the output kept. Never rejects: every outcome is a result.
+ * definition or a path is ever interpreted), a fresh work directory as cwd, a minimal environment
+ * (an allowlist, `passEnv`, and the package path in FLEETCAST_PACKAGE_PATH; never the agent's whole
+ * environment) and `{package}`, a timeout that ends the whole process tree, and only the tail of the
+ * output kept. Never rejects: every outcome is a result.
  */
 export async function runInstaller(request: InstallRequest): Promise<InstallResult> {
   const began = performance.now();
@@ -85,7 +88,7 @@ function runIn(workDir: string, request: InstallRequest, tail: OutputTail, elaps
     try {
       child = spawn(request.command, expandInstallArgs(request.args, request.packagePath), {
         cwd: workDir,
-        env: { ...(request.env ?? process.env), [PACKAGE_PATH_ENV]: request.packagePath },
+        env: installerEnvironment(request.env ?? process.env, request.packagePath, process.platform, request.passEnv),
         shell: false,
         stdio: ['ignore', 'pipe', 'pipe'],
         // Its own process group on POSIX, so that a timeout can end the installer and everything it started.

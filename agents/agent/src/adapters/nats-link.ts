@@ -1,6 +1,6 @@
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AckPolicy, DeliverPolicy, headers as natsHeaders, nanos, Subscription } from 'nats';
+import { AckPolicy, DeliverPolicy, ErrorCode as NatsErrorCode, headers as natsHeaders, nanos, NatsError, Subscription } from 'nats';
 import {
   DeviceStatusReported,
   DeviceStatusReportedV2,
@@ -23,6 +23,7 @@ import { Manifest, fromWire, Signed } from '@fleetcast/content';
 import { connectNats, decodeJson, encodeJson, NatsConnection, natsAuthenticator, RpcClient } from '@fleetcast/nats';
 import { captureTraceContext, Logger, SpanKind, withSpan } from '@fleetcast/telemetry';
 import type { ReceivedAssignment } from '../core/assignment-check';
+import { DEFAULT_SPOOL_LIMITS, parseSpoolName, planSpool, spoolBaseName, SpoolDropReason, SpoolEntry, spoolKindOf, SpoolLimits } from '../core/spool-policy';
 
 export interface NatsLinkOptions {
   servers: string;
@@ -35,7 +36,35 @@ export interface NatsLinkOptions {
   /** Every message on the device's assignment subjects, decoded but not yet trusted (`checkAssignment` decides). */
   onAssignment: (received: ReceivedAssignment) => void;
   onSettingsChanged: () => void;
+  /** The outgoing spool's size limits (see `core/spool-policy.ts`); DEFAULT_SPOOL_LIMITS unless given. */
+  spoolLimits?: SpoolLimits;
+  /**
+   * Spooled messages that were dropped, by why: `superseded` and `full` by the spool's limits,
+   * `corrupt` (unreadable) and `too-large` (over the server's payload limit) set aside unpublished.
+   */
+  onSpoolDropped?: (reason: SpoolDropReason | 'corrupt' | 'too-large', count: number) => void;
 }
+
+/** Where unpublishable spool files are moved, in the state dir, for a human to look at. */
+export const SPOOL_CORRUPT_DIR = 'spool-corrupt';
+/** Files kept there at most (the oldest go): enough to see what went wrong, never a growing pile. */
+const SPOOL_CORRUPT_KEEP = 100;
+
+/** A spooled message as written by `writeSpool`, or why the text cannot be one. */
+function parseSpooled(text: string): { subject: string; payload: unknown; msgId: string; headers: Record<string, string> } | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return `not JSON (${(error as Error).message})`;
+  }
+  const m = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  if (typeof m.subject !== 'string' || m.subject.length === 0 || typeof m.msgId !== 'string' || !('payload' in m)) return 'not a spooled message (subject, msgId, payload)';
+  const headers = typeof m.headers === 'object' && m.headers !== null ? Object.fromEntries(Object.entries(m.headers).filter(([, v]) => typeof v === 'string')) : {};
+  return { subject: m.subject, payload: m.payload, msgId: m.msgId, headers: headers as Record<string, string> };
+}
+
+const isNotFound = (error: unknown) => (error as NodeJS.ErrnoException)?.code === 'ENOENT';
 
 /**
  * The agent's only NATS code. Assignments arrive live on the device's subject and, after any
@@ -189,14 +218,49 @@ export class NatsLink {
     void this.flushSpool();
   }
 
+  /**
+   * Writes one message as its own file, named by order, kind and task (`core/spool-policy.ts`), then
+   * keeps the spool within its limits: what a newer message supersedes goes first, then the oldest
+   * progress reports and scans; a task's final report is never dropped. Every drop is counted.
+   */
   private async writeSpool(subject: string, payload: unknown, msgId: string, headers: Record<string, string>): Promise<void> {
-    const name = String(++this.spoolSeq).padStart(12, '0');
+    const { kind, taskId } = spoolKindOf(parseSubject(subject).base, payload);
+    const name = spoolBaseName(++this.spoolSeq, kind, taskId);
     const tmp = join(this.spoolDir, `${name}.tmp`);
     await writeFile(tmp, JSON.stringify({ subject, payload, msgId, headers }));
     await rename(tmp, join(this.spoolDir, `${name}.json`));
+
+    const entries: SpoolEntry[] = [];
+    for (const file of await readdir(this.spoolDir)) {
+      // Published (and removed) by a flush meanwhile: not in the spool any more.
+      const size = await stat(join(this.spoolDir, file)).then((s) => s.size, () => null);
+      const entry = size === null ? null : parseSpoolName(file, size);
+      if (entry) entries.push(entry);
+    }
+    const plan = planSpool(entries, this.options.spoolLimits ?? DEFAULT_SPOOL_LIMITS);
+    const dropped = { superseded: 0, full: 0 };
+    for (const drop of plan.drop) {
+      // Counted only if this call removed it: a flush may have published it, or another write dropped it.
+      if (await unlink(join(this.spoolDir, drop.name)).then(() => true, () => false)) dropped[drop.reason] += 1;
+    }
+    for (const reason of ['superseded', 'full'] as const) if (dropped[reason] > 0) this.options.onSpoolDropped?.(reason, dropped[reason]);
+    if (dropped.full > 0 || plan.overLimit) {
+      const limits = this.options.spoolLimits ?? DEFAULT_SPOOL_LIMITS;
+      this.options.logger.warn(
+        { ...dropped, files: entries.length - plan.drop.length, limits, finalsOnly: plan.overLimit },
+        plan.overLimit ? 'report spool over its limit with final reports only: kept' : 'report spool full: dropped the oldest progress reports and scans',
+      );
+    } else if (dropped.superseded > 0) {
+      this.options.logger.debug({ superseded: dropped.superseded }, 'report spool full: dropped reports and scans that newer ones supersede');
+    }
   }
 
-  /** Publishes queued messages in order; stops at the first failure and tries again on reconnect. */
+  /**
+   * Publishes queued messages in order; stops at the first failure to publish and tries again on
+   * reconnect (or in 2 s). A file that cannot be a message (not JSON, truncated, no subject) or that
+   * NATS can never take (over the server's payload limit) is moved aside to `spool-corrupt/`, logged
+   * and counted, and the files behind it go on: one bad file never holds back the reports after it.
+   */
   private async flushSpool(): Promise<void> {
     if (this.flushing || !this.nc || this.closed) return;
     this.flushing = true;
@@ -206,13 +270,28 @@ export class NatsLink {
         const files = (await readdir(this.spoolDir)).filter((f) => f.endsWith('.json')).sort();
         again = files.length > 0;
         for (const file of files) {
+          if (this.closed) break;
           const path = join(this.spoolDir, file);
-          const { subject, payload, msgId, headers } = JSON.parse(await readFile(path, 'utf8'));
+          // Dropped meanwhile by the spool's limits: nothing to send.
+          const text = await readFile(path, 'utf8').catch((error: unknown) => (isNotFound(error) ? null : Promise.reject(error)));
+          if (text === null) continue;
+          const message = parseSpooled(text);
+          if (typeof message === 'string') {
+            await this.setAside(file, 'corrupt', message);
+            continue;
+          }
           // The trace context captured when the message was spooled, not that of whatever started this flush.
           const h = natsHeaders();
-          for (const [k, v] of Object.entries((headers ?? {}) as Record<string, string>)) h.set(k, v);
-          await this.nc.jetstream().publish(subject, encodeJson(payload), { msgID: msgId, headers: h, timeout: 5000 });
-          await unlink(path);
+          for (const [k, v] of Object.entries(message.headers)) h.set(k, v);
+          try {
+            await this.nc.jetstream().publish(message.subject, encodeJson(message.payload), { msgID: message.msgId, headers: h, timeout: 5000 });
+          } catch (error) {
+            // No server will ever take it; anything else (no stream yet, a timeout, a lost connection) may pass later.
+            if ((error as NatsError).code !== NatsErrorCode.MaxPayloadExceeded) throw error;
+            await this.setAside(file, 'too-large', (error as Error).message);
+            continue;
+          }
+          await unlink(path).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
         }
       }
     } catch (error) {
@@ -221,6 +300,18 @@ export class NatsLink {
     } finally {
       this.flushing = false;
     }
+  }
+
+  /** Moves an unpublishable spool file aside (keeping the newest SPOOL_CORRUPT_KEEP there), logs and counts it. */
+  private async setAside(file: string, reason: 'corrupt' | 'too-large', detail: string): Promise<void> {
+    const dir = join(this.options.stateDir, SPOOL_CORRUPT_DIR);
+    await mkdir(dir, { recursive: true });
+    // Prefixed with the time: spool numbers start again when the spool is empty, and the oldest must sort first.
+    await rename(join(this.spoolDir, file), join(dir, `${Date.now()}-${file}`)).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+    this.options.logger.error({ file, reason, detail: detail.slice(0, 300), movedTo: dir }, 'spooled message cannot be published: moved aside, the next ones go on');
+    this.options.onSpoolDropped?.(reason, 1);
+    const kept = (await readdir(dir)).sort();
+    for (const old of kept.slice(0, Math.max(0, kept.length - SPOOL_CORRUPT_KEEP))) await unlink(join(dir, old)).catch(() => undefined);
   }
 
   /** Messages waiting on disk to be published (visible in the agent's status). */
@@ -240,6 +331,11 @@ export class NatsLink {
   /** A package's signed manifest from the control plane (checked by the caller: `acceptManifest`). */
   async signedManifest(contentId: string): Promise<Signed<Manifest>> {
     return fromWire(await this.rpc!.callAsDevice(TasksDeviceRpc.getManifest, this.options.deviceId, { contentId }));
+  }
+
+  /** A download token for content of one of this device's tasks (null: the control plane issues none). */
+  async downloadToken(contentId: string): Promise<string | null> {
+    return (await this.rpc!.callAsDevice(TasksDeviceRpc.getDownloadToken, this.options.deviceId, { contentId })).token;
   }
 
 }

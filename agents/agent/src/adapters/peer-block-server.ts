@@ -2,7 +2,6 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { MANIFEST_BLOCK_SIZE } from '@fleetcast/content';
 import { DEFAULT_PEER_PORT } from '@fleetcast/lan-protocol';
-import { compactRanges } from '../core/block-ranges';
 import { PeerErrorCode } from '../core/peer-errors';
 import { UploadSlots } from '../core/upload-slots';
 import { ContentCache } from './content-cache';
@@ -12,14 +11,22 @@ import { ContentCache } from './content-cache';
  * subnet, so that a device missing blocks after a multicast session does not go to the origin.
  *
  *   GET /v1/blocks/<contentId>[?blockSize=N]          what it holds: { contentId, size, blockSize,
- *                                                      blockCount, complete, ranges: [{ first, count }] }
+ *                                                      blockCount, complete, ranges: [{ first, count }],
+ *                                                      truncated }
  *   GET /v1/blocks/<contentId>/<index>[?blockSize=N]  the block's bytes (application/octet-stream)
  *
- * Blocks are cut at `blockSize` (default: the manifest block size every package uses); the fetcher
- * states the size of its manifest so that a server needs no manifest for a complete file. Bytes come
- * only from the cache: a complete file (verified whole) or the verified blocks of an open partial
- * download (re-verified as read). Errors are JSON `{ code, message }`: 400 for a malformed content ID,
- * index or block size, 404 for content or a block not held, 503 when too many uploads wait.
+ * Blocks are cut at the manifest block size every package uses (`blockSize`, the server's one
+ * size); a fetcher states the block size of its manifest and any other is refused (400
+ * PEER.BAD_BLOCK_SIZE), larger or smaller: a smaller one would cut blocks that do not align with
+ * the manifest's hashes, and would make the block index, the holdings walk and the answer grow
+ * as the package over the block size. Blocks are served whole: a `Range` header is refused (400
+ * PEER.RANGE_NOT_SERVED) rather than ignored. So every request costs at most one block read into
+ * memory (and only inside an upload slot), and a holdings answer at most MAX_HOLDINGS_RANGES runs
+ * (`truncated` says there were more; a holdings answer is a hint a fetcher verifies anyway).
+ * Bytes come only from the cache: a complete file (verified whole) or the verified blocks of an
+ * open partial download (re-verified as read). Errors are JSON `{ code, message }`: 400 for a
+ * malformed content ID, index, block size or a Range header, 404 for content or a block not held,
+ * 503 when too many uploads wait.
  *
  * No authentication: blocks are public package bytes addressed by their hash, and every fetcher
  * verifies them against a manifest it got from the control plane. Access control, if wanted, is the
@@ -28,6 +35,7 @@ import { ContentCache } from './content-cache';
 
 /**
  * Defaults.
+ * - The manifest block size (1 MiB), the only one the control plane makes.
  * - 4 uploads at once: each is at most one block (1 MiB) read into memory, so 4 MiB at most; on a
  *   gigabit LAN one block takes ~9 ms to send, so 4 keep the link busy while a 2-core device keeps
  *   its CPU and disk for its own work (hashing, installing).
@@ -35,19 +43,27 @@ import { ContentCache } from './content-cache';
  *   instead of failing; beyond that, 503 tells the fetcher to ask another peer or come back.
  * - 15 s idle: a connection that takes no bytes for that long is closed, so a peer that stops
  *   reading cannot hold an upload slot for ever; longer than the fetcher's own 10 s patience.
+ * - 256 connections: a fetcher keeps at most 2 to one peer (peer-source's maxParallelPerPeer), so
+ *   a subnet of 128 devices all repairing from this one; a flood of sockets beyond it is refused
+ *   at accept instead of holding file descriptors.
+ * - 10 s for a request's headers: a LAN peer sends them in milliseconds; a connection that trickles
+ *   them cannot stay open for Node's default minute.
  */
 export const PEER_SERVER_DEFAULTS = {
   port: DEFAULT_PEER_PORT,
+  blockSize: MANIFEST_BLOCK_SIZE,
   maxConcurrentUploads: 4,
   maxQueuedUploads: 32,
   idleTimeoutMs: 15_000,
+  maxConnections: 256,
+  headersTimeoutMs: 10_000,
 };
 
 /**
- * Largest block size a fetcher may ask for: 16 x the manifest block size. It bounds the memory one
- * request pins (blocks are read whole); no manifest the control plane makes comes close.
+ * Most runs of blocks in a holdings answer: a 16 GiB package at 1 MiB blocks held every other block
+ * is 8,192 runs, ~220 KB of JSON, inside the 1 MiB a fetcher reads (peer-source's MAX_HOLDINGS_BYTES).
  */
-export const MAX_PEER_BLOCK_SIZE = 16 * MANIFEST_BLOCK_SIZE;
+export const MAX_HOLDINGS_RANGES = 8192;
 
 export interface PeerBlockServerOptions {
   cache: ContentCache;
@@ -55,6 +71,10 @@ export interface PeerBlockServerOptions {
   host: string;
   /** 0 for any free port (tests). */
   port?: number;
+  /** The block size served, the manifests' (tests use smaller ones); PEER_SERVER_DEFAULTS.blockSize unless given. */
+  blockSize?: number;
+  /** Runs of blocks in a holdings answer at most; MAX_HOLDINGS_RANGES unless given. */
+  maxHoldingsRanges?: number;
   maxConcurrentUploads?: number;
   maxQueuedUploads?: number;
   idleTimeoutMs?: number;
@@ -89,6 +109,8 @@ class HttpFailure {
 export class PeerBlockServer {
   readonly stats: PeerBlockServerStats = { blocksServed: 0, bytesServed: 0, holdingsServed: 0, notHeld: 0, badRequests: 0, busy: 0 };
   private readonly slots: UploadSlots;
+  private readonly blockSize: number;
+  private readonly maxHoldingsRanges: number;
 
   private constructor(
     private readonly server: Server,
@@ -99,12 +121,18 @@ export class PeerBlockServer {
       options.maxConcurrentUploads ?? PEER_SERVER_DEFAULTS.maxConcurrentUploads,
       options.maxQueuedUploads ?? PEER_SERVER_DEFAULTS.maxQueuedUploads,
     );
+    this.blockSize = options.blockSize ?? PEER_SERVER_DEFAULTS.blockSize;
+    this.maxHoldingsRanges = options.maxHoldingsRanges ?? MAX_HOLDINGS_RANGES;
   }
 
   static async start(options: PeerBlockServerOptions): Promise<PeerBlockServer> {
     const server = createServer();
     // With no 'timeout' listener, Node destroys the idle socket, which frees its upload slot ('close').
     server.setTimeout(options.idleTimeoutMs ?? PEER_SERVER_DEFAULTS.idleTimeoutMs);
+    server.maxConnections = PEER_SERVER_DEFAULTS.maxConnections;
+    server.headersTimeout = PEER_SERVER_DEFAULTS.headersTimeoutMs;
+    // A GET has no body: the whole request is its headers.
+    server.requestTimeout = PEER_SERVER_DEFAULTS.headersTimeoutMs;
     const peer = new PeerBlockServer(server, options.cache, options);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void peer.handle(req, res));
     await new Promise<void>((resolve, reject) => {
@@ -132,6 +160,22 @@ export class PeerBlockServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** The block size asked for: absent, the server's; anything but the server's is refused, saying which one it serves. */
+  private parseBlockSize(text: string | null): number {
+    if (text === null) return this.blockSize;
+    if (!BLOCK_SIZE.test(text)) throw new HttpFailure(400, PeerErrorCode.BadBlockSize, `block size "${text.slice(0, 20)}" is not a positive integer`);
+    const asked = Number(text);
+    if (asked !== this.blockSize) {
+      const why = asked > this.blockSize ? 'larger than' : 'smaller than';
+      throw new HttpFailure(
+        400,
+        PeerErrorCode.BadBlockSize,
+        `block size ${asked} is ${why} the manifest block size ${this.blockSize}, the only one this peer serves (blocks of another size do not match the manifest's hashes)`,
+      );
+    }
+    return asked;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpFailure(405, PeerErrorCode.MethodNotAllowed, 'GET only');
@@ -143,7 +187,10 @@ export class PeerBlockServer {
       }
       const contentId = parts[3]!;
       if (!CONTENT_ID.test(contentId)) throw new HttpFailure(400, PeerErrorCode.BadContentId, 'a content ID is 64 lowercase hex characters');
-      const blockSize = parseBlockSize(url.searchParams.get('blockSize'));
+      const blockSize = this.parseBlockSize(url.searchParams.get('blockSize'));
+      if (req.headers.range !== undefined) {
+        throw new HttpFailure(400, PeerErrorCode.RangeNotServed, `blocks are served whole: ask for /v1/blocks/<contentId>/<index> without a Range header (got "${req.headers.range.slice(0, 40)}")`);
+      }
       if (parts.length === 4) return await this.sendHoldings(req, res, contentId, blockSize);
       const indexText = parts[4]!;
       if (!INDEX.test(indexText)) throw new HttpFailure(400, PeerErrorCode.BadIndex, `"${indexText.slice(0, 20)}" is not a block index`);
@@ -158,15 +205,16 @@ export class PeerBlockServer {
   }
 
   private async sendHoldings(req: IncomingMessage, res: ServerResponse, contentId: string, blockSize: number): Promise<void> {
-    const held = await this.cache.heldBlocks(contentId, blockSize);
+    const held = await this.cache.heldRanges(contentId, blockSize, this.maxHoldingsRanges);
     if (held === null) throw new HttpFailure(404, PeerErrorCode.NotHeld, `${contentId} is not held at block size ${blockSize}`);
     this.stats.holdingsServed += 1;
-    const body = { contentId, size: held.size, blockSize, blockCount: held.blockCount, complete: held.complete, ranges: compactRanges(held.blocks) };
+    const body = { contentId, size: held.size, blockSize, blockCount: held.blockCount, complete: held.complete, ranges: held.ranges, truncated: held.truncated };
     sendJson(res, 200, body, req.method === 'HEAD');
   }
 
   private async sendBlock(req: IncomingMessage, res: ServerResponse, contentId: string, index: number, blockSize: number): Promise<void> {
-    const held = await this.cache.heldBlocks(contentId, blockSize);
+    // Only the block count is needed here: no runs listed.
+    const held = await this.cache.heldRanges(contentId, blockSize, 0);
     if (held === null) throw new HttpFailure(404, PeerErrorCode.NotHeld, `${contentId} is not held at block size ${blockSize}`);
     if (index >= held.blockCount) throw new HttpFailure(400, PeerErrorCode.BadIndex, `block ${index} is past the last block (${held.blockCount - 1})`);
     const release = await this.slots.acquire();
@@ -196,13 +244,6 @@ export class PeerBlockServer {
   }
 }
 
-function parseBlockSize(text: string | null): number {
-  if (text === null) return MANIFEST_BLOCK_SIZE;
-  if (!BLOCK_SIZE.test(text) || Number(text) > MAX_PEER_BLOCK_SIZE) {
-    throw new HttpFailure(400, PeerErrorCode.BadBlockSize, `block size must be an integer in 1..${MAX_PEER_BLOCK_SIZE}`);
-  }
-  return Number(text);
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headOnly = false): void {
   if (res.headersSent) {

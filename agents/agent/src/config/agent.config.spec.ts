@@ -34,3 +34,15 @@ test('multicast is on by default; its group, port, weight and interface are chec
     assert.throws(() => resolveAgentConfig(bad, {}), (error: unknown) => error instanceof AgentConfigError && new RegExp(Object.keys(bad)[0]!).test(error.message), JSON.stringify(bad));
   }
 });
+
+test('blocked tasks, the spool and the installer environment: defaults, and bad values refused naming the key', () => {
+  const defaults = resolveAgentConfig({}, {});
+  assert.equal(defaults.blockedFailAfterSeconds, 600);
+  assert.deepEqual([defaults.spoolMaxFiles, defaults.spoolMaxBytes], [1000, 16 * 1024 * 1024]);
+  assert.deepEqual(defaults.installerEnv, []);
+  const set = resolveAgentConfig({ blockedFailAfterSeconds: 0, installerEnv: ['MARKER_FILE', 'HTTPS_PROXY'], spoolMaxFiles: 50 }, {});
+  assert.deepEqual([set.blockedFailAfterSeconds, set.installerEnv, set.spoolMaxFiles], [0, ['MARKER_FILE', 'HTTPS_PROXY'], 50]);
+  for (const bad of [{ blockedFailAfterSeconds: -1 }, { installerEnv: ['A=B'] }, { installerEnv: ['has space'] }, { spoolMaxFiles: 1 }, { spoolMaxBytes: 10 }]) {
+    assert.throws(() => resolveAgentConfig(bad, {}), (error: unknown) => error instanceof AgentConfigError && new RegExp(Object.keys(bad)[0]!).test(error.message), JSON.stringify(bad));
+  }
+});

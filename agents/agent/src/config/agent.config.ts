@@ -3,6 +3,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { DEFAULT_SPOOL_LIMITS } from '../core/spool-policy';
+import { DEFAULT_LIFECYCLE_OPTIONS } from '../core/task-lifecycle';
+import { INSTALLER_ENV_NAME } from '../core/installer-env';
 import { DEFAULT_MULTICAST_GROUP_V4, DEFAULT_MULTICAST_PORT, DEFAULT_PEER_PORT, MAX_WEIGHT, NEVER_REPRESENTATIVE_WEIGHT } from '@fleetcast/lan-protocol';
 
 /** Everything the agent can be configured with; a config file and the command line share these keys. */
@@ -24,6 +27,11 @@ export const agentConfigSchema = z.object({
   scanIntervalSeconds: z.number().int().min(5).max(7 * 24 * 3600).default(3600),
   progressIntervalMs: z.number().int().min(100).max(60_000).default(1000),
   /**
+   * How long a task may be blocked by something only the device can end (CACHE.NO_SPACE) before it
+   * fails with that reason; it is reported at once either way. Default 600 (see the lifecycle's defaults).
+   */
+  blockedFailAfterSeconds: z.number().int().min(0).max(30 * 24 * 3600).default(DEFAULT_LIFECYCLE_OPTIONS.blockedFailAfterMs / 1000),
+  /**
    * Base64 SPKI DER of a control-plane public key, added to the pinned set in the state dir
    * (enrollment pins the set otherwise). Nothing is trusted on first use: without a pinned key the
    * agent refuses every assignment.
@@ -32,6 +40,19 @@ export const agentConfigSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** OTLP/HTTP endpoint of a tracing backend (OTEL_EXPORTER_OTLP_ENDPOINT when not given); tracing is off without one. */
   otlpEndpoint: z.string().url().optional(),
+  /**
+   * Limits of the outgoing spool of reports and scans waiting for NATS: when over one, reports and
+   * scans that newer ones supersede go first, then the oldest progress reports and scans; final
+   * reports are never dropped (see core/spool-policy.ts for the defaults' reasons).
+   */
+  spoolMaxFiles: z.number().int().min(10).max(1_000_000).default(DEFAULT_SPOOL_LIMITS.maxFiles),
+  spoolMaxBytes: z.number().int().min(64 * 1024).default(DEFAULT_SPOOL_LIMITS.maxBytes),
+  /**
+   * Variables of the agent's environment that install commands get too, by name: they run with a
+   * minimal environment otherwise (PATH, the platform's essentials, FLEETCAST_PACKAGE_PATH; see
+   * core/installer-env.ts), never the agent's whole environment.
+   */
+  installerEnv: z.array(z.string().regex(INSTALLER_ENV_NAME, 'must be an environment variable name')).max(100).default([]),
   /** Port of the local /metrics, /status and /healthz endpoint; absent = not served. */
   statusPort: z.number().int().min(0).max(65535).optional(),
   /** Address of that endpoint: loopback unless the operator opens it to the network. */

@@ -21,6 +21,8 @@ export const AgentErrorCode = {
   DownloadNetwork: 'DOWNLOAD.NETWORK',
   DownloadHttpStatus: 'DOWNLOAD.HTTP_STATUS',
   DownloadNotFound: 'DOWNLOAD.NOT_FOUND',
+  /** The origin refused the download token (expired, or none could be had from the control plane). */
+  DownloadUnauthorized: 'DOWNLOAD.UNAUTHORIZED',
   DownloadEtagMismatch: 'DOWNLOAD.ETAG_MISMATCH',
   DownloadSizeMismatch: 'DOWNLOAD.SIZE_MISMATCH',
   DownloadAborted: 'DOWNLOAD.ABORTED',

@@ -9,6 +9,8 @@ export const PeerErrorCode = {
   BadContentId: 'PEER.BAD_CONTENT_ID',
   BadIndex: 'PEER.BAD_INDEX',
   BadBlockSize: 'PEER.BAD_BLOCK_SIZE',
+  /** A request with a Range header: blocks are served whole. */
+  RangeNotServed: 'PEER.RANGE_NOT_SERVED',
   NotHeld: 'PEER.NOT_HELD',
   NoRoute: 'PEER.NO_ROUTE',
   MethodNotAllowed: 'PEER.METHOD_NOT_ALLOWED',

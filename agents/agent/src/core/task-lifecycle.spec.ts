@@ -18,6 +18,7 @@ const options: LifecycleOptions = resolveLifecycleOptions({
   retry: { baseDelayMs: 1000, maxDelayMs: 4000 },
   maxDownloadAttempts: 3,
   progressReportIntervalMs: 10_000,
+  blockedFailAfterMs: 60_000,
 });
 
 function task(action: TaskAction, successExitCodes = [0, 3010]): TaskAssignedV1 {
@@ -196,13 +197,15 @@ const cases: Case[] = [
     reason: AgentErrorCode.InstallSpawnFailed,
   },
   {
-    name: 'retryable failure: retry scheduled with back-off, state kept',
+    name: 'retryable failure: reported at once with its reason, retry scheduled with back-off, state kept',
     action: 'install',
     events: [progress(3), retryable],
     state: 'downloading',
-    effects: 'schedule-retry',
+    effects: 'report:downloading,schedule-retry',
+    reason: 'DOWNLOAD.TRUNCATED',
     check: (s, e) => {
-      const effect = e[0];
+      assert.ok(e[0]?.type === 'report' && e[0].reason?.code === 'DOWNLOAD.TRUNCATED' && /attempt 2 of 3/.test(e[0].reason.message), JSON.stringify(e[0]));
+      const effect = e[1];
       assert.ok(effect?.type === 'schedule-retry');
       // now = T0 + 2 s; first failure: 1 s nominal, equal jitter -> between 0.5 s and 1 s later.
       assert.ok(effect.atMs >= T0 + 2000 + 500 && effect.atMs <= T0 + 2000 + 1000, String(effect.atMs - T0));
@@ -212,6 +215,31 @@ const cases: Case[] = [
     },
   },
   { name: 'retry due: download starts again', action: 'install', events: [retryable, retryDue], state: 'queued', effects: 'start-download' },
+  {
+    name: 'the same failure again: not reported twice (the reason already says it)',
+    action: 'install',
+    events: [retryable, retryDue, retryable],
+    state: 'queued',
+    effects: 'schedule-retry',
+    reason: 'DOWNLOAD.TRUNCATED',
+  },
+  {
+    name: 'a failure of another kind: reported with the new reason',
+    action: 'install',
+    events: [retryable, retryDue, { type: 'download-failed', reason: { code: 'DOWNLOAD.NETWORK', message: 'reset' }, retryable: true }],
+    state: 'queued',
+    effects: 'report:queued,schedule-retry',
+    reason: 'DOWNLOAD.NETWORK',
+  },
+  {
+    name: 'bytes after a reported failure: the next report clears the reason, even inside the report interval',
+    action: 'install',
+    events: [progress(3), retryable, retryDue, progress(2)],
+    state: 'downloading',
+    effects: 'report:downloading',
+    reason: null,
+    check: (_s, e) => assert.equal(e[0]?.type === 'report' && e[0].reason, null),
+  },
   {
     name: 'failures up to the limit: failed DOWNLOAD.EXHAUSTED naming the last cause',
     action: 'install',
@@ -228,7 +256,7 @@ const cases: Case[] = [
     state: 'queued',
     effects: 'schedule-retry',
     check: (_s, e) => {
-      const effect = e[0];
+      const effect = e.find((x) => x.type === 'schedule-retry');
       // now = T0 + 3 s; second failure: 2 s nominal -> 1 s to 2 s later.
       assert.ok(effect?.type === 'schedule-retry' && effect.atMs >= T0 + 3000 + 1000 && effect.atMs <= T0 + 3000 + 2000);
     },
@@ -306,6 +334,138 @@ for (const c of cases) {
   });
 }
 
+const noSpace: LifecycleEvent = { type: 'download-failed', reason: { code: AgentErrorCode.CacheNoSpace, message: 'the cache cannot make room' }, retryable: true };
+const network: LifecycleEvent = { type: 'download-failed', reason: { code: 'DOWNLOAD.NETWORK', message: 'reset' }, retryable: true };
+
+interface BlockedCase {
+  name: string;
+  /** Events at their time (ms after T0); the assignment is at T0. */
+  events: Array<[number, LifecycleEvent]>;
+  state: TaskLifecycle['state'];
+  effects: string;
+  reason: string | null;
+  blockedSinceMs: number | null;
+  /** The scheduled retry of the last step, as [earliest, latest] ms after T0. */
+  retryWithin?: [number, number];
+  options?: Partial<LifecycleOptions>;
+  check?: (state: TaskLifecycle, effects: LifecycleEffect[]) => void;
+}
+
+/** Blocked tasks (CACHE.NO_SPACE) with blockedFailAfterMs = 60 s, retries 1 s doubling to 4 s. */
+const blockedCases: BlockedCase[] = [
+  {
+    name: 'no space: reported at once as queued with the reason, tried again soon; not a download attempt',
+    events: [[1000, noSpace]],
+    state: 'queued',
+    effects: 'report:queued,schedule-retry',
+    reason: AgentErrorCode.CacheNoSpace,
+    blockedSinceMs: 1000,
+    retryWithin: [1500, 2000],
+    check: (s, e) => {
+      assert.equal(s.downloadFailures, 0);
+      assert.ok(e[0]?.type === 'report' && /then the task fails/.test(e[0].reason?.message ?? ''), 'the report says what happens next');
+    },
+  },
+  {
+    name: 'still no space: not reported again; the next try waits as long as the task was blocked, up to the cap',
+    events: [[1000, noSpace], [2000, retryDue], [11_000, noSpace]],
+    state: 'queued',
+    effects: 'schedule-retry',
+    reason: AgentErrorCode.CacheNoSpace,
+    blockedSinceMs: 1000,
+    retryWithin: [13_000, 15_000],
+  },
+  {
+    name: 'blocked many times: never DOWNLOAD.EXHAUSTED (3 attempts), the block has its own deadline',
+    events: [[1000, noSpace], [2000, retryDue], [3000, noSpace], [5000, retryDue], [6000, noSpace], [9000, retryDue], [10_000, noSpace], [14_000, retryDue], [15_000, noSpace]],
+    state: 'queued',
+    effects: 'schedule-retry',
+    reason: AgentErrorCode.CacheNoSpace,
+    blockedSinceMs: 1000,
+  },
+  {
+    name: 'the last try lands on the deadline, never after it',
+    events: [[1000, noSpace], [2000, retryDue], [60_500, noSpace]],
+    state: 'queued',
+    effects: 'schedule-retry',
+    reason: AgentErrorCode.CacheNoSpace,
+    blockedSinceMs: 1000,
+    retryWithin: [61_000, 61_000],
+  },
+  {
+    name: 'blocked past the deadline: failed with the blocking reason, saying how long',
+    events: [[1000, noSpace], [2000, retryDue], [61_000, noSpace]],
+    state: 'failed',
+    effects: 'report:failed',
+    reason: AgentErrorCode.CacheNoSpace,
+    blockedSinceMs: null,
+    check: (s) => assert.match(s.reason?.message ?? '', /still so after 60 s/),
+  },
+  {
+    name: 'bytes arrive: no longer blocked, the reason cleared; a later block has a new deadline',
+    events: [[1000, noSpace], [2000, retryDue], [50_000, progress(5)], [100_000, noSpace]],
+    state: 'downloading',
+    effects: 'report:downloading,schedule-retry',
+    reason: AgentErrorCode.CacheNoSpace,
+    blockedSinceMs: 100_000,
+  },
+  {
+    name: 'a network failure in between does not restart the block deadline',
+    events: [[1000, noSpace], [2000, retryDue], [30_000, network], [32_000, retryDue], [61_000, noSpace]],
+    state: 'failed',
+    effects: 'report:failed',
+    reason: AgentErrorCode.CacheNoSpace,
+    blockedSinceMs: null,
+  },
+  {
+    name: 'blockedFailAfterMs 0: failed at the first block',
+    events: [[1000, noSpace]],
+    state: 'failed',
+    effects: 'report:failed',
+    reason: AgentErrorCode.CacheNoSpace,
+    blockedSinceMs: null,
+    options: { blockedFailAfterMs: 0 },
+  },
+  {
+    name: 'restart while blocked: the reason re-reported, the same retry, the deadline kept',
+    events: [[1000, noSpace], [1200, resumed]],
+    state: 'queued',
+    effects: 'report:queued,schedule-retry',
+    reason: AgentErrorCode.CacheNoSpace,
+    blockedSinceMs: 1000,
+    retryWithin: [1500, 2000],
+  },
+];
+
+for (const c of blockedCases) {
+  test(`lifecycle, blocked: ${c.name}`, () => {
+    const opts = resolveLifecycleOptions({ ...options, ...c.options });
+    let { state, effects } = reduceTaskLifecycle(null, { type: 'assigned', task: task('install') }, T0, opts);
+    for (const [at, event] of c.events) ({ state, effects } = reduceTaskLifecycle(state, event, T0 + at, opts));
+    assert.equal(state.state, c.state);
+    assert.equal(brief(effects), c.effects);
+    assert.equal(state.reason?.code ?? null, c.reason);
+    assert.equal(state.blockedSinceMs === null ? null : state.blockedSinceMs - T0, c.blockedSinceMs);
+    if (c.retryWithin) {
+      const retry = effects.find((e) => e.type === 'schedule-retry');
+      assert.ok(retry?.type === 'schedule-retry', 'a retry is scheduled');
+      const at = retry.atMs - T0;
+      assert.ok(at >= c.retryWithin[0] && at <= c.retryWithin[1], `retry at ${at} ms, expected ${c.retryWithin.join('..')}`);
+    }
+    assert.ok(taskLifecycleSchema.safeParse(JSON.parse(JSON.stringify(state))).success, 'state round-trips through JSON');
+    for (const effect of effects) {
+      if (effect.type === 'report') assert.ok(deviceStatusV1Schema.safeParse(toDeviceStatus(effect, { taskId: state.taskId, deviceId: state.deviceId, seq: 1 })).success);
+    }
+    c.check?.(state, effects);
+  });
+}
+
+test('lifecycle: a state saved by an earlier version (no blockedSinceMs) reads as not blocked', () => {
+  const { state } = run('install', [progress(1)]);
+  const { blockedSinceMs: _gone, ...older } = state;
+  assert.equal(taskLifecycleSchema.parse(older).blockedSinceMs, null);
+});
+
 interface IllegalCase {
   action: TaskAction;
   before: LifecycleEvent[] | null;
@@ -367,8 +527,9 @@ test('lifecycle: progress reports can be turned off', () => {
   assert.deepEqual(later.effects, []);
 });
 
-test('lifecycle: options reject a non-positive attempt limit', () => {
+test('lifecycle: options reject a non-positive attempt limit and a negative block limit', () => {
   assert.throws(() => resolveLifecycleOptions({ maxDownloadAttempts: 0 }), RangeError);
+  assert.throws(() => resolveLifecycleOptions({ blockedFailAfterMs: -1 }), RangeError);
 });
 
 test('toDeviceStatus: clips the output tail to the contract limit and stamps the time', () => {

@@ -29,6 +29,15 @@ import { BackoffPolicy, backoffDelayMs, stableFraction } from './backoff';
  *   so the task summary counts the device as a success and the history still shows the cache step.
  * - A download failure is retried with capped exponential back-off until `maxAttempts` attempts
  *   have failed, then the task fails with DOWNLOAD.EXHAUSTED; a non-retryable failure fails at once.
+ *   A retryable failure is reported at once with its reason (the state stays `queued` or
+ *   `downloading`), when its code differs from the reason already reported, so that the task's
+ *   device list says within seconds why a device does not progress; progress clears the reason.
+ * - A failure that only the device can end (BLOCKING_CODES: CACHE.NO_SPACE, the cache cannot make
+ *   room while other tasks' content is in use) blocks the task rather than counting as a download
+ *   attempt: it is reported as above, tried again on a back-off that grows with the time blocked,
+ *   and the task fails with that reason once it has been blocked `blockedFailAfterMs` (the last try
+ *   lands on that moment). A network retry gives up after minutes; a full disk may never clear,
+ *   and the operator should see a failure with the real reason, not DOWNLOAD.EXHAUSTED.
  * - `download-complete` with `hashVerified: false` fails with DOWNLOAD.HASH_MISMATCH and is not
  *   retried: every block was verified against the manifest, so a whole-file mismatch means the
  *   manifest disagrees with its own content ID, and fetching again cannot fix that.
@@ -64,6 +73,8 @@ export const taskLifecycleSchema = z.object({
   retryAtMs: z.number().nullable(),
   /** When bytes were last reported, for throttling progress reports. */
   lastBytesReportAtMs: z.number().nullable(),
+  /** Since when the task is blocked (a BLOCKING_CODES failure with no progress since); null when not. Absent in states an earlier version saved. */
+  blockedSinceMs: z.number().nullable().default(null),
   reason: failureReasonSchema.nullable(),
   exitCode: z.number().int().nullable(),
   outputTail: z.string().nullable(),
@@ -116,7 +127,16 @@ export interface LifecycleOptions {
   maxDownloadAttempts: number;
   /** Least time between two `downloading` reports that only update bytes; null: report state changes only. */
   progressReportIntervalMs: number | null;
+  /** How long a task may stay blocked (BLOCKING_CODES) before it fails with the blocking reason; 0 = at once. */
+  blockedFailAfterMs: number;
 }
+
+/**
+ * Failures that only a change on the device ends, not a retry of the network: the task is blocked
+ * (see the decisions above). CACHE.NO_SPACE: the cache limit or the disk leaves no room, and the
+ * content that fills it belongs to unfinished tasks (or the package is larger than the limit).
+ */
+export const BLOCKING_CODES: ReadonlySet<string> = new Set([AgentErrorCode.CacheNoSpace]);
 
 /**
  * Defaults, resolved once (see `resolveLifecycleOptions`).
@@ -131,12 +151,19 @@ export const DEFAULT_LIFECYCLE_OPTIONS: LifecycleOptions = {
   retry: { baseDelayMs: 10_000, maxDelayMs: 5 * 60_000 },
   maxDownloadAttempts: 8,
   progressReportIntervalMs: 10_000,
+  // 10 minutes: room freed by a task that finishes meanwhile (its content is then evictable) is
+  // seen at the next try; a cache that stays full is an operator's matter, reported as a failure
+  // within the same quarter hour a network failure would take to exhaust its retries.
+  blockedFailAfterMs: 10 * 60_000,
 };
 
 export function resolveLifecycleOptions(partial: Partial<LifecycleOptions> = {}): LifecycleOptions {
   const options = { ...DEFAULT_LIFECYCLE_OPTIONS, ...partial, retry: { ...DEFAULT_LIFECYCLE_OPTIONS.retry, ...partial.retry } };
   if (!Number.isInteger(options.maxDownloadAttempts) || options.maxDownloadAttempts < 1) {
     throw new RangeError(`maxDownloadAttempts must be a positive integer, got ${options.maxDownloadAttempts}`);
+  }
+  if (!Number.isFinite(options.blockedFailAfterMs) || options.blockedFailAfterMs < 0) {
+    throw new RangeError(`blockedFailAfterMs must be a non-negative number, got ${options.blockedFailAfterMs}`);
   }
   return options;
 }
@@ -170,13 +197,16 @@ export function reduceTaskLifecycle(
     case 'download-progress': {
       if (!isDownloadPhase(state) || state.retryAtMs !== null) throw illegal(state, event);
       const bytes = addBytes(state.bytes, event.bytesBySource);
+      // Bytes arrive: whatever held the task up is over, and the next report says so.
+      const moving = { ...state, bytes, reason: null, blockedSinceMs: null };
       if (state.state === 'queued') {
-        const next: TaskLifecycle = { ...state, state: 'downloading', bytes, lastBytesReportAtMs: now };
+        const next: TaskLifecycle = { ...moving, state: 'downloading', lastBytesReportAtMs: now };
         return { state: next, effects: [report(next, now)] };
       }
       const interval = options.progressReportIntervalMs;
-      const due = interval !== null && (state.lastBytesReportAtMs === null || now - state.lastBytesReportAtMs >= interval);
-      const next: TaskLifecycle = { ...state, bytes, lastBytesReportAtMs: due ? now : state.lastBytesReportAtMs };
+      // A reason reported while downloading is cleared by the next report, throttled or not.
+      const due = (interval !== null && (state.lastBytesReportAtMs === null || now - state.lastBytesReportAtMs >= interval)) || state.reason !== null;
+      const next: TaskLifecycle = { ...moving, lastBytesReportAtMs: due ? now : state.lastBytesReportAtMs };
       return { state: next, effects: due ? [report(next, now)] : [] };
     }
 
@@ -188,7 +218,7 @@ export function reduceTaskLifecycle(
           message: 'the downloaded file does not match its content ID although every block matched the manifest',
         });
       }
-      const cached: TaskLifecycle = { ...state, state: 'cached', hashVerified: true, reason: null };
+      const cached: TaskLifecycle = { ...state, state: 'cached', hashVerified: true, reason: null, blockedSinceMs: null };
       if (state.action === 'install') {
         return { state: cached, effects: [report(cached, now), { type: 'start-install' }] };
       }
@@ -199,6 +229,7 @@ export function reduceTaskLifecycle(
     case 'download-failed': {
       if (!isDownloadPhase(state) || state.retryAtMs !== null) throw illegal(state, event);
       if (!event.retryable) return fail(state, now, event.reason);
+      if (BLOCKING_CODES.has(event.reason.code)) return blocked(state, event.reason, now, options);
       const failures = state.downloadFailures + 1;
       if (failures >= options.maxDownloadAttempts) {
         return fail({ ...state, downloadFailures: failures }, now, {
@@ -208,8 +239,9 @@ export function reduceTaskLifecycle(
       }
       const jitter = stableFraction(`${state.deviceId}:${state.taskId}:${failures}`);
       const atMs = now + backoffDelayMs(failures, options.retry, jitter);
-      const next: TaskLifecycle = { ...state, downloadFailures: failures, retryAtMs: atMs };
-      return { state: next, effects: [{ type: 'schedule-retry', atMs, attempt: failures + 1 }] };
+      const reason = clipReason({ code: event.reason.code, message: `${event.reason.message}; attempt ${failures + 1} of ${options.maxDownloadAttempts} at ${new Date(atMs).toISOString()}` });
+      const next: TaskLifecycle = { ...state, downloadFailures: failures, retryAtMs: atMs, reason };
+      return { state: next, effects: [...reportIfNew(state, next, now), { type: 'schedule-retry', atMs, attempt: failures + 1 }] };
     }
 
     case 'retry-due': {
@@ -251,6 +283,31 @@ export function reduceTaskLifecycle(
   }
 }
 
+/**
+ * A blocking failure: reported when it is new, tried again after a delay as long as the time blocked
+ * so far (between the retry policy's base and cap, with the same jitter as any retry), the last try
+ * at the deadline, and failed with its own reason once the deadline has passed.
+ */
+function blocked(state: TaskLifecycle, cause: FailureReason, now: number, options: LifecycleOptions): LifecycleResult {
+  const since = state.blockedSinceMs ?? now;
+  const deadline = since + options.blockedFailAfterMs;
+  const seconds = Math.round(options.blockedFailAfterMs / 1000);
+  if (now >= deadline) {
+    return fail(state, now, { code: cause.code, message: `${cause.message}; still so after ${Math.round((now - since) / 1000)} s` });
+  }
+  const nominal = Math.min(Math.max(now - since, options.retry.baseDelayMs), options.retry.maxDelayMs);
+  const jitter = stableFraction(`${state.deviceId}:${state.taskId}:blocked`);
+  const atMs = Math.min(now + Math.round(nominal / 2 + (nominal / 2) * jitter), deadline);
+  const reason = clipReason({ code: cause.code, message: `${cause.message}; blocked: tried again until ${new Date(deadline).toISOString()} (${seconds} s), then the task fails` });
+  const next: TaskLifecycle = { ...state, blockedSinceMs: since, retryAtMs: atMs, reason };
+  return { state: next, effects: [...reportIfNew(state, next, now), { type: 'schedule-retry', atMs, attempt: state.downloadFailures + 1 }] };
+}
+
+/** A report of `next` when its reason code is not the one `before` already reported (each retry would say the same). */
+function reportIfNew(before: TaskLifecycle, next: TaskLifecycle, now: number): ReportEffect[] {
+  return before.reason?.code === next.reason?.code ? [] : [report(next, now)];
+}
+
 function resume(state: TaskLifecycle, now: number): LifecycleResult {
   switch (state.state) {
     case 'queued':
@@ -286,6 +343,7 @@ function newLifecycle(task: TaskAssignedV1): TaskLifecycle {
     downloadFailures: 0,
     retryAtMs: null,
     lastBytesReportAtMs: null,
+    blockedSinceMs: null,
     reason: null,
     exitCode: null,
     outputTail: null,
@@ -297,7 +355,7 @@ function isDownloadPhase(state: TaskLifecycle): boolean {
 }
 
 function fail(state: TaskLifecycle, now: number, reason: FailureReason): LifecycleResult {
-  const next: TaskLifecycle = { ...state, state: 'failed', retryAtMs: null, reason: clipReason(reason) };
+  const next: TaskLifecycle = { ...state, state: 'failed', retryAtMs: null, blockedSinceMs: null, reason: clipReason(reason) };
   return { state: next, effects: [report(next, now)] };
 }
 

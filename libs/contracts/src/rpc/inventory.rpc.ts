@@ -13,6 +13,22 @@ export const deviceQuerySchema = z.object({
 });
 export type DeviceQuery = z.input<typeof deviceQuerySchema>;
 
+/**
+ * Whether the control plane distributes to a device, judged from the agent version of its latest
+ * scan against the range the inventory supports (its SUPPORTED_AGENT_VERSIONS setting).
+ * `unsupported-version`: the version is outside that range, or is not a semantic version at all;
+ * the device gets no assignments until its agent is replaced by a supported one.
+ */
+export const agentVersionStateSchema = z.enum(['supported', 'unsupported-version']);
+export type AgentVersionState = z.infer<typeof agentVersionStateSchema>;
+
+export const agentVersionStatusSchema = z.object({
+  state: agentVersionStateSchema,
+  /** Why the agent is not supported, naming its version and the supported range; null when it is supported. */
+  reason: z.string().nullable(),
+});
+export type AgentVersionStatus = z.infer<typeof agentVersionStatusSchema>;
+
 export const deviceSchema = z.object({
   id: idSchema,
   hostname: z.string(),
@@ -25,6 +41,11 @@ export const deviceSchema = z.object({
   cacheFreeBytes: z.number().int(),
   lastSeenAt: z.string(),
   stale: z.boolean(),
+  /**
+   * Whether the device's agent version is supported. Optional: an added field, absent from the
+   * replies of an inventory that predates it, so the subject keeps its version.
+   */
+  versionStatus: agentVersionStatusSchema.optional(),
 });
 export type Device = z.infer<typeof deviceSchema>;
 
@@ -36,9 +57,31 @@ export const subnetSchema = z.object({
 });
 export type Subnet = z.infer<typeof subnetSchema>;
 
-/** Devices of a target set with the subnet each belongs to (its primary IPv4 subnet, else IPv6). */
+/**
+ * Why a resolved target must be sent no assignment: a stable code (`AGENT.UNSUPPORTED_VERSION`) and
+ * a message that names the cause. The tasks service records such a target as `failed` with it.
+ */
+export const targetExclusionSchema = z.object({ code: z.string(), message: z.string() });
+export type TargetExclusion = z.infer<typeof targetExclusionSchema>;
+
+/**
+ * Devices of a target set with the subnet each belongs to (its primary IPv4 subnet, else IPv6).
+ * A device kept out of distribution is still listed, with `excluded` saying why, and is left out
+ * of `bySubnet` (it takes no part in its subnet's LAN session).
+ */
 export const resolvedTargetsSchema = z.object({
-  devices: z.array(z.object({ deviceId: idSchema, subnet: z.string().nullable(), known: z.boolean() })),
+  devices: z.array(
+    z.object({
+      deviceId: idSchema,
+      subnet: z.string().nullable(),
+      known: z.boolean(),
+      /**
+       * Present only when the device must get no assignment. Optional: an added field, absent from
+       * the replies of an inventory that predates it (which excludes nothing).
+       */
+      excluded: targetExclusionSchema.optional(),
+    }),
+  ),
   bySubnet: z.array(z.object({ subnet: z.string(), deviceIds: z.array(idSchema) })),
 });
 export type ResolvedTargets = z.infer<typeof resolvedTargetsSchema>;
@@ -54,7 +97,13 @@ export const InventoryRpc = {
   getDevice: defineRpc('inventory.qry.device.get.v1', z.object({ id: idSchema }), deviceSchema),
   listDevices: defineRpc(
     'inventory.qry.device.list.v1',
-    paginationSchema.extend({ platform: platformSchema.optional(), subnet: z.string().max(64).optional(), stale: z.boolean().optional() }),
+    paginationSchema.extend({
+      platform: platformSchema.optional(),
+      subnet: z.string().max(64).optional(),
+      stale: z.boolean().optional(),
+      /** Only devices in this agent version state (`unsupported-version`: those kept out of distribution). */
+      versionState: agentVersionStateSchema.optional(),
+    }),
     z.object({ items: z.array(deviceSchema), total: z.number().int() }),
   ),
   listSubnets: defineRpc('inventory.qry.subnet.list.v1', z.object({}), z.object({ items: z.array(subnetSchema) })),

@@ -139,6 +139,12 @@ export const taskSummarySchema = z.object({
   counts: stateCountsSchema,
   bytes: bytesBySourceSchema,
   subnets: z.array(subnetSummarySchema),
+  /**
+   * Devices whose last report gave a reason, by state and reason code, with one device's message:
+   * why devices fail, and why unfinished ones do not progress (`queued` with CACHE.NO_SPACE, a
+   * download being retried). Optional so that a reply without it (an older tasks service) still parses.
+   */
+  reasons: z.array(z.object({ state: deviceTaskStateSchema, code: z.string(), message: z.string(), devices: z.number().int() })).optional(),
 });
 export type TaskSummary = z.infer<typeof taskSummarySchema>;
 
@@ -242,4 +248,15 @@ export const TasksDeviceRpc = {
   getLanSession: defineDeviceRpc('tasks.qry.task.lan-session', 2, z.object({ taskId: idSchema }), lanSessionSchema),
   getSettings: defineDeviceRpc('tasks.qry.settings.get', 2, z.object({}), resolvedSettingsSchema),
   getManifest: defineDeviceRpc('tasks.qry.manifest.get', 2, z.object({ contentId: sha256HexSchema }), signedManifestSchema),
+  /**
+   * A short-lived token with which the origin serves this device that content (sent as
+   * `Authorization: Bearer <token>`); only for a device that is a target of a task with it. Null
+   * when the control plane issues no tokens (an origin that serves anyone).
+   */
+  getDownloadToken: defineDeviceRpc(
+    'tasks.qry.download-token.get',
+    1,
+    z.object({ contentId: sha256HexSchema }),
+    z.object({ token: z.string().nullable(), expiresAt: z.string().nullable() }),
+  ),
 } as const;

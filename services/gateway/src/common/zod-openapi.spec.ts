@@ -123,6 +123,7 @@ test('query parameters come from an object schema, one per field, with coercible
       ['platform', false, 'string'],
       ['subnet', false, 'string'],
       ['stale', false, 'boolean'],
+      ['versionState', false, 'string'],
     ],
   );
 });

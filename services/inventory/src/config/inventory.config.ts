@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baseEnvSchema, databaseEnvSchema, parseEnv, port } from '@fleetcast/service-kit';
+import { DEFAULT_SUPPORTED_AGENT_VERSIONS, supportedRangeProblem } from '../devices/agent-version';
 
 /** Nest injection token of the validated configuration. */
 export const INVENTORY_CONFIG = Symbol('INVENTORY_CONFIG');
@@ -15,6 +16,17 @@ export const inventoryEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend(
   // 500 scans amortise one transaction well; past 5,000 a batch holds tens of megabytes of scans
   // (each lists up to thousands of cached content IDs) for little more throughput.
   SCAN_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
+  // The agent versions the control plane distributes to (a semver range); a device whose agent is
+  // outside it is marked unsupported-version and kept out of tasks. A bad range stops the start:
+  // guessed, it would either cut the whole fleet off or let every agent through.
+  SUPPORTED_AGENT_VERSIONS: z
+    .string()
+    .trim()
+    .superRefine((range, ctx) => {
+      const problem = supportedRangeProblem(range);
+      if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    })
+    .default(DEFAULT_SUPPORTED_AGENT_VERSIONS),
 });
 
 export type InventoryConfig = z.infer<typeof inventoryEnvSchema>;

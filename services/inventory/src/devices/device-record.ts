@@ -1,4 +1,5 @@
-import type { InventoryScanV1, NetworkInterface, Platform } from '@fleetcast/contracts';
+import type { AgentVersionState, InventoryScanV1, NetworkInterface, Platform } from '@fleetcast/contracts';
+import { agentVersionStatus } from './agent-version';
 import { deriveDeviceSubnets } from './subnet';
 
 /** What one scan stores: the scan's own fields plus the subnets derived from its addresses. */
@@ -15,10 +16,17 @@ export interface DeviceRecord {
   cacheFreeBytes: number;
   scannedAt: string;
   scanSeq: number;
+  /** The agent version judged against `versionRange`: whether the device is distributed to, and if not, why. */
+  versionState: AgentVersionState;
+  versionReason: string | null;
+  /** The supported range the version was judged against, so that a change of the range can find what to judge again. */
+  versionRange: string;
 }
 
-export function toDeviceRecord(scan: InventoryScanV1): DeviceRecord {
+/** The stored form of a scan, its agent version judged against the supported range `supportedAgentVersions`. */
+export function toDeviceRecord(scan: InventoryScanV1, supportedAgentVersions: string): DeviceRecord {
   const { subnets, primary } = deriveDeviceSubnets(scan.interfaces);
+  const version = agentVersionStatus(scan.agentVersion, supportedAgentVersions);
   return {
     id: scan.deviceId,
     hostname: scan.hostname,
@@ -32,6 +40,9 @@ export function toDeviceRecord(scan: InventoryScanV1): DeviceRecord {
     cacheFreeBytes: scan.cache.freeBytes,
     scannedAt: scan.scannedAt,
     scanSeq: scan.scanSeq,
+    versionState: version.state,
+    versionReason: version.reason,
+    versionRange: supportedAgentVersions,
   };
 }
 

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { NetworkInterface, Platform } from '@fleetcast/contracts';
+import type { AgentVersionState, NetworkInterface, Platform } from '@fleetcast/contracts';
 
 /**
  * The `inventory.devices` table as the initial migration creates it: one row per device, holding
@@ -56,4 +56,16 @@ export class DeviceEntity {
   /** When the inventory stored the scan, by the database's clock (the clock staleness is measured with). */
   @Column({ name: 'last_seen_at', type: 'timestamptz' })
   lastSeenAt!: Date;
+
+  /** The agent version judged against the supported range: `unsupported-version` devices get no assignments. */
+  @Column({ name: 'version_state', type: 'text' })
+  versionState!: AgentVersionState;
+
+  /** Why the agent version is not supported (names the version and the range); null when it is. */
+  @Column({ name: 'version_reason', type: 'text', nullable: true })
+  versionReason!: string | null;
+
+  /** The range `versionState` was judged against; null until judged (rows older than the column). */
+  @Column({ name: 'version_range', type: 'text', nullable: true })
+  versionRange!: string | null;
 }

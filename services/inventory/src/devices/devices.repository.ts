@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { NetworkInterface, Platform } from '@fleetcast/contracts';
+import type { AgentVersionState, AgentVersionStatus, NetworkInterface, Platform } from '@fleetcast/contracts';
 import type { DeviceRecord } from './device-record';
 
 /** A device as read back, with staleness decided by the database's clock at query time. */
@@ -19,11 +19,16 @@ export interface DeviceRow {
   cacheFreeBytes: string;
   lastSeenAt: Date;
   stale: boolean;
+  versionState: AgentVersionState;
+  versionReason: string | null;
 }
 
+/** A device as a target: its subnet and whether its agent version is supported. */
 export interface DeviceSubnetRow {
   id: string;
   primarySubnet: string | null;
+  versionState: AgentVersionState;
+  versionReason: string | null;
 }
 
 export interface SubnetRow {
@@ -40,17 +45,20 @@ export interface DeviceFilter {
   stale?: boolean;
   /** Case-insensitive host name prefix. */
   hostnamePrefix?: string;
+  versionState?: AgentVersionState;
 }
 
 /** Bind parameters per upserted row: every column but last_seen_at, which is the database's `now()`. */
-const UPSERT_COLUMNS = 12;
-/** Rows per INSERT statement: 1,000 x 12 parameters stays far below Postgres's limit of 65,535. */
+const UPSERT_COLUMNS = 15;
+/** Rows per INSERT statement: 1,000 x 15 parameters stays far below Postgres's limit of 65,535. */
 const UPSERT_CHUNK = 1_000;
 
 const DEVICE_COLUMNS = `
   id, hostname, platform, os_version AS "osVersion", agent_version AS "agentVersion", interfaces, subnets,
   primary_subnet AS "primarySubnet", cached_content_ids AS "cachedContentIds", cache_free_bytes AS "cacheFreeBytes",
-  last_seen_at AS "lastSeenAt"`;
+  last_seen_at AS "lastSeenAt", version_state AS "versionState", version_reason AS "versionReason"`;
+
+const TARGET_COLUMNS = `id, primary_subnet AS "primarySubnet", version_state AS "versionState", version_reason AS "versionReason"`;
 
 /**
  * "Stale" is computed when a query runs: last_seen_at older than the threshold by the database's
@@ -127,7 +135,7 @@ export class DevicesRepository {
    */
   async primarySubnetsOf(ids: readonly string[]): Promise<DeviceSubnetRow[]> {
     if (ids.length === 0) return [];
-    return this.dataSource.query(`SELECT id, primary_subnet AS "primarySubnet" FROM inventory.devices WHERE id = ANY($1::text[])`, [ids]);
+    return this.dataSource.query(`SELECT ${TARGET_COLUMNS} FROM inventory.devices WHERE id = ANY($1::text[])`, [ids]);
   }
 
   /** The interfaces of the given devices as their latest scan reported them (unknown IDs are absent), in ID order. */
@@ -140,7 +148,36 @@ export class DevicesRepository {
   async matching(filter: DeviceFilter, staleAfterSeconds: number): Promise<DeviceSubnetRow[]> {
     const params = new Params();
     const where = whereClause(filter, staleAfterSeconds, params);
-    return this.dataSource.query(`SELECT id, primary_subnet AS "primarySubnet" FROM inventory.devices ${where} ORDER BY id`, params.values);
+    return this.dataSource.query(`SELECT ${TARGET_COLUMNS} FROM inventory.devices ${where} ORDER BY id`, params.values);
+  }
+
+  /**
+   * The distinct agent versions of devices whose version status was judged against another range
+   * than `range` (or never judged: rows from before the status existed). A few per fleet, whatever
+   * its size: the unit of work when the configured range changes.
+   */
+  async agentVersionsJudgedOtherwise(range: string): Promise<string[]> {
+    const rows: Array<{ agentVersion: string }> = await this.dataSource.query(
+      `SELECT DISTINCT agent_version AS "agentVersion" FROM inventory.devices WHERE version_range IS DISTINCT FROM $1 ORDER BY 1`,
+      [range],
+    );
+    return rows.map((row) => row.agentVersion);
+  }
+
+  /**
+   * Sets the version status of every device of one agent version that was judged against another
+   * range than `range`: one statement per version, not per device. A scan stored meanwhile was
+   * judged against `range` already and is left alone. Returns how many devices changed.
+   */
+  async setVersionStatus(agentVersion: string, status: AgentVersionStatus, range: string): Promise<number> {
+    const rows: Array<{ updated: number }> = await this.dataSource.query(
+      `WITH updated AS (
+         UPDATE inventory.devices SET version_state = $2, version_reason = $3, version_range = $4
+         WHERE agent_version = $1 AND version_range IS DISTINCT FROM $4 RETURNING 1
+       ) SELECT count(*)::int AS updated FROM updated`,
+      [agentVersion, status.state, status.reason, range],
+    );
+    return rows[0]?.updated ?? 0;
   }
 
   /** Readiness: the database answers. */
@@ -154,13 +191,13 @@ function upsertSql(rowCount: number): string {
   for (let row = 0; row < rowCount; row++) {
     const p = (column: number) => `$${row * UPSERT_COLUMNS + column}`;
     values.push(
-      `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}::jsonb, ${p(7)}::text[], ${p(8)}, ${p(9)}::text[], ${p(10)}::bigint, ${p(11)}::timestamptz, ${p(12)}::bigint, now())`,
+      `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}::jsonb, ${p(7)}::text[], ${p(8)}, ${p(9)}::text[], ${p(10)}::bigint, ${p(11)}::timestamptz, ${p(12)}::bigint, ${p(13)}, ${p(14)}, ${p(15)}, now())`,
     );
   }
   return `
     INSERT INTO inventory.devices
       (id, hostname, platform, os_version, agent_version, interfaces, subnets, primary_subnet, cached_content_ids,
-       cache_free_bytes, scanned_at, scan_seq, last_seen_at)
+       cache_free_bytes, scanned_at, scan_seq, version_state, version_reason, version_range, last_seen_at)
     VALUES ${values.join(',\n')}
     ON CONFLICT (id) DO UPDATE SET
       hostname = EXCLUDED.hostname,
@@ -174,6 +211,9 @@ function upsertSql(rowCount: number): string {
       cache_free_bytes = EXCLUDED.cache_free_bytes,
       scanned_at = EXCLUDED.scanned_at,
       scan_seq = EXCLUDED.scan_seq,
+      version_state = EXCLUDED.version_state,
+      version_reason = EXCLUDED.version_reason,
+      version_range = EXCLUDED.version_range,
       last_seen_at = EXCLUDED.last_seen_at
     WHERE inventory.devices.scan_seq < EXCLUDED.scan_seq
     RETURNING id`;
@@ -194,6 +234,9 @@ function upsertParams(record: DeviceRecord): unknown[] {
     record.cacheFreeBytes,
     record.scannedAt,
     record.scanSeq,
+    record.versionState,
+    record.versionReason,
+    record.versionRange,
   ];
 }
 
@@ -212,6 +255,7 @@ function whereClause(filter: DeviceFilter, staleAfterSeconds: number, params: Pa
   const conditions: string[] = [];
   if (filter.platform !== undefined) conditions.push(`platform = ${params.bind(filter.platform)}`);
   if (filter.subnet !== undefined) conditions.push(`primary_subnet = ${params.bind(filter.subnet)}`);
+  if (filter.versionState !== undefined) conditions.push(`version_state = ${params.bind(filter.versionState)}`);
   if (filter.hostnamePrefix !== undefined) {
     conditions.push(`lower(hostname) LIKE ${params.bind(`${escapeLike(filter.hostnamePrefix.toLowerCase())}%`)}`);
   }

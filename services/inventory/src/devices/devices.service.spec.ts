@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { ErrorCode, FleetcastError, InventoryScanV1 } from '@fleetcast/contracts';
+import { AgentVersionStatus, ErrorCode, FleetcastError, InventoryScanV1 } from '@fleetcast/contracts';
 import { createLogger, createMetricsRegistry, Registry } from '@fleetcast/telemetry';
 import { DeviceRecord, latestScanPerDevice, toDeviceRecord, unstorableReason } from './device-record';
 import { DeviceFilter, DeviceRow, DeviceSubnetRow, DevicesRepository, SubnetRow } from './devices.repository';
@@ -54,10 +54,27 @@ class FakeRepository {
     this.lastFilter = filter;
     return [...this.devices.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
   }
+  /** Stored agent versions with the range each was judged against (null: never judged). */
+  judged = new Map<string, string | null>();
+  statusUpdates: Array<[string, AgentVersionStatus, string]> = [];
+  async agentVersionsJudgedOtherwise(range: string): Promise<string[]> {
+    return [...this.judged.entries()].filter(([, judgedAgainst]) => judgedAgainst !== range).map(([version]) => version);
+  }
+  async setVersionStatus(version: string, status: AgentVersionStatus, range: string): Promise<number> {
+    this.statusUpdates.push([version, status, range]);
+    this.judged.set(version, range);
+    return 10;
+  }
 }
 
-function service(repository = new FakeRepository(), metrics = createMetricsRegistry('inventory-test')) {
-  const devices = new DevicesService(repository as unknown as DevicesRepository, { STALE_AFTER_SECONDS: 60 }, metrics, createLogger('inventory-test', 'silent'));
+/** A target row of a supported device. */
+const target = (id: string, primarySubnet: string | null): DeviceSubnetRow => ({ id, primarySubnet, versionState: 'supported', versionReason: null });
+
+const RANGE = '>=0.1.0 <1.0.0';
+
+function service(repository = new FakeRepository(), metrics = createMetricsRegistry('inventory-test'), range = RANGE) {
+  const config = { STALE_AFTER_SECONDS: 60, SUPPORTED_AGENT_VERSIONS: range };
+  const devices = new DevicesService(repository as unknown as DevicesRepository, config, metrics, createLogger('inventory-test', 'silent'));
   return { devices, repository, metrics };
 }
 
@@ -113,11 +130,20 @@ describe('toDeviceRecord', () => {
         ],
         cache: { contentIds: ['a'.repeat(64)], freeBytes: 5_000_000_000 },
       }),
+      RANGE,
     );
     assert.equal(record.primarySubnet, '10.5.0.0/16');
     assert.deepEqual(record.subnets, ['10.5.0.0/16', '2001:db8:0:5::/64']);
     assert.deepEqual(record.cachedContentIds, ['a'.repeat(64)]);
     assert.equal(record.cacheFreeBytes, 5_000_000_000);
+  });
+
+  it('judges the agent version against the supported range and keeps the range it was judged against', () => {
+    const supported = toDeviceRecord(scan('d1', 1), RANGE);
+    assert.deepEqual([supported.versionState, supported.versionReason, supported.versionRange], ['supported', null, RANGE]);
+    const old = toDeviceRecord(scan('d2', 1, { agentVersion: '0.0.9' }), RANGE);
+    assert.equal(old.versionState, 'unsupported-version');
+    assert.equal(old.versionReason, 'agent 0.0.9 is outside the supported range >=0.1.0 <1.0.0; upgrade the agent');
   });
 });
 
@@ -179,6 +205,12 @@ describe('DevicesService queries', () => {
     });
   });
 
+  it('listDevices passes the version state filter on', async () => {
+    const { devices, repository } = service();
+    await devices.listDevices({ versionState: 'unsupported-version', limit: 10, offset: 0 });
+    assert.equal(repository.lastFilter?.versionState, 'unsupported-version');
+  });
+
   it('listSubnets adds the family and sorts IPv4 numerically before IPv6', async () => {
     const { items } = await service().devices.listSubnets();
     assert.deepEqual(
@@ -195,10 +227,10 @@ describe('DevicesService queries', () => {
 describe('DevicesService.resolveTargets', () => {
   function withDevices() {
     const repository = new FakeRepository();
-    repository.devices.set('d1', { id: 'd1', primarySubnet: '10.0.2.0/24' });
-    repository.devices.set('d2', { id: 'd2', primarySubnet: '10.0.1.0/24' });
-    repository.devices.set('d3', { id: 'd3', primarySubnet: '10.0.2.0/24' });
-    repository.devices.set('d4', { id: 'd4', primarySubnet: null });
+    repository.devices.set('d1', target('d1', '10.0.2.0/24'));
+    repository.devices.set('d2', target('d2', '10.0.1.0/24'));
+    repository.devices.set('d3', target('d3', '10.0.2.0/24'));
+    repository.devices.set('d4', target('d4', null));
     return service(repository);
   }
 
@@ -230,6 +262,26 @@ describe('DevicesService.resolveTargets', () => {
     assert.equal(repository.lastFilter?.stale, undefined);
   });
 
+  it('keeps a device with an unsupported agent as a target, marked excluded with the reason, and out of its subnet group', async () => {
+    const { devices, repository } = withDevices();
+    const reason = 'agent 0.0.9 is outside the supported range >=0.1.0 <1.0.0; upgrade the agent';
+    repository.devices.set('d5', { id: 'd5', primarySubnet: '10.0.2.0/24', versionState: 'unsupported-version', versionReason: reason });
+    const result = await devices.resolveTargets({ deviceIds: ['d5', 'd1'], query: { platform: 'linux', includeStale: false } });
+    assert.deepEqual(result.devices.slice(0, 2), [
+      { deviceId: 'd5', subnet: '10.0.2.0/24', known: true, excluded: { code: ErrorCode.AgentUnsupportedVersion, message: reason } },
+      { deviceId: 'd1', subnet: '10.0.2.0/24', known: true },
+    ]);
+    assert.deepEqual(
+      result.devices.filter((d) => d.excluded).map((d) => d.deviceId),
+      ['d5'],
+      'a device matched by the query is excluded once, like a named one',
+    );
+    assert.deepEqual(result.bySubnet, [
+      { subnet: '10.0.1.0/24', deviceIds: ['d2'] },
+      { subnet: '10.0.2.0/24', deviceIds: ['d1', 'd3'] },
+    ]);
+  });
+
   it('resolves to nothing when given neither IDs nor a query', async () => {
     assert.deepEqual(await withDevices().devices.resolveTargets({}), { devices: [], bySubnet: [] });
   });
@@ -250,5 +302,21 @@ describe('DevicesService.resolveTargets', () => {
       ]),
       [{ subnet: '2001:db8::/64', deviceIds: ['z'] }],
     );
+  });
+});
+
+describe('DevicesService.reevaluateAgentVersions', () => {
+  it('judges again, once per distinct version, only the versions judged against another range or never', async () => {
+    const repository = new FakeRepository();
+    repository.judged.set('0.0.9', null);
+    repository.judged.set('0.1.0', '>=0.1.0');
+    repository.judged.set('0.2.0', RANGE);
+    const { devices } = service(repository, undefined, RANGE);
+    assert.deepEqual(await devices.reevaluateAgentVersions(), { versions: 2, devices: 20 });
+    assert.deepEqual(repository.statusUpdates, [
+      ['0.0.9', { state: 'unsupported-version', reason: 'agent 0.0.9 is outside the supported range >=0.1.0 <1.0.0; upgrade the agent' }, RANGE],
+      ['0.1.0', { state: 'supported', reason: null }, RANGE],
+    ]);
+    assert.deepEqual(await devices.reevaluateAgentVersions(), { versions: 0, devices: 0 }, 'nothing left to judge under the same range');
   });
 });

@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode } from '@fleetcast/contracts';
 import type { Device, DeviceAddresses, InventoryRpc, InventoryScanV1, ResolvedTargets, RpcResponse, Subnet } from '@fleetcast/contracts';
 import { counter, histogram, Logger, Registry } from '@fleetcast/telemetry';
 import { LOGGER, METRICS } from '@fleetcast/service-kit';
 import { INVENTORY_CONFIG, InventoryConfig } from '../config/inventory.config';
+import { agentVersionStatus } from './agent-version';
 import { latestScanPerDevice, toDeviceRecord, unstorableReason } from './device-record';
-import { DeviceFilter, DeviceRow, DevicesRepository } from './devices.repository';
+import { DeviceFilter, DeviceRow, DeviceSubnetRow, DevicesRepository } from './devices.repository';
 import { DeviceNotFoundError, InvalidSubnetError, UnstorableScanError } from './devices.exception';
 import { compareCidr, deriveSubnet, familyOf, normaliseCidr } from './subnet';
 
@@ -15,7 +17,14 @@ export interface IngestOutcome {
   superseded: number;
 }
 
-export type ListDevicesRequest = Pick<DeviceFilter, 'platform' | 'subnet' | 'stale'> & { limit: number; offset: number };
+export type ListDevicesRequest = Pick<DeviceFilter, 'platform' | 'subnet' | 'stale' | 'versionState'> & { limit: number; offset: number };
+
+export interface VersionReevaluation {
+  /** Distinct agent versions judged again. */
+  versions: number;
+  /** Devices whose stored status was replaced. */
+  devices: number;
+}
 
 export interface ResolveTargetsRequest {
   deviceIds?: string[];
@@ -34,7 +43,7 @@ export class DevicesService {
 
   constructor(
     private readonly repository: DevicesRepository,
-    @Inject(INVENTORY_CONFIG) private readonly config: Pick<InventoryConfig, 'STALE_AFTER_SECONDS'>,
+    @Inject(INVENTORY_CONFIG) private readonly config: Pick<InventoryConfig, 'STALE_AFTER_SECONDS' | 'SUPPORTED_AGENT_VERSIONS'>,
     @Inject(METRICS) metrics: Registry,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
@@ -54,13 +63,35 @@ export class DevicesService {
       if (reason !== null) throw new UnstorableScanError(scan.deviceId, reason);
     }
     const latest = latestScanPerDevice(scans);
-    const written = await this.repository.upsertNewer(latest.map(toDeviceRecord));
+    const written = await this.repository.upsertNewer(latest.map((scan) => toDeviceRecord(scan, this.config.SUPPORTED_AGENT_VERSIONS)));
     const outcome = { applied: written.length, superseded: scans.length - written.length };
     this.ingested.inc({ result: 'applied' }, outcome.applied);
     this.ingested.inc({ result: 'superseded' }, outcome.superseded);
     this.batchSizes.observe(scans.length);
     this.logger.debug({ scans: scans.length, devices: latest.length, ...outcome }, 'scan batch stored');
     return outcome;
+  }
+
+  /**
+   * Judges again the devices whose agent version was judged against another range than the
+   * configured one (the range changed, or the rows predate version statuses): one UPDATE per
+   * distinct agent version, so the work grows with the versions in the fleet, not its devices.
+   * Run at start, before scans are ingested; scans then store their status as they arrive.
+   */
+  async reevaluateAgentVersions(): Promise<VersionReevaluation> {
+    const range = this.config.SUPPORTED_AGENT_VERSIONS;
+    const versions = await this.repository.agentVersionsJudgedOtherwise(range);
+    let devices = 0;
+    const unsupported: string[] = [];
+    for (const version of versions) {
+      const status = agentVersionStatus(version, range);
+      if (status.state !== 'supported') unsupported.push(version);
+      devices += await this.repository.setVersionStatus(version, status, range);
+    }
+    if (versions.length > 0) {
+      this.logger.info({ range, versions: versions.length, devices, unsupportedVersions: unsupported }, 'agent versions judged against the supported range');
+    }
+    return { versions: versions.length, devices };
   }
 
   async getDevice(id: string): Promise<Device> {
@@ -75,6 +106,7 @@ export class DevicesService {
       platform: request.platform,
       subnet: request.subnet === undefined ? undefined : subnetFilter('subnet', request.subnet),
       stale: request.stale,
+      versionState: request.versionState,
     };
     const { rows, total } = await this.repository.list(filter, { limit: request.limit, offset: request.offset }, this.config.STALE_AFTER_SECONDS);
     return { items: rows.map(toDevice), total };
@@ -113,7 +145,10 @@ export class DevicesService {
    * Resolves a target set: the explicit IDs first, in the order given (unknown ones reported with
    * `known: false`; a stale device named explicitly is still a target), then the devices the query
    * matches that were not named. Neither given: no targets. Known devices are grouped by primary
-   * subnet for the multicast layer; those without a usable address have no group.
+   * subnet for the multicast layer; those without a usable address have no group. A device whose
+   * agent version is not supported stays a target, marked `excluded` with the reason, so that the
+   * task records why it gets nothing instead of the device vanishing from the target set; it is in
+   * no group.
    */
   async resolveTargets(request: ResolveTargetsRequest): Promise<ResolvedTargets> {
     const explicit = [...new Set(request.deviceIds ?? [])];
@@ -132,23 +167,36 @@ export class DevicesService {
           )
         : Promise.resolve([]),
     ]);
-    const known = new Map(knownRows.map((row) => [row.id, row.primarySubnet]));
-    const devices: ResolvedDevice[] = explicit.map((deviceId) =>
-      known.has(deviceId) ? { deviceId, subnet: known.get(deviceId) ?? null, known: true } : { deviceId, subnet: null, known: false },
-    );
+    const known = new Map(knownRows.map((row) => [row.id, row]));
+    const devices: ResolvedDevice[] = explicit.map((deviceId) => {
+      const row = known.get(deviceId);
+      return row ? resolvedDevice(row) : { deviceId, subnet: null, known: false };
+    });
     const named = new Set(explicit);
     for (const row of matched) {
-      if (!named.has(row.id)) devices.push({ deviceId: row.id, subnet: row.primarySubnet, known: true });
+      if (!named.has(row.id)) devices.push(resolvedDevice(row));
     }
     return { devices, bySubnet: groupBySubnet(devices) };
   }
 }
 
-/** Groups known devices that have a subnet, in the order the subnets sort, each group in target order. */
+/** A known device as a target; `excluded` only when its agent version is not supported (the field is absent otherwise). */
+function resolvedDevice(row: DeviceSubnetRow): ResolvedDevice {
+  const device: ResolvedDevice = { deviceId: row.id, subnet: row.primarySubnet, known: true };
+  if (row.versionState !== 'supported') {
+    device.excluded = { code: ErrorCode.AgentUnsupportedVersion, message: row.versionReason ?? `agent version state ${row.versionState}` };
+  }
+  return device;
+}
+
+/**
+ * Groups known devices that have a subnet, in the order the subnets sort, each group in target
+ * order. Excluded devices take no part in distribution, so in no group either.
+ */
 export function groupBySubnet(devices: readonly ResolvedDevice[]): ResolvedTargets['bySubnet'] {
   const groups = new Map<string, string[]>();
   for (const device of devices) {
-    if (!device.known || device.subnet === null) continue;
+    if (!device.known || device.subnet === null || device.excluded) continue;
     const group = groups.get(device.subnet);
     if (group) group.push(device.deviceId);
     else groups.set(device.subnet, [device.deviceId]);
@@ -175,5 +223,6 @@ function toDevice(row: DeviceRow): Device {
     cacheFreeBytes: Number(row.cacheFreeBytes),
     lastSeenAt: row.lastSeenAt.toISOString(),
     stale: row.stale,
+    versionStatus: { state: row.versionState, reason: row.versionReason },
   };
 }

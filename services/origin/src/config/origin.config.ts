@@ -14,6 +14,11 @@ export interface OriginConfig {
   readonly storeDir: string;
   /** Bearer tokens accepted for uploads and other writes; empty = writes are open. */
   readonly apiTokens: readonly string[];
+  /**
+   * The secret download tokens are checked with (shared with the tasks service, which issues them);
+   * absent: downloads are open to anyone who can reach the origin (a developer's machine).
+   */
+  readonly downloadTokenSecret?: Buffer;
   readonly logLevel: string;
   /** OTLP/HTTP endpoint of a tracing backend; tracing is off when absent. */
   readonly otlpEndpoint?: string;
@@ -36,6 +41,18 @@ const originEnvSchema = baseEnvSchema.omit({ NATS_URL: true }).extend({
     .transform((raw) => (raw ?? '').split(',').map((token) => token.trim()).filter((token) => token.length > 0))
     // What an Authorization header can carry as a bearer token: a token with a space could never match.
     .refine((tokens) => tokens.every((token) => /^[\x21-\x7e]+$/.test(token)), 'tokens must be printable ASCII without spaces'),
+  DOWNLOAD_TOKEN_SECRET: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const bytes = Buffer.from(text, 'base64');
+      if (bytes.length < 32) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be at least 32 bytes, base64 (the same value as the tasks service)' });
+        return z.NEVER;
+      }
+      return bytes;
+    }),
 });
 
 /** An empty variable (`HTTP_PORT=`) means "unset", as in a compose file with a blank default. */
@@ -54,6 +71,7 @@ export function loadOriginConfig(env: Readonly<Record<string, string | undefined
     host: e.HTTP_HOST,
     storeDir: isAbsolute(e.ORIGIN_STORE_DIR) ? e.ORIGIN_STORE_DIR : resolve(e.ORIGIN_STORE_DIR),
     apiTokens: e.API_TOKENS,
+    ...(e.DOWNLOAD_TOKEN_SECRET ? { downloadTokenSecret: e.DOWNLOAD_TOKEN_SECRET } : {}),
     logLevel: e.LOG_LEVEL,
     ...(e.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
   };

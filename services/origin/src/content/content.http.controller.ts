@@ -1,9 +1,11 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { Controller, Get, Head, Param, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, Head, Inject, Param, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { verifyDownloadToken } from '@fleetcast/content';
+import { ORIGIN_CONFIG, OriginConfig } from '../config/origin.config';
 import { ErrorCode, FleetcastError } from '@fleetcast/contracts';
 import { BearerTokenGuard } from '../auth/bearer-token.guard';
 import { sendJson } from '../http/send-json';
-import { parseRequester, parseUploadDeclaration } from './content-headers';
+import { parseRequester, parseUploadDeclaration, Requester } from './content-headers';
 import { planDownload } from './content-range';
 import { ContentDescriptor, ContentService } from './content.service';
 import { InvalidHeaderError, RangeNotSatisfiableError } from './content.exception';
@@ -29,7 +31,26 @@ function headerOf(req: IncomingMessage, name: string): string | undefined {
  */
 @Controller('v1/content')
 export class ContentHttpController {
-  constructor(private readonly content: ContentService) {}
+  constructor(
+    private readonly content: ContentService,
+    @Inject(ORIGIN_CONFIG) private readonly config: OriginConfig,
+  ) {}
+
+  /**
+   * Who is downloading. With a download-token secret configured, only a device holding a valid
+   * token for this content (issued by the tasks service to a target of a task with it) is served,
+   * and the bytes count against the device the token names; the subnet is as the device declares it.
+   */
+  private requesterOf(req: IncomingMessage, contentId: string): Requester {
+    const declared = parseRequester(req.headers);
+    const secret = this.config.downloadTokenSecret;
+    if (!secret) return declared;
+    const token = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(headerOf(req, 'authorization') ?? '')?.[1];
+    if (!token) throw new FleetcastError(ErrorCode.DownloadUnauthorized, 'downloads need a download token (Authorization: Bearer <token>), issued by the control plane to devices targeted by a task');
+    const check = verifyDownloadToken(secret, token, contentId, new Date());
+    if (!check.ok) throw new FleetcastError(ErrorCode.DownloadUnauthorized, `download token refused: ${check.reason}`);
+    return { ...declared, device: check.deviceId };
+  }
 
   /** Streams the raw body into the store. 201 when stored, 200 when the store already had it. */
   @Put()
@@ -62,7 +83,7 @@ export class ContentHttpController {
 
   private async serve(method: 'GET' | 'HEAD', rawId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const contentId = parseContentId(rawId);
-    const requester = parseRequester(req.headers);
+    const requester = this.requesterOf(req, contentId);
     const size = await this.content.sizeOf(contentId);
     const plan = planDownload({
       method,

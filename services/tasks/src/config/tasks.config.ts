@@ -18,6 +18,24 @@ export const tasksEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
    */
   SIGNING_KEY_PEM: z.string().optional(),
   /**
+   * Secret shared with the origin (base64, at least 32 bytes): download tokens are HMACs under it.
+   * Absent: no tokens are issued, and only an origin without the secret serves the devices.
+   */
+  DOWNLOAD_TOKEN_SECRET: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      const bytes = Buffer.from(text, 'base64');
+      if (bytes.length < 32) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be at least 32 bytes, base64 (openssl rand -base64 32)' });
+        return z.NEVER;
+      }
+      return bytes;
+    }),
+  /** An hour: a download of a large package over a slow link takes longer, and a device asks again when its token runs out. */
+  DOWNLOAD_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(24 * 3600).default(3600),
+  /**
    * A device that has not acknowledged an assignment after this long gets it again; the delay then
    * doubles with every resend up to ASSIGNMENT_RESEND_MAX_SECONDS, for ASSIGNMENT_RESEND_LIMIT
    * resends at most (see `assignment-resend.ts` for the defaults' reasons).
@@ -51,6 +69,8 @@ export type TasksConfig = {
   originPublicUrl: string;
   originUrl: string;
   signingKeyPem?: string;
+  downloadTokenSecret?: Buffer;
+  downloadTokenTtlSeconds: number;
   assignmentResend: ResendPolicy;
   assignmentValiditySeconds: number;
   statusBatchSize: number;
@@ -79,6 +99,8 @@ export function loadTasksConfig(env: NodeJS.ProcessEnv): TasksConfig {
     originPublicUrl: e.ORIGIN_PUBLIC_URL.replace(/\/$/, ''),
     originUrl: (e.ORIGIN_URL ?? e.ORIGIN_PUBLIC_URL).replace(/\/$/, ''),
     signingKeyPem: e.SIGNING_KEY_PEM,
+    downloadTokenSecret: e.DOWNLOAD_TOKEN_SECRET,
+    downloadTokenTtlSeconds: e.DOWNLOAD_TOKEN_TTL_SECONDS,
     assignmentResend: { firstDelaySeconds: e.ASSIGNMENT_RESEND_SECONDS, maxDelaySeconds: e.ASSIGNMENT_RESEND_MAX_SECONDS, maxResends: e.ASSIGNMENT_RESEND_LIMIT },
     assignmentValiditySeconds: e.ASSIGNMENT_VALIDITY_SECONDS,
     statusBatchSize: e.STATUS_BATCH_SIZE,

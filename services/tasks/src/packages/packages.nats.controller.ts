@@ -38,6 +38,11 @@ export class PackagesNatsController {
     return handleDeviceRpc(TasksDeviceRpc.getManifest, ctx.getSubject(), payload, (req) => this.packages.getManifest(req.contentId));
   }
 
+  @MessagePattern(TasksDeviceRpc.getDownloadToken.subject)
+  downloadToken(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+    return handleDeviceRpc(TasksDeviceRpc.getDownloadToken, ctx.getSubject(), payload, (req, deviceId) => this.packages.downloadToken(deviceId, req.contentId));
+  }
+
   @MessagePattern(TasksRpc.getSigningKey.subject)
   signingKey(@Payload() payload: unknown) {
     return handleRpc(TasksRpc.getSigningKey, payload, () => this.packages.getSigningKey());

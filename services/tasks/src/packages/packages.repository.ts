@@ -88,6 +88,16 @@ export class PackagesRepository {
     await m.query(`UPDATE tasks.packages SET key_id = $2, signature = $3 WHERE id = $1`, [packageId, signed.keyId, Buffer.from(signed.signature)]);
   }
 
+  /** Whether the device is a target of some task whose package has this content. */
+  async deviceHasContentTask(deviceId: string, contentId: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `SELECT 1 FROM tasks.device_tasks d JOIN tasks.tasks t ON t.id = d.task_id JOIN tasks.packages p ON p.id = t.package_id
+       WHERE d.device_id = $1 AND p.content_id = $2 LIMIT 1`,
+      [deviceId, contentId],
+    );
+    return rows.length > 0;
+  }
+
   async findManifest(contentId: string): Promise<Signed<Manifest> | null> {
     const rows = await queryRows<{ size: string; block_size: number; block_hashes: Buffer; key_id: string; signature: Buffer }>(this.db, 
       `SELECT size, block_size, block_hashes, key_id, signature FROM tasks.packages WHERE content_id = $1 AND status = 'ready' LIMIT 1`,

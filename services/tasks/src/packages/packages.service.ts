@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { attachContentSchema, contentDescriptorSchema, ContentDescriptor, createPackageSchema, ErrorCode, FleetcastError, Package, SignedManifest, SigningKeyInfo, SigningKeySet } from '@fleetcast/contracts';
-import { manifestHash, manifestShapeError, signManifest, toWire } from '@fleetcast/content';
+import { issueDownloadToken, manifestHash, manifestShapeError, signManifest, toWire } from '@fleetcast/content';
 import { LOGGER } from '@fleetcast/service-kit';
 import { TASKS_CONFIG, TasksConfig } from '../config/tasks.config';
 import type { Logger } from '@fleetcast/telemetry';
@@ -75,6 +75,20 @@ export class PackagesService {
       throw new FleetcastError(ErrorCode.Internal, `the origin's account of ${contentId} does not match its contract`);
     }
     return parsed.data;
+  }
+
+  /**
+   * A download token for a device that is a target of a task with this content (the device is the
+   * one its NATS credentials name). Null when this control plane issues none.
+   */
+  async downloadToken(deviceId: string, contentId: string, now = new Date()): Promise<{ token: string | null; expiresAt: string | null }> {
+    const secret = this.config.downloadTokenSecret;
+    if (!secret) return { token: null, expiresAt: null };
+    if (!(await this.packages.deviceHasContentTask(deviceId, contentId))) {
+      throw new FleetcastError(ErrorCode.DeviceNotFound, `device ${deviceId} is not a target of any task with content ${contentId}`);
+    }
+    const expiresAt = new Date(now.getTime() + this.config.downloadTokenTtlSeconds * 1000);
+    return { token: issueDownloadToken(secret, { deviceId, contentId, expiresAt }), expiresAt: expiresAt.toISOString() };
   }
 
   async getManifest(contentId: string): Promise<SignedManifest> {

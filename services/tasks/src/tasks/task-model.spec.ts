@@ -95,3 +95,13 @@ test('assignmentDocument carries what the device runs; buildAssignment adds the 
   assert.equal('installCommand' in a.package, false, 'the command travels only in the signed document');
   assert.throws(() => assignmentDocument({ id: 't1', action: 'install' }, { ...pkg, contentId: null }, 'b'.repeat(64), 'd', window, [], new Date(0)), /no content/);
 });
+
+test('summarize lists the reasons devices gave, the one that holds up most devices first', () => {
+  const s = summarize('t1', [{ subnet: null, state: 'queued', devices: 5, origin: 0, multicast: 0, peer: 0, lanBytesSent: 0, repairs: 0, invalidPackets: 0 }], [], [], [
+    { state: 'failed', code: 'DOWNLOAD.EXHAUSTED', message: 'gave up', devices: 1 },
+    { state: 'queued', code: 'CACHE.NO_SPACE', message: 'no room', devices: 3 },
+    { state: 'downloading', code: 'DOWNLOAD.NETWORK', message: 'reset', devices: 1 },
+  ]);
+  assert.deepEqual(s.reasons?.map((r) => `${r.state}:${r.code}:${r.devices}`), ['queued:CACHE.NO_SPACE:3', 'downloading:DOWNLOAD.NETWORK:1', 'failed:DOWNLOAD.EXHAUSTED:1']);
+  assert.deepEqual(summarize('t2', []).reasons, []);
+});

@@ -116,6 +116,14 @@ export interface SubnetRepresentative {
   sessionStartedAt: string | null;
 }
 
+/** Devices of a task in one state whose last report gave one reason code. */
+export interface StateReason {
+  state: DeviceTaskState;
+  code: string;
+  message: string;
+  devices: number;
+}
+
 export interface SubnetLanIssue {
   subnet: string | null;
   code: string;
@@ -131,7 +139,13 @@ const zeroBytes = (): BytesBySource => ({ origin: 0, multicast: 0, peer: 0 });
  * per subnet the same plus its LAN session (representative, start, LAN bytes sent, repairs, and
  * the devices whose session fell short, by issue).
  */
-export function summarize(taskId: string, rows: SummaryRow[], representatives: SubnetRepresentative[] = [], lanIssues: SubnetLanIssue[] = []): TaskSummary {
+export function summarize(
+  taskId: string,
+  rows: SummaryRow[],
+  representatives: SubnetRepresentative[] = [],
+  lanIssues: SubnetLanIssue[] = [],
+  reasons: StateReason[] = [],
+): TaskSummary {
   const counts = zeroCounts();
   const bytes = zeroBytes();
   type Lan = NonNullable<TaskSummary['subnets'][number]['lan']>;
@@ -158,5 +172,13 @@ export function summarize(taskId: string, rows: SummaryRow[], representatives: S
     s.total += row.devices;
     total += row.devices;
   }
-  return { taskId, total, counts, bytes, subnets: [...subnets.values()].sort((a, b) => a.subnet.localeCompare(b.subnet)) };
+  return {
+    taskId,
+    total,
+    counts,
+    bytes,
+    subnets: [...subnets.values()].sort((a, b) => a.subnet.localeCompare(b.subnet)),
+    // Most devices first: the reason that holds up most of the task leads.
+    reasons: [...reasons].sort((a, b) => b.devices - a.devices || a.state.localeCompare(b.state) || a.code.localeCompare(b.code)),
+  };
 }

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { queryRows } from '@fleetcast/persistence';
 import { DataSource, EntityManager } from 'typeorm';
-import { DeviceStatusV2, DeviceTask, DeviceTaskState } from '@fleetcast/contracts';
-import { SubnetLanIssue, SubnetRepresentative, SummaryRow, TaskRecord } from './task-model';
+import { DeviceStatusV2, DeviceTask, DeviceTaskState, ErrorCode, TargetExclusion } from '@fleetcast/contracts';
+import { StateReason, SubnetLanIssue, SubnetRepresentative, SummaryRow, TaskRecord } from './task-model';
 
 interface TaskRow {
   id: string;
@@ -57,7 +57,12 @@ export class TasksRepository {
     const peers =
       subnet === null
         ? [{ device_id: deviceId }]
-        : await queryRows<{ device_id: string }>(this.db, `SELECT device_id FROM tasks.device_tasks WHERE task_id = $1 AND subnet = $2 ORDER BY device_id`, [taskId, subnet]);
+        : // A target kept out of distribution never gets the task: the session must not wait for it to join.
+          await queryRows<{ device_id: string }>(
+            this.db,
+            `SELECT device_id FROM tasks.device_tasks WHERE task_id = $1 AND subnet = $2 AND (reason->>'code') IS DISTINCT FROM $3 ORDER BY device_id`,
+            [taskId, subnet, ErrorCode.AgentUnsupportedVersion],
+          );
     return { key, subnet, subnetDeviceIds: peers.map((p) => p.device_id) };
   }
 
@@ -100,9 +105,24 @@ export class TasksRepository {
     return rows.map(toTask);
   }
 
+  /** The targets still waiting for the task's assignment (not those failed at creation, kept out of distribution). */
   async deviceIdsOf(m: EntityManager, taskId: string): Promise<string[]> {
-    const rows = await queryRows<{ device_id: string }>(m, `SELECT device_id FROM tasks.device_tasks WHERE task_id = $1`, [taskId]);
+    const rows = await queryRows<{ device_id: string }>(m, `SELECT device_id FROM tasks.device_tasks WHERE task_id = $1 AND state = 'pending'`, [taskId]);
     return rows.map((r) => r.device_id);
+  }
+
+  /**
+   * Targets kept out of distribution, one row each, already `failed` with the reason the inventory
+   * gave: never sent an assignment, never resent (only `pending` rows are), and counted and listed
+   * with the task's other devices.
+   */
+  async insertExcludedDeviceTasks(m: EntityManager, taskId: string, devices: Array<{ deviceId: string; subnet: string | null; reason: TargetExclusion }>): Promise<void> {
+    if (devices.length === 0) return;
+    await m.query(
+      `INSERT INTO tasks.device_tasks (task_id, device_id, subnet, state, reason)
+       SELECT $1, x.device_id, x.subnet, 'failed', x.reason FROM jsonb_to_recordset($2::jsonb) AS x(device_id text, subnet text, reason jsonb)`,
+      [taskId, JSON.stringify(devices.map((d) => ({ device_id: d.deviceId, subnet: d.subnet, reason: { code: d.reason.code, message: d.reason.message } })))],
+    );
   }
 
   /** The first copy of a scheduled task's assignments went out: stamped, with when the first resend is due. */
@@ -225,6 +245,18 @@ export class TasksRepository {
       [taskId],
     );
     return rows.map((r) => ({ subnet: r.subnet, code: r.code, message: r.message ?? '', devices: r.devices }));
+  }
+
+  /** Devices whose last report gave a reason, per state and code, with one device's message. */
+  async reasons(taskId: string): Promise<StateReason[]> {
+    const rows = await queryRows<{ state: DeviceTaskState; code: string; message: string | null; devices: number }>(
+      this.db,
+      `SELECT state, reason->>'code' AS code, min(reason->>'message') AS message, count(*)::int AS devices FROM tasks.device_tasks
+       WHERE task_id = $1 AND reason IS NOT NULL AND jsonb_typeof(reason) = 'object' AND reason->>'code' IS NOT NULL
+       GROUP BY state, reason->>'code' ORDER BY state, reason->>'code'`,
+      [taskId],
+    );
+    return rows.map((r) => ({ state: r.state, code: r.code, message: r.message ?? '', devices: r.devices }));
   }
 
   /** Each subnet's representative: the latest to start a session (a new one takes over from a lost one). */

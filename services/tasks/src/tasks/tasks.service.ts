@@ -11,6 +11,7 @@ import {
   MAX_SESSION_PEERS,
   LanSession,
   ResolvedTargets,
+  TargetExclusion,
   Task,
   TaskAssignedV2,
 } from '@fleetcast/contracts';
@@ -52,6 +53,10 @@ export class TasksService {
     if (request.profileId) await this.profiles.get(request.profileId);
     const devices = await this.resolveTargets(request.targets);
     if (devices.length === 0) throw new FleetcastError(ErrorCode.NoTargets, 'the targets match no device');
+    // Targets the inventory keeps out of distribution (an agent version outside the supported
+    // range) are recorded as failed with its reason and sent nothing, so the task says why.
+    const excluded = devices.flatMap((d) => (d.excluded ? [{ deviceId: d.deviceId, subnet: d.subnet, reason: d.excluded }] : []));
+    const assigned = devices.filter((d) => !d.excluded);
 
     const now = new Date();
     const startAt = request.startAt ? new Date(request.startAt) : now;
@@ -61,18 +66,23 @@ export class TasksService {
       name: request.name ?? `${pkg.name} ${pkg.version} (${request.action})`,
       packageId: pkg.id,
       action: request.action,
-      status: immediate ? 'active' : 'scheduled',
+      // With every target excluded nothing is left to wait for, nor to issue at a later start.
+      status: assigned.length === 0 ? 'completed' : immediate ? 'active' : 'scheduled',
       profileId: request.profileId ?? null,
       startAt,
       createdAt: now,
     };
     await this.tasks.transaction(async (m) => {
       await this.tasks.insertTask(m, task, randomBytes(32));
-      await this.tasks.insertDeviceTasks(m, task.id, devices, immediate ? { at: now, firstResendAt: nextResendAt(now, 0, this.config.assignmentResend) } : null);
-      if (immediate) await this.enqueueAssignments(m, task, devices.map((d) => d.deviceId), now);
+      await this.tasks.insertDeviceTasks(m, task.id, assigned, immediate ? { at: now, firstResendAt: nextResendAt(now, 0, this.config.assignmentResend) } : null);
+      await this.tasks.insertExcludedDeviceTasks(m, task.id, excluded);
+      if (immediate && assigned.length > 0) await this.enqueueAssignments(m, task, assigned.map((d) => d.deviceId), now);
     });
     if (immediate) this.outbox.kick();
     this.logger.info({ taskId: task.id, devices: devices.length, startAt: startAt.toISOString() }, 'task created');
+    if (excluded.length > 0) {
+      this.logger.warn({ taskId: task.id, devices: excluded.length, first: excluded[0] }, 'targets kept out of distribution, recorded as failed');
+    }
     return this.get(task.id);
   }
 
@@ -108,7 +118,9 @@ export class TasksService {
    * Explicit device IDs may name devices the inventory has not seen yet (an agent installed later):
    * they are assigned all the same, with an unknown subnet, and get the task when they connect.
    */
-  private async resolveTargets(targets: z.infer<typeof createTaskSchema>['targets']): Promise<Array<{ deviceId: string; subnet: string | null }>> {
+  private async resolveTargets(
+    targets: z.infer<typeof createTaskSchema>['targets'],
+  ): Promise<Array<{ deviceId: string; subnet: string | null; excluded?: TargetExclusion }>> {
     let resolved: ResolvedTargets;
     try {
       resolved = await this.rpc.call(InventoryRpc.resolveTargets, { deviceIds: targets.deviceIds, query: targets.query }, { timeoutMs: RESOLVE_TIMEOUT_MS });
@@ -118,7 +130,7 @@ export class TasksService {
       return [...new Set(targets.deviceIds)].map((deviceId) => ({ deviceId, subnet: null }));
     }
     const seen = new Set<string>();
-    return resolved.devices.filter((d) => !seen.has(d.deviceId) && seen.add(d.deviceId)).map((d) => ({ deviceId: d.deviceId, subnet: d.subnet }));
+    return resolved.devices.filter((d) => !seen.has(d.deviceId) && seen.add(d.deviceId)).map((d) => ({ deviceId: d.deviceId, subnet: d.subnet, excluded: d.excluded }));
   }
 
   async get(id: string): Promise<Task> {
@@ -135,7 +147,7 @@ export class TasksService {
   async summary(id: string) {
     const task = await this.tasks.findTask(id);
     if (!task) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
-    return summarize(id, await this.tasks.summaryRows(id), await this.tasks.representatives(id), await this.tasks.lanIssues(id));
+    return summarize(id, await this.tasks.summaryRows(id), await this.tasks.representatives(id), await this.tasks.lanIssues(id), await this.tasks.reasons(id));
   }
 
   async devices(id: string, state: DeviceTaskState | undefined, limit: number, offset: number) {
@@ -188,7 +200,7 @@ export class TasksService {
       profileId: t.profileId,
       startAt: t.startAt.toISOString(),
       createdAt: t.createdAt.toISOString(),
-      summary: summarize(t.id, await this.tasks.summaryRows(t.id), await this.tasks.representatives(t.id), await this.tasks.lanIssues(t.id)),
+      summary: summarize(t.id, await this.tasks.summaryRows(t.id), await this.tasks.representatives(t.id), await this.tasks.lanIssues(t.id), await this.tasks.reasons(t.id)),
     };
   }
 }
