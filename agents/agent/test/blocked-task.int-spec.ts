@@ -93,6 +93,8 @@ describe('a blocked task: reported at once, failed after the configured time (re
         },
       });
     }
+    // The test origin serves anyone: no download token is issued.
+    nc.subscribe(TasksDeviceRpc.getDownloadToken.subject, { callback: (_e, m) => m.respond(reply({ token: null, expiresAt: null })) });
     for (const subject of [TasksDeviceRpc.getSettings.subject, TasksRpc.getDeviceSettings.subject]) {
       nc.subscribe(subject, { callback: (_e, m) => m.respond(reply({ ...DEFAULT_AGENT_SETTINGS, profileId: 'default' })) });
     }

@@ -69,6 +69,8 @@ describe('install commands run with a minimal environment (the agent as a proces
     for (const subject of [TasksDeviceRpc.getManifest.subject, TasksRpc.getManifest.subject]) {
       nc.subscribe(subject, { callback: (_e, m) => m.respond(reply(toWire(signManifest(content.manifest, cpKey)))) });
     }
+    // The test origin serves anyone: no download token is issued.
+    nc.subscribe(TasksDeviceRpc.getDownloadToken.subject, { callback: (_e, m) => m.respond(reply({ token: null, expiresAt: null })) });
     for (const subject of [TasksDeviceRpc.getSettings.subject, TasksRpc.getDeviceSettings.subject]) {
       nc.subscribe(subject, { callback: (_e, m) => m.respond(reply({ ...DEFAULT_AGENT_SETTINGS, profileId: 'default' })) });
     }
