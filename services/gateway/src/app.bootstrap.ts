@@ -1,6 +1,8 @@
 import { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
-import { startService } from '@fleetcast/service-kit';
+import { Streams } from '@fleetcast/contracts';
+import { ensureStreams, NatsConnection } from '@fleetcast/nats';
+import { NATS_CONNECTION, startService } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
 import { AppModule } from './app.module';
 import { GatewayConfig } from './config/gateway.config';
@@ -15,6 +17,13 @@ export const IDLE_CONNECTION_TIMEOUT_MS = 120_000;
 /** Starts the gateway's HTTP server; resolves once it listens. */
 export function startGateway(config: GatewayConfig, logger: Logger, telemetry?: { shutdown(): Promise<void> }): Promise<INestApplication> {
   if (config.authDisabled) logger.warn('AUTH_DISABLED=true: the API accepts requests without a token');
+  for (const token of config.apiTokens.filter((t) => t.storedInClear)) {
+    // The name only: the token itself must not reach a log.
+    logger.warn(
+      { token: token.name, scope: token.scope },
+      `API token ${token.name} is stored in clear in API_TOKENS and has the admin scope: replace it with a hashed entry (api-token hash --name <name> --scope <scope> reads it on stdin)`,
+    );
+  }
   return startService({
     service: 'gateway',
     module: AppModule.register(config, logger, telemetry),
@@ -24,6 +33,9 @@ export function startGateway(config: GatewayConfig, logger: Logger, telemetry?: 
     // Nest's global JSON parser would also read the upload route; the gateway parses JSON itself, elsewhere.
     rawBody: true,
     beforeListen: async (app) => {
+      // The audit log's stream must exist before the first request is answered, or its record has nowhere to go.
+      const streams = await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.auditLog]);
+      if (streams.created.length > 0 || streams.updated.length > 0) logger.info(streams, 'JetStream streams updated to their definitions');
       app.get(ApiDocsService).build(app);
       // Nothing gains from announcing the framework to every client.
       (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');

@@ -1,7 +1,10 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { PlatformModule } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
+import { AuditInterceptor } from './audit/audit.interceptor';
+import { AuditMiddleware } from './audit/audit.middleware';
+import { AuditModule } from './audit/audit.module';
 import { ApiTokenGuard } from './auth/api-token.guard';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
 import { RequestLogMiddleware } from './common/request-log.middleware';
@@ -33,14 +36,19 @@ export class AppModule implements NestModule {
         DevicesModule,
         EnrollmentModule,
         LicenseModule,
+        AuditModule,
       ],
-      // Global, so that a new route is protected without anyone remembering to say so.
-      providers: [{ provide: APP_GUARD, useClass: ApiTokenGuard }],
+      // Global, so that a new route is protected and audited without anyone remembering to say so.
+      providers: [
+        { provide: APP_GUARD, useClass: ApiTokenGuard },
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+      ],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestLogMiddleware).forRoutes('*');
+    // First: it gives every request its ID and resolves its token, which the others use.
+    consumer.apply(AuditMiddleware, RequestLogMiddleware).forRoutes('*');
     // The upload keeps its raw stream: it is piped to the origin, never parsed or buffered.
     consumer
       .apply(JsonBodyMiddleware)

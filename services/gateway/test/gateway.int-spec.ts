@@ -16,6 +16,7 @@ import { ErrorCode, Package, RpcContract, RpcReply, TasksRpc, InventoryRpc, Task
 import { createLogger } from '@fleetcast/telemetry';
 import { freePort, spawnNodeProcess, startNatsServer, stopAll, waitFor } from '@fleetcast/testing';
 import { startGateway } from '../src/app.bootstrap';
+import { parseApiTokens } from '../src/auth/api-tokens';
 import { GatewayConfig } from '../src/config/gateway.config';
 
 const TOKEN = 'int-test-token-1';
@@ -212,7 +213,7 @@ describe('gateway', () => {
   const urlOf = (a: INestApplication) => `http://127.0.0.1:${(a.getHttpServer().address() as AddressInfo).port}`;
 
   before(async () => {
-    const nats = await startNatsServer({ jetstream: false });
+    const nats = await startNatsServer();
     natsUrl = nats.url;
     nc = await connect(nats.adminConnectOptions());
     natsCreds = nats.trust!.credsFile('gateway');
@@ -224,7 +225,8 @@ describe('gateway', () => {
       httpPort: 0,
       logLevel: 'silent',
       originUrl,
-      apiTokens: [TOKEN, OTHER_TOKEN],
+      // Tokens in clear (admin): the earlier form, still accepted; the scopes have their own suite (auth-audit).
+      apiTokens: parseApiTokens(`${TOKEN},${OTHER_TOKEN}`).tokens,
       authDisabled: false,
       maxUploadBytes: 512 * MiB,
     };

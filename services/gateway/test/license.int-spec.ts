@@ -10,6 +10,7 @@ import { ErrorCode, LicenseStatus, LicensingRpc, RpcReply, Seat } from '@fleetca
 import { createLogger } from '@fleetcast/telemetry';
 import { startNatsServer, stopAll } from '@fleetcast/testing';
 import { startGateway } from '../src/app.bootstrap';
+import { parseApiTokens } from '../src/auth/api-tokens';
 
 const TOKEN = 'license-int-test-token';
 const auth = `Bearer ${TOKEN}`;
@@ -54,7 +55,7 @@ describe('gateway: license and seats', () => {
   }
 
   before(async () => {
-    const nats = await startNatsServer({ jetstream: false });
+    const nats = await startNatsServer();
     nc = await connect(nats.adminConnectOptions());
     app = await startGateway(
       {
@@ -64,7 +65,7 @@ describe('gateway: license and seats', () => {
         httpPort: 0,
         logLevel: 'silent',
         originUrl: 'http://127.0.0.1:9',
-        apiTokens: [TOKEN],
+        apiTokens: parseApiTokens(TOKEN).tokens,
         authDisabled: false,
         maxUploadBytes: 1024,
       },

@@ -1,10 +1,14 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, Type } from '@nestjs/common';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import { ErrorCode, FleetcastError } from '@fleetcast/contracts';
+import { ApiScope, ErrorCode, FleetcastError } from '@fleetcast/contracts';
 import { HealthController, MetricsController } from '@fleetcast/service-kit';
+import { noteRoute, requestContextOf, routePatternOf } from '../common/request-context';
 import { GATEWAY_CONFIG, GatewayConfig } from '../config/gateway.config';
 import { EnrollHttpController } from '../enrollment/enrollment.http.controller';
+import { credentialOf } from './api-tokens';
+import { REQUIRED_SCOPE } from './requires-scope.decorator';
+import { decideAccess } from './scopes';
 
 /**
  * Controllers that answer without a token: probes and scrapers (liveness, readiness, metrics) carry
@@ -13,55 +17,42 @@ import { EnrollHttpController } from '../enrollment/enrollment.http.controller';
  */
 const OPEN_CONTROLLERS: ReadonlySet<Type<unknown>> = new Set<Type<unknown>>([HealthController, MetricsController, EnrollHttpController]);
 
-/** Reads `Authorization: Bearer <token>`; anything else yields no token. */
-export function bearerToken(header: string | undefined): string | undefined {
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
-  return match?.[1];
-}
-
-/** SHA-256 of a token: a fixed-length value that `timingSafeEqual` can compare whatever the token's length. */
-export function tokenDigest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
-}
-
 /**
- * Whether `presented` is one of the accepted tokens (given as digests), in time that depends on
- * neither the presented token nor which accepted token it matches: every digest is compared, in
- * constant time, without an early exit, so response timing reveals nothing about the tokens.
+ * Every API route needs a configured bearer token whose scope covers the route (declared with
+ * `@RequiresScope`, else by method), unless authentication was disabled by configuration.
  */
-export function tokenMatches(presented: string, acceptedDigests: readonly Buffer[]): boolean {
-  const digest = tokenDigest(presented);
-  let matched = false;
-  for (const accepted of acceptedDigests) {
-    // Evaluated first on purpose: `matched || ...` would skip the remaining comparisons.
-    matched = timingSafeEqual(digest, accepted) || matched;
-  }
-  return matched;
-}
-
-/** Every API route needs a configured bearer token, unless authentication was disabled by configuration. */
 @Injectable()
 export class ApiTokenGuard implements CanActivate {
-  private readonly acceptedDigests: Buffer[];
-
-  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {
-    this.acceptedDigests = config.apiTokens.map(tokenDigest);
-  }
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly reflector: Reflector,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    if (context.getType() !== 'http' || this.config.authDisabled) return true;
-    if (OPEN_CONTROLLERS.has(context.getClass())) return true;
+    if (context.getType() !== 'http') return true;
     const http = context.switchToHttp();
-    const token = bearerToken(http.getRequest<Request>().headers.authorization);
-    if (token !== undefined && tokenMatches(token, this.acceptedDigests)) return true;
+    const req = http.getRequest<Request>();
+    const requestContext = requestContextOf(req);
+    if (requestContext) noteRoute(requestContext, req);
+    const decision = decideAccess({
+      // Resolved once by the audit middleware as the request arrived; here only without it (unit tests).
+      credential: requestContext?.credential ?? credentialOf(req.headers.authorization, this.config.apiTokens),
+      method: req.method,
+      route: routePatternOf(req) ?? req.path,
+      declared: this.reflector.getAllAndOverride<ApiScope | undefined>(REQUIRED_SCOPE, [context.getHandler(), context.getClass()]),
+      open: OPEN_CONTROLLERS.has(context.getClass()),
+      authDisabled: this.config.authDisabled,
+    });
+    if (decision.allowed) return true;
+    if (requestContext) requestContext.errorCode = decision.code;
     const res = http.getResponse<Response>();
-    // RFC 6750: a 401 names the scheme the client should use.
-    res.setHeader('WWW-Authenticate', 'Bearer realm="fleetcast"');
-    // An upload refused here has its body still unread; closing beats reading gigabytes to discard them.
-    if (!http.getRequest<Request>().complete) res.setHeader('Connection', 'close');
-    throw new FleetcastError(
-      ErrorCode.Unauthorized,
-      token === undefined ? 'missing API token: send Authorization: Bearer <token>' : 'invalid API token',
+    // RFC 6750 3: a 401 names the scheme the client should use; a 403 says the scope is short, and which one is needed.
+    res.setHeader(
+      'WWW-Authenticate',
+      decision.code === ErrorCode.Forbidden ? `Bearer realm="fleetcast", error="insufficient_scope", scope="${decision.needed}"` : 'Bearer realm="fleetcast"',
     );
+    // An upload refused here has its body still unread; closing beats reading gigabytes to discard them.
+    if (!req.complete) res.setHeader('Connection', 'close');
+    throw new FleetcastError(decision.code, decision.message);
   }
 }

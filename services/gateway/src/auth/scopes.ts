@@ -29,7 +29,8 @@ export interface AccessRequest {
 
 export type AccessDecision =
   | { allowed: true }
-  | { allowed: false; code: typeof ErrorCode.Unauthorized | typeof ErrorCode.Forbidden; message: string };
+  | { allowed: false; code: typeof ErrorCode.Unauthorized; message: string }
+  | { allowed: false; code: typeof ErrorCode.Forbidden; message: string; needed: ApiScope };
 
 /** Whether a request may go on; a refusal says what was missing, naming the scope needed on a 403. */
 export function decideAccess(request: AccessRequest): AccessDecision {
@@ -42,6 +43,7 @@ export function decideAccess(request: AccessRequest): AccessDecision {
   return {
     allowed: false,
     code: ErrorCode.Forbidden,
+    needed,
     message: `${request.method.toUpperCase()} ${request.route} needs an API token with the ${needed} scope; "${credential.token.name}" has ${credential.token.scope}`,
   };
 }

@@ -1,7 +1,7 @@
 import type { ReferenceObject, SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
 import { deviceSchema, errorBodySchema, InventoryRpc, packageSchema, profileSchema, signedManifestSchema, taskSchema, taskSummarySchema, TasksRpc } from '@fleetcast/contracts';
-import { licenseStatusSchema, LicensingRpc } from '@fleetcast/contracts';
+import { auditLogPageSchema, licenseStatusSchema, LicensingRpc } from '@fleetcast/contracts';
 import { SchemaSide, zodToOpenApi } from './zod-openapi';
 
 interface NamedSchema {
@@ -36,6 +36,7 @@ export const NAMED_API_SCHEMAS: readonly NamedSchema[] = [
   { name: 'License', schema: licenseStatusSchema, side: 'output' },
   { name: 'InstallLicense', schema: LicensingRpc.installLicense.request, side: 'input' },
   { name: 'SeatList', schema: LicensingRpc.listSeats.response, side: 'output' },
+  { name: 'AuditLogPage', schema: auditLogPageSchema, side: 'output' },
 ];
 
 /** The document's components.schemas. */

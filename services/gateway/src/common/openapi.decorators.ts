@@ -8,6 +8,7 @@ import { zodToOpenApi, zodToQueryParameters } from './zod-openapi';
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'The request does not match its contract; `details` names each offending field.',
   401: 'Missing or invalid API token.',
+  403: "The API token's scope does not cover this route; the message names the scope needed.",
   404: 'No such resource.',
   409: 'The resource is not in a state that allows this.',
   413: 'The body is larger than allowed.',

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Request, Response } from 'express';
 import type { Logger } from '@fleetcast/telemetry';
+import { attachRequestContext } from './request-context';
 import { CLIENT_CLOSED_REQUEST, RequestLogMiddleware } from './request-log.middleware';
 
 function setup() {
@@ -36,4 +37,15 @@ test('a request whose client went away before the answer is logged as 499', () =
   res.emit('close');
   assert.equal(lines.length, 1);
   assert.equal(lines[0].status, CLIENT_CLOSED_REQUEST);
+});
+
+test('the line carries the request ID the audit record has', () => {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = { info: (fields: Record<string, unknown>) => lines.push(fields) } as unknown as Logger;
+  const res = Object.assign(new EventEmitter(), { statusCode: 201, writableFinished: true });
+  const req = { method: 'POST', originalUrl: '/v1/tasks', url: '/tasks' } as unknown as Request;
+  attachRequestContext(req, { requestId: 'a1b2', receivedAt: new Date(), startedNs: 0n });
+  new RequestLogMiddleware(logger).use(req, res as unknown as Response, () => undefined);
+  res.emit('finish');
+  assert.equal(lines[0]?.requestId, 'a1b2');
 });

@@ -2,6 +2,7 @@ import { Inject, Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { LOGGER } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
+import { requestContextOf } from './request-context';
 
 /**
  * Status logged for a request whose connection closed before a response was sent: nginx's 499
@@ -23,7 +24,9 @@ export class RequestLogMiddleware implements NestMiddleware {
       const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
       const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
       const path = (req.originalUrl ?? req.url).split('?')[0];
-      this.logger.info({ method: req.method, path, status, ms }, `${req.method} ${path} ${status} ${ms} ms`);
+      // The request ID finds the request's audit record (and the record its log line).
+      const requestId = requestContextOf(req)?.requestId;
+      this.logger.info({ method: req.method, path, status, ms, ...(requestId ? { requestId } : {}) }, `${req.method} ${path} ${status} ${ms} ms`);
     };
     res.once('finish', log);
     res.once('close', log);

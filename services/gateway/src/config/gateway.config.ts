@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baseEnvSchema, envBoolean, parseEnv, port } from '@fleetcast/service-kit';
+import { ApiToken, parseApiTokens } from '../auth/api-tokens';
 
 /**
  * 64 GiB: the largest package we expect (OS images); a bigger body is refused before a byte of it
@@ -10,10 +11,16 @@ const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
 /**
  * The gateway's environment.
  *
- * - `API_TOKENS`: comma-separated bearer tokens; every `/v1` request must carry one of them as
- *   `Authorization: Bearer <token>`. Required, unless `AUTH_DISABLED=true`, which opens the whole
- *   API to anyone who reaches the port: for a developer's machine only, never a shared network.
+ * - `API_TOKENS`: comma-separated entries `<name>:<scope>:sha256:<hex>` (see `auth/api-tokens.ts`;
+ *   `api-token new` makes one); every `/v1` request must carry one of those tokens as
+ *   `Authorization: Bearer <token>`, with a scope that covers the route. An entry without `:` is a
+ *   token in clear (the earlier form): admin, with a warning at start. Required, unless
+ *   `AUTH_DISABLED=true`, which opens the whole API to anyone who reaches the port: for a
+ *   developer's machine only, never a shared network.
  * - `ORIGIN_URL`: where uploads are streamed (the content origin's own API, not the URL devices use).
+ * - `ORIGIN_API_TOKEN`: the token the gateway shows the origin on uploads (the origin's own
+ *   `API_TOKENS`); absent: the caller's Authorization header is passed on, as before, which needs the
+ *   caller's token in clear in the origin's configuration.
  * - `MAX_UPLOAD_BYTES`: the largest package body accepted by `PUT /v1/packages/:id/content`.
  */
 export const gatewayEnvSchema = baseEnvSchema
@@ -21,28 +28,23 @@ export const gatewayEnvSchema = baseEnvSchema
     // 8080: the public API's customary port; the origin sits next to it on 8081.
     HTTP_PORT: port(8080),
     ORIGIN_URL: z.string().url().default('http://127.0.0.1:8081'),
+    // What an Authorization header can carry as a bearer token.
+    ORIGIN_API_TOKEN: z.string().regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
     API_TOKENS: z.string().optional(),
     AUTH_DISABLED: envBoolean.default('false'),
     MAX_UPLOAD_BYTES: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_UPLOAD_BYTES),
   })
   .transform((env, ctx) => {
-    const apiTokens = (env.API_TOKENS ?? '')
-      .split(',')
-      .map((token) => token.trim())
-      .filter((token) => token.length > 0);
-    if (!env.AUTH_DISABLED && apiTokens.length === 0) {
+    const { tokens, problems } = parseApiTokens(env.API_TOKENS ?? '');
+    for (const problem of problems) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['API_TOKENS'], message: problem });
+    if (!env.AUTH_DISABLED && tokens.length === 0 && problems.length === 0) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: ['API_TOKENS'],
-        message: 'give at least one token (comma-separated), or set AUTH_DISABLED=true to run without authentication',
+        message: 'give at least one token entry (comma-separated; make one with `api-token new`), or set AUTH_DISABLED=true to run without authentication',
       });
     }
-    // Tokens travel in an HTTP header: anything outside visible ASCII could never match.
-    const unprintable = apiTokens.findIndex((token) => !/^[\x21-\x7e]+$/.test(token));
-    if (unprintable >= 0) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['API_TOKENS'], message: `token ${unprintable + 1} must be printable ASCII without spaces` });
-    }
-    return { ...env, apiTokens };
+    return { ...env, apiTokens: tokens };
   });
 
 export interface GatewayConfig {
@@ -55,7 +57,10 @@ export interface GatewayConfig {
   otlpEndpoint?: string;
   /** Base URL of the content origin's API, without a trailing slash. */
   originUrl: string;
-  apiTokens: string[];
+  /** Shown to the origin on uploads instead of the caller's token, when set. */
+  originApiToken?: string;
+  /** The tokens that may use the API, with their names and scopes (hashes only). */
+  apiTokens: readonly ApiToken[];
   authDisabled: boolean;
   maxUploadBytes: number;
 }
@@ -72,6 +77,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     logLevel: e.LOG_LEVEL,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     originUrl: e.ORIGIN_URL.replace(/\/+$/, ''),
+    ...(e.ORIGIN_API_TOKEN ? { originApiToken: e.ORIGIN_API_TOKEN } : {}),
     apiTokens: e.apiTokens,
     authDisabled: e.AUTH_DISABLED,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,

@@ -1,7 +1,11 @@
 import { INestApplication, Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { apiComponentSchemas } from '../common/api-schemas';
+import { ApiScope, errorBodySchema } from '@fleetcast/contracts';
+import { AuditModule } from '../audit/audit.module';
+import { SCOPE_EXTENSION } from '../auth/requires-scope.decorator';
+import { requiredScope } from '../auth/scopes';
+import { apiComponentSchemas, schemaOrRef } from '../common/api-schemas';
 import { DevicesModule } from '../devices/devices.module';
 import { EnrollmentModule } from '../enrollment/enrollment.module';
 import { LicenseModule } from '../license/license.module';
@@ -13,7 +17,7 @@ import { TasksModule } from '../tasks/tasks.module';
 export const DOCS_PATH = 'docs';
 
 /** The modules whose routes make up the public API (health and metrics stay out of it). */
-const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, DevicesModule, LicenseModule, EnrollmentModule];
+const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, DevicesModule, LicenseModule, EnrollmentModule, AuditModule];
 
 /**
  * Serves the OpenAPI document of the public API.
@@ -48,13 +52,16 @@ export class ApiDocsService implements OnModuleInit {
       .setTitle('Fleetcast API')
       .setDescription(
         'Packages and their content, agent settings profiles, distribution tasks with per-device status, devices and subnets. ' +
-          'Every route needs `Authorization: Bearer <API token>`. Errors are `{ code, message, details? }` with a stable code.',
+          'Every route but enrollment needs `Authorization: Bearer <API token>` with a scope that covers it (`x-required-scope`: ' +
+          '`read-only` reads, `operator` makes the day-to-day changes, `admin` everything; a token whose scope falls short gets 403 AUTH.FORBIDDEN). ' +
+          'Every request that changes state is recorded in the audit log (`GET /v1/audit-log`). Errors are `{ code, message, details? }` with a stable code.',
       )
       .setVersion('1')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque', description: 'An API token configured in the gateway (API_TOKENS)' })
       .build();
     const document = SwaggerModule.createDocument(app, config, { include: API_MODULES });
     document.components = { ...document.components, schemas: { ...document.components?.schemas, ...apiComponentSchemas() } };
+    documentScopes(document);
     this.document = document;
     return document;
   }
@@ -62,5 +69,29 @@ export class ApiDocsService implements OnModuleInit {
   private current(): OpenAPIObject {
     if (!this.document) throw new Error('the API document is built when the gateway starts listening');
     return this.document;
+  }
+}
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+/**
+ * Names the scope of every operation that takes an API token (`x-required-scope`) and documents
+ * its 403. A controller's `@RequiresScope` puts the extension in; the routes that declare none get
+ * the default by method here, the rule the guard applies, so the document cannot drift from it.
+ */
+export function documentScopes(document: OpenAPIObject): void {
+  for (const item of Object.values(document.paths)) {
+    for (const method of HTTP_METHODS) {
+      const operation = item[method] as (NonNullable<(typeof item)[typeof method]> & { [SCOPE_EXTENSION]?: ApiScope }) | undefined;
+      if (!operation?.security?.some((requirement) => 'bearer' in requirement)) continue;
+      const scope = requiredScope(method, operation[SCOPE_EXTENSION]);
+      operation[SCOPE_EXTENSION] = scope;
+      if (scope !== 'read-only' && !operation.responses['403']) {
+        operation.responses['403'] = {
+          description: `The API token's scope falls short: this route needs ${scope} (AUTH.FORBIDDEN).`,
+          content: { 'application/json': { schema: schemaOrRef(errorBodySchema, 'output') } },
+        };
+      }
+    }
   }
 }

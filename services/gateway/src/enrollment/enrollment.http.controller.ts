@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { EnrollmentRpc, idSchema } from '@fleetcast/contracts';
 import { RpcClient } from '@fleetcast/nats';
+import { RequiresScope } from '../auth/requires-scope.decorator';
 import { ApiContractBody, ApiContractQuery, ApiContractResponse, ApiErrorResponses, ApiIdParam } from '../common/openapi.decorators';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 
@@ -66,6 +67,8 @@ export class EnrollmentHttpController {
 
   @Post('devices/:id/retire')
   @HttpCode(200)
+  // Cannot be undone (the device must enroll again, with a new key): beyond the day-to-day operator.
+  @RequiresScope('admin')
   @ApiOperation({ summary: "Retire a device: its NATS credentials are revoked (its connection closed within seconds) and its seat released" })
   @ApiIdParam()
   @ApiContractResponse(EnrollmentRpc.retire.response)

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagg
 import { z } from 'zod';
 import { errorBodySchema, licenseStatusSchema, LicensingRpc } from '@fleetcast/contracts';
 import { RpcClient } from '@fleetcast/nats';
+import { RequiresScope } from '../auth/requires-scope.decorator';
 import { schemaOrRef } from '../common/api-schemas';
 import { ApiContractBody, ApiContractQuery, ApiContractResponse, ApiErrorResponses } from '../common/openapi.decorators';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -26,10 +27,12 @@ export class LicenseHttpController {
   }
 
   @Put('license')
+  // What seats the fleet has: not a day-to-day change.
+  @RequiresScope('admin')
   @ApiOperation({ summary: 'Install a license key; it replaces the active license (every license installed stays in the history)' })
   @ApiContractBody(installBody)
   @ApiContractResponse(licenseStatusSchema)
-  @ApiErrorResponses(400, 401, 503)
+  @ApiErrorResponses(400, 401, 403, 503)
   @ApiResponse({
     status: 422,
     description:

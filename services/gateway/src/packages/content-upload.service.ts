@@ -17,7 +17,7 @@ export class ContentUploadService {
     private readonly rpc: RpcClient,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {
-    this.origin = new ContentOriginClient({ baseUrl: config.originUrl, maxUploadBytes: config.maxUploadBytes });
+    this.origin = new ContentOriginClient({ baseUrl: config.originUrl, maxUploadBytes: config.maxUploadBytes, token: config.originApiToken });
   }
 
   async upload(packageId: string, req: Request, res: Response): Promise<Package> {
