@@ -1,7 +1,11 @@
 import { createAccount, createOperator, createUser, fromPublic, fromSeed, KeyPair } from 'nkeys.js';
 import { Algorithms, decode, encodeAccount, encodeOperator, encodeUser, fmtCreds } from 'nats-jwt';
 import type { Account, ClaimsData } from 'nats-jwt/lib/types';
+import { useNativeEd25519 } from './native-ed25519';
 import { devicePermissions, servicePermissions, ServiceRole, SubjectPermissions } from './permissions';
+
+// Every signature of the trust chain (JWTs, keys) with Node's native Ed25519: see native-ed25519.ts.
+useNativeEd25519();
 
 /**
  * The fleet's NATS trust chain (NATS decentralized auth): an operator, the system account the
