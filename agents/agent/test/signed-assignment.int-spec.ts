@@ -111,7 +111,7 @@ describe('signed assignments: the real agent over real NATS', () => {
     ({ dir: work, remove: removeWork } = await tempDir('signed-assignment'));
     origin = await startTestOrigin({ data: content.data, etag: `"${content.manifest.contentId}"` });
 
-    // The control plane's side of the agent's queries: the signed manifest and the default settings.
+    // The control plane's side of the agent's queries: the signed manifest, the default settings, download tokens.
     const reply = (data: unknown): Uint8Array => encodeJson({ ok: true, data } satisfies RpcReply);
     for (const subject of [TasksDeviceRpc.getManifest.subject, TasksRpc.getManifest.subject]) {
       nc.subscribe(subject, {
@@ -124,6 +124,8 @@ describe('signed assignments: the real agent over real NATS', () => {
     for (const subject of [TasksDeviceRpc.getSettings.subject, TasksRpc.getDeviceSettings.subject]) {
       nc.subscribe(subject, { callback: (_e, m) => m.respond(reply({ ...DEFAULT_AGENT_SETTINGS, profileId: 'default' })) });
     }
+    // This origin serves anyone: the control plane issues no download token.
+    nc.subscribe(TasksDeviceRpc.getDownloadToken.subject, { callback: (_e, m) => m.respond(reply({ token: null, expiresAt: null })) });
     await nc.flush();
 
     daemon = new AgentDaemon({

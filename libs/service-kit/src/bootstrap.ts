@@ -2,6 +2,8 @@ import { DynamicModule, INestApplication, LoggerService } from '@nestjs/common';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { Logger } from '@fleetcast/telemetry';
 import { natsAuthenticator } from '@fleetcast/nats';
+import { readFileSync } from 'node:fs';
+import type { HttpTls } from './config';
 import { ContractDeserializer, ContractSerializer } from './nats-transport';
 import { HttpErrorFilter, RpcErrorFilter } from './errors';
 import { RpcTraceInterceptor } from './rpc-trace.interceptor';
@@ -38,6 +40,8 @@ export interface StartServiceOptions {
   beforeListen?: (app: INestApplication) => Promise<void>;
   /** Keep the raw request stream (streaming uploads): no JSON body parser. */
   rawBody?: boolean;
+  /** Serve HTTPS with this certificate and key (see `httpTlsOf`); absent: plain HTTP. */
+  httpTls?: HttpTls;
 }
 
 /** Creates, wires and starts a service: HTTP (health, metrics, API) and, when asked, NATS RPC. */
@@ -49,6 +53,7 @@ export async function startService(options: StartServiceOptions): Promise<INestA
   const app = await NestFactory.create(options.module, {
     logger: new NestLogger(options.logger),
     bodyParser: !options.rawBody,
+    ...(options.httpTls ? { httpsOptions: { cert: readFileSync(options.httpTls.certFile), key: readFileSync(options.httpTls.keyFile) } } : {}),
   });
   app.useGlobalFilters(new HttpErrorFilter(options.logger));
   app.enableShutdownHooks();
@@ -75,7 +80,7 @@ export async function startService(options: StartServiceOptions): Promise<INestA
   if (options.rpc) await app.startAllMicroservices();
   await app.listen(options.httpPort, options.httpHost);
   const address = app.getHttpServer().address();
-  options.logger.info({ port: typeof address === 'object' ? address?.port : address }, `${options.service} listening`);
+  options.logger.info({ port: typeof address === 'object' ? address?.port : address, https: options.httpTls !== undefined }, `${options.service} listening`);
   return app;
 }
 

@@ -33,6 +33,9 @@ export const baseEnvSchema = z.object({
   NATS_TLS_CA_FILE: z.string().min(1).optional(),
   HTTP_HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** HTTPS: the service's certificate chain and key (PEM files); both or neither. Absent: plain HTTP. */
+  HTTP_TLS_CERT_FILE: z.string().min(1).optional(),
+  HTTP_TLS_KEY_FILE: z.string().min(1).optional(),
   /** OTLP/HTTP endpoint of a tracing backend; tracing is off when empty. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional().or(z.literal('').transform(() => undefined)),
 });
@@ -42,6 +45,19 @@ export const databaseEnvSchema = z.object({
   MIGRATE_ON_START: bool.default('true'),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
 });
+
+/** The HTTPS settings of a parsed environment, or undefined for plain HTTP; one of the two alone is a mistake. */
+export function httpTlsOf(env: { HTTP_TLS_CERT_FILE?: string; HTTP_TLS_KEY_FILE?: string }): HttpTls | undefined {
+  const { HTTP_TLS_CERT_FILE: certFile, HTTP_TLS_KEY_FILE: keyFile } = env;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError('invalid configuration:\n  HTTP_TLS_CERT_FILE and HTTP_TLS_KEY_FILE go together: give both for HTTPS, or neither');
+  return { certFile, keyFile };
+}
+
+export interface HttpTls {
+  certFile: string;
+  keyFile: string;
+}
 
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 export { bool as envBoolean };

@@ -7,11 +7,13 @@ import { connect, ConnectionOptions, JSONCodec, NatsConnection, RetentionPolicy,
 import { stopAll } from './cleanup-registry';
 import { NatsServerNotFoundError, NatsServerStartError, startNatsServer } from './nats-server';
 import { spawnNodeProcess } from './node-process';
+import { makeTestCertificates } from './test-certificates';
+import { connectNats, natsAuthenticator } from '@fleetcast/nats';
 import { waitFor } from './wait-for';
 
 const codec = JSONCodec<{ n: number }>();
 const connections: NatsConnection[] = [];
-type Target = Pick<ConnectionOptions, 'servers' | 'authenticator'>;
+type Target = Pick<ConnectionOptions, 'servers' | 'authenticator' | 'tls'>;
 const client = async (target: Target, reconnect = false): Promise<NatsConnection> => {
   const nc = await connect({ ...target, reconnect, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 2_000 });
   connections.push(nc);
@@ -170,4 +172,20 @@ test('an open server, when asked for, takes clients without credentials', { time
   assert.equal(nats.trust, null);
   assert.ok(await accepts({ servers: nats.url }));
   await nats.stop();
+});
+
+test('with TLS, a client that trusts the CA connects with its credentials, and a plain one is refused', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleetcast-tls-'));
+  try {
+    const certs = makeTestCertificates(dir);
+    const nats = await startNatsServer({ tls: certs });
+    // The services' and agents' own connection code, with the setting they take (NATS_TLS_CA_FILE, --nats-ca).
+    const nc = await connectNats({ servers: nats.url, name: 'tls-test', authenticator: natsAuthenticator({ credsFile: nats.trust!.credsFile('inventory') }), tlsCaFile: certs.caFile });
+    assert.ok(nc.info?.tls_required, 'the server requires TLS');
+    await nc.close();
+    assert.equal(await accepts({ ...nats.trust!.connectOptions('inventory'), tls: null }), false, 'no TLS: refused');
+    await nats.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

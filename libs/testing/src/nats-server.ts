@@ -33,6 +33,8 @@ export interface StartNatsServerOptions {
    * harness itself.
    */
   auth?: 'operator' | 'open';
+  /** TLS required of every client, with this certificate; clients trust `caFile` (see `makeTestCertificates`). */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** The trust chain of a test server: where its files are and how to connect as someone. */
@@ -42,7 +44,7 @@ export interface TestTrust {
   /** The creds file of a service user, or of the unrestricted admin user. */
   credsFile(role: ServiceRole | 'admin' | 'system'): string;
   /** Connection options for a user (default: admin) of this server. */
-  connectOptions(role?: ServiceRole | 'admin' | 'system'): Pick<ConnectionOptions, 'servers' | 'authenticator'>;
+  connectOptions(role?: ServiceRole | 'admin' | 'system'): Pick<ConnectionOptions, 'servers' | 'authenticator' | 'tls'>;
 }
 
 export interface HaltOptions {
@@ -60,7 +62,7 @@ export interface NatsServer {
   /** The server's trust chain; null for an open server. */
   readonly trust: TestTrust | null;
   /** Connection options of an unrestricted user (with no credentials on an open server). */
-  adminConnectOptions(): Pick<ConnectionOptions, 'servers' | 'authenticator'>;
+  adminConnectOptions(): Pick<ConnectionOptions, 'servers' | 'authenticator' | 'tls'>;
   /** The last lines the server logged. */
   logs(): string;
   /** Stops the server but keeps its port and store: an outage that `start` ends. */
@@ -189,12 +191,13 @@ class LocalNatsServer implements NatsServer {
   ) {
     this.url = `nats://${options.host ?? '127.0.0.1'}:${port}`;
     const url = this.url;
+    const tls = options.tls ? { tls: { caFile: options.tls.caFile } } : {};
     this.trust = auth
       ? {
           dir: auth.dir,
           credsFile: (role) => join(auth.dir, role === 'admin' ? TRUST_FILES.adminCreds : role === 'system' ? TRUST_FILES.systemCreds : TRUST_FILES.serviceCreds(role)),
           connectOptions(role = 'admin') {
-            return { servers: url, authenticator: natsAuthenticator({ credsFile: this.credsFile(role) }) as Authenticator };
+            return { servers: url, authenticator: natsAuthenticator({ credsFile: this.credsFile(role) }) as Authenticator, ...tls };
           },
         }
       : null;
@@ -206,8 +209,8 @@ class LocalNatsServer implements NatsServer {
     return this.child !== undefined;
   }
 
-  adminConnectOptions(): Pick<ConnectionOptions, 'servers' | 'authenticator'> {
-    return this.trust ? this.trust.connectOptions('admin') : { servers: this.url };
+  adminConnectOptions(): Pick<ConnectionOptions, 'servers' | 'authenticator' | 'tls'> {
+    return this.trust ? this.trust.connectOptions('admin') : { servers: this.url, ...(this.options.tls ? { tls: { caFile: this.options.tls.caFile } } : {}) };
   }
 
   logs(): string {
@@ -221,6 +224,7 @@ class LocalNatsServer implements NatsServer {
     const args = ['-a', this.options.host ?? '127.0.0.1', '-p', String(this.port), '-n', `fleetcast-test-${this.port}`];
     if (jetstream) args.push('-js', '-sd', this.storeDir);
     if (this.auth) args.push('-c', this.auth.confFile);
+    if (this.options.tls) args.push('--tls', '--tlscert', this.options.tls.certFile, '--tlskey', this.options.tls.keyFile);
     args.push(...(this.options.args ?? []));
     const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;

@@ -30,6 +30,7 @@ export function startGateway(config: GatewayConfig, logger: Logger, telemetry?: 
     logger,
     httpPort: config.httpPort,
     httpHost: config.httpHost,
+    httpTls: config.httpTls,
     // Nest's global JSON parser would also read the upload route; the gateway parses JSON itself, elsewhere.
     rawBody: true,
     beforeListen: async (app) => {

@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Streams } from '@fleetcast/contracts';
 import { ensureStreams, NatsConnection } from '@fleetcast/nats';
-import { NATS_CONNECTION, startService } from '@fleetcast/service-kit';
+import { httpTlsOf, NATS_CONNECTION, startService } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
 import { AppModule, AppModuleOptions } from './app.module';
 import { InventoryConfig } from './config/inventory.config';
@@ -26,6 +26,7 @@ export function startInventory(config: InventoryConfig, logger: Logger, telemetr
     logger,
     httpPort: config.HTTP_PORT,
     httpHost: config.HTTP_HOST,
+    httpTls: httpTlsOf(config),
     rpc: { natsUrl: config.NATS_URL, queue: 'inventory', credsFile: config.NATS_CREDS_FILE, tlsCaFile: config.NATS_TLS_CA_FILE },
     beforeListen: async (app) => {
       if (config.MIGRATE_ON_START) {

@@ -1,4 +1,7 @@
 import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
@@ -13,7 +16,7 @@ import {
   versioned,
 } from '@fleetcast/contracts';
 import { connectNats, decodeJson, encodeJson, NatsConnection, RpcClient } from '@fleetcast/nats';
-import { createTestDatabase, NodeProcess, spawnNodeProcess, startNatsServer, waitFor } from '@fleetcast/testing';
+import { createTestDatabase, makeTestCertificates, NodeProcess, spawnNodeProcess, startNatsServer, waitFor } from '@fleetcast/testing';
 import { INVENTORY_MIGRATIONS } from '../src/migrations';
 import { CleanupStack, metricSum, publishScan, publishScans, readDeadLetters, scanOf, startInProcess } from './inventory-fixtures';
 
@@ -503,5 +506,34 @@ describe('inventory: two instances as separate processes', { timeout: SUITE_TIME
     // Queries are shared too: both instances answer in the `inventory` queue group.
     const total = await env.rpc.call(InventoryRpc.listDevices, { limit: 1 });
     assert.equal(total.total, count);
+  });
+});
+
+describe('inventory: HTTPS', { timeout: SUITE_TIMEOUT_MS }, () => {
+  const cleanup = new CleanupStack();
+
+  after(() => cleanup.run());
+
+  it('serves /healthz over HTTPS with HTTP_TLS_CERT_FILE and HTTP_TLS_KEY_FILE, and refuses to start with only one of them', async () => {
+    const env = await startEnvironment(cleanup, 'inventory_https');
+    const dir = mkdtempSync(join(tmpdir(), 'fleetcast-https-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const certs = makeTestCertificates(dir);
+    const base = { NATS_URL: env.natsUrl, NATS_CREDS_FILE: env.natsCreds, DATABASE_URL: env.databaseUrl };
+    const service = await startInProcess({ ...base, HTTP_TLS_CERT_FILE: certs.certFile, HTTP_TLS_KEY_FILE: certs.keyFile });
+    cleanup.push(() => service.app.close());
+    const port = new URL(service.httpUrl).port;
+    const body = await new Promise<string>((resolve, reject) => {
+      httpsGet({ host: '127.0.0.1', port, path: '/healthz', ca: readFileSync(certs.caFile) }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    });
+    assert.match(body, /"status":"ok"/);
+    // A plain HTTP request to the HTTPS port gets no answer it could read.
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.text()));
+    await assert.rejects(startInProcess({ ...base, HTTP_TLS_CERT_FILE: certs.certFile }), /HTTP_TLS_CERT_FILE and HTTP_TLS_KEY_FILE go together/);
   });
 });

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { Streams } from '@fleetcast/contracts';
 import { ensureStreams, NatsConnection } from '@fleetcast/nats';
 import { runMigrations } from '@fleetcast/persistence';
-import { NATS_CONNECTION, startService } from '@fleetcast/service-kit';
+import { httpTlsOf, NATS_CONNECTION, startService } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
 import { AppModule, AppModuleOptions } from './app.module';
 import { LICENSING_SCHEMA, LicensingConfig } from './config/licensing.config';
@@ -25,6 +25,7 @@ export function startLicensing(config: LicensingConfig, logger: Logger, telemetr
     logger,
     httpPort: config.HTTP_PORT,
     httpHost: config.HTTP_HOST,
+    httpTls: httpTlsOf(config),
     rpc: { natsUrl: config.NATS_URL, queue: 'licensing', credsFile: config.NATS_CREDS_FILE, tlsCaFile: config.NATS_TLS_CA_FILE },
     beforeListen: async (app) => {
       if (config.MIGRATE_ON_START) {

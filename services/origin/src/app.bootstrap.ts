@@ -22,6 +22,7 @@ export function startOriginApp(config: OriginConfig, logger: Logger, telemetry?:
     logger,
     httpPort: config.port,
     httpHost: config.host,
+    httpTls: config.httpTls,
     // No body parser: uploads are read as a stream by their route, never buffered.
     rawBody: true,
     beforeListen: async (app) => {

@@ -28,6 +28,7 @@ runMain(logger, async () => {
     logger,
     httpPort: config.httpPort,
     httpHost: config.httpHost,
+    httpTls: config.httpTls,
     rpc: { natsUrl: config.natsUrl, queue: 'tasks', credsFile: config.natsCredsFile, tlsCaFile: config.natsTlsCaFile },
   });
 });

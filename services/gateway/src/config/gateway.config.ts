@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnvSchema, envBoolean, parseEnv, port } from '@fleetcast/service-kit';
+import { baseEnvSchema, envBoolean, HttpTls, httpTlsOf, parseEnv, port } from '@fleetcast/service-kit';
 import { ApiToken, parseApiTokens } from '../auth/api-tokens';
 
 /**
@@ -49,6 +49,7 @@ export const gatewayEnvSchema = baseEnvSchema
 
 export interface GatewayConfig {
   natsUrl: string;
+  httpTls?: HttpTls;
   natsCredsFile?: string;
   natsTlsCaFile?: string;
   httpHost: string;
@@ -70,6 +71,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   const e = parseEnv(gatewayEnvSchema, env);
   return {
     natsUrl: e.NATS_URL,
+    httpTls: httpTlsOf(e),
     natsCredsFile: e.NATS_CREDS_FILE,
     natsTlsCaFile: e.NATS_TLS_CA_FILE,
     httpHost: e.HTTP_HOST,

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { baseEnvSchema, parseEnv } from '@fleetcast/service-kit';
+import { baseEnvSchema, HttpTls, httpTlsOf, parseEnv } from '@fleetcast/service-kit';
 
 /** Nest injection token of the validated configuration. */
 export const ORIGIN_CONFIG = Symbol('ORIGIN_CONFIG');
@@ -19,6 +19,8 @@ export interface OriginConfig {
    * absent: downloads are open to anyone who can reach the origin (a developer's machine).
    */
   readonly downloadTokenSecret?: Buffer;
+  /** HTTPS certificate and key; absent: plain HTTP. */
+  readonly httpTls?: HttpTls;
   readonly logLevel: string;
   /** OTLP/HTTP endpoint of a tracing backend; tracing is off when absent. */
   readonly otlpEndpoint?: string;
@@ -71,6 +73,7 @@ export function loadOriginConfig(env: Readonly<Record<string, string | undefined
     host: e.HTTP_HOST,
     storeDir: isAbsolute(e.ORIGIN_STORE_DIR) ? e.ORIGIN_STORE_DIR : resolve(e.ORIGIN_STORE_DIR),
     apiTokens: e.API_TOKENS,
+    ...(httpTlsOf(e) ? { httpTls: httpTlsOf(e) } : {}),
     ...(e.DOWNLOAD_TOKEN_SECRET ? { downloadTokenSecret: e.DOWNLOAD_TOKEN_SECRET } : {}),
     logLevel: e.LOG_LEVEL,
     ...(e.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),

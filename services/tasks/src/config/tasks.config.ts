@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Streams } from '@fleetcast/contracts';
-import { baseEnvSchema, databaseEnvSchema, parseEnv, port } from '@fleetcast/service-kit';
+import { baseEnvSchema, databaseEnvSchema, HttpTls, httpTlsOf, parseEnv, port } from '@fleetcast/service-kit';
 import { DEFAULT_RESEND_POLICY, ResendPolicy } from '../tasks/assignment-resend';
 
 export const tasksEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
@@ -57,6 +57,7 @@ export const tasksEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
 
 export type TasksConfig = {
   natsUrl: string;
+  httpTls?: HttpTls;
   natsCredsFile?: string;
   natsTlsCaFile?: string;
   httpHost: string;
@@ -87,6 +88,7 @@ export function loadTasksConfig(env: NodeJS.ProcessEnv): TasksConfig {
   );
   return {
     natsUrl: e.NATS_URL,
+    httpTls: httpTlsOf(e),
     natsCredsFile: e.NATS_CREDS_FILE,
     natsTlsCaFile: e.NATS_TLS_CA_FILE,
     httpHost: e.HTTP_HOST,
