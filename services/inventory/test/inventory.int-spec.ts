@@ -365,7 +365,7 @@ describe('inventory: supported agent versions', { timeout: SUITE_TIMEOUT_MS }, (
       scanOf('av-new', 1, { agentVersion: '0.1.0', addresses: ['10.60.1.10/24'] }),
       scanOf('av-junk', 1, { agentVersion: 'nightly', addresses: ['10.60.1.11/24'] }),
     ]);
-    await waitFor(async () => (await env.rpc.call(InventoryRpc.listDevices, {})).total === 3, { description: 'three scans stored' });
+    await waitFor(async () => (await env.rpc.call(InventoryRpc.listDevices, {})).total === 3, { timeoutMs: 30_000, description: 'three scans stored' });
 
     const old = await env.rpc.call(InventoryRpc.getDevice, { id: 'av-old' });
     assert.deepEqual(old.versionStatus, {
@@ -419,7 +419,7 @@ describe('inventory: supported agent versions', { timeout: SUITE_TIMEOUT_MS }, (
         const device = await env.rpc.call(InventoryRpc.getDevice, { id: 'av-old' });
         return device.agentVersion === '1.2.0' && device;
       },
-      { description: 'the scan of the newer agent stored' },
+      { timeoutMs: 30_000, description: 'the scan of the newer agent stored' },
     );
     assert.equal(upgraded.versionStatus?.state, 'unsupported-version');
     assert.match(upgraded.versionStatus?.reason ?? '', /^agent 1\.2\.0 is outside the supported range >=0\.0\.1 <1\.0\.0; it is newer than this control plane supports/);
