@@ -1,14 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { AckPolicy, connect, DeliverPolicy, NatsConnection } from 'nats';
-import { AssignmentDocumentV2, DEFAULT_AGENT_SETTINGS, DeviceStatusV1, RpcReply, Streams, TaskAssignedV2, TasksDeviceRpc, TasksRpc } from '@fleetcast/contracts';
-import { generateSigningKey, manifestHash, publicKeyDerOf, signAssignment, signManifest, toWire } from '@fleetcast/content';
+import { connect, NatsConnection } from 'nats';
+import { Streams, TaskAssignedV2 } from '@fleetcast/contracts';
+import { generateSigningKey, publicKeyDerOf, signManifest } from '@fleetcast/content';
 import { encodeJson, ensureStreams } from '@fleetcast/nats';
 import { createLogger } from '@fleetcast/telemetry';
 import { NatsServer, provisionDeviceCreds, startNatsServer, stopAll } from '@fleetcast/testing';
 import { AgentDaemon } from '../src/daemon';
 import { AgentErrorCode } from '../src/core/agent-errors';
+import { answerAgentQueries, installDocument, signedAssignment, statusReportsOf } from './support/control-plane-stand-in';
 import { makeContent, tempDir } from './support/content-fixture';
 import { startTestOrigin, TestOrigin } from './support/test-origin';
 import { waitFor } from './support/wait-for';
@@ -30,52 +31,21 @@ let origin: TestOrigin;
 let daemon: AgentDaemon;
 let work: string;
 let removeWork: () => Promise<void>;
-let manifestRequests = 0;
+let manifestRequests: () => number;
 const cpKey = generateSigningKey();
 const content = makeContent(20 * MiB);
 const signedManifest = signManifest(content.manifest, cpKey);
 
 function assignment(taskId: string): TaskAssignedV2 {
-  const doc: AssignmentDocumentV2 = {
-    taskId,
-    deviceId: DEVICE,
-    action: 'install',
-    package: {
-      contentId: content.manifest.contentId,
-      size: content.manifest.size,
-      manifestHash: manifestHash(content.manifest),
-      installCommand: process.execPath,
-      installArgs: ['-e', ''],
-      successExitCodes: [0],
-      timeoutSeconds: 60,
-    },
-    issuedAt: new Date(Date.now() - 60_000).toISOString(),
-    notBefore: new Date(Date.now() - 60_000).toISOString(),
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    retiredKeyIds: [],
-  };
-  const signed = signAssignment(doc, cpKey);
-  return {
-    assignment: { document: doc, keyId: signed.keyId, signature: Buffer.from(signed.signature).toString('base64') },
-    endorsements: [],
+  const doc = installDocument(DEVICE, taskId, content.manifest, { installCommand: process.execPath, installArgs: ['-e', ''] });
+  return signedAssignment(doc, cpKey, {
     package: { packageId: 'pkg-big', name: 'too-big', version: '1.0.0', platform: 'linux', downloadUrl: origin.url },
     // The profile's cache limit: half the package.
-    settings: { ...DEFAULT_AGENT_SETTINGS, useMulticast: false, cacheSizeLimitBytes: 10 * MiB, profileId: 'small-cache' },
-  };
+    settings: { cacheSizeLimitBytes: 10 * MiB, profileId: 'small-cache' },
+  });
 }
 
-/** The device's reports of a task so far, in order, with the time the stream stored each. */
-async function reportsOf(taskId: string): Promise<Array<DeviceStatusV1 & { storedAtMs: number }>> {
-  const jsm = await nc.jetstreamManager();
-  const info = await jsm.consumers.add(Streams.deviceStatus.name, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 10e9 });
-  const consumer = await nc.jetstream().consumers.get(Streams.deviceStatus.name, info.name);
-  const out: Array<DeviceStatusV1 & { storedAtMs: number }> = [];
-  if (info.num_pending > 0) {
-    for await (const m of await consumer.fetch({ max_messages: info.num_pending, expires: 5000 })) out.push({ ...JSON.parse(Buffer.from(m.data).toString()), storedAtMs: m.info.timestampNanos / 1e6 });
-  }
-  await jsm.consumers.delete(Streams.deviceStatus.name, info.name);
-  return out.filter((r) => r.taskId === taskId);
-}
+const reportsOf = (taskId: string) => statusReportsOf(nc, taskId);
 
 describe('a blocked task: reported at once, failed after the configured time (real agent, real NATS)', () => {
   before(async () => {
@@ -84,21 +54,7 @@ describe('a blocked task: reported at once, failed after the configured time (re
     await ensureStreams(nc, [Streams.taskAssignments, Streams.deviceStatus, Streams.inventoryScans]);
     ({ dir: work, remove: removeWork } = await tempDir('blocked-task'));
     origin = await startTestOrigin({ data: content.data, etag: `"${content.manifest.contentId}"` });
-    const reply = (data: unknown): Uint8Array => encodeJson({ ok: true, data } satisfies RpcReply);
-    for (const subject of [TasksDeviceRpc.getManifest.subject, TasksRpc.getManifest.subject]) {
-      nc.subscribe(subject, {
-        callback: (_e, m) => {
-          manifestRequests++;
-          m.respond(reply(toWire(signedManifest)));
-        },
-      });
-    }
-    // The test origin serves anyone: no download token is issued.
-    nc.subscribe(TasksDeviceRpc.getDownloadToken.subject, { callback: (_e, m) => m.respond(reply({ token: null, expiresAt: null })) });
-    for (const subject of [TasksDeviceRpc.getSettings.subject, TasksRpc.getDeviceSettings.subject]) {
-      nc.subscribe(subject, { callback: (_e, m) => m.respond(reply({ ...DEFAULT_AGENT_SETTINGS, profileId: 'default' })) });
-    }
-    await nc.flush();
+    ({ manifestRequests } = await answerAgentQueries(nc, () => signedManifest));
     daemon = new AgentDaemon({
       natsUrl: nats.url,
       natsCredsFile: await provisionDeviceCreds(nats.trust!.dir, DEVICE, join(work, 'creds')),
@@ -144,7 +100,7 @@ describe('a blocked task: reported at once, failed after the configured time (re
     const reports = await reportsOf('task-too-big');
     // queued (assigned), queued with the reason, failed: the retries in between said nothing new.
     assert.deepEqual(reports.map((r) => `${r.state}:${r.reason?.code ?? '-'}`), ['queued:-', `queued:${AgentErrorCode.CacheNoSpace}`, `failed:${AgentErrorCode.CacheNoSpace}`]);
-    assert.ok(manifestRequests >= 2 && manifestRequests <= 12, `tried again a bounded number of times (${manifestRequests} manifest requests)`);
+    assert.ok(manifestRequests() >= 2 && manifestRequests() <= 12, `tried again a bounded number of times (${manifestRequests()} manifest requests)`);
     assert.equal(origin.requests.length, 0, 'nothing was downloaded');
 
     const status = (await (await fetch(`http://127.0.0.1:${daemon.statusPort}/status`)).json()) as { tasks: Array<{ taskId: string; state: string; reason: { code: string } | null }> };

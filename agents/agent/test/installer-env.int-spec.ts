@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, NatsConnection } from 'nats';
-import { AssignmentDocumentV2, DEFAULT_AGENT_SETTINGS, RpcReply, Streams, TaskAssignedV2, TasksDeviceRpc, TasksRpc } from '@fleetcast/contracts';
-import { generateSigningKey, manifestHash, publicKeyDerOf, signAssignment, signManifest, toWire } from '@fleetcast/content';
+import { Streams, TaskAssignedV2 } from '@fleetcast/contracts';
+import { generateSigningKey, publicKeyDerOf, signManifest } from '@fleetcast/content';
 import { encodeJson, ensureStreams } from '@fleetcast/nats';
 import { NatsServer, NodeProcess, provisionDeviceCreds, spawnNodeProcess, startNatsServer, stopAll } from '@fleetcast/testing';
 import { PACKAGE_PATH_ENV } from '../src/adapters/installer';
+import { answerAgentQueries, installDocument, signedAssignment } from './support/control-plane-stand-in';
 import { makeContent, tempDir } from './support/content-fixture';
 import { startTestOrigin, TestOrigin } from './support/test-origin';
 import { waitFor } from './support/wait-for';
@@ -30,32 +31,12 @@ const cpKey = generateSigningKey();
 const content = makeContent(64 * 1024 + 5);
 
 function assignment(taskId: string): TaskAssignedV2 {
-  const doc: AssignmentDocumentV2 = {
-    taskId,
-    deviceId: DEVICE,
-    action: 'install',
-    package: {
-      contentId: content.manifest.contentId,
-      size: content.manifest.size,
-      manifestHash: manifestHash(content.manifest),
-      installCommand: process.execPath,
-      // Where to write comes from the environment, as the e2e tests and the demo do it.
-      installArgs: ['-e', 'require("fs").writeFileSync(process.env.MARKER_FILE, JSON.stringify(process.env))'],
-      successExitCodes: [0],
-      timeoutSeconds: 60,
-    },
-    issuedAt: new Date(Date.now() - 60_000).toISOString(),
-    notBefore: new Date(Date.now() - 60_000).toISOString(),
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    retiredKeyIds: [],
-  };
-  const signed = signAssignment(doc, cpKey);
-  return {
-    assignment: { document: doc, keyId: signed.keyId, signature: Buffer.from(signed.signature).toString('base64') },
-    endorsements: [],
-    package: { packageId: 'pkg-env', name: 'env-dump', version: '1.0.0', platform: 'linux', downloadUrl: origin.url },
-    settings: { ...DEFAULT_AGENT_SETTINGS, useMulticast: false, profileId: 'default' },
-  };
+  // Where to write comes from the environment, as the e2e tests and the demo do it.
+  const doc = installDocument(DEVICE, taskId, content.manifest, {
+    installCommand: process.execPath,
+    installArgs: ['-e', 'require("fs").writeFileSync(process.env.MARKER_FILE, JSON.stringify(process.env))'],
+  });
+  return signedAssignment(doc, cpKey, { package: { packageId: 'pkg-env', name: 'env-dump', version: '1.0.0', platform: 'linux', downloadUrl: origin.url } });
 }
 
 describe('install commands run with a minimal environment (the agent as a process, real NATS)', () => {
@@ -65,16 +46,8 @@ describe('install commands run with a minimal environment (the agent as a proces
     await ensureStreams(nc, [Streams.taskAssignments, Streams.deviceStatus, Streams.inventoryScans]);
     ({ dir: work, remove: removeWork } = await tempDir('installer-env'));
     origin = await startTestOrigin({ data: content.data, etag: `"${content.manifest.contentId}"` });
-    const reply = (data: unknown): Uint8Array => encodeJson({ ok: true, data } satisfies RpcReply);
-    for (const subject of [TasksDeviceRpc.getManifest.subject, TasksRpc.getManifest.subject]) {
-      nc.subscribe(subject, { callback: (_e, m) => m.respond(reply(toWire(signManifest(content.manifest, cpKey)))) });
-    }
-    // The test origin serves anyone: no download token is issued.
-    nc.subscribe(TasksDeviceRpc.getDownloadToken.subject, { callback: (_e, m) => m.respond(reply({ token: null, expiresAt: null })) });
-    for (const subject of [TasksDeviceRpc.getSettings.subject, TasksRpc.getDeviceSettings.subject]) {
-      nc.subscribe(subject, { callback: (_e, m) => m.respond(reply({ ...DEFAULT_AGENT_SETTINGS, profileId: 'default' })) });
-    }
-    await nc.flush();
+    const signedManifest = signManifest(content.manifest, cpKey);
+    await answerAgentQueries(nc, () => signedManifest);
     agent = await spawnNodeProcess(join(__dirname, '..', 'src', 'cli.js'), {
       name: 'agent-env',
       args: [

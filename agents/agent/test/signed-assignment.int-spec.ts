@@ -4,25 +4,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AckPolicy, connect, DeliverPolicy, NatsConnection } from 'nats';
-import {
-  AssignmentDocumentV2,
-  AssignmentRejectCode,
-  DEFAULT_AGENT_SETTINGS,
-  DeviceStatusV1,
-  RpcReply,
-  Streams,
-  TaskAssigned,
-  TaskAssignedV2,
-  TasksDeviceRpc,
-  TasksRpc,
-} from '@fleetcast/contracts';
-import { generateSigningKey, manifestHash, publicKeyDerOf, signAssignment, signManifest, toWire } from '@fleetcast/content';
+import { connect, NatsConnection } from 'nats';
+import { AssignmentDocumentV2, AssignmentRejectCode, Streams, TaskAssigned, TaskAssignedV2 } from '@fleetcast/contracts';
+import { generateSigningKey, publicKeyDerOf, signManifest } from '@fleetcast/content';
 import { encodeJson, ensureStreams } from '@fleetcast/nats';
 import { createLogger } from '@fleetcast/telemetry';
 import { NatsServer, provisionDeviceCreds, startNatsServer, stopAll } from '@fleetcast/testing';
 import { AgentDaemon } from '../src/daemon';
 import { PINNED_KEYS_FILE } from '../src/adapters/pinned-keys';
+import { answerAgentQueries, installDocument, signedAssignment, statusReportsOf } from './support/control-plane-stand-in';
 import { makeContent, tempDir } from './support/content-fixture';
 import { startTestOrigin, TestOrigin } from './support/test-origin';
 import { waitFor } from './support/wait-for';
@@ -43,7 +33,7 @@ let origin: TestOrigin;
 let daemon: AgentDaemon;
 let work: string;
 let removeWork: () => Promise<void>;
-let manifestRequests = 0;
+let manifestRequests: () => number;
 const cpKey = generateSigningKey();
 const content = makeContent(300 * 1024 + 17);
 const signedManifest = signManifest(content.manifest, cpKey);
@@ -55,53 +45,19 @@ const rejectedCount = (text: string, code: string) => Number(new RegExp(`fleetca
 
 /** A document for this device whose install command writes `marker` (a Node script: the same on every platform). */
 function documentOf(taskId: string, marker: string, overrides: Partial<AssignmentDocumentV2> = {}): AssignmentDocumentV2 {
-  return {
-    taskId,
-    deviceId: DEVICE,
-    action: 'install',
-    package: {
-      contentId: content.manifest.contentId,
-      size: content.manifest.size,
-      manifestHash: manifestHash(content.manifest),
-      installCommand: process.execPath,
-      installArgs: ['-e', "require('fs').writeFileSync(process.argv[1], 'ran')", marker],
-      successExitCodes: [0],
-      timeoutSeconds: 60,
-    },
-    issuedAt: new Date(Date.now() - 60_000).toISOString(),
-    notBefore: new Date(Date.now() - 60_000).toISOString(),
-    expiresAt: new Date(Date.now() + 24 * HOUR).toISOString(),
-    retiredKeyIds: [],
-    ...overrides,
-  };
+  const command = { installCommand: process.execPath, installArgs: ['-e', "require('fs').writeFileSync(process.argv[1], 'ran')", marker] };
+  return { ...installDocument(DEVICE, taskId, content.manifest, command, 24 * HOUR), ...overrides };
 }
 
 function messageOf(doc: AssignmentDocumentV2): TaskAssignedV2 {
-  const signed = signAssignment(doc, cpKey);
-  return {
-    assignment: { document: doc, keyId: signed.keyId, signature: Buffer.from(signed.signature).toString('base64') },
-    endorsements: [],
-    package: { packageId: 'pkg-1', name: 'signed-tool', version: '1.0.0', platform: 'linux', downloadUrl: origin.url },
-    settings: { ...DEFAULT_AGENT_SETTINGS, useMulticast: false, profileId: 'default' },
-  };
+  return signedAssignment(doc, cpKey, { package: { packageId: 'pkg-1', name: 'signed-tool', version: '1.0.0', platform: 'linux', downloadUrl: origin.url } });
 }
 
 async function publish(message: unknown, subject = TaskAssignedV2.subject(DEVICE)): Promise<void> {
   await nc.jetstream().publish(subject, encodeJson(message));
 }
 
-/** Every status report of this device for `taskId` so far, in order. */
-async function reportsOf(taskId: string): Promise<DeviceStatusV1[]> {
-  const jsm = await nc.jetstreamManager();
-  const info = await jsm.consumers.add(Streams.deviceStatus.name, { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, filter_subject: `${Streams.deviceStatus.subjects[0]}`, inactive_threshold: 10e9 });
-  const consumer = await nc.jetstream().consumers.get(Streams.deviceStatus.name, info.name);
-  const out: DeviceStatusV1[] = [];
-  if (info.num_pending > 0) {
-    for await (const m of await consumer.fetch({ max_messages: info.num_pending, expires: 5000 })) out.push(JSON.parse(Buffer.from(m.data).toString()));
-  }
-  await jsm.consumers.delete(Streams.deviceStatus.name, info.name);
-  return out.filter((r) => r.taskId === taskId);
-}
+const reportsOf = (taskId: string) => statusReportsOf(nc, taskId);
 
 describe('signed assignments: the real agent over real NATS', () => {
   before(async () => {
@@ -111,22 +67,7 @@ describe('signed assignments: the real agent over real NATS', () => {
     ({ dir: work, remove: removeWork } = await tempDir('signed-assignment'));
     origin = await startTestOrigin({ data: content.data, etag: `"${content.manifest.contentId}"` });
 
-    // The control plane's side of the agent's queries: the signed manifest, the default settings, download tokens.
-    const reply = (data: unknown): Uint8Array => encodeJson({ ok: true, data } satisfies RpcReply);
-    for (const subject of [TasksDeviceRpc.getManifest.subject, TasksRpc.getManifest.subject]) {
-      nc.subscribe(subject, {
-        callback: (_e, m) => {
-          manifestRequests++;
-          m.respond(reply(toWire(signedManifest)));
-        },
-      });
-    }
-    for (const subject of [TasksDeviceRpc.getSettings.subject, TasksRpc.getDeviceSettings.subject]) {
-      nc.subscribe(subject, { callback: (_e, m) => m.respond(reply({ ...DEFAULT_AGENT_SETTINGS, profileId: 'default' })) });
-    }
-    // This origin serves anyone: the control plane issues no download token.
-    nc.subscribe(TasksDeviceRpc.getDownloadToken.subject, { callback: (_e, m) => m.respond(reply({ token: null, expiresAt: null })) });
-    await nc.flush();
+    ({ manifestRequests } = await answerAgentQueries(nc, () => signedManifest));
 
     daemon = new AgentDaemon({
       natsUrl: nats.url,
@@ -163,12 +104,12 @@ describe('signed assignments: the real agent over real NATS', () => {
     const task = await waitFor(async () => (await status()).tasks.find((t: { taskId: string; state: string }) => t.taskId === 'task-valid' && t.state === 'succeeded'), 'the valid task succeeded', 30_000, 50);
     assert.equal(task.bytes.origin, content.data.length);
     assert.equal(await readFile(markerOf('valid'), 'utf8'), 'ran');
-    assert.equal(manifestRequests, 1);
+    assert.equal(manifestRequests(), 1);
   });
 
   test('altered by one byte, expired, or signed for another device: each rejected, counted and reported; nothing downloaded or run', async () => {
     const originRequests = origin.requests.length;
-    const manifestsBefore = manifestRequests;
+    const manifestsBefore = manifestRequests();
 
     const altered = messageOf(documentOf('task-altered', markerOf('altered')));
     // One byte of the signed arguments (the marker path's last character) changed after signing.
@@ -205,7 +146,7 @@ describe('signed assignments: the real agent over real NATS', () => {
       assert.ok(s.rejectedAssignments.recent.some((r: { taskId: string; code: string }) => r.taskId === c.taskId && r.code === c.code), `${c.taskId} listed in /status`);
     }
     assert.equal(origin.requests.length, originRequests, 'nothing was downloaded');
-    assert.equal(manifestRequests, manifestsBefore, 'not even the manifest was asked for');
+    assert.equal(manifestRequests(), manifestsBefore, 'not even the manifest was asked for');
 
     // The same altered copy again: counted again, reported no second time.
     await publish(altered);
