@@ -76,7 +76,8 @@ const ISSUE_LICENSE = 'services/licensing/dist/src/issue-license.js';
 
 /**
  * A trial license for a test stack, issued with the command the licensing service ships: a key
- * pair of its own (the private half in `dir`) and a license key for `seats` seats and 30 days.
+ * pair of its own (the private half in `dir`) and a license key for `seats` seats and 365 days
+ * (past the default 30-day expiry notice, so a stack's license reads `valid`).
  */
 export function issueTrialLicense(dir: string, seats: number): { publicKey: string; licenseKey: string } {
   const cli = join(REPO_ROOT, ISSUE_LICENSE);
@@ -85,7 +86,7 @@ export function issueTrialLicense(dir: string, seats: number): { publicKey: stri
   if (!publicKey) throw new Error(`issue-license keygen printed no LICENSE_PUBLIC_KEY:\n${keygen}`);
   const keyFile = join(dir, 'license-issuer.txt');
   writeFileSync(keyFile, keygen, { mode: 0o600 });
-  const licenseKey = execFileSync(process.execPath, [cli, 'issue', '--private-key', keyFile, '--customer', 'Fleetcast test stack', '--seats', String(seats), '--days', '30'], { encoding: 'utf8' }).trim();
+  const licenseKey = execFileSync(process.execPath, [cli, 'issue', '--private-key', keyFile, '--customer', 'Fleetcast test stack', '--seats', String(seats), '--days', '365'], { encoding: 'utf8' }).trim();
   return { publicKey, licenseKey };
 }
 
