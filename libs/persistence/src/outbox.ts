@@ -75,6 +75,11 @@ export class OutboxRelay {
     this.backlog = gauge(options.metrics, 'fleetcast_outbox_last_batch', 'Size of the last outbox batch published', ['schema']);
   }
 
+  /** Writes messages to this relay's outbox in the caller's transaction; they are published after it commits. */
+  enqueue(manager: EntityManager, messages: OutboxMessage[]): Promise<void> {
+    return enqueueOutbox(manager, this.options.schema, messages);
+  }
+
   start(): void {
     this.schedule(0);
   }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
-import { enqueueOutbox, OutboxMessage, OutboxRelay } from '@fleetcast/persistence';
+import { DataSource } from 'typeorm';
+import { OutboxRelay } from '@fleetcast/persistence';
 import { NatsConnection } from '@fleetcast/nats';
 import { LOGGER, METRICS, NATS_CONNECTION } from '@fleetcast/service-kit';
 import type { Logger, Registry } from '@fleetcast/telemetry';
@@ -13,32 +13,17 @@ import { LICENSING_SCHEMA } from '../config/licensing.config';
  * The relay starts explicitly, after the stream exists (see the bootstrap).
  */
 @Injectable()
-export class LicensingOutbox implements OnApplicationShutdown {
-  private readonly relay: OutboxRelay;
-
+export class LicensingOutbox extends OutboxRelay implements OnApplicationShutdown {
   constructor(
     @InjectDataSource() dataSource: DataSource,
     @Inject(NATS_CONNECTION) nc: NatsConnection,
     @Inject(LOGGER) logger: Logger,
     @Inject(METRICS) metrics: Registry,
   ) {
-    this.relay = new OutboxRelay({ dataSource, schema: LICENSING_SCHEMA, nc, logger, metrics });
-  }
-
-  enqueue(manager: EntityManager, messages: OutboxMessage[]): Promise<void> {
-    return enqueueOutbox(manager, LICENSING_SCHEMA, messages);
-  }
-
-  /** Publish now; call after the transaction that enqueued committed (otherwise the relay's poll finds it within half a second). */
-  kick(): void {
-    this.relay.kick();
-  }
-
-  start(): void {
-    this.relay.start();
+    super({ dataSource, schema: LICENSING_SCHEMA, nc, logger, metrics });
   }
 
   onApplicationShutdown(): void {
-    this.relay.stop();
+    this.stop();
   }
 }
