@@ -16,5 +16,7 @@ export * from './core/sender-session';
 export * from './core/seeded-random';
 // Packet authentication under a task's LAN key (HMAC-SHA-256 from node:crypto).
 export * from './auth/packet-auth';
+// Claim proofs: tickets from the control plane and the claimant's signature (Ed25519 from node:crypto).
+export * from './auth/claim-proof';
 // IDs derived from the control plane's IDs (SHA-256 from node:crypto).
 export * from './session-ids';

@@ -94,6 +94,20 @@ export const NACK_ENTRY_BYTES = 9;
  */
 export const MAX_NACK_ENTRIES = 128;
 
+/**
+ * The claim proof that ends a signed ANNOUNCE or CLAIM: control-plane key ID (8) + the claimant's
+ * Ed25519 public key (32) + the ticket's expiry in Unix seconds (4) + the control plane's ticket
+ * signature (64) + the claimant's signature over the packet before it (64) = 172 bytes. A signed
+ * ANNOUNCE is then 20 + 70 + 172 + 16 + 4 = 282 bytes: one a second per session.
+ */
+export const CLAIM_PROOF_BYTES = 8 + 32 + 4 + 64 + 64;
+/** An Ed25519 signature (RFC 8032 5.1.6). */
+export const ED25519_SIGNATURE_BYTES = 64;
+/** An Ed25519 public key, raw (RFC 8032 5.1.5). */
+export const ED25519_PUBLIC_KEY_BYTES = 32;
+/** Bytes of a control-plane key ID: the first 8 bytes of SHA-256 over the key's SPKI DER (`keyIdOf`). */
+export const CONTROL_PLANE_KEY_ID_BYTES = 8;
+
 /** A PEER_HAVE range: first block (4) + block count (4). */
 export const HAVE_RANGE_BYTES = 8;
 /**

@@ -27,6 +27,12 @@ export const PacketErrorCode = {
   BadLength: 'PACKET.BAD_LENGTH',
   /** A field is out of its range (a zero count, a parity index past the code, a size past 2^53). */
   BadField: 'PACKET.BAD_FIELD',
+  /**
+   * An ANNOUNCE or CLAIM whose claim proof does not hold (no proof where the session requires one,
+   * a ticket the control plane did not sign, for another task or sender, expired, or a signature
+   * not made with the ticket's key): a device of the task pretending to be another, or to be one.
+   */
+  BadClaim: 'PACKET.BAD_CLAIM',
 } as const;
 export type PacketErrorCode = (typeof PacketErrorCode)[keyof typeof PacketErrorCode];
 

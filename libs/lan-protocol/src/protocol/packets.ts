@@ -1,6 +1,10 @@
 import {
   AUTHENTICATED_PROTOCOL_VERSION,
   AUTH_TAG_BYTES,
+  CLAIM_PROOF_BYTES,
+  CONTROL_PLANE_KEY_ID_BYTES,
+  ED25519_PUBLIC_KEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
   HAVE_RANGE_BYTES,
   HEADER_BYTES,
   MAX_CODE_SYMBOLS,
@@ -39,6 +43,16 @@ import { DecodeResult, PacketEncodeError, PacketErrorCode, decodeFailure } from 
  *   36+n    4     CRC32C of bytes [0, 36+n)
  * The codec stays free of Node modules: the caller injects the MAC as a `PacketTagger`.
  *
+ * Signed ANNOUNCE and CLAIM (type codes 0x0a and 0x0b) are the same bodies followed by a claim proof:
+ *   0       8     control-plane key ID that signed the ticket
+ *   8       32    the claimant's Ed25519 public key (raw)
+ *   40      4     the ticket's expiry, Unix seconds
+ *   44      64    ticket: the control plane's signature over (task, sender ID, public key, expiry)
+ *   108     64    the claimant's signature, with that key, over every packet byte before it
+ * The codec lays the proof out and hands the bytes to an injected `ClaimSigner`; checking it needs
+ * the control plane's keys and lives in `auth/claim-proof.ts`. The unsigned codes stay as they were:
+ * a session that requires proofs refuses them (see `verifyClaimProof`).
+ *
  * Every type is a pure `encode` / `decode` pair. `decode` never throws: bad bytes come back as a
  * typed error, because one malformed datagram must not take down the receive loop. `encode`
  * throws PacketEncodeError for a message out of range: that is a bug in the caller.
@@ -56,6 +70,43 @@ export const PACKET_TYPE_CODES = {
   'peer-have': 0x09,
 } as const;
 export type PacketType = keyof typeof PACKET_TYPE_CODES;
+
+/**
+ * Type codes of the signed variants: a new code rather than a longer body under the old one, so
+ * that a device that predates proofs reports PACKET.UNKNOWN_TYPE instead of misreading the body.
+ */
+export const SIGNED_PACKET_TYPE_CODES = {
+  announce: 0x0a,
+  claim: 0x0b,
+} as const;
+export type SignedPacketType = keyof typeof SIGNED_PACKET_TYPE_CODES;
+
+/**
+ * What the control plane says of a claimant, carried in its signed ANNOUNCE and CLAIM: the ticket
+ * binds the task, the sender ID and the device's public key until `notAfter`.
+ */
+export interface ClaimProof {
+  /** 16 lowercase hex characters: the control-plane key that signed the ticket. */
+  keyId: string;
+  /** The claimant's Ed25519 public key, raw (32 bytes). */
+  devicePublicKey: Uint8Array;
+  /** Expiry of the ticket, Unix seconds. */
+  notAfter: number;
+  /** The control plane's Ed25519 signature over the ticket (64 bytes). */
+  ticketSignature: Uint8Array;
+}
+
+/** A proof as decoded: also the claimant's signature and the bytes it covers (a view into the datagram). */
+export interface ReceivedClaimProof extends ClaimProof {
+  signature: Uint8Array;
+  signedBytes: Uint8Array;
+}
+
+/**
+ * Signs a signed packet's bytes with the claimant's device key: returns a 64-byte Ed25519 signature.
+ * Injected, as the tagger is, so that this module needs no crypto library (`createClaimSigner`).
+ */
+export type ClaimSigner = (bytes: Uint8Array) => Uint8Array;
 
 /** Fields of every packet's header besides magic, version and type. */
 export interface PacketHeader {
@@ -80,6 +131,8 @@ export interface ClaimPacket extends PacketHeader {
   /** 1..255: a weight-0 device never claims. */
   weight: number;
   blocksHeld: number;
+  /** Present in the signed variant: who the claimant is, as the control plane vouches. */
+  proof?: ClaimProof | ReceivedClaimProof;
 }
 
 /** Where a session is in its life, as the representative announces it. */
@@ -114,6 +167,8 @@ export interface AnnouncePacket extends PacketHeader {
   blocksReady: number;
   /** The block being multicast now (the block count once the first pass is over). */
   sendingBlock: number;
+  /** Present in the signed variant: who the representative is, as the control plane vouches. */
+  proof?: ClaimProof | ReceivedClaimProof;
 }
 
 /** A receiver joins the session (and says how much it already has). */
@@ -198,8 +253,8 @@ export type PacketTagger = (bytes: Uint8Array) => Uint8Array;
 export interface PacketCodec<P extends Packet> {
   readonly type: PacketType;
   readonly code: number;
-  /** Version 1, or version 2 with a tag when `tagger` is given. */
-  encode(message: P, tagger?: PacketTagger): Uint8Array;
+  /** Version 1, or version 2 with a tag when `tagger` is given; a message with a claim proof needs `signer`. */
+  encode(message: P, tagger?: PacketTagger, signer?: ClaimSigner): Uint8Array;
   /** Without a tagger, version 1 only; with one, version 2 only, its tag checked (PACKET.BAD_AUTH). */
   decode(bytes: Uint8Array, tagger?: PacketTagger): DecodeResult<P>;
 }
@@ -207,6 +262,8 @@ export interface PacketCodec<P extends Packet> {
 /** How one type's body is laid out; the frame (header, CRC, length limits) is common. */
 interface BodySpec<P extends Packet> {
   type: P['type'];
+  /** The type code of the variant that ends with a claim proof, for the types that have one. */
+  signedCode?: number;
   /** Validates the message and returns its body length; throws PacketEncodeError. */
   bodyLength(message: P): number;
   write(view: DataView, bytes: Uint8Array, at: number, message: P): void;
@@ -473,8 +530,8 @@ type SpecOf<T extends PacketType> = BodySpec<Extract<Packet, { type: T }>>;
 
 const SPECS: { [T in PacketType]: SpecOf<T> } = {
   discover: rankBody<DiscoverPacket>('discover', 0),
-  announce: announceBody,
-  claim: rankBody<ClaimPacket>('claim', 1),
+  announce: { ...announceBody, signedCode: SIGNED_PACKET_TYPE_CODES.announce },
+  claim: { ...rankBody<ClaimPacket>('claim', 1), signedCode: SIGNED_PACKET_TYPE_CODES.claim },
   join: countBody<JoinPacket>('join'),
   // A data symbol's index is below k, and k <= 255.
   data: symbolBody<DataPacket>('data', MAX_CODE_SYMBOLS - 2),
@@ -485,24 +542,76 @@ const SPECS: { [T in PacketType]: SpecOf<T> } = {
   'peer-have': peerHaveBody,
 };
 
-const TYPE_BY_CODE = new Map<number, PacketType>(Object.entries(PACKET_TYPE_CODES).map(([type, code]) => [code, type as PacketType]));
+const TYPE_BY_CODE = new Map<number, PacketType>([
+  ...Object.entries(PACKET_TYPE_CODES).map(([type, code]) => [code, type as PacketType] as const),
+  ...Object.entries(SIGNED_PACKET_TYPE_CODES).map(([type, code]) => [code, type as PacketType] as const),
+]);
 
-function encodeWith<P extends Packet>(spec: BodySpec<P>, message: P, tagger?: PacketTagger): Uint8Array {
+/** The claim proof of a message, when it carries one (only ANNOUNCE and CLAIM may: the encoder refuses others). */
+function proofOf(message: Packet): ClaimProof | undefined {
+  return 'proof' in message ? message.proof : undefined;
+}
+
+function checkProof(type: PacketType, proof: ClaimProof): void {
+  if (!isHexId(proof.keyId, CONTROL_PLANE_KEY_ID_BYTES)) throw new PacketEncodeError(`${type}.proof.keyId must be ${CONTROL_PLANE_KEY_ID_BYTES * 2} lowercase hex characters`);
+  if (!(proof.devicePublicKey instanceof Uint8Array) || proof.devicePublicKey.length !== ED25519_PUBLIC_KEY_BYTES) {
+    throw new PacketEncodeError(`${type}.proof.devicePublicKey must be ${ED25519_PUBLIC_KEY_BYTES} bytes`);
+  }
+  checkUint(`${type}.proof.notAfter`, proof.notAfter, U32_LIMIT - 1);
+  if (!(proof.ticketSignature instanceof Uint8Array) || proof.ticketSignature.length !== ED25519_SIGNATURE_BYTES) {
+    throw new PacketEncodeError(`${type}.proof.ticketSignature must be ${ED25519_SIGNATURE_BYTES} bytes`);
+  }
+}
+
+function encodeWith<P extends Packet>(spec: BodySpec<P>, message: P, tagger?: PacketTagger, signer?: ClaimSigner): Uint8Array {
   if (!isHexId(message.sessionId, SESSION_ID_BYTES)) throw new PacketEncodeError(`sessionId must be ${SESSION_ID_BYTES * 2} lowercase hex characters`);
   if (!isHexId(message.senderId, SENDER_ID_BYTES)) throw new PacketEncodeError(`senderId must be ${SENDER_ID_BYTES * 2} lowercase hex characters`);
   if (message.type !== spec.type) throw new PacketEncodeError(`a ${message.type} message handed to the ${spec.type} encoder`);
+  const proof = proofOf(message);
+  if (proof !== undefined) {
+    if (spec.signedCode === undefined) throw new PacketEncodeError(`a ${spec.type} packet cannot carry a claim proof`);
+    if (signer === undefined) throw new PacketEncodeError(`a ${spec.type} packet with a claim proof needs a signer`);
+    checkProof(spec.type, proof);
+  }
   const tagBytes = tagger === undefined ? 0 : AUTH_TAG_BYTES;
-  const total = PACKET_OVERHEAD_BYTES + spec.bodyLength(message) + tagBytes;
+  const bodyLength = spec.bodyLength(message);
+  const total = PACKET_OVERHEAD_BYTES + bodyLength + (proof === undefined ? 0 : CLAIM_PROOF_BYTES) + tagBytes;
   if (total > MAX_PACKET_BYTES) throw new PacketEncodeError(`${spec.type} packet of ${total} bytes is past ${MAX_PACKET_BYTES}`);
   const bytes = new Uint8Array(total);
   const view = new DataView(bytes.buffer);
   view.setUint16(0, PACKET_MAGIC);
   view.setUint8(2, tagger === undefined ? PROTOCOL_VERSION : AUTHENTICATED_PROTOCOL_VERSION);
-  view.setUint8(3, PACKET_TYPE_CODES[spec.type]);
+  view.setUint8(3, proof === undefined ? PACKET_TYPE_CODES[spec.type] : (spec.signedCode as number));
   writeHex(bytes, 4, message.sessionId);
   writeHex(bytes, 4 + SESSION_ID_BYTES, message.senderId);
   spec.write(view, bytes, HEADER_BYTES, message);
+  if (proof !== undefined) writeProof(bytes, view, HEADER_BYTES + bodyLength, proof, signer as ClaimSigner);
   return seal(bytes, view, tagger);
+}
+
+/** Lays out a claim proof at `at` and signs every byte before its signature with `signer`. */
+function writeProof(bytes: Uint8Array, view: DataView, at: number, proof: ClaimProof, signer: ClaimSigner): void {
+  writeHex(bytes, at, proof.keyId);
+  bytes.set(proof.devicePublicKey, at + 8);
+  view.setUint32(at + 40, proof.notAfter);
+  bytes.set(proof.ticketSignature, at + 44);
+  const signatureAt = at + CLAIM_PROOF_BYTES - ED25519_SIGNATURE_BYTES;
+  const signature = signer(bytes.subarray(0, signatureAt));
+  if (signature.length !== ED25519_SIGNATURE_BYTES) throw new PacketEncodeError(`the claim signer returned ${signature.length} bytes; ${ED25519_SIGNATURE_BYTES} are needed`);
+  bytes.set(signature, signatureAt);
+}
+
+/** Reads the claim proof in [at, at + CLAIM_PROOF_BYTES): views into the datagram, no copies. */
+function readProof(bytes: Uint8Array, view: DataView, at: number): ReceivedClaimProof {
+  const signatureAt = at + CLAIM_PROOF_BYTES - ED25519_SIGNATURE_BYTES;
+  return {
+    keyId: bytesToHex(bytes, at, CONTROL_PLANE_KEY_ID_BYTES),
+    devicePublicKey: bytes.subarray(at + 8, at + 40),
+    notAfter: view.getUint32(at + 40),
+    ticketSignature: bytes.subarray(at + 44, signatureAt),
+    signature: bytes.subarray(signatureAt, at + CLAIM_PROOF_BYTES),
+    signedBytes: bytes.subarray(0, signatureAt),
+  };
 }
 
 /** Fills in a laid-out packet's trailer: the tag over header and body (when authenticated), then the CRC32C over the rest. */
@@ -580,7 +689,12 @@ function tagMatches(expected: Uint8Array, bytes: Uint8Array, at: number): boolea
 }
 
 function decodeWith<P extends Packet>(spec: BodySpec<P>, bytes: Uint8Array, frame: Frame): DecodeResult<P> {
-  return spec.read(frame.view, bytes, HEADER_BYTES, frame.bodyEnd, frame.header);
+  if (spec.signedCode === undefined || frame.code !== spec.signedCode) return spec.read(frame.view, bytes, HEADER_BYTES, frame.bodyEnd, frame.header);
+  const proofAt = frame.bodyEnd - CLAIM_PROOF_BYTES;
+  if (proofAt < HEADER_BYTES) return badLength(spec.type, `the body and a ${CLAIM_PROOF_BYTES}-byte claim proof`, frame.bodyEnd - HEADER_BYTES);
+  const result = spec.read(frame.view, bytes, HEADER_BYTES, proofAt, frame.header);
+  if (!result.ok) return result;
+  return { ok: true, value: { ...result.value, proof: readProof(bytes, frame.view, proofAt) } };
 }
 
 function codecOf<T extends PacketType>(type: T): PacketCodec<Extract<Packet, { type: T }>> {
@@ -589,7 +703,7 @@ function codecOf<T extends PacketType>(type: T): PacketCodec<Extract<Packet, { t
   return {
     type,
     code: PACKET_TYPE_CODES[type],
-    encode: (message: P, tagger?: PacketTagger) => encodeWith(spec, message, tagger),
+    encode: (message: P, tagger?: PacketTagger, signer?: ClaimSigner) => encodeWith(spec, message, tagger, signer),
     decode(bytes: Uint8Array, tagger?: PacketTagger): DecodeResult<P> {
       const frame = readFrame(bytes, tagger);
       if (!frame.ok) return frame;
@@ -609,9 +723,12 @@ export const nackCodec = codecOf('nack');
 export const doneCodec = codecOf('done');
 export const peerHaveCodec = codecOf('peer-have');
 
-/** Encodes any packet by its `type`: version 1, or version 2 when the session's `tagger` is given. */
-export function encodePacket(packet: Packet, tagger?: PacketTagger): Uint8Array {
-  return encodeWith(SPECS[packet.type] as unknown as BodySpec<Packet>, packet, tagger);
+/**
+ * Encodes any packet by its `type`: version 1, or version 2 when the session's `tagger` is given.
+ * An ANNOUNCE or CLAIM with a `proof` is encoded as its signed variant, signed with `signer`.
+ */
+export function encodePacket(packet: Packet, tagger?: PacketTagger, signer?: ClaimSigner): Uint8Array {
+  return encodeWith(SPECS[packet.type] as unknown as BodySpec<Packet>, packet, tagger, signer);
 }
 
 /** Encodes the DATA and PARITY packets of one sender in one session (see `createSymbolEncoder`). */
