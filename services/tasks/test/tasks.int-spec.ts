@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { AckPolicy, DeliverPolicy, JsMsg, NatsConnection, connect } from 'nats';
 import {
@@ -17,9 +17,11 @@ import {
   SettingsChanged,
   Streams,
   TaskAssignedV2,
+  TasksDeviceRpc,
   TasksRpc,
 } from '@fleetcast/contracts';
 import { fromWire, publicKeyFromDer, verifyManifestSignature } from '@fleetcast/content';
+import { createClaimSigner, createClaimVerifier, createPacketTagger, decodePacket, encodePacket, rawPublicKeyOf, senderIdOf, sessionIdOf } from '@fleetcast/lan-protocol';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
 import { OriginStub } from './origin-stub';
 import { createTestDatabase, freePort, NatsServer, NodeProcess, spawnNodeProcess, startNatsServer, stopAll, TestDatabase, waitFor } from '@fleetcast/testing';
@@ -259,6 +261,47 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     assert.deepEqual([a1.subnet, a1.subnetDeviceIds], [null, ['lan-1']]);
     await assert.rejects(rpc.call(TasksRpc.getLanSession, { taskId: b.id, deviceId: 'lan-2' }), (e: FleetcastError) => e.code === ErrorCode.DeviceNotFound);
     await assert.rejects(rpc.call(TasksRpc.getLanSession, { taskId: 'no-such-task', deviceId: 'lan-1' }), (e: FleetcastError) => e.code === ErrorCode.TaskNotFound);
+
+    // A device that sends a key of its own gets a ticket to claim the session as itself: its signed
+    // ANNOUNCE passes a verifier holding the control plane's keys; under another device's sender ID it does not.
+    const deviceKey = generateKeyPairSync('ed25519');
+    const claimKey = Buffer.from(rawPublicKeyOf(deviceKey.publicKey)).toString('base64');
+    const withTicket = await rpc.callAsDevice(TasksDeviceRpc.getLanSession, 'lan-1', { taskId: a.id, claimKey });
+    assert.equal(withTicket.sessionKey, a1.sessionKey);
+    const ticket = withTicket.claimTicket!;
+    assert.ok(ticket.notAfter > Date.now() / 1000 + 3600, 'a ticket outlasts a download');
+    const keys = await rpc.call(TasksRpc.getSigningKeys, {});
+    const verify = createClaimVerifier({
+      taskId: a.id,
+      trustedKey: (keyId) => {
+        const found = keys.keys.find((k) => k.keyId === keyId);
+        return found === undefined ? undefined : publicKeyFromDer(Buffer.from(found.publicKeyDer, 'base64'));
+      },
+    });
+    const tagger = createPacketTagger(Buffer.from(a1.sessionKey, 'base64'));
+    const claimOf = (deviceId: string) => {
+      const bytes = encodePacket(
+        {
+          type: 'claim',
+          sessionId: sessionIdOf(a.id),
+          senderId: senderIdOf(deviceId),
+          weight: 200,
+          blocksHeld: 0,
+          proof: { keyId: ticket.keyId, devicePublicKey: rawPublicKeyOf(deviceKey.publicKey), notAfter: ticket.notAfter, ticketSignature: Buffer.from(ticket.signature, 'base64') },
+        },
+        tagger,
+        createClaimSigner(deviceKey.privateKey),
+      );
+      const decoded = decodePacket(bytes, tagger);
+      assert.ok(decoded.ok);
+      return decoded.value;
+    };
+    assert.equal(verify(claimOf('lan-1')), null, "the device's own claim holds");
+    assert.match(verify(claimOf('lan-2'))?.message ?? '', /not the control plane's/, "lan-1's ticket does not make it lan-2");
+    await assert.rejects(
+      rpc.callAsDevice(TasksDeviceRpc.getLanSession, 'lan-1', { taskId: a.id, claimKey: 'not a key' }),
+      (e: FleetcastError) => e.code === ErrorCode.ContractInvalid && /claimKey/.test(e.message),
+    );
   });
 
   test('a target with an unsupported agent version is failed with AGENT.UNSUPPORTED_VERSION and sent nothing; the others get their assignment', async () => {

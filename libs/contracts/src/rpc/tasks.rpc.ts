@@ -181,6 +181,17 @@ export type DeviceTask = z.infer<typeof deviceTaskSchema>;
  * subnet cannot forge packets), and the task's other target devices on the same subnet (so a
  * representative can start before its session start delay once all of them have joined).
  */
+/** What the control plane vouches for a device's claims in a LAN session (see `lanSessionSchema.claimTicket`). */
+export const lanClaimTicketSchema = z.object({
+  /** The control-plane signing key that signed the ticket (16 hex characters). */
+  keyId: z.string().regex(/^[0-9a-f]{16}$/),
+  /** Unix seconds. */
+  notAfter: z.number().int().nonnegative(),
+  /** Ed25519 signature, base64. */
+  signature: z.string().min(1).max(200),
+});
+export type LanClaimTicket = z.infer<typeof lanClaimTicketSchema>;
+
 export const lanSessionSchema = z.object({
   taskId: idSchema,
   /** 32 random bytes, base64. */
@@ -194,8 +205,17 @@ export const lanSessionSchema = z.object({
    * field that older tasks services do not send.
    */
   subnetPeers: z.array(z.object({ deviceId: idSchema, address: z.string() })).optional(),
+  /**
+   * The device's ticket to claim the session (present when it sent a `claimKey`): the control
+   * plane's signature over (task, the device's LAN sender ID, that key, `notAfter`), with which the
+   * device signs its ANNOUNCE and CLAIM so that the others can tell it is who it says (a target of the task).
+   */
+  claimTicket: lanClaimTicketSchema.optional(),
 });
 export type LanSession = z.infer<typeof lanSessionSchema>;
+
+/** A raw Ed25519 public key (32 bytes), base64: 44 characters. */
+export const lanClaimKeySchema = z.string().regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, 'a 32-byte Ed25519 public key in base64');
 
 /** Peers' addresses a LAN session names: plenty to repair from, bounded for a subnet of thousands. */
 export const MAX_SESSION_PEERS = 64;
@@ -245,7 +265,8 @@ export const TasksRpc = {
  * device from the payload. The LAN key goes only to a device that is a target of the task.
  */
 export const TasksDeviceRpc = {
-  getLanSession: defineDeviceRpc('tasks.qry.task.lan-session', 2, z.object({ taskId: idSchema }), lanSessionSchema),
+  /** With `claimKey` (a public key the device made), the answer carries the device's claim ticket for it. */
+  getLanSession: defineDeviceRpc('tasks.qry.task.lan-session', 2, z.object({ taskId: idSchema, claimKey: lanClaimKeySchema.optional() }), lanSessionSchema),
   getSettings: defineDeviceRpc('tasks.qry.settings.get', 2, z.object({}), resolvedSettingsSchema),
   getManifest: defineDeviceRpc('tasks.qry.manifest.get', 2, z.object({ contentId: sha256HexSchema }), signedManifestSchema),
   /**

@@ -36,7 +36,7 @@ export class TasksNatsController {
   /** A device asks for its own LAN session: the key is given only to a target of the task. */
   @MessagePattern(TasksDeviceRpc.getLanSession.subject)
   deviceLanSession(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
-    return handleDeviceRpc(TasksDeviceRpc.getLanSession, ctx.getSubject(), payload, (req, deviceId) => this.tasks.lanSession(req.taskId, deviceId));
+    return handleDeviceRpc(TasksDeviceRpc.getLanSession, ctx.getSubject(), payload, (req, deviceId) => this.tasks.lanSession(req.taskId, deviceId, req.claimKey));
   }
 
   @MessagePattern(TasksRpc.getTaskSummary.subject)

@@ -16,6 +16,7 @@ import {
   TaskAssignedV2,
 } from '@fleetcast/contracts';
 import { endorsementToWire, signAssignment } from '@fleetcast/content';
+import { senderIdOf, signLanTicket } from '@fleetcast/lan-protocol';
 import { RpcClient } from '@fleetcast/nats';
 import { LOGGER } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
@@ -33,6 +34,12 @@ import { TasksRepository } from './tasks.repository';
 const RESOLVE_TIMEOUT_MS = 30_000;
 /** A LAN session's peer addresses are a help, not a need: an agent waits for its session no longer than this on them. */
 const PEER_ADDRESSES_TIMEOUT_MS = 3_000;
+/**
+ * How long a LAN claim ticket holds: a week, longer than any one download. It is worth nothing
+ * without the private key the device keeps in memory, and an agent asks for a new one with every
+ * session it joins.
+ */
+const LAN_TICKET_TTL_SECONDS = 7 * 24 * 3600;
 
 @Injectable()
 export class TasksService {
@@ -155,14 +162,23 @@ export class TasksService {
     return this.tasks.listDevices(id, state, limit, offset);
   }
 
-  async lanSession(taskId: string, deviceId: string): Promise<LanSession> {
+  /**
+   * The task's LAN session for one of its target devices; with `claimKey` (a public key the device
+   * made, base64), also the device's ticket to claim the session as itself (`signLanTicket`).
+   */
+  async lanSession(taskId: string, deviceId: string, claimKey?: string): Promise<LanSession> {
     const found = await this.tasks.lanSession(taskId, deviceId);
     if (!found) {
       if (!(await this.tasks.findTask(taskId))) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${taskId} not found`);
       throw new FleetcastError(ErrorCode.DeviceNotFound, `device ${deviceId} is not a target of task ${taskId}`);
     }
     const subnetPeers = found.subnet === null ? [] : await this.peerAddresses(found.subnet, deviceId, found.subnetDeviceIds);
-    return { taskId, sessionKey: found.key.toString('base64'), subnet: found.subnet, subnetDeviceIds: found.subnetDeviceIds, subnetPeers };
+    const session: LanSession = { taskId, sessionKey: found.key.toString('base64'), subnet: found.subnet, subnetDeviceIds: found.subnetDeviceIds, subnetPeers };
+    if (claimKey === undefined) return session;
+    const key = await this.signingKeys.get();
+    const notAfter = Math.floor(Date.now() / 1000) + LAN_TICKET_TTL_SECONDS;
+    const signature = signLanTicket({ taskId, senderId: senderIdOf(deviceId), devicePublicKey: Buffer.from(claimKey, 'base64'), notAfter }, key.privateKey);
+    return { ...session, claimTicket: { keyId: key.keyId, notAfter, signature: Buffer.from(signature).toString('base64') } };
   }
 
   /**
