@@ -35,6 +35,7 @@ import { startStatusServer } from './adapters/status-server';
 import { importLegacyPinnedKey, loadPinnedKeys, PinnedKeysError, savePinnedKeys } from './adapters/pinned-keys';
 import { RejectionLog } from './adapters/assignment-rejections';
 import { CacheDownloadResult } from './adapters/cache-download';
+import { LanClaimKey } from './adapters/lan-claims';
 import { LanDownload } from './adapters/lan-download';
 import { registerLanMetrics } from './adapters/lan-metrics';
 import { PeerBlockServer } from './adapters/peer-block-server';
@@ -136,6 +137,8 @@ export class AgentDaemon {
   );
   /** Assignments are checked one at a time, in arrival order: each may update the pinned key file. */
   private intake: Promise<void> = Promise.resolve();
+  /** This run's key for claiming LAN sessions (in memory only). */
+  private readonly claimKey = new LanClaimKey();
   private rejections!: RejectionLog;
   /** Rejections already logged at warn and reported in this run (a replayed stream repeats them). */
   private readonly rejectionsSeen = new Set<string>();
@@ -528,7 +531,9 @@ export class AgentDaemon {
     // A device that may never represent and already holds the content has nothing to gain from the session.
     if (multicast.representativeWeight === 0 && (await this.cache.has(task.package.contentId))) return null;
     try {
-      const session = await this.link.lanSession(task.taskId);
+      const session = await this.link.lanSession(task.taskId, this.claimKey.publicKey);
+      const trust = await this.trustAnchors();
+      if (session.claimTicket === undefined) this.config.logger.warn({ taskId: task.taskId }, 'the control plane gave no claim ticket: this device will not lead the LAN session');
       const socket = await this.openMulticastSocket(multicast, interfaces);
       const peerServer = await this.startPeerServer(multicast, socket);
       return new LanDownload({
@@ -542,6 +547,7 @@ export class AgentDaemon {
         deviceId: this.deviceId,
         session,
         weight: multicast.representativeWeight,
+        claims: this.claimKey.sessionClaims(task.taskId, session.claimTicket, trust.keys),
         origin,
         signal,
         logger: this.config.logger,

@@ -4,14 +4,15 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ByteSource, TaskAssignedV1 } from '@fleetcast/contracts';
 import { DEFAULT_AGENT_SETTINGS } from '@fleetcast/contracts';
-import { blockCount } from '@fleetcast/content';
-import { generateLanKey, senderIdOf, sessionIdOf } from '@fleetcast/lan-protocol';
+import { blockCount, generateSigningKey, publicKeyDerOf } from '@fleetcast/content';
+import { AnnouncePacket, generateLanKey, rawPublicKeyOf, senderIdOf, sessionIdOf, signLanTicket } from '@fleetcast/lan-protocol';
 import { createLogger } from '@fleetcast/telemetry';
 import { ContentCache } from '../src/adapters/content-cache';
 import { HttpSource } from '../src/adapters/http-source';
 import { LanDownload, LanDownloadResult } from '../src/adapters/lan-download';
 import { PeerBlockServer } from '../src/adapters/peer-block-server';
-import { UdpMulticastSocket } from '../src/adapters/udp-multicast';
+import { SessionClaims, UdpMulticastSocket } from '../src/adapters/udp-multicast';
+import { LanClaimKey } from '../src/adapters/lan-claims';
 import { ContentFixture, makeContent, tempDir } from './support/content-fixture';
 import { startTestOrigin, TestOrigin } from './support/test-origin';
 import { waitFor } from './support/wait-for';
@@ -129,6 +130,9 @@ async function startDevice(
     /** The session's peers as the control plane names them, and the port they serve blocks on. */
     subnetPeers?: Array<{ deviceId: string; address: string }>;
     subnetPeerPort?: number;
+    /** Claims required in the session: this device's ticket and the check of the others'. */
+    claims?: SessionClaims;
+    followStallMs?: number;
   } = {},
 ): Promise<Device> {
   const socket = await openSocket(options.deaf ? 1 : 0);
@@ -171,6 +175,8 @@ async function startDevice(
     election: options.election ?? ELECTION,
     silenceTimeoutMs: options.silenceTimeoutMs,
     peerPort,
+    claims: options.claims,
+    followStallMs: options.followStallMs,
   });
   const result = download.run();
   result.catch(() => undefined);
@@ -525,4 +531,119 @@ test('LAN download: multicast blocked: a device that hears nobody asks the peers
   assert.equal(device.bytes.peer, SIZE, 'the whole package from the named peer');
   assert.equal(origin.bytesServed() - servedBefore, 0, 'nothing from the origin');
   assert.equal(lan.issue?.code, 'LAN.NOBODY_JOINED', 'and it says the multicast reached nobody');
+});
+
+/** The control plane of the claim tests: its signing key, pinned by every device. */
+const controlPlaneKey = generateSigningKey();
+const pinnedControlPlane = { keys: [{ keyId: controlPlaneKey.keyId, publicKeyDer: Buffer.from(publicKeyDerOf(controlPlaneKey.publicKey)).toString('base64') }], retiredKeyIds: [] };
+
+/** A device's claims as the daemon makes them: a key of its own, and the ticket the control plane signs for it (or none). */
+function claimsOf(taskId: string, deviceId: string, options: { ticket?: boolean; ticketTaskId?: string } = {}): SessionClaims {
+  const key = new LanClaimKey();
+  if (options.ticket === false) return key.sessionClaims(taskId, undefined, pinnedControlPlane);
+  const notAfter = Math.floor(Date.now() / 1000) + 3600;
+  const devicePublicKey = new Uint8Array(Buffer.from(key.publicKey, 'base64'));
+  const signature = signLanTicket({ taskId: options.ticketTaskId ?? taskId, senderId: senderIdOf(deviceId), devicePublicKey, notAfter }, controlPlaneKey.privateKey);
+  return key.sessionClaims(taskId, { keyId: controlPlaneKey.keyId, notAfter, signature: Buffer.from(signature).toString('base64') }, pinnedControlPlane);
+}
+
+/**
+ * A device of the task that leads nothing: it joins the session with the LAN key and announces
+ * itself as representative with the highest weight every `everyMs`, and sends no data.
+ */
+async function announceForever(taskId: string, deviceId: string, lanKey: Uint8Array, claims: SessionClaims | undefined, everyMs: number): Promise<() => void> {
+  const socket = await openSocket();
+  const binding = socket.join(sessionIdOf(taskId), lanKey, { onPacket: () => undefined, localSenderId: senderIdOf(deviceId) }, claims);
+  let seq = 0;
+  const announce = (): AnnouncePacket => ({
+    type: 'announce',
+    sessionId: sessionIdOf(taskId),
+    senderId: senderIdOf(deviceId),
+    seq: seq++,
+    phase: 'sending',
+    weight: 255,
+    contentId: content.manifest.contentId,
+    size: SIZE,
+    blockSize: BLOCK_SIZE,
+    symbolSize: 1400,
+    groupDataSymbols: 128,
+    proactiveParity: 0,
+    startDelayMs: 0,
+    rateKbps: 0,
+    blocksReady: blockCount(SIZE, BLOCK_SIZE),
+    sendingBlock: 0,
+  });
+  binding.send(announce());
+  const timer = setInterval(() => binding.send(announce()), everyMs);
+  const stop = () => {
+    clearInterval(timer);
+    binding.leave();
+  };
+  cleanups.push(async () => stop());
+  return stop;
+}
+
+test('LAN download with claims: ANNOUNCEs of a device of the task without a ticket, or with one for another task, are dropped; the genuine devices elect one of themselves', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-forged-claims';
+  const lanKey = generateLanKey();
+  const ids = ['claim-a', 'claim-b'];
+  const servedBefore = origin.bytesServed();
+  // Both announce at the top weight before the genuine devices start: without claim checks they would follow one.
+  const stopUnsigned = await announceForever(taskId, 'forger-1', lanKey, undefined, 200);
+  const stopBorrowed = await announceForever(taskId, 'forger-2', lanKey, claimsOf(taskId, 'forger-2', { ticketTaskId: 'another-task' }), 200);
+  const devices = await Promise.all(ids.map((id) => startDevice(taskId, id, lanKey, ids, { claims: claimsOf(taskId, id), followStallMs: 5_000 })));
+  const results = await Promise.all(devices.map((d) => d.result));
+  stopUnsigned();
+  stopBorrowed();
+  for (const d of devices) await assertVerifiedCopy(d);
+  const roles = results.map((r) => r.outcome.role).sort();
+  assert.deepEqual(roles, ['follower', 'representative'], `roles ${roles.join(', ')}`);
+  assert.equal(origin.bytesServed() - servedBefore, SIZE, 'the content crossed the WAN once');
+  for (const d of devices) {
+    const activity = d.download.activity();
+    assert.equal(activity.issue, null, `${d.id}: ${activity.issue?.message}`);
+    assert.ok(activity.invalidPackets > 0, `${d.id}: the forged ANNOUNCEs are counted (${activity.invalidPackets})`);
+  }
+});
+
+test('LAN download with claims: a device without a ticket never leads; the one with a ticket does', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-no-ticket';
+  const lanKey = generateLanKey();
+  const ids = ['ticketless', 'ticketed'];
+  // The ticketless device has the higher weight: it would win the election if it could claim.
+  const ticketless = await startDevice(taskId, 'ticketless', lanKey, ids, { weight: 200, claims: claimsOf(taskId, 'ticketless', { ticket: false }) });
+  const ticketed = await startDevice(taskId, 'ticketed', lanKey, ids, { weight: 1, claims: claimsOf(taskId, 'ticketed') });
+  const [a, b] = await Promise.all([ticketless.result, ticketed.result]);
+  assert.equal(b.outcome.role, 'representative');
+  assert.deepEqual(a.outcome, { role: 'follower', representativeId: senderIdOf('ticketed') });
+  assert.equal(ticketless.bytes.origin, 0, 'the ticketless device got the multicast');
+  await assertVerifiedCopy(ticketless);
+});
+
+test('LAN download with claims: a target with a genuine ticket that announces and sends nothing is abandoned at the deadline and named in LAN.SESSION_DEADLINE', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-lan-hostage';
+  const lanKey = generateLanKey();
+  const ids = ['hostage-a', 'hostage-b', 'hostage-taker'];
+  const stop = await announceForever(taskId, 'hostage-taker', lanKey, claimsOf(taskId, 'hostage-taker'), 300);
+  const started = performance.now();
+  const devices = await Promise.all(
+    ['hostage-a', 'hostage-b'].map((id) => startDevice(taskId, id, lanKey, ids, { claims: claimsOf(taskId, id), settings: { sessionStartDelaySeconds: 1 }, followStallMs: 1_000 })),
+  );
+  const results = await Promise.all(devices.map((d) => d.result));
+  const seconds = (performance.now() - started) / 1000;
+  stop();
+  for (const [i, d] of devices.entries()) {
+    await assertVerifiedCopy(d);
+    assert.deepEqual(results[i]!.outcome, { role: 'follower', representativeId: senderIdOf('hostage-taker') }, 'its claim holds: it is a target');
+    const issue = d.download.activity().issue;
+    assert.equal(issue?.code, 'LAN.SESSION_DEADLINE', `${d.id}: ${issue?.message}`);
+    assert.match(issue!.message, /representative hostage-taker delivered 0 verified block\(s\)/);
+    assert.equal(d.bytes.multicast, 0);
+    assert.equal(d.bytes.origin + d.bytes.peer, SIZE, `${d.id}: the rest came from peers or the origin`);
+  }
+  console.log(`[measure] hostage session abandoned, both devices complete in ${seconds.toFixed(2)} s (start delay 1 s, stall allowance 1 s)`);
+  assert.ok(seconds < 15, `abandoned in ${seconds.toFixed(1)} s`);
 });

@@ -5,13 +5,14 @@ import type { Logger } from '@fleetcast/telemetry';
 import { compactRanges, expandRanges } from '../core/block-ranges';
 import { DownloadAbortedError, DownloadSource, FetchBlocksRequest } from '../core/download-source';
 import { PeerBlocksUnavailableError } from '../core/peer-errors';
+import { FOLLOW_STALL_MS, followDeadlineMs, FollowWatch } from '../core/session-deadline';
 import { CacheDownloadResult, downloadIntoCache } from './cache-download';
 import { ContentCache } from './content-cache';
 import { ElectionOutcome, LanElection } from './lan-election';
 import { MulticastIncompleteError, MulticastSource } from './multicast-source';
 import { MulticastSender } from './multicast-sender';
 import { PeerSource } from './peer-source';
-import { SessionBinding, UdpMulticastSocket } from './udp-multicast';
+import { SessionBinding, SessionClaims, UdpMulticastSocket } from './udp-multicast';
 
 export interface LanDownloadOptions {
   /** The agent's multicast socket (one per daemon, shared by its tasks). */
@@ -47,6 +48,14 @@ export interface LanDownloadOptions {
    * (MULTICAST_SOURCE_DEFAULTS); the election then elects a successor, or the rest comes from peers and the origin.
    */
   silenceTimeoutMs?: number;
+  /**
+   * Who may claim the session: this device's ticket, and the check of the others' (see
+   * SessionClaims). Without it, unsigned claims are accepted (tests and benchmarks); a device with
+   * claims but no credentials of its own never claims (weight 0).
+   */
+  claims?: SessionClaims;
+  /** The follower's wait for a new verified block before it gives up on its representative (FOLLOW_STALL_MS). */
+  followStallMs?: number;
 }
 
 export interface LanDownloadResult extends CacheDownloadResult {
@@ -90,7 +99,9 @@ type FollowEnd =
   /** The representative fell silent: the election is electing a successor. */
   | { kind: 'lost' }
   /** The election settled on another role (a new representative, or this device): the round was abandoned. */
-  | { kind: 'switched' };
+  | { kind: 'switched' }
+  /** The representative delivered no verified block before the follower's deadline (core/session-deadline.ts). */
+  | { kind: 'deadline'; waitedMs: number; blocks: number };
 
 /**
  * A task's download through its subnet's multicast session. The election runs for the whole
@@ -156,8 +167,12 @@ export class LanDownload {
   /** Why the session fell short for this device (reported with the activity); null while it did not. */
   private issue: LanIssue | null = null;
 
+  /** The election weight: 0 for a device that holds no ticket where the session requires one. */
+  private readonly weight: number;
+
   constructor(private readonly options: LanDownloadOptions) {
     this.lanKey = new Uint8Array(Buffer.from(options.session.sessionKey, 'base64'));
+    this.weight = options.claims !== undefined && options.claims.credentials === null ? 0 : options.weight;
     this.selfId = senderIdOf(options.deviceId);
     this.electionOptions = { ...DEFAULT_ELECTION_OPTIONS, ...options.election };
   }
@@ -188,18 +203,23 @@ export class LanDownload {
     // first in the election (blocks held) and its multicast saves the subnet a WAN download.
     const blocks = blockCount(manifest.size, manifest.blockSize);
     this.blocksHeld = (await cache.has(manifest.contentId)) ? blocks : blocks - (await cache.openPartial(manifest)).missingBlocks().length;
-    this.members = options.socket.join(sessionIdOf(options.task.taskId), this.lanKey, {
-      onPacket: (packet, from) => this.onMember(packet, from.address),
-      onInvalid: () => {
-        this.invalidPackets++;
+    this.members = options.socket.join(
+      sessionIdOf(options.task.taskId),
+      this.lanKey,
+      {
+        onPacket: (packet, from) => this.onMember(packet, from.address),
+        onInvalid: () => {
+          this.invalidPackets++;
+        },
       },
-    });
+      options.claims,
+    );
     const election = new LanElection({
       socket: options.socket,
       taskId: options.task.taskId,
       deviceId: options.deviceId,
       lanKey: this.lanKey,
-      weight: options.weight,
+      weight: this.weight,
       blocksHeld: this.blocksHeld,
       logger: options.logger,
       election: options.election,
@@ -218,7 +238,14 @@ export class LanDownload {
     this.election = election;
     election.start();
     try {
-      const outcome = await untilAborted(election.outcome, signal);
+      const outcome = await this.firstRole(election);
+      if (outcome === null) {
+        election.stop();
+        const waited = Math.round(roleWaitMs(this.electionOptions) / 1000);
+        this.noteIssue(LanIssueCode.SessionDeadline, `no representative settled within ${waited} s (claims that never led to a session): downloading from the origin`);
+        const result = await this.fetchInto([options.origin], signal);
+        return { outcome: { role: 'fallback', reason: 'no-representative' }, ...result, blocksFetched: this.blocksFetched };
+      }
       options.logger.info({ taskId: options.task.taskId, ...outcome }, 'LAN session role');
       const result = await this.participate();
       return { outcome, ...result, alreadyCached: result.alreadyCached && this.blocksFetched === 0, blocksFetched: this.blocksFetched };
@@ -226,6 +253,21 @@ export class LanDownload {
       election.stop();
       this.round?.abort.abort();
       this.members?.leave();
+    }
+  }
+
+  /**
+   * The election's first role, or null when none settled in the time a sound election takes at most
+   * (a representative found, or the no-representative timeout): devices that keep claiming and never
+   * announce would otherwise hold this device in the election for ever.
+   */
+  private async firstRole(election: LanElection): Promise<ElectionOutcome | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), roleWaitMs(this.electionOptions))));
+    try {
+      return await untilAborted(Promise.race([election.outcome, timeout]), this.options.signal);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -303,6 +345,15 @@ export class LanDownload {
         return end.result;
       }
       if (end.kind === 'switched') continue;
+      if (end.kind === 'deadline') {
+        this.noteIssue(
+          LanIssueCode.SessionDeadline,
+          `representative ${this.deviceNameOf(role.representativeId)} delivered ${end.blocks} verified block(s) here and then none for ${Math.round(end.waitedMs / 1000)} s: ` +
+            `it is no longer followed, the rest comes from ${options.task.settings.peerDownloadAllowed ? 'peers, then the origin' : 'the origin'}`,
+        );
+        this.election?.stop();
+        return this.repairRest();
+      }
       if (end.kind === 'lost') {
         this.lostRepresentatives.add(role.representativeId);
         if (await this.roleChangeAfter(seq, roleWaitMs(this.electionOptions))) continue;
@@ -330,7 +381,8 @@ export class LanDownload {
   /** After the session: peers (when allowed), then the origin, for exactly the blocks still missing. */
   private async repairRest(): Promise<CacheDownloadResult> {
     const { options } = this;
-    if (!(await options.cache.has(options.manifest.contentId))) {
+    // An issue already noted (a session deadline) says more than "incomplete".
+    if (this.issue === null && !(await options.cache.has(options.manifest.contentId))) {
       const missing = (await options.cache.openPartial(options.manifest)).missingBlocks().length;
       const from = options.task.settings.peerDownloadAllowed ? 'peers, then the origin' : 'the origin';
       this.noteIssue(LanIssueCode.SessionIncomplete, `the multicast session ended with ${missing} block(s) missing here; they come from ${from}`);
@@ -550,10 +602,33 @@ export class LanDownload {
   /** One stretch as follower of `representativeId`: JOIN, then its multicast for what this device lacks. */
   private async followRound(representativeId: string): Promise<FollowEnd> {
     const { options } = this;
-    const { task, logger } = options;
+    const { task, logger, manifest } = options;
     const round = this.beginRound(roleKey({ role: 'follower', representativeId }));
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    let deadlinePassed = false;
+    let blocks = 0;
+    const watch: FollowWatch = { sinceMs: performance.now(), lastBlockAtMs: null, blocksHeldAtJoin: 0 };
     try {
       const held = await this.heldIndexes();
+      // The representative must deliver verified blocks, not only keep-alives (core/session-deadline.ts).
+      watch.blocksHeldAtJoin = held.length;
+      const deadline = {
+        startDelayMs: task.settings.sessionStartDelaySeconds * 1000,
+        stallMs: options.followStallMs ?? FOLLOW_STALL_MS,
+        rateKbps: task.settings.lanRateLimitKbps ?? 0,
+        blockSize: manifest.blockSize,
+      };
+      const arm = () => {
+        clearTimeout(deadlineTimer);
+        deadlineTimer = setTimeout(
+          () => {
+            deadlinePassed = true;
+            round.abort();
+          },
+          Math.max(0, followDeadlineMs(watch, deadline) - performance.now()),
+        );
+      };
+      arm();
       // PEER_HAVE before JOIN: a successor decides what to skip when the last follower joins.
       this.sendHoldings(held);
       this.election?.sendJoin(held.length);
@@ -565,9 +640,15 @@ export class LanDownload {
         silenceTimeoutMs: options.silenceTimeoutMs,
         representativeId,
       });
-      return { kind: 'complete', result: await this.fetchInto([multicast], round.signal) };
+      const watched = withBlockHook(multicast, () => {
+        blocks++;
+        watch.lastBlockAtMs = performance.now();
+        arm();
+      });
+      return { kind: 'complete', result: await this.fetchInto([watched], round.signal) };
     } catch (error) {
       if (options.signal.aborted) throw error;
+      if (deadlinePassed) return { kind: 'deadline', waitedMs: performance.now() - (watch.lastBlockAtMs ?? watch.sinceMs), blocks };
       if (error instanceof DownloadAbortedError) return { kind: 'switched' };
       if (error instanceof MulticastIncompleteError) {
         logger.warn({ taskId: task.taskId, reason: error.reason, missing: error.missing.length }, `multicast incomplete: ${error.message}`);
@@ -576,8 +657,15 @@ export class LanDownload {
       logger.warn({ taskId: task.taskId, err: (error as Error).message }, 'multicast failed; the rest from peers and the origin');
       return { kind: 'closed' };
     } finally {
+      clearTimeout(deadlineTimer);
       this.endRound(round);
     }
+  }
+
+  /** The device behind a sender ID, as the control plane's list of the subnet's targets names it. */
+  private deviceNameOf(senderId: string): string {
+    const deviceId = this.options.session.subnetDeviceIds.find((id) => senderIdOf(id) === senderId);
+    return deviceId === undefined ? `with sender ID ${senderId}` : deviceId;
   }
 
   /**

@@ -323,9 +323,12 @@ export class NatsLink {
     return this.rpc!.callAsDevice(TasksDeviceRpc.getSettings, this.options.deviceId, {});
   }
 
-  /** The task's LAN session: the key that authenticates its LAN packets and the subnet's other targets. */
-  async lanSession(taskId: string): Promise<LanSession> {
-    return this.rpc!.callAsDevice(TasksDeviceRpc.getLanSession, this.options.deviceId, { taskId });
+  /**
+   * The task's LAN session: the key that authenticates its LAN packets, the subnet's other targets
+   * and, for `claimKey`, this device's ticket to claim the session with that key.
+   */
+  async lanSession(taskId: string, claimKey: string): Promise<LanSession> {
+    return this.rpc!.callAsDevice(TasksDeviceRpc.getLanSession, this.options.deviceId, { taskId, claimKey });
   }
 
   /** A package's signed manifest from the control plane (checked by the caller: `acceptManifest`). */

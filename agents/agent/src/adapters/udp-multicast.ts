@@ -1,6 +1,8 @@
 import dgram, { RemoteInfo } from 'node:dgram';
 import { FleetcastError } from '@fleetcast/contracts';
 import {
+  ClaimCredentials,
+  ClaimRejection,
   DEFAULT_MULTICAST_GROUP_V4,
   DEFAULT_MULTICAST_PORT,
   MULTICAST_TTL,
@@ -89,6 +91,17 @@ export interface SessionHandler {
   localSenderId?: string;
 }
 
+/**
+ * Who may claim a session (see lan-protocol `auth/claim-proof.ts`): this device's own ticket and
+ * key, with which its ANNOUNCE and CLAIM go out signed (null when the control plane gave it none: it
+ * must not claim), and the check every received ANNOUNCE and CLAIM must pass before any handler of
+ * the session sees it. A session joined without one accepts unsigned claims (tests, benchmarks).
+ */
+export interface SessionClaims {
+  credentials: ClaimCredentials | null;
+  verify: (packet: Packet) => ClaimRejection | null;
+}
+
 export interface SessionBinding {
   readonly sessionId: string;
   /** Encodes (authenticated when the session has a key) and sends to the group. */
@@ -122,8 +135,13 @@ export class UdpMulticastSocket {
     lossInjected: 0,
   };
   /** Per session: its key's tagger, every handler (election, sender or receiver) that joined it, and the local sender IDs they named. */
-  private readonly sessions = new Map<string, { key: Buffer | null; tagger: PacketTagger | undefined; handlers: Set<SessionHandler>; localSenders: Set<string> }>();
+  private readonly sessions = new Map<
+    string,
+    { key: Buffer | null; tagger: PacketTagger | undefined; claims: SessionClaims | undefined; handlers: Set<SessionHandler>; localSenders: Set<string> }
+  >();
   private closed = false;
+  /** Why the last ANNOUNCE or CLAIM was refused (PACKET.BAD_CLAIM), for the logs; null until one was. */
+  lastClaimRejection: string | null = null;
 
   private constructor(
     private readonly socket: dgram.Socket,
@@ -177,24 +195,28 @@ export class UdpMulticastSocket {
   /**
    * Receives the session's packets; `lanKey` (from the task, over NATS) makes it authenticated.
    * Several handlers may join one session (the election and the transfer of one task), all with the
-   * same key: every packet goes to each of them.
+   * same key: every packet goes to each of them. `claims`, given by the session's first handler,
+   * holds for all of them (later handlers need not repeat it).
    */
-  join(sessionId: string, lanKey: Uint8Array | null, handler: SessionHandler): SessionBinding {
+  join(sessionId: string, lanKey: Uint8Array | null, handler: SessionHandler, claims?: SessionClaims): SessionBinding {
     if (this.closed) throw new MulticastSocketError(MulticastErrorCode.Closed, 'the multicast socket is closed');
     const key = lanKey === null ? null : Buffer.from(lanKey);
     let session = this.sessions.get(sessionId);
     if (session === undefined) {
-      session = { key, tagger: key === null ? undefined : createPacketTagger(key), handlers: new Set(), localSenders: new Set() };
+      session = { key, tagger: key === null ? undefined : createPacketTagger(key), claims, handlers: new Set(), localSenders: new Set() };
       this.sessions.set(sessionId, session);
     } else if (session.key === null ? key !== null : key === null || !session.key.equals(key)) {
       throw new MulticastSocketError(MulticastErrorCode.SessionKeyMismatch, `session ${sessionId} is joined on this socket under another key`);
+    } else {
+      session.claims ??= claims;
     }
+    const current = session;
     session.handlers.add(handler);
     if (handler.localSenderId !== undefined) session.localSenders.add(handler.localSenderId);
     const { tagger } = session;
     return {
       sessionId,
-      send: (packet) => this.sendEncoded(encodePacket(packet, tagger)),
+      send: (packet) => this.sendEncoded(encodeWithClaims(packet, tagger, current.claims)),
       symbolSender: (senderId) => {
         const encode: SymbolEncoder = createSymbolEncoder({ sessionId, senderId }, tagger);
         return (type, block, group, index, payload) => this.sendEncoded(encode(type, block, group, index, payload));
@@ -265,6 +287,15 @@ export class UdpMulticastSocket {
         return;
       }
       const packet = decoded.value;
+      if (session.claims !== undefined && (packet.type === 'announce' || packet.type === 'claim')) {
+        const rejection = session.claims.verify(packet);
+        if (rejection !== null) {
+          this.stats.droppedInvalid[rejection.code] = (this.stats.droppedInvalid[rejection.code] ?? 0) + 1;
+          this.lastClaimRejection = rejection.message;
+          for (const handler of [...session.handlers]) this.deliver(() => handler.onInvalid?.(rejection.code));
+          return;
+        }
+      }
       if (session.handlers.size === 1) {
         for (const handler of session.handlers) this.deliverPacket(handler, packet, from);
         return;
@@ -298,4 +329,15 @@ export class UdpMulticastSocket {
     if (result.ok) return;
     this.stats.droppedInvalid[result.error.code] = (this.stats.droppedInvalid[result.error.code] ?? 0) + 1;
   }
+}
+
+/**
+ * A session's packet as it goes out: an ANNOUNCE or CLAIM signed with this device's ticket where the
+ * session has claims. Without credentials the claim goes out unsigned, and the session's other
+ * devices drop it: a device the control plane gave no ticket cannot lead a session.
+ */
+function encodeWithClaims(packet: Packet, tagger: PacketTagger | undefined, claims: SessionClaims | undefined): Uint8Array {
+  const credentials = claims?.credentials;
+  if (credentials == null || (packet.type !== 'announce' && packet.type !== 'claim')) return encodePacket(packet, tagger);
+  return encodePacket({ ...packet, proof: credentials.proof }, tagger, credentials.signer);
 }

@@ -61,6 +61,12 @@ export const LanIssueCode = {
   NoRepresentative: 'LAN.NO_REPRESENTATIVE',
   /** The device could not take part at all (no LAN session from the control plane, no multicast socket): the origin. */
   MulticastUnavailable: 'LAN.MULTICAST_UNAVAILABLE',
+  /**
+   * The session passed its deadline for this device: the representative delivered no verified block
+   * in time, or no representative settled (claims that never led anywhere). The message names the
+   * representative's device when the control plane listed it; the rest came from peers, then the origin.
+   */
+  SessionDeadline: 'LAN.SESSION_DEADLINE',
 } as const;
 export type LanIssueCode = (typeof LanIssueCode)[keyof typeof LanIssueCode];
 
