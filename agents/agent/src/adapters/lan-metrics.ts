@@ -26,7 +26,7 @@ export function registerLanMetrics(registry: Registry, stats: () => MulticastSoc
   total('fleetcast_agent_lan_packets_other_session_total', 'Valid packets of sessions this device does not take part in', (s) => s.otherSession);
   new Counter({
     name: 'fleetcast_agent_lan_packets_invalid_total',
-    help: 'LAN datagrams dropped as invalid, by code (PACKET.BAD_AUTH: forged or keyed for another session)',
+    help: 'LAN datagrams dropped as invalid, by code (PACKET.BAD_AUTH: forged or keyed for another session; PACKET.BAD_CLAIM: a claim to lead the control plane did not vouch for)',
     labelNames: ['code'],
     registers: [registry],
     collect() {
