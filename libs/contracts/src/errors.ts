@@ -62,6 +62,10 @@ export const ErrorCode = {
   DeviceNotEnrolled: 'LICENSING.DEVICE_NOT_ENROLLED',
   /** The licensing service holds no trust chain to issue NATS credentials with. */
   CredentialsUnavailable: 'LICENSING.CREDENTIALS_UNAVAILABLE',
+  WebhookNotFound: 'WEBHOOKS.SUBSCRIPTION_NOT_FOUND',
+  WebhookDeliveryNotFound: 'WEBHOOKS.DELIVERY_NOT_FOUND',
+  /** A subscription URL that is not allowed: a scheme other than http(s), credentials in it, or an address the policy refuses. */
+  WebhookUrlRefused: 'WEBHOOKS.URL_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

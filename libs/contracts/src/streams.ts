@@ -98,6 +98,18 @@ export const Streams = {
     maxMsgsPerSubject: -1,
     maxBytes: 128 * MiB,
   },
+  taskEvents: {
+    name: 'TASK_EVENTS',
+    subjects: [`${SubjectBase.taskCompleted}.>`, `${SubjectBase.deviceTaskFailed}.>`],
+    // What external systems hear of tasks (webhooks): 30 days covers a receiver's long outage.
+    maxAgeSeconds: 30 * DAY,
+    // The tasks outbox relay's message IDs: a row republished after a crash is dropped.
+    duplicateWindowSeconds: 120,
+    maxMsgsPerSubject: -1,
+    // A failed rollout to 10,000 devices is 10,000 events of ~600 bytes: 6 MB. 256 MiB holds a month
+    // of such days and only stops a runaway.
+    maxBytes: 256 * MiB,
+  },
   auditLog: {
     name: 'AUDIT_LOG',
     subjects: [`${SubjectBase.auditRecorded}.>`],
@@ -110,7 +122,7 @@ export const Streams = {
     // each: 350 MB at most) from pushing the token holders' records out of the byte limit. At a
     // thousand changes a day, one token's year of records is 365,000.
     maxMsgsPerSubject: 500_000,
-    // ~1.5 million records; with the other streams 8.6 GiB, under the server's 10 GB file store.
+    // ~1.5 million records; with the other streams 8.9 GiB, under the server's 10 GB file store.
     maxBytes: 1 * GiB,
   },
 } as const satisfies Record<string, StreamDefinition>;

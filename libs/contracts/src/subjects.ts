@@ -46,6 +46,10 @@ export const SubjectBase = {
   licenseExpiring: 'licensing.evt.license.expiring',
   deviceEnrolled: 'licensing.evt.device.enrolled',
   deviceRetired: 'licensing.evt.device.retired',
+  /** Every target of a task reached a final state (succeeded or failed). Through the tasks outbox. */
+  taskCompleted: 'tasks.evt.task.completed',
+  /** A target of a task failed (a final state, with its reason). Through the tasks outbox. */
+  deviceTaskFailed: 'tasks.evt.device-task.failed',
   /** The gateway's audit record of a state-changing API request; the last token names the actor. */
   auditRecorded: 'gateway.evt.audit.recorded',
 } as const;

@@ -50,6 +50,9 @@ const HTTP_STATUS_BY_CODE = {
   [ErrorCode.EnrollmentTokenInvalid]: 401,
   [ErrorCode.DeviceAlreadyEnrolled]: 409,
   [ErrorCode.DeviceNotEnrolled]: 404,
+  [ErrorCode.WebhookNotFound]: 404,
+  [ErrorCode.WebhookDeliveryNotFound]: 404,
+  [ErrorCode.WebhookUrlRefused]: 422,
   [ErrorCode.CredentialsUnavailable]: 503,
 } as const satisfies Record<ErrorCode, number>;
 

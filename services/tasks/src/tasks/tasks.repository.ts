@@ -2,8 +2,28 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { queryRows } from '@fleetcast/persistence';
 import { DataSource, EntityManager } from 'typeorm';
-import { DeviceStatusV2, DeviceTask, DeviceTaskState, ErrorCode, TargetExclusion } from '@fleetcast/contracts';
+import { DeviceStatusV2, DeviceTask, DeviceTaskState, ErrorCode, TargetExclusion, TaskAction } from '@fleetcast/contracts';
 import { StateReason, SubnetLanIssue, SubnetRepresentative, SummaryRow, TaskRecord } from './task-model';
+
+/** A device's report as applied, with the state it replaced. */
+export interface AppliedReport {
+  taskId: string;
+  deviceId: string;
+  state: DeviceTaskState;
+  previousState: DeviceTaskState;
+  reason: { code: string; message: string } | null;
+}
+
+/** A task just marked completed, with its final counts. */
+export interface CompletedTask {
+  taskId: string;
+  name: string;
+  packageId: string;
+  action: TaskAction;
+  devices: number;
+  succeeded: number;
+  failed: number;
+}
 
 interface TaskRow {
   id: string;
@@ -161,9 +181,13 @@ export class TasksRepository {
    * Applies status reports in one statement. A report changes a row only if its seq is higher than
    * the stored one, so a redelivered or out-of-order report changes nothing. Returns the tasks touched.
    */
-  async applyReports(m: EntityManager, reports: DeviceStatusV2[]): Promise<string[]> {
+  /**
+   * Applies reports newer than what each device said last; returns the rows changed with the state
+   * each had before (a self-join of the table in FROM sees the row as it was before the update).
+   */
+  async applyReports(m: EntityManager, reports: DeviceStatusV2[]): Promise<AppliedReport[]> {
     if (reports.length === 0) return [];
-    const rows = await queryRows<{ task_id: string }>(m, 
+    const rows = await queryRows<{ task_id: string; device_id: string; state: DeviceTaskState; old_state: DeviceTaskState; reason: { code: string; message: string } | null }>(m, 
       `UPDATE tasks.device_tasks d SET state = v.state, seq = v.seq, reason = v.reason, bytes_origin = v.bo, bytes_multicast = v.bm,
          bytes_peer = v.bp, hash_verified = v.hv, exit_code = v.ec, output_tail = v.ot, updated_at = now(),
          -- A report without LAN activity (version 1) leaves what an earlier report said.
@@ -174,9 +198,10 @@ export class TasksRepository {
          lan_issue_code = CASE WHEN v.lr IS NULL THEN d.lan_issue_code ELSE v.lic END,
          lan_issue_message = CASE WHEN v.lr IS NULL THEN d.lan_issue_message ELSE v.lim END
        FROM jsonb_to_recordset($1::jsonb) AS v(task_id text, device_id text, state text, seq int, reason jsonb, bo bigint, bm bigint, bp bigint, hv boolean, ec int, ot text,
-         lr text, ls timestamptz, lb bigint, lrp bigint, li bigint, lic text, lim text)
-       WHERE d.task_id = v.task_id AND d.device_id = v.device_id AND d.seq < v.seq
-       RETURNING d.task_id`,
+         lr text, ls timestamptz, lb bigint, lrp bigint, li bigint, lic text, lim text),
+         tasks.device_tasks o
+       WHERE d.task_id = v.task_id AND d.device_id = v.device_id AND d.seq < v.seq AND o.task_id = d.task_id AND o.device_id = d.device_id
+       RETURNING d.task_id, d.device_id, d.state, o.state AS old_state, d.reason`,
       [
         JSON.stringify(
           reports.map((r) => ({
@@ -202,17 +227,23 @@ export class TasksRepository {
         ),
       ],
     );
-    return [...new Set(rows.map((r) => r.task_id))];
+    return rows.map((r) => ({ taskId: r.task_id, deviceId: r.device_id, state: r.state, previousState: r.old_state, reason: r.reason }));
   }
 
-  /** Marks tasks completed once every device reached a terminal state. */
-  async completeFinished(m: EntityManager, taskIds: string[]): Promise<void> {
-    if (taskIds.length === 0) return;
-    await m.query(
+  /** Marks tasks completed once every device reached a terminal state; returns those it marked, with their counts. */
+  async completeFinished(m: EntityManager, taskIds: string[]): Promise<CompletedTask[]> {
+    if (taskIds.length === 0) return [];
+    const rows = await queryRows<{ id: string; name: string; package_id: string; action: TaskAction; devices: number; succeeded: number; failed: number }>(
+      m,
       `UPDATE tasks.tasks t SET status = 'completed' WHERE t.id = ANY($1) AND t.status = 'active'
-         AND NOT EXISTS (SELECT 1 FROM tasks.device_tasks d WHERE d.task_id = t.id AND d.state NOT IN ('succeeded', 'failed'))`,
+         AND NOT EXISTS (SELECT 1 FROM tasks.device_tasks d WHERE d.task_id = t.id AND d.state NOT IN ('succeeded', 'failed'))
+       RETURNING t.id, t.name, t.package_id, t.action,
+         (SELECT count(*)::int FROM tasks.device_tasks d WHERE d.task_id = t.id) AS devices,
+         (SELECT count(*)::int FROM tasks.device_tasks d WHERE d.task_id = t.id AND d.state = 'succeeded') AS succeeded,
+         (SELECT count(*)::int FROM tasks.device_tasks d WHERE d.task_id = t.id AND d.state = 'failed') AS failed`,
       [taskIds],
     );
+    return rows.map((r) => ({ taskId: r.id, name: r.name, packageId: r.package_id, action: r.action, devices: r.devices, succeeded: r.succeeded, failed: r.failed }));
   }
 
   async summaryRows(taskId: string): Promise<SummaryRow[]> {

@@ -10,6 +10,10 @@ import {
   InventoryRpc,
   MAX_SESSION_PEERS,
   LanSession,
+  DeviceTaskFailed,
+  DeviceTaskFailedV1,
+  TaskCompleted,
+  TaskCompletedV1,
   ResolvedTargets,
   TargetExclusion,
   Task,
@@ -200,10 +204,21 @@ export class TasksService {
 
   /** Applies a batch of agents' status reports in one transaction (idempotent by seq). */
   async applyReports(reports: DeviceStatusV2[]): Promise<void> {
-    await this.tasks.transaction(async (m) => {
-      const touched = await this.tasks.applyReports(m, latestReports(reports));
-      await this.tasks.completeFinished(m, touched);
+    const events = await this.tasks.transaction(async (m) => {
+      const applied = await this.tasks.applyReports(m, latestReports(reports));
+      const completed = await this.tasks.completeFinished(m, [...new Set(applied.map((a) => a.taskId))]);
+      // What external systems hear (webhooks), committed with the change it reports.
+      const now = new Date().toISOString();
+      const messages = [
+        ...applied
+          .filter((a) => a.state === 'failed' && a.previousState !== 'failed')
+          .map((a) => ({ subject: DeviceTaskFailed.subject(), payload: { taskId: a.taskId, deviceId: a.deviceId, reason: a.reason, occurredAt: now } satisfies DeviceTaskFailedV1 })),
+        ...completed.map((c) => ({ subject: TaskCompleted.subject(), payload: { ...c, completedAt: now } satisfies TaskCompletedV1 })),
+      ];
+      await this.outbox.enqueue(m, messages);
+      return messages.length;
     });
+    if (events > 0) this.outbox.kick();
   }
 
   private async toTask(t: TaskRecord): Promise<Task> {
