@@ -62,6 +62,15 @@ export const ErrorCode = {
   DeviceNotEnrolled: 'LICENSING.DEVICE_NOT_ENROLLED',
   /** The licensing service holds no trust chain to issue NATS credentials with. */
   CredentialsUnavailable: 'LICENSING.CREDENTIALS_UNAVAILABLE',
+  /** A topology document with problems; `details` lists every one with its JSON pointer. Nothing was stored. */
+  TopologyInvalid: 'TOPOLOGY.INVALID',
+  /** No topology has been uploaded yet: nothing to answer from. */
+  NoTopology: 'TOPOLOGY.NO_TOPOLOGY',
+  TopologyVersionNotFound: 'TOPOLOGY.VERSION_NOT_FOUND',
+  /** An upload made against another version than the current one (its `baseVersion`): fetch, merge, upload again. */
+  TopologyVersionConflict: 'TOPOLOGY.VERSION_CONFLICT',
+  /** A device the topology service has seen no scan of, so it knows none of its addresses. */
+  TopologyDeviceUnknown: 'TOPOLOGY.DEVICE_UNKNOWN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
