@@ -78,7 +78,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export const errorBodySchema = z.object({
   code: z.string(),
   message: z.string(),
-  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  /** Field-level details; `code` names the kind of problem where a contract has codes of its own (a topology's problems). */
+  details: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional(),
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 

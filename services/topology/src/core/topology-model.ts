@@ -18,6 +18,17 @@ export function officePolicy(type: OfficeType): OfficePolicy {
   }
 }
 
+/**
+ * A device's usable addresses, normalised and without repeats: IPv4 before IPv6 (LAN sharing runs
+ * on the IPv4 segment where both exist), each family in the order its interfaces list them;
+ * loopback, link-local and the like dropped.
+ */
+export function usableAddresses(addresses: readonly string[]): Array<{ family: IpFamily; value: bigint; address: string }> {
+  const usable = addresses.map(parseHostAddress).filter((a): a is NonNullable<typeof a> => a !== null);
+  const ordered = [...usable.filter((a) => a.family === 'ipv4'), ...usable.filter((a) => a.family === 'ipv6')];
+  return [...new Map(ordered.map((a) => [a.address, a])).values()];
+}
+
 interface IndexedRange {
   first: bigint;
   last: bigint;
@@ -94,14 +105,11 @@ export class TopologyModel {
   }
 
   /**
-   * Places a device by its addresses: IPv4 before IPv6 (LAN sharing runs on the IPv4 segment where
-   * both exist), each family in the order its interfaces list them; the first address in an
+   * Places a device by its addresses, in the order of `usableAddresses`: the first address in an
    * office's subnet wins. None: the default office, unplaced.
    */
   place(addresses: readonly string[]): Placement {
-    const usable = addresses.map(parseHostAddress).filter((a): a is NonNullable<typeof a> => a !== null);
-    const ordered = [...usable.filter((a) => a.family === 'ipv4'), ...usable.filter((a) => a.family === 'ipv6')];
-    const unique = [...new Map(ordered.map((a) => [a.address, a])).values()];
+    const unique = usableAddresses(addresses);
     for (const address of unique) {
       const officeId = this.officeOfAddress(address.family, address.value);
       if (officeId !== null) return { officeId, placed: true, address: address.address, addresses: unique.map((a) => a.address) };
