@@ -66,6 +66,15 @@ export const ErrorCode = {
   WebhookDeliveryNotFound: 'WEBHOOKS.DELIVERY_NOT_FOUND',
   /** A subscription URL that is not allowed: a scheme other than http(s), credentials in it, or an address the policy refuses. */
   WebhookUrlRefused: 'WEBHOOKS.URL_REFUSED',
+  /** A topology document with problems; `details` lists every one with its JSON pointer. Nothing was stored. */
+  TopologyInvalid: 'TOPOLOGY.INVALID',
+  /** No topology has been uploaded yet: nothing to answer from. */
+  NoTopology: 'TOPOLOGY.NO_TOPOLOGY',
+  TopologyVersionNotFound: 'TOPOLOGY.VERSION_NOT_FOUND',
+  /** An upload made against another version than the current one (its `baseVersion`): fetch, merge, upload again. */
+  TopologyVersionConflict: 'TOPOLOGY.VERSION_CONFLICT',
+  /** A device the topology service has seen no scan of, so it knows none of its addresses. */
+  TopologyDeviceUnknown: 'TOPOLOGY.DEVICE_UNKNOWN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -73,7 +82,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export const errorBodySchema = z.object({
   code: z.string(),
   message: z.string(),
-  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  /** Field-level details; `code` names the kind of problem where a contract has codes of its own (a topology's problems). */
+  details: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional(),
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 

@@ -125,6 +125,20 @@ export const Streams = {
     // ~1.5 million records; with the other streams 8.9 GiB, under the server's 10 GB file store.
     maxBytes: 1 * GiB,
   },
+  topologyEvents: {
+    name: 'TOPOLOGY_EVENTS',
+    subjects: [`${SubjectBase.topologyChanged}.>`, `${SubjectBase.devicePlaced}.>`],
+    // Versions live in Postgres; the stream only has to carry events to consumers that were down.
+    // A month covers a long outage of any of them.
+    maxAgeSeconds: 30 * DAY,
+    // The topology outbox relay's message IDs: a row republished after a crash is dropped.
+    duplicateWindowSeconds: 120,
+    // A device's placements supersede each other, and so do topology versions: 16 of each ride out
+    // a burst. 10,000 devices x 16 x a ~300-byte placement: 48 MB.
+    maxMsgsPerSubject: 16,
+    // With the other streams 8.9 GiB, under the server's 10 GB file store.
+    maxBytes: 256 * MiB,
+  },
 } as const satisfies Record<string, StreamDefinition>;
 
 export interface ConsumerDefinition {
@@ -149,6 +163,17 @@ export const Consumers = {
     stream: Streams.deviceStatus,
     durableName: 'tasks-status-ingest',
     filterSubject: `${SubjectBase.deviceStatusReported}.>`,
+    ackWaitSeconds: 30,
+    maxDeliver: 20,
+  },
+  /**
+   * The topology service places devices by the addresses of their scans: a second durable consumer
+   * on INVENTORY_SCANS, independent of the inventory's (each sees every scan).
+   */
+  topologyScanPlacement: {
+    stream: Streams.inventoryScans,
+    durableName: 'topology-scan-placement',
+    filterSubject: `${SubjectBase.inventoryScanSubmitted}.>`,
     ackWaitSeconds: 30,
     maxDeliver: 20,
   },

@@ -52,4 +52,8 @@ export const SubjectBase = {
   deviceTaskFailed: 'tasks.evt.device-task.failed',
   /** The gateway's audit record of a state-changing API request; the last token names the actor. */
   auditRecorded: 'gateway.evt.audit.recorded',
+  /** A new topology version was stored (one subject for the fleet). */
+  topologyChanged: 'topology.evt.topology.changed',
+  /** A device's office changed; the last token names the device. */
+  devicePlaced: 'topology.evt.device.placed',
 } as const;

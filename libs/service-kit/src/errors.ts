@@ -54,6 +54,12 @@ const HTTP_STATUS_BY_CODE = {
   [ErrorCode.WebhookDeliveryNotFound]: 404,
   [ErrorCode.WebhookUrlRefused]: 422,
   [ErrorCode.CredentialsUnavailable]: 503,
+  // A well-formed request whose document cannot be accepted: 422, like a refused license key.
+  [ErrorCode.TopologyInvalid]: 422,
+  [ErrorCode.NoTopology]: 404,
+  [ErrorCode.TopologyVersionNotFound]: 404,
+  [ErrorCode.TopologyVersionConflict]: 409,
+  [ErrorCode.TopologyDeviceUnknown]: 404,
 } as const satisfies Record<ErrorCode, number>;
 
 // A Map, not an index into the object: a code read off the wire ("constructor", "__proto__") must

@@ -14,7 +14,7 @@ import { waitFor } from './wait-for';
 /** The repository root, from this file's compiled place (libs/testing/dist). */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
-export type ServiceName = 'inventory' | 'tasks' | 'origin' | 'gateway' | 'licensing';
+export type ServiceName = 'inventory' | 'tasks' | 'origin' | 'gateway' | 'licensing' | 'topology';
 
 export interface ControlPlaneOptions {
   natsUrl: string;
@@ -70,6 +70,7 @@ const ENTRY: Record<ServiceName, string> = {
   origin: 'services/origin/dist/src/main.js',
   gateway: 'services/gateway/dist/src/main.js',
   licensing: 'services/licensing/dist/src/main.js',
+  topology: 'services/topology/dist/src/main.js',
 };
 
 const ISSUE_LICENSE = 'services/licensing/dist/src/issue-license.js';
@@ -106,6 +107,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     tasks: await freePort(hostOf('tasks')),
     origin: await freePort(hostOf('origin')),
     gateway: await freePort(hostOf('gateway')),
+    topology: await freePort(hostOf('topology')),
   };
   const urlOf = (name: ServiceName): string => `http://${hostOf(name)}:${ports[name]}`;
   const originUrl = urlOf('origin');
@@ -139,7 +141,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   // Tasks and inventory first: they create the streams and run their migrations.
   await Promise.all([start('inventory'), start('tasks')]);
-  await Promise.all([start('origin'), start('gateway'), start('licensing')]);
+  await Promise.all([start('origin'), start('gateway'), start('licensing'), start('topology')]);
   let signingKey: Promise<string> | undefined;
   let enrollmentToken: Promise<string> | undefined;
   const agentArgs = async (deviceId: string, dir: string): Promise<string[]> => {

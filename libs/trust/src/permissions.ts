@@ -1,6 +1,7 @@
 import {
   assignmentReplayConsumerName,
   deviceInboxPrefix,
+  DevicePlaced,
   DeviceStatusReported,
   InventoryScanSubmitted,
   SettingsChanged,
@@ -9,6 +10,9 @@ import {
   TaskAssigned,
   TasksDeviceRpc,
   TasksRpc,
+  TopologyChanged,
+  TopologyDeviceRpc,
+  TopologyRpc,
 } from '@fleetcast/contracts';
 
 /**
@@ -22,17 +26,18 @@ export interface SubjectPermissions {
 }
 
 /** The services that connect to NATS, each as its own user. */
-export const SERVICE_ROLES = ['inventory', 'tasks', 'origin', 'gateway', 'licensing'] as const;
+export const SERVICE_ROLES = ['inventory', 'tasks', 'origin', 'gateway', 'licensing', 'topology'] as const;
 export type ServiceRole = (typeof SERVICE_ROLES)[number];
 
 /** Replaces a subject's version token with `*`: every version (of this device's subject, where it has one). */
 const anyVersion = (subject: string): string => subject.replace(/\.v\d+(\.|$)/, '.*$1');
 
 /**
- * A device may publish its own scans and status reports, ask the device-scoped queries for itself,
- * and replay its own assignments through one consumer named after it; it may subscribe to its own
- * assignments, the settings broadcast and its own inboxes. Nothing else: not another device's
- * subjects, not `tasks.cmd.*`, not the JetStream API beyond that one consumer.
+ * A device may publish its own scans and status reports, ask the device-scoped queries for itself
+ * (tasks' and its office's policy), and replay its own assignments through one consumer named after
+ * it; it may subscribe to its own assignments, the settings broadcast, the topology-changed
+ * broadcast, its own placements and its own inboxes. Nothing else: not another device's subjects,
+ * not `tasks.cmd.*`, not the JetStream API beyond that one consumer.
  */
 export function devicePermissions(deviceId: string): SubjectPermissions {
   const stream = Streams.taskAssignments.name;
@@ -43,7 +48,7 @@ export function devicePermissions(deviceId: string): SubjectPermissions {
       allow: [
         anyVersion(InventoryScanSubmitted.subject(deviceId)),
         anyVersion(DeviceStatusReported.subject(deviceId)),
-        ...Object.values(TasksDeviceRpc).map((rpc) => anyVersion(rpc.subjectFor(deviceId))),
+        ...[...Object.values(TasksDeviceRpc), ...Object.values(TopologyDeviceRpc)].map((rpc) => anyVersion(rpc.subjectFor(deviceId))),
         // The client asks for the account's JetStream info before it uses the API.
         '$JS.API.INFO',
         // Named consumer creation carries the filter in the subject (server 2.9+): this device's assignments only.
@@ -54,7 +59,13 @@ export function devicePermissions(deviceId: string): SubjectPermissions {
       ],
     },
     sub: {
-      allow: [TaskAssigned.deviceFilter(deviceId), anyVersion(SettingsChanged.subject()), `${deviceInboxPrefix(deviceId)}.>`],
+      allow: [
+        TaskAssigned.deviceFilter(deviceId),
+        anyVersion(SettingsChanged.subject()),
+        anyVersion(TopologyChanged.subject()),
+        DevicePlaced.deviceFilter(deviceId),
+        `${deviceInboxPrefix(deviceId)}.>`,
+      ],
     },
   };
 }
@@ -63,6 +74,8 @@ export function devicePermissions(deviceId: string): SubjectPermissions {
 const SERVICE_COMMON = { pub: ['_INBOX.>', '$JS.API.>', '$JS.ACK.>'], sub: ['_INBOX.>'] };
 const deadLetters = `${SubjectBase.deadLettered}.>`;
 const attachContent = anyVersion(TasksRpc.attachContent.subject);
+/** The topology service's requests (`topology.cmd.*`, `topology.qry.*`), from the contracts' own subjects. */
+const topologyRequests = [...new Set(Object.values(TopologyRpc).map((rpc) => rpc.subject.split('.').slice(0, 2).join('.') + '.>'))];
 
 /**
  * Each service serves its own domain and calls only what it uses. The origin alone may attach
@@ -81,11 +94,14 @@ export function servicePermissions(role: ServiceRole): SubjectPermissions {
     origin: { pub: [attachContent, 'tasks.qry.>'], sub: [] },
     gateway: {
       // The audit log's records: the gateway alone writes them.
-      pub: ['tasks.cmd.>', 'tasks.qry.>', 'inventory.qry.>', 'licensing.cmd.>', 'licensing.qry.>', `${SubjectBase.auditRecorded}.>`],
+      pub: ['tasks.cmd.>', 'tasks.qry.>', 'inventory.qry.>', 'licensing.cmd.>', 'licensing.qry.>', ...topologyRequests, `${SubjectBase.auditRecorded}.>`],
       sub: [],
       denyPub: [`${SubjectBase.taskAssigned}.>`],
     },
     licensing: { pub: ['licensing.>', 'tasks.qry.>', 'inventory.qry.>'], sub: ['licensing.>'] },
+    // Serves its domain (requests, and its events through the outbox); reads the inventory's devices
+    // for drafts; dead-letters scans it cannot use. Its scan consumer goes through the JetStream API.
+    topology: { pub: ['topology.>', 'inventory.qry.>', deadLetters], sub: ['topology.>'] },
   };
   const p = own[role];
   return {

@@ -16,6 +16,8 @@ import { LicenseModule } from './license/license.module';
 import { PackagesModule } from './packages/packages.module';
 import { ProfilesModule } from './profiles/profiles.module';
 import { TasksModule } from './tasks/tasks.module';
+import { TopologyBodyMiddleware } from './topology/topology-body.middleware';
+import { TopologyModule } from './topology/topology.module';
 
 @Module({})
 class GatewayConfigHolder {}
@@ -36,6 +38,7 @@ export class AppModule implements NestModule {
         DevicesModule,
         EnrollmentModule,
         LicenseModule,
+        TopologyModule,
         AuditModule,
       ],
       // Global, so that a new route is protected and audited without anyone remembering to say so.
@@ -50,9 +53,11 @@ export class AppModule implements NestModule {
     // First: it gives every request its ID and resolves its token, which the others use.
     consumer.apply(AuditMiddleware, RequestLogMiddleware).forRoutes('*');
     // The upload keeps its raw stream: it is piped to the origin, never parsed or buffered.
+    // A topology upload is JSON or YAML by its Content-Type: read by a middleware of its own.
     consumer
       .apply(JsonBodyMiddleware)
-      .exclude({ path: 'v1/packages/:id/content', method: RequestMethod.PUT })
+      .exclude({ path: 'v1/packages/:id/content', method: RequestMethod.PUT }, { path: 'v1/topology', method: RequestMethod.POST })
       .forRoutes('*');
+    consumer.apply(TopologyBodyMiddleware).forRoutes({ path: 'v1/topology', method: RequestMethod.POST });
   }
 }

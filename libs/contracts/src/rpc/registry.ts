@@ -3,11 +3,21 @@ import { InventoryRpc } from './inventory.rpc';
 import { LicensingRpc } from './licensing.rpc';
 import { TasksDeviceRpc, TasksRpc } from './tasks.rpc';
 import { WebhooksRpc } from './webhooks.rpc';
+import { TopologyDeviceRpc, TopologyRpc } from './topology.rpc';
 
 /**
  * Every request/reply subject that some service serves, for the responder of unserved subjects;
  * device-scoped ones as their pattern (`...v2.*`).
  */
 export function allRpcSubjects(): string[] {
-  return [...Object.values(TasksRpc), ...Object.values(TasksDeviceRpc), ...Object.values(InventoryRpc), ...Object.values(LicensingRpc), ...Object.values(EnrollmentRpc), ...Object.values(WebhooksRpc)].map((c) => c.subject);
+  return [
+    ...Object.values(TasksRpc),
+    ...Object.values(TasksDeviceRpc),
+    ...Object.values(InventoryRpc),
+    ...Object.values(LicensingRpc),
+    ...Object.values(EnrollmentRpc),
+    ...Object.values(TopologyRpc),
+    ...Object.values(TopologyDeviceRpc),
+    ...Object.values(WebhooksRpc),
+  ].map((c) => c.subject);
 }

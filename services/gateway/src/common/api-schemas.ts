@@ -2,6 +2,7 @@ import type { ReferenceObject, SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
 import { deviceSchema, errorBodySchema, InventoryRpc, packageSchema, profileSchema, signedManifestSchema, taskSchema, taskSummarySchema, TasksRpc } from '@fleetcast/contracts';
 import { auditLogPageSchema, licenseStatusSchema, LicensingRpc } from '@fleetcast/contracts';
+import { storedTopologySchema, topologyDocumentSchema, TopologyRpc, topologyVersionSchema } from '@fleetcast/contracts';
 import { SchemaSide, zodToOpenApi } from './zod-openapi';
 
 interface NamedSchema {
@@ -37,6 +38,13 @@ export const NAMED_API_SCHEMAS: readonly NamedSchema[] = [
   { name: 'InstallLicense', schema: LicensingRpc.installLicense.request, side: 'input' },
   { name: 'SeatList', schema: LicensingRpc.listSeats.response, side: 'output' },
   { name: 'AuditLogPage', schema: auditLogPageSchema, side: 'output' },
+  // A topology as uploaded (defaults may be left out) and as stored (every field present).
+  { name: 'TopologyDocumentInput', schema: topologyDocumentSchema, side: 'input' },
+  { name: 'TopologyDocument', schema: topologyDocumentSchema, side: 'output' },
+  { name: 'TopologyVersion', schema: topologyVersionSchema, side: 'output' },
+  { name: 'StoredTopology', schema: storedTopologySchema, side: 'output' },
+  { name: 'TopologyDraft', schema: TopologyRpc.generateDraft.response, side: 'output' },
+  { name: 'DeviceOffice', schema: TopologyRpc.deviceOffice.response, side: 'output' },
 ];
 
 /** The document's components.schemas. */

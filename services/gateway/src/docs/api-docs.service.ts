@@ -12,12 +12,13 @@ import { LicenseModule } from '../license/license.module';
 import { PackagesModule } from '../packages/packages.module';
 import { ProfilesModule } from '../profiles/profiles.module';
 import { TasksModule } from '../tasks/tasks.module';
+import { TopologyModule } from '../topology/topology.module';
 
 /** Swagger UI at /docs, the OpenAPI document at /docs-json (and /docs-yaml). */
 export const DOCS_PATH = 'docs';
 
 /** The modules whose routes make up the public API (health and metrics stay out of it). */
-const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, DevicesModule, LicenseModule, EnrollmentModule, AuditModule];
+const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, DevicesModule, LicenseModule, EnrollmentModule, TopologyModule, AuditModule];
 
 /**
  * Serves the OpenAPI document of the public API.
@@ -51,7 +52,7 @@ export class ApiDocsService implements OnModuleInit {
     const config = new DocumentBuilder()
       .setTitle('Fleetcast API')
       .setDescription(
-        'Packages and their content, agent settings profiles, distribution tasks with per-device status, devices and subnets. ' +
+        'Packages and their content, agent settings profiles, distribution tasks with per-device status, devices and subnets, the network topology. ' +
           'Every route but enrollment needs `Authorization: Bearer <API token>` with a scope that covers it (`x-required-scope`: ' +
           '`read-only` reads, `operator` makes the day-to-day changes, `admin` everything; a token whose scope falls short gets 403 AUTH.FORBIDDEN). ' +
           'Every request that changes state is recorded in the audit log (`GET /v1/audit-log`). Errors are `{ code, message, details? }` with a stable code.',

@@ -1,0 +1,50 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { DevicePlaced, TopologyChanged, TopologyDeviceRpc, TopologyRpc } from '@fleetcast/contracts';
+import { devicePermissions, SERVICE_ROLES, servicePermissions } from './permissions';
+
+/** NATS subject matching with `*` and `>`, as the server applies an allow list. */
+function matches(filter: string, subject: string): boolean {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i;
+    if (i >= s.length || (f[i] !== '*' && f[i] !== s[i])) return false;
+  }
+  return f.length === s.length;
+}
+const allows = (list: { allow: string[]; deny?: string[] }, subject: string) =>
+  list.allow.some((f) => matches(f, subject)) && !(list.deny ?? []).some((f) => matches(f, subject));
+
+describe('NATS permissions for the topology service', () => {
+  it('is a service with its own user', () => {
+    assert.ok(SERVICE_ROLES.includes('topology'));
+  });
+
+  it('serves its own requests, publishes its events and asks the inventory, nothing of the other domains', () => {
+    const p = servicePermissions('topology');
+    for (const rpc of Object.values(TopologyRpc)) assert.ok(allows(p.sub, rpc.subject), rpc.subject);
+    assert.ok(allows(p.sub, TopologyDeviceRpc.getPolicy.subject));
+    assert.ok(allows(p.pub, TopologyChanged.subject()));
+    assert.ok(allows(p.pub, DevicePlaced.subject('dev-1')));
+    assert.ok(allows(p.pub, 'inventory.qry.device.list.v1'));
+    assert.ok(!allows(p.pub, 'tasks.cmd.task.create.v1'));
+    assert.ok(!allows(p.pub, 'licensing.cmd.license.install.v1'));
+  });
+
+  it('lets the gateway ask every topology request, and others no topology request', () => {
+    for (const rpc of Object.values(TopologyRpc)) assert.ok(allows(servicePermissions('gateway').pub, rpc.subject), rpc.subject);
+    assert.ok(!allows(servicePermissions('licensing').pub, TopologyRpc.upload.subject));
+    assert.ok(!allows(servicePermissions('gateway').sub, TopologyRpc.upload.subject));
+  });
+
+  it('lets a device ask its own office policy and hear its own placements and the topology broadcast, no other device\'s', () => {
+    const p = devicePermissions('dev-1');
+    assert.ok(allows(p.pub, TopologyDeviceRpc.getPolicy.subjectFor('dev-1')));
+    assert.ok(!allows(p.pub, TopologyDeviceRpc.getPolicy.subjectFor('dev-2')));
+    assert.ok(!allows(p.pub, TopologyRpc.deviceOffice.subject));
+    assert.ok(allows(p.sub, TopologyChanged.subject()));
+    assert.ok(allows(p.sub, DevicePlaced.subject('dev-1')));
+    assert.ok(!allows(p.sub, DevicePlaced.subject('dev-2')));
+  });
+});
