@@ -139,7 +139,7 @@ async function main() {
   const natsUrl = nats.url;
   const databaseUrl = await ensurePostgres();
   const apiToken = randomBytes(16).toString('hex');
-  say('starting the control plane: inventory, tasks, origin, gateway, licensing, topology (one process each), with a one-year trial license');
+  say('starting the control plane: inventory, tasks, origin, gateway, licensing, topology, webhooks (one process each), with a one-year trial license');
   const cp = await testing.startControlPlane({ natsUrl, trustDir: nats.trust.dir, agentCredentials: 'enrollment', databaseUrl, workDir: join(work, 'control-plane'), apiToken, logLevel: 'info' });
   cleanups.push(() => cp.stop());
   say(`public API ${cp.gatewayUrl} (OpenAPI at ${cp.gatewayUrl}/docs), origin ${cp.originUrl}; logs in ${join(work, 'control-plane')}`);

@@ -122,7 +122,7 @@ export const Streams = {
     // each: 350 MB at most) from pushing the token holders' records out of the byte limit. At a
     // thousand changes a day, one token's year of records is 365,000.
     maxMsgsPerSubject: 500_000,
-    // ~1.5 million records; with the other streams 8.9 GiB, under the server's 10 GB file store.
+    // ~1.5 million records; with the other streams 9.1 GiB, under the server's 10 GB file store.
     maxBytes: 1 * GiB,
   },
   topologyEvents: {
@@ -136,7 +136,7 @@ export const Streams = {
     // A device's placements supersede each other, and so do topology versions: 16 of each ride out
     // a burst. 10,000 devices x 16 x a ~300-byte placement: 48 MB.
     maxMsgsPerSubject: 16,
-    // With the other streams 8.9 GiB, under the server's 10 GB file store.
+    // With the other streams 9.1 GiB, under the server's 10 GB file store.
     maxBytes: 256 * MiB,
   },
 } as const satisfies Record<string, StreamDefinition>;

@@ -14,7 +14,7 @@ import { waitFor } from './wait-for';
 /** The repository root, from this file's compiled place (libs/testing/dist). */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
-export type ServiceName = 'inventory' | 'tasks' | 'origin' | 'gateway' | 'licensing' | 'topology';
+export type ServiceName = 'inventory' | 'tasks' | 'origin' | 'gateway' | 'licensing' | 'topology' | 'webhooks';
 
 export interface ControlPlaneOptions {
   natsUrl: string;
@@ -71,6 +71,7 @@ const ENTRY: Record<ServiceName, string> = {
   gateway: 'services/gateway/dist/src/main.js',
   licensing: 'services/licensing/dist/src/main.js',
   topology: 'services/topology/dist/src/main.js',
+  webhooks: 'services/webhooks/dist/src/main.js',
 };
 
 const ISSUE_LICENSE = 'services/licensing/dist/src/issue-license.js';
@@ -108,6 +109,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     origin: await freePort(hostOf('origin')),
     gateway: await freePort(hostOf('gateway')),
     topology: await freePort(hostOf('topology')),
+    webhooks: await freePort(hostOf('webhooks')),
   };
   const urlOf = (name: ServiceName): string => `http://${hostOf(name)}:${ports[name]}`;
   const originUrl = urlOf('origin');
@@ -126,6 +128,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ...(name === 'licensing'
       ? { LICENSE_PUBLIC_KEY: license.publicKey, LICENSE_KEY: license.licenseKey, ...(options.trustDir ? { TRUST_DIR: options.trustDir } : {}) }
       : {}),
+    // A test stack's receivers listen on loopback: the webhooks service must be allowed to reach them.
+    ...(name === 'webhooks' ? { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8,::1/128' } : {}),
     ...(options.env?.[name] ?? {}),
   });
   const processes = {} as Record<ServiceName, NodeProcess>;
@@ -141,7 +145,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   // Tasks and inventory first: they create the streams and run their migrations.
   await Promise.all([start('inventory'), start('tasks')]);
-  await Promise.all([start('origin'), start('gateway'), start('licensing'), start('topology')]);
+  await Promise.all([start('origin'), start('gateway'), start('licensing'), start('topology'), start('webhooks')]);
   let signingKey: Promise<string> | undefined;
   let enrollmentToken: Promise<string> | undefined;
   const agentArgs = async (deviceId: string, dir: string): Promise<string[]> => {

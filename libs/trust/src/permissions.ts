@@ -13,6 +13,7 @@ import {
   TopologyChanged,
   TopologyDeviceRpc,
   TopologyRpc,
+  WebhooksRpc,
 } from '@fleetcast/contracts';
 
 /**
@@ -26,7 +27,7 @@ export interface SubjectPermissions {
 }
 
 /** The services that connect to NATS, each as its own user. */
-export const SERVICE_ROLES = ['inventory', 'tasks', 'origin', 'gateway', 'licensing', 'topology'] as const;
+export const SERVICE_ROLES = ['inventory', 'tasks', 'origin', 'gateway', 'licensing', 'topology', 'webhooks'] as const;
 export type ServiceRole = (typeof SERVICE_ROLES)[number];
 
 /** Replaces a subject's version token with `*`: every version (of this device's subject, where it has one). */
@@ -76,6 +77,8 @@ const deadLetters = `${SubjectBase.deadLettered}.>`;
 const attachContent = anyVersion(TasksRpc.attachContent.subject);
 /** The topology service's requests (`topology.cmd.*`, `topology.qry.*`), from the contracts' own subjects. */
 const topologyRequests = [...new Set(Object.values(TopologyRpc).map((rpc) => rpc.subject.split('.').slice(0, 2).join('.') + '.>'))];
+/** The webhooks service's requests (`webhooks.cmd.*`, `webhooks.qry.*`), from the contracts' own subjects. */
+const webhooksRequests = [...new Set(Object.values(WebhooksRpc).map((rpc) => rpc.subject.split('.').slice(0, 2).join('.') + '.>'))];
 
 /**
  * Each service serves its own domain and calls only what it uses. The origin alone may attach
@@ -94,7 +97,7 @@ export function servicePermissions(role: ServiceRole): SubjectPermissions {
     origin: { pub: [attachContent, 'tasks.qry.>'], sub: [] },
     gateway: {
       // The audit log's records: the gateway alone writes them.
-      pub: ['tasks.cmd.>', 'tasks.qry.>', 'inventory.qry.>', 'licensing.cmd.>', 'licensing.qry.>', ...topologyRequests, `${SubjectBase.auditRecorded}.>`],
+      pub: ['tasks.cmd.>', 'tasks.qry.>', 'inventory.qry.>', 'licensing.cmd.>', 'licensing.qry.>', ...topologyRequests, ...webhooksRequests, `${SubjectBase.auditRecorded}.>`],
       sub: [],
       denyPub: [`${SubjectBase.taskAssigned}.>`],
     },
@@ -102,6 +105,8 @@ export function servicePermissions(role: ServiceRole): SubjectPermissions {
     // Serves its domain (requests, and its events through the outbox); reads the inventory's devices
     // for drafts; dead-letters scans it cannot use. Its scan consumer goes through the JetStream API.
     topology: { pub: ['topology.>', 'inventory.qry.>', deadLetters], sub: ['topology.>'] },
+    // Reads the events it forwards through JetStream consumers (the JetStream API, common to all).
+    webhooks: { pub: ['webhooks.>', deadLetters], sub: ['webhooks.>'] },
   };
   const p = own[role];
   return {

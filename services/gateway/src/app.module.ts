@@ -18,6 +18,7 @@ import { ProfilesModule } from './profiles/profiles.module';
 import { TasksModule } from './tasks/tasks.module';
 import { TopologyBodyMiddleware } from './topology/topology-body.middleware';
 import { TopologyModule } from './topology/topology.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 class GatewayConfigHolder {}
@@ -39,6 +40,7 @@ export class AppModule implements NestModule {
         EnrollmentModule,
         LicenseModule,
         TopologyModule,
+        WebhooksModule,
         AuditModule,
       ],
       // Global, so that a new route is protected and audited without anyone remembering to say so.

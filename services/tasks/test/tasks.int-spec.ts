@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { AckPolicy, DeliverPolicy, JsMsg, NatsConnection, connect } from 'nats';
 import {
   DeadLettered,
+  DeviceTaskFailed,
+  DeviceTaskFailedV1,
+  TaskCompleted,
+  TaskCompletedV1,
   DeviceStatusReported,
   DeviceStatusReportedV2,
   LanIssueCode,
@@ -200,6 +204,17 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
 
     await send(report(task.id, 'dev-c', 1, 'succeeded'));
     await waitFor(async () => (await rpc.call(TasksRpc.getTask, { id: task.id })).status === 'completed', { timeoutMs: 10_000, description: 'task completed' });
+
+    // What external systems hear, through the outbox: dev-b's failure once, and the completion once.
+    const events = await waitFor(async () => {
+      const read = (await readStream(`tasks.evt.>`, Streams.taskEvents.name)).map((m) => ({ subject: m.subject, data: JSON.parse(Buffer.from(m.data).toString()) as { taskId: string } }));
+      const mine = read.filter((e) => e.data.taskId === task.id);
+      return mine.some((e) => e.subject === TaskCompleted.subject()) ? mine : null;
+    }, { timeoutMs: 10_000, description: 'task events in TASK_EVENTS' });
+    assert.deepEqual(events.map((e) => e.subject), [DeviceTaskFailed.subject(), TaskCompleted.subject()]);
+    assert.deepEqual((events[0]!.data as DeviceTaskFailedV1).deviceId, 'dev-b');
+    const completed = events[1]!.data as TaskCompletedV1;
+    assert.deepEqual([completed.devices, completed.succeeded, completed.failed, completed.action], [3, 2, 1, 'install']);
   });
 
   test('malformed, invalid and unknown-version status reports are dead-lettered; the consumer keeps going', async () => {

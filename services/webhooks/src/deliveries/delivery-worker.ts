@@ -10,7 +10,7 @@ import { sendWebhook } from './webhook-sender';
 
 /**
  * Sends due deliveries, up to WEBHOOK_CONCURRENCY at once per instance. Each is claimed for a lease
- * (the timeout plus a margin) in Postgres, so every instance of the service shares the work and a
+ * (twice the timeout, plus a second) in Postgres, so every instance of the service shares the work and a
  * delivery whose worker died is taken up again when its lease ends; it is then sent again under
  * the same delivery ID, which is what receivers de-duplicate on.
  */
@@ -58,7 +58,8 @@ export class DeliveryWorker implements OnApplicationShutdown {
   }
 
   private async run(): Promise<void> {
-    const lease = this.config.WEBHOOK_TIMEOUT_MS + 30_000;
+    // An attempt lasts at most the timeout; the rest covers writing its result.
+    const lease = 2 * this.config.WEBHOOK_TIMEOUT_MS + 1_000;
     while (this.running) {
       const free = this.config.WEBHOOK_CONCURRENCY - this.inFlight;
       let claimed: ClaimedDelivery[] = [];
