@@ -5,6 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, IncomingMessage } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect, NatsConnection } from 'nats';
 import { Consumers, Streams } from '@fleetcast/contracts';
@@ -21,6 +23,7 @@ import {
   TestDatabase,
   waitFor,
 } from '@fleetcast/testing';
+import { verifyWebhook, WEBHOOK_SIGNATURE_HEADER } from '@fleetcast/webhook-signature';
 
 /**
  * The whole system as separate processes: NATS, Postgres, inventory, tasks, origin, gateway and
@@ -181,11 +184,31 @@ describe('end to end: services and agents as processes', () => {
     );
   });
 
-  test('cache-only task: the file lands in each cache and nothing runs', async () => {
+  test('cache-only task: the file lands in each cache and nothing runs; a webhook receiver hears task.completed, signed', async () => {
+    // An external system subscribed through the public API, listening on this host.
+    const deliveries: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        deliveries.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/fleetcast`;
+    const { secret } = await api.ok('POST', '/v1/webhooks', { url: hookUrl, events: ['task.completed'] });
+
     const { pkg, sha256 } = await createReadyPackage('e2e-precache', 3 * MB, ['-c', 'touch "$MARKER_FILE.cache-only-ran"']);
     const devices = ['e2e-dev-1', 'e2e-dev-2', 'e2e-dev-3'];
     const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: devices } });
     await summaryWhen(task.id, (s) => s.counts.succeeded === 3, 'all three cached', 60_000);
+    const completed = await waitFor(() => deliveries.find((d) => d.body.includes(task.id)), { timeoutMs: 30_000, description: 'the task.completed webhook' });
+    receiver.close();
+    assert.ok(verifyWebhook({ secret, header: completed.headers[WEBHOOK_SIGNATURE_HEADER], body: completed.body }).ok, 'signed with the subscription secret');
+    const body = JSON.parse(completed.body) as { type: string; data: { taskId: string; devices: number; succeeded: number; failed: number } };
+    assert.equal(body.type, 'task.completed');
+    assert.deepEqual([body.data.taskId, body.data.devices, body.data.succeeded, body.data.failed], [task.id, 3, 3, 0]);
     for (const id of devices) {
       const cached = join(agentDir(id), 'cache', 'content', sha256);
       assert.equal(createHash('sha256').update(await readFile(cached)).digest('hex'), sha256, `${id} cached the content`);
