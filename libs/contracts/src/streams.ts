@@ -88,7 +88,7 @@ export const Streams = {
   },
   licensingEvents: {
     name: 'LICENSING_EVENTS',
-    subjects: [`${SubjectBase.licenseOverage}.>`, `${SubjectBase.licenseExpiring}.>`, `${SubjectBase.deviceEnrolled}.>`, `${SubjectBase.deviceRetired}.>`],
+    subjects: [`${SubjectBase.licenseOverage}.>`, `${SubjectBase.licenseExpiring}.>`, `${SubjectBase.deviceEnrolled}.>`, `${SubjectBase.deviceRetired}.>`, `${SubjectBase.activationCompleted}.>`],
     // A handful of events a month; 90 days lets a billing or alerting consumer that was down for a
     // quarter's reporting period still read every overage and expiry notice.
     maxAgeSeconds: 90 * DAY,

@@ -46,6 +46,8 @@ export const SubjectBase = {
   licenseExpiring: 'licensing.evt.license.expiring',
   deviceEnrolled: 'licensing.evt.device.enrolled',
   deviceRetired: 'licensing.evt.device.retired',
+  /** An activation put the fleet's configuration into force. Through the licensing outbox. */
+  activationCompleted: 'licensing.evt.activation.completed',
   /** Every target of a task reached a final state (succeeded or failed). Through the tasks outbox. */
   taskCompleted: 'tasks.evt.task.completed',
   /** A target of a task failed (a final state, with its reason). Through the tasks outbox. */

@@ -1,7 +1,7 @@
-import { DynamicModule, INestApplication, LoggerService } from '@nestjs/common';
+import { DynamicModule, INestApplication, INestMicroservice, LoggerService } from '@nestjs/common';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { Logger } from '@fleetcast/telemetry';
-import { natsAuthenticator } from '@fleetcast/nats';
+import { NatsConnection, natsAuthenticator } from '@fleetcast/nats';
 import { readFileSync } from 'node:fs';
 import type { HttpTls } from './config';
 import { ContractDeserializer, ContractSerializer } from './nats-transport';
@@ -57,6 +57,7 @@ export async function startService(options: StartServiceOptions): Promise<INestA
   });
   app.useGlobalFilters(new HttpErrorFilter(options.logger));
   app.enableShutdownHooks();
+  let rpcServer: INestMicroservice | undefined;
   if (options.rpc) {
     const ms = app.connectMicroservice<MicroserviceOptions>({
       transport: Transport.NATS,
@@ -74,10 +75,17 @@ export async function startService(options: StartServiceOptions): Promise<INestA
     // Deferred initialisation: the filter and the interceptor must be registered before the handlers are built.
     ms.useGlobalFilters(new RpcErrorFilter(options.logger));
     ms.useGlobalInterceptors(new RpcTraceInterceptor());
+    rpcServer = ms;
   }
   await app.init();
   await options.beforeListen?.(app);
-  if (options.rpc) await app.startAllMicroservices();
+  if (rpcServer !== undefined) {
+    await app.startAllMicroservices();
+    // The handlers' subscriptions are only queued on the connection when `listen` returns. Until the
+    // server has them, a request on a served subject reaches only the unserved-subject responder,
+    // which stays silent for it: the caller would time out. A flush is a round trip behind them.
+    await rpcServer.unwrap<NatsConnection>().flush();
+  }
   await app.listen(options.httpPort, options.httpHost);
   const address = app.getHttpServer().address();
   options.logger.info({ port: typeof address === 'object' ? address?.port : address, https: options.httpTls !== undefined }, `${options.service} listening`);

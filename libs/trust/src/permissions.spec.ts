@@ -32,9 +32,10 @@ describe('NATS permissions for the topology service', () => {
     assert.ok(!allows(p.pub, 'licensing.cmd.license.install.v1'));
   });
 
-  it('lets the gateway ask every topology request, and others no topology request', () => {
+  it('lets the gateway and the activation (licensing) ask every topology request, and the other services none', () => {
     for (const rpc of Object.values(TopologyRpc)) assert.ok(allows(servicePermissions('gateway').pub, rpc.subject), rpc.subject);
-    assert.ok(!allows(servicePermissions('licensing').pub, TopologyRpc.upload.subject));
+    assert.ok(allows(servicePermissions('licensing').pub, TopologyRpc.upload.subject), 'an activation uploads a generated topology');
+    for (const role of ['inventory', 'tasks', 'origin', 'webhooks'] as const) assert.ok(!allows(servicePermissions(role).pub, TopologyRpc.upload.subject), role);
     assert.ok(!allows(servicePermissions('gateway').sub, TopologyRpc.upload.subject));
   });
 

@@ -101,7 +101,8 @@ export function servicePermissions(role: ServiceRole): SubjectPermissions {
       sub: [],
       denyPub: [`${SubjectBase.taskAssigned}.>`],
     },
-    licensing: { pub: ['licensing.>', 'tasks.qry.>', 'inventory.qry.>'], sub: ['licensing.>'] },
+    // Activation reads the topology and uploads a generated one when none exists.
+    licensing: { pub: ['licensing.>', 'tasks.qry.>', 'inventory.qry.>', ...topologyRequests], sub: ['licensing.>'] },
     // Serves its domain (requests, and its events through the outbox); reads the inventory's devices
     // for drafts; dead-letters scans it cannot use. Its scan consumer goes through the JetStream API.
     topology: { pub: ['topology.>', 'inventory.qry.>', deadLetters], sub: ['topology.>'] },

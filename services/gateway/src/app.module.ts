@@ -4,6 +4,7 @@ import { PlatformModule } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
 import { AuditInterceptor } from './audit/audit.interceptor';
 import { AuditMiddleware } from './audit/audit.middleware';
+import { ActivationModule } from './activation/activation.module';
 import { AuditModule } from './audit/audit.module';
 import { ApiTokenGuard } from './auth/api-token.guard';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
@@ -41,6 +42,7 @@ export class AppModule implements NestModule {
         LicenseModule,
         TopologyModule,
         WebhooksModule,
+        ActivationModule,
         AuditModule,
       ],
       // Global, so that a new route is protected and audited without anyone remembering to say so.

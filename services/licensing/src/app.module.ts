@@ -6,6 +6,7 @@ import { createLogger, Logger } from '@fleetcast/telemetry';
 import { LicensingConfigModule } from './config/licensing-config.module';
 import { LicensingConfig } from './config/licensing.config';
 import { licensingDataSourceOptions } from './database/licensing-data-source';
+import { ActivationModule } from './activation/activation.module';
 import { EnrollmentModule } from './enrollment/enrollment.module';
 import { LicenseModule } from './license/license.module';
 import { OutboxModule } from './outbox/outbox.module';
@@ -31,6 +32,7 @@ export class AppModule {
         SeatsModule,
         LicenseModule,
         EnrollmentModule,
+        ActivationModule,
       ],
     };
   }

@@ -7,6 +7,7 @@ import { httpTlsOf, NATS_CONNECTION, startService } from '@fleetcast/service-kit
 import type { Logger } from '@fleetcast/telemetry';
 import { AppModule, AppModuleOptions } from './app.module';
 import { LICENSING_SCHEMA, LicensingConfig } from './config/licensing.config';
+import { ActivationRunner } from './activation/activation.runner';
 import { LicenseExpiryWatcher } from './license/license-expiry.watcher';
 import { LicenseService } from './license/license.service';
 import { LicensingOutbox } from './outbox/licensing-outbox.service';
@@ -37,6 +38,8 @@ export function startLicensing(config: LicensingConfig, logger: Logger, telemetr
       await app.get(LicenseService).installFromConfig();
       app.get(LicenseExpiryWatcher).start();
       app.get(StaleSeatSweeper).start();
+      // A running activation left by an instance that died is taken up once its lease ends.
+      app.get(ActivationRunner).start();
     },
   });
 }

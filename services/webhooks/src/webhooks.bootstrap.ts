@@ -1,6 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Streams } from '@fleetcast/contracts';
+import { WebhookEvents } from '@fleetcast/contracts';
 import { ensureStreams, NatsConnection } from '@fleetcast/nats';
 import { runMigrations } from '@fleetcast/persistence';
 import { httpTlsOf, NATS_CONNECTION, startService } from '@fleetcast/service-kit';
@@ -29,7 +29,8 @@ export function startWebhooks(config: WebhooksConfig, logger: Logger, telemetry?
         const applied = await runMigrations(app.get(DataSource), WEBHOOKS_SCHEMA);
         if (applied.length > 0) logger.info({ applied }, 'migrations applied');
       }
-      await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.taskEvents, Streams.licensingEvents]);
+      // The streams of every event type it forwards (WebhookEvents), whoever else creates them.
+      await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [...new Set(Object.values(WebhookEvents).map((e) => e.stream))]);
       app.get(DeliveryWorker).start();
       await app.get(EventIntakeConsumer).start();
     },

@@ -6,8 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DeviceEnrolled, DeviceEnrolledV1, ErrorCode, FleetcastError, LicenseOverage, Streams, WebhookDeliveryBody, WebhooksRpc } from '@fleetcast/contracts';
-import { connectNats, ensureStreams, NatsConnection, RpcClient } from '@fleetcast/nats';
+import { DeviceEnrolled, DeviceEnrolledV1, ErrorCode, FleetcastError, LicenseOverage, WebhookDeliveryBody, WebhooksRpc } from '@fleetcast/contracts';
+import { connectNats, NatsConnection, RpcClient } from '@fleetcast/nats';
 import { createTestDatabase, freePort, NatsServer, NodeProcess, spawnNodeProcess, startNatsServer, TestDatabase, waitFor } from '@fleetcast/testing';
 import { verifyWebhook, WEBHOOK_DELIVERY_HEADER, WEBHOOK_EVENT_HEADER, WEBHOOK_SIGNATURE_HEADER } from '@fleetcast/webhook-signature';
 
@@ -115,7 +115,6 @@ describe('webhooks service: signed deliveries, retries, refusals and a crash', {
     work = await mkdtemp(join(tmpdir(), 'fleetcast-webhooks-int-'));
     nc = await connectNats({ ...nats.adminConnectOptions(), servers: nats.url, name: 'webhooks-test' });
     rpc = new RpcClient(nc);
-    await ensureStreams(nc, [Streams.licensingEvents, Streams.taskEvents]);
     httpPort = await freePort('127.0.0.1');
     await start();
   });

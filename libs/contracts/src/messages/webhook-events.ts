@@ -2,9 +2,11 @@ import { z } from 'zod';
 import { idSchema, isoTimeSchema } from '../common';
 import { ConsumerDefinition, Streams } from '../streams';
 import { SubjectBase } from '../subjects';
+import { ActivationCompleted } from './activation-events';
 import { DeviceEnrolled, DeviceRetired } from './device-enrollment';
 import { LicenseExpiring, LicenseOverage } from './license-events';
 import { DeviceTaskFailed, TaskCompleted } from './task-events';
+import { TopologyChanged } from './topology-events';
 
 /**
  * The events external systems can subscribe to through webhooks, each with the NATS event it comes
@@ -19,6 +21,8 @@ export const WebhookEvents = {
   'device.retired': { subjectBase: SubjectBase.deviceRetired, source: DeviceRetired, stream: Streams.licensingEvents },
   'license.overage': { subjectBase: SubjectBase.licenseOverage, source: LicenseOverage, stream: Streams.licensingEvents },
   'license.expiring': { subjectBase: SubjectBase.licenseExpiring, source: LicenseExpiring, stream: Streams.licensingEvents },
+  'activation.completed': { subjectBase: SubjectBase.activationCompleted, source: ActivationCompleted, stream: Streams.licensingEvents },
+  'topology.changed': { subjectBase: SubjectBase.topologyChanged, source: TopologyChanged, stream: Streams.topologyEvents },
 } as const;
 
 export type WebhookEventType = keyof typeof WebhookEvents;

@@ -3,6 +3,7 @@ import { InventoryRpc } from './inventory.rpc';
 import { LicensingRpc } from './licensing.rpc';
 import { TasksDeviceRpc, TasksRpc } from './tasks.rpc';
 import { WebhooksRpc } from './webhooks.rpc';
+import { ActivationRpc } from './activation.rpc';
 import { TopologyDeviceRpc, TopologyRpc } from './topology.rpc';
 
 /**
@@ -19,5 +20,6 @@ export function allRpcSubjects(): string[] {
     ...Object.values(TopologyRpc),
     ...Object.values(TopologyDeviceRpc),
     ...Object.values(WebhooksRpc),
+    ...Object.values(ActivationRpc),
   ].map((c) => c.subject);
 }

@@ -220,6 +220,14 @@ export const lanClaimKeySchema = z.string().regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgk
 /** Peers' addresses a LAN session names: plenty to repair from, bounded for a subnet of thousands. */
 export const MAX_SESSION_PEERS = 64;
 
+export const packageContentStatusSchema = z.object({
+  packageId: idSchema,
+  contentId: sha256HexSchema.nullable(),
+  state: z.enum(['available', 'missing', 'no-content']),
+  detail: z.string().nullable(),
+});
+export type PackageContentStatus = z.infer<typeof packageContentStatusSchema>;
+
 const byId = z.object({ id: idSchema });
 const list = <T extends z.ZodTypeAny>(item: T) => z.object({ items: z.array(item), total: z.number().int() });
 
@@ -227,6 +235,12 @@ export const TasksRpc = {
   createPackage: defineRpc('tasks.cmd.package.create.v1', createPackageSchema, packageSchema),
   getPackage: defineRpc('tasks.qry.package.get.v1', byId, packageSchema),
   listPackages: defineRpc('tasks.qry.package.list.v1', paginationSchema, list(packageSchema)),
+  /**
+   * A page of packages, each checked against the origin: `available` (the origin holds the content
+   * the manifest names), `missing` (it does not: upload it again), `no-content` (none uploaded yet).
+   * An origin that does not answer fails the request (COMMON.UNAVAILABLE): try again later.
+   */
+  packageContentStatus: defineRpc('tasks.qry.package.content-status.v1', paginationSchema, list(packageContentStatusSchema)),
   attachContent: defineRpc('tasks.cmd.package.attach-content.v2', attachContentSchema, packageSchema),
   getManifest: defineRpc('tasks.qry.manifest.get.v1', z.object({ contentId: sha256HexSchema }), signedManifestSchema),
   /** The active signing key (kept for existing callers; `getSigningKeys` gives the whole set). */

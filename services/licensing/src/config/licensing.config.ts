@@ -59,6 +59,10 @@ export const licensingEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend(
   SEAT_STALE_AFTER_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   // Hourly: a seat freed an hour late costs nothing, and each sweep pages through the inventory's stale devices.
   SEAT_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).default(HOUR_MS),
+  // An idle instance looks for an activation to run (or resume) this often; starting one wakes it at once.
+  ACTIVATION_POLL_MS: z.coerce.number().int().min(50).default(2_000),
+  // How long an instance holds a running activation without storing progress: after it, another takes it up.
+  ACTIVATION_LEASE_MS: z.coerce.number().int().min(100).default(30_000),
   /**
    * The fleet's trust directory (`fleetcast-trust init`): the fleet account's and an operator's
    * signing keys, to issue device credentials and publish revocations. Absent: enrollment refused.

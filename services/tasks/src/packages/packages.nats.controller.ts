@@ -18,6 +18,11 @@ export class PackagesNatsController {
     return handleRpc(TasksRpc.getPackage, payload, (req) => this.packages.get(req.id));
   }
 
+  @MessagePattern(TasksRpc.packageContentStatus.subject)
+  contentStatus(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.packageContentStatus, payload, (req) => this.packages.contentStatus(req.limit, req.offset));
+  }
+
   @MessagePattern(TasksRpc.listPackages.subject)
   list(@Payload() payload: unknown) {
     return handleRpc(TasksRpc.listPackages, payload, (req) => this.packages.list(req.limit, req.offset));

@@ -61,6 +61,13 @@ export class PackagesRepository {
     return { items: rows.map(toPackage), total: count };
   }
 
+  /** Oldest first: a page walk that new packages only extend, so that none is skipped. */
+  async listOldestFirst(limit: number, offset: number): Promise<{ items: Package[]; total: number }> {
+    const rows = await queryRows<PackageRow>(this.db, `SELECT ${COLUMNS} FROM tasks.packages ORDER BY created_at, id LIMIT $1 OFFSET $2`, [limit, offset]);
+    const [{ count }] = await this.db.query(`SELECT count(*)::int AS count FROM tasks.packages`);
+    return { items: rows.map(toPackage), total: count };
+  }
+
   async attachContent(id: string, signed: Signed<Manifest>): Promise<Package> {
     const m = signed.value;
     const rows = await queryRows<PackageRow>(this.db, 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { attachContentSchema, contentDescriptorSchema, ContentDescriptor, createPackageSchema, ErrorCode, FleetcastError, Package, SignedManifest, SigningKeyInfo, SigningKeySet } from '@fleetcast/contracts';
+import { attachContentSchema, contentDescriptorSchema, ContentDescriptor, createPackageSchema, ErrorCode, FleetcastError, Package, PackageContentStatus, SignedManifest, SigningKeyInfo, SigningKeySet } from '@fleetcast/contracts';
 import { issueDownloadToken, manifestHash, manifestShapeError, signManifest, toWire } from '@fleetcast/content';
 import { LOGGER } from '@fleetcast/service-kit';
 import { TASKS_CONFIG, TasksConfig } from '../config/tasks.config';
@@ -11,6 +11,9 @@ import { SigningKeyService } from './signing-key.service';
 
 /** Reading a package's block hashes is one small request (32 bytes a MiB); a slow origin is a failed attach, tried again by the caller. */
 const ORIGIN_TIMEOUT_MS = 10_000;
+
+/** Origin requests in flight at once while checking a page of packages. */
+const CONTENT_CHECKS_AT_ONCE = 8;
 
 @Injectable()
 export class PackagesService {
@@ -33,6 +36,33 @@ export class PackagesService {
 
   list(limit: number, offset: number) {
     return this.packages.list(limit, offset);
+  }
+
+  /**
+   * A page of packages (oldest first) with whether the origin still holds each one's content. An
+   * origin that does not answer fails the page: the caller (activation) tries it again.
+   */
+  async contentStatus(limit: number, offset: number): Promise<{ items: PackageContentStatus[]; total: number }> {
+    const { items, total } = await this.packages.listOldestFirst(limit, offset);
+    const statuses: PackageContentStatus[] = [];
+    // A few at a time: a page of a thousand packages must not open a thousand requests to the origin at once.
+    for (let i = 0; i < items.length; i += CONTENT_CHECKS_AT_ONCE) {
+      statuses.push(...(await Promise.all(items.slice(i, i + CONTENT_CHECKS_AT_ONCE).map((p) => this.contentStatusOf(p)))));
+    }
+    return { items: statuses, total };
+  }
+
+  private async contentStatusOf(p: Package): Promise<PackageContentStatus> {
+    if (p.status !== 'ready' || p.contentId === null) return { packageId: p.id, contentId: null, state: 'no-content', detail: 'no content was uploaded for it yet' };
+    try {
+      await this.storedContent(p.contentId);
+      return { packageId: p.id, contentId: p.contentId, state: 'available', detail: null };
+    } catch (error) {
+      if (error instanceof FleetcastError && error.code === ErrorCode.ContentNotFound) {
+        return { packageId: p.id, contentId: p.contentId, state: 'missing', detail: `the origin holds no content ${p.contentId}: upload it again` };
+      }
+      throw error;
+    }
   }
 
   /**

@@ -10,8 +10,8 @@ export const WEBHOOKS_CONFIG = Symbol('WEBHOOKS_CONFIG');
 export const WEBHOOKS_SCHEMA = 'webhooks';
 
 export const webhooksEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
-  // 3007: after the other services' ports, so a one-machine stack needs no remapping; 0 lets the OS pick.
-  HTTP_PORT: port(3007),
+  // 3005: after the inventory (3001), tasks (3002), licensing (3003) and topology (3004); 0 lets the OS pick.
+  HTTP_PORT: port(3005),
   /**
    * Networks webhooks may be delivered to although the address policy refuses them (loopback,
    * private, link-local...), comma-separated CIDRs. Empty: public addresses only.

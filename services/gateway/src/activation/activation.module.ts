@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { ActivationHttpController } from './activation.http.controller';
+
+@Module({ controllers: [ActivationHttpController] })
+export class ActivationModule {}
