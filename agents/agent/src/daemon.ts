@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentSettings, ByteSource, EnrollRequest, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, LanIssue, LanIssueCode, NetworkInterface, ResolvedSettings, TaskAssignedV1, AssignmentRejectCode, emptyBytesBySource } from '@fleetcast/contracts';
+import { AgentSettings, ByteSource, DeviceOfficePolicy, EnrollRequest, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, LanIssue, LanIssueCode, NetworkInterface, ResolvedSettings, TaskAssignedV1, AssignmentRejectCode, emptyBytesBySource } from '@fleetcast/contracts';
 import type { Manifest } from '@fleetcast/content';
 import { Gauge } from 'prom-client';
 import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
@@ -137,6 +137,8 @@ export class AgentDaemon {
   );
   /** Assignments are checked one at a time, in arrival order: each may update the pinned key file. */
   private intake: Promise<void> = Promise.resolve();
+  /** This device's office and its policy as the topology service last said (null: no topology, or not placed yet). */
+  private officePolicy: DeviceOfficePolicy | null = null;
   /** This run's key for claiming LAN sessions (in memory only). */
   private readonly claimKey = new LanClaimKey();
   private rejections!: RejectionLog;
@@ -226,6 +228,7 @@ export class AgentDaemon {
       logger: log,
       onAssignment: (received) => this.onAssignment(received),
       onSettingsChanged: () => void this.refreshSettings(),
+      onTopologyChanged: () => void this.refreshOfficePolicy('topology-changed'),
       spoolLimits: this.config.spool,
       onSpoolDropped: (reason, count) => this.spoolDropped.inc({ reason }, count),
     });
@@ -247,6 +250,7 @@ export class AgentDaemon {
     }
     await this.refreshSettings();
     await this.scan('start');
+    await this.refreshOfficePolicy('start');
     this.scanTimer = setInterval(() => void this.scan('interval'), this.config.scanIntervalSeconds * 1000);
     this.netWatch = watchNetworkChanges(5000, () => void this.scan('network-change'), { includeInternal: this.config.includeLoopback });
     if (this.config.statusPort !== undefined) {
@@ -289,6 +293,7 @@ export class AgentDaemon {
     return {
       deviceId: this.deviceId,
       settings: this.settings ?? null,
+      office: this.officePolicy,
       spooledMessages: await this.link.spooled(),
       // Whom the device trusts to sign what it runs, and what it refused.
       controlPlaneKeys: { pinned: trust.keys.keys.map((k) => k.keyId), retired: trust.keys.retiredKeyIds, problem: trust.problem ?? null },
@@ -528,6 +533,13 @@ export class AgentDaemon {
   ): Promise<LanDownload | LanIssue | null> {
     const multicast = this.config.multicast;
     if (multicast === undefined || !task.settings.useMulticast) return null;
+    const office = this.officePolicy;
+    if (office !== null && !office.policy.multicastDiscovery) {
+      // The office's type rules the LAN session out (vpn: each device alone; wifi: no multicast on the air).
+      const message = `office ${office.office.id} (${office.office.type}) takes no part in multicast sessions: downloaded from the origin`;
+      this.config.logger.info({ taskId: task.taskId, office: office.office }, message);
+      return { code: LanIssueCode.OfficePolicy, message };
+    }
     // A device that may never represent and already holds the content has nothing to gain from the session.
     if (multicast.representativeWeight === 0 && (await this.cache.has(task.package.contentId))) return null;
     try {
@@ -654,9 +666,28 @@ export class AgentDaemon {
       const scan = await collectInventory(this.inventoryOptions(), scanSeq);
       await this.link.publishScan(scan);
       this.config.logger.debug({ why, interfaces: scan.interfaces.length }, 'inventory scan queued');
-      if (why !== 'start') await this.refreshSettings();
+      if (why !== 'start') {
+        await this.refreshSettings();
+        await this.refreshOfficePolicy('scan');
+      }
     } catch (error) {
       this.config.logger.warn({ err: (error as Error).message, why }, 'inventory scan failed');
+    }
+  }
+
+  /**
+   * This device's office and its policy, asked at start, after each scan and when the topology
+   * changes (an event): a `vpn` office shares nothing with peers, a `wifi` office sends no multicast
+   * (see `lanDownload`). Kept as it was when the control plane does not answer.
+   */
+  private async refreshOfficePolicy(why: string): Promise<void> {
+    try {
+      const next = await this.link.officePolicy();
+      const changed = JSON.stringify(next) !== JSON.stringify(this.officePolicy);
+      this.officePolicy = next;
+      if (changed) this.config.logger.info({ why, office: next?.office ?? null, placed: next?.placed ?? null, policy: next?.policy ?? null, topologyVersion: next?.topologyVersion ?? null }, 'office policy');
+    } catch (error) {
+      this.config.logger.warn({ err: (error as Error).message, why }, 'could not read the office policy; keeping the previous one');
     }
   }
 

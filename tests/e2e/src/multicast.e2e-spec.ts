@@ -154,4 +154,34 @@ describe('end to end: subnet multicast', () => {
     assert.ok(lan.lanBytesSent >= SIZE, `LAN bytes sent ${lan.lanBytesSent}`);
     assert.notEqual(lan.sessionStartedAt, null);
   });
+
+  test('a topology whose office is wifi reaches the agents at once (an event), and their next task skips the multicast, saying why', async () => {
+    // The agents' loopback addresses put them in no office: they are in the default office, here a wifi one.
+    const uploadedAt = performance.now();
+    await api.ok('POST', '/v1/topology', { schemaVersion: 1, origin: { addresses: ['10.0.0.10'] }, offices: [{ id: 'hq', name: 'Headquarters', type: 'wifi', subnets: ['10.0.0.0/16'] }] });
+    await waitFor(
+      async () => {
+        const offices = await Promise.all(DEVICES.map(async (id) => ((await (await fetch(`${statusUrls.get(id)}/status`)).json()) as { office: { office: { type: string } } | null }).office));
+        return offices.every((o) => o?.office.type === 'wifi');
+      },
+      { timeoutMs: 15_000, intervalMs: 100, description: "every agent's /status showing its wifi office" },
+    );
+    // Far under the scan interval (5 minutes by default): the topology.changed event, not a scan, told them.
+    console.log(`[measure] office policy at every agent ${((performance.now() - uploadedAt) / 1000).toFixed(2)} s after the upload`);
+
+    const data = randomBytes(MB);
+    const pkg = await api.ok('POST', '/v1/packages', { name: 'mc-wifi-package', version: '1', platform: 'linux', installCommand: '/bin/true' });
+    assert.equal((await api.upload(pkg.id, new Blob([data]).stream(), { 'x-content-sha256': createHash('sha256').update(data).digest('hex') })).status, 200);
+    const profile = await api.ok('POST', '/v1/profiles', { name: 'multicast in a wifi office', useMulticast: true, sessionStartDelaySeconds: 3 });
+    const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: DEVICES }, profileId: profile.id });
+    const summary = await waitFor(async () => {
+      const s = await api.ok('GET', `/v1/tasks/${task.id}/summary`);
+      return s.counts.succeeded === DEVICES.length ? s : null;
+    }, { timeoutMs: 60_000, intervalMs: 250, description: 'every device done' });
+    assert.equal(summary.bytes.multicast, 0, 'no multicast in a wifi office');
+    assert.equal(summary.bytes.origin, DEVICES.length * MB);
+    const issues = summary.subnets[0].lan.issues as Array<{ code: string; devices: number; message: string }>;
+    assert.deepEqual(issues.map((i) => [i.code, i.devices]), [['LAN.OFFICE_POLICY', DEVICES.length]]);
+    assert.match(issues[0]!.message, /office hq \(wifi\) takes no part in multicast sessions/);
+  });
 });

@@ -2,10 +2,14 @@ import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:
 import { join } from 'node:path';
 import { AckPolicy, DeliverPolicy, ErrorCode as NatsErrorCode, headers as natsHeaders, nanos, NatsError, Subscription } from 'nats';
 import {
+  DeviceOfficePolicy,
+  DevicePlaced,
   DeviceStatusReported,
   DeviceStatusReportedV2,
   DeviceStatusV1,
   DeviceStatusV2,
+  ErrorCode,
+  FleetcastError,
   InventoryScanSubmitted,
   InventoryScanV1,
   LanSession,
@@ -13,8 +17,10 @@ import {
   ResolvedSettings,
   SettingsChanged,
   Streams,
+  SubjectBase,
   TaskAssigned,
   TasksDeviceRpc,
+  TopologyDeviceRpc,
   assignmentReplayConsumerName,
   deviceInboxPrefix,
   versioned,
@@ -36,6 +42,8 @@ export interface NatsLinkOptions {
   /** Every message on the device's assignment subjects, decoded but not yet trusted (`checkAssignment` decides). */
   onAssignment: (received: ReceivedAssignment) => void;
   onSettingsChanged: () => void;
+  /** The topology changed, or this device was placed in another office: its office policy may have changed. */
+  onTopologyChanged?: () => void;
   /** The outgoing spool's size limits (see `core/spool-policy.ts`); DEFAULT_SPOOL_LIMITS unless given. */
   spoolLimits?: SpoolLimits;
   /**
@@ -78,6 +86,7 @@ export class NatsLink {
   private rpc?: RpcClient;
   private live?: Subscription;
   private settingsSub?: Subscription;
+  private topologySubs: Subscription[] = [];
   private flushing = false;
   private closed = false;
   private spoolSeq = 0;
@@ -112,6 +121,12 @@ export class NatsLink {
       },
     });
     this.settingsSub = this.nc.subscribe(SettingsChanged.subject(), { callback: () => this.options.onSettingsChanged() });
+    const onTopology = () => this.options.onTopologyChanged?.();
+    this.topologySubs = [
+      // Every version of the broadcast, as the device's permissions allow it.
+      this.nc.subscribe(`${SubjectBase.topologyChanged}.*`, { callback: onTopology }),
+      this.nc.subscribe(DevicePlaced.deviceFilter(this.options.deviceId), { callback: onTopology }),
+    ];
     void this.watchStatus();
     await this.catchUp();
     void this.flushSpool();
@@ -121,6 +136,7 @@ export class NatsLink {
     this.closed = true;
     this.live?.unsubscribe();
     this.settingsSub?.unsubscribe();
+    for (const sub of this.topologySubs) sub.unsubscribe();
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
   }
 
@@ -317,6 +333,19 @@ export class NatsLink {
   /** Messages waiting on disk to be published (visible in the agent's status). */
   async spooled(): Promise<number> {
     return (await readdir(this.spoolDir)).filter((f) => f.endsWith('.json')).length;
+  }
+
+  /**
+   * This device's office, the policy of its office's type and its WAN figures; null while the
+   * control plane has no topology or has not placed this device yet (no scan of it so far).
+   */
+  async officePolicy(): Promise<DeviceOfficePolicy | null> {
+    try {
+      return await this.rpc!.callAsDevice(TopologyDeviceRpc.getPolicy, this.options.deviceId, {});
+    } catch (error) {
+      if (error instanceof FleetcastError && (error.code === ErrorCode.NoTopology || error.code === ErrorCode.TopologyDeviceUnknown)) return null;
+      throw error;
+    }
   }
 
   async settings(): Promise<ResolvedSettings> {

@@ -67,6 +67,8 @@ export const LanIssueCode = {
    * representative's device when the control plane listed it; the rest came from peers, then the origin.
    */
   SessionDeadline: 'LAN.SESSION_DEADLINE',
+  /** The device's office type rules the session out (`vpn`, `wifi`: no multicast); it downloaded without one. */
+  OfficePolicy: 'LAN.OFFICE_POLICY',
 } as const;
 export type LanIssueCode = (typeof LanIssueCode)[keyof typeof LanIssueCode];
 
