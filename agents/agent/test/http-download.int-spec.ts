@@ -292,7 +292,7 @@ test('a stalled response: dropped after the idle timeout and retried', async () 
   assert.equal(server.requests[1]!.range, rangeFrom(2));
 });
 
-test('nothing listening: DOWNLOAD.NETWORK after bounded attempts', async () => {
+test('nothing listening: DOWNLOAD.ORIGIN_UNREACHABLE, naming the origin and why, after bounded attempts', async () => {
   // A port that was just free: bind, note, close.
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
@@ -302,7 +302,11 @@ test('nothing listening: DOWNLOAD.NETWORK after bounded attempts', async () => {
   const http = source(`http://127.0.0.1:${port}/content/file`, { maxAttemptsPerBlock: 3 });
   await assert.rejects(
     downloadIntoCache({ cache, manifest, sources: [http], signal: new AbortController().signal }),
-    (e: unknown) => e instanceof DownloadSourceError && e.code === AgentErrorCode.DownloadNetwork && /ECONNREFUSED/.test(e.message),
+    (e: unknown) =>
+      e instanceof DownloadSourceError &&
+      e.code === AgentErrorCode.DownloadOriginUnreachable &&
+      e.message.includes(`the origin http://127.0.0.1:${port}/content/file cannot be reached from this device`) &&
+      /ECONNREFUSED/.test(e.message),
   );
   assert.equal(http.stats.failedRequests, 3);
 });

@@ -112,3 +112,23 @@ function redact(url: string): string {
     return '(unparsable URL)';
   }
 }
+
+/**
+ * Runs a service's migrate command (`node dist/src/migrate.js <direction>`) against `databaseUrl`
+ * with nothing else in its environment, as an operator would: the exit code and the output.
+ */
+export async function runMigrateCommand(script: string, direction: string, databaseUrl: string): Promise<{ code: number | null; output: string }> {
+  const { spawnNodeProcess } = await import('./node-process');
+  const child = await spawnNodeProcess(script, { name: `migrate-${direction}`, args: [direction], env: { DATABASE_URL: databaseUrl } });
+  const exit = await child.exited;
+  return { code: exit.code, output: child.output() };
+}
+
+/** The tables of a schema, sorted, without the migrations table. */
+export async function schemaTables(client: Pick<Client, 'query'>, schema: string): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1 AND table_name <> 'migrations' ORDER BY 1`,
+    [schema],
+  );
+  return rows.map((r) => r.name);
+}

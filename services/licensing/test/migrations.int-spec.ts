@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
-import { createTestDatabase, spawnNodeProcess, TestDatabase } from '@fleetcast/testing';
+import { createTestDatabase, runMigrateCommand, TestDatabase } from '@fleetcast/testing';
 import { LICENSING_MIGRATIONS } from '../src/migrations';
 import { CleanupStack } from './licensing-fixtures';
 
@@ -22,12 +22,8 @@ describe('licensing migrations through the migrate command', { timeout: 120_000 
   });
   after(() => cleanup.run());
 
-  /** Only DATABASE_URL: the command needs none of the license settings. */
-  async function migrate(direction: string): Promise<{ code: number | null; output: string }> {
-    const child = await spawnNodeProcess(migrateScript, { name: `migrate-${direction}`, args: [direction], env: { DATABASE_URL: db.url } });
-    const exit = await child.exited;
-    return { code: exit.code, output: child.output() };
-  }
+  /** The migrate command with DATABASE_URL alone (it needs none of the service's other settings). */
+  const migrate = (direction: string) => runMigrateCommand(migrateScript, direction, db.url);
 
   async function state(): Promise<{ tables: string[]; applied: number }> {
     const { rows } = await client.query<{ name: string }>(

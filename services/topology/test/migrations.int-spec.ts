@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
-import { createTestDatabase, spawnNodeProcess, TestDatabase } from '@fleetcast/testing';
+import { createTestDatabase, runMigrateCommand, schemaTables, TestDatabase } from '@fleetcast/testing';
 import { TOPOLOGY_MIGRATIONS } from '../src/migrations';
 import { CleanupStack } from './topology-fixtures';
 
@@ -22,19 +22,13 @@ describe('topology migrations through the migrate command', { timeout: 120_000 }
   });
   after(() => cleanup.run());
 
-  async function migrate(direction: string): Promise<{ code: number | null; output: string }> {
-    const child = await spawnNodeProcess(migrateScript, { name: `migrate-${direction}`, args: [direction], env: { DATABASE_URL: db.url } });
-    const exit = await child.exited;
-    return { code: exit.code, output: child.output() };
-  }
+  /** The migrate command with DATABASE_URL alone (it needs none of the service's other settings). */
+  const migrate = (direction: string) => runMigrateCommand(migrateScript, direction, db.url);
 
   async function state(): Promise<{ tables: string[]; applied: number }> {
-    const { rows } = await client.query<{ name: string }>(
-      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'topology' AND table_name <> 'migrations' ORDER BY 1`,
-    );
     const exists = (await client.query(`SELECT to_regclass('topology.migrations') AS t`)).rows[0].t !== null;
     const applied = exists ? (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM topology.migrations')).rows[0]!.n : 0;
-    return { tables: rows.map((r) => r.name), applied };
+    return { tables: await schemaTables(client, 'topology'), applied };
   }
 
   const all = { tables: ['offices', 'outbox', 'placements', 'state', 'subnets', 'versions'], applied: TOPOLOGY_MIGRATIONS.length };

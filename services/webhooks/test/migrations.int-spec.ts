@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
-import { createTestDatabase, spawnNodeProcess, TestDatabase } from '@fleetcast/testing';
+import { createTestDatabase, runMigrateCommand, schemaTables, TestDatabase } from '@fleetcast/testing';
 import { WEBHOOKS_MIGRATIONS } from '../src/migrations';
 
 const migrateScript = join(__dirname, '..', 'src', 'migrate.js');
@@ -21,16 +21,10 @@ describe('webhooks migrations through the migrate command', { timeout: 120_000 }
     await db?.drop();
   });
 
-  async function migrate(direction: string): Promise<{ code: number | null; output: string }> {
-    const child = await spawnNodeProcess(migrateScript, { name: `migrate-${direction}`, args: [direction], env: { DATABASE_URL: db.url } });
-    const exit = await child.exited;
-    return { code: exit.code, output: child.output() };
-  }
+  /** The migrate command with DATABASE_URL alone (it needs none of the service's other settings). */
+  const migrate = (direction: string) => runMigrateCommand(migrateScript, direction, db.url);
 
-  async function tables(): Promise<string[]> {
-    const { rows } = await client.query<{ name: string }>(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'webhooks' AND table_name <> 'migrations' ORDER BY 1`);
-    return rows.map((r) => r.name);
-  }
+  const tables = () => schemaTables(client, 'webhooks');
 
   it('applies every migration, reverts them, and applies them again; one delivery per subscription and event', async () => {
     const up = await migrate('up');

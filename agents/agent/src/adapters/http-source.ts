@@ -156,7 +156,13 @@ export class HttpSource implements DownloadSource {
     } catch (error) {
       if (signal.aborted) throw new DownloadAbortedError();
       this.stats.failedRequests += 1;
-      return { charged: [run.first], failure: { code: AgentErrorCode.DownloadNetwork, message: describe(error), retryable: true } };
+      const unreachable = UNREACHABLE_CODES.has((error as NodeJS.ErrnoException).code ?? '');
+      return {
+        charged: [run.first],
+        failure: unreachable
+          ? { code: AgentErrorCode.DownloadOriginUnreachable, message: `the origin ${this.options.url} cannot be reached from this device (${describe(error)})`, retryable: true }
+          : { code: AgentErrorCode.DownloadNetwork, message: describe(error), retryable: true },
+      };
     }
 
     try {
@@ -355,6 +361,9 @@ function isSinkError(error: unknown): error is SinkError {
 function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new DownloadAbortedError();
 }
+
+/** Connection errors that mean "no way to the origin", as opposed to a transfer that broke off (a reset). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 function describe(error: unknown): string {
   if (error instanceof Error) {

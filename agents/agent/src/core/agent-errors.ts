@@ -19,6 +19,12 @@ export const AgentErrorCode = {
   DownloadCorrupt: 'DOWNLOAD.CORRUPT',
   DownloadTruncated: 'DOWNLOAD.TRUNCATED',
   DownloadNetwork: 'DOWNLOAD.NETWORK',
+  /**
+   * The origin cannot be reached from this device at all (refused, no route, name not resolved,
+   * connection timed out): a network or firewall matter between the device's office and the origin,
+   * reported as such, not as a transfer that broke off.
+   */
+  DownloadOriginUnreachable: 'DOWNLOAD.ORIGIN_UNREACHABLE',
   DownloadHttpStatus: 'DOWNLOAD.HTTP_STATUS',
   DownloadNotFound: 'DOWNLOAD.NOT_FOUND',
   /** The origin refused the download token (expired, or none could be had from the control plane). */
