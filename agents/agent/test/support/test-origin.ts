@@ -107,7 +107,7 @@ async function serve(options: TestOriginOptions, behaviour: Behaviour, req: Inco
     if (res.destroyed) return;
     const piece = body.subarray(offset, Math.min(offset + WRITE_CHUNK, limit));
     record.bodyBytes += piece.length;
-    if (!res.write(piece)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+    if (!res.write(piece)) await drainedOrClosed(res);
   }
   if (behaviour.kind === 'truncate') {
     // Close the connection (FIN, not RST, so that the bytes sent so far all arrive) without ending the body.
@@ -116,4 +116,17 @@ async function serve(options: TestOriginOptions, behaviour: Behaviour, req: Inco
   }
   if (behaviour.kind === 'stall') return; // the connection stays open until the client gives up
   res.end();
+}
+
+/** Waits until `res` drains or closes, leaving no listener behind (a response may wait many times). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }
