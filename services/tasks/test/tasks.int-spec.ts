@@ -217,6 +217,32 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     assert.deepEqual([completed.devices, completed.succeeded, completed.failed, completed.action], [3, 2, 1, 'install']);
   });
 
+  test('the task list filters by status, package and creation time, newest first, and counts the matches', async () => {
+    const { pkg: first } = await readyPackage();
+    const { pkg: second } = await readyPackage();
+    const before = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const a = await rpc.call(TasksRpc.createTask, { packageId: first.id, action: 'cache-only', targets: { deviceIds: ['flt-1'] } });
+    const b = await rpc.call(TasksRpc.createTask, { packageId: second.id, action: 'cache-only', targets: { deviceIds: ['flt-1'] } });
+    const c = await rpc.call(TasksRpc.createTask, { packageId: second.id, action: 'cache-only', targets: { deviceIds: ['flt-1'] }, startAt: new Date(Date.now() + 3_600_000).toISOString() });
+    const ids = (r: { items: Array<{ id: string }> }) => r.items.map((t) => t.id);
+
+    const ofSecond = await rpc.call(TasksRpc.listTasks, { packageId: second.id });
+    assert.deepEqual(ids(ofSecond), [c.id, b.id], 'newest first');
+    assert.equal(ofSecond.total, 2);
+    assert.deepEqual(ids(await rpc.call(TasksRpc.listTasks, { packageId: second.id, status: 'scheduled' })), [c.id]);
+    assert.deepEqual(ids(await rpc.call(TasksRpc.listTasks, { packageId: second.id, status: 'active' })), [b.id]);
+    const since = await rpc.call(TasksRpc.listTasks, { createdAfter: before, limit: 2 });
+    assert.deepEqual(ids(since), [c.id, b.id], 'a page of two');
+    assert.equal(since.total, 3, 'the total counts every match, not the page');
+    assert.deepEqual(ids(await rpc.call(TasksRpc.listTasks, { createdAfter: before, createdBefore: b.createdAt })), [a.id]);
+    await assert.rejects(
+      rpc.call(TasksRpc.listTasks, { createdAfter: b.createdAt, createdBefore: before }),
+      (e: FleetcastError) => e.code === ErrorCode.ContractInvalid && /createdAfter must be before createdBefore/.test(e.message),
+    );
+    await assert.rejects(rpc.call(TasksRpc.listTasks, { status: 'exploded' as never }), (e: FleetcastError) => e.code === ErrorCode.ContractInvalid && /status/.test(e.message));
+  });
+
   test('malformed, invalid and unknown-version status reports are dead-lettered; the consumer keeps going', async () => {
     const { pkg } = await readyPackage();
     const task = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: ['dev-dl'] } });

@@ -220,6 +220,20 @@ export const lanClaimKeySchema = z.string().regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgk
 /** Peers' addresses a LAN session names: plenty to repair from, bounded for a subnet of thousands. */
 export const MAX_SESSION_PEERS = 64;
 
+/** The task list's filters: status, package, and a creation time range ([createdAfter, createdBefore)). */
+export const listTasksSchema = paginationSchema
+  .extend({
+    status: taskStatusSchema.optional(),
+    packageId: idSchema.optional(),
+    createdAfter: isoTimeSchema.optional(),
+    createdBefore: isoTimeSchema.optional(),
+  })
+  .refine((q) => q.createdAfter === undefined || q.createdBefore === undefined || Date.parse(q.createdAfter) < Date.parse(q.createdBefore), {
+    message: 'createdAfter must be before createdBefore',
+    path: ['createdBefore'],
+  });
+export type ListTasksQuery = z.infer<typeof listTasksSchema>;
+
 export const packageContentStatusSchema = z.object({
   packageId: idSchema,
   contentId: sha256HexSchema.nullable(),
@@ -263,7 +277,8 @@ export const TasksRpc = {
 
   createTask: defineRpc('tasks.cmd.task.create.v1', createTaskSchema, taskSchema),
   getTask: defineRpc('tasks.qry.task.get.v1', byId, taskSchema),
-  listTasks: defineRpc('tasks.qry.task.list.v1', paginationSchema, list(taskSchema)),
+  /** Newest first; optional filters (added fields: older callers send none). */
+  listTasks: defineRpc('tasks.qry.task.list.v1', listTasksSchema, list(taskSchema)),
   listTaskDevices: defineRpc(
     'tasks.qry.task.devices.v1',
     paginationSchema.extend({ id: idSchema, state: deviceTaskStateSchema.optional() }),

@@ -20,7 +20,7 @@ export class TasksNatsController {
 
   @MessagePattern(TasksRpc.listTasks.subject)
   list(@Payload() payload: unknown) {
-    return handleRpc(TasksRpc.listTasks, payload, (req) => this.tasks.list(req.limit, req.offset));
+    return handleRpc(TasksRpc.listTasks, payload, (req) => this.tasks.list(req));
   }
 
   @MessagePattern(TasksRpc.listTaskDevices.subject)

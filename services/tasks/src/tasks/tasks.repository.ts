@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { queryRows } from '@fleetcast/persistence';
 import { DataSource, EntityManager } from 'typeorm';
-import { DeviceStatusV2, DeviceTask, DeviceTaskState, ErrorCode, TargetExclusion, TaskAction } from '@fleetcast/contracts';
+import { DeviceStatusV2, DeviceTask, DeviceTaskState, ErrorCode, ListTasksQuery, TargetExclusion, TaskAction } from '@fleetcast/contracts';
 import { StateReason, SubnetLanIssue, SubnetRepresentative, SummaryRow, TaskRecord } from './task-model';
 
 /** A device's report as applied, with the state it replaced. */
@@ -108,9 +108,17 @@ export class TasksRepository {
     return rows[0] ? toTask(rows[0]) : null;
   }
 
-  async listTasks(limit: number, offset: number): Promise<{ items: TaskRecord[]; total: number }> {
-    const rows = await queryRows<TaskRow>(this.db, `SELECT ${TASK_COLUMNS} FROM tasks.tasks ORDER BY created_at DESC, id LIMIT $1 OFFSET $2`, [limit, offset]);
-    const [{ count }] = await this.db.query(`SELECT count(*)::int AS count FROM tasks.tasks`);
+  /** Newest first, filtered by status, package and creation time ([createdAfter, createdBefore)); the total counts the matches. */
+  async listTasks(query: ListTasksQuery): Promise<{ items: TaskRecord[]; total: number }> {
+    const where = `($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR package_id = $2)
+       AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)`;
+    const filters = [query.status ?? null, query.packageId ?? null, query.createdAfter ?? null, query.createdBefore ?? null];
+    const rows = await queryRows<TaskRow>(this.db, `SELECT ${TASK_COLUMNS} FROM tasks.tasks WHERE ${where} ORDER BY created_at DESC, id LIMIT $5 OFFSET $6`, [
+      ...filters,
+      query.limit,
+      query.offset,
+    ]);
+    const [{ count }] = await this.db.query(`SELECT count(*)::int AS count FROM tasks.tasks WHERE ${where}`, filters);
     return { items: rows.map(toTask), total: count };
   }
 

@@ -10,6 +10,7 @@ import {
   InventoryRpc,
   MAX_SESSION_PEERS,
   LanSession,
+  ListTasksQuery,
   DeviceTaskFailed,
   DeviceTaskFailedV1,
   TaskCompleted,
@@ -150,8 +151,8 @@ export class TasksService {
     return this.toTask(task);
   }
 
-  async list(limit: number, offset: number): Promise<{ items: Task[]; total: number }> {
-    const { items, total } = await this.tasks.listTasks(limit, offset);
+  async list(query: ListTasksQuery): Promise<{ items: Task[]; total: number }> {
+    const { items, total } = await this.tasks.listTasks(query);
     return { items: await Promise.all(items.map((t) => this.toTask(t))), total };
   }
 
