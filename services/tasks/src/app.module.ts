@@ -4,7 +4,7 @@ import { serviceDataSourceOptions } from '@fleetcast/persistence';
 import { PlatformModule } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
 import { TASKS_CONFIG, TasksConfig } from './config/tasks.config';
-import { tasksDataSourceOptions } from './data-source';
+import { tasksDataSourceOptions } from './database/tasks-data-source';
 import { TasksModule } from './tasks/tasks.module';
 
 @Module({})

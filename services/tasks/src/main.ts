@@ -3,7 +3,7 @@ import { runMigrations, serviceDataSourceOptions } from '@fleetcast/persistence'
 import { runMain, startService } from '@fleetcast/service-kit';
 import { createLogger, startTelemetry } from '@fleetcast/telemetry';
 import { loadTasksConfig } from './config/tasks.config';
-import { tasksDataSourceOptions, TASKS_SCHEMA } from './data-source';
+import { tasksDataSourceOptions, TASKS_SCHEMA } from './database/tasks-data-source';
 
 const config = loadTasksConfig(process.env);
 const telemetry = startTelemetry('tasks', config.otlpEndpoint);

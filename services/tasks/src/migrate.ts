@@ -1,6 +1,6 @@
 import { migrateCommand } from '@fleetcast/persistence';
 import { loadTasksConfig } from './config/tasks.config';
-import { tasksDataSourceOptions } from './data-source';
+import { tasksDataSourceOptions } from './database/tasks-data-source';
 
 /** `node dist/src/migrate.js up|down`: applies or reverts the tasks schema's migrations. */
 const config = loadTasksConfig(process.env);

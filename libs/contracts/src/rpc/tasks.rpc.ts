@@ -285,6 +285,16 @@ export const TasksRpc = {
     list(deviceTaskSchema),
   ),
   getTaskSummary: defineRpc('tasks.qry.task.summary.v1', byId, taskSummarySchema),
+  /** How a device got where it is in a task: pending at creation, then each change of state or reason, oldest first. */
+  getDeviceHistory: defineRpc(
+    'tasks.qry.task.device-history.v1',
+    z.object({ id: idSchema, deviceId: idSchema }),
+    z.object({
+      taskId: idSchema,
+      deviceId: idSchema,
+      items: z.array(z.object({ seq: z.number().int().nonnegative(), state: deviceTaskStateSchema, reason: z.object({ code: z.string(), message: z.string() }).nullable(), at: z.string() })),
+    }),
+  ),
   getLanSession: defineRpc('tasks.qry.task.lan-session.v1', z.object({ taskId: idSchema, deviceId: idSchema }), lanSessionSchema),
 } as const;
 

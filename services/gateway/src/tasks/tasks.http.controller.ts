@@ -57,6 +57,16 @@ export class TasksHttpController {
     return this.rpc.call(TasksRpc.listTaskDevices, { ...query, id });
   }
 
+  @Get(':id/devices/:deviceId/history')
+  @ApiOperation({ summary: "How a device got where it is in a task: pending at creation, then each change of state or reason" })
+  @ApiIdParam()
+  @ApiIdParam('deviceId')
+  @ApiContractResponse(TasksRpc.getDeviceHistory.response)
+  @ApiErrorResponses(400, 401, 404, 503)
+  deviceHistory(@Param('id', new ZodValidationPipe(idSchema)) id: string, @Param('deviceId', new ZodValidationPipe(idSchema)) deviceId: string) {
+    return this.rpc.call(TasksRpc.getDeviceHistory, { id, deviceId });
+  }
+
   @Get(':id/summary')
   @ApiOperation({ summary: "A task's counts per state and bytes per source, overall and per subnet" })
   @ApiIdParam()

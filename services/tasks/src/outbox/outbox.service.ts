@@ -5,7 +5,7 @@ import { OutboxRelay } from '@fleetcast/persistence';
 import { NatsConnection } from '@fleetcast/nats';
 import { LOGGER, METRICS, NATS_CONNECTION } from '@fleetcast/service-kit';
 import type { Logger, Registry } from '@fleetcast/telemetry';
-import { TASKS_SCHEMA } from '../data-source';
+import { TASKS_SCHEMA } from '../database/tasks-data-source';
 
 /**
  * The tasks service's transactional outbox (`enqueue` inside a transaction, `kick` after it

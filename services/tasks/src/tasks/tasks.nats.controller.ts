@@ -39,6 +39,11 @@ export class TasksNatsController {
     return handleDeviceRpc(TasksDeviceRpc.getLanSession, ctx.getSubject(), payload, (req, deviceId) => this.tasks.lanSession(req.taskId, deviceId, req.claimKey));
   }
 
+  @MessagePattern(TasksRpc.getDeviceHistory.subject)
+  deviceHistory(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.getDeviceHistory, payload, (req) => this.tasks.deviceHistory(req.id, req.deviceId));
+  }
+
   @MessagePattern(TasksRpc.getTaskSummary.subject)
   summary(@Payload() payload: unknown) {
     return handleRpc(TasksRpc.getTaskSummary, payload, (req) => this.tasks.summary(req.id));

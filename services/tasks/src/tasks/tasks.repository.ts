@@ -195,7 +195,15 @@ export class TasksRepository {
    */
   async applyReports(m: EntityManager, reports: DeviceStatusV2[]): Promise<AppliedReport[]> {
     if (reports.length === 0) return [];
-    const rows = await queryRows<{ task_id: string; device_id: string; state: DeviceTaskState; old_state: DeviceTaskState; reason: { code: string; message: string } | null }>(m, 
+    const rows = await queryRows<{
+      task_id: string;
+      device_id: string;
+      seq: number;
+      state: DeviceTaskState;
+      old_state: DeviceTaskState;
+      reason: { code: string; message: string } | null;
+      old_reason: { code: string; message: string } | null;
+    }>(m, 
       `UPDATE tasks.device_tasks d SET state = v.state, seq = v.seq, reason = v.reason, bytes_origin = v.bo, bytes_multicast = v.bm,
          bytes_peer = v.bp, hash_verified = v.hv, exit_code = v.ec, output_tail = v.ot, updated_at = now(),
          -- A report without LAN activity (version 1) leaves what an earlier report said.
@@ -209,7 +217,7 @@ export class TasksRepository {
          lr text, ls timestamptz, lb bigint, lrp bigint, li bigint, lic text, lim text),
          tasks.device_tasks o
        WHERE d.task_id = v.task_id AND d.device_id = v.device_id AND d.seq < v.seq AND o.task_id = d.task_id AND o.device_id = d.device_id
-       RETURNING d.task_id, d.device_id, d.state, o.state AS old_state, d.reason`,
+       RETURNING d.task_id, d.device_id, d.seq, d.state, o.state AS old_state, d.reason, o.reason AS old_reason`,
       [
         JSON.stringify(
           reports.map((r) => ({
@@ -235,7 +243,33 @@ export class TasksRepository {
         ),
       ],
     );
+    // The device's history: a row per change of state or of reason (progress alone adds none).
+    const changes = rows.filter((r) => r.state !== r.old_state || JSON.stringify(r.reason) !== JSON.stringify(r.old_reason));
+    if (changes.length > 0) {
+      await m.query(
+        `INSERT INTO tasks.device_task_history (task_id, device_id, seq, state, reason)
+         SELECT task_id, device_id, seq, state, reason FROM jsonb_to_recordset($1::jsonb) AS h(task_id text, device_id text, seq int, state text, reason jsonb)`,
+        [JSON.stringify(changes.map((r) => ({ task_id: r.task_id, device_id: r.device_id, seq: r.seq, state: r.state, reason: r.reason })))],
+      );
+    }
     return rows.map((r) => ({ taskId: r.task_id, deviceId: r.device_id, state: r.state, previousState: r.old_state, reason: r.reason }));
+  }
+
+  /** A device's history in a task, oldest first; null when the device is not a target of the task. */
+  async deviceHistory(taskId: string, deviceId: string): Promise<Array<{ seq: number; state: DeviceTaskState; reason: { code: string; message: string } | null; at: string }> | null> {
+    const [target] = await queryRows<{ created_at: Date }>(
+      this.db,
+      `SELECT t.created_at FROM tasks.device_tasks d JOIN tasks.tasks t ON t.id = d.task_id WHERE d.task_id = $1 AND d.device_id = $2`,
+      [taskId, deviceId],
+    );
+    if (target === undefined) return null;
+    const rows = await queryRows<{ seq: number; state: DeviceTaskState; reason: { code: string; message: string } | null; at: Date }>(
+      this.db,
+      `SELECT seq, state, reason, at FROM tasks.device_task_history WHERE task_id = $1 AND device_id = $2 ORDER BY id`,
+      [taskId, deviceId],
+    );
+    // Where every device starts: pending since the task was created (no report says so).
+    return [{ seq: 0, state: 'pending', reason: null, at: target.created_at.toISOString() }, ...rows.map((r) => ({ seq: r.seq, state: r.state, reason: r.reason, at: r.at.toISOString() }))];
   }
 
   /** Marks tasks completed once every device reached a terminal state; returns those it marked, with their counts. */

@@ -162,6 +162,15 @@ export class TasksService {
     return summarize(id, await this.tasks.summaryRows(id), await this.tasks.representatives(id), await this.tasks.lanIssues(id), await this.tasks.reasons(id));
   }
 
+  async deviceHistory(id: string, deviceId: string) {
+    const items = await this.tasks.deviceHistory(id, deviceId);
+    if (items === null) {
+      if (!(await this.tasks.findTask(id))) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
+      throw new FleetcastError(ErrorCode.DeviceNotFound, `device ${deviceId} is not a target of task ${id}`);
+    }
+    return { taskId: id, deviceId, items };
+  }
+
   async devices(id: string, state: DeviceTaskState | undefined, limit: number, offset: number) {
     if (!(await this.tasks.findTask(id))) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
     return this.tasks.listDevices(id, state, limit, offset);
