@@ -58,6 +58,11 @@ export class TasksRepository {
     return this.db.transaction(fn);
   }
 
+  /** Reads in one snapshot (REPEATABLE READ): several queries see the same committed state. */
+  snapshot<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction('REPEATABLE READ', fn);
+  }
+
   async insertTask(m: EntityManager, t: TaskRecord, lanKey: Buffer): Promise<void> {
     await m.query(
       `INSERT INTO tasks.tasks (id, name, package_id, action, status, profile_id, start_at, created_at, lan_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -288,9 +293,9 @@ export class TasksRepository {
     return rows.map((r) => ({ taskId: r.id, name: r.name, packageId: r.package_id, action: r.action, devices: r.devices, succeeded: r.succeeded, failed: r.failed }));
   }
 
-  async summaryRows(taskId: string): Promise<SummaryRow[]> {
+  async summaryRows(taskId: string, m: EntityManager = this.db.manager): Promise<SummaryRow[]> {
     const rows = await queryRows<{ subnet: string | null; state: DeviceTaskState; devices: number; origin: string; multicast: string; peer: string; lan_sent: string; repairs: string; invalid: string }>(
-      this.db,
+      m,
       `SELECT subnet, state, count(*)::int AS devices, sum(bytes_origin) AS origin, sum(bytes_multicast) AS multicast, sum(bytes_peer) AS peer,
          sum(lan_bytes_sent) AS lan_sent, sum(lan_repairs) AS repairs, sum(lan_invalid_packets) AS invalid
        FROM tasks.device_tasks WHERE task_id = $1 GROUP BY subnet, state`,
@@ -310,9 +315,9 @@ export class TasksRepository {
   }
 
   /** Devices whose LAN session fell short, per subnet and issue code, with one device's message. */
-  async lanIssues(taskId: string): Promise<SubnetLanIssue[]> {
+  async lanIssues(taskId: string, m: EntityManager = this.db.manager): Promise<SubnetLanIssue[]> {
     const rows = await queryRows<{ subnet: string | null; code: string; message: string; devices: number }>(
-      this.db,
+      m,
       `SELECT subnet, lan_issue_code AS code, min(lan_issue_message) AS message, count(*)::int AS devices FROM tasks.device_tasks
        WHERE task_id = $1 AND lan_issue_code IS NOT NULL GROUP BY subnet, lan_issue_code ORDER BY subnet, lan_issue_code`,
       [taskId],
@@ -321,9 +326,9 @@ export class TasksRepository {
   }
 
   /** Devices whose last report gave a reason, per state and code, with one device's message. */
-  async reasons(taskId: string): Promise<StateReason[]> {
+  async reasons(taskId: string, m: EntityManager = this.db.manager): Promise<StateReason[]> {
     const rows = await queryRows<{ state: DeviceTaskState; code: string; message: string | null; devices: number }>(
-      this.db,
+      m,
       `SELECT state, reason->>'code' AS code, min(reason->>'message') AS message, count(*)::int AS devices FROM tasks.device_tasks
        WHERE task_id = $1 AND reason IS NOT NULL AND jsonb_typeof(reason) = 'object' AND reason->>'code' IS NOT NULL
        GROUP BY state, reason->>'code' ORDER BY state, reason->>'code'`,
@@ -333,9 +338,9 @@ export class TasksRepository {
   }
 
   /** Each subnet's representative: the latest to start a session (a new one takes over from a lost one). */
-  async representatives(taskId: string): Promise<SubnetRepresentative[]> {
+  async representatives(taskId: string, m: EntityManager = this.db.manager): Promise<SubnetRepresentative[]> {
     const rows = await queryRows<{ subnet: string | null; device_id: string; started: Date | null }>(
-      this.db,
+      m,
       `SELECT DISTINCT ON (subnet) subnet, device_id, lan_session_started_at AS started FROM tasks.device_tasks
        WHERE task_id = $1 AND lan_role = 'representative' ORDER BY subnet, lan_session_started_at DESC NULLS LAST, device_id`,
       [taskId],

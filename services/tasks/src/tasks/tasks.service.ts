@@ -159,7 +159,11 @@ export class TasksService {
   async summary(id: string) {
     const task = await this.tasks.findTask(id);
     if (!task) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
-    return summarize(id, await this.tasks.summaryRows(id), await this.tasks.representatives(id), await this.tasks.lanIssues(id), await this.tasks.reasons(id));
+    // One snapshot: counts, representatives, issues and reasons all describe the same moment, even
+    // while reports are being applied.
+    return this.tasks.snapshot(async (m) =>
+      summarize(id, await this.tasks.summaryRows(id, m), await this.tasks.representatives(id, m), await this.tasks.lanIssues(id, m), await this.tasks.reasons(id, m)),
+    );
   }
 
   async deviceHistory(id: string, deviceId: string) {
