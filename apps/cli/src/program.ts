@@ -19,6 +19,8 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   const program = new Command('fleetcast')
     .description('Administer a Fleetcast control plane: packages, tasks, devices.')
     .version(CLI_VERSION)
+    // Root options only before the command: `packages upload --version 2.4` is the package's version.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(add --help for usage)')

@@ -17,6 +17,7 @@ export class TransferDisplay {
   private progress: TransferProgress;
   private readonly bar?: SingleBar;
   private lastPlainMs = -Infinity;
+  private lastPlainDone = -1;
 
   constructor(
     private readonly label: string,
@@ -48,11 +49,12 @@ export class TransferDisplay {
     if (this.bar) {
       this.bar.update(this.progress.done, this.payload());
       this.bar.stop();
-    } else this.plain();
+    } else if (this.lastPlainDone !== this.progress.done) this.plain();
   }
 
   private plain(): void {
     this.lastPlainMs = this.now();
+    this.lastPlainDone = this.progress.done;
     this.out.write(`${progressLine(this.label, this.progress)}\n`);
   }
 
