@@ -29,7 +29,7 @@ export class TransferDisplay {
     if (out.isTTY) {
       this.bar = new SingleBar({
         stream: out as NodeJS.WritableStream,
-        format: `${label} [{bar}] {percentage}% | {doneText} / {totalText} | {rate} | ETA {eta}`,
+        format: `${label} [{bar}] {percentage}% | {doneText} / {totalText} | {rateText} | ETA {etaText}`,
         hideCursor: true,
         barsize: 30,
         fps: 10,
@@ -60,6 +60,6 @@ export class TransferDisplay {
 
   private payload() {
     const f = progressFields(this.progress);
-    return { doneText: f.done, totalText: f.total, rate: f.rate, eta: f.eta };
+    return { doneText: f.done, totalText: f.total, rateText: f.rate, etaText: f.eta };
   }
 }
