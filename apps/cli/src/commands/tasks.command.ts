@@ -3,7 +3,7 @@ import type { Task, TaskSummary } from '@fleetcast/contracts';
 import { FleetcastApi } from '../api/api-client';
 import { ApiError, CliError, TaskFailedError, UnreachableError } from '../errors';
 import { formatTask, formatTaskList } from '../output/format';
-import { bytesLine, exitCodeOf, isSettled, outcomeLines, settledCount, shouldPrintPlain, stateCountsLine, watchLine } from '../output/task-watch';
+import { bytesLine, exitCodeOf, isSettled, outcomeLine, settledCount, shouldPrintPlain, stateCountsLine, watchLine } from '../output/task-watch';
 import { CliContext } from './cli-context';
 import { createTaskRequest, PageOptions, pageQuery, TaskCreateOptions } from './requests';
 
@@ -50,7 +50,7 @@ export async function listTasks(ctx: CliContext, options: PageOptions): Promise<
 async function watchAndReport(ctx: CliContext, api: FleetcastApi, id: string, options: WatchOptions): Promise<number> {
   const summary = await watchTask(ctx, api, id, options);
   const task = await api.get<Task>(`/v1/tasks/${encodeURIComponent(id)}`);
-  ctx.result(task, () => [formatTask(task, stateCountsLine(task.summary), bytesLine(task.summary)), ...outcomeLines(summary)].join('\n'));
+  ctx.result(task, () => [formatTask(task, stateCountsLine(task.summary), bytesLine(task.summary)), outcomeLine(summary)].join('\n'));
   return exitCodeOf(summary);
 }
 

@@ -38,12 +38,10 @@ export function watchLine(summary: TaskSummary): string {
   return `${settledCount(summary)}/${summary.total} done: ${stateCountsLine(summary)}; ${bytesLine(summary)}`;
 }
 
-/** The final word of a watch: why devices failed, from the summary's reasons. */
-export function outcomeLines(summary: TaskSummary): string[] {
+/** The final word of a watch, under the task (whose reasons say why devices failed). */
+export function outcomeLine(summary: TaskSummary): string {
   const failed = summary.counts.failed ?? 0;
-  const head = failed > 0 ? `${failed} of ${summary.total} devices failed` : `all ${summary.total} devices succeeded`;
-  const reasons = (summary.reasons ?? []).filter((r) => r.state === 'failed').map((r) => `  ${r.code} (${r.devices}): ${r.message}`);
-  return [head, ...reasons];
+  return failed > 0 ? `${failed} of ${summary.total} devices failed` : `all ${summary.total} devices succeeded`;
 }
 
 /**
