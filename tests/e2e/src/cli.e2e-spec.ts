@@ -195,7 +195,8 @@ describe('fleetcast CLI against the stack', () => {
     const pkg = JSON.parse(upload.stdout);
     const watched = await fleetcast(['tasks', 'create', '--package', pkg.id, '--action', 'install', '--device', DEVICES[0], '--watch', '--interval', '0.5', '--timeout', '120']);
     assert.equal(watched.code, 1, describeRun(watched));
-    assert.match(watched.stdout, /1 of 1 devices failed/);
+    assert.match(watched.stdout, /^reasons:\n  failed \S+ \(1 device\): .+$/m);
+    assert.match(watched.stdout, /^1 of 1 devices failed$/m);
   });
 
   test('an interrupted upload leaves the package awaiting content; uploading again with --package completes it', async () => {
