@@ -1,18 +1,19 @@
 #!/usr/bin/env node
-// Module boundaries: services and agents depend on libs, never on each other; libs never depend on
-// a service or an agent. Checked on the declared dependencies and on every import in the sources.
+// Module boundaries: services, agents and apps (the admin CLI) depend on libs, never on each other;
+// libs never depend on a service, an agent or an app. Checked on the declared dependencies and on
+// every import in the sources.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const workspaces = ['libs', 'services', 'agents', 'tests'].flatMap((top) =>
+const workspaces = ['libs', 'services', 'agents', 'apps', 'tests'].flatMap((top) =>
   readdirSync(join(root, top))
     .map((name) => join(top, name))
     .filter((dir) => statSync(join(root, dir, 'package.json'), { throwIfNoEntry: false })),
 );
 const kindOf = new Map(workspaces.map((dir) => [JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name, dir.split('/')[0]]));
 /** What each kind may depend on: tests (end to end) may use anything. */
-const allowed = { libs: ['libs'], services: ['libs'], agents: ['libs'], tests: ['libs', 'services', 'agents', 'tests'] };
+const allowed = { libs: ['libs'], services: ['libs'], agents: ['libs'], apps: ['libs'], tests: ['libs', 'services', 'agents', 'apps', 'tests'] };
 
 const problems = [];
 const sources = (dir) =>
@@ -31,7 +32,7 @@ for (const dir of workspaces) {
   for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })) check(dep, `${dir}/package.json`);
   for (const file of sources(join(root, dir))) {
     for (const m of readFileSync(file, 'utf8').matchAll(/from '(@fleetcast\/[a-z0-9-]+)/g)) check(m[1], file.slice(root.length));
-    if (kind !== 'tests' && /from '\.\.\/\.\.\/(services|agents)\//.test(readFileSync(file, 'utf8'))) problems.push(`${file.slice(root.length)}: imports another workspace by path`);
+    if (kind !== 'tests' && /from '\.\.\/\.\.\/(services|agents|apps)\//.test(readFileSync(file, 'utf8'))) problems.push(`${file.slice(root.length)}: imports another workspace by path`);
   }
 }
 if (problems.length) {

@@ -24,7 +24,7 @@ function collect(dir, out) {
   return out;
 }
 
-const compiled = ['libs', 'services', 'agents', 'tests'].flatMap((top) => collect(join(root, top), []));
+const compiled = ['libs', 'services', 'agents', 'apps', 'tests'].flatMap((top) => collect(join(root, top), []));
 let failed = false;
 const totals = { pass: 0, fail: 0, cancelled: 0, skipped: 0 };
 const tapDir = mkdtempSync(join(tmpdir(), 'fleetcast-tests-'));

@@ -1,0 +1,105 @@
+import { ApiError, UnreachableError } from '../errors';
+
+/** A request that has no answer this long is given up: the gateway answers reads in milliseconds. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export type QueryValue = string | number | boolean | undefined;
+
+export interface UploadBody {
+  /** The bytes, read as they are sent (never held whole). */
+  chunks: AsyncIterable<Uint8Array>;
+  size: number;
+  /** SHA-256 of the bytes, hex: the origin checks it and stores nothing on a mismatch. */
+  sha256: string;
+}
+
+/**
+ * The CLI's only HTTP code: the public API of a gateway, with a bearer token. A refusal becomes an
+ * ApiError with the API's code and message; no answer at all becomes an UnreachableError.
+ */
+export class FleetcastApi {
+  constructor(
+    readonly server: string,
+    private readonly token: string,
+    private readonly fetchImpl: typeof fetch = fetch,
+    private readonly timeoutMs = REQUEST_TIMEOUT_MS,
+  ) {}
+
+  get<T>(path: string, query: Record<string, QueryValue> = {}): Promise<T> {
+    return this.send<T>('GET', `${path}${queryString(query)}`);
+  }
+
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.send<T>('POST', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  }
+
+  /** Streams a package's content (`PUT /v1/packages/{id}/content`); no timeout, an upload takes what it takes. */
+  uploadContent<T>(packageId: string, upload: UploadBody): Promise<T> {
+    return this.send<T>(
+      'PUT',
+      `/v1/packages/${encodeURIComponent(packageId)}/content`,
+      {
+        body: upload.chunks as unknown as RequestInit['body'],
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(upload.size), 'x-content-sha256': upload.sha256 },
+      },
+      false,
+    );
+  }
+
+  private async send<T>(method: string, path: string, init: { body?: RequestInit['body']; headers?: Record<string, string> } = {}, timeout = true): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.server}${path}`, {
+        method,
+        headers: { accept: 'application/json', authorization: `Bearer ${this.token}`, ...init.headers },
+        body: init.body,
+        // A streamed body is sent as it is read (Node's fetch requires saying so).
+        ...(init.body !== undefined && typeof init.body !== 'string' ? { duplex: 'half' } : {}),
+        signal: timeout ? AbortSignal.timeout(this.timeoutMs) : undefined,
+      } as RequestInit);
+    } catch (error) {
+      throw unreachable(this.server, error, this.timeoutMs);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (error) {
+      throw unreachable(this.server, error, this.timeoutMs);
+    }
+    if (!res.ok) throw apiErrorOf(res.status, text);
+    if (!text) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError('CLI.BAD_RESPONSE', `${method} ${path}: the server answered ${res.status} with something other than JSON; is ${this.server} a Fleetcast gateway?`, res.status);
+    }
+  }
+}
+
+/** `?a=1&b=x` from the defined values, or nothing. */
+export function queryString(query: Record<string, QueryValue>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+/** The API's error body (`{ code, message, details? }`), or the status when the body is not one. */
+export function apiErrorOf(status: number, text: string): ApiError {
+  try {
+    const body = JSON.parse(text) as { code?: unknown; message?: unknown; details?: unknown };
+    if (typeof body.code === 'string' && typeof body.message === 'string') return new ApiError(body.code, body.message, status, body.details);
+  } catch {
+    // Not JSON: a proxy's page, say. Named by its status below.
+  }
+  const excerpt = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+  return new ApiError(`HTTP.${status}`, `the server answered ${status}${excerpt ? `: ${excerpt}` : ''}`, status);
+}
+
+/** What the system said when no answer came: refused, no such host, timed out. */
+function unreachable(server: string, error: unknown, timeoutMs: number): UnreachableError {
+  const e = error as Error & { cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new UnreachableError(`no answer from ${server} within ${timeoutMs / 1000} s`);
+  const cause = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(error);
+  return new UnreachableError(`cannot reach ${server}: ${cause}`);
+}

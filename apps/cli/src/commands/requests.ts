@@ -1,0 +1,123 @@
+import type { CreatePackage, CreateTask, DeviceQuery } from '@fleetcast/contracts';
+import { UsageError } from '../errors';
+
+/**
+ * The command line turned into API requests: pure functions, so that every rule about options is
+ * tested without a server. The server validates again; these catch what a person gets wrong
+ * before anything is sent (a bad platform before a gigabyte is hashed).
+ */
+
+export const PLATFORMS = ['windows', 'macos', 'linux'] as const;
+export const TASK_ACTIONS = ['install', 'cache-only'] as const;
+
+export interface PackageUploadOptions {
+  name?: string;
+  version?: string;
+  platform?: string;
+  installCommand?: string;
+  arg?: string[];
+  successExitCode?: number[];
+  timeoutSeconds?: number;
+}
+
+/** `POST /v1/packages` from `packages upload`'s options. */
+export function createPackageRequest(options: PackageUploadOptions): CreatePackage {
+  const missing = (['name', 'version', 'platform', 'installCommand'] as const).filter((key) => !options[key]);
+  if (missing.length > 0) throw new UsageError(`packages upload needs ${missing.map(optionName).join(', ')} (or --package ID to upload the content of an existing package)`);
+  const platform = oneOf('--platform', options.platform!, PLATFORMS);
+  return {
+    name: options.name!,
+    version: options.version!,
+    platform,
+    installCommand: options.installCommand!,
+    installArgs: options.arg ?? [],
+    ...(options.successExitCode?.length ? { successExitCodes: options.successExitCode } : {}),
+    ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
+  };
+}
+
+export interface TaskCreateOptions {
+  package?: string;
+  action?: string;
+  device?: string[];
+  platform?: string;
+  subnet?: string;
+  hostnamePrefix?: string;
+  includeStale?: boolean;
+  profile?: string;
+  name?: string;
+  startAt?: string;
+}
+
+/** `POST /v1/tasks`: explicit devices or an inventory query, not both. */
+export function createTaskRequest(options: TaskCreateOptions): CreateTask {
+  if (!options.package) throw new UsageError('tasks create needs --package ID');
+  if (!options.action) throw new UsageError(`tasks create needs --action (${TASK_ACTIONS.join(' or ')})`);
+  const action = oneOf('--action', options.action, TASK_ACTIONS);
+  const devices = options.device ?? [];
+  const query: DeviceQuery = {
+    ...(options.platform ? { platform: oneOf('--platform', options.platform, PLATFORMS) } : {}),
+    ...(options.subnet ? { subnet: options.subnet } : {}),
+    ...(options.hostnamePrefix ? { hostnamePrefix: options.hostnamePrefix } : {}),
+    ...(options.includeStale ? { includeStale: true } : {}),
+  };
+  const byQuery = Object.keys(query).length > 0;
+  if (devices.length > 0 && byQuery) throw new UsageError('give devices (--device) or a query (--platform, --subnet, --hostname-prefix), not both');
+  if (devices.length === 0 && !byQuery) throw new UsageError('tasks create needs targets: --device ID (repeat for more) or a query (--platform, --subnet, --hostname-prefix)');
+  let startAt: string | undefined;
+  if (options.startAt) {
+    const at = new Date(options.startAt);
+    if (Number.isNaN(at.getTime())) throw new UsageError(`--start-at "${options.startAt}" is not a date and time (e.g. 2025-06-01T22:00:00Z)`);
+    startAt = at.toISOString();
+  }
+  return {
+    packageId: options.package,
+    action,
+    targets: devices.length > 0 ? { deviceIds: devices } : { query },
+    ...(options.profile ? { profileId: options.profile } : {}),
+    ...(options.name ? { name: options.name } : {}),
+    ...(startAt ? { startAt } : {}),
+  };
+}
+
+export interface PageOptions {
+  limit?: number;
+  offset?: number;
+}
+
+/** The pagination every list route takes. */
+export function pageQuery(options: PageOptions): { limit?: number; offset?: number } {
+  return { limit: options.limit, offset: options.offset };
+}
+
+/** An integer option value within bounds (commander hands options over as strings). */
+export function parseIntOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, not "${value}"`);
+    return n;
+  };
+}
+
+/** A number of seconds, fractions allowed (`--interval 0.5`). */
+export function parseSecondsOption(name: string, min: number): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`${name} must be a number of seconds of at least ${min}, not "${value}"`);
+    return n;
+  };
+}
+
+/** Collects a repeated option into an array. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${name} must be one of ${allowed.join(', ')}, not "${value}"`);
+  return value as T;
+}
+
+function optionName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}

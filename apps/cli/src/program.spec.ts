@@ -1,0 +1,148 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TaskSummary } from '@fleetcast/contracts';
+import { runCli } from './program';
+
+/**
+ * The command line run in-process against a fake fetch: which requests each command sends, what it
+ * prints where, and its exit code. The real binary against the real stack is the e2e test's.
+ */
+interface Sent {
+  method: string;
+  url: string;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+function harness(answer: (req: Sent) => { status: number; body?: unknown } | Error) {
+  const sent: Sent[] = [];
+  const out: string[] = [];
+  const err: string[] = [];
+  let now = 0;
+  const fakeFetch = (async (url: string, init: RequestInit) => {
+    let body: unknown;
+    if (typeof init.body === 'string') body = JSON.parse(init.body);
+    else if (init.body) {
+      let bytes = 0;
+      for await (const chunk of init.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+      body = { streamedBytes: bytes };
+    }
+    const req = { method: init.method ?? 'GET', url, body, headers: init.headers as Record<string, string> };
+    sent.push(req);
+    const a = answer(req);
+    if (a instanceof Error) throw a;
+    return new Response(a.body === undefined ? null : JSON.stringify(a.body), { status: a.status });
+  }) as unknown as typeof fetch;
+  const run = (...argv: string[]) =>
+    runCli(argv, {
+      stdout: { write: (s: string) => out.push(s) },
+      stderr: { write: (s: string) => err.push(s) },
+      env: { FLEETCAST_SERVER: 'http://gw.test', FLEETCAST_TOKEN: 'tok' },
+      homeDir: '/nonexistent',
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+      fetch: fakeFetch,
+    });
+  return { run, sent, out: () => out.join(''), err: () => err.join('') };
+}
+
+const summary = (counts: Partial<TaskSummary['counts']>): TaskSummary => {
+  const full = { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0, ...counts };
+  return { taskId: 't-1', total: 2, counts: full, bytes: { origin: 0, multicast: 0, peer: 0 }, subnets: [] };
+};
+const task = (s: TaskSummary) => ({ id: 't-1', name: 'n', packageId: 'p-1', action: 'install', status: 'active', profileId: null, startAt: 'x', createdAt: 'x', summary: s });
+
+describe('fleetcast command line', () => {
+  test('tasks create sends the request its options describe; --json prints the answer alone', async () => {
+    const h = harness(() => ({ status: 201, body: task(summary({ pending: 2 })) }));
+    const code = await h.run('tasks', 'create', '--package', 'p-1', '--action', 'install', '--device', 'd-1', '--device', 'd-2', '--profile', 'prof', '--json');
+    assert.equal(code, 0, h.err());
+    assert.deepEqual(h.sent.map((r) => [r.method, r.url, r.body]), [
+      ['POST', 'http://gw.test/v1/tasks', { packageId: 'p-1', action: 'install', targets: { deviceIds: ['d-1', 'd-2'] }, profileId: 'prof' }],
+    ]);
+    assert.equal(h.sent[0].headers.authorization, 'Bearer tok');
+    assert.equal(JSON.parse(h.out()).id, 't-1');
+  });
+
+  test('--watch polls the summary until every device is final; exit 1 when one failed', async () => {
+    const polls = [summary({ pending: 2 }), summary({ downloading: 1, succeeded: 1 }), summary({ failed: 1, succeeded: 1 })];
+    const h = harness((req) => {
+      if (req.method === 'POST') return { status: 201, body: task(polls[0]) };
+      if (req.url.endsWith('/summary')) return { status: 200, body: polls.shift() };
+      return { status: 200, body: task(summary({ failed: 1, succeeded: 1 })) };
+    });
+    const code = await h.run('tasks', 'create', '--package', 'p-1', '--action', 'install', '--device', 'a', '--device', 'b', '--watch', '--interval', '1', '--json');
+    assert.equal(code, 1);
+    assert.equal(h.sent.filter((r) => r.url.endsWith('/summary')).length, 3);
+    assert.equal(JSON.parse(h.out()).summary.counts.failed, 1, 'stdout holds the final task only');
+    assert.match(h.err(), /task t-1: 0\/2 done: 2 pending/);
+    assert.match(h.err(), /task t-1: 2\/2 done: 1 succeeded, 1 failed/);
+  });
+
+  test('--watch gives up at --timeout with exit 1', async () => {
+    const h = harness((req) => ({ status: 200, body: req.url.endsWith('/summary') ? summary({ downloading: 2 }) : task(summary({})) }));
+    assert.equal(await h.run('tasks', 'show', 't-1', '--watch', '--interval', '1', '--timeout', '3'), 1);
+    assert.match(h.err(), /CLI\.TASK_FAILED: task t-1 has not settled after 3 s: 0\/2 done: 2 downloading/);
+  });
+
+  test("the API's refusal: its code and message, exit 1", async () => {
+    const h = harness(() => ({ status: 404, body: { code: 'TASKS.PACKAGE_NOT_FOUND', message: 'package p-9 not found' } }));
+    assert.equal(await h.run('packages', 'show', 'p-9'), 1);
+    assert.equal(h.err(), 'fleetcast: TASKS.PACKAGE_NOT_FOUND: package p-9 not found\n');
+    assert.equal(h.out(), '');
+  });
+
+  test('no answer: exit 3', async () => {
+    const h = harness(() => Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }));
+    assert.equal(await h.run('devices', 'list'), 3);
+    assert.match(h.err(), /CLI\.UNREACHABLE: cannot reach http:\/\/gw\.test: ECONNREFUSED/);
+  });
+
+  test('usage errors and unsupported commands: exit 2, nothing sent', async () => {
+    const h = harness(() => ({ status: 500 }));
+    assert.equal(await h.run('tasks', 'create', '--package', 'p', '--action', 'install'), 2);
+    assert.equal(await h.run('tasks', 'create', '--action', 'uninstall'), 2);
+    assert.equal(await h.run('packages', 'list', '--limit', 'lots'), 2);
+    assert.equal(await h.run('nonsense'), 2);
+    assert.equal(await h.run('tasks', 'retry', 't-1'), 2);
+    assert.equal(await h.run('plan', '--anything'), 2);
+    assert.equal(h.sent.length, 0);
+    assert.match(h.err(), /tasks retry is not supported by this server yet/);
+    assert.equal(await h.run('--help'), 0);
+  });
+
+  test('list options become the query string', async () => {
+    const h = harness(() => ({ status: 200, body: { items: [], total: 0 } }));
+    assert.equal(await h.run('devices', 'list', '--platform', 'linux', '--subnet', '10.1.2.0/24', '--unsupported', '--limit', '5'), 0);
+    assert.equal(h.sent[0].url, 'http://gw.test/v1/devices?limit=5&platform=linux&subnet=10.1.2.0%2F24&versionState=unsupported-version');
+    assert.equal(h.out(), '(none)\n');
+  });
+
+  test('upload: creates the package, then streams the file with its SHA-256 and size', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetcast-cli-'));
+    try {
+      const file = join(dir, 'tool.sh');
+      await writeFile(file, 'echo hello\n');
+      const pkg = { id: 'p-1', name: 'tool', version: '1', platform: 'linux', installCommand: '/bin/sh', installArgs: ['-c', 'x'], successExitCodes: [0], timeoutSeconds: 60, status: 'awaiting-content', contentId: null, size: null, createdAt: 'x' };
+      const h = harness((req) => ({ status: req.method === 'PUT' ? 200 : 201, body: req.method === 'PUT' ? { ...pkg, status: 'ready', size: 11 } : pkg }));
+      const code = await h.run('packages', 'upload', file, '--name', 'tool', '--version', '1', '--platform', 'linux', '--install-command', '/bin/sh', '--arg', '-c', '--arg', 'x', '--json');
+      assert.equal(code, 0, h.err());
+      assert.deepEqual(h.sent[0].body, { name: 'tool', version: '1', platform: 'linux', installCommand: '/bin/sh', installArgs: ['-c', 'x'] });
+      const put = h.sent[1];
+      assert.equal(put.url, 'http://gw.test/v1/packages/p-1/content');
+      assert.deepEqual(put.body, { streamedBytes: 11 });
+      assert.equal(put.headers['content-length'], '11');
+      assert.equal(put.headers['x-content-sha256'], createHash('sha256').update('echo hello\n').digest('hex'));
+      assert.equal(JSON.parse(h.out()).status, 'ready');
+      assert.match(h.err(), /upload 11 B \/ 11 B \(100%\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
