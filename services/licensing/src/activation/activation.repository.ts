@@ -86,6 +86,11 @@ export class ActivationRepository {
     return rows.length > 0;
   }
 
+  /** Lets go of the lease: the next poll of any instance takes the activation up again. */
+  async release(id: string): Promise<void> {
+    await this.db.query(`UPDATE licensing.activations SET locked_until = NULL WHERE id = $1 AND state = 'running'`, [id]);
+  }
+
   /** Ends it, in the caller's transaction; false when it was not running (another instance ended it). */
   async finish(m: EntityManager, id: string, end: { state: 'completed' | 'failed'; steps: ActivationStep[]; progress: ActivationProgress; result: ActivationResult | null; error: { code: string; message: string } | null }): Promise<boolean> {
     const rows = await queryRows<{ id: string }>(

@@ -110,6 +110,8 @@ export class ActivationRunner implements OnApplicationShutdown {
         if (error instanceof RetryLater) {
           steps = withStep(steps, name, { detail: `waiting: ${error.message}` });
           await save();
+          // Released, so that the next poll (of any instance) tries again, not only once the lease ends.
+          await this.activations.release(activation.id);
           this.logger.warn({ activationId: activation.id, step: name, err: error.message }, 'activation step waits for a service; trying again at the next poll');
           return;
         }
