@@ -136,16 +136,33 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const start = async (name: ServiceName): Promise<NodeProcess> => {
     const proc = await spawnNodeProcess(join(REPO_ROOT, ENTRY[name]), { name, env: envOf(name), logFile: join(options.workDir, `${name}.log`) });
     processes[name] = proc;
-    await waitFor(() => fetch(`${urlOf(name)}/readyz`).then((r) => r.ok, () => false), {
-      timeoutMs: 60_000,
-      intervalMs: 100,
-      description: `${name} ready (${proc.describe()})`,
-    });
+    let lastAnswer = 'no answer yet';
+    try {
+      await waitFor(
+        () =>
+          fetch(`${urlOf(name)}/readyz`).then(
+            async (r) => {
+              lastAnswer = `${r.status} ${(await r.text()).slice(0, 300)}`;
+              return r.ok;
+            },
+            (error: Error) => {
+              lastAnswer = error.message;
+              return false;
+            },
+          ),
+        { timeoutMs: 60_000, intervalMs: 100, description: `${name} ready` },
+      );
+    } catch (error) {
+      // Said when it happens, not when the wait began: the process's state and output by then.
+      throw new Error(`${name} not ready in 60 s (last /readyz: ${lastAnswer}); ${proc.describe()}`, { cause: error });
+    }
     return proc;
   };
   // Tasks and inventory first: they create the streams and run their migrations.
   await Promise.all([start('inventory'), start('tasks')]);
-  await Promise.all([start('origin'), start('gateway'), start('licensing'), start('topology'), start('webhooks')]);
+  await Promise.all([start('origin'), start('gateway'), start('licensing'), start('topology')]);
+  // Last, alone: it creates a JetStream consumer per event type, and the streams exist by now.
+  await start('webhooks');
   let signingKey: Promise<string> | undefined;
   let enrollmentToken: Promise<string> | undefined;
   const agentArgs = async (deviceId: string, dir: string): Promise<string[]> => {
