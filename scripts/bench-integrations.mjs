@@ -10,7 +10,7 @@
 // The whole stack runs as processes, NATS in operator mode, Postgres on localhost.
 // Usage: npm run bench:integrations [-- --devices 10000 --deliveries 2000]
 import { createServer, request } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -142,4 +142,5 @@ try {
   await cp.stop();
   await nats.stop();
   await database.drop();
+  rmSync(work, { recursive: true, force: true });
 }
