@@ -8,12 +8,12 @@ import { createHash } from 'node:crypto';
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { connect, NatsConnection, StringCodec } from 'nats';
+import { connect, NatsConnection } from 'nats';
+import { standIn } from './support/rpc-stand-in';
 import request from 'supertest';
 import { AuditLogEntry, AuditLogPage, DEFAULT_AGENT_SETTINGS, EnrolledDevice, EnrollmentRpc, ErrorCode, LicensingRpc, RpcReply, Streams, TasksRpc } from '@fleetcast/contracts';
 import { freePort, NodeProcess, spawnNodeProcess, startNatsServer, stopAll, waitFor } from '@fleetcast/testing';
 
-const sc = StringCodec();
 /** The compiled entry points, next to this compiled test. */
 const mainScript = join(__dirname, '..', 'src', 'main.js');
 const tokenCommand = join(__dirname, '..', 'src', 'api-token.js');
@@ -81,20 +81,8 @@ describe('gateway: API token scopes and the audit log', () => {
   const startedAt = new Date(Date.now() - 1000).toISOString();
 
   /** A responder standing in for the service that owns a subject; stopped after the test. */
-  async function respond(t: TestContext, subject: string, answer: (req: Record<string, unknown>) => RpcReply): Promise<Array<Record<string, unknown>>> {
-    const calls: Array<Record<string, unknown>> = [];
-    const sub = nc.subscribe(subject, {
-      callback: (error, msg) => {
-        if (error) return;
-        const req = JSON.parse(sc.decode(msg.data)) as Record<string, unknown>;
-        calls.push(req);
-        msg.respond(sc.encode(JSON.stringify(answer(req))));
-      },
-    });
-    await nc.flush();
-    t.after(() => sub.unsubscribe());
-    return calls;
-  }
+  /** A stand-in for the service that serves `subject`: the requests it got. */
+  const respond = async (t: TestContext, subject: string, answer: (req: Record<string, unknown>) => RpcReply) => (await standIn(nc, t, subject, answer)).calls;
 
   const api = () => request(baseUrl);
 

@@ -9,7 +9,8 @@ import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { INestApplication } from '@nestjs/common';
-import { connect, NatsConnection, StringCodec } from 'nats';
+import { connect, NatsConnection } from 'nats';
+import { standIn } from './support/rpc-stand-in';
 import request from 'supertest';
 import { z } from 'zod';
 import { ErrorCode, Package, RpcContract, RpcReply, TasksRpc, InventoryRpc, Task, Profile } from '@fleetcast/contracts';
@@ -23,7 +24,6 @@ const TOKEN = 'int-test-token-1';
 const OTHER_TOKEN = 'int-test-token-2';
 const auth = `Bearer ${TOKEN}`;
 const MiB = 1024 * 1024;
-const sc = StringCodec();
 /** The compiled entry point, next to this compiled test. */
 const mainScript = join(__dirname, '..', 'src', 'main.js');
 
@@ -111,25 +111,12 @@ interface Responder<T> {
 let nc: NatsConnection;
 
 /** A NATS responder for one contract, standing in for the service that owns it; stopped after the test. */
-async function respond(
+function respond(
   t: TestContext,
   contract: Pick<RpcContract<z.ZodTypeAny, z.ZodTypeAny>, 'subject'>,
   answer: (request: Record<string, unknown>) => RpcReply,
 ): Promise<Responder<Record<string, unknown>>> {
-  const calls: Array<Record<string, unknown>> = [];
-  const sub = nc.subscribe(contract.subject, {
-    callback: (error, msg) => {
-      if (error) return;
-      const req = JSON.parse(sc.decode(msg.data)) as Record<string, unknown>;
-      calls.push(req);
-      msg.respond(sc.encode(JSON.stringify(answer(req))));
-    },
-  });
-  // The server must know the subscription before the gateway asks, or the gateway sees no responders.
-  await nc.flush();
-  const stop = () => sub.unsubscribe();
-  t.after(stop);
-  return { calls, stop };
+  return standIn(nc, t, contract.subject, answer);
 }
 
 const ok = (data: unknown): RpcReply => ({ ok: true, data });

@@ -4,7 +4,8 @@ import { after, before, describe, it, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { AddressInfo } from 'node:net';
 import { INestApplication } from '@nestjs/common';
-import { connect, NatsConnection, StringCodec } from 'nats';
+import { connect, NatsConnection } from 'nats';
+import { standIn } from './support/rpc-stand-in';
 import request from 'supertest';
 import { ErrorCode, LicenseStatus, LicensingRpc, RpcReply, Seat } from '@fleetcast/contracts';
 import { createLogger } from '@fleetcast/telemetry';
@@ -14,7 +15,6 @@ import { parseApiTokens } from '../src/auth/api-tokens';
 
 const TOKEN = 'license-int-test-token';
 const auth = `Bearer ${TOKEN}`;
-const sc = StringCodec();
 
 const status: LicenseStatus = {
   state: 'expiring',
@@ -38,21 +38,8 @@ describe('gateway: license and seats', () => {
   let app: INestApplication | undefined;
   let baseUrl: string;
 
-  /** A responder for one licensing subject, recording what the gateway sent; stopped after the test. */
-  async function respond(t: TestContext, subject: string, answer: (req: Record<string, unknown>) => RpcReply): Promise<Array<Record<string, unknown>>> {
-    const calls: Array<Record<string, unknown>> = [];
-    const sub = nc.subscribe(subject, {
-      callback: (error, msg) => {
-        if (error) return;
-        const req = JSON.parse(sc.decode(msg.data)) as Record<string, unknown>;
-        calls.push(req);
-        msg.respond(sc.encode(JSON.stringify(answer(req))));
-      },
-    });
-    await nc.flush();
-    t.after(() => sub.unsubscribe());
-    return calls;
-  }
+  /** A stand-in for the service that serves `subject`: the requests it got. */
+  const respond = async (t: TestContext, subject: string, answer: (req: Record<string, unknown>) => RpcReply) => (await standIn(nc, t, subject, answer)).calls;
 
   before(async () => {
     const nats = await startNatsServer();

@@ -4,7 +4,8 @@ import { after, before, describe, it, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { AddressInfo } from 'node:net';
 import { INestApplication } from '@nestjs/common';
-import { connect, NatsConnection, StringCodec } from 'nats';
+import { connect, NatsConnection } from 'nats';
+import { standIn } from './support/rpc-stand-in';
 import request from 'supertest';
 import { AuditLogPage, ErrorCode, RpcReply, TopologyRpc, TopologyVersion } from '@fleetcast/contracts';
 import { createLogger } from '@fleetcast/telemetry';
@@ -12,7 +13,6 @@ import { startNatsServer, stopAll, waitFor } from '@fleetcast/testing';
 import { startGateway } from '../src/app.bootstrap';
 import { hashedEntry, parseApiTokens } from '../src/auth/api-tokens';
 
-const sc = StringCodec();
 const TOKENS = { root: 'topology-root-token-0123456789', ops: 'topology-ops-token-0123456789', reader: 'topology-reader-token-0123456789' };
 const bearer = (who: keyof typeof TOKENS) => `Bearer ${TOKENS[who]}`;
 
@@ -49,20 +49,8 @@ describe('gateway: topology routes', () => {
   let app: INestApplication | undefined;
   let baseUrl: string;
 
-  async function respond(t: TestContext, subject: string, answer: (req: Record<string, unknown>) => RpcReply): Promise<Array<Record<string, unknown>>> {
-    const calls: Array<Record<string, unknown>> = [];
-    const sub = nc.subscribe(subject, {
-      callback: (error, msg) => {
-        if (error) return;
-        const req = JSON.parse(sc.decode(msg.data)) as Record<string, unknown>;
-        calls.push(req);
-        msg.respond(sc.encode(JSON.stringify(answer(req))));
-      },
-    });
-    await nc.flush();
-    t.after(() => sub.unsubscribe());
-    return calls;
-  }
+  /** A stand-in for the service that serves `subject`: the requests it got. */
+  const respond = async (t: TestContext, subject: string, answer: (req: Record<string, unknown>) => RpcReply) => (await standIn(nc, t, subject, answer)).calls;
 
   before(async () => {
     const nats = await startNatsServer();
