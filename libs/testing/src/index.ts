@@ -5,6 +5,7 @@ export * from './line-ring-buffer';
 export * from './free-port';
 export * from './node-process';
 export * from './nats-server';
+export * from './nats-cluster';
 export * from './test-certificates';
 export * from './test-database';
 export { stopAll } from './cleanup-registry';
