@@ -6,6 +6,8 @@ export * from './free-port';
 export * from './node-process';
 export * from './nats-server';
 export * from './nats-cluster';
+export * from './nats-leaf';
+export * from './tcp-relay';
 export * from './test-certificates';
 export * from './test-database';
 export { stopAll } from './cleanup-registry';

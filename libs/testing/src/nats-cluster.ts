@@ -24,12 +24,19 @@ export interface NatsCluster {
   /** The client URLs of all nodes joined by commas, as NATS_URL takes them. */
   readonly url: string;
   readonly urls: readonly string[];
+  /** The cluster's JetStream domain: clients behind a leaf node reach its JetStream under it. */
+  readonly jetstreamDomain: string;
+  /** Where branch leaf nodes connect (`nats-leaf://` URLs, one per node): see `startNatsLeaf`. */
+  readonly leafUrls: readonly string[];
   readonly trust: TestTrust;
   /** Connection options of the unrestricted admin user, listing every node. */
   adminConnectOptions(): Pick<ConnectionOptions, 'servers' | 'authenticator'>;
   /** Stops every node and removes the cluster's temp dir. Idempotent. */
   stop(): Promise<void>;
 }
+
+/** As infra/nats/*.conf name the core's domain. */
+export const CLUSTER_JETSTREAM_DOMAIN = 'core';
 
 /** A cluster start on a loaded machine: routes connect, then the nodes elect a meta leader. */
 const DEFAULT_CLUSTER_START_TIMEOUT_MS = 30_000;
@@ -44,6 +51,7 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
   const binary = findNatsServerBinary(options.binary);
   const root = mkdtempSync(join(tmpdir(), 'fleetcast-nats-cluster-'));
   const nodes: LocalNatsServer[] = [];
+  const leafPorts: number[] = [];
   try {
     const trustDir = join(root, 'trust');
     const fleetTrust = await writeTrustDir(trustDir, { resolverDir: join(root, 'resolver') });
@@ -52,6 +60,7 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
     for (let i = 0; i < size; i++) {
       clientPorts.push(await freePort());
       routePorts.push(await freePort());
+      leafPorts.push(await freePort());
     }
     const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`);
     for (let i = 0; i < size; i++) {
@@ -67,6 +76,8 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
           `  listen: 127.0.0.1:${routePorts[i]}`,
           `  routes: [${routes.filter((_, j) => j !== i).join(', ')}]`,
           '}',
+          `leafnodes { listen: 127.0.0.1:${leafPorts[i]} }`,
+          `jetstream { domain: ${CLUSTER_JETSTREAM_DOMAIN} }`,
           '',
         ].join('\n'),
       );
@@ -82,6 +93,7 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
     throw error;
   }
   const urls = nodes.map((node) => node.url);
+  const leafUrls = leafPorts.map((p) => `nats-leaf://127.0.0.1:${p}`);
   const credsFile = (role: ServiceRole | 'admin' | 'system'): string =>
     join(root, 'trust', role === 'admin' ? TRUST_FILES.adminCreds : role === 'system' ? TRUST_FILES.systemCreds : TRUST_FILES.serviceCreds(role));
   const trust: TestTrust = {
@@ -103,6 +115,8 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
   return {
     nodes,
     urls,
+    leafUrls,
+    jetstreamDomain: CLUSTER_JETSTREAM_DOMAIN,
     url: urls.join(','),
     trust,
     adminConnectOptions: () => trust.connectOptions('admin'),
