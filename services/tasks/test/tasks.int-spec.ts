@@ -16,7 +16,7 @@ import {
   ErrorCode,
   FleetcastError,
   InventoryRpc,
-  ResolvedTargets,
+  ResolvedTargetsPage,
   RpcReply,
   SettingsChanged,
   Streams,
@@ -362,14 +362,14 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     const reason = 'agent 0.0.9 is outside the supported range >=0.1.0 <1.0.0; upgrade the agent';
     const excluded = { code: ErrorCode.AgentUnsupportedVersion, message: reason };
     // The inventory, standing in: it resolves every target set to one supported and one excluded device.
-    const resolved: ResolvedTargets = {
+    const resolved: ResolvedTargetsPage = {
       devices: [
         { deviceId: 'uv-ok', subnet, known: true },
         { deviceId: 'uv-old', subnet, known: true, excluded },
       ],
-      bySubnet: [{ subnet, deviceIds: ['uv-ok'] }],
+      next: null,
     };
-    const inventory = nc.subscribe(InventoryRpc.resolveTargets.subject, {
+    const inventory = nc.subscribe(InventoryRpc.resolveTargetsPage.subject, {
       callback: (error, msg) => {
         if (!error) msg.respond(encodeJson({ ok: true, data: resolved } satisfies RpcReply));
       },
@@ -409,7 +409,6 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
 
       // Every target excluded: nothing to send, nothing to wait for.
       resolved.devices = [{ deviceId: 'uv-old', subnet, known: true, excluded }];
-      resolved.bySubnet = [];
       const none = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: ['uv-old'] } });
       assert.equal(none.status, 'completed');
       assert.deepEqual([none.summary.total, none.summary.counts.failed], [1, 1]);
