@@ -16,6 +16,7 @@ import {
   ErrorCode,
   FleetcastError,
   InventoryRpc,
+  MANIFEST_PAGE_BLOCKS,
   ResolvedTargetsPage,
   RpcReply,
   SettingsChanged,
@@ -24,7 +25,7 @@ import {
   TasksDeviceRpc,
   TasksRpc,
 } from '@fleetcast/contracts';
-import { fromWire, publicKeyFromDer, verifyManifestSignature } from '@fleetcast/content';
+import { assembleManifestPages, fromWire, publicKeyFromDer, verifyManifestSignature } from '@fleetcast/content';
 import { createClaimSigner, createClaimVerifier, createPacketTagger, decodePacket, encodePacket, rawPublicKeyOf, senderIdOf, sessionIdOf } from '@fleetcast/lan-protocol';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
 import { OriginStub } from './origin-stub';
@@ -129,6 +130,30 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
       rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: origin.add(randomBytes(10)).contentId }),
       (e: FleetcastError) => e.code === ErrorCode.ContentMismatch,
     );
+  });
+
+  test("a 100 GiB package's manifest comes in pages under NATS's payload limit and verifies whole", async () => {
+    // 102,400 blocks: 3.2 MiB of hashes, three times what one NATS message may carry.
+    const size = 100 * 1024 * 1024 * 1024;
+    const blockHashes = randomBytes((size / 1048576) * 32);
+    const contentId = randomBytes(32).toString('hex');
+    origin.describe({ contentId, size, blockSize: 1048576, blockHashes: blockHashes.toString('base64') });
+    const pkg = await rpc.call(TasksRpc.createPackage, { name: 'os-image', version: '24.04', platform: 'linux', installCommand: '/bin/true' });
+    await rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId });
+    const pageSizes: number[] = [];
+    const signed = await assembleManifestPages(async (fromBlock) => {
+      const reply = await nc.request(TasksRpc.getManifest.subject, encodeJson({ contentId, fromBlock }), { timeout: 10_000 });
+      pageSizes.push(reply.data.length);
+      return rpc.call(TasksRpc.getManifest, { contentId, fromBlock });
+    });
+    assert.equal(pageSizes.length, Math.ceil(102_400 / MANIFEST_PAGE_BLOCKS));
+    assert.ok(pageSizes.every((bytes) => bytes < 1024 * 1024), `every page under 1 MiB: ${pageSizes.join(', ')} bytes`);
+    const key = await rpc.call(TasksRpc.getSigningKey, {});
+    assert.ok(verifyManifestSignature(signed, publicKeyFromDer(Buffer.from(key.publicKeyDer, 'base64'))), 'the pages put together carry the whole signature');
+    assert.deepEqual(Buffer.from(signed.value.blockHashes), blockHashes);
+    // A page asked past the end is an empty last page, not an error or a loop.
+    const past = await rpc.call(TasksRpc.getManifest, { contentId, fromBlock: 1_000_000 });
+    assert.deepEqual([past.blockHashes, past.fromBlock, past.nextBlock], ['', 102_400, null]);
   });
 
   test('an inconsistent manifest and bad bodies are refused with codes that name the problem', async () => {

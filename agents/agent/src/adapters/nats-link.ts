@@ -25,7 +25,7 @@ import {
   deviceInboxPrefix,
   versioned,
 } from '@fleetcast/contracts';
-import { Manifest, fromWire, Signed } from '@fleetcast/content';
+import { assembleManifestPages, Manifest, Signed } from '@fleetcast/content';
 import { connectNats, decodeJson, encodeJson, NatsConnection, natsAuthenticator, RpcClient } from '@fleetcast/nats';
 import { captureTraceContext, Logger, SpanKind, withSpan } from '@fleetcast/telemetry';
 import type { ReceivedAssignment } from '../core/assignment-check';
@@ -369,7 +369,8 @@ export class NatsLink {
 
   /** A package's signed manifest from the control plane (checked by the caller: `acceptManifest`). */
   async signedManifest(contentId: string): Promise<Signed<Manifest>> {
-    return fromWire(await this.rpc!.callAsDevice(TasksDeviceRpc.getManifest, this.options.deviceId, { contentId }));
+    // A page at a time for a manifest too large for one message (packages over 20 GiB).
+    return assembleManifestPages((fromBlock) => this.rpc!.callAsDevice(TasksDeviceRpc.getManifest, this.options.deviceId, { contentId, fromBlock }));
   }
 
   /** A download token for content of one of this device's tasks (null: the control plane issues none). */
