@@ -13,7 +13,7 @@ import {
   sessionIdOf,
 } from '@fleetcast/lan-protocol';
 import type { Logger } from '@fleetcast/telemetry';
-import { SessionBinding, UdpMulticastSocket } from './udp-multicast';
+import { MulticastPort, SessionBinding } from './udp-multicast';
 
 /** How a device's election for a task first settled. */
 export type ElectionOutcome =
@@ -22,7 +22,8 @@ export type ElectionOutcome =
   | { role: 'fallback'; reason: 'no-representative' | 'stopped' };
 
 export interface LanElectionOptions {
-  socket: UdpMulticastSocket;
+  /** The multicast socket, or the task's session mux. */
+  socket: MulticastPort;
   taskId: string;
   deviceId: string;
   lanKey: Uint8Array | null;
@@ -47,7 +48,12 @@ export interface LanElectionOptions {
   onRole?: (outcome: ElectionOutcome) => void;
   /** The representative this device followed missed its keep-alives: a new round began without it. */
   onRepresentativeLost?: (representativeId: string) => void;
+  /** The devices heard in this round changed (DISCOVER, CLAIM): how many, and the most blocks one holds. */
+  onHeard?: (othersHeard: number, mostBlocksHeldByOthers: number) => void;
 }
+
+/** The packets the election reads: its own, and the symbols that show a representative alive. */
+const ELECTION_PACKETS: readonly Packet['type'][] = ['discover', 'claim', 'announce', 'data', 'parity'];
 
 /**
  * The adapter of the election reducer for one task on the shared multicast socket: feeds it the
@@ -83,6 +89,7 @@ export class LanElection {
       onInvalid: () => {
         this.invalidPackets++;
       },
+      accepts: ELECTION_PACKETS,
     });
   }
 
@@ -149,8 +156,10 @@ export class LanElection {
     if (this.state.phase === 'stopped') return;
     const before = this.state.phase;
     const followed = this.state.representative?.id;
+    const candidates = this.state.candidates;
     const result = reduceElection(this.state, event, Math.max(performance.now(), notBefore), this.options);
     this.state = result.state;
+    if (this.state.candidates !== candidates) this.config.onHeard?.(this.othersHeard(), this.mostBlocksHeldByOthers());
     // Following -> discovering happens only when the representative fell silent (election.ts).
     if (before === 'following' && this.state.phase === 'discovering' && followed !== undefined) this.config.onRepresentativeLost?.(followed);
     for (const effect of result.effects) this.carryOut(effect, before);

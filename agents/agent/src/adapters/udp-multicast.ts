@@ -76,9 +76,12 @@ export interface MulticastSocketStats {
   lossInjected: number;
 }
 
+/** Where a datagram came from: what the session layer reads of it (a peer's address). */
+export type PacketFrom = Pick<RemoteInfo, 'address' | 'port'>;
+
 /** A session's view of the socket. */
 export interface SessionHandler {
-  onPacket(packet: Packet, from: RemoteInfo): void;
+  onPacket(packet: Packet, from: PacketFrom): void;
   /** A datagram for this session that failed to decode (a forgery, damage), by code. */
   onInvalid?(code: string): void;
   /**
@@ -89,6 +92,20 @@ export interface SessionHandler {
    * the device's own packets anyway.
    */
   localSenderId?: string;
+  /**
+   * The packet types this handler reads. A session mux (`session-mux.ts`) hands each packet only to
+   * the handlers that read its type; the socket itself hands every packet to each of its handlers.
+   */
+  accepts?: readonly Packet['type'][];
+}
+
+/**
+ * What the session drivers (election, sender, receiver, LAN download) need of the subnet's
+ * multicast: joining a session, sending under it and hearing its packets, already decoded and
+ * authenticated. `UdpMulticastSocket` is the real one; tests run whole sessions on an in-memory LAN.
+ */
+export interface MulticastPort {
+  join(sessionId: string, lanKey: Uint8Array | null, handler: SessionHandler, claims?: SessionClaims): SessionBinding;
 }
 
 /**
@@ -122,7 +139,7 @@ const HANDLER_THREW = 'HANDLER.THREW';
 /** Datagrams queued before a sender should pause: ~360 KB, under a default 208 KiB-4 MiB send buffer's worth of backlog. */
 export const SEND_QUEUE_HIGH_WATER = 256;
 
-export class UdpMulticastSocket {
+export class UdpMulticastSocket implements MulticastPort {
   readonly stats: MulticastSocketStats = {
     packetsSent: 0,
     bytesSent: 0,
