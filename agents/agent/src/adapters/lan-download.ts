@@ -289,7 +289,8 @@ export class LanDownload {
         if (sender === null || sender.phase !== 'gathering') return;
         for (const i of effect.skip) sender.skip(i);
         this.sessionStartedAt ??= new Date().toISOString();
-        options.logger.info({ taskId: options.task.taskId, why: effect.why, joined: this.state.joined.length, skipped: effect.skip.length, blocks: this.context.blocks }, 'multicast session starting');
+        const { why, takeover, targets, skip } = effect;
+        options.logger.info({ taskId: options.task.taskId, why, joined: this.state.joined.length, targets, takeover, skipped: skip.length, blocks: this.context.blocks }, 'multicast session starting');
         sender.start();
         return;
       }

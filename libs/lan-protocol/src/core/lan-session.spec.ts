@@ -122,7 +122,7 @@ test('representative: blocks stored go to the sender; every target joined starts
   r = step(r.state, { type: 'member-joined', from: B, blocksHeld: 0 }, 450);
   assert.deepEqual(r.effects, [], 'a repeated JOIN is the same device');
   r = step(r.state, { type: 'member-joined', from: C, blocksHeld: 0 }, 500);
-  assert.deepEqual(r.effects, [{ type: 'cancel', timer: 'start-due' }, { type: 'start-multicast', skip: [], why: 'every target device of the subnet joined' }]);
+  assert.deepEqual(r.effects, [{ type: 'cancel', timer: 'start-due' }, { type: 'start-multicast', skip: [], why: 'every target device of the subnet joined', takeover: false, targets: 2 }]);
   r = step(r.state, { type: 'start-due' }, 30_200);
   assert.deepEqual(r.effects, [], 'the start delay timer of a started session changes nothing');
   r = step(r.state, { type: 'fetch-ended', round: 1, outcome: 'complete', alreadyCached: false }, 9_000);
@@ -143,7 +143,7 @@ test('representative: the start delay ends with nobody joined; the first JOIN af
   r = at({ type: 'member-joined', from: C, blocksHeld: 4 }, 31_000);
   assert.deepEqual(r.effects, [], 'a device that holds every block needs no multicast');
   r = at({ type: 'member-joined', from: B, holdings: { peerUrl: 'http://10.0.0.2:7000', blocks: [0] } }, 32_000);
-  assert.deepEqual(r.effects, [{ type: 'start-multicast', skip: [], why: 'a device joined after the session start delay' }]);
+  assert.deepEqual(r.effects, [{ type: 'start-multicast', skip: [], why: 'a device joined after the session start delay', takeover: false, targets: 3 }]);
   assert.deepEqual(r.state.peers, { [B]: 'http://10.0.0.2:7000' });
 });
 
@@ -198,7 +198,7 @@ test('takeover: the successor gathers three keep-alives, waits for the gather, s
   assert.deepEqual(r.effects, [
     { type: 'cancel', timer: 'start-due' },
     // B is lost: C is every target left. Blocks 0 and 1 are on C already.
-    { type: 'start-multicast', skip: [0, 1], why: 'every target device of the subnet joined' },
+    { type: 'start-multicast', skip: [0, 1], why: 'every target device of the subnet joined', takeover: true, targets: 1 },
     { type: 'fetch', round: 2, sources: ['peers', 'origin'] },
   ]);
 });

@@ -217,8 +217,8 @@ export type LanSessionEffect =
   | { type: 'sender-block-ready'; index: number }
   /** Every block is ready (the representative's copy is complete). */
   | { type: 'sender-all-ready' }
-  /** Leave `skip` out of the first pass, then begin the multicast. */
-  | { type: 'start-multicast'; skip: number[]; why: string }
+  /** Leave `skip` out of the first pass, then begin the multicast (`takeover`, `targets`: for the log). */
+  | { type: 'start-multicast'; skip: number[]; why: string; takeover: boolean; targets: number }
   | { type: 'stop-sender' }
   /** Fetch the missing blocks from `sources` in order; `fetch-ended` follows. */
   | { type: 'fetch'; round: number; sources: FetchSource[] }
@@ -561,7 +561,7 @@ function startMulticast(s: LanSessionState, r: RepresentRound, why: string, now:
   // Blocks every device that joined holds (their PEER_HAVE says which) are not sent: after a
   // takeover most of the content is on the subnet already.
   const skip = r.heldAtStart.filter((i) => s.joined.every((id) => s.holdings[id]?.includes(i) === true));
-  out.push({ type: 'start-multicast', skip, why });
+  out.push({ type: 'start-multicast', skip, why, takeover: r.takeover, targets: r.targets.length });
   return advanceRepresent(s, { ...r, multicastStarted: true }, now, c, out);
 }
 
