@@ -113,13 +113,9 @@ export interface MulticastSourceStats {
 export class MulticastSource implements DownloadSource {
   readonly kind = 'multicast' as const;
   readonly stats: MulticastSourceStats = { packetsHeard: 0, invalid: {}, announcesIgnored: 0, blocksDelivered: 0, blocksRejected: 0, nacksSent: 0, nacksSuppressed: 0 };
-  private readonly sessionId: string;
-  private readonly senderId: string;
   private readonly repair: RepairOptions;
 
   constructor(private readonly options: MulticastSourceOptions) {
-    this.sessionId = sessionIdOf(options.taskId);
-    this.senderId = senderIdOf(options.deviceId);
     this.repair = resolveRepairOptions(options.repair ?? DEFAULT_REPAIR_OPTIONS);
   }
 

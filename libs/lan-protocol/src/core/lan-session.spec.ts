@@ -13,7 +13,6 @@ import {
 } from './lan-session';
 import { FOLLOW_STALL_MS, HELD_BLOCKS_FLOOR_BYTES_PER_SECOND } from './session-deadline';
 
-const A = '00000000000000aa';
 const B = '00000000000000bb';
 const C = '00000000000000cc';
 const MiB = 1024 * 1024;

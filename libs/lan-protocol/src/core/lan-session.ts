@@ -342,7 +342,7 @@ function apply(s: LanSessionState, event: LanSessionEvent, now: number, c: LanSe
       return { ...s, othersHeard: event.othersHeard, mostBlocksHeldByOthers: event.mostBlocksHeldByOthers };
 
     case 'member-joined':
-      return onMember(s, event, now, c, out);
+      return onMember(s, event, c, out);
 
     case 'block-ready':
       return onBlock(s, event.index, now, c, out);
@@ -359,13 +359,13 @@ function apply(s: LanSessionState, event: LanSessionEvent, now: number, c: LanSe
     case 'start-due': {
       const r = s.round;
       if (s.phase !== 'representing' || r?.kind !== 'represent' || r.aborting || r.startDueAtMs === null || now < r.startDueAtMs) return s;
-      return startMulticast(s, r, r.takeover ? 'takeover gather window over' : 'session start delay over', now, c, out);
+      return startMulticast(s, r, r.takeover ? 'takeover gather window over' : 'session start delay over', c, out);
     }
 
     case 'grace-over': {
       const r = s.round;
       if (s.phase !== 'representing' || r?.kind !== 'represent' || r.aborting || r.graceOver || now < r.graceAtMs) return s;
-      return advanceRepresent(s, { ...r, graceOver: true }, now, c, out);
+      return advanceRepresent(s, { ...r, graceOver: true }, c, out);
     }
 
     case 'role-wait-over':
@@ -400,7 +400,7 @@ function apply(s: LanSessionState, event: LanSessionEvent, now: number, c: LanSe
       if (r?.kind !== 'represent' || r.id !== event.round || r.aborting || r.senderClosed) return s;
       // Our own copy is complete and verified: a broken session costs the followers a fallback, not us the task.
       if (event.error !== undefined) out.push({ type: 'log', level: 'warn', message: 'multicast session ended with an error', fields: { err: event.error } });
-      return advanceRepresent(s, { ...r, senderClosed: true }, now, c, out);
+      return advanceRepresent(s, { ...r, senderClosed: true }, c, out);
     }
 
     case 'fetch-ended':
@@ -502,16 +502,16 @@ function senderStarted(s: LanSessionState, r: RepresentRound, now: number, c: La
   r = { ...r, stage: 'awaiting-gather', waitFor, graceAtMs, startDueAtMs: now + gatherMs };
   out.push({ type: 'schedule', timer: 'grace-over', atMs: graceAtMs });
   if (allJoined(s, r)) {
-    s = startMulticast(s, r, 'every target device of the subnet joined', now, c, out);
+    s = startMulticast(s, r, 'every target device of the subnet joined', c, out);
     r = s.round as RepresentRound;
   } else {
     out.push({ type: 'schedule', timer: 'start-due', atMs: r.startDueAtMs as number });
   }
-  return advanceRepresent(s, r, now, c, out);
+  return advanceRepresent(s, r, c, out);
 }
 
 /** Moves a representative round on as far as what has happened allows. */
-function advanceRepresent(s: LanSessionState, r: RepresentRound, now: number, c: LanSessionContext, out: LanSessionEffect[]): LanSessionState {
+function advanceRepresent(s: LanSessionState, r: RepresentRound, c: LanSessionContext, out: LanSessionEffect[]): LanSessionState {
   if (r.stage === 'awaiting-gather') {
     const waiting = r.waitFor === 'gather' ? !r.gathered : r.waitFor === 'gather-or-grace' ? !r.gathered && !r.graceOver : false;
     if (waiting) return { ...s, round: r };
@@ -540,10 +540,10 @@ function advanceRepresent(s: LanSessionState, r: RepresentRound, now: number, c:
 }
 
 /** The start delay is over, or everyone joined: the multicast starts if anybody needs it. */
-function startMulticast(s: LanSessionState, r: RepresentRound, why: string, now: number, c: LanSessionContext, out: LanSessionEffect[]): LanSessionState {
+function startMulticast(s: LanSessionState, r: RepresentRound, why: string, c: LanSessionContext, out: LanSessionEffect[]): LanSessionState {
   if (r.startDueAtMs !== null) out.push({ type: 'cancel', timer: 'start-due' });
   r = { ...r, gathered: true, startDueAtMs: null };
-  if (r.multicastStarted) return advanceRepresent(s, r, now, c, out);
+  if (r.multicastStarted) return advanceRepresent(s, r, c, out);
   const receivers = s.joined.filter((id) => !s.complete.includes(id));
   if (receivers.length === 0) {
     // Multicasting to nobody costs LAN bandwidth and, for a device that holds the content, the
@@ -556,13 +556,13 @@ function startMulticast(s: LanSessionState, r: RepresentRound, why: string, now:
         fields: { why, joined: s.joined.length, targets: r.targets.length },
       });
     }
-    return advanceRepresent(s, { ...r, waitingForJoin: true }, now, c, out);
+    return advanceRepresent(s, { ...r, waitingForJoin: true }, c, out);
   }
   // Blocks every device that joined holds (their PEER_HAVE says which) are not sent: after a
   // takeover most of the content is on the subnet already.
   const skip = r.heldAtStart.filter((i) => s.joined.every((id) => s.holdings[id]?.includes(i) === true));
   out.push({ type: 'start-multicast', skip, why, takeover: r.takeover, targets: r.targets.length });
-  return advanceRepresent(s, { ...r, multicastStarted: true }, now, c, out);
+  return advanceRepresent(s, { ...r, multicastStarted: true }, c, out);
 }
 
 function endRepresentRound(s: LanSessionState, r: RepresentRound, out: LanSessionEffect[]): LanSessionState {
@@ -597,7 +597,7 @@ function beginFollow(s: LanSessionState, representativeId: string, now: number, 
   return { ...s, activity: 'receiver', phase: 'following', nextRoundId: id + 1, round: r };
 }
 
-function onMember(s: LanSessionState, event: Extract<LanSessionEvent, { type: 'member-joined' }>, now: number, c: LanSessionContext, out: LanSessionEffect[]): LanSessionState {
+function onMember(s: LanSessionState, event: Extract<LanSessionEvent, { type: 'member-joined' }>, c: LanSessionContext, out: LanSessionEffect[]): LanSessionState {
   let complete = s.complete;
   const addComplete = () => {
     if (!complete.includes(event.from)) complete = [...complete, event.from];
@@ -618,8 +618,8 @@ function onMember(s: LanSessionState, event: Extract<LanSessionEvent, { type: 'm
   const r = s.round;
   // A sender still being made looks at who joined once it announces.
   if (s.phase !== 'representing' || r?.kind !== 'represent' || r.aborting || r.stage === 'starting-sender') return s;
-  if (allJoined(s, r)) return startMulticast(s, r, 'every target device of the subnet joined', now, c, out);
-  if (r.waitingForJoin) return startMulticast(s, r, 'a device joined after the session start delay', now, c, out);
+  if (allJoined(s, r)) return startMulticast(s, r, 'every target device of the subnet joined', c, out);
+  if (r.waitingForJoin) return startMulticast(s, r, 'a device joined after the session start delay', c, out);
   return s;
 }
 
@@ -662,7 +662,7 @@ function onFetchEnded(s: LanSessionState, event: Extract<LanSessionEvent, { type
   // Blocks that were in the cache already, or resumed: all are ready now.
   out.push({ type: 'sender-all-ready' });
   sendHoldings(allBlocks(c), c, out);
-  return advanceRepresent(s, { ...r, stage: 'closing', fetchedAlone: !event.alreadyCached }, now, c, out);
+  return advanceRepresent(s, { ...r, stage: 'closing', fetchedAlone: !event.alreadyCached }, c, out);
 }
 
 function onFollowEnded(s: LanSessionState, event: Extract<LanSessionEvent, { type: 'follow-ended' }>, now: number, c: LanSessionContext, out: LanSessionEffect[]): LanSessionState {
