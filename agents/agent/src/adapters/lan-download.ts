@@ -1,4 +1,4 @@
-import { ByteSource, LanActivity, LanIssue, LanIssueCode, LanSession, TaskAssignedV1 } from '@fleetcast/contracts';
+import { ByteSource, LanActivity, LanIssue, LanSession, TaskAssignedV1 } from '@fleetcast/contracts';
 import { Manifest, blockCount } from '@fleetcast/content';
 import {
   DEFAULT_ELECTION_OPTIONS,
@@ -21,6 +21,7 @@ import {
 import type { Logger } from '@fleetcast/telemetry';
 import { compactRanges, expandRanges } from '../core/block-ranges';
 import { DownloadAbortedError, DownloadSource, FetchBlocksRequest } from '../core/download-source';
+import { lanIssueOf } from '../core/lan-issues';
 import { PeerBlocksUnavailableError } from '../core/peer-errors';
 import { CacheDownloadResult, downloadIntoCache } from './cache-download';
 import { ContentCache } from './content-cache';
@@ -79,9 +80,6 @@ export interface LanDownloadResult extends CacheDownloadResult {
   /** The role the election first settled on (a failover may change it later: see `activity().role`). */
   outcome: ElectionOutcome;
 }
-
-/** The contract's bound on an issue message (lanIssueSchema): a longer one would make the report invalid. */
-const MAX_ISSUE_MESSAGE_CHARS = 500;
 
 /**
  * A task's download through its subnet's multicast session. What the device does in each role, when
@@ -444,35 +442,8 @@ export class LanDownload {
   }
 
   private reportIssue(issue: SessionIssue): void {
-    const from = (peersAllowed: boolean) => (peersAllowed ? 'peers, then the origin' : 'the origin');
-    switch (issue.kind) {
-      case 'no-role':
-        return this.noteIssue(
-          LanIssueCode.SessionDeadline,
-          `no representative settled within ${Math.round(issue.waitedMs / 1000)} s (claims that never led to a session): downloading from the origin`,
-        );
-      case 'no-representative':
-        return this.noteIssue(LanIssueCode.NoRepresentative, `no multicast session (${issue.reason}): downloading from the origin`);
-      case 'nobody-joined':
-        return this.noteIssue(
-          LanIssueCode.NobodyJoined,
-          `none of the ${issue.targets} other target device(s) of the subnet joined the session within the start delay: multicast may be blocked on this subnet, or they are offline` +
-            (issue.fetchedAlone ? '; this device fetched the package by itself (from peers the control plane named, else the origin)' : ''),
-        );
-      case 'follow-deadline':
-        return this.noteIssue(
-          LanIssueCode.SessionDeadline,
-          `representative ${this.deviceNameOf(issue.representativeId)} delivered ${issue.blocks} verified block(s) here and then none for ${Math.round(issue.waitedMs / 1000)} s: ` +
-            `it is no longer followed, the rest comes from ${from(issue.peersAllowed)}`,
-        );
-      case 'session-incomplete':
-        return this.noteIssue(LanIssueCode.SessionIncomplete, `the multicast session ended with ${issue.missing} block(s) missing here; they come from ${from(issue.peersAllowed)}`);
-    }
-  }
-
-  private noteIssue(code: LanIssueCode, message: string): void {
-    this.issue = { code, message: message.slice(0, MAX_ISSUE_MESSAGE_CHARS) };
-    this.options.logger.warn({ taskId: this.options.task.taskId, code }, message);
+    this.issue = lanIssueOf(issue, (senderId) => this.deviceNameOf(senderId));
+    this.options.logger.warn({ taskId: this.options.task.taskId, code: this.issue.code }, this.issue.message);
   }
 
   /** JOIN and PEER_HAVE of the session's other devices, whatever this device's role: decoded for the reducer. */
