@@ -188,7 +188,7 @@ export class LanDownload {
         this.invalidPackets++;
       },
     });
-    this.mux.join(sessionId, this.lanKey, { onPacket: (packet, from) => this.onMember(packet, from.address), accepts: ['join', 'peer-have'] });
+    this.mux.join(sessionId, this.lanKey, { onPacket: (packet, from) => this.onMember(packet, from.address), accepts: ['join', 'peer-have', 'announce'] });
     this.election = new LanElection({
       socket: this.mux,
       taskId: options.task.taskId,
@@ -446,10 +446,12 @@ export class LanDownload {
     this.options.logger.warn({ taskId: this.options.task.taskId, code: this.issue.code }, this.issue.message);
   }
 
-  /** JOIN and PEER_HAVE of the session's other devices, whatever this device's role: decoded for the reducer. */
+  /** JOIN, PEER_HAVE and ANNOUNCE of the session's other devices, whatever this device's role: decoded for the reducer. */
   private onMember(packet: Packet, address: string): void {
     if (packet.senderId === this.selfId) return;
-    if (packet.type === 'join') {
+    if (packet.type === 'announce') {
+      this.dispatch({ type: 'announce-heard', from: packet.senderId, gathering: packet.phase === 'gathering' });
+    } else if (packet.type === 'join') {
       this.dispatch({ type: 'member-joined', from: packet.senderId, blocksHeld: packet.blocksHeld });
     } else if (packet.type === 'peer-have') {
       if (packet.ranges.length === 0) return this.dispatch({ type: 'member-joined', from: packet.senderId });

@@ -70,8 +70,6 @@ export class LanElection {
   private readonly sessionId: string;
   private readonly senderId: string;
   private timer: NodeJS.Timeout | null = null;
-  /** Blocks held as last told in a JOIN; null until this device joined a session. */
-  private joinedWith: number | null = null;
   private settle!: (outcome: ElectionOutcome) => void;
   private settled = false;
   /** Packets of this session that failed to decode (forged, damaged), for the status report. */
@@ -122,7 +120,6 @@ export class LanElection {
 
   /** Tells the representative this device takes part (it starts early once every target joined). */
   sendJoin(blocksHeld: number): void {
-    this.joinedWith = blocksHeld;
     this.binding.send({ type: 'join', sessionId: this.sessionId, senderId: this.senderId, blocksHeld });
   }
 
@@ -136,17 +133,6 @@ export class LanElection {
 
   private onPacket(packet: Packet): void {
     if (packet.senderId === this.senderId) return;
-    // A JOIN lost on the LAN would hold the representative to its full start delay: repeat it on
-    // every ANNOUNCE of the followed representative until its session leaves the gathering phase.
-    if (
-      packet.type === 'announce' &&
-      packet.phase === 'gathering' &&
-      this.joinedWith !== null &&
-      this.state.phase === 'following' &&
-      packet.senderId === this.state.representative?.id
-    ) {
-      this.binding.send({ type: 'join', sessionId: this.sessionId, senderId: this.senderId, blocksHeld: this.joinedWith });
-    }
     const event = electionEventOf(packet);
     if (event !== null) this.apply(event);
   }

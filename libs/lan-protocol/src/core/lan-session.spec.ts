@@ -248,6 +248,13 @@ test('follower: PEER_HAVE before JOIN; each verified block moves the deadline; p
   assert.deepEqual(r.effects, [{ type: 'send-holdings', blocks: [0, 1, 2, 3] }, { type: 'finish', role: { role: 'follower', representativeId: B } }]);
 });
 
+test('follower: a gathering ANNOUNCE of its representative repeats the JOIN; another device\'s, or one of a started session, does not', () => {
+  const r = run([start([1]), asFollowerOf(B)]);
+  assert.deepEqual(step(r.state, { type: 'announce-heard', from: B, gathering: true }, 1_000).effects, [{ type: 'send-join', blocksHeld: 1 }]);
+  assert.deepEqual(step(r.state, { type: 'announce-heard', from: C, gathering: true }, 1_000).effects, []);
+  assert.deepEqual(step(r.state, { type: 'announce-heard', from: B, gathering: false }, 1_000).effects, []);
+});
+
 test('follower: the session closed short without peers allowed: LAN.SESSION_INCOMPLETE and the origin alone', () => {
   const noPeers: LanSessionContext = { ...CTX, peerDownloadAllowed: false, servesPeers: false };
   const r = run([start([0]), asFollowerOf(B), [{ type: 'follow-ended', round: 1, outcome: 'closed' }, 9_000]], noPeers);
@@ -352,6 +359,7 @@ const EVENTS: Record<string, LanSessionEvent> = {
   'rep-lost': { type: 'representative-lost', representativeId: B },
   heard: { type: 'election-heard', othersHeard: 2, mostBlocksHeldByOthers: 1 },
   joined: { type: 'member-joined', from: B, blocksHeld: 0 },
+  'announce B gathering': { type: 'announce-heard', from: B, gathering: true },
   block: { type: 'block-ready', index: 2 },
   'first-role-due': { type: 'first-role-due' },
   'start-due': { type: 'start-due' },
@@ -376,6 +384,7 @@ const EVENT_TYPES: Array<LanSessionEvent['type']> = [
   'representative-lost',
   'election-heard',
   'member-joined',
+  'announce-heard',
   'block-ready',
   'first-role-due',
   'start-due',
@@ -403,6 +412,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'idle',
     'heard': 'idle',
     'joined': 'idle',
+    'announce B gathering': 'idle',
     'block': 'idle',
     'first-role-due': 'idle',
     'start-due': 'idle',
@@ -428,6 +438,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'electing',
     'heard': 'electing',
     'joined': 'electing',
+    'announce B gathering': 'electing',
     'block': 'electing | election-blocks',
     'first-role-due': 'origin-only | stop-election, report-issue:no-role, fetch:origin',
     'start-due': 'electing',
@@ -453,6 +464,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'representing',
     'heard': 'representing',
     'joined': 'representing',
+    'announce B gathering': 'representing',
     'block': 'representing | election-blocks, sender-block-ready',
     'first-role-due': 'representing',
     'start-due': 'representing',
@@ -478,6 +490,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'representing',
     'heard': 'representing',
     'joined': 'representing',
+    'announce B gathering': 'representing',
     'block': 'representing | election-blocks, sender-block-ready',
     'first-role-due': 'representing',
     'start-due': 'representing | cancel:start-due, fetch:peers+origin',
@@ -503,6 +516,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'representing',
     'heard': 'representing',
     'joined': 'representing',
+    'announce B gathering': 'representing',
     'block': 'representing | election-blocks, sender-block-ready',
     'first-role-due': 'representing',
     'start-due': 'representing | cancel:start-due',
@@ -528,6 +542,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'representing',
     'heard': 'representing',
     'joined': 'representing',
+    'announce B gathering': 'representing',
     'block': 'representing | election-blocks, sender-block-ready',
     'first-role-due': 'representing',
     'start-due': 'representing | cancel:start-due',
@@ -553,6 +568,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'representing',
     'heard': 'representing',
     'joined': 'representing',
+    'announce B gathering': 'representing',
     'block': 'representing | election-blocks, sender-block-ready',
     'first-role-due': 'representing',
     'start-due': 'representing',
@@ -578,6 +594,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'following',
     'heard': 'following',
     'joined': 'following',
+    'announce B gathering': 'following | send-join',
     'block': 'following | election-blocks, schedule:deadline-passed',
     'first-role-due': 'following',
     'start-due': 'following',
@@ -603,6 +620,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'awaiting-role',
     'heard': 'awaiting-role',
     'joined': 'awaiting-role',
+    'announce B gathering': 'awaiting-role',
     'block': 'awaiting-role | election-blocks',
     'first-role-due': 'awaiting-role',
     'start-due': 'awaiting-role',
@@ -628,6 +646,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'repairing',
     'heard': 'repairing',
     'joined': 'repairing',
+    'announce B gathering': 'repairing',
     'block': 'repairing | election-blocks',
     'first-role-due': 'repairing',
     'start-due': 'repairing',
@@ -653,6 +672,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'origin-only',
     'heard': 'origin-only',
     'joined': 'origin-only',
+    'announce B gathering': 'origin-only',
     'block': 'origin-only | election-blocks',
     'first-role-due': 'origin-only',
     'start-due': 'origin-only',
@@ -678,6 +698,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'done',
     'heard': 'done',
     'joined': 'done',
+    'announce B gathering': 'done',
     'block': 'done',
     'first-role-due': 'done',
     'start-due': 'done',
@@ -703,6 +724,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'rep-lost': 'failed',
     'heard': 'failed',
     'joined': 'failed',
+    'announce B gathering': 'failed',
     'block': 'failed',
     'first-role-due': 'failed',
     'start-due': 'failed',

@@ -27,7 +27,8 @@ import { FollowDeadlineOptions, followDeadlineMs } from './session-deadline';
  *   keep-alives before it closes without a multicast (LAN.NOBODY_JOINED when none of the targets ever joined).
  * - A successor (a representative elected after one fell silent) waits for the gather before it
  *   fetches, and leaves out of the pass the blocks every device that joined holds.
- * - A follower's deadline counts verified blocks only (`session-deadline.ts`); past it the follower
+ * - A follower repeats its JOIN on every ANNOUNCE of its representative while that session gathers.
+- A follower's deadline counts verified blocks only (`session-deadline.ts`); past it the follower
  *   stops its election and repairs from peers, then the origin.
  * - Repairs always go multicast, then peers (when the task allows), then the origin.
  * - Events of an ended round (`round` is not the current one) and timers not due are ignored, so
@@ -180,6 +181,8 @@ export type LanSessionEvent =
   | { type: 'election-heard'; othersHeard: number; mostBlocksHeldByOthers: number }
   /** A JOIN (`blocksHeld`) or a PEER_HAVE (`holdings`, null when its ranges are unusable) of another device. */
   | { type: 'member-joined'; from: string; blocksHeld?: number; holdings?: { peerUrl: string; blocks: readonly number[] | null } }
+  /** An ANNOUNCE of `from`; `gathering`: its session has not started the multicast yet. */
+  | { type: 'announce-heard'; from: string; gathering: boolean }
   /** A fetch stored block `index`, verified. */
   | { type: 'block-ready'; index: number }
   | { type: 'first-role-due' }
@@ -346,6 +349,15 @@ function apply(s: LanSessionState, event: LanSessionEvent, now: number, c: LanSe
 
     case 'block-ready':
       return onBlock(s, event.index, now, c, out);
+
+    case 'announce-heard': {
+      // A JOIN lost on the LAN would hold the representative to its full start delay: repeat it on
+      // every ANNOUNCE of the followed representative until its session leaves the gathering phase.
+      const r = s.round;
+      if (!event.gathering || r?.kind !== 'follow' || r.aborting || r.representativeId !== event.from) return s;
+      out.push({ type: 'send-join', blocksHeld: r.blocksHeldAtJoin });
+      return s;
+    }
 
     case 'first-role-due': {
       if (s.phase !== 'electing' || s.firstRoleDueAtMs === null || now < s.firstRoleDueAtMs) return s;
