@@ -104,7 +104,7 @@ export interface LanDownloadResult extends CacheDownloadResult {
  * follows the winner. Every round works on the same partial file.
  *
  * The session is joined once on the socket (a SessionMux): each of its packets is decoded once and
- * handed to the election, the receiver or the sender by type; JOIN and PEER_HAVE feed the reducer.
+ * handed to the election, the receiver or the sender by type; JOIN, PEER_HAVE and ANNOUNCE feed the reducer.
  */
 export class LanDownload {
   private readonly lanKey: Uint8Array;
