@@ -59,6 +59,8 @@ export interface NatsServer {
   /** JetStream's store; kept across `halt`/`start`, removed by `stop`. */
   readonly storeDir: string;
   readonly running: boolean;
+  /** The server process's ID while it runs (for its resident memory in benchmarks). */
+  readonly pid: number | undefined;
   /** The server's trust chain; null for an open server. */
   readonly trust: TestTrust | null;
   /** Connection options of an unrestricted user (with no credentials on an open server). */
@@ -208,6 +210,10 @@ export class LocalNatsServer implements NatsServer {
 
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   adminConnectOptions(): Pick<ConnectionOptions, 'servers' | 'authenticator' | 'tls'> {
