@@ -43,8 +43,16 @@ export class UploadStoreRepository implements OnModuleInit {
     this.dir = join(config.storeDir, UPLOADS_DIR);
   }
 
+  private made?: Promise<unknown>;
+
   async onModuleInit(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await this.ensureDir();
+  }
+
+  /** Creates the folder once; whoever needs it first (the sweep at start may come before this module's init). */
+  private ensureDir(): Promise<unknown> {
+    this.made ??= mkdir(this.dir, { recursive: true });
+    return this.made;
   }
 
   partPath(id: string): string {
@@ -59,6 +67,7 @@ export class UploadStoreRepository implements OnModuleInit {
 
   /** Creates the empty part file, then the record (an upload whose record exists always has its file, until it finishes). */
   async create(record: UploadRecord): Promise<void> {
+    await this.ensureDir();
     const handle = await open(this.partPath(record.id), 'wx', 0o600);
     await handle.close();
     await this.writeRecord(record);
@@ -142,6 +151,7 @@ export class UploadStoreRepository implements OnModuleInit {
 
   /** The IDs of every upload on disk (by its record or its part file). */
   async ids(): Promise<string[]> {
+    await this.ensureDir();
     const names = await readdir(this.dir);
     const ids = new Set<string>();
     for (const name of names) {
