@@ -98,24 +98,28 @@ export class ContentOriginClient {
   }
 
   /** Creates a resumable upload on the origin. */
-  createUpload(declaration: { size: number; sha256?: string; label: string }): Promise<OriginUpload> {
+  /**
+   * Creates a resumable upload on the origin. `caller` (each method below takes it) is the caller's
+   * Authorization header, sent on when the gateway has no token of its own, as for `upload`.
+   */
+  createUpload(declaration: { size: number; sha256?: string; label: string }, caller?: string): Promise<OriginUpload> {
     const headers: Record<string, string> = { 'upload-length': String(declaration.size), 'x-upload-label': declaration.label };
     if (declaration.sha256 !== undefined) headers['x-content-sha256'] = declaration.sha256;
-    return this.json('POST', '/v1/uploads', headers, originUploadSchema);
+    return this.json('POST', '/v1/uploads', headers, originUploadSchema, caller);
   }
 
-  uploadStatus(uploadId: string): Promise<OriginUpload> {
-    return this.json('GET', `/v1/uploads/${encodeURIComponent(uploadId)}`, {}, originUploadSchema);
+  uploadStatus(uploadId: string, caller?: string): Promise<OriginUpload> {
+    return this.json('GET', `/v1/uploads/${encodeURIComponent(uploadId)}`, {}, originUploadSchema, caller);
   }
 
-  async abortUpload(uploadId: string): Promise<void> {
-    await this.json('DELETE', `/v1/uploads/${encodeURIComponent(uploadId)}`, {}, null);
+  async abortUpload(uploadId: string, caller?: string): Promise<void> {
+    await this.json('DELETE', `/v1/uploads/${encodeURIComponent(uploadId)}`, {}, null, caller);
   }
 
   /** Removes stored content; false when the origin did not have it (already removed). */
-  async deleteContent(contentId: string): Promise<boolean> {
+  async deleteContent(contentId: string, caller?: string): Promise<boolean> {
     try {
-      await this.json('DELETE', `/v1/content/${encodeURIComponent(contentId)}`, {}, null);
+      await this.json('DELETE', `/v1/content/${encodeURIComponent(contentId)}`, {}, null, caller);
       return true;
     } catch (error) {
       if (error instanceof OriginRejectedError && error.status === 404) return false;
@@ -124,9 +128,10 @@ export class ContentOriginClient {
   }
 
   /** A small request with no body to stream: its JSON answer parsed with `schema` (null: no body expected). */
-  private async json<T>(method: string, path: string, headers: Record<string, string>, schema: z.ZodType<T> | null): Promise<T> {
+  private async json<T>(method: string, path: string, headers: Record<string, string>, schema: z.ZodType<T> | null, caller?: string): Promise<T> {
     const all: Record<string, string> = { ...headers };
     if (this.options.token !== undefined) all.authorization = `Bearer ${this.options.token}`;
+    else if (caller !== undefined) all.authorization = caller;
     let res: Response;
     try {
       res = await fetch(`${this.options.baseUrl}${path}`, { method, headers: all, signal: AbortSignal.timeout(SMALL_REQUEST_TIMEOUT_MS) });

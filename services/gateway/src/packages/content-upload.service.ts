@@ -25,11 +25,11 @@ export class ContentUploadService {
    * it), then removes its content from the origin when no package is left with it. A failure at the
    * origin is a 503: the deletion stands, and deleting again finishes the removal.
    */
-  async deletePackage(id: string): Promise<{ id: string; deletedAt: string; removedContentId: string | null }> {
+  async deletePackage(id: string, caller?: string): Promise<{ id: string; deletedAt: string; removedContentId: string | null }> {
     const deleted = await this.rpc.call(TasksRpc.deletePackage, { id });
     if (deleted.releasedContentId === null) return { id, deletedAt: deleted.deletedAt, removedContentId: null };
     try {
-      await this.origin.deleteContent(deleted.releasedContentId);
+      await this.origin.deleteContent(deleted.releasedContentId, caller);
     } catch (error) {
       throw new FleetcastError(
         ErrorCode.Unavailable,

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
@@ -72,8 +72,8 @@ export class PackagesHttpController {
   @ApiIdParam()
   @ApiContractResponse(packageDeletionSchema, 200, 'Deleted')
   @ApiErrorResponses(400, 401, 403, 404, 409, 503)
-  async delete(@Param('id', new ZodValidationPipe(idSchema)) id: string) {
-    return this.uploads.deletePackage(id);
+  async delete(@Param('id', new ZodValidationPipe(idSchema)) id: string, @Headers('authorization') caller: string | undefined) {
+    return this.uploads.deletePackage(id, caller);
   }
 
   @Put(':id/content')

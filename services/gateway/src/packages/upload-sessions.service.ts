@@ -26,7 +26,7 @@ export class UploadSessionsService {
     this.origin = new ContentOriginClient({ baseUrl: config.originUrl, maxUploadBytes: config.maxUploadBytes, token: config.originApiToken });
   }
 
-  async create(request: CreateUpload): Promise<UploadSession> {
+  async create(request: CreateUpload, caller?: string): Promise<UploadSession> {
     if (request.size > this.config.maxUploadBytes) {
       throw new PayloadTooLargeException(`an upload of ${request.size} bytes exceeds the limit of ${this.config.maxUploadBytes} bytes`);
     }
@@ -34,22 +34,22 @@ export class UploadSessionsService {
     if (pkg.status === 'ready') {
       throw new FleetcastError(ErrorCode.ContentMismatch, `package ${pkg.id} already has content ${pkg.contentId}: a package is immutable once ready, create a new version`);
     }
-    return toSession(await this.origin.createUpload({ size: request.size, sha256: request.sha256, label: pkg.id }));
+    return toSession(await this.origin.createUpload({ size: request.size, sha256: request.sha256, label: pkg.id }, caller));
   }
 
-  status(uploadId: string): Promise<UploadSession> {
-    return this.find(uploadId).then(toSession);
+  status(uploadId: string, caller?: string): Promise<UploadSession> {
+    return this.find(uploadId, caller).then(toSession);
   }
 
-  async abort(uploadId: string): Promise<void> {
-    await this.find(uploadId);
-    await this.origin.abortUpload(uploadId);
+  async abort(uploadId: string, caller?: string): Promise<void> {
+    await this.find(uploadId, caller);
+    await this.origin.abortUpload(uploadId, caller);
   }
 
   /** Streams one chunk to the origin; with the last byte, attaches the content to the package. */
   async append(uploadId: string, req: Request, res: Response): Promise<ChunkOutcome> {
     try {
-      const upload = await this.find(uploadId);
+      const upload = await this.find(uploadId, req.headers.authorization);
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > this.config.maxUploadBytes) {
         throw new PayloadTooLargeException(`a chunk of ${declared} bytes exceeds the limit of ${this.config.maxUploadBytes} bytes`);
@@ -73,9 +73,9 @@ export class UploadSessionsService {
   }
 
   /** The origin's upload, if it is a package's (every upload made through the gateway is). */
-  private async find(uploadId: string): Promise<OriginUpload & { label: string }> {
+  private async find(uploadId: string, caller?: string): Promise<OriginUpload & { label: string }> {
     try {
-      const upload = await this.origin.uploadStatus(uploadId);
+      const upload = await this.origin.uploadStatus(uploadId, caller);
       if (upload.label !== null) return upload as OriginUpload & { label: string };
     } catch (error) {
       if (!(error instanceof OriginRejectedError && error.status === 404)) throw error;

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Head, HttpCode, Param, Patch, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Head, Headers, HttpCode, Param, Patch, Post, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
@@ -41,8 +41,12 @@ export class UploadsHttpController {
   @ApiContractBody(createUploadSchema)
   @ApiContractResponse(uploadSessionSchema, 201, 'Created: send the bytes from offset 0')
   @ApiErrorResponses(400, 401, 404, 409, 413, 503)
-  async create(@Body(new ZodValidationPipe(createUploadSchema)) body: z.output<typeof createUploadSchema>, @Res({ passthrough: true }) res: Response) {
-    const session = await this.uploads.create(body);
+  async create(
+    @Body(new ZodValidationPipe(createUploadSchema)) body: z.output<typeof createUploadSchema>,
+    @Headers('authorization') caller: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const session = await this.uploads.create(body, caller);
     res.setHeader('Location', `/v1/uploads/${session.id}`);
     progressHeaders(res, session);
     return session;
@@ -52,8 +56,8 @@ export class UploadsHttpController {
   @ApiOperation({ summary: 'Where an upload stands: `Upload-Offset` and `Upload-Length` headers, no body' })
   @ApiParam({ name: 'id', description: 'The upload ID' })
   @ApiErrorResponses(401, 404, 503)
-  async head(@Param('id') id: string, @Res() res: Response): Promise<void> {
-    const session = await this.uploads.status(checkedId(id));
+  async head(@Param('id') id: string, @Headers('authorization') caller: string | undefined, @Res() res: Response): Promise<void> {
+    const session = await this.uploads.status(checkedId(id), caller);
     progressHeaders(res, session);
     res.status(200).end();
   }
@@ -63,8 +67,8 @@ export class UploadsHttpController {
   @ApiParam({ name: 'id', description: 'The upload ID' })
   @ApiContractResponse(uploadSessionSchema)
   @ApiErrorResponses(401, 404, 503)
-  async get(@Param('id') id: string, @Res({ passthrough: true }) res: Response) {
-    const session = await this.uploads.status(checkedId(id));
+  async get(@Param('id') id: string, @Headers('authorization') caller: string | undefined, @Res({ passthrough: true }) res: Response) {
+    const session = await this.uploads.status(checkedId(id), caller);
     progressHeaders(res, session);
     return session;
   }
@@ -100,7 +104,7 @@ export class UploadsHttpController {
   @ApiOperation({ summary: 'Abandon an upload and what it received' })
   @ApiParam({ name: 'id', description: 'The upload ID' })
   @ApiErrorResponses(401, 404, 409, 503)
-  async abort(@Param('id') id: string): Promise<void> {
-    await this.uploads.abort(checkedId(id));
+  async abort(@Param('id') id: string, @Headers('authorization') caller: string | undefined): Promise<void> {
+    await this.uploads.abort(checkedId(id), caller);
   }
 }
