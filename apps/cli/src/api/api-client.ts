@@ -33,6 +33,57 @@ export class FleetcastApi {
     return this.send<T>('POST', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   }
 
+  delete<T>(path: string): Promise<T> {
+    return this.send<T>('DELETE', path);
+  }
+
+  /**
+   * Sends bytes of a resumable upload from `offset` (`PATCH /v1/uploads/{id}`): the new offset while
+   * bytes are missing, the answer's body once the last is in. A refusal is an ApiError; a 409 for a
+   * wrong offset carries the server's offset in `uploadOffset`. No timeout, like `uploadContent`.
+   */
+  async uploadChunk<T>(uploadId: string, offset: number, body: { chunks: AsyncIterable<Uint8Array>; length: number }): Promise<{ complete: false; offset: number } | { complete: true; result: T }> {
+    const path = `/v1/uploads/${encodeURIComponent(uploadId)}`;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.server}${path}`, {
+        method: 'PATCH',
+        headers: {
+          accept: 'application/json',
+          authorization: `Bearer ${this.token}`,
+          'content-type': 'application/offset+octet-stream',
+          'content-length': String(body.length),
+          'upload-offset': String(offset),
+        },
+        body: body.chunks as unknown as RequestInit['body'],
+        duplex: 'half',
+      } as RequestInit);
+    } catch (error) {
+      throw unreachable(this.server, error, this.timeoutMs);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (error) {
+      throw unreachable(this.server, error, this.timeoutMs);
+    }
+    const serverOffset = Number(res.headers.get('upload-offset') ?? NaN);
+    if (!res.ok) {
+      const error = apiErrorOf(res.status, text);
+      if (Number.isSafeInteger(serverOffset)) error.uploadOffset = serverOffset;
+      throw error;
+    }
+    if (res.status === 204) {
+      if (!Number.isSafeInteger(serverOffset)) throw new ApiError('CLI.BAD_RESPONSE', `PATCH ${path}: the server answered 204 without Upload-Offset`, res.status);
+      return { complete: false, offset: serverOffset };
+    }
+    try {
+      return { complete: true, result: JSON.parse(text) as T };
+    } catch {
+      throw new ApiError('CLI.BAD_RESPONSE', `PATCH ${path}: the server answered ${res.status} with something other than JSON`, res.status);
+    }
+  }
+
   /** Streams a package's content (`PUT /v1/packages/{id}/content`); no timeout, an upload takes what it takes. */
   uploadContent<T>(packageId: string, upload: UploadBody): Promise<T> {
     return this.send<T>(
