@@ -77,7 +77,8 @@ try {
   console.log(`second run sent               ${mb(sent)} in ${(second.ms / 1000).toFixed(1)} s (${rate(sent, second.ms)}, no hashing: the file is unchanged)`);
   console.log(`bytes resent                  ${Math.max(0, sent - (size - atKill))} (bytes the origin held at the kill and received again)`);
   console.log(`content ID                    matches the file's SHA-256`);
-  if (baseline) console.log(`uninterrupted upload         ${(baseline.ms / 1000).toFixed(1)} s for ${mb(size)} (hash + upload)`);
+  console.log(`CLI peak resident memory      ${first.peakRssMiB} MiB (first run), ${second.peakRssMiB} MiB (second run)`);
+  if (baseline) console.log(`uninterrupted upload          ${(baseline.ms / 1000).toFixed(1)} s for ${mb(size)} (hash + upload), CLI peak ${baseline.peakRssMiB} MiB`);
 } finally {
   await stopAll();
   await db?.drop().catch(() => undefined);
@@ -110,10 +111,21 @@ function run(argv, env, watch) {
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
     const stop = watch?.(() => child.kill('SIGKILL'));
+    // The CLI's resident memory, sampled: it must stay flat whatever the file's size.
+    let peakRssKiB = 0;
+    const sampler = setInterval(() => {
+      try {
+        const rss = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
+        peakRssKiB = Math.max(peakRssKiB, rss);
+      } catch {
+        // Gone already.
+      }
+    }, 50);
     child.on('error', reject);
     child.on('close', (code) => {
       stop?.();
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
+      clearInterval(sampler);
+      resolve({ code, stdout, stderr, ms: Date.now() - started, peakRssMiB: Math.round(peakRssKiB / 1024) });
     });
   });
 }
