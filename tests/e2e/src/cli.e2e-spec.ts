@@ -246,6 +246,30 @@ describe('fleetcast CLI against the stack', () => {
     await rm(file.path);
   });
 
+  test('an upload rides out a gateway restart: the CLI waits, asks for the offset and sends the rest', async () => {
+    const size = 48 * MB;
+    const file = await makeFile('restart.bin', size);
+    const uploadsDir = join(work, 'control-plane', 'origin-store', 'uploads');
+    const before = new Set(existsSync(uploadsDir) ? readdirSync(uploadsDir) : []);
+    const ours = () => (existsSync(uploadsDir) ? readdirSync(uploadsDir).filter((n) => n.endsWith('.part') && !before.has(n)) : []);
+    let restarted: Promise<unknown> | undefined;
+    const watcher = setInterval(() => {
+      const part = ours()[0];
+      if (restarted || !part || statSync(join(uploadsDir, part)).size < 0.3 * size) return;
+      // Killed, not stopped: a graceful stop would let the upload in flight finish first.
+      restarted = cp.processes.gateway.kill().then(() => cp.start('gateway'));
+    }, 2);
+    const run = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-restart', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json']);
+    clearInterval(watcher);
+    await restarted;
+    assert.ok(restarted, 'the gateway was restarted mid-upload');
+    assert.equal(run.code, 0, describeRun(run));
+    assert.match(run.stderr, /^upload interrupted at about byte \d+ \(.*\); trying again in 1 s \(1\/12\)$/m);
+    const pkg = JSON.parse(run.stdout);
+    assert.deepEqual([pkg.status, pkg.contentId, pkg.size], ['ready', file.sha256, size]);
+    await rm(file.path);
+  });
+
   test('packages list filters and packages delete: refused while a task uses it, then deleted with its content', async () => {
     const file = await makeFile('deleted.bin', 2 * MB);
     const upload = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-delete-me', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json']);

@@ -47,12 +47,13 @@ export const httpStreamRequest: StreamRequest = (url, init) =>
     });
     const fail = (error: Error) => {
       if (answered) return;
+      // Not unref'd: the wait must keep the process alive, or it would end quietly with nothing settled.
       setTimeout(() => {
         if (!answered) {
           req.destroy();
           reject(error);
         }
-      }, EARLY_ANSWER_GRACE_MS).unref();
+      }, EARLY_ANSWER_GRACE_MS);
     };
     req.on('error', fail);
     pipeline(Readable.from(init.body), req).catch(fail);
