@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -58,7 +59,7 @@ describe('packages API on the whole control plane', () => {
     work = await mkdtemp(join(tmpdir(), 'fleetcast-int-packages-'));
     cp = await startControlPlane({ natsUrl: nats.url, trustDir: nats.trust?.dir, databaseUrl: db.url, workDir: join(work, 'control-plane'), apiToken: TOKEN });
     api = new ApiClient(cp.gatewayUrl, TOKEN);
-    const agent = await startAgentProcess({ natsUrl: nats.url, controlPlane: cp, deviceId: DEVICE, dir: join(work, 'agent'), args: ['--no-multicast'] });
+    const agent = await startAgentProcess({ natsUrl: nats.url, controlPlane: cp, deviceId: DEVICE, dir: join(work, 'agent'), args: ['--no-multicast', '--scan-interval-seconds', '5'] });
     await agent.waitForOutput(/agent ready/, { timeoutMs: 30_000 });
     await waitFor(async () => (await api.ok('GET', '/v1/devices')).total === 1, { timeoutMs: 20_000, description: 'the inventory knows the agent' });
   });
@@ -121,6 +122,19 @@ describe('packages API on the whole control plane', () => {
         { timeoutMs: 10_000, description: 'the deletion in the audit log' },
       );
       assert.equal(audit.outcome, 'accepted');
+    });
+
+    it("a deleted package's content leaves the agent's cache at its next scan (a notice signed for it)", async () => {
+      const data = randomBytes(MiB + 99);
+      const id = await createPackage('cached-then-deleted');
+      await uploadWhole(id, data);
+      const task = await api.ok('POST', '/v1/tasks', { packageId: id, action: 'cache-only', targets: { deviceIds: [DEVICE] } });
+      await waitFor(async () => (await api.ok('GET', `/v1/tasks/${task.id}`)).status === 'completed', { timeoutMs: 30_000, description: 'the cache-only task to complete' });
+      const cached = join(work, 'agent', 'cache', 'content', sha256(data));
+      assert.equal(existsSync(cached), true, 'the agent cached the content');
+
+      assert.equal((await api.request('DELETE', `/v1/packages/${id}`)).status, 200);
+      await waitFor(() => !existsSync(cached), { timeoutMs: 20_000, description: "the content to leave the agent's cache" });
     });
 
     it('keeps the content on the origin while another package has the same bytes', async () => {
