@@ -184,6 +184,29 @@ describe('fleetcast command line', () => {
     }
   });
 
+  test('upload to a server without resumable uploads: the file goes in one request, as before', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetcast-cli-'));
+    try {
+      const file = join(dir, 'tool.sh');
+      await writeFile(file, 'echo hello\n');
+      const h = harness((req) => {
+        if (req.url.endsWith('/v1/uploads')) return { status: 404, body: { code: 'COMMON.NOT_FOUND', message: 'Cannot POST /v1/uploads' } };
+        if (req.method === 'PUT') return { status: 200, body: { ...pkg, status: 'ready', size: 11 } };
+        return { status: 201, body: pkg };
+      });
+      const code = await h.run('packages', 'upload', file, '--name', 'tool', '--version', '1', '--platform', 'linux', '--install-command', '/bin/sh', '--json', '--config', join(dir, 'config.json'));
+      assert.equal(code, 0, h.err());
+      const put = h.sent[2]!;
+      assert.equal(put.url, 'http://gw.test/v1/packages/p-1/content');
+      assert.deepEqual(put.body, { streamedBytes: 11 });
+      assert.equal(put.headers['x-content-sha256'], createHash('sha256').update('echo hello\n').digest('hex'));
+      assert.match(h.err(), /no resumable uploads/);
+      assert.equal(JSON.parse(h.out()).status, 'ready');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('upload --resume with nothing remembered is a usage error, and nothing is sent', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fleetcast-cli-'));
     try {

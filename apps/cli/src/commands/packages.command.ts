@@ -88,7 +88,16 @@ export async function uploadPackage(ctx: CliContext, file: string, options: Uplo
     await remember({ server: api.server, file: path, size, mtimeMs, sha256, packageId: pkg.id, uploadId: created.id, updatedAt: new Date(ctx.io.now()).toISOString() });
     return created;
   };
-  session ??= await newSession();
+  if (!session) {
+    try {
+      session = await newSession();
+    } catch (error) {
+      // A gateway older than resumable uploads: the route is unknown. Send the file in one request, as before.
+      if (!(error instanceof ApiError && error.status === 404 && error.code === 'COMMON.NOT_FOUND')) throw error;
+      ctx.note('this server has no resumable uploads: sending the file in one request (not resumable)');
+      return uploadWhole(ctx, api, { path, file, size, sha256, pkg });
+    }
+  }
 
   const display = new TransferDisplay('upload', size, ctx.io.stderr, ctx.io.now);
   const resumedAt = session.offset;
@@ -106,6 +115,22 @@ export async function uploadPackage(ctx: CliContext, file: string, options: Uplo
   display.finish();
   await remember(undefined);
   ctx.note(`upload complete: ${sent} bytes sent by this run${resumedAt > 0 ? `, resumed at byte ${resumedAt}` : ''}`);
+  ctx.result(ready, () => `${formatPackage(ready)}\npackage ${ready.id} is ready`);
+  return 0;
+}
+
+/** The single-request upload (`PUT /v1/packages/{id}/content`), for a server without `/v1/uploads`. */
+async function uploadWhole(ctx: CliContext, api: FleetcastApi, run: { path: string; file: string; size: number; sha256: string; pkg: Package }): Promise<number> {
+  const display = new TransferDisplay('upload', run.size, ctx.io.stderr, ctx.io.now);
+  let ready: Package;
+  try {
+    ready = await api.uploadContent<Package>(run.pkg.id, { chunks: fileChunks(run.path, (n) => display.add(n)), size: run.size, sha256: run.sha256 });
+  } catch (error) {
+    display.finish();
+    ctx.note(`the upload did not complete; package ${run.pkg.id} awaits its content: fleetcast packages upload ${run.file} --package ${run.pkg.id}`);
+    throw error;
+  }
+  display.finish();
   ctx.result(ready, () => `${formatPackage(ready)}\npackage ${ready.id} is ready`);
   return 0;
 }
