@@ -90,7 +90,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--retries <n>', `tries after a network error or server restart, each resumed where the server stands (default ${DEFAULT_UPLOAD_RETRIES})`, parseIntOption('--retries', 0, 1000))
     .addHelpText(
       'after',
-      '\nAn interrupted upload resumes where it stopped: after a network error by itself (--retries), after the CLI was\n' +
+      'An interrupted upload resumes where it stopped: after a network error by itself (--retries), after the CLI was\n' +
         'stopped by running the same command again. Unfinished uploads are remembered in uploads.json next to the config\n' +
         "file (mode 0600); the server removes one left alone longer than its UPLOAD_TTL_SECONDS (a day by default).\n",
     );
