@@ -10,6 +10,7 @@ import {
   ErrorCode,
   FleetcastError,
   ListPackagesQuery,
+  MANIFEST_PAGE_BLOCKS,
   MAX_CONTENT_DELETIONS,
   Package,
   PackageContentStatus,
@@ -19,7 +20,7 @@ import {
   SigningKeyInfo,
   SigningKeySet,
 } from '@fleetcast/contracts';
-import { endorsementToWire, issueDownloadToken, manifestHash, manifestShapeError, signContentDeletions, signManifest, toWire } from '@fleetcast/content';
+import { endorsementToWire, issueDownloadToken, manifestHash, manifestShapeError, signContentDeletions, signManifest, toWirePage } from '@fleetcast/content';
 import { LOGGER } from '@fleetcast/service-kit';
 import { TASKS_CONFIG, TasksConfig } from '../config/tasks.config';
 import type { Logger } from '@fleetcast/telemetry';
@@ -180,10 +181,11 @@ export class PackagesService {
     return { token: issueDownloadToken(secret, { deviceId, contentId, expiresAt }), expiresAt: expiresAt.toISOString() };
   }
 
-  async getManifest(contentId: string): Promise<SignedManifest> {
+  /** The page of the signed manifest that starts at `fromBlock` (the whole manifest when it fits one reply). */
+  async getManifest(contentId: string, fromBlock = 0): Promise<SignedManifest> {
     const signed = await this.packages.findManifest(contentId);
     if (!signed) throw new FleetcastError(ErrorCode.ManifestNotFound, `no ready package has content ${contentId}`);
-    return toWire(signed);
+    return toWirePage(signed, fromBlock, MANIFEST_PAGE_BLOCKS);
   }
 
   /** SHA-256 of the signing bytes of the manifest of `contentId`: what an assignment names, whichever key signed the manifest. */
