@@ -6,6 +6,7 @@ import { Gauge } from 'prom-client';
 import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
 import { acceptManifest } from './core/manifest-check';
 import { planEviction } from './core/cache-policy';
+import { checkDeletionNotice, contentToDrop } from './core/content-deletions';
 import { DownloadSourceError } from './core/download-source';
 import { primarySubnet } from './core/subnet';
 import { primaryIpv4Address } from './core/lan-interface';
@@ -675,6 +676,30 @@ export class AgentDaemon {
       }
     } catch (error) {
       this.config.logger.warn({ err: (error as Error).message, why }, 'inventory scan failed');
+    }
+    await this.dropDeletedContent(why);
+  }
+
+  /**
+   * Removes from the cache the content of packages the control plane deleted, as its signed notice
+   * names them (asked at every scan). A notice that does not verify removes nothing; content a task
+   * on this device still needs is kept.
+   */
+  private async dropDeletedContent(why: string): Promise<void> {
+    const log = this.config.logger;
+    try {
+      const notice = await this.link.contentDeletions();
+      const check = checkDeletionNotice(notice, await this.trustAnchors(), this.deviceId, Date.now());
+      if (!check.ok) {
+        log.warn({ why, reason: check.reason }, 'deletion notice refused: nothing removed from the cache');
+        return;
+      }
+      const needed = new Set([...this.tasks.values()].filter((t) => t.lifecycle && !isTerminal(t.lifecycle.state)).map((t) => t.task.package.contentId));
+      for (const contentId of contentToDrop(check.contentIds, await this.cache.list(), needed)) {
+        if (await this.cache.evict(contentId)) log.info({ contentId, why }, 'removed from the cache: its package was deleted');
+      }
+    } catch (error) {
+      log.warn({ err: (error as Error).message, why }, 'could not read the deletion notice; the cache is kept as it is');
     }
   }
 

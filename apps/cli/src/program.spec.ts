@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskSummary } from '@fleetcast/contracts';
@@ -124,25 +124,111 @@ describe('fleetcast command line', () => {
     assert.equal(h.out(), '(none)\n');
   });
 
-  test('upload: creates the package, then streams the file with its SHA-256 and size', async () => {
+  const pkg = { id: 'p-1', name: 'tool', version: '1', platform: 'linux', installCommand: '/bin/sh', installArgs: ['-c', 'x'], successExitCodes: [0], timeoutSeconds: 60, status: 'awaiting-content', contentId: null, size: null, createdAt: 'x' };
+  const session = (offset: number) => ({ id: 'u-1', packageId: 'p-1', size: 11, offset, sha256: null, createdAt: 'x', expiresAt: 'y' });
+
+  test('upload: creates the package and a resumable upload with the SHA-256, then streams the file from offset 0', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fleetcast-cli-'));
     try {
       const file = join(dir, 'tool.sh');
       await writeFile(file, 'echo hello\n');
-      const pkg = { id: 'p-1', name: 'tool', version: '1', platform: 'linux', installCommand: '/bin/sh', installArgs: ['-c', 'x'], successExitCodes: [0], timeoutSeconds: 60, status: 'awaiting-content', contentId: null, size: null, createdAt: 'x' };
-      const h = harness((req) => ({ status: req.method === 'PUT' ? 200 : 201, body: req.method === 'PUT' ? { ...pkg, status: 'ready', size: 11 } : pkg }));
-      const code = await h.run('packages', 'upload', file, '--name', 'tool', '--version', '1', '--platform', 'linux', '--install-command', '/bin/sh', '--arg', '-c', '--arg', 'x', '--json');
+      const h = harness((req) => {
+        if (req.method === 'PATCH') return { status: 200, body: { ...pkg, status: 'ready', size: 11 } };
+        if (req.url.endsWith('/v1/uploads')) return { status: 201, body: session(0) };
+        return { status: 201, body: pkg };
+      });
+      const code = await h.run('packages', 'upload', file, '--name', 'tool', '--version', '1', '--platform', 'linux', '--install-command', '/bin/sh', '--arg', '-c', '--arg', 'x', '--json', '--config', join(dir, 'config.json'));
       assert.equal(code, 0, h.err());
       assert.deepEqual(h.sent[0].body, { name: 'tool', version: '1', platform: 'linux', installCommand: '/bin/sh', installArgs: ['-c', 'x'] });
-      const put = h.sent[1];
-      assert.equal(put.url, 'http://gw.test/v1/packages/p-1/content');
-      assert.deepEqual(put.body, { streamedBytes: 11 });
-      assert.equal(put.headers['content-length'], '11');
-      assert.equal(put.headers['x-content-sha256'], createHash('sha256').update('echo hello\n').digest('hex'));
+      assert.deepEqual(h.sent[1].body, { packageId: 'p-1', size: 11, sha256: createHash('sha256').update('echo hello\n').digest('hex') });
+      const patch = h.sent[2];
+      assert.equal(patch.url, 'http://gw.test/v1/uploads/u-1');
+      assert.deepEqual(patch.body, { streamedBytes: 11 });
+      assert.equal(patch.headers['content-length'], '11');
+      assert.equal(patch.headers['upload-offset'], '0');
       assert.equal(JSON.parse(h.out()).status, 'ready');
       assert.match(h.err(), /upload 11 B \/ 11 B \(100%\)/);
+      assert.match(h.err(), /upload complete: 11 bytes sent by this run$/m);
+      // Finished: nothing is left to resume.
+      assert.deepEqual(JSON.parse(await readFile(join(dir, 'uploads.json'), 'utf8')), { uploads: [] });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test('upload: after a network error, waits, asks where the server stands and sends only the rest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetcast-cli-'));
+    try {
+      const file = join(dir, 'tool.sh');
+      await writeFile(file, 'echo hello\n');
+      let patches = 0;
+      const h = harness((req) => {
+        if (req.method === 'PATCH') {
+          patches += 1;
+          if (patches === 1) return new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } });
+          return { status: 200, body: { ...pkg, status: 'ready', size: 11 } };
+        }
+        if (req.url.endsWith('/v1/uploads')) return { status: 201, body: session(0) };
+        if (req.url.endsWith('/v1/uploads/u-1')) return { status: 200, body: session(5) };
+        return { status: 201, body: pkg };
+      });
+      const code = await h.run('packages', 'upload', file, '--name', 'tool', '--version', '1', '--platform', 'linux', '--install-command', '/bin/sh', '--config', join(dir, 'config.json'));
+      assert.equal(code, 0, h.err());
+      const second = h.sent.filter((r) => r.method === 'PATCH')[1]!;
+      assert.equal(second.headers['upload-offset'], '5');
+      assert.equal(second.headers['content-length'], '6');
+      assert.deepEqual(second.body, { streamedBytes: 6 });
+      assert.match(h.err(), /upload interrupted at about byte 0 \(cannot reach http:\/\/gw\.test: ECONNRESET\); trying again in 1 s \(1\/12\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('upload to a server without resumable uploads: the file goes in one request, as before', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetcast-cli-'));
+    try {
+      const file = join(dir, 'tool.sh');
+      await writeFile(file, 'echo hello\n');
+      const h = harness((req) => {
+        if (req.url.endsWith('/v1/uploads')) return { status: 404, body: { code: 'COMMON.NOT_FOUND', message: 'Cannot POST /v1/uploads' } };
+        if (req.method === 'PUT') return { status: 200, body: { ...pkg, status: 'ready', size: 11 } };
+        return { status: 201, body: pkg };
+      });
+      const code = await h.run('packages', 'upload', file, '--name', 'tool', '--version', '1', '--platform', 'linux', '--install-command', '/bin/sh', '--json', '--config', join(dir, 'config.json'));
+      assert.equal(code, 0, h.err());
+      const put = h.sent[2]!;
+      assert.equal(put.url, 'http://gw.test/v1/packages/p-1/content');
+      assert.deepEqual(put.body, { streamedBytes: 11 });
+      assert.equal(put.headers['x-content-sha256'], createHash('sha256').update('echo hello\n').digest('hex'));
+      assert.match(h.err(), /no resumable uploads/);
+      assert.equal(JSON.parse(h.out()).status, 'ready');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('upload --resume with nothing remembered is a usage error, and nothing is sent', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetcast-cli-'));
+    try {
+      const file = join(dir, 'tool.sh');
+      await writeFile(file, 'x');
+      const h = harness(() => ({ status: 500 }));
+      assert.equal(await h.run('packages', 'upload', file, '--resume', '--config', join(dir, 'config.json')), 2);
+      assert.match(h.err(), /nothing to resume/);
+      assert.equal(h.sent.length, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('packages delete and list with filters', async () => {
+    const h = harness((req) => ({ status: 200, body: req.method === 'DELETE' ? { id: 'p-1', deletedAt: 'x', removedContentId: null } : { items: [], total: 0 } }));
+    assert.equal(await h.run('packages', 'delete', 'p-1', '--json'), 0);
+    assert.equal(h.sent[0].method, 'DELETE');
+    assert.equal(h.sent[0].url, 'http://gw.test/v1/packages/p-1');
+    assert.deepEqual(JSON.parse(h.out()), { id: 'p-1', deletedAt: 'x', removedContentId: null });
+    assert.equal(await h.run('packages', 'list', '--name', 'agent', '--status', 'ready', '--created-after', '2025-06-01', '--limit', '5'), 0);
+    assert.equal(h.sent[1].url, 'http://gw.test/v1/packages?limit=5&name=agent&status=ready&createdAfter=2025-06-01T00%3A00%3A00.000Z');
+    assert.equal(await h.run('packages', 'list', '--created-before', 'soon'), 2);
   });
 });

@@ -177,8 +177,8 @@ export function verifyEndorsement(e: KeyEndorsement, signerPublicKey: KeyObject)
   }
 }
 
-/** Builds canonical bytes field by field; every write is fixed-width or length-prefixed. */
-class CanonicalWriter {
+/** Builds canonical bytes field by field; every write is fixed-width or length-prefixed (shared by every signed document). */
+export class CanonicalWriter {
   private readonly parts: Buffer[] = [];
 
   raw(bytes: Uint8Array): this {

@@ -25,3 +25,4 @@ export * from './rpc/webhooks.rpc';
 export * from './rpc/activation.rpc';
 export * from './rpc/topology.rpc';
 export { allRpcSubjects } from './rpc/registry';
+export * from './uploads';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { DevicePlaced, DeviceStatusReported, Streams, TasksRpc, TopologyChanged, TopologyDeviceRpc, TopologyRpc } from '@fleetcast/contracts';
+import { DevicePlaced, DeviceStatusReported, Streams, TasksDeviceRpc, TasksRpc, TopologyChanged, TopologyDeviceRpc, TopologyRpc } from '@fleetcast/contracts';
 import { branchLeafPermissions, branchLeafSystemPermissions, devicePermissions, SERVICE_ROLES, servicePermissions } from './permissions';
 
 /** NATS subject matching with `*` and `>`, as the server applies an allow list. */
@@ -37,6 +37,14 @@ describe('NATS permissions for the topology service', () => {
     assert.ok(allows(servicePermissions('licensing').pub, TopologyRpc.upload.subject), 'an activation uploads a generated topology');
     for (const role of ['inventory', 'tasks', 'origin', 'webhooks'] as const) assert.ok(!allows(servicePermissions(role).pub, TopologyRpc.upload.subject), role);
     assert.ok(!allows(servicePermissions('gateway').sub, TopologyRpc.upload.subject));
+  });
+
+  it("lets a device ask for its own deletion notice, not another device's; the gateway may delete packages", () => {
+    const p = devicePermissions('dev-1');
+    assert.ok(allows(p.pub, TasksDeviceRpc.getContentDeletions.subjectFor('dev-1')));
+    assert.ok(!allows(p.pub, TasksDeviceRpc.getContentDeletions.subjectFor('dev-2')));
+    assert.ok(!allows(p.pub, TasksRpc.deletePackage.subject));
+    assert.ok(allows(servicePermissions('gateway').pub, TasksRpc.deletePackage.subject));
   });
 
   it('lets a device ask its own office policy and hear its own placements and the topology broadcast, no other device\'s', () => {

@@ -25,7 +25,7 @@ import {
   TasksDeviceRpc,
   TasksRpc,
 } from '@fleetcast/contracts';
-import { assembleManifestPages, fromWire, publicKeyFromDer, verifyManifestSignature } from '@fleetcast/content';
+import { assembleManifestPages, fromWire, publicKeyFromDer, verifyContentDeletionsSignature, verifyManifestSignature } from '@fleetcast/content';
 import { createClaimSigner, createClaimVerifier, createPacketTagger, decodePacket, encodePacket, rawPublicKeyOf, senderIdOf, sessionIdOf } from '@fleetcast/lan-protocol';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
 import { OriginStub } from './origin-stub';
@@ -477,6 +477,48 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
       invalidPackets: 5,
       issues: [{ ...issue, devices: 1 }],
     });
+  });
+
+  test('deleting a package: refused while a task is active; then gone, and named in the signed notice of its targets only', async () => {
+    const shared = randomBytes(200_000);
+    const { pkg: alone } = await readyPackage(randomBytes(300_000));
+    const { pkg: twin } = await readyPackage(shared);
+    const { pkg: twinToo } = await readyPackage(shared);
+    const noticeFor = (deviceId: string) => rpc.callAsDevice(TasksDeviceRpc.getContentDeletions, deviceId, {});
+    const complete = async (taskId: string, deviceId: string) => {
+      await nc.jetstream().publish(DeviceStatusReported.subject(deviceId), encodeJson(report(taskId, deviceId, 1, 'succeeded', 1)));
+      await waitFor(async () => (await rpc.call(TasksRpc.getTask, { id: taskId })).status === 'completed', { timeoutMs: 10_000, description: `task ${taskId} completed` });
+    };
+
+    const task = await rpc.call(TasksRpc.createTask, { packageId: alone.id, action: 'cache-only', targets: { deviceIds: ['del-dev-1'] } });
+    await assert.rejects(rpc.call(TasksRpc.deletePackage, { id: alone.id }), (e: FleetcastError) => e.code === ErrorCode.PackageInUse && e.message.includes(task.id));
+    await complete(task.id, 'del-dev-1');
+    const deleted = await rpc.call(TasksRpc.deletePackage, { id: alone.id });
+    assert.equal(deleted.releasedContentId, alone.contentId);
+    // Deleting again answers the same; the package is gone for reads, lists and new tasks.
+    assert.deepEqual(await rpc.call(TasksRpc.deletePackage, { id: alone.id }), deleted);
+    await assert.rejects(rpc.call(TasksRpc.getPackage, { id: alone.id }), (e: FleetcastError) => e.code === ErrorCode.PackageNotFound);
+    await assert.rejects(rpc.call(TasksRpc.createTask, { packageId: alone.id, action: 'cache-only', targets: { deviceIds: ['del-dev-1'] } }), (e: FleetcastError) => e.code === ErrorCode.PackageNotFound);
+    assert.ok(!(await rpc.call(TasksRpc.listPackages, { limit: 1000 })).items.some((p) => p.id === alone.id));
+    await assert.rejects(rpc.call(TasksRpc.deletePackage, { id: 'no-such-package' }), (e: FleetcastError) => e.code === ErrorCode.PackageNotFound);
+
+    // Bytes another package still has are not released.
+    const twinTask = await rpc.call(TasksRpc.createTask, { packageId: twin.id, action: 'cache-only', targets: { deviceIds: ['del-dev-1'] } });
+    await complete(twinTask.id, 'del-dev-1');
+    assert.equal((await rpc.call(TasksRpc.deletePackage, { id: twin.id })).releasedContentId, null);
+
+    const notice = await noticeFor('del-dev-1');
+    assert.deepEqual(notice.document.contentIds, [alone.contentId]);
+    assert.equal(notice.document.deviceId, 'del-dev-1');
+    const key = await rpc.call(TasksRpc.getSigningKey, {});
+    const signed = { value: notice.document, keyId: notice.keyId, signature: new Uint8Array(Buffer.from(notice.signature, 'base64')) };
+    assert.ok(verifyContentDeletionsSignature(signed, publicKeyFromDer(Buffer.from(key.publicKeyDer, 'base64'))), 'signed with the control-plane key');
+    // A device that was never sent the content is told nothing about it.
+    assert.deepEqual((await noticeFor('del-dev-2')).document.contentIds, []);
+
+    // Once no package has the shared bytes, they are released and named too (newest deletion first).
+    assert.equal((await rpc.call(TasksRpc.deletePackage, { id: twinToo.id })).releasedContentId, twin.contentId);
+    assert.deepEqual((await noticeFor('del-dev-1')).document.contentIds, [twin.contentId, alone.contentId]);
   });
 
   test('the migrate command reverts and reapplies the last migration', async () => {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -199,29 +199,100 @@ describe('fleetcast CLI against the stack', () => {
     assert.match(watched.stdout, /^1 of 1 devices failed$/m);
   });
 
-  test('an interrupted upload leaves the package awaiting content; uploading again with --package completes it', async () => {
-    // Large enough that the upload is still running when its first progress line is read.
-    const file = await makeFile('big.bin', 160 * MB);
-    let packageId: string | undefined;
-    const interrupted = await fleetcast(
-      ['packages', 'upload', file.path, '--name', 'cli-big', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true'],
-      {
-        onStderr: (text, kill) => {
-          packageId ??= /^package (\S+) created/m.exec(text)?.[1];
-          if (packageId && /^upload /m.test(text)) kill();
-        },
-      },
-    );
+  test('an upload killed at about 60 % resumes where the server stands when the same command runs again', async () => {
+    const size = 64 * MB;
+    const file = await makeFile('big.bin', size);
+    const args = ['packages', 'upload', file.path, '--name', 'cli-big', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true'];
+    // The origin keeps what it received in <store>/uploads/<id>.part: kill the CLI once that holds 60 %.
+    const uploadsDir = join(work, 'control-plane', 'origin-store', 'uploads');
+    const received = () => (existsSync(uploadsDir) ? readdirSync(uploadsDir).filter((n) => n.endsWith('.part')).map((n) => statSync(join(uploadsDir, n)).size) : []);
+    const before = new Set(existsSync(uploadsDir) ? readdirSync(uploadsDir) : []);
+    let watcher: NodeJS.Timeout | undefined;
+    const interrupted = await new Promise<CliRun>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, XDG_CONFIG_HOME: configHome }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      watcher = setInterval(() => {
+        if (received().some((bytes) => bytes >= 0.6 * size)) child.kill('SIGKILL');
+      }, 2);
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    clearInterval(watcher);
     assert.equal(interrupted.code, null, `killed mid-upload: ${describeRun(interrupted)}`);
+    const packageId = /^package (\S+) created/m.exec(interrupted.stderr)?.[1];
     assert.ok(packageId, interrupted.stderr);
-    const waiting = JSON.parse((await fleetcast(['packages', 'show', packageId, '--json'])).stdout);
-    assert.equal(waiting.status, 'awaiting-content');
+    assert.equal(JSON.parse((await fleetcast(['packages', 'show', packageId, '--json'])).stdout).status, 'awaiting-content');
+    // Remembered next to the config, owner-only.
+    const stateFile = join(configHome, 'fleetcast', 'uploads.json');
+    assert.equal(statSync(stateFile).mode & 0o777, 0o600);
+    assert.equal(JSON.parse(readFileSync(stateFile, 'utf8')).uploads[0].packageId, packageId);
+    const partNames = readdirSync(uploadsDir).filter((n) => n.endsWith('.part') && !before.has(n));
+    assert.equal(partNames.length, 1, `one upload in progress: ${partNames.join(', ')}`);
 
-    const again = await fleetcast(['packages', 'upload', file.path, '--package', packageId, '--json']);
+    const again = await fleetcast([...args, '--json']);
     assert.equal(again.code, 0, describeRun(again));
     const ready = JSON.parse(again.stdout);
-    assert.deepEqual([ready.id, ready.status, ready.contentId, ready.size], [packageId, 'ready', file.sha256, 160 * MB]);
-    assert.match(again.stderr, new RegExp(`\\(100%\\) .* \\[${160 * MB} bytes\\]$`, 'm'));
+    assert.deepEqual([ready.id, ready.status, ready.contentId, ready.size], [packageId, 'ready', file.sha256, size]);
+    const resumedAt = Number(/^resuming the upload of .* at byte (\d+) of \d+/m.exec(again.stderr)?.[1]);
+    const sent = Number(/^upload complete: (\d+) bytes sent by this run, resumed at byte (\d+)$/m.exec(again.stderr)?.[1]);
+    assert.ok(resumedAt >= 0.5 * size, `resumed at ${resumedAt} of ${size}\n${again.stderr}`);
+    assert.equal(sent, size - resumedAt, 'only the rest was sent');
+    assert.ok(sent < size);
+    assert.match(again.stderr, new RegExp(`\\(100%\\) .* \\[${size} bytes\\]$`, 'm'));
+    assert.deepEqual(JSON.parse(readFileSync(stateFile, 'utf8')).uploads, [], 'nothing left to resume');
+    await rm(file.path);
+  });
+
+  test('an upload rides out a gateway restart: the CLI waits, asks for the offset and sends the rest', async () => {
+    const size = 48 * MB;
+    const file = await makeFile('restart.bin', size);
+    const uploadsDir = join(work, 'control-plane', 'origin-store', 'uploads');
+    const before = new Set(existsSync(uploadsDir) ? readdirSync(uploadsDir) : []);
+    const ours = () => (existsSync(uploadsDir) ? readdirSync(uploadsDir).filter((n) => n.endsWith('.part') && !before.has(n)) : []);
+    let restarted: Promise<unknown> | undefined;
+    const watcher = setInterval(() => {
+      const part = ours()[0];
+      if (restarted || !part || statSync(join(uploadsDir, part)).size < 0.3 * size) return;
+      // Killed, not stopped: a graceful stop would let the upload in flight finish first.
+      restarted = cp.processes.gateway.kill().then(() => cp.start('gateway'));
+    }, 2);
+    const run = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-restart', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json']);
+    clearInterval(watcher);
+    await restarted;
+    assert.ok(restarted, 'the gateway was restarted mid-upload');
+    assert.equal(run.code, 0, describeRun(run));
+    assert.match(run.stderr, /^upload interrupted at about byte \d+ \(.*\); trying again in 1 s \(1\/12\)$/m);
+    const pkg = JSON.parse(run.stdout);
+    assert.deepEqual([pkg.status, pkg.contentId, pkg.size], ['ready', file.sha256, size]);
+    await rm(file.path);
+  });
+
+  test('packages list filters and packages delete: refused while a task uses it, then deleted with its content', async () => {
+    const file = await makeFile('deleted.bin', 2 * MB);
+    const upload = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-delete-me', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json']);
+    assert.equal(upload.code, 0, describeRun(upload));
+    const pkg = JSON.parse(upload.stdout);
+    const listed = JSON.parse((await fleetcast(['packages', 'list', '--name', 'DELETE-ME', '--status', 'ready', '--json'])).stdout);
+    assert.deepEqual(listed.items.map((p: { id: string }) => p.id), [pkg.id]);
+
+    const scheduled = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: [DEVICES[0]] }, startAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const refused = await fleetcast(['packages', 'delete', pkg.id]);
+    assert.equal(refused.code, 1, describeRun(refused));
+    assert.match(refused.stderr, new RegExp(`TASKS\\.PACKAGE_IN_USE: .*${scheduled.id}`));
+
+    const other = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-delete-me-too', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json', '--no-resume']);
+    assert.equal(other.code, 0, describeRun(other));
+    const otherPkg = JSON.parse(other.stdout);
+    const deleted = await fleetcast(['packages', 'delete', otherPkg.id, '--json']);
+    assert.equal(deleted.code, 0, describeRun(deleted));
+    // The same bytes are still the first package's: the origin keeps them.
+    assert.deepEqual([JSON.parse(deleted.stdout).id, JSON.parse(deleted.stdout).removedContentId], [otherPkg.id, null]);
+    const gone = await fleetcast(['packages', 'show', otherPkg.id]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /TASKS\.PACKAGE_NOT_FOUND/);
     await rm(file.path);
   });
 

@@ -24,6 +24,7 @@ import {
   assignmentReplayConsumerName,
   deviceInboxPrefix,
   versioned,
+  SignedContentDeletions,
 } from '@fleetcast/contracts';
 import { assembleManifestPages, Manifest, Signed } from '@fleetcast/content';
 import { connectNats, decodeJson, encodeJson, NatsConnection, natsAuthenticator, RpcClient } from '@fleetcast/nats';
@@ -353,6 +354,11 @@ export class NatsLink {
       if (error instanceof FleetcastError && (error.code === ErrorCode.NoTopology || error.code === ErrorCode.TopologyDeviceUnknown)) return null;
       throw error;
     }
+  }
+
+  /** The signed notice of content this device may drop (deleted packages); checked by the caller before anything is removed. */
+  async contentDeletions(): Promise<SignedContentDeletions> {
+    return this.rpc!.callAsDevice(TasksDeviceRpc.getContentDeletions, this.options.deviceId, {});
   }
 
   async settings(): Promise<ResolvedSettings> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { bytesBySourceSchema, idSchema, isoTimeSchema, platformSchema, sha256HexSchema } from '../common';
 import { deviceTaskStateSchema, DeviceTaskState } from '../messages/device-status';
-import { taskActionSchema } from '../messages/task-assigned';
+import { keyEndorsementSchema, taskActionSchema } from '../messages/task-assigned';
 import { agentSettingsSchema, profileSchema, resolvedSettingsSchema } from '../settings';
 import { deviceQuerySchema } from './inventory.rpc';
 import { defineDeviceRpc, defineRpc, paginationSchema } from './define';
@@ -252,6 +252,64 @@ export const listTasksSchema = paginationSchema
   });
 export type ListTasksQuery = z.infer<typeof listTasksSchema>;
 
+/**
+ * The package list's filters: a case-insensitive substring of the name, a creation time range
+ * ([createdAfter, createdBefore)) and the status; paginated like the task list (limit and offset,
+ * newest first, `total` counts the matches). Deleted packages are never listed.
+ */
+export const listPackagesSchema = paginationSchema
+  .extend({
+    name: z.string().min(1).max(200).optional(),
+    status: packageStatusSchema.optional(),
+    createdAfter: isoTimeSchema.optional(),
+    createdBefore: isoTimeSchema.optional(),
+  })
+  .refine((q) => q.createdAfter === undefined || q.createdBefore === undefined || Date.parse(q.createdAfter) < Date.parse(q.createdBefore), {
+    message: 'createdAfter must be before createdBefore',
+    path: ['createdBefore'],
+  });
+export type ListPackagesQuery = z.infer<typeof listPackagesSchema>;
+
+/**
+ * What deleting a package did. `releasedContentId` is the content no package uses any more: the
+ * caller removes it from the origin (null when the package had no content, or another package has
+ * the same bytes). Deleting a package already deleted answers the same again, so that a caller whose
+ * origin request failed can finish the job.
+ */
+export const packageDeletedSchema = z.object({
+  id: idSchema,
+  deletedAt: z.string(),
+  releasedContentId: sha256HexSchema.nullable(),
+});
+export type PackageDeleted = z.infer<typeof packageDeletedSchema>;
+
+/** Content IDs a deletion notice carries at most: the newest deletions first. */
+export const MAX_CONTENT_DELETIONS = 1000;
+
+/**
+ * The control plane's word, signed, that the content of deleted packages may be dropped from this
+ * device's cache. Signed for one device and for a short window, with the key that signs assignments
+ * (domain-separated bytes: `contentDeletionsSigningBytes`), so that nothing but the control plane can
+ * make a device delete content.
+ */
+export const contentDeletionsDocumentSchema = z.object({
+  deviceId: idSchema,
+  contentIds: z.array(sha256HexSchema).max(MAX_CONTENT_DELETIONS),
+  issuedAt: isoTimeSchema,
+  expiresAt: isoTimeSchema,
+});
+export type ContentDeletionsDocument = z.infer<typeof contentDeletionsDocumentSchema>;
+
+export const signedContentDeletionsSchema = z.object({
+  document: contentDeletionsDocumentSchema,
+  keyId: z.string().min(1).max(64),
+  /** Ed25519 signature, base64. */
+  signature: z.string().max(200),
+  /** The endorsements that lead from older keys to the signing key (as in an assignment). */
+  endorsements: z.array(keyEndorsementSchema).max(16),
+});
+export type SignedContentDeletions = z.infer<typeof signedContentDeletionsSchema>;
+
 export const packageContentStatusSchema = z.object({
   packageId: idSchema,
   contentId: sha256HexSchema.nullable(),
@@ -266,7 +324,14 @@ const list = <T extends z.ZodTypeAny>(item: T) => z.object({ items: z.array(item
 export const TasksRpc = {
   createPackage: defineRpc('tasks.cmd.package.create.v1', createPackageSchema, packageSchema),
   getPackage: defineRpc('tasks.qry.package.get.v1', byId, packageSchema),
-  listPackages: defineRpc('tasks.qry.package.list.v1', paginationSchema, list(packageSchema)),
+  /** Newest first; optional filters (added fields: older callers send none). */
+  listPackages: defineRpc('tasks.qry.package.list.v1', listPackagesSchema, list(packageSchema)),
+  /**
+   * Deletes a package: refused with TASKS.PACKAGE_IN_USE while a scheduled or active task uses it,
+   * TASKS.PACKAGE_NOT_FOUND for an unknown ID. The record is kept, marked deleted (completed tasks
+   * still name it); it is no longer listed, read or usable by a new task.
+   */
+  deletePackage: defineRpc('tasks.cmd.package.delete.v1', byId, packageDeletedSchema),
   /**
    * A page of packages, each checked against the origin: `available` (the origin holds the content
    * the manifest names), `missing` (it does not: upload it again), `no-content` (none uploaded yet).
@@ -331,6 +396,11 @@ export const TasksDeviceRpc = {
    * `Authorization: Bearer <token>`); only for a device that is a target of a task with it. Null
    * when the control plane issues no tokens (an origin that serves anyone).
    */
+  /**
+   * The content of deleted packages this device may drop from its cache, signed for it: an agent
+   * asks at every inventory scan and acts only on a notice whose signature it verifies.
+   */
+  getContentDeletions: defineDeviceRpc('tasks.qry.content-deletions.get', 1, z.object({}), signedContentDeletionsSchema),
   getDownloadToken: defineDeviceRpc(
     'tasks.qry.download-token.get',
     1,

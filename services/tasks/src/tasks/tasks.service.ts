@@ -86,6 +86,8 @@ export class TasksService {
       createdAt: now,
     };
     await this.tasks.transaction(async (m) => {
+      // Held until the task is in: a deletion waits for it, then finds the task and refuses.
+      if (!(await this.packages.lockLive(m, pkg.id))) throw new FleetcastError(ErrorCode.PackageNotFound, `package ${pkg.id} not found`);
       await this.tasks.insertTask(m, task, randomBytes(32));
       await this.tasks.insertDeviceTasks(m, task.id, assigned, immediate ? { at: now, firstResendAt: nextResendAt(now, 0, this.config.assignmentResend) } : null);
       await this.tasks.insertExcludedDeviceTasks(m, task.id, excluded);
