@@ -56,7 +56,8 @@ export const Streams = {
   },
   taskAssignments: {
     name: 'TASK_ASSIGNMENTS',
-    subjects: [`${SubjectBase.taskAssigned}.>`],
+    // Cancellations travel with the assignments they cancel, so an agent replays both in order.
+    subjects: [`${SubjectBase.taskAssigned}.>`, `${SubjectBase.taskCancel}.>`],
     // An agent that was offline for up to 30 days still finds its assignments when it returns.
     maxAgeSeconds: 30 * DAY,
     duplicateWindowSeconds: 120,
