@@ -150,12 +150,20 @@ const EVENT_STREAM_PATH = /^\/v1\/(?:events|tasks\/[^/]+\/events)\/?$/;
  * in the `fleetcast_token` cookie; every other route takes the header only (a token in a URL ends
  * up in histories and proxy logs; the gateway's own request log leaves query strings out).
  */
-export function effectiveAuthorization(req: { method: string; path: string; headers: { authorization?: string; cookie?: string }; query?: unknown }): string | undefined {
+export function effectiveAuthorization(req: { method: string; originalUrl?: string; url: string; headers: { authorization?: string; cookie?: string } }): string | undefined {
   if (req.headers.authorization !== undefined) return req.headers.authorization;
-  if (req.method !== 'GET' || !EVENT_STREAM_PATH.test(req.path)) return undefined;
-  const query = (typeof req.query === 'object' && req.query !== null ? req.query : {}) as Record<string, unknown>;
-  const fromQuery = query[EVENT_STREAM_TOKEN_PARAMETER];
-  if (typeof fromQuery === 'string' && fromQuery.length > 0) return `Bearer ${fromQuery}`;
+  if (req.method !== 'GET') return undefined;
+  let url: URL;
+  try {
+    url = new URL(req.originalUrl ?? req.url, 'http://gateway.invalid');
+  } catch {
+    return undefined;
+  }
+  if (!EVENT_STREAM_PATH.test(url.pathname)) return undefined;
+  // Given twice, it is ambiguous: no token.
+  const fromQuery = url.searchParams.getAll(EVENT_STREAM_TOKEN_PARAMETER);
+  if (fromQuery.length === 1 && fromQuery[0]!.length > 0) return `Bearer ${fromQuery[0]}`;
+  if (fromQuery.length > 1) return undefined;
   const fromCookie = cookieValue(req.headers.cookie, EVENT_STREAM_TOKEN_COOKIE);
   return fromCookie === undefined ? undefined : `Bearer ${fromCookie}`;
 }
