@@ -36,14 +36,19 @@ export function deviceInboxPrefix(deviceId: string): string {
 }
 
 /**
- * Every command to one device from the tasks service (assignments, cancellations), every version:
- * what an agent subscribes to and replays, in one consumer so that a cancellation is always seen
- * after the assignment it cancels. Its permissions allow this filter for its own ID only.
+ * What every command to one device from the tasks service starts with (`SubjectBase.taskAssigned`,
+ * `SubjectBase.taskCancel`): the TASK_ASSIGNMENTS stream keeps everything under it.
+ */
+export const DEVICE_COMMANDS_PREFIX = 'tasks.cmd.device';
+
+/**
+ * Every command to one device (assignments, cancellations), every version: what an agent subscribes
+ * to and replays, through one consumer, so that a cancellation is always seen after the assignment
+ * it cancels. A device's permissions allow this filter for its own ID only.
  */
 export function deviceCommandsFilter(deviceId: string): string {
   if (!idSchema.safeParse(deviceId).success) throw new Error(`device ID "${deviceId}" cannot be a subject token`);
-  // `tasks.cmd.device`: the domain, kind and entity every base of a command to a device shares.
-  return `${SubjectBase.taskAssigned.split('.').slice(0, 3).join('.')}.*.*.${deviceId}`;
+  return `${DEVICE_COMMANDS_PREFIX}.*.*.${deviceId}`;
 }
 
 /** Subject bases (without version). */

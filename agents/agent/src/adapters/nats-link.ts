@@ -18,8 +18,8 @@ import {
   SettingsChanged,
   Streams,
   SubjectBase,
-  TaskAssigned,
   TasksDeviceRpc,
+  deviceCommandsFilter,
   TopologyDeviceRpc,
   assignmentReplayConsumerName,
   deviceInboxPrefix,
@@ -41,6 +41,8 @@ export interface NatsLinkOptions {
   logger: Logger;
   /** Every message on the device's assignment subjects, decoded but not yet trusted (`checkAssignment` decides). */
   onAssignment: (received: ReceivedAssignment) => void;
+  /** Every message on the device's cancellation subjects, decoded but not yet trusted (`checkCancellation` decides). */
+  onCancellation?: (received: ReceivedAssignment) => void;
   onSettingsChanged: () => void;
   /** The topology changed, or this device was placed in another office: its office policy may have changed. */
   onTopologyChanged?: () => void;
@@ -115,7 +117,8 @@ export class NatsLink {
       tlsCaFile: this.options.tlsCaFile,
     });
     this.rpc = new RpcClient(this.nc);
-    this.live = this.nc.subscribe(TaskAssigned.deviceFilter(this.options.deviceId), {
+    // Assignments and cancellations, every version: one subscription, one replay, in the stream's order.
+    this.live = this.nc.subscribe(deviceCommandsFilter(this.options.deviceId), {
       callback: (err, msg) => {
         if (!err) this.receive(msg.subject, msg.data);
       },
@@ -154,16 +157,18 @@ export class NatsLink {
    * to act on it is the caller's decision. Nothing is thrown into the subscription loop.
    */
   private receive(subject: string, data: Uint8Array): void {
-    const { version } = parseSubject(subject);
+    const { base, version } = parseSubject(subject);
     try {
-      this.options.onAssignment({ subject, version, body: decodeJson(data) });
+      if (base === SubjectBase.taskCancel) this.options.onCancellation?.({ subject, version, body: decodeJson(data) });
+      else if (base === SubjectBase.taskAssigned) this.options.onAssignment({ subject, version, body: decodeJson(data) });
+      else this.options.logger.warn({ subject }, 'command of an unknown kind ignored');
     } catch (error) {
-      this.options.logger.error({ subject, err: error }, 'assignment handler failed');
+      this.options.logger.error({ subject, err: error }, 'command handler failed');
     }
   }
 
   /**
-   * Replays this device's assignments stored since the last one seen: a short-lived consumer
+   * Replays this device's assignments and cancellations stored since the last one seen: a short-lived consumer
    * filtered to the device's subject, read to its end, then deleted (servers expire it anyway). It
    * has the one name the device's permissions allow; one left by a crash is removed first, since
    * its start sequence may differ.
@@ -175,7 +180,7 @@ export class NatsLink {
     await jsm.consumers.delete(Streams.taskAssignments.name, name).catch(() => undefined);
     const info = await jsm.consumers.add(Streams.taskAssignments.name, {
       name,
-      filter_subject: TaskAssigned.deviceFilter(this.options.deviceId),
+      filter_subject: deviceCommandsFilter(this.options.deviceId),
       ack_policy: AckPolicy.None,
       ...(cursor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: cursor + 1 } : { deliver_policy: DeliverPolicy.All }),
       // Removed by the server if this agent dies mid-replay.
