@@ -226,6 +226,48 @@ describe('fleetcast CLI against the stack', () => {
     assert.match(again.stderr, /TASKS\.NOTHING_TO_RETRY/);
   });
 
+  test('the live event stream carries the real changes of a task: its agents, through the tasks service and NATS', async () => {
+    const file = await makeFile('live.bin', 2 * MB);
+    const pkg = JSON.parse((await fleetcast(['packages', 'upload', file.path, '--name', 'cli-live', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json'])).stdout);
+    // Every task's events, the token in the query string as a browser's EventSource sends it.
+    const abort = new AbortController();
+    const res = await fetch(`${cp.gatewayUrl}/v1/events?access_token=${TOKEN}`, { signal: abort.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const events: Array<{ event: string; data: any }> = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let at: number;
+        while ((at = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, at);
+          buffer = buffer.slice(at + 2);
+          const event = /^event: (.+)$/m.exec(frame)?.[1];
+          const data = /^data: (.+)$/m.exec(frame)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) });
+        }
+      }
+    })().catch(() => undefined);
+    try {
+      const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'install', targets: { deviceIds: DEVICES } });
+      await waitFor(() => events.some((e) => e.event === 'task' && e.data.taskId === task.id && e.data.status === 'completed'), { timeoutMs: 60_000, description: 'the task completed, live' });
+      const mine = events.filter((e) => e.data.taskId === task.id);
+      for (const id of DEVICES) {
+        const states = mine.filter((e) => e.event === 'device' && e.data.deviceId === id).map((e) => e.data.state);
+        assert.equal(states.at(-1), 'succeeded', `${id}: ${states.join(' ')}`);
+        const last = mine.filter((e) => e.event === 'device' && e.data.deviceId === id).at(-1)!;
+        assert.equal(last.data.bytes.origin, 2 * MB, 'the bytes by source of the device');
+      }
+      const done = mine.filter((e) => e.event === 'task').at(-1)!;
+      assert.deepEqual([done.data.counts.succeeded, done.data.total, done.data.bytes.origin], [2, 2, 4 * MB]);
+    } finally {
+      abort.abort();
+      await reading;
+    }
+  });
+
   test('tasks cancel: unfinished devices cancelled (an offline one too), a second cancel and a retry refused', async () => {
     const file = await makeFile('cancel.bin', 1 * MB);
     const upload = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-cancel', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json']);
