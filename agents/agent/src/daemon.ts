@@ -57,6 +57,8 @@ export interface AgentConfig {
   natsCredsFile?: string;
   /** CA certificate of the NATS server's TLS certificate. */
   natsTlsCaFile?: string;
+  /** The core's JetStream domain, behind a branch leaf node (see NatsLink). */
+  natsJsDomain?: string;
   /** Enroll on first start: the control plane's URL and an enrollment token. */
   enroll?: { server: string; token: string };
   /** Use this device ID (first start only, then it is persisted); generated when absent. */
@@ -232,6 +234,7 @@ export class AgentDaemon {
       servers: this.config.natsUrl,
       auth,
       tlsCaFile: this.config.natsTlsCaFile,
+      jsDomain: this.config.natsJsDomain,
       deviceId: this.deviceId,
       stateDir: this.config.stateDir,
       logger: log,

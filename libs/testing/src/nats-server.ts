@@ -172,7 +172,8 @@ async function makeTrust(root: string): Promise<{ confFile: string; dir: string 
   return { confFile, dir };
 }
 
-class LocalNatsServer implements NatsServer {
+/** One nats-server process; `startNatsServer` and `startNatsCluster` make them. */
+export class LocalNatsServer implements NatsServer {
   readonly url: string;
   readonly trust: TestTrust | null;
   readonly storeDir: string;

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { DevicePlaced, DeviceTaskChanged, TaskAssignedV2, TaskCancel, TaskChanged, TasksRpc, TopologyChanged, TopologyDeviceRpc, TopologyRpc } from '@fleetcast/contracts';
-import { devicePermissions, SERVICE_ROLES, servicePermissions } from './permissions';
+import { DevicePlaced, DeviceStatusReported, DeviceTaskChanged, Streams, TaskAssignedV2, TaskCancel, TaskChanged, TasksRpc, TopologyChanged, TopologyDeviceRpc, TopologyRpc } from '@fleetcast/contracts';
+import { branchLeafPermissions, branchLeafSystemPermissions, devicePermissions, SERVICE_ROLES, servicePermissions } from './permissions';
 
 /** NATS subject matching with `*` and `>`, as the server applies an allow list. */
 function matches(filter: string, subject: string): boolean {
@@ -71,5 +71,40 @@ describe('NATS permissions for cancellations and live task updates', () => {
     assert.ok(allows(gateway.sub, TaskChanged.subject('t-1')));
     assert.ok(allows(gateway.sub, DeviceTaskChanged.subject('t-1')));
     for (const role of SERVICE_ROLES.filter((r) => r !== 'tasks')) assert.ok(!allows(servicePermissions(role).pub, TaskCancel.subject('dev-1')), role);
+  });
+});
+
+describe('NATS permissions of a branch leaf node', () => {
+  const leaf = branchLeafPermissions();
+  /** The concrete subjects a device uses, from its own allow list with the version wildcard filled in. */
+  const concrete = (subject: string) => subject.replace(/\.\*(\.|$)/g, '.v1$1').replace(/^\$JS\.v1\./, '$JS.core.');
+
+  it("carries every device's traffic, under any device ID and with or without the core's JetStream domain", () => {
+    for (const id of ['dev-1', 'Branch_Laptop-042']) {
+      const device = devicePermissions(id);
+      for (const subject of device.pub.allow.map(concrete)) assert.ok(allows(leaf.pub, subject), `publish ${subject}`);
+      for (const subject of device.sub.allow.map(concrete)) assert.ok(allows(leaf.sub, subject.replace('>', 'x')), `subscribe ${subject}`);
+    }
+  });
+
+  it("announces the core's stream interest to the leaf: the streams' own subjects are covered whole", () => {
+    // The core forwards interest in `<base>.>` only to a link that may publish all of it.
+    assert.ok(leaf.pub.allow.includes(`${DeviceStatusReported.subject('x').split('.').slice(0, -2).join('.')}.>`));
+    assert.ok(Streams.deviceStatus.subjects.every((s) => leaf.pub.allow.includes(s)));
+  });
+
+  it("gives a stolen branch server nothing of a service's: no commands, no other queries, no JetStream administration", () => {
+    for (const subject of [TasksRpc.createTask.subject, 'tasks.cmd.device.assign.v1.dev-1', 'inventory.qry.device.list.v1', '$JS.API.STREAM.DELETE.TASK_STATUS', '$JS.core.API.STREAM.PURGE.TASK_STATUS', 'licensing.cmd.license.install.v1']) {
+      assert.ok(!allows(leaf.pub, subject), `may not publish ${subject}`);
+    }
+    assert.ok(!allows(leaf.sub, 'tasks.evt.device-status.reported.v1.dev-1'), "may not listen to other devices' reports");
+    assert.ok(!allows(leaf.sub, '_INBOX.abc'), "may not listen to the services' inboxes");
+  });
+
+  it('learns account updates over its system link and administers nothing', () => {
+    const system = branchLeafSystemPermissions();
+    assert.ok(allows(system.sub, '$SYS.REQ.CLAIMS.UPDATE'));
+    assert.ok(allows(system.sub, '$SYS.REQ.ACCOUNT.AABC.CLAIMS.UPDATE'));
+    for (const subject of ['$SYS.REQ.SERVER.PING', '$SYS.REQ.CLAIMS.UPDATE', '$SYS.REQ.ACCOUNT.AABC.CLAIMS.DELETE']) assert.ok(!allows(system.pub, subject), `may not publish ${subject}`);
   });
 });

@@ -25,7 +25,7 @@ import {
   deviceInboxPrefix,
   versioned,
 } from '@fleetcast/contracts';
-import { Manifest, fromWire, Signed } from '@fleetcast/content';
+import { assembleManifestPages, Manifest, Signed } from '@fleetcast/content';
 import { connectNats, decodeJson, encodeJson, NatsConnection, natsAuthenticator, RpcClient } from '@fleetcast/nats';
 import { captureTraceContext, Logger, SpanKind, withSpan } from '@fleetcast/telemetry';
 import type { ReceivedAssignment } from '../core/assignment-check';
@@ -36,6 +36,8 @@ export interface NatsLinkOptions {
   /** The device's NATS credentials (from enrollment, or a provisioned creds file); absent: none (an open server). */
   auth?: { jwt: string; seed: string } | { credsFile: string };
   tlsCaFile?: string;
+  /** The core's JetStream domain, when `servers` is a branch leaf node: the leaf forwards JetStream requests only under it. */
+  jsDomain?: string;
   deviceId: string;
   stateDir: string;
   logger: Logger;
@@ -94,6 +96,11 @@ export class NatsLink {
   private spoolSeq = 0;
 
   constructor(private readonly options: NatsLinkOptions) {}
+
+  /** JetStream under the core's domain when the agent is behind a branch leaf node. */
+  private get jsOptions(): { domain?: string } {
+    return this.options.jsDomain ? { domain: this.options.jsDomain } : {};
+  }
 
   private get spoolDir(): string {
     return join(this.options.stateDir, 'spool');
@@ -175,7 +182,7 @@ export class NatsLink {
    */
   private async catchUp(): Promise<void> {
     const cursor = await readFile(this.cursorFile, 'utf8').then(Number, () => 0);
-    const jsm = await this.nc!.jetstreamManager();
+    const jsm = await this.nc!.jetstreamManager(this.jsOptions);
     const name = assignmentReplayConsumerName(this.options.deviceId);
     await jsm.consumers.delete(Streams.taskAssignments.name, name).catch(() => undefined);
     const info = await jsm.consumers.add(Streams.taskAssignments.name, {
@@ -189,7 +196,7 @@ export class NatsLink {
     try {
       let last = cursor;
       let pending = info.num_pending;
-      const consumer = await this.nc!.jetstream().consumers.get(Streams.taskAssignments.name, info.name);
+      const consumer = await this.nc!.jetstream(this.jsOptions).consumers.get(Streams.taskAssignments.name, info.name);
       while (pending > 0) {
         const batch = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 5000 });
         let got = 0;
@@ -305,7 +312,7 @@ export class NatsLink {
           const h = natsHeaders();
           for (const [k, v] of Object.entries(message.headers)) h.set(k, v);
           try {
-            await this.nc.jetstream().publish(message.subject, encodeJson(message.payload), { msgID: message.msgId, headers: h, timeout: 5000 });
+            await this.nc.jetstream(this.jsOptions).publish(message.subject, encodeJson(message.payload), { msgID: message.msgId, headers: h, timeout: 5000 });
           } catch (error) {
             // No server will ever take it; anything else (no stream yet, a timeout, a lost connection) may pass later.
             if ((error as NatsError).code !== NatsErrorCode.MaxPayloadExceeded) throw error;
@@ -367,7 +374,8 @@ export class NatsLink {
 
   /** A package's signed manifest from the control plane (checked by the caller: `acceptManifest`). */
   async signedManifest(contentId: string): Promise<Signed<Manifest>> {
-    return fromWire(await this.rpc!.callAsDevice(TasksDeviceRpc.getManifest, this.options.deviceId, { contentId }));
+    // A page at a time for a manifest too large for one message (packages over 20 GiB).
+    return assembleManifestPages((fromBlock) => this.rpc!.callAsDevice(TasksDeviceRpc.getManifest, this.options.deviceId, { contentId, fromBlock }));
   }
 
   /** A download token for content of one of this device's tasks (null: the control plane issues none). */

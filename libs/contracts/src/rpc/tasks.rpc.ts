@@ -51,6 +51,20 @@ export const attachContentSchema = z.object({
 });
 
 /** A package manifest signed by the control plane (Ed25519). Agents verify every block against it. */
+/**
+ * Block hashes one manifest reply carries: 20,000 (625 KiB of hashes, 853 KB in base64) keeps a
+ * reply inside NATS's 1 MiB payload. A manifest of more blocks (a package over 20 GiB at 1 MiB
+ * blocks) comes in pages; the signature covers the whole manifest, so a device checks it once all
+ * pages are in.
+ */
+export const MANIFEST_PAGE_BLOCKS = 20_000;
+
+/**
+ * A signed manifest, or one page of it: `blockHashes` holds the hashes of blocks `fromBlock` on
+ * (base64), `nextBlock` is where the next page starts (null: this page ends the manifest). The
+ * signature and key are the whole manifest's, on every page. Replies of a server that predates
+ * paging carry neither field: the whole manifest.
+ */
 export const signedManifestSchema = z.object({
   contentId: sha256HexSchema,
   size: z.number().int().nonnegative(),
@@ -58,8 +72,12 @@ export const signedManifestSchema = z.object({
   blockHashes: z.string(),
   keyId: z.string(),
   signature: z.string(),
+  fromBlock: z.number().int().nonnegative().default(0),
+  nextBlock: z.number().int().positive().nullable().default(null),
 });
 export type SignedManifest = z.infer<typeof signedManifestSchema>;
+/** Which page of a manifest to send: the block it starts at (0: the first page, or the whole manifest). */
+export const manifestRequestSchema = z.object({ contentId: sha256HexSchema, fromBlock: z.number().int().nonnegative().default(0) });
 
 export const signingKeySchema = z.object({ keyId: z.string(), publicKeyDer: z.string() });
 
@@ -265,7 +283,7 @@ export const TasksRpc = {
    */
   packageContentStatus: defineRpc('tasks.qry.package.content-status.v1', paginationSchema, list(packageContentStatusSchema)),
   attachContent: defineRpc('tasks.cmd.package.attach-content.v2', attachContentSchema, packageSchema),
-  getManifest: defineRpc('tasks.qry.manifest.get.v1', z.object({ contentId: sha256HexSchema }), signedManifestSchema),
+  getManifest: defineRpc('tasks.qry.manifest.get.v1', manifestRequestSchema, signedManifestSchema),
   /** The active signing key (kept for existing callers; `getSigningKeys` gives the whole set). */
   getSigningKey: defineRpc('tasks.qry.signing-key.get.v1', z.object({}), signingKeySchema),
   /** The keys a device pins (at enrollment): active first, then retiring. */
@@ -328,7 +346,7 @@ export const TasksDeviceRpc = {
   /** With `claimKey` (a public key the device made), the answer carries the device's claim ticket for it. */
   getLanSession: defineDeviceRpc('tasks.qry.task.lan-session', 2, z.object({ taskId: idSchema, claimKey: lanClaimKeySchema.optional() }), lanSessionSchema),
   getSettings: defineDeviceRpc('tasks.qry.settings.get', 2, z.object({}), resolvedSettingsSchema),
-  getManifest: defineDeviceRpc('tasks.qry.manifest.get', 2, z.object({ contentId: sha256HexSchema }), signedManifestSchema),
+  getManifest: defineDeviceRpc('tasks.qry.manifest.get', 2, manifestRequestSchema, signedManifestSchema),
   /**
    * A short-lived token with which the origin serves this device that content (sent as
    * `Authorization: Bearer <token>`); only for a device that is a target of a task with it. Null

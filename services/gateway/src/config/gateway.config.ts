@@ -64,6 +64,8 @@ export interface GatewayConfig {
   logLevel: string;
   otlpEndpoint?: string;
   /** Base URL of the content origin's API, without a trailing slash. */
+  /** Copies of each JetStream stream the gateway makes (JETSTREAM_REPLICAS). */
+  jetstreamReplicas?: number;
   originUrl: string;
   /** Shown to the origin on uploads instead of the caller's token, when set. */
   originApiToken?: string;
@@ -80,6 +82,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   const e = parseEnv(gatewayEnvSchema, env);
   return {
     natsUrl: e.NATS_URL,
+    jetstreamReplicas: e.JETSTREAM_REPLICAS,
     httpTls: httpTlsOf(e),
     natsCredsFile: e.NATS_CREDS_FILE,
     natsTlsCaFile: e.NATS_TLS_CA_FILE,

@@ -10,6 +10,8 @@ import { ContentUploadService } from './content-upload.service';
 import { OriginErrorFilter } from './origin-error.filter';
 
 const createPackageBody = TasksRpc.createPackage.request;
+/** Which page of a large manifest to read: the block it starts at (default 0). */
+const manifestPageQuery = z.object({ fromBlock: z.coerce.number().int().nonnegative().default(0) });
 const listPackagesQuery = TasksRpc.listPackages.request;
 
 @ApiTags('packages')
@@ -73,15 +75,16 @@ export class PackagesHttpController {
   }
 
   @Get(':id/manifest')
-  @ApiOperation({ summary: "Get a package's signed block manifest" })
+  @ApiOperation({ summary: "Get a package's signed block manifest (packages over 20 GiB: a page at a time, from `fromBlock` to `nextBlock`)" })
   @ApiIdParam()
+  @ApiContractQuery(manifestPageQuery)
   @ApiContractResponse(signedManifestSchema)
   @ApiErrorResponses(400, 401, 404, 409, 503)
-  async manifest(@Param('id', new ZodValidationPipe(idSchema)) id: string) {
+  async manifest(@Param('id', new ZodValidationPipe(idSchema)) id: string, @Query(new ZodValidationPipe(manifestPageQuery)) query: z.output<typeof manifestPageQuery>) {
     const pkg = await this.rpc.call(TasksRpc.getPackage, { id });
     if (pkg.contentId === null) {
       throw new FleetcastError(ErrorCode.PackageNotReady, `package ${id} has no content yet: upload it with PUT /v1/packages/${id}/content`);
     }
-    return this.rpc.call(TasksRpc.getManifest, { contentId: pkg.contentId });
+    return this.rpc.call(TasksRpc.getManifest, { contentId: pkg.contentId, fromBlock: query.fromBlock });
   }
 }

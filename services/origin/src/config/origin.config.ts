@@ -27,7 +27,7 @@ export interface OriginConfig {
 }
 
 // The origin speaks no NATS: of the shared variables it takes the HTTP host, the log level and tracing.
-const originEnvSchema = baseEnvSchema.omit({ NATS_URL: true }).extend({
+const originEnvSchema = baseEnvSchema.omit({ NATS_URL: true, JETSTREAM_REPLICAS: true }).extend({
   // 8081: next to the API gateway's 8080, so a one-machine stack needs no port remapping. Stricter
   // than a numeric coercion: "1e3", "0x50" or " 80" are typing mistakes, not ports.
   HTTP_PORT: z

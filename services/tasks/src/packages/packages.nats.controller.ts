@@ -35,12 +35,12 @@ export class PackagesNatsController {
 
   @MessagePattern(TasksRpc.getManifest.subject)
   manifest(@Payload() payload: unknown) {
-    return handleRpc(TasksRpc.getManifest, payload, (req) => this.packages.getManifest(req.contentId));
+    return handleRpc(TasksRpc.getManifest, payload, (req) => this.packages.getManifest(req.contentId, req.fromBlock));
   }
 
   @MessagePattern(TasksDeviceRpc.getManifest.subject)
   deviceManifest(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
-    return handleDeviceRpc(TasksDeviceRpc.getManifest, ctx.getSubject(), payload, (req) => this.packages.getManifest(req.contentId));
+    return handleDeviceRpc(TasksDeviceRpc.getManifest, ctx.getSubject(), payload, (req) => this.packages.getManifest(req.contentId, req.fromBlock));
   }
 
   @MessagePattern(TasksDeviceRpc.getDownloadToken.subject)

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { attachContentSchema, contentDescriptorSchema, ContentDescriptor, createPackageSchema, ErrorCode, FleetcastError, Package, PackageContentStatus, SignedManifest, SigningKeyInfo, SigningKeySet } from '@fleetcast/contracts';
-import { issueDownloadToken, manifestHash, manifestShapeError, signManifest, toWire } from '@fleetcast/content';
+import { attachContentSchema, contentDescriptorSchema, ContentDescriptor, createPackageSchema, ErrorCode, FleetcastError, MANIFEST_PAGE_BLOCKS, Package, PackageContentStatus, SignedManifest, SigningKeyInfo, SigningKeySet } from '@fleetcast/contracts';
+import { issueDownloadToken, manifestHash, manifestShapeError, signManifest, toWirePage } from '@fleetcast/content';
 import { LOGGER } from '@fleetcast/service-kit';
 import { TASKS_CONFIG, TasksConfig } from '../config/tasks.config';
 import type { Logger } from '@fleetcast/telemetry';
@@ -121,10 +121,11 @@ export class PackagesService {
     return { token: issueDownloadToken(secret, { deviceId, contentId, expiresAt }), expiresAt: expiresAt.toISOString() };
   }
 
-  async getManifest(contentId: string): Promise<SignedManifest> {
+  /** The page of the signed manifest that starts at `fromBlock` (the whole manifest when it fits one reply). */
+  async getManifest(contentId: string, fromBlock = 0): Promise<SignedManifest> {
     const signed = await this.packages.findManifest(contentId);
     if (!signed) throw new FleetcastError(ErrorCode.ManifestNotFound, `no ready package has content ${contentId}`);
-    return toWire(signed);
+    return toWirePage(signed, fromBlock, MANIFEST_PAGE_BLOCKS);
   }
 
   /** SHA-256 of the signing bytes of the manifest of `contentId`: what an assignment names, whichever key signed the manifest. */

@@ -16,7 +16,8 @@ import {
   DeviceTaskFailedV1,
   TaskCompleted,
   TaskCompletedV1,
-  ResolvedTargets,
+  RESOLVE_PAGE_DEVICES,
+  ResolvedTargetsPage,
   TargetExclusion,
   Task,
   TaskAssignedV2,
@@ -217,16 +218,38 @@ export class TasksService {
   private async resolveTargets(
     targets: z.infer<typeof createTaskSchema>['targets'],
   ): Promise<Array<{ deviceId: string; subnet: string | null; excluded?: TargetExclusion }>> {
-    let resolved: ResolvedTargets;
+    let resolved: ResolvedTargetsPage['devices'];
     try {
-      resolved = await this.rpc.call(InventoryRpc.resolveTargets, { deviceIds: targets.deviceIds, query: targets.query }, { timeoutMs: RESOLVE_TIMEOUT_MS });
+      resolved = await this.resolvePages(targets);
     } catch (error) {
       if (targets.query || !(error instanceof FleetcastError) || error.code !== ErrorCode.Unavailable) throw error;
       this.logger.warn('inventory unavailable: assigning explicit devices without subnet information');
       return [...new Set(targets.deviceIds)].map((deviceId) => ({ deviceId, subnet: null }));
     }
     const seen = new Set<string>();
-    return resolved.devices.filter((d) => !seen.has(d.deviceId) && seen.add(d.deviceId)).map((d) => ({ deviceId: d.deviceId, subnet: d.subnet, excluded: d.excluded }));
+    return resolved.filter((d) => !seen.has(d.deviceId) && seen.add(d.deviceId)).map((d) => ({ deviceId: d.deviceId, subnet: d.subnet, excluded: d.excluded }));
+  }
+
+  /**
+   * The explicit IDs first, in their order, then what the query matches, a page at a time: each
+   * request and reply stays within NATS's payload limit whatever the task's size.
+   */
+  private async resolvePages(targets: z.infer<typeof createTaskSchema>['targets']): Promise<ResolvedTargetsPage['devices']> {
+    const devices: ResolvedTargetsPage['devices'] = [];
+    const explicit = targets.deviceIds ?? [];
+    for (let i = 0; i < explicit.length; i += RESOLVE_PAGE_DEVICES) {
+      const page = await this.rpc.call(InventoryRpc.resolveTargetsPage, { deviceIds: explicit.slice(i, i + RESOLVE_PAGE_DEVICES) }, { timeoutMs: RESOLVE_TIMEOUT_MS });
+      devices.push(...page.devices);
+    }
+    if (targets.query) {
+      let after: string | undefined;
+      do {
+        const page = await this.rpc.call(InventoryRpc.resolveTargetsPage, { query: targets.query, ...(after ? { after } : {}) }, { timeoutMs: RESOLVE_TIMEOUT_MS });
+        devices.push(...page.devices);
+        after = page.next ?? undefined;
+      } while (after !== undefined);
+    }
+    return devices;
   }
 
   async get(id: string): Promise<Task> {
