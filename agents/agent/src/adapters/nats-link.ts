@@ -19,7 +19,6 @@ import {
   Streams,
   SubjectBase,
   TasksDeviceRpc,
-  deviceCommandsFilter,
   TopologyDeviceRpc,
   assignmentReplayConsumerName,
   deviceInboxPrefix,
@@ -29,6 +28,7 @@ import { assembleManifestPages, Manifest, Signed } from '@fleetcast/content';
 import { connectNats, decodeJson, encodeJson, NatsConnection, natsAuthenticator, RpcClient } from '@fleetcast/nats';
 import { captureTraceContext, Logger, SpanKind, withSpan } from '@fleetcast/telemetry';
 import type { ReceivedAssignment } from '../core/assignment-check';
+import { commandsFilterFor, jwtOfCreds } from '../core/command-filter';
 import { DEFAULT_SPOOL_LIMITS, parseSpoolName, planSpool, spoolBaseName, SpoolDropReason, SpoolEntry, spoolKindOf, SpoolLimits } from '../core/spool-policy';
 
 export interface NatsLinkOptions {
@@ -93,6 +93,8 @@ export class NatsLink {
   private topologySubs: Subscription[] = [];
   private flushing = false;
   private closed = false;
+  /** What this device subscribes to and replays (see `commandsFilterFor`); set at start. */
+  private commandsFilter = '';
   private spoolSeq = 0;
 
   constructor(private readonly options: NatsLinkOptions) {}
@@ -124,8 +126,14 @@ export class NatsLink {
       tlsCaFile: this.options.tlsCaFile,
     });
     this.rpc = new RpcClient(this.nc);
-    // Assignments and cancellations, every version: one subscription, one replay, in the stream's order.
-    this.live = this.nc.subscribe(deviceCommandsFilter(this.options.deviceId), {
+    // Assignments and cancellations, every version: one subscription, one replay, in the stream's order
+    // (assignments only for a device whose credentials predate cancellations).
+    const commands = commandsFilterFor(await this.userJwt(), this.options.deviceId);
+    this.commandsFilter = commands.filter;
+    if (!commands.cancellations) {
+      this.options.logger.warn({ filter: commands.filter }, 'the device credentials allow assignments only: cancellations are not received until the device is enrolled again');
+    }
+    this.live = this.nc.subscribe(this.commandsFilter, {
       callback: (err, msg) => {
         if (!err) this.receive(msg.subject, msg.data);
       },
@@ -140,6 +148,14 @@ export class NatsLink {
     void this.watchStatus();
     await this.catchUp();
     void this.flushSpool();
+  }
+
+  /** The device's NATS user JWT (from enrollment or its creds file); null without credentials or when unreadable. */
+  private async userJwt(): Promise<string | null> {
+    const auth = this.options.auth;
+    if (auth === undefined) return null;
+    if ('jwt' in auth) return auth.jwt;
+    return readFile(auth.credsFile, 'utf8').then(jwtOfCreds, () => null);
   }
 
   async close(): Promise<void> {
@@ -187,7 +203,7 @@ export class NatsLink {
     await jsm.consumers.delete(Streams.taskAssignments.name, name).catch(() => undefined);
     const info = await jsm.consumers.add(Streams.taskAssignments.name, {
       name,
-      filter_subject: deviceCommandsFilter(this.options.deviceId),
+      filter_subject: this.commandsFilter,
       ack_policy: AckPolicy.None,
       ...(cursor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: cursor + 1 } : { deliver_policy: DeliverPolicy.All }),
       // Removed by the server if this agent dies mid-replay.
