@@ -168,6 +168,23 @@ describe('tasks service: cancel and retry (real NATS, real Postgres, service as 
     await assert.rejects(rpc.call(TasksRpc.cancelTask, { id: 'no-such-task' }), (e: FleetcastError) => e.code === ErrorCode.TaskNotFound);
   });
 
+  test('cancel of a scheduled task: its targets are cancelled, none is sent anything, and it never starts', async () => {
+    const pkg = await rpc.call(TasksRpc.createPackage, { name: 'later', version: '1', platform: 'linux', installCommand: '/bin/true' });
+    await rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: origin.add(randomBytes(1024)).contentId });
+    const startAt = new Date(Date.now() + 1500).toISOString();
+    const task = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: ['sc-1', 'sc-2'] }, startAt });
+    assert.equal(task.status, 'scheduled');
+    const cancelled = await rpc.call(TasksRpc.cancelTask, { id: task.id });
+    assert.deepEqual([cancelled.status, cancelled.summary.counts.cancelled, cancelled.summary.counts.pending], ['cancelled', 2, 0]);
+    // Past its start time, with the scheduler ticking every 100 ms: still cancelled, nothing sent.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal((await rpc.call(TasksRpc.getTask, { id: task.id })).status, 'cancelled');
+    const sent = [...(await readStream(`${TaskAssignedV2.subject('x').replace(/\.x$/, '.*')}`)), ...(await readStream(`${TaskCancel.subject('x').replace(/\.x$/, '.*')}`))].filter(
+      (m) => JSON.stringify(json(m)).includes(task.id),
+    );
+    assert.equal(sent.length, 0, 'no assignment and no cancellation for devices never sent the task');
+  });
+
   test('cancel of a completed task is refused as finished', async () => {
     const task = await readyTask(['cf-1']);
     await send(report(task.id, 'cf-1', 1, 'succeeded'));
