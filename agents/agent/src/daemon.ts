@@ -12,6 +12,7 @@ import { primarySubnet } from './core/subnet';
 import { primaryIpv4Address } from './core/lan-interface';
 import { AgentErrorCode, clipReason } from './core/agent-errors';
 import { AcceptedTask, AssignmentCheck, checkAssignment, ReceivedAssignment, TrustAnchors } from './core/assignment-check';
+import { checkCancellation } from './core/cancellation-check';
 import { EMPTY_KEY_SET, keyRecordOf, seedKey } from './core/key-set';
 import {
   isTerminal,
@@ -108,6 +109,8 @@ interface Running {
   chain: Promise<void>;
   /** The task's LAN session activity, when its download went through one (kept in memory only). */
   lan?: () => LanActivity;
+  /** The download under way, settled when it ends (however it ends). */
+  downloading?: Promise<void>;
 }
 
 /**
@@ -132,6 +135,12 @@ export class AgentDaemon {
   private readonly received = counter(this.metrics, 'fleetcast_agent_bytes_received_total', 'Package bytes received, by source', ['source']);
   private readonly reports = counter(this.metrics, 'fleetcast_agent_reports_total', 'Status reports queued for the control plane');
   private readonly rejectedAssignments = counter(this.metrics, 'fleetcast_agent_assignments_rejected_total', 'Assignments refused before anything was downloaded or run, by reason code', ['code']);
+  private readonly cancellations = counter(this.metrics, 'fleetcast_agent_cancellations_total', 'Cancellations received: acted on (`accepted`) or ignored, by reason code', ['code']);
+  /**
+   * Tasks cancelled before this run saw their assignment (a live cancellation may overtake the
+   * replay of the assignment): an assignment of one of them is not started. Bounded, like the rejections.
+   */
+  private readonly cancelledUnseen = new Set<string>();
   private readonly spoolDropped = counter(
     this.metrics,
     'fleetcast_agent_spool_dropped_total',
@@ -231,6 +240,7 @@ export class AgentDaemon {
       stateDir: this.config.stateDir,
       logger: log,
       onAssignment: (received) => this.onAssignment(received),
+      onCancellation: (received) => this.onCancellation(received),
       onSettingsChanged: () => void this.refreshSettings(),
       onTopologyChanged: () => void this.refreshOfficePolicy('topology-changed'),
       spoolLimits: this.config.spool,
@@ -342,10 +352,58 @@ export class AgentDaemon {
       );
     }
     const task = verdict.task;
-    if (this.tasks.has(task.taskId)) return; // a repeat (live and catch-up, or a resend): nothing to do
+    const known = this.tasks.get(task.taskId);
+    if (known) {
+      // A retry from the control plane: a new attempt of a task this device holds as failed.
+      if ((task.attempt ?? 1) > (known.lifecycle?.attempt ?? 1) && known.lifecycle?.state === 'failed') {
+        known.task = task;
+        this.config.logger.info({ taskId: task.taskId, attempt: task.attempt }, 'task retried by the control plane');
+        this.dispatch(task.taskId, { type: 'assigned', task });
+      }
+      return; // otherwise a repeat (live and catch-up, or a resend): nothing to do
+    }
+    if (this.cancelledUnseen.has(task.taskId)) {
+      this.config.logger.info({ taskId: task.taskId }, 'assignment of a task already cancelled: not started');
+      return;
+    }
     this.tasks.set(task.taskId, { task, lifecycle: null as unknown as TaskLifecycle, chain: Promise.resolve() });
     this.config.logger.info({ taskId: task.taskId, action: task.action, package: `${task.package.name} ${task.package.version}`, size: task.package.size, signedBy: task.signedBy }, 'task received');
     this.dispatch(task.taskId, { type: 'assigned', task });
+  }
+
+  /** Every cancellation message, checked in the same queue as assignments (after any assignment before it). */
+  private onCancellation(received: ReceivedAssignment): void {
+    this.intake = this.intake
+      .then(() => this.cancel(received))
+      .catch((error) => this.config.logger.error({ err: error, subject: received.subject }, 'cancellation handling failed'));
+  }
+
+  /**
+   * Verifies a cancellation against the pinned keys, as an assignment is verified; only then is the
+   * task stopped (the reducer decides how: `cancelled`). One that fails the check is counted and
+   * logged, and changes nothing: not even a report, or a forger could mark tasks.
+   */
+  private async cancel(received: ReceivedAssignment): Promise<void> {
+    if (this.stopping) return;
+    const verdict = checkCancellation(received, await this.trustAnchors(), this.deviceId, Date.now());
+    if (!verdict.ok) {
+      this.cancellations.inc({ code: verdict.code });
+      this.config.logger.warn({ subject: received.subject, taskId: verdict.taskId, code: verdict.code, reason: verdict.message }, 'cancellation ignored');
+      return;
+    }
+    this.cancellations.inc({ code: 'accepted' });
+    const t = this.tasks.get(verdict.taskId);
+    if (!t) {
+      if (this.cancelledUnseen.size >= MAX_REJECTIONS_REMEMBERED) this.cancelledUnseen.clear();
+      this.cancelledUnseen.add(verdict.taskId);
+      this.config.logger.info({ taskId: verdict.taskId }, 'cancellation of a task this device does not run');
+      return;
+    }
+    if (t.lifecycle?.state === 'installing') {
+      this.config.logger.warn({ taskId: verdict.taskId }, 'task cancelled while its install command runs: the command is not interrupted, its outcome is reported');
+    }
+    this.config.logger.info({ taskId: verdict.taskId, signedBy: verdict.signedBy, issuedAt: verdict.issuedAt }, 'task cancelled by the control plane');
+    this.dispatch(verdict.taskId, { type: 'cancelled', reason: { code: 'TASK.CANCELLED', message: `cancelled by the control plane at ${verdict.issuedAt}` } });
   }
 
   /**
@@ -460,7 +518,7 @@ export class AgentDaemon {
         return;
       }
       case 'start-download':
-        void this.download(t);
+        t.downloading = this.download(t);
         return;
       case 'schedule-retry':
         clearTimeout(t.retryTimer);
@@ -469,7 +527,27 @@ export class AgentDaemon {
       case 'start-install':
         void this.install(t);
         return;
+      case 'abort-download':
+        clearTimeout(t.retryTimer);
+        t.abort?.abort();
+        return;
+      case 'discard-partial':
+        await this.discardPartial(t);
+        return;
     }
+  }
+
+  /**
+   * Removes a cancelled task's partial download once its download has let go of it; kept when
+   * another unfinished task of this device downloads the same content.
+   */
+  private async discardPartial(t: Running): Promise<void> {
+    await t.downloading;
+    const contentId = t.task.package.contentId;
+    const shared = [...this.tasks.values()].some((o) => o !== t && o.task.package.contentId === contentId && o.lifecycle && !isTerminal(o.lifecycle.state));
+    if (shared) return this.config.logger.info({ taskId: t.task.taskId, contentId }, 'partial download kept: another task downloads the same content');
+    const removed = await this.cache.discardPartial(contentId);
+    this.config.logger.info({ taskId: t.task.taskId, contentId, removed }, 'partial download of a cancelled task removed');
   }
 
   private async download(t: Running): Promise<void> {
@@ -640,7 +718,10 @@ export class AgentDaemon {
 
   private async install(t: Running): Promise<void> {
     const { task } = t;
+    // Applied before the command runs: a cancellation queued ahead of it leaves the task `cancelled`, and nothing runs.
     this.dispatch(task.taskId, { type: 'install-started' });
+    await t.chain;
+    if (t.lifecycle.state !== 'installing') return;
     const result = await runInstaller({
       command: task.package.installCommand,
       args: task.package.installArgs,

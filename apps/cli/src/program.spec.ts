@@ -18,7 +18,7 @@ interface Sent {
   headers: Record<string, string>;
 }
 
-function harness(answer: (req: Sent) => { status: number; body?: unknown } | Error) {
+function harness(answer: (req: Sent) => { status: number; body?: unknown } | Response | Error) {
   const sent: Sent[] = [];
   const out: string[] = [];
   const err: string[] = [];
@@ -35,6 +35,7 @@ function harness(answer: (req: Sent) => { status: number; body?: unknown } | Err
     sent.push(req);
     const a = answer(req);
     if (a instanceof Error) throw a;
+    if (a instanceof Response) return a;
     return new Response(a.body === undefined ? null : JSON.stringify(a.body), { status: a.status });
   }) as unknown as typeof fetch;
   const run = (...argv: string[]) =>
@@ -53,7 +54,7 @@ function harness(answer: (req: Sent) => { status: number; body?: unknown } | Err
 }
 
 const summary = (counts: Partial<TaskSummary['counts']>): TaskSummary => {
-  const full = { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0, ...counts };
+  const full = { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0, cancelled: 0, ...counts };
   return { taskId: 't-1', total: 2, counts: full, bytes: { origin: 0, multicast: 0, peer: 0 }, subnets: [] };
 };
 const task = (s: TaskSummary) => ({ id: 't-1', name: 'n', packageId: 'p-1', action: 'install', status: 'active', profileId: null, startAt: 'x', createdAt: 'x', summary: s });
@@ -110,10 +111,10 @@ describe('fleetcast command line', () => {
     assert.equal(await h.run('tasks', 'create', '--action', 'uninstall'), 2);
     assert.equal(await h.run('packages', 'list', '--limit', 'lots'), 2);
     assert.equal(await h.run('nonsense'), 2);
-    assert.equal(await h.run('tasks', 'retry', 't-1'), 2);
+    assert.equal(await h.run('tasks', 'retry'), 2, 'the task ID is required');
     assert.equal(await h.run('plan', '--anything'), 2);
     assert.equal(h.sent.length, 0);
-    assert.match(h.err(), /tasks retry is not supported by this server yet/);
+    assert.match(h.err(), /plan is not supported by this server yet/);
     assert.equal(await h.run('--help'), 0);
   });
 
@@ -230,5 +231,96 @@ describe('fleetcast command line', () => {
     assert.equal(await h.run('packages', 'list', '--name', 'agent', '--status', 'ready', '--created-after', '2025-06-01', '--limit', '5'), 0);
     assert.equal(h.sent[1].url, 'http://gw.test/v1/packages?limit=5&name=agent&status=ready&createdAfter=2025-06-01T00%3A00%3A00.000Z');
     assert.equal(await h.run('packages', 'list', '--created-before', 'soon'), 2);
+  });
+});
+
+/** An event-stream response, its events sent as given (frames as the gateway writes them). */
+function eventStream(events: Array<[string, unknown]>): Response {
+  const text = 'retry: 3000\n\n' + events.map(([event, data], i) => `id: ${i + 1}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join('');
+  const bytes = new TextEncoder().encode(text);
+  // Split mid-frame: the client must put events together across chunks.
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(bytes.subarray(0, 17));
+      c.enqueue(bytes.subarray(17));
+      c.close();
+    },
+  });
+  return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' } });
+}
+
+describe('tasks cancel, retry and live watch', () => {
+  const counts = (c: Partial<TaskSummary['counts']>) => ({ pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0, cancelled: 0, ...c });
+
+  test('tasks cancel posts to the task and prints it; --json the answer alone', async () => {
+    const h = harness(() => ({ status: 200, body: { ...task(summary({ succeeded: 1, cancelled: 1 })), status: 'cancelled' } }));
+    assert.equal(await h.run('tasks', 'cancel', 't-1'), 0, h.err());
+    assert.deepEqual(h.sent.map((r) => [r.method, r.url]), [['POST', 'http://gw.test/v1/tasks/t-1/cancel']]);
+    assert.match(h.out(), /cancelled: 1 device\(s\) stop/);
+    const j = harness(() => ({ status: 200, body: { ...task(summary({ cancelled: 2 })), status: 'cancelled' } }));
+    assert.equal(await j.run('tasks', 'cancel', 't-1', '--json'), 0);
+    assert.equal(JSON.parse(j.out()).status, 'cancelled');
+  });
+
+  test("tasks cancel of a finished task: the API's 409 code and message, exit 1", async () => {
+    const h = harness(() => ({ status: 409, body: { code: 'TASKS.TASK_FINISHED', message: 'task t-1 is already completed: nothing to cancel' } }));
+    assert.equal(await h.run('tasks', 'cancel', 't-1'), 1);
+    assert.equal(h.err(), 'fleetcast: TASKS.TASK_FINISHED: task t-1 is already completed: nothing to cancel\n');
+  });
+
+  test('tasks retry: every failed device by default, or --devices (comma-separated or repeated)', async () => {
+    const h = harness((req) => ({ status: 200, body: { task: task(summary({ pending: 2 })), retried: (req.body as { deviceIds?: string[] }).deviceIds ?? ['a', 'b'] } }));
+    assert.equal(await h.run('tasks', 'retry', 't-1'), 0, h.err());
+    assert.equal(await h.run('tasks', 'retry', 't-1', '--devices', 'a,b', '--devices', 'c', '--json'), 0);
+    assert.deepEqual(h.sent.map((r) => [r.method, r.url, r.body]), [
+      ['POST', 'http://gw.test/v1/tasks/t-1/retry', {}],
+      ['POST', 'http://gw.test/v1/tasks/t-1/retry', { deviceIds: ['a', 'b', 'c'] }],
+    ]);
+    assert.match(h.out(), /retried 2 device\(s\): a, b/);
+    assert.deepEqual(JSON.parse(h.out().slice(h.out().indexOf('{'))).retried, ['a', 'b', 'c']);
+    const none = harness(() => ({ status: 409, body: { code: 'TASKS.NOTHING_TO_RETRY', message: 'no device of the task has failed: nothing to retry' } }));
+    assert.equal(await none.run('tasks', 'retry', 't-1'), 1);
+    assert.match(none.err(), /TASKS.NOTHING_TO_RETRY/);
+  });
+
+  test('--watch follows the live event stream when the server offers it: no polling; exit 1 when one failed', async () => {
+    const h = harness((req) => {
+      if (req.url.endsWith('/events')) {
+        return eventStream([
+          ['snapshot', task(summary({ pending: 2 }))],
+          ['device', { taskId: 't-1', deviceId: 'a', state: 'downloading' }],
+          ['heartbeat', { at: 'x' }],
+          ['task', { taskId: 't-1', status: 'active', total: 2, counts: counts({ downloading: 1, succeeded: 1 }), bytes: { origin: 10, multicast: 0, peer: 0 } }],
+          ['task', { taskId: 't-1', status: 'completed', total: 2, counts: counts({ failed: 1, succeeded: 1 }), bytes: { origin: 20, multicast: 0, peer: 0 } }],
+        ]);
+      }
+      return { status: 200, body: task(summary({ failed: 1, succeeded: 1 })) };
+    });
+    assert.equal(await h.run('tasks', 'show', 't-1', '--watch', '--json'), 1);
+    assert.deepEqual(h.sent.map((r) => r.url), ['http://gw.test/v1/tasks/t-1/events', 'http://gw.test/v1/tasks/t-1']);
+    assert.equal(h.sent[0]!.headers.authorization, 'Bearer tok');
+    assert.match(h.err(), /task t-1: 0\/2 done: 2 pending/);
+    assert.match(h.err(), /task t-1: 1\/2 done: 1 downloading, 1 succeeded/);
+    assert.match(h.err(), /task t-1: 2\/2 done: 1 succeeded, 1 failed \(of 2\); origin 20 B/);
+    assert.equal(JSON.parse(h.out()).summary.counts.failed, 1);
+  });
+
+  test('--watch polls when the stream ends before the task settles', async () => {
+    const polls = [summary({ downloading: 2 }), summary({ succeeded: 2 })];
+    const h = harness((req) => {
+      if (req.url.endsWith('/events')) return eventStream([['snapshot', task(summary({ pending: 2 }))]]);
+      if (req.url.endsWith('/summary')) return { status: 200, body: polls.shift() };
+      return { status: 200, body: task(summary({ succeeded: 2 })) };
+    });
+    assert.equal(await h.run('tasks', 'show', 't-1', '--watch', '--interval', '1'), 0, h.err());
+    assert.match(h.err(), /the live updates ended; polling the summary/);
+    assert.equal(h.sent.filter((r) => r.url.endsWith('/summary')).length, 2);
+  });
+
+  test('--watch on an unknown task: the 404 of the stream is the answer, no polling', async () => {
+    const h = harness(() => ({ status: 404, body: { code: 'TASKS.TASK_NOT_FOUND', message: 'task t-9 not found' } }));
+    assert.equal(await h.run('tasks', 'show', 't-9', '--watch'), 1);
+    assert.equal(h.sent.length, 1);
+    assert.match(h.err(), /TASKS.TASK_NOT_FOUND/);
   });
 });

@@ -5,7 +5,7 @@ import { listDevices, listSubnets, listWebhooks, showActivation } from './comman
 import { login } from './commands/login.command';
 import { DEFAULT_UPLOAD_RETRIES, deletePackage, listPackages, showPackage, uploadPackage } from './commands/packages.command';
 import { collect, parseIntOption, parseSecondsOption } from './commands/requests';
-import { createTask, listTasks, showTask } from './commands/tasks.command';
+import { cancelTask, createTask, listTasks, retryTask, showTask } from './commands/tasks.command';
 
 export const CLI_VERSION = '0.1.0';
 
@@ -142,8 +142,22 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   );
   pageOptions(leaf(tasks, 'list', 'list tasks, newest first', ['fleetcast tasks list'], listTasks));
   watchOptions(leaf(tasks, 'show <id>', "show a task with its devices' states and bytes by source", ['fleetcast tasks show task-7', 'fleetcast tasks show task-7 --watch --interval 5'], showTask));
-  notSupported(tasks, 'cancel <id>', 'cancel a task', 'the API has no task cancellation');
-  notSupported(tasks, 'retry <id>', "retry a task's failed devices", 'the API has no task retry');
+  leaf(
+    tasks,
+    'cancel <id>',
+    'cancel a task: its unfinished devices stop (download, LAN session, pending install), remove partial downloads and report cancelled',
+    ['fleetcast tasks cancel task-7', 'fleetcast tasks cancel task-7 --json | jq .summary.counts'],
+    (ctx, id) => cancelTask(ctx, id),
+  );
+  watchOptions(
+    leaf(
+      tasks,
+      'retry <id>',
+      "retry a task's failed devices (all of them, or those given): each gets a new attempt",
+      ['fleetcast tasks retry task-7', 'fleetcast tasks retry task-7 --devices dev-3,dev-9 --watch', 'fleetcast tasks retry task-7 --json | jq -r ".retried[]"'],
+      (ctx, id, options) => retryTask(ctx, id, options),
+    ).option('--devices <ids>', 'only these failed devices (comma-separated, or repeat)', collect),
+  );
 
   const devices = program.command('devices').description('devices in the inventory');
   pageOptions(
@@ -202,8 +216,8 @@ function pageOptions(cmd: Command): Command {
 
 function watchOptions(cmd: Command): Command {
   return cmd
-    .option('--watch', "follow the devices' states until every one succeeded or failed (exit 1 when any failed)")
-    .option('--interval <seconds>', 'seconds between polls while watching (default 2)', parseSecondsOption('--interval', 0.1))
+    .option('--watch', "follow the devices' states live until every one succeeded, failed or was cancelled (exit 1 when any failed or was cancelled)")
+    .option('--interval <seconds>', 'seconds between polls while watching, when the server offers no live updates (default 2)', parseSecondsOption('--interval', 0.1))
     .option('--timeout <seconds>', 'stop watching after this long, with exit code 1', parseSecondsOption('--timeout', 1));
 }
 

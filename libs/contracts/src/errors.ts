@@ -34,6 +34,12 @@ export const ErrorCode = {
   SigningKeyNotFound: 'TASKS.SIGNING_KEY_NOT_FOUND',
   /** Only a `retiring` key can be retired: the active key must first be replaced by a rotation. */
   SigningKeyNotRetiring: 'TASKS.SIGNING_KEY_NOT_RETIRING',
+  /** Cancel of a task that is already over (`completed` or `cancelled`): nothing is left to stop. */
+  TaskFinished: 'TASKS.TASK_FINISHED',
+  /** Retry of a cancelled task: cancellation is final, create a new task instead. */
+  TaskCancelled: 'TASKS.TASK_CANCELLED',
+  /** Retry with no device to retry: none failed, or a device named in the request is not in `failed`. */
+  NothingToRetry: 'TASKS.NOTHING_TO_RETRY',
   DeviceNotFound: 'INVENTORY.DEVICE_NOT_FOUND',
   /**
    * A device whose agent reports a version outside the range the control plane supports

@@ -13,6 +13,8 @@ export * from './messages/license-events';
 export * from './messages/device-enrollment';
 export * from './messages/audit-event';
 export * from './messages/task-events';
+export * from './messages/task-cancel';
+export * from './messages/task-live';
 export * from './messages/activation-events';
 export * from './messages/webhook-events';
 export * from './messages/topology-events';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { DevicePlaced, DeviceStatusReported, Streams, TasksDeviceRpc, TasksRpc, TopologyChanged, TopologyDeviceRpc, TopologyRpc } from '@fleetcast/contracts';
+import { DevicePlaced, DeviceStatusReported, DeviceTaskChanged, Streams, TaskAssignedV2, TaskCancel, TaskChanged, TasksDeviceRpc, TasksRpc, TopologyChanged, TopologyDeviceRpc, TopologyRpc } from '@fleetcast/contracts';
 import { branchLeafPermissions, branchLeafSystemPermissions, devicePermissions, SERVICE_ROLES, servicePermissions } from './permissions';
 
 /** NATS subject matching with `*` and `>`, as the server applies an allow list. */
@@ -55,6 +55,30 @@ describe('NATS permissions for the topology service', () => {
     assert.ok(allows(p.sub, TopologyChanged.subject()));
     assert.ok(allows(p.sub, DevicePlaced.subject('dev-1')));
     assert.ok(!allows(p.sub, DevicePlaced.subject('dev-2')));
+  });
+});
+
+describe('NATS permissions for cancellations and live task updates', () => {
+  it('lets a device receive its own assignments and cancellations, no other device\'s', () => {
+    const p = devicePermissions('dev-1');
+    assert.ok(allows(p.sub, TaskAssignedV2.subject('dev-1')));
+    assert.ok(allows(p.sub, TaskCancel.subject('dev-1')));
+    assert.ok(!allows(p.sub, TaskCancel.subject('dev-2')));
+    assert.ok(!allows(p.pub, TaskCancel.subject('dev-1')), 'a device cannot cancel for itself or others');
+    assert.ok(allows(p.pub, '$JS.API.CONSUMER.CREATE.TASK_ASSIGNMENTS.replay-dev-1.tasks.cmd.device.*.*.dev-1'));
+    assert.ok(!allows(p.pub, '$JS.API.CONSUMER.CREATE.TASK_ASSIGNMENTS.replay-dev-1.tasks.cmd.device.*.*.dev-2'));
+  });
+
+  it('lets only the tasks service publish cancellations; the gateway hears live updates and asks cancel and retry', () => {
+    assert.ok(allows(servicePermissions('tasks').pub, TaskCancel.subject('dev-1')));
+    assert.ok(allows(servicePermissions('tasks').pub, TaskChanged.subject('t-1')));
+    const gateway = servicePermissions('gateway');
+    assert.ok(!allows(gateway.pub, TaskCancel.subject('dev-1')));
+    assert.ok(allows(gateway.pub, TasksRpc.cancelTask.subject));
+    assert.ok(allows(gateway.pub, TasksRpc.retryTask.subject));
+    assert.ok(allows(gateway.sub, TaskChanged.subject('t-1')));
+    assert.ok(allows(gateway.sub, DeviceTaskChanged.subject('t-1')));
+    for (const role of SERVICE_ROLES.filter((r) => r !== 'tasks')) assert.ok(!allows(servicePermissions(role).pub, TaskCancel.subject('dev-1')), role);
   });
 });
 

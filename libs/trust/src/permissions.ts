@@ -3,11 +3,14 @@ import {
   deviceInboxPrefix,
   DevicePlaced,
   DeviceStatusReported,
+  deviceCommandsFilter,
+  DeviceTaskChanged,
   InventoryScanSubmitted,
   SettingsChanged,
   Streams,
   SubjectBase,
   TaskAssigned,
+  TaskChanged,
   TasksDeviceRpc,
   TasksRpc,
   TopologyChanged,
@@ -58,7 +61,10 @@ export function devicePermissions(deviceId: string): SubjectPermissions {
         ...[...Object.values(TasksDeviceRpc), ...Object.values(TopologyDeviceRpc)].map((rpc) => anyVersion(rpc.subjectFor(deviceId))),
         // The client asks for the account's JetStream info before it uses the API.
         ...jsApi('INFO'),
-        // Named consumer creation carries the filter in the subject (server 2.9+): this device's assignments only.
+        // Named consumer creation carries the filter in the subject (server 2.9+): this device's
+        // commands (assignments and cancellations) only; the assignments-only filter of agents
+        // from before cancellations stays allowed.
+        ...jsApi(`${jsConsumer('CREATE')}.${deviceCommandsFilter(deviceId)}`),
         ...jsApi(`${jsConsumer('CREATE')}.${TaskAssigned.deviceFilter(deviceId)}`),
         ...jsApi(jsConsumer('INFO')),
         ...jsApi(jsConsumer('MSG.NEXT')),
@@ -67,6 +73,7 @@ export function devicePermissions(deviceId: string): SubjectPermissions {
     },
     sub: {
       allow: [
+        deviceCommandsFilter(deviceId),
         TaskAssigned.deviceFilter(deviceId),
         anyVersion(SettingsChanged.subject()),
         anyVersion(TopologyChanged.subject()),
@@ -133,7 +140,7 @@ const webhooksRequests = [...new Set(Object.values(WebhooksRpc).map((rpc) => rpc
 /**
  * Each service serves its own domain and calls only what it uses. The origin alone may attach
  * content to a package (so the tasks service signs manifests only over hashes the origin computed),
- * and no service but tasks may publish assignments.
+ * and no service but tasks may publish assignments or cancellations.
  */
 export function servicePermissions(role: ServiceRole): SubjectPermissions {
   const own: Record<ServiceRole, { pub: string[]; sub: string[]; denyPub?: string[] }> = {
@@ -148,8 +155,10 @@ export function servicePermissions(role: ServiceRole): SubjectPermissions {
     gateway: {
       // The audit log's records: the gateway alone writes them.
       pub: ['tasks.cmd.>', 'tasks.qry.>', 'inventory.qry.>', 'licensing.cmd.>', 'licensing.qry.>', ...topologyRequests, ...webhooksRequests, `${SubjectBase.auditRecorded}.>`],
-      sub: [],
-      denyPub: [`${SubjectBase.taskAssigned}.>`],
+      // Live task updates for the event stream (`GET /v1/events`).
+      sub: [anyVersion(TaskChanged.allTasks()), anyVersion(DeviceTaskChanged.allTasks())],
+      // Commands to devices (assignments, cancellations) come from the tasks service alone.
+      denyPub: [`${SubjectBase.taskAssigned}.>`, `${SubjectBase.taskCancel}.>`],
     },
     // Activation reads the topology and uploads a generated one when none exists.
     licensing: { pub: ['licensing.>', 'tasks.qry.>', 'inventory.qry.>', ...topologyRequests], sub: ['licensing.>'] },

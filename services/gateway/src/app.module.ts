@@ -13,6 +13,7 @@ import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
 import { DevicesModule } from './devices/devices.module';
 import { DocsModule } from './docs/docs.module';
 import { EnrollmentModule } from './enrollment/enrollment.module';
+import { EventsModule } from './events/events.module';
 import { LicenseModule } from './license/license.module';
 import { PackagesModule } from './packages/packages.module';
 import { ProfilesModule } from './profiles/profiles.module';
@@ -37,6 +38,7 @@ export class AppModule implements NestModule {
         PackagesModule,
         ProfilesModule,
         TasksModule,
+        EventsModule,
         DevicesModule,
         EnrollmentModule,
         LicenseModule,

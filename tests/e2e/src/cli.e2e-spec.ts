@@ -199,6 +199,105 @@ describe('fleetcast CLI against the stack', () => {
     assert.match(watched.stdout, /^1 of 1 devices failed$/m);
   });
 
+  test('tasks retry --watch runs the failed device again to success; the history records the retry', async () => {
+    const file = await makeFile('flaky.bin', 1 * MB);
+    // Fails the first time it runs on a device, succeeds the next.
+    const flaky = 'if [ -e "$MARKER_FILE.once" ]; then exit 0; fi; touch "$MARKER_FILE.once"; exit 3';
+    const upload = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-flaky', '--version', '1', '--platform', 'linux', '--install-command', '/bin/sh', '--arg', '-c', '--arg', flaky, '--json']);
+    assert.equal(upload.code, 0, describeRun(upload));
+    const pkg = JSON.parse(upload.stdout);
+    const first = await fleetcast(['tasks', 'create', '--package', pkg.id, '--action', 'install', '--device', DEVICES[1], '--watch', '--timeout', '120', '--json']);
+    assert.equal(first.code, 1, describeRun(first));
+    const task = JSON.parse(first.stdout);
+    assert.equal(task.summary.counts.failed, 1);
+
+    const retried = await fleetcast(['tasks', 'retry', task.id, '--devices', DEVICES[1], '--watch', '--timeout', '120', '--json']);
+    assert.equal(retried.code, 0, describeRun(retried));
+    const after = JSON.parse(retried.stdout);
+    assert.deepEqual([after.status, after.summary.counts.succeeded, after.summary.counts.failed], ['completed', 1, 0]);
+    assert.match(retried.stderr, /retried 1 device\(s\): cli-dev-2/);
+    const history = await api.ok('GET', `/v1/tasks/${task.id}/devices/${DEVICES[1]}/history`);
+    const states = history.items.map((h: { state: string; reason: { code: string } | null }) => `${h.state}${h.reason ? `:${h.reason.code}` : ''}`);
+    assert.ok(states.includes('pending:TASK.RETRIED'), states.join(' '));
+    assert.equal(states.at(-1), 'succeeded', states.join(' '));
+
+    const again = await fleetcast(['tasks', 'retry', task.id]);
+    assert.equal(again.code, 1, describeRun(again));
+    assert.match(again.stderr, /TASKS\.NOTHING_TO_RETRY/);
+  });
+
+  test('the live event stream carries the real changes of a task: its agents, through the tasks service and NATS', async () => {
+    const file = await makeFile('live.bin', 2 * MB);
+    const pkg = JSON.parse((await fleetcast(['packages', 'upload', file.path, '--name', 'cli-live', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json'])).stdout);
+    // Every task's events, the token in the query string as a browser's EventSource sends it.
+    const abort = new AbortController();
+    const res = await fetch(`${cp.gatewayUrl}/v1/events?access_token=${TOKEN}`, { signal: abort.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const events: Array<{ event: string; data: any }> = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let at: number;
+        while ((at = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, at);
+          buffer = buffer.slice(at + 2);
+          const event = /^event: (.+)$/m.exec(frame)?.[1];
+          const data = /^data: (.+)$/m.exec(frame)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) });
+        }
+      }
+    })().catch(() => undefined);
+    try {
+      const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'install', targets: { deviceIds: DEVICES } });
+      await waitFor(() => events.some((e) => e.event === 'task' && e.data.taskId === task.id && e.data.status === 'completed'), { timeoutMs: 60_000, description: 'the task completed, live' });
+      const mine = events.filter((e) => e.data.taskId === task.id);
+      for (const id of DEVICES) {
+        const states = mine.filter((e) => e.event === 'device' && e.data.deviceId === id).map((e) => e.data.state);
+        assert.equal(states.at(-1), 'succeeded', `${id}: ${states.join(' ')}`);
+        const last = mine.filter((e) => e.event === 'device' && e.data.deviceId === id).at(-1)!;
+        assert.equal(last.data.bytes.origin, 2 * MB, 'the bytes by source of the device');
+      }
+      const done = mine.filter((e) => e.event === 'task').at(-1)!;
+      assert.deepEqual([done.data.counts.succeeded, done.data.total, done.data.bytes.origin], [2, 2, 4 * MB]);
+    } finally {
+      abort.abort();
+      await reading;
+    }
+  });
+
+  test('tasks cancel: unfinished devices cancelled (an offline one too), a second cancel and a retry refused', async () => {
+    const file = await makeFile('cancel.bin', 1 * MB);
+    const upload = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-cancel', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json']);
+    const pkg = JSON.parse(upload.stdout);
+    // One agent that runs it, one device that never comes online: the task cannot finish on its own.
+    const created = await fleetcast(['tasks', 'create', '--package', pkg.id, '--action', 'cache-only', '--device', DEVICES[0], '--device', 'cli-offline-dev', '--json']);
+    assert.equal(created.code, 0, describeRun(created));
+    const task = JSON.parse(created.stdout);
+    await waitFor(async () => (await api.ok('GET', `/v1/tasks/${task.id}/summary`)).counts.succeeded === 1, { timeoutMs: 60_000, description: 'the online device done' });
+
+    const cancelled = await fleetcast(['tasks', 'cancel', task.id, '--json']);
+    assert.equal(cancelled.code, 0, describeRun(cancelled));
+    const body = JSON.parse(cancelled.stdout);
+    assert.deepEqual([body.status, body.summary.counts.succeeded, body.summary.counts.cancelled, body.summary.total], ['cancelled', 1, 1, 2]);
+    // A watch of a cancelled task settles at once, from the live stream's snapshot: exit 1 (not everything happened).
+    const watched = await fleetcast(['tasks', 'show', task.id, '--watch', '--timeout', '30']);
+    assert.equal(watched.code, 1, describeRun(watched));
+    assert.match(watched.stdout, /1 of 2 devices cancelled/);
+
+    const twice = await fleetcast(['tasks', 'cancel', task.id]);
+    assert.equal(twice.code, 1, describeRun(twice));
+    assert.match(twice.stderr, /^fleetcast: TASKS\.TASK_FINISHED: task \S+ is already cancelled/m);
+    const retry = await fleetcast(['tasks', 'retry', task.id]);
+    assert.equal(retry.code, 1, describeRun(retry));
+    assert.match(retry.stderr, /TASKS\.TASK_CANCELLED/);
+    const unknown = await fleetcast(['tasks', 'cancel', 'no-such-task']);
+    assert.equal(unknown.code, 1, describeRun(unknown));
+    assert.match(unknown.stderr, /TASKS\.TASK_NOT_FOUND/);
+  });
+
   test('an upload killed at about 60 % resumes where the server stands when the same command runs again', async () => {
     const size = 64 * MB;
     const file = await makeFile('big.bin', size);
@@ -306,9 +405,9 @@ describe('fleetcast CLI against the stack', () => {
     const usage = await fleetcast(['tasks', 'create', '--package', 'p', '--action', 'install']);
     assert.equal(usage.code, 2, describeRun(usage));
     assert.match(usage.stderr, /needs targets/);
-    const cancel = await fleetcast(['tasks', 'cancel', 'task-1']);
-    assert.equal(cancel.code, 2, describeRun(cancel));
-    assert.match(cancel.stderr, /not supported by this server yet/);
+    const plan = await fleetcast(['plan', '--package', 'p']);
+    assert.equal(plan.code, 2, describeRun(plan));
+    assert.match(plan.stderr, /not supported by this server yet/);
 
     const missing = await fleetcast(['packages', 'show', 'no-such-package']);
     assert.equal(missing.code, 1, describeRun(missing));

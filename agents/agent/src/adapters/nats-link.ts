@@ -18,7 +18,6 @@ import {
   SettingsChanged,
   Streams,
   SubjectBase,
-  TaskAssigned,
   TasksDeviceRpc,
   TopologyDeviceRpc,
   assignmentReplayConsumerName,
@@ -30,6 +29,7 @@ import { assembleManifestPages, Manifest, Signed } from '@fleetcast/content';
 import { connectNats, decodeJson, encodeJson, NatsConnection, natsAuthenticator, RpcClient } from '@fleetcast/nats';
 import { captureTraceContext, Logger, SpanKind, withSpan } from '@fleetcast/telemetry';
 import type { ReceivedAssignment } from '../core/assignment-check';
+import { commandsFilterFor, jwtOfCreds } from '../core/command-filter';
 import { DEFAULT_SPOOL_LIMITS, parseSpoolName, planSpool, spoolBaseName, SpoolDropReason, SpoolEntry, spoolKindOf, SpoolLimits } from '../core/spool-policy';
 
 export interface NatsLinkOptions {
@@ -44,6 +44,8 @@ export interface NatsLinkOptions {
   logger: Logger;
   /** Every message on the device's assignment subjects, decoded but not yet trusted (`checkAssignment` decides). */
   onAssignment: (received: ReceivedAssignment) => void;
+  /** Every message on the device's cancellation subjects, decoded but not yet trusted (`checkCancellation` decides). */
+  onCancellation?: (received: ReceivedAssignment) => void;
   onSettingsChanged: () => void;
   /** The topology changed, or this device was placed in another office: its office policy may have changed. */
   onTopologyChanged?: () => void;
@@ -92,6 +94,8 @@ export class NatsLink {
   private topologySubs: Subscription[] = [];
   private flushing = false;
   private closed = false;
+  /** What this device subscribes to and replays (see `commandsFilterFor`); set at start. */
+  private commandsFilter = '';
   private spoolSeq = 0;
 
   constructor(private readonly options: NatsLinkOptions) {}
@@ -123,7 +127,14 @@ export class NatsLink {
       tlsCaFile: this.options.tlsCaFile,
     });
     this.rpc = new RpcClient(this.nc);
-    this.live = this.nc.subscribe(TaskAssigned.deviceFilter(this.options.deviceId), {
+    // Assignments and cancellations, every version: one subscription, one replay, in the stream's order
+    // (assignments only for a device whose credentials predate cancellations).
+    const commands = commandsFilterFor(await this.userJwt(), this.options.deviceId);
+    this.commandsFilter = commands.filter;
+    if (!commands.cancellations) {
+      this.options.logger.warn({ filter: commands.filter }, 'the device credentials allow assignments only: cancellations are not received until the device is enrolled again');
+    }
+    this.live = this.nc.subscribe(this.commandsFilter, {
       callback: (err, msg) => {
         if (!err) this.receive(msg.subject, msg.data);
       },
@@ -138,6 +149,14 @@ export class NatsLink {
     void this.watchStatus();
     await this.catchUp();
     void this.flushSpool();
+  }
+
+  /** The device's NATS user JWT (from enrollment or its creds file); null without credentials or when unreadable. */
+  private async userJwt(): Promise<string | null> {
+    const auth = this.options.auth;
+    if (auth === undefined) return null;
+    if ('jwt' in auth) return auth.jwt;
+    return readFile(auth.credsFile, 'utf8').then(jwtOfCreds, () => null);
   }
 
   async close(): Promise<void> {
@@ -162,16 +181,18 @@ export class NatsLink {
    * to act on it is the caller's decision. Nothing is thrown into the subscription loop.
    */
   private receive(subject: string, data: Uint8Array): void {
-    const { version } = parseSubject(subject);
+    const { base, version } = parseSubject(subject);
     try {
-      this.options.onAssignment({ subject, version, body: decodeJson(data) });
+      if (base === SubjectBase.taskCancel) this.options.onCancellation?.({ subject, version, body: decodeJson(data) });
+      else if (base === SubjectBase.taskAssigned) this.options.onAssignment({ subject, version, body: decodeJson(data) });
+      else this.options.logger.warn({ subject }, 'command of an unknown kind ignored');
     } catch (error) {
-      this.options.logger.error({ subject, err: error }, 'assignment handler failed');
+      this.options.logger.error({ subject, err: error }, 'command handler failed');
     }
   }
 
   /**
-   * Replays this device's assignments stored since the last one seen: a short-lived consumer
+   * Replays this device's assignments and cancellations stored since the last one seen: a short-lived consumer
    * filtered to the device's subject, read to its end, then deleted (servers expire it anyway). It
    * has the one name the device's permissions allow; one left by a crash is removed first, since
    * its start sequence may differ.
@@ -183,7 +204,7 @@ export class NatsLink {
     await jsm.consumers.delete(Streams.taskAssignments.name, name).catch(() => undefined);
     const info = await jsm.consumers.add(Streams.taskAssignments.name, {
       name,
-      filter_subject: TaskAssigned.deviceFilter(this.options.deviceId),
+      filter_subject: this.commandsFilter,
       ack_policy: AckPolicy.None,
       ...(cursor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: cursor + 1 } : { deliver_policy: DeliverPolicy.All }),
       // Removed by the server if this agent dies mid-replay.

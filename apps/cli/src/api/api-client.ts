@@ -1,4 +1,5 @@
 import { ApiError, UnreachableError } from '../errors';
+import { ServerSentEvent, SseParser } from './sse-parser';
 import { httpStreamRequest, StreamAnswer, StreamRequest } from './stream-request';
 
 /** A request that has no answer this long is given up: the gateway answers reads in milliseconds. */
@@ -68,6 +69,37 @@ export class FleetcastApi {
     } catch {
       throw new ApiError('CLI.BAD_RESPONSE', `PATCH ${path}: the server answered ${res.status} with something other than JSON`, res.status);
     }
+  }
+
+  /**
+   * Opens a server-sent event stream (`GET /v1/tasks/{id}/events`) and yields its events until the
+   * server ends it or `signal` aborts. Null when the server does not offer it (an older gateway:
+   * no such route, or an answer that is no event stream); a refusal of the request is an ApiError.
+   */
+  async events(path: string, signal: AbortSignal): Promise<AsyncIterable<ServerSentEvent> | null> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.server}${path}`, { method: 'GET', headers: { accept: 'text/event-stream', authorization: `Bearer ${this.token}` }, signal });
+    } catch (error) {
+      throw unreachable(this.server, error, this.timeoutMs);
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      const error = apiErrorOf(res.status, text);
+      // A gateway without the route answers COMMON.NOT_FOUND; an unknown task is TASKS.TASK_NOT_FOUND.
+      if (res.status === 404 && (error.code === 'COMMON.NOT_FOUND' || error.code === 'HTTP.404')) return null;
+      throw error;
+    }
+    if (!/^text\/event-stream/.test(res.headers.get('content-type') ?? '') || res.body === null) {
+      await res.body?.cancel().catch(() => undefined);
+      return null;
+    }
+    const body = res.body;
+    return (async function* () {
+      const parser = new SseParser();
+      const decoder = new TextDecoder();
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) yield* parser.push(decoder.decode(chunk, { stream: true }));
+    })();
   }
 
   /** Streams a package's content (`PUT /v1/packages/{id}/content`); no timeout, an upload takes what it takes. */

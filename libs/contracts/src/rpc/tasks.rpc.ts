@@ -126,7 +126,8 @@ export const createTaskSchema = z.object({
 });
 export type CreateTask = z.input<typeof createTaskSchema>;
 
-export const taskStatusSchema = z.enum(['scheduled', 'active', 'completed']);
+/** `cancelled`: an operator cancelled the task (`POST /v1/tasks/{id}/cancel`); final, like `completed`. */
+export const taskStatusSchema = z.enum(['scheduled', 'active', 'completed', 'cancelled']);
 
 export const stateCountsSchema = z.record(deviceTaskStateSchema, z.number().int()) as z.ZodType<Record<DeviceTaskState, number>>;
 
@@ -190,6 +191,8 @@ export const deviceTaskSchema = z.object({
   exitCode: z.number().int().nullable(),
   outputTail: z.string().nullable(),
   updatedAt: z.string(),
+  /** The device's attempt at the task: 1, plus one per retry. Optional: older tasks services do not send it. */
+  attempt: z.number().int().positive().optional(),
 });
 export type DeviceTask = z.infer<typeof deviceTaskSchema>;
 
@@ -318,6 +321,12 @@ export const packageContentStatusSchema = z.object({
 });
 export type PackageContentStatus = z.infer<typeof packageContentStatusSchema>;
 
+/** A retry's request: the failed devices to try again (absent: every failed one). */
+export const retryTaskSchema = z.object({
+  deviceIds: z.array(idSchema).min(1).max(100_000).optional(),
+});
+export type RetryTask = z.infer<typeof retryTaskSchema>;
+
 const byId = z.object({ id: idSchema });
 const list = <T extends z.ZodTypeAny>(item: T) => z.object({ items: z.array(item), total: z.number().int() });
 
@@ -368,6 +377,18 @@ export const TasksRpc = {
     list(deviceTaskSchema),
   ),
   getTaskSummary: defineRpc('tasks.qry.task.summary.v1', byId, taskSummarySchema),
+  /**
+   * Cancels a task: it and every target not yet in a final state go to `cancelled`, and each such
+   * target that was sent the task gets a signed cancellation. TASKS.TASK_FINISHED for a task that is
+   * over (completed or cancelled).
+   */
+  cancelTask: defineRpc('tasks.cmd.task.cancel.v1', byId, taskSchema),
+  /**
+   * Puts failed targets back to `pending` with a new attempt and sends each a new signed assignment.
+   * TASKS.TASK_CANCELLED for a cancelled task, TASKS.NOTHING_TO_RETRY when none (or not every named
+   * one) failed, INVENTORY.DEVICE_NOT_FOUND for a named device that is not a target.
+   */
+  retryTask: defineRpc('tasks.cmd.task.retry.v1', retryTaskSchema.extend({ id: idSchema }), z.object({ task: taskSchema, retried: z.array(idSchema) })),
   /** How a device got where it is in a task: pending at creation, then each change of state or reason, oldest first. */
   getDeviceHistory: defineRpc(
     'tasks.qry.task.device-history.v1',

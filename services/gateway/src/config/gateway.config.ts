@@ -22,6 +22,8 @@ const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
  *   `API_TOKENS`); absent: the caller's Authorization header is passed on, as before, which needs the
  *   caller's token in clear in the origin's configuration.
  * - `MAX_UPLOAD_BYTES`: the largest package body accepted by `PUT /v1/packages/:id/content`.
+ * - `EVENTS_HEARTBEAT_SECONDS`: how often the live event stream (`GET /v1/events`) sends a
+ *   heartbeat; `EVENTS_MAX_CLIENTS`: how many event streams the gateway holds open at once.
  */
 export const gatewayEnvSchema = baseEnvSchema
   .extend({
@@ -33,6 +35,11 @@ export const gatewayEnvSchema = baseEnvSchema
     API_TOKENS: z.string().optional(),
     AUTH_DISABLED: envBoolean.default('false'),
     MAX_UPLOAD_BYTES: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_UPLOAD_BYTES),
+    // 15 s: under the 30-60 s after which proxies and load balancers commonly drop an idle connection.
+    EVENTS_HEARTBEAT_SECONDS: z.coerce.number().positive().max(3600).default(15),
+    // Each stream holds a socket and up to two NATS subscriptions; 500 covers every console and CLI
+    // of a large operations team and bounds what a token holder can make the gateway hold.
+    EVENTS_MAX_CLIENTS: z.coerce.number().int().positive().max(100_000).default(500),
   })
   .transform((env, ctx) => {
     const { tokens, problems } = parseApiTokens(env.API_TOKENS ?? '');
@@ -66,6 +73,8 @@ export interface GatewayConfig {
   apiTokens: readonly ApiToken[];
   authDisabled: boolean;
   maxUploadBytes: number;
+  /** Live event stream: heartbeat interval (ms) and most streams open at once (absent: 15 s, 500). */
+  events?: { heartbeatMs: number; maxClients: number };
 }
 
 /** Validates the environment once; the only reader of process.env in the gateway is main.ts, through this. */
@@ -86,6 +95,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     apiTokens: e.apiTokens,
     authDisabled: e.AUTH_DISABLED,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    events: { heartbeatMs: Math.round(e.EVENTS_HEARTBEAT_SECONDS * 1000), maxClients: e.EVENTS_MAX_CLIENTS },
   };
 }
 

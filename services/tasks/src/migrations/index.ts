@@ -6,6 +6,7 @@ import { SigningKeys1764115200000 } from './1764115200000-signing-keys';
 import { AssignmentResend1764201600000 } from './1764201600000-assignment-resend';
 import { DeviceHistory1796420000000 } from './1796420000000-device-history';
 import { PackageDeletion1796500000000 } from './1796500000000-package-deletion';
+import { DeviceTaskAttempt1796550000000 } from './1796550000000-device-task-attempt';
 import { SummaryIndexes1796600000000 } from './1796600000000-summary-indexes';
 
 /** Every committed migration of the tasks service, oldest first; never edit one that has shipped, add a new one. */
@@ -18,5 +19,6 @@ export const TASKS_MIGRATIONS = [
   AssignmentResend1764201600000,
   DeviceHistory1796420000000,
   PackageDeletion1796500000000,
+  DeviceTaskAttempt1796550000000,
   SummaryIndexes1796600000000,
 ];
