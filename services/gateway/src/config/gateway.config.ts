@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { baseEnvSchema, envBoolean, HttpTls, httpTlsOf, parseEnv, port } from '@fleetcast/service-kit';
 import { ApiToken, parseApiTokens } from '../auth/api-tokens';
@@ -22,6 +23,8 @@ const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
  *   `API_TOKENS`); absent: the caller's Authorization header is passed on, as before, which needs the
  *   caller's token in clear in the origin's configuration.
  * - `MAX_UPLOAD_BYTES`: the largest package body accepted by `PUT /v1/packages/:id/content`.
+ * - `CONSOLE_DIR`: the built web console (`index.html` and `assets/`) served at `/console`; by
+ *   default the repository's `apps/console/dist/web`, found from where the gateway's compiled code lies.
  */
 export const gatewayEnvSchema = baseEnvSchema
   .extend({
@@ -33,6 +36,7 @@ export const gatewayEnvSchema = baseEnvSchema
     API_TOKENS: z.string().optional(),
     AUTH_DISABLED: envBoolean.default('false'),
     MAX_UPLOAD_BYTES: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_UPLOAD_BYTES),
+    CONSOLE_DIR: z.string().min(1).optional(),
   })
   .transform((env, ctx) => {
     const { tokens, problems } = parseApiTokens(env.API_TOKENS ?? '');
@@ -64,7 +68,19 @@ export interface GatewayConfig {
   apiTokens: readonly ApiToken[];
   authDisabled: boolean;
   maxUploadBytes: number;
+  /**
+   * Absolute path of the built web console; `/console` answers 404 while it holds no `index.html`.
+   * Absent (a configuration built by hand, as tests do): DEFAULT_CONSOLE_DIR.
+   */
+  consoleDir?: string;
 }
+
+/**
+ * Where the console's build lands in the repository (`apps/console`, `vite build`), from this file's
+ * compiled place (`services/gateway/dist/src/config`): a checkout runs the console without setting
+ * anything. A deployment that ships the files elsewhere sets CONSOLE_DIR.
+ */
+export const DEFAULT_CONSOLE_DIR = resolve(__dirname, '..', '..', '..', '..', '..', 'apps', 'console', 'dist', 'web');
 
 /** Validates the environment once; the only reader of process.env in the gateway is main.ts, through this. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
@@ -83,6 +99,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     apiTokens: e.apiTokens,
     authDisabled: e.AUTH_DISABLED,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    consoleDir: resolve(e.CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR),
   };
 }
 
