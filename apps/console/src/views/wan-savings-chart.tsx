@@ -3,6 +3,8 @@ import { layoutSavingsChart, type SubnetSavings } from '../lib/wan-savings';
 
 const WIDTH = 640;
 const LEFT = 150;
+/** Room right of the longest bar for its figure. */
+const RIGHT = 110;
 const BAR = 22;
 const GAP = 10;
 /** More subnets than this would not fit a laptop screen beside the rest of the overview. */
@@ -14,10 +16,10 @@ const MAX_BARS = 12;
  */
 export function WanSavingsChart({ rows }: { rows: SubnetSavings[] }) {
   if (rows.length === 0) return <p className="muted">No task has delivered bytes yet.</p>;
-  const layout = layoutSavingsChart(rows, { width: WIDTH, left: LEFT, barHeight: BAR, gap: GAP, maxBars: MAX_BARS });
+  const layout = layoutSavingsChart(rows, { width: WIDTH - RIGHT, left: LEFT, barHeight: BAR, gap: GAP, maxBars: MAX_BARS });
   return (
     <figure className="chart">
-      <svg viewBox={`0 0 ${layout.width} ${layout.height + 24}`} role="img" aria-labelledby="wan-chart-caption" width="100%">
+      <svg viewBox={`0 0 ${WIDTH} ${layout.height + 24}`} role="img" aria-labelledby="wan-chart-caption" width="100%">
         {layout.bars.map((bar) => (
           <g key={bar.label} transform={`translate(0 ${bar.y})`}>
             <text x={LEFT - 8} y={BAR / 2} dominantBaseline="middle" textAnchor="end" className="chart-label">
@@ -25,7 +27,7 @@ export function WanSavingsChart({ rows }: { rows: SubnetSavings[] }) {
             </text>
             <rect x={LEFT} width={Math.max(bar.savedWidth, 0)} height={BAR} className="bar-saved" />
             <rect x={LEFT + bar.savedWidth} width={Math.max(bar.wanWidth, 0)} height={BAR} className="bar-wan" />
-            <text x={Math.min(LEFT + bar.savedWidth + bar.wanWidth + 6, WIDTH - 4)} y={BAR / 2} dominantBaseline="middle" textAnchor={LEFT + bar.savedWidth + bar.wanWidth + 90 > WIDTH ? 'end' : 'start'} className="chart-value">
+            <text x={LEFT + bar.savedWidth + bar.wanWidth + 6} y={BAR / 2} dominantBaseline="middle" className="chart-value">
               {formatBytes(bar.row.savedBytes)} saved
             </text>
           </g>
