@@ -87,7 +87,7 @@ async function main() {
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'WAN bytes saved per subnet' }).waitFor();
-  await page.locator('.chart svg').waitFor();
+  await page.locator('.chart svg').first().waitFor();
   await shot('overview');
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Packages' }).click();
@@ -105,6 +105,8 @@ async function main() {
 
   await page.goto(`${cp.gatewayUrl}/console/tasks/${task.id}`);
   await page.getByText('· finished').waitFor();
+  await page.getByRole('button', { name: `History of ${devices[0]}` }).click();
+  await page.getByRole('list', { name: `History of ${devices[0]}` }).getByText('succeeded').waitFor();
   await shot('task');
 }
 

@@ -209,7 +209,7 @@ describe('web console in a browser against the stack', () => {
     const states = new Set<string>();
     await waitFor(
       async () => {
-        const now = await page.locator('#task-devices tbody tr').evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-device')}=${r.getAttribute('data-state')}`));
+        const now = await page.locator('#task-devices tbody tr[data-device]').evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-device')}=${r.getAttribute('data-state')}`));
         for (const s of now) states.add(s);
         return now.length === DEVICES.length && now.every((s) => s.endsWith('=succeeded'));
       },
@@ -240,6 +240,12 @@ describe('web console in a browser against the stack', () => {
       await row.getByText(`${s.counts.succeeded} / ${s.total}`).waitFor();
       await row.getByText('none: no LAN session').waitFor();
     }
+
+    // A device's history in the task: created pending, then each state it reported, to succeeded.
+    await page.getByRole('button', { name: `History of ${DEVICES[0]}` }).click();
+    const history = page.getByRole('list', { name: `History of ${DEVICES[0]}` });
+    await history.locator('li').last().getByText('succeeded').waitFor();
+    assert.match((await history.locator('li').first().textContent()) ?? '', /pending/);
     await context.close();
   });
 
@@ -252,7 +258,7 @@ describe('web console in a browser against the stack', () => {
     assert.equal(await nav.getByRole('link', { name: 'New task' }).count(), 0);
     // Buttons a reader may have: reading ones only.
     const buttonsOf = async () => (await page.getByRole('button').allTextContents()).map((t) => t.trim().replace(/\s+/g, ' '));
-    const readingOnly = (names: string[]) => names.every((n) => n === 'Sign out' || n === 'Refresh' || n.startsWith('Details'));
+    const readingOnly = (names: string[]) => names.every((n) => n === 'Sign out' || n === 'Refresh' || n.startsWith('Details') || n.startsWith('History'));
 
     await nav.getByRole('link', { name: 'Packages' }).click();
     await page.getByRole('heading', { level: 1, name: 'Packages' }).waitFor();
@@ -274,6 +280,48 @@ describe('web console in a browser against the stack', () => {
     await page.getByText('Your token is read-only').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Create task' }).count(), 0);
     assert.equal(await page.locator('form').count(), 0);
+    await context.close();
+  });
+  test('keyboard and labels: a skip link, pages reached by keyboard, a name on every control, no sideways scroll at 1366x768', async () => {
+    const context = await browser.newContext({ viewport: LAPTOP_VIEWPORT });
+    const page = await signedIn(context, ADMIN);
+    // The first Tab reaches the skip link; Enter takes the focus to the page's content.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement?.textContent), 'Skip to content');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement?.id), 'main');
+
+    /** What a page offers that has no accessible name, its h1 count, and how wide it is. */
+    const audit = () =>
+      page.evaluate(() => {
+        const doc = (globalThis as any).document;
+        const unnamed: string[] = [];
+        for (const el of doc.querySelectorAll('input, select, textarea')) {
+          const named = el.labels?.length > 0 || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+          if (!named) unnamed.push(`${el.tagName.toLowerCase()}#${el.id}`);
+        }
+        for (const el of doc.querySelectorAll('button, a[href]')) if (!el.textContent.trim() && !el.getAttribute('aria-label')) unnamed.push(el.outerHTML.slice(0, 80));
+        return { unnamed, h1: doc.querySelectorAll('h1').length, width: doc.documentElement.scrollWidth };
+      });
+
+    const pages: Array<[string, string]> = [
+      ['Overview', 'Fleet overview'],
+      ['Packages', 'Packages'],
+      ['Tasks', 'Tasks'],
+      ['New task', 'New task'],
+    ];
+    for (const [link, heading] of pages) {
+      // Reached by keyboard: the link focused, Enter; the focus lands on the new page's heading.
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link, exact: true }).focus();
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+      await waitFor(async () => (await page.evaluate(() => (globalThis as any).document.activeElement?.tagName)) === 'H1', { timeoutMs: 5_000, description: `focus on the ${heading} heading` });
+      if (link === 'New task') await page.getByLabel('Inventory query').check();
+      const found = await audit();
+      assert.deepEqual(found.unnamed, [], `${heading}: controls without a name`);
+      assert.equal(found.h1, 1, `${heading}: one h1`);
+      assert.ok(found.width <= LAPTOP_VIEWPORT.width, `${heading}: ${found.width} px wide on a ${LAPTOP_VIEWPORT.width} px screen`);
+    }
     await context.close();
   });
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TaskSummary } from '@fleetcast/contracts';
-import { layoutSavingsChart, savingsBySubnet } from './wan-savings';
+import { layoutSavingsChart, savingsByDay, savingsBySubnet } from './wan-savings';
 
 const zero = { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0 };
 const summaryOf = (subnets: Array<[string, number, number, number]>): TaskSummary => ({
@@ -47,4 +47,18 @@ test('the chart puts every bar on one scale and keeps the subnets that saved mos
   assert.equal(layout.height, 50);
   // Nothing at all still draws a scale (no division by zero).
   assert.equal(layoutSavingsChart([], { width: 500, left: 100, barHeight: 20, gap: 10, maxBars: 5 }).max, 1);
+});
+
+test('savings per day: tasks by their creation day, every day of the range present', () => {
+  const task = (createdAt: string, origin: number, multicast: number, peer: number) => ({ createdAt, summary: { ...summaryOf([['s', origin, multicast, peer]]), bytes: { origin, multicast, peer } } });
+  const days = savingsByDay(
+    [task('2026-12-03T08:00:00Z', 10, 30, 0), task('2026-12-03T23:59:59Z', 5, 0, 5), task('2026-12-01T00:00:00Z', 1, 2, 3), task('2026-11-01T00:00:00Z', 100, 100, 100)],
+    Date.parse('2026-12-03T12:00:00Z'),
+    3,
+  );
+  assert.deepEqual(days, [
+    { day: '2026-12-01', wanBytes: 1, savedBytes: 5 },
+    { day: '2026-12-02', wanBytes: 0, savedBytes: 0 },
+    { day: '2026-12-03', wanBytes: 15, savedBytes: 35 },
+  ]);
 });

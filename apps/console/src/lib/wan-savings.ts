@@ -73,3 +73,31 @@ export function layoutSavingsChart(rows: readonly SubnetSavings[], options: { wi
     max,
   };
 }
+
+export interface DaySavings {
+  /** The UTC day the tasks were created, `YYYY-MM-DD`. */
+  day: string;
+  wanBytes: number;
+  savedBytes: number;
+}
+
+/**
+ * WAN bytes saved per UTC day, by the day each task was created, for the last `days` days up to
+ * `now` (days without a task read zero, so that the time axis is even).
+ */
+export function savingsByDay(tasks: ReadonlyArray<{ createdAt: string; summary: TaskSummary }>, now: number, days: number): DaySavings[] {
+  const DAY = 86_400_000;
+  const today = Math.floor(now / DAY);
+  const out: DaySavings[] = [];
+  for (let d = today - days + 1; d <= today; d++) out.push({ day: new Date(d * DAY).toISOString().slice(0, 10), wanBytes: 0, savedBytes: 0 });
+  const index = new Map(out.map((entry, i) => [entry.day, i]));
+  for (const task of tasks) {
+    const ms = Date.parse(task.createdAt);
+    if (Number.isNaN(ms)) continue;
+    const i = index.get(new Date(ms).toISOString().slice(0, 10));
+    if (i === undefined) continue;
+    out[i]!.wanBytes += task.summary.bytes.origin;
+    out[i]!.savedBytes += task.summary.bytes.multicast + task.summary.bytes.peer;
+  }
+  return out;
+}

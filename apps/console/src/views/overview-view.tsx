@@ -2,15 +2,18 @@ import type { Device, LicenseStatus, Subnet, Task, TopologyDocument } from '@fle
 import { ApiError, type ApiClient } from '../api/api-client';
 import { fleetOverview } from '../lib/fleet-overview';
 import { formatTime } from '../lib/format';
-import { savingsBySubnet } from '../lib/wan-savings';
+import { savingsByDay, savingsBySubnet } from '../lib/wan-savings';
+import { SavingsOverTimeChart } from './savings-over-time-chart';
 import { ErrorNote, Loading, Stat } from './common';
 import { useLoad } from './use-load';
 import { WanSavingsChart } from './wan-savings-chart';
 
 /** Devices read for the overview: the API's largest page. */
 const DEVICE_PAGE = 1000;
-/** The most recent tasks the savings chart adds up. */
+/** The most recent tasks the savings charts add up. */
 const TASK_PAGE = 100;
+/** Days the savings-over-time chart spans. */
+const CHART_DAYS = 14;
 
 interface OverviewData {
   devices: { items: Device[]; total: number };
@@ -155,10 +158,16 @@ function OverviewBody({ data }: { data: OverviewData }) {
           </section>
         ) : null}
       </div>
+      <div className="columns wide">
       <section aria-labelledby="savings-heading">
         <h2 id="savings-heading">WAN bytes saved per subnet</h2>
         <WanSavingsChart rows={savingsBySubnet(data.tasks.map((t) => t.summary))} />
       </section>
+      <section aria-labelledby="savings-time-heading">
+        <h2 id="savings-time-heading">WAN bytes saved over time</h2>
+        <SavingsOverTimeChart days={savingsByDay(data.tasks, Date.now(), CHART_DAYS)} />
+      </section>
+      </div>
     </>
   );
 }

@@ -1,10 +1,11 @@
-import { useEffect, useReducer } from 'react';
-import type { DeviceTaskState } from '@fleetcast/contracts';
+import { Fragment, useEffect, useReducer, useState } from 'react';
+import type { DeviceTask, DeviceTaskState } from '@fleetcast/contracts';
 import type { ApiClient } from '../api/api-client';
 import { followTask, POLL_INTERVAL_MS } from '../api/task-updates';
 import { formatBytes, formatTime, shortId } from '../lib/format';
 import { explainDevice, initialTaskView, lanSessionRows, progressOf, reduceTaskView, sortDevices, sourceShares, type TaskSnapshot } from '../lib/task-view';
 import { ErrorNote, Loading, StateBadge } from './common';
+import { useLoad } from './use-load';
 
 const STATES: DeviceTaskState[] = ['pending', 'queued', 'downloading', 'cached', 'installing', 'succeeded', 'failed'];
 
@@ -25,13 +26,14 @@ export function TaskView({ api, taskId }: { api: ApiClient; taskId: string }) {
       <h1 tabIndex={-1}>{snapshot ? `Task: ${snapshot.task.name}` : 'Task'}</h1>
       {view.status === 'error' ? <ErrorNote message={view.error} /> : null}
       {!snapshot && view.status === 'loading' ? <Loading what="the task" /> : null}
-      {snapshot ? <TaskBody snapshot={snapshot} status={view.status} updatedAt={view.updatedAt} error={view.error} /> : null}
+      {snapshot ? <TaskBody api={api} snapshot={snapshot} status={view.status} updatedAt={view.updatedAt} error={view.error} /> : null}
     </>
   );
 }
 
-function TaskBody({ snapshot, status, updatedAt, error }: { snapshot: TaskSnapshot; status: string; updatedAt: number | null; error: string | null }) {
+function TaskBody({ api, snapshot, status, updatedAt, error }: { api: ApiClient; snapshot: TaskSnapshot; status: string; updatedAt: number | null; error: string | null }) {
   const { task, devices } = snapshot;
+  const [historyOf, setHistoryOf] = useState<string | null>(null);
   const summary = task.summary;
   const progress = progressOf(summary);
   const lan = lanSessionRows(summary);
@@ -192,25 +194,77 @@ function TaskBody({ snapshot, status, updatedAt, error }: { snapshot: TaskSnapsh
               <th scope="col">From LAN</th>
               <th scope="col">Why</th>
               <th scope="col">Updated</th>
+              <th scope="col">
+                <span className="visually-hidden">History</span>
+              </th>
             </tr>
           </thead>
           <tbody>
             {sortDevices(devices).map((d) => (
-              <tr key={d.deviceId} data-device={d.deviceId} data-state={d.state}>
-                <th scope="row">{d.deviceId}</th>
-                <td>{d.subnet ?? '–'}</td>
-                <td>
-                  <StateBadge state={d.state} />
-                </td>
-                <td>{formatBytes(d.bytes.origin)}</td>
-                <td>{formatBytes(d.bytes.multicast + d.bytes.peer)}</td>
-                <td className="why">{explainDevice(d)}</td>
-                <td>{formatTime(d.updatedAt)}</td>
-              </tr>
+              <Fragment key={d.deviceId}>
+                <tr data-device={d.deviceId} data-state={d.state}>
+                  <th scope="row">{d.deviceId}</th>
+                  <td>{d.subnet ?? '–'}</td>
+                  <td>
+                    <StateBadge state={d.state} />
+                  </td>
+                  <td>{formatBytes(d.bytes.origin)}</td>
+                  <td>{formatBytes(d.bytes.multicast + d.bytes.peer)}</td>
+                  <td className="why">{explainDevice(d)}</td>
+                  <td>{formatTime(d.updatedAt)}</td>
+                  <td>
+                    <button
+                      type="button"
+                      aria-expanded={historyOf === d.deviceId}
+                      aria-controls={`history-${d.deviceId}`}
+                      onClick={() => setHistoryOf(historyOf === d.deviceId ? null : d.deviceId)}
+                    >
+                      History<span className="visually-hidden"> of {d.deviceId}</span>
+                    </button>
+                  </td>
+                </tr>
+                {historyOf === d.deviceId ? (
+                  <tr id={`history-${d.deviceId}`} className="history-row">
+                    <td colSpan={8}>
+                      <DeviceHistory api={api} device={d} />
+                    </td>
+                  </tr>
+                ) : null}
+              </Fragment>
             ))}
           </tbody>
         </table>
       </section>
     </>
+  );
+}
+
+interface DeviceHistoryItem {
+  seq: number;
+  state: DeviceTaskState;
+  reason: { code: string; message: string } | null;
+  at: string;
+}
+
+/** How a device got where it is in the task: each change of state or reason, oldest first. Read again when its row changes. */
+function DeviceHistory({ api, device }: { api: ApiClient; device: DeviceTask }) {
+  const path = `/v1/tasks/${encodeURIComponent(device.taskId)}/devices/${encodeURIComponent(device.deviceId)}/history`;
+  const history = useLoad(() => api.get<{ items: DeviceHistoryItem[] }>(path), `${path}@${device.updatedAt}`);
+  if (history.error) return <ErrorNote message={history.error} />;
+  if (!history.data) return <Loading what={`the history of ${device.deviceId}`} />;
+  return (
+    <ol className="history" aria-label={`History of ${device.deviceId}`}>
+      {history.data.items.map((h) => (
+        <li key={h.seq}>
+          {formatTime(h.at)} <StateBadge state={h.state} />
+          {h.reason ? (
+            <>
+              {' '}
+              <code>{h.reason.code}</code> {h.reason.message}
+            </>
+          ) : null}
+        </li>
+      ))}
+    </ol>
   );
 }
