@@ -47,8 +47,19 @@ let taskId: string;
 
 const markerOf = (id: string) => join(work, 'markers', `${id}.installed`);
 
+/**
+ * Errors the browser reports for a page (a CSP violation above all; the console uses no inline
+ * script or style element). A 404 the console expects (no topology uploaded) is logged by the
+ * browser too, and is no error of the page.
+ */
+const pageErrors = new WeakMap<Page, string[]>();
+
 async function signedIn(context: BrowserContext, token: string): Promise<Page> {
   const page = await context.newPage();
+  const errors: string[] = [];
+  pageErrors.set(page, errors);
+  page.on('console', (m) => m.type() === 'error' && !/status of 404/.test(m.text()) && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(consoleUrl);
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -119,12 +130,7 @@ describe('web console in a browser against the stack', () => {
 
   test('sign in, see the fleet, upload a package with the progress bar reaching 100 %', async () => {
     const context = await browser.newContext({ viewport: LAPTOP_VIEWPORT });
-    // The browser's console errors (a CSP violation above all) fail the test; a 404 the console
-    // expects (no topology uploaded) is logged by the browser too, and is no error of the page.
-    const errors: string[] = [];
     const page = await signedIn(context, ADMIN);
-    page.on('console', (m) => m.type() === 'error' && !/status of 404/.test(m.text()) && errors.push(m.text()));
-    page.on('pageerror', (e) => errors.push(e.message));
     // The overview counts both agents, and the license's seats as the API reports them.
     const devicesTile = page.locator('.stat', { hasText: 'Devices' }).first();
     await devicesTile.locator('.stat-value', { hasText: String(DEVICES.length) }).waitFor();
@@ -178,7 +184,7 @@ describe('web console in a browser against the stack', () => {
     await details.getByText(pkg.contentId).waitFor();
     await details.getByRole('heading', { name: 'Signed manifest' }).waitFor();
     await details.locator('dd', { hasText: '8.0 MB (8,388,608 bytes)' }).waitFor();
-    assert.deepEqual(errors, []);
+    assert.deepEqual(pageErrors.get(page), []);
     await context.close();
   });
 
@@ -246,6 +252,7 @@ describe('web console in a browser against the stack', () => {
     const history = page.getByRole('list', { name: `History of ${DEVICES[0]}` });
     await history.locator('li').last().getByText('succeeded').waitFor();
     assert.match((await history.locator('li').first().textContent()) ?? '', /pending/);
+    assert.deepEqual(pageErrors.get(page), []);
     await context.close();
   });
 
@@ -280,6 +287,7 @@ describe('web console in a browser against the stack', () => {
     await page.getByText('Your token is read-only').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Create task' }).count(), 0);
     assert.equal(await page.locator('form').count(), 0);
+    assert.deepEqual(pageErrors.get(page), []);
     await context.close();
   });
   test('keyboard and labels: a skip link, pages reached by keyboard, a name on every control, no sideways scroll at 1366x768', async () => {
@@ -322,6 +330,7 @@ describe('web console in a browser against the stack', () => {
       assert.equal(found.h1, 1, `${heading}: one h1`);
       assert.ok(found.width <= LAPTOP_VIEWPORT.width, `${heading}: ${found.width} px wide on a ${LAPTOP_VIEWPORT.width} px screen`);
     }
+    assert.deepEqual(pageErrors.get(page), []);
     await context.close();
   });
 });
