@@ -90,9 +90,18 @@ async function main() {
   await page.locator('.chart svg').first().waitFor();
   await shot('overview');
 
+  // An upload through the form: the page then shows its bar at 100 % and the new package's manifest.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Packages' }).click();
   await page.getByRole('rowheader', { name: 'text-editor' }).waitFor();
-  await page.getByRole('button', { name: 'Details of text-editor 2.4.1' }).click();
+  const driver = join(work, 'print-driver.pkg');
+  writeFileSync(driver, randomBytes(6 * 1024 * 1024));
+  await page.getByLabel('File').setInputFiles(driver);
+  await page.getByLabel('Name').fill('print-driver');
+  await page.getByLabel('Version').fill('1.2.0');
+  await page.getByLabel('Install command').fill('/usr/sbin/install-driver');
+  await page.getByLabel('Arguments (one per line)').fill('--quiet');
+  await page.getByRole('button', { name: 'Upload', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'is ready' }).waitFor({ timeout: 60000 });
   await page.locator('#package-details').getByText('Signing key').waitFor();
   await shot('packages');
 

@@ -39,7 +39,7 @@ export function App() {
       },
       (e: unknown) => {
         clearToken();
-        setSignInError(e instanceof ApiError && e.status === 401 ? 'Your session ended: the token is no longer accepted. Sign in again.' : describeError(e));
+        setSignInError(e instanceof ApiError && e.status === 401 ? 'Your session ended: the gateway no longer accepts the token. Sign in again.' : describeError(e));
         setChecking(false);
       },
     );
@@ -61,14 +61,20 @@ export function App() {
     setSession(null);
   };
 
+  const onTokenRefused = () => {
+    clearToken();
+    setSession(null);
+    setSignInError('Your session ended: the gateway no longer accepts the token. Sign in again.');
+  };
+
   if (checking) return <p className="muted page-pad">Checking your session…</p>;
   if (!session) return <SignInView onSignIn={onSignIn} error={signInError} />;
-  return <Shell session={session} onSignOut={onSignOut} />;
+  return <Shell session={session} onSignOut={onSignOut} onTokenRefused={onTokenRefused} />;
 }
 
-function Shell({ session, onSignOut }: { session: Session; onSignOut(): void }) {
+function Shell({ session, onSignOut, onTokenRefused }: { session: Session; onSignOut(): void; onTokenRefused(): void }) {
   const route = useRoute();
-  const api = new ApiClient(session.token);
+  const api = new ApiClient(session.token, onTokenRefused);
   const writer = canWrite(session.scope);
   const main = useRef<HTMLElement>(null);
   const first = useRef(true);

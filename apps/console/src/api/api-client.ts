@@ -7,7 +7,11 @@ import { apiErrorOf, ApiError } from '../lib/api-error';
 export { apiErrorOf, ApiError, describeError } from '../lib/api-error';
 
 export class ApiClient {
-  constructor(readonly token: string) {}
+  /** `onUnauthorized`: the gateway no longer accepts the token (revoked, or the gateway's tokens changed). */
+  constructor(
+    readonly token: string,
+    private readonly onUnauthorized?: () => void,
+  ) {}
 
   get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
@@ -27,6 +31,7 @@ export class ApiClient {
       throw new ApiError(0, 'NETWORK', `the gateway did not answer (${error instanceof Error ? error.message : String(error)})`);
     }
     const text = await res.text();
+    if (res.status === 401) this.onUnauthorized?.();
     if (!res.ok) throw apiErrorOf(res.status, text);
     return (text ? JSON.parse(text) : undefined) as T;
   }

@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import type { Task } from '@fleetcast/contracts';
 import type { ApiClient } from '../api/api-client';
 import { formatTime } from '../lib/format';
@@ -8,8 +9,11 @@ import { useLoad } from './use-load';
 
 const TASK_PAGE = 100;
 
+const STATUSES = ['scheduled', 'active', 'completed'] as const;
+
 export function TasksView({ api, writer }: { api: ApiClient; writer: boolean }) {
-  const list = useLoad(() => api.get<{ items: Task[]; total: number }>(`/v1/tasks?limit=${TASK_PAGE}`), 'tasks');
+  const [status, setStatus] = useState<'' | (typeof STATUSES)[number]>('');
+  const list = useLoad(() => api.get<{ items: Task[]; total: number }>(`/v1/tasks?limit=${TASK_PAGE}${status ? `&status=${status}` : ''}`), `tasks:${status}`);
   const tasks = list.data?.items ?? [];
   return (
     <>
@@ -24,9 +28,21 @@ export function TasksView({ api, writer }: { api: ApiClient; writer: boolean }) 
           </Link>
         ) : null}
       </div>
+      <div className="filters">
+        <label htmlFor="task-status-filter">Status</label>
+        <select id="task-status-filter" value={status} onChange={(e) => setStatus(e.target.value as typeof status)}>
+          <option value="">Any</option>
+          {STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+        {list.data ? <span className="muted">{list.data.total} task{list.data.total === 1 ? '' : 's'}{list.data.total > tasks.length ? `, the newest ${tasks.length} shown` : ''}</span> : null}
+      </div>
       <ErrorNote message={list.error} />
       {!list.data && list.loading ? <Loading what="tasks" /> : null}
-      {list.data && tasks.length === 0 ? <p className="muted">No task yet.</p> : null}
+      {list.data && tasks.length === 0 ? <p className="muted">{status ? `No ${status} task.` : 'No task yet.'}</p> : null}
       {tasks.length > 0 ? (
         <table>
           <caption className="visually-hidden">Tasks, newest first</caption>
