@@ -7,6 +7,7 @@ import { AuditMiddleware } from './audit/audit.middleware';
 import { ActivationModule } from './activation/activation.module';
 import { AuditModule } from './audit/audit.module';
 import { ApiTokenGuard } from './auth/api-token.guard';
+import { ConsoleModule } from './console/console.module';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
 import { RequestLogMiddleware } from './common/request-log.middleware';
 import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
@@ -46,6 +47,7 @@ export class AppModule implements NestModule {
         WebhooksModule,
         ActivationModule,
         AuditModule,
+        ConsoleModule,
       ],
       // Global, so that a new route is protected and audited without anyone remembering to say so.
       providers: [
