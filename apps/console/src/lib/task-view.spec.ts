@@ -11,6 +11,7 @@ const counts = (over: Partial<TaskSummary['counts']> = {}): TaskSummary['counts'
   installing: 0,
   succeeded: 0,
   failed: 0,
+  cancelled: 0,
   ...over,
 });
 

@@ -31,7 +31,7 @@ export type TaskViewEvent = { type: 'snapshot'; snapshot: TaskSnapshot; at: numb
 
 export const initialTaskView: TaskViewState = { status: 'loading', snapshot: null, updatedAt: null, error: null, failures: 0 };
 
-const TERMINAL: ReadonlySet<DeviceTaskState> = new Set<DeviceTaskState>(['succeeded', 'failed']);
+const TERMINAL: ReadonlySet<DeviceTaskState> = new Set<DeviceTaskState>(['succeeded', 'failed', 'cancelled']);
 
 /** Every device of the task reached succeeded or failed: nothing will change any more. */
 export function isSettled(summary: TaskSummary): boolean {
@@ -68,7 +68,8 @@ export interface TaskProgress {
 }
 
 export function progressOf(summary: TaskSummary): TaskProgress {
-  const done = summary.counts.succeeded + summary.counts.failed;
+  // A server from before cancellation reports no `cancelled` count.
+  const done = summary.counts.succeeded + summary.counts.failed + (summary.counts.cancelled ?? 0);
   return {
     total: summary.total,
     succeeded: summary.counts.succeeded,
@@ -87,6 +88,7 @@ const STATE_MEANING: Record<DeviceTaskState, string> = {
   installing: 'running the installer',
   succeeded: 'done',
   failed: 'failed without a reason reported',
+  cancelled: 'cancelled: the agent stopped and removed what it had downloaded',
 };
 
 /** Why a device is where it is: its reported reason (code and message) first, else what its state means. */
@@ -96,7 +98,7 @@ export function explainDevice(device: Pick<DeviceTask, 'state' | 'reason' | 'exi
   return STATE_MEANING[device.state];
 }
 
-const ORDER: Record<DeviceTaskState, number> = { failed: 0, pending: 1, queued: 2, downloading: 3, cached: 4, installing: 5, succeeded: 6 };
+const ORDER: Record<DeviceTaskState, number> = { failed: 0, pending: 1, queued: 2, downloading: 3, cached: 4, installing: 5, succeeded: 6, cancelled: 7 };
 
 /** Devices for the table: the ones needing attention first (failed, then those furthest from done), then by ID. */
 export function sortDevices(devices: readonly DeviceTask[]): DeviceTask[] {

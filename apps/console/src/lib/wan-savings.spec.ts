@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { TaskSummary } from '@fleetcast/contracts';
 import { layoutSavingsChart, savingsByDay, savingsBySubnet } from './wan-savings';
 
-const zero = { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0 };
+const zero = { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0, cancelled: 0 };
 const summaryOf = (subnets: Array<[string, number, number, number]>): TaskSummary => ({
   taskId: 't',
   total: 0,

@@ -7,7 +7,7 @@ import { explainDevice, initialTaskView, lanSessionRows, progressOf, reduceTaskV
 import { ErrorNote, Loading, StateBadge } from './common';
 import { useLoad } from './use-load';
 
-const STATES: DeviceTaskState[] = ['pending', 'queued', 'downloading', 'cached', 'installing', 'succeeded', 'failed'];
+const STATES: DeviceTaskState[] = ['pending', 'queued', 'downloading', 'cached', 'installing', 'succeeded', 'failed', 'cancelled'];
 
 export function TaskView({ api, taskId }: { api: ApiClient; taskId: string }) {
   const [view, dispatch] = useReducer(reduceTaskView, initialTaskView);
@@ -86,7 +86,7 @@ function TaskBody({ api, snapshot, status, updatedAt, error }: { api: ApiClient;
             <tr>
               {STATES.map((s) => (
                 <td key={s} data-state={s}>
-                  {summary.counts[s]}
+                  {summary.counts[s] ?? 0}
                 </td>
               ))}
             </tr>
