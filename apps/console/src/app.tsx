@@ -158,7 +158,7 @@ function Page({ route, api, writer }: { route: Route; api: ApiClient; writer: bo
         </>
       );
     case 'task':
-      return <TaskView api={api} taskId={route.id} />;
+      return <TaskView api={api} taskId={route.id} writer={writer} />;
     case 'not-found':
       return (
         <>

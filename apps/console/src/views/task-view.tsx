@@ -1,6 +1,6 @@
 import { Fragment, useEffect, useReducer, useState } from 'react';
 import type { DeviceTask, DeviceTaskState } from '@fleetcast/contracts';
-import type { ApiClient } from '../api/api-client';
+import { type ApiClient, describeError } from '../api/api-client';
 import { followTask, POLL_INTERVAL_MS } from '../api/task-updates';
 import { formatBytes, formatTime, shortId } from '../lib/format';
 import { explainDevice, initialTaskView, lanSessionRows, progressOf, reduceTaskView, sortDevices, sourceShares, type TaskSnapshot } from '../lib/task-view';
@@ -9,7 +9,7 @@ import { useLoad } from './use-load';
 
 const STATES: DeviceTaskState[] = ['pending', 'queued', 'downloading', 'cached', 'installing', 'succeeded', 'failed', 'cancelled'];
 
-export function TaskView({ api, taskId }: { api: ApiClient; taskId: string }) {
+export function TaskView({ api, taskId, writer }: { api: ApiClient; taskId: string; writer: boolean }) {
   const [view, dispatch] = useReducer(reduceTaskView, initialTaskView);
   useEffect(
     () =>
@@ -26,8 +26,49 @@ export function TaskView({ api, taskId }: { api: ApiClient; taskId: string }) {
       <h1 tabIndex={-1}>{snapshot ? `Task: ${snapshot.task.name}` : 'Task'}</h1>
       {view.status === 'error' ? <ErrorNote message={view.error} /> : null}
       {!snapshot && view.status === 'loading' ? <Loading what="the task" /> : null}
+      {snapshot && writer ? <TaskActions api={api} snapshot={snapshot} /> : null}
       {snapshot ? <TaskBody api={api} snapshot={snapshot} status={view.status} updatedAt={view.updatedAt} error={view.error} /> : null}
     </>
+  );
+}
+
+/**
+ * Cancel the task, or run its failed devices again (operator and admin tokens only). The page's
+ * next update shows the outcome; a refusal (the task finished meanwhile) is said next to the buttons.
+ */
+function TaskActions({ api, snapshot }: { api: ApiClient; snapshot: TaskSnapshot }) {
+  const [busy, setBusy] = useState(false);
+  const [note, setNote] = useState<{ error: boolean; text: string } | null>(null);
+  const { task } = snapshot;
+  const failed = task.summary.counts.failed;
+  const finished = task.status === 'completed' || task.status === 'cancelled';
+  const act = async (what: 'cancel' | 'retry') => {
+    if (what === 'cancel' && !window.confirm(`Cancel "${task.name}"? Devices not done yet stop and remove what they downloaded.`)) return;
+    setBusy(true);
+    setNote(null);
+    try {
+      await api.post(`/v1/tasks/${encodeURIComponent(task.id)}/${what}`, {});
+      setNote({ error: false, text: what === 'cancel' ? 'Cancelled: the devices stop at their next message.' : `Retrying ${failed} failed device${failed === 1 ? '' : 's'}.` });
+    } catch (error) {
+      setNote({ error: true, text: describeError(error) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="actions" role="group" aria-label="Task actions">
+      <button type="button" onClick={() => void act('cancel')} disabled={busy || finished}>
+        Cancel task
+      </button>{' '}
+      <button type="button" onClick={() => void act('retry')} disabled={busy || failed === 0 || task.status === 'cancelled'}>
+        Retry failed devices ({failed})
+      </button>
+      {note ? (
+        <p role="status" className={note.error ? 'error' : 'muted small'}>
+          {note.text}
+        </p>
+      ) : null}
+    </div>
   );
 }
 
