@@ -2,6 +2,13 @@ import { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'type
 import { NatsConnection, headers as natsHeaders } from 'nats';
 import { counter, gauge, injectTraceContext, Logger, Registry } from '@fleetcast/telemetry';
 
+/**
+ * How long the relay waits for JetStream's acknowledgement of a publish: a replicated stream on a
+ * busy cluster acknowledges a batch of 1,000 in seconds, and a publish given up on too early is
+ * sent again (a duplicate for live subscribers), so the wait is generous.
+ */
+const PUBLISH_ACK_TIMEOUT_MS = 30_000;
+
 /** A message to publish once the transaction that produced it commits. */
 export interface OutboxMessage {
   subject: string;
@@ -128,18 +135,24 @@ export class OutboxRelay {
         [limit],
       );
       if (rows.length === 0) return 0;
-      const js = nc.jetstream();
-      await Promise.all(
+      const js = nc.jetstream({ timeout: PUBLISH_ACK_TIMEOUT_MS });
+      const outcomes = await Promise.allSettled(
         rows.map((row) => {
           const h = natsHeaders();
           for (const [k, v] of Object.entries(row.headers ?? {})) h.set(k, v);
           return js.publish(row.subject, Buffer.from(JSON.stringify(row.payload)), { msgID: `outbox-${schema}-${row.id}`, headers: h });
         }),
       );
-      await manager.query(`DELETE FROM "${schema}".outbox WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
-      this.published.inc({ schema }, rows.length);
+      // Only the rows JetStream acknowledged leave the outbox: the others are published again by the
+      // next batch, not the whole batch (each repeat reaches live subscribers once more, even when
+      // the stream drops it as a duplicate).
+      const acked = rows.filter((_, i) => outcomes[i]!.status === 'fulfilled');
+      const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
+      if (acked.length > 0) await manager.query(`DELETE FROM "${schema}".outbox WHERE id = ANY($1::bigint[])`, [acked.map((r) => r.id)]);
+      if (failed.length > 0) this.options.logger.warn({ failed: failed.length, of: rows.length, err: failed[0]!.message }, 'outbox: publishes not acknowledged; published again next');
+      this.published.inc({ schema }, acked.length);
       this.backlog.set({ schema }, rows.length);
-      return rows.length;
+      return acked.length;
     });
   }
 }
