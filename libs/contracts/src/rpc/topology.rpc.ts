@@ -146,6 +146,7 @@ export const officeListSchema = z.object({
   total: z.number().int().nonnegative(),
   topologyVersion: z.number().int().positive(),
 });
+export type OfficeList = z.infer<typeof officeListSchema>;
 
 const deviceQuery = z.object({ deviceId: idSchema });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_WAN_BANDWIDTH_KBPS } from '@fleetcast/contracts';
 import { baseEnvSchema, envBoolean, HttpTls, httpTlsOf, parseEnv, port } from '@fleetcast/service-kit';
 import { ApiToken, parseApiTokens } from '../auth/api-tokens';
 
@@ -22,6 +23,7 @@ const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
  *   `API_TOKENS`); absent: the caller's Authorization header is passed on, as before, which needs the
  *   caller's token in clear in the origin's configuration.
  * - `MAX_UPLOAD_BYTES`: the largest package body accepted by `PUT /v1/packages/:id/content`.
+ * - `PLAN_DEFAULT_WAN_KBPS`: the WAN bandwidth the planner gives each subnet when no topology is uploaded.
  */
 export const gatewayEnvSchema = baseEnvSchema
   .extend({
@@ -33,6 +35,8 @@ export const gatewayEnvSchema = baseEnvSchema
     API_TOKENS: z.string().optional(),
     AUTH_DISABLED: envBoolean.default('false'),
     MAX_UPLOAD_BYTES: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_UPLOAD_BYTES),
+    // The planner's WAN link per subnet when no topology is uploaded: the topology draft's placeholder, 10 Mbit/s.
+    PLAN_DEFAULT_WAN_KBPS: z.coerce.number().int().min(1).max(MAX_WAN_BANDWIDTH_KBPS).default(10_000),
   })
   .transform((env, ctx) => {
     const { tokens, problems } = parseApiTokens(env.API_TOKENS ?? '');
@@ -64,6 +68,8 @@ export interface GatewayConfig {
   apiTokens: readonly ApiToken[];
   authDisabled: boolean;
   maxUploadBytes: number;
+  /** The what-if planner's WAN bandwidth per subnet (kbit/s) when no topology is uploaded. */
+  planDefaultWanKbps?: number;
 }
 
 /** Validates the environment once; the only reader of process.env in the gateway is main.ts, through this. */
@@ -83,6 +89,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     apiTokens: e.apiTokens,
     authDisabled: e.AUTH_DISABLED,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    planDefaultWanKbps: e.PLAN_DEFAULT_WAN_KBPS,
   };
 }
 

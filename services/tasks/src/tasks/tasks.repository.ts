@@ -208,6 +208,10 @@ export class TasksRepository {
       old_state: DeviceTaskState;
       reason: { code: string; message: string } | null;
       old_reason: { code: string; message: string } | null;
+      subnet: string | null;
+      add_origin: string;
+      add_multicast: string;
+      add_peer: string;
     }>(m, 
       `UPDATE tasks.device_tasks d SET state = v.state, seq = v.seq, reason = v.reason, bytes_origin = v.bo, bytes_multicast = v.bm,
          bytes_peer = v.bp, hash_verified = v.hv, exit_code = v.ec, output_tail = v.ot, updated_at = now(),
@@ -222,7 +226,9 @@ export class TasksRepository {
          lr text, ls timestamptz, lb bigint, lrp bigint, li bigint, lic text, lim text),
          tasks.device_tasks o
        WHERE d.task_id = v.task_id AND d.device_id = v.device_id AND d.seq < v.seq AND o.task_id = d.task_id AND o.device_id = d.device_id
-       RETURNING d.task_id, d.device_id, d.seq, d.state, o.state AS old_state, d.reason, o.reason AS old_reason`,
+       RETURNING d.task_id, d.device_id, d.seq, d.state, o.state AS old_state, d.reason, o.reason AS old_reason, d.subnet,
+         greatest(d.bytes_origin - o.bytes_origin, 0) AS add_origin, greatest(d.bytes_multicast - o.bytes_multicast, 0) AS add_multicast,
+         greatest(d.bytes_peer - o.bytes_peer, 0) AS add_peer`,
       [
         JSON.stringify(
           reports.map((r) => ({
@@ -257,7 +263,36 @@ export class TasksRepository {
         [JSON.stringify(changes.map((r) => ({ task_id: r.task_id, device_id: r.device_id, seq: r.seq, state: r.state, reason: r.reason })))],
       );
     }
+    await this.addBytesByHour(m, rows.map((r) => ({ subnet: r.subnet, origin: Number(r.add_origin), multicast: Number(r.add_multicast), peer: Number(r.add_peer) })));
     return rows.map((r) => ({ taskId: r.task_id, deviceId: r.device_id, state: r.state, previousState: r.old_state, reason: r.reason }));
+  }
+
+  /**
+   * Adds what the applied reports said beyond each device's previous report to this hour's row of
+   * its subnet (the WAN savings report's figures). Bytes only grow within a task; a smaller figure
+   * (a download started again) adds nothing. Rows in subnet order, so two batches never deadlock.
+   */
+  private async addBytesByHour(m: EntityManager, added: Array<{ subnet: string | null; origin: number; multicast: number; peer: number }>): Promise<void> {
+    const sums = new Map<string, { subnet: string; origin: number; multicast: number; peer: number }>();
+    for (const a of added) {
+      if (a.origin + a.multicast + a.peer === 0) continue;
+      const key = a.subnet ?? '';
+      const sum = sums.get(key) ?? { subnet: key, origin: 0, multicast: 0, peer: 0 };
+      sum.origin += a.origin;
+      sum.multicast += a.multicast;
+      sum.peer += a.peer;
+      sums.set(key, sum);
+    }
+    if (sums.size === 0) return;
+    await m.query(
+      `INSERT INTO tasks.subnet_bytes_hourly AS h (hour, subnet, bytes_origin, bytes_multicast, bytes_peer)
+       SELECT date_trunc('hour', now()), v.subnet, v.origin, v.multicast, v.peer
+       FROM jsonb_to_recordset($1::jsonb) AS v(subnet text, origin bigint, multicast bigint, peer bigint)
+       ORDER BY v.subnet
+       ON CONFLICT (hour, subnet) DO UPDATE SET bytes_origin = h.bytes_origin + EXCLUDED.bytes_origin,
+         bytes_multicast = h.bytes_multicast + EXCLUDED.bytes_multicast, bytes_peer = h.bytes_peer + EXCLUDED.bytes_peer`,
+      [JSON.stringify([...sums.values()].sort((a, b) => (a.subnet < b.subnet ? -1 : a.subnet > b.subnet ? 1 : 0)))],
+    );
   }
 
   /** A device's history in a task, oldest first; null when the device is not a target of the task. */
