@@ -51,7 +51,8 @@ export class ReportsService {
       const sums = sumBy(items, (i) => (i.subnet === null ? null : placed.get(i.subnet)?.officeId ?? null), (i) => i.bytes);
       rows = [...sums].map(([officeId, bytes]) => savingsRow(officeId, officeId === null ? null : names.get(officeId) ?? null, bytes));
     }
-    rows.sort((a, b) => b.savedBytes - a.savedBytes || String(a.key).localeCompare(String(b.key)));
+    // Most saved first; ties by key, the row of no subnet (or office) last.
+    rows.sort((a, b) => b.savedBytes - a.savedBytes || Number(a.key === null) - Number(b.key === null) || String(a.key).localeCompare(String(b.key)));
     const total = sumBy(rows, () => null, (r) => r.bytes).get(null) ?? emptyBytesBySource();
     const { key: _key, name: _name, ...totals } = savingsRow(null, null, total);
     return { from: query.from, to: query.to, groupBy: query.groupBy, items: rows, totals, topologyVersion: topology?.version.version ?? null };
