@@ -6,6 +6,29 @@ import { taskTargetsSchema } from './rpc/tasks.rpc';
 
 // ---- what-if planner (POST /v1/plans) ---------------------------------------------------------
 
+/** The figures the model takes as given; each is documented in `@fleetcast/planning`. */
+export const planAssumptionsSchema = z.object({
+  /** Wire bytes per package byte over TCP (1514-byte frames carrying 1448 bytes). */
+  wireOverhead: z.number().positive(),
+  /** Seconds from a task's creation until devices begin to download (assignment, manifest, token). */
+  startupSeconds: z.number().nonnegative(),
+  /** Seconds until every online target of a subnet joined its LAN session (the session then starts before its delay). */
+  joinSeconds: z.number().nonnegative(),
+  /** Seconds after the last byte until a device reports its verified copy. */
+  finishSeconds: z.number().nonnegative(),
+  /** What the origin serves in all, kbit/s. */
+  originKbps: z.number().positive(),
+  /** What a LAN carries (the central office's devices, a multicast without a rate limit), kbit/s. */
+  lanKbps: z.number().positive(),
+  /** WAN bandwidth of a subnet's own link when there is no topology, kbit/s. */
+  defaultWanKbps: z.number().positive(),
+  /** LAN bytes sent per package byte in a multicast session: headers, parity and repairs. */
+  lanOverhead: z.number().positive(),
+  /** What a multicast session sustains on the LAN (kbit/s of LAN bytes), the receivers' processing bounding it. */
+  multicastKbps: z.number().positive(),
+});
+export type PlanAssumptions = z.infer<typeof planAssumptionsSchema>;
+
 /**
  * A what-if question: this package, these targets (the forms a task takes), these settings. The
  * settings are the task's profile (`profileId`, else the default profile) with `settings` laid over
@@ -23,6 +46,8 @@ export const planRequestSchema = z
      * alone behind a link of its own); absent: the gateway's PLAN_DEFAULT_WAN_KBPS.
      */
     defaultWanBandwidthKbps: z.number().int().min(1).max(MAX_WAN_BANDWIDTH_KBPS).optional(),
+    /** Figures of the model to replace (e.g. `multicastKbps` measured on the fleet's own devices); the answer shows all it used. */
+    assumptions: planAssumptionsSchema.partial().strict().optional(),
   })
   .strict();
 export type PlanRequest = z.input<typeof planRequestSchema>;
@@ -74,26 +99,6 @@ export const planOfficeSchema = z.object({
 });
 export type PlanOffice = z.infer<typeof planOfficeSchema>;
 
-/** The figures the model takes as given; each is documented in `@fleetcast/planning`. */
-export const planAssumptionsSchema = z.object({
-  /** Wire bytes per package byte over TCP (1514-byte frames carrying 1448 bytes). */
-  wireOverhead: z.number().positive(),
-  /** Seconds from a task's creation until devices begin to download (assignment, manifest, token). */
-  startupSeconds: z.number().nonnegative(),
-  /** Seconds until every online target of a subnet joined its LAN session (the session then starts before its delay). */
-  joinSeconds: z.number().nonnegative(),
-  /** Seconds after the last byte until a device reports its verified copy. */
-  finishSeconds: z.number().nonnegative(),
-  /** What the origin serves in all, kbit/s. */
-  originKbps: z.number().positive(),
-  /** What a LAN carries (the central office's devices, a multicast without a rate limit), kbit/s. */
-  lanKbps: z.number().positive(),
-  /** WAN bandwidth of a subnet's own link when there is no topology, kbit/s. */
-  defaultWanKbps: z.number().positive(),
-  /** LAN bytes sent per package byte in a multicast session: headers, parity and repairs. */
-  lanOverhead: z.number().positive(),
-});
-export type PlanAssumptions = z.infer<typeof planAssumptionsSchema>;
 
 export const planSchema = z.object({
   packageId: idSchema,

@@ -53,6 +53,13 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'behind a WAN link faster than a multicast session sustains, the LAN bounds the time',
+    input: { packageBytes: size, subnets: [{ subnet: '10.1.1.0/24', devices: 6 }], topology: null, settings, assumptions: { defaultWanKbps: 100_000 } },
+    want: {
+      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + (size * A.lanOverhead * 8) / (A.multicastKbps * 1000) + A.finishSeconds, withoutCopies: 6, withoutSeconds: A.startupSeconds + transfer(size, 6, 100_000) + A.finishSeconds },
+    },
+  },
+  {
     name: 'sibling branches share their region link to the central office',
     input: {
       packageBytes: size,
@@ -83,7 +90,7 @@ const cases: Case[] = [
     name: "the central office's devices cross no WAN link",
     input: { packageBytes: size, subnets: [{ subnet: '10.0.3.0/24', devices: 4 }], topology: topo(), settings },
     want: {
-      '10.0.3.0/24': { sharing: 'multicast', withCopies: 0, withSeconds: A.startupSeconds + A.joinSeconds + Math.max(transfer(size, 1, A.lanKbps), (size * A.lanOverhead * 8) / (A.lanKbps * 1000)) + A.finishSeconds, withoutCopies: 0, withoutSeconds: A.startupSeconds + transfer(size, 4, A.originKbps) + A.finishSeconds },
+      '10.0.3.0/24': { sharing: 'multicast', withCopies: 0, withSeconds: A.startupSeconds + A.joinSeconds + Math.max(transfer(size, 1, A.lanKbps), (size * A.lanOverhead * 8) / (A.multicastKbps * 1000)) + A.finishSeconds, withoutCopies: 0, withoutSeconds: A.startupSeconds + transfer(size, 4, A.originKbps) + A.finishSeconds },
     },
   },
 ];

@@ -76,7 +76,10 @@ export class PlansService {
       subnets,
       topology,
       settings,
-      assumptions: { defaultWanKbps: request.defaultWanBandwidthKbps ?? this.config.planDefaultWanKbps ?? FALLBACK_DEFAULT_WAN_KBPS },
+      assumptions: {
+        ...request.assumptions,
+        defaultWanKbps: request.defaultWanBandwidthKbps ?? request.assumptions?.defaultWanKbps ?? this.config.planDefaultWanKbps ?? FALLBACK_DEFAULT_WAN_KBPS,
+      },
     });
     return {
       packageId: pkg.id,
