@@ -26,6 +26,8 @@ export const planAssumptionsSchema = z.object({
   lanOverhead: z.number().positive(),
   /** What a multicast session sustains on the LAN (kbit/s of LAN bytes), the receivers' processing bounding it. */
   multicastKbps: z.number().positive(),
+  /** Seconds a multicast session takes after the representative's last WAN byte: last blocks, repairs, close. */
+  sessionCloseSeconds: z.number().nonnegative(),
 });
 export type PlanAssumptions = z.infer<typeof planAssumptionsSchema>;
 

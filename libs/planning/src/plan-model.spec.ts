@@ -27,8 +27,8 @@ const cases: Case[] = [
     name: 'no topology: every subnet alone behind the default link; multicast after the devices joined',
     input: { packageBytes: size, subnets: [{ subnet: '10.1.1.0/24', devices: 5 }, { subnet: '10.1.2.0/24', devices: 5 }], topology: null, settings, assumptions: { defaultWanKbps: 20_000 } },
     want: {
-      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + transfer(size, 1, 20_000) + A.finishSeconds, withoutCopies: 5, withoutSeconds: A.startupSeconds + transfer(size, 5, 20_000) + A.finishSeconds },
-      '10.1.2.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + transfer(size, 1, 20_000) + A.finishSeconds, withoutCopies: 5, withoutSeconds: A.startupSeconds + transfer(size, 5, 20_000) + A.finishSeconds },
+      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + transfer(size, 1, 20_000) + A.sessionCloseSeconds + A.finishSeconds, withoutCopies: 5, withoutSeconds: A.startupSeconds + transfer(size, 5, 20_000) + A.finishSeconds },
+      '10.1.2.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + transfer(size, 1, 20_000) + A.sessionCloseSeconds + A.finishSeconds, withoutCopies: 5, withoutSeconds: A.startupSeconds + transfer(size, 5, 20_000) + A.finishSeconds },
     },
   },
   {
@@ -42,21 +42,21 @@ const cases: Case[] = [
     name: 'a start delay shorter than the join time starts the session at the delay',
     input: { packageBytes: size, subnets: [{ subnet: '10.1.1.0/24', devices: 3 }], topology: null, settings: { ...settings, sessionStartDelaySeconds: 0 }, assumptions: { defaultWanKbps: 20_000 } },
     want: {
-      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + transfer(size, 1, 20_000) + A.finishSeconds, withoutCopies: 3, withoutSeconds: A.startupSeconds + transfer(size, 3, 20_000) + A.finishSeconds },
+      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + transfer(size, 1, 20_000) + A.sessionCloseSeconds + A.finishSeconds, withoutCopies: 3, withoutSeconds: A.startupSeconds + transfer(size, 3, 20_000) + A.finishSeconds },
     },
   },
   {
     name: 'a LAN rate limit below the WAN makes the LAN the bottleneck',
     input: { packageBytes: size, subnets: [{ subnet: '10.1.1.0/24', devices: 3 }], topology: null, settings: { ...settings, lanRateLimitKbps: 8_000 }, assumptions: { defaultWanKbps: 20_000 } },
     want: {
-      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + (size * A.lanOverhead * 8) / 8_000_000 + A.finishSeconds, withoutCopies: 3, withoutSeconds: A.startupSeconds + transfer(size, 3, 20_000) + A.finishSeconds },
+      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + (size * A.lanOverhead * 8) / 8_000_000 + A.sessionCloseSeconds + A.finishSeconds, withoutCopies: 3, withoutSeconds: A.startupSeconds + transfer(size, 3, 20_000) + A.finishSeconds },
     },
   },
   {
     name: 'behind a WAN link faster than a multicast session sustains, the LAN bounds the time',
     input: { packageBytes: size, subnets: [{ subnet: '10.1.1.0/24', devices: 6 }], topology: null, settings, assumptions: { defaultWanKbps: 100_000 } },
     want: {
-      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + (size * A.lanOverhead * 8) / (A.multicastKbps * 1000) + A.finishSeconds, withoutCopies: 6, withoutSeconds: A.startupSeconds + transfer(size, 6, 100_000) + A.finishSeconds },
+      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + (size * A.lanOverhead * 8) / (A.multicastKbps * 1000) + A.sessionCloseSeconds + A.finishSeconds, withoutCopies: 6, withoutSeconds: A.startupSeconds + transfer(size, 6, 100_000) + A.finishSeconds },
     },
   },
   {
@@ -69,8 +69,8 @@ const cases: Case[] = [
     },
     want: {
       // Two copies (one per branch) share the region's 20 Mbit/s; without sharing, ten do.
-      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + transfer(size, 2, 20_000) + A.finishSeconds, withoutCopies: 5, withoutSeconds: A.startupSeconds + transfer(size, 10, 20_000) + A.finishSeconds },
-      '10.1.2.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + transfer(size, 2, 20_000) + A.finishSeconds, withoutCopies: 5, withoutSeconds: A.startupSeconds + transfer(size, 10, 20_000) + A.finishSeconds },
+      '10.1.1.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + transfer(size, 2, 20_000) + A.sessionCloseSeconds + A.finishSeconds, withoutCopies: 5, withoutSeconds: A.startupSeconds + transfer(size, 10, 20_000) + A.finishSeconds },
+      '10.1.2.0/24': { sharing: 'multicast', withCopies: 1, withSeconds: A.startupSeconds + A.joinSeconds + transfer(size, 2, 20_000) + A.sessionCloseSeconds + A.finishSeconds, withoutCopies: 5, withoutSeconds: A.startupSeconds + transfer(size, 10, 20_000) + A.finishSeconds },
     },
   },
   {
@@ -90,7 +90,7 @@ const cases: Case[] = [
     name: "the central office's devices cross no WAN link",
     input: { packageBytes: size, subnets: [{ subnet: '10.0.3.0/24', devices: 4 }], topology: topo(), settings },
     want: {
-      '10.0.3.0/24': { sharing: 'multicast', withCopies: 0, withSeconds: A.startupSeconds + A.joinSeconds + Math.max(transfer(size, 1, A.lanKbps), (size * A.lanOverhead * 8) / (A.multicastKbps * 1000)) + A.finishSeconds, withoutCopies: 0, withoutSeconds: A.startupSeconds + transfer(size, 4, A.originKbps) + A.finishSeconds },
+      '10.0.3.0/24': { sharing: 'multicast', withCopies: 0, withSeconds: A.startupSeconds + A.joinSeconds + Math.max(transfer(size, 1, A.lanKbps), (size * A.lanOverhead * 8) / (A.multicastKbps * 1000)) + A.sessionCloseSeconds + A.finishSeconds, withoutCopies: 0, withoutSeconds: A.startupSeconds + transfer(size, 4, A.originKbps) + A.finishSeconds },
     },
   },
 ];

@@ -30,12 +30,16 @@ export const DEFAULT_PLAN_ASSUMPTIONS: PlanAssumptions = {
   // LAN bytes sent per package byte in a multicast session: 1.054 of headers, the rest parity and
   // repairs; the lab's sessions sent 1.08-1.11x at 2-3 % loss.
   lanOverhead: 1.1,
-  // What a multicast session sustains on the LAN while its representative downloads: the sender is
-  // not paced (without a LAN rate limit), the receivers' processing bounds it. Measured on the lab
-  // (six receivers and the control plane on two cores): 6.7-8.8 s for 22 MiB of LAN bytes behind a
-  // 40 Mbit/s link, about 28 Mbit/s; real devices, each with its own CPU, go faster, so plans for
-  // WAN links above it are pessimistic until measured on them (override it per request).
-  multicastKbps: 28_000,
+  // What a multicast session sustains on the LAN: the sender is not paced (without a LAN rate
+  // limit), the receivers' processing bounds it. The lab's multicast phase alone (six agents and the
+  // control plane on two cores) ran at 8.5 MB/s of package, ~72 Mbit/s of LAN bytes; devices with
+  // a CPU each go faster, so plans behind WAN links faster than this are pessimistic until measured
+  // on the fleet (override it per request).
+  multicastKbps: 70_000,
+  // The session's end after the representative's last WAN byte: the last blocks multicast, the
+  // repair rounds the losses ask for, the DONEs gathered (or the 1.5 s quiet period). The lab's
+  // sessions ended 0.5-4 s after it, most near 1.5 s (WAN 10-40 Mbit/s, 2-3 % loss).
+  sessionCloseSeconds: 1,
 };
 
 export type PlanSettings = Pick<AgentSettings, 'useMulticast' | 'sessionStartDelaySeconds' | 'peerDownloadAllowed' | 'lanRateLimitKbps'>;
@@ -106,7 +110,7 @@ export function planDistribution(input: PlanModelInput): PlanModelResult {
   const a: PlanAssumptions = { ...DEFAULT_PLAN_ASSUMPTIONS, ...input.assumptions };
   if (!(input.packageBytes >= 0) || !Number.isFinite(input.packageBytes)) throw new PlanModelError(`packageBytes must be a number of bytes (got ${input.packageBytes})`);
   for (const [name, value] of Object.entries(a)) {
-    if (!(value > 0) && !(value === 0 && (name === 'startupSeconds' || name === 'joinSeconds' || name === 'finishSeconds'))) throw new PlanModelError(`assumption ${name} must be above 0 (got ${value})`);
+    if (!(value > 0) && !(value === 0 && (name === 'startupSeconds' || name === 'joinSeconds' || name === 'finishSeconds' || name === 'sessionCloseSeconds'))) throw new PlanModelError(`assumption ${name} must be above 0 (got ${value})`);
   }
   const topology = input.topology;
   const officeById = new Map((topology?.offices ?? []).map((o) => [o.id, o]));
@@ -199,7 +203,7 @@ export function planDistribution(input: PlanModelInput): PlanModelResult {
         const copies = multicast ? 1 : c.devices;
         const start = groups[i].startSeconds;
         // The representative multicasts while its own download runs: the LAN follows the WAN unless it is the slower.
-        const last = multicast && c.devices > 1 ? Math.max(ends.get(c.key)!, start + lanSeconds) : ends.get(c.key)!;
+        const last = multicast && c.devices > 1 ? Math.max(ends.get(c.key)!, start + lanSeconds) + a.sessionCloseSeconds : ends.get(c.key)!;
         return [
           c.key,
           {

@@ -21,6 +21,6 @@ export const samplePlan: Plan = {
   offices: [
     { id: 'lyon', name: 'Lyon', type: 'default', parent: 'hq', wanBandwidthKbps: 20000, devices: 5, subnets: 1, withSharing: { ...est(20, 12), linkBytes: 20 * MiB }, withoutSharing: { ...est(100, 45), linkBytes: 100 * MiB } },
   ],
-  assumptions: { wireOverhead: 1.0456, startupSeconds: 1, joinSeconds: 2, finishSeconds: 1, originKbps: 1e6, lanKbps: 1e6, defaultWanKbps: 10000, lanOverhead: 1.1, multicastKbps: 28000 },
+  assumptions: { wireOverhead: 1.0456, startupSeconds: 1, joinSeconds: 2, finishSeconds: 1, originKbps: 1e6, lanKbps: 1e6, defaultWanKbps: 10000, lanOverhead: 1.1, multicastKbps: 70000, sessionCloseSeconds: 1 },
 };
 
