@@ -27,6 +27,7 @@ program
   .option('--nats <url>', 'NATS server URL')
   .option('--nats-creds <file>', "a provisioned NATS creds file (default: the enrollment's credentials in the state dir)")
   .option('--nats-ca <file>', "CA certificate (PEM) of the NATS server's TLS certificate")
+  .option('--nats-js-domain <name>', "the core's JetStream domain, when --nats is a branch leaf node (e.g. core)")
   .option('--server <url>', 'control-plane URL, to enroll on first start (with --enroll-token)')
   .option('--enroll-token <token>', 'enrollment token, to enroll on first start (with --server)')
   .option('--device-id <id>', 'device ID (used on first start, then persisted)')
@@ -67,6 +68,7 @@ program
       natsUrl: config.nats,
       natsCredsFile: config.natsCreds,
       natsTlsCaFile: config.natsCa,
+      natsJsDomain: config.natsJsDomain,
       enroll: config.server && config.enrollToken ? { server: config.server, token: config.enrollToken } : undefined,
       deviceId: config.deviceId,
       stateDir: config.stateDir,

@@ -6,11 +6,13 @@ import { Gauge } from 'prom-client';
 import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
 import { acceptManifest } from './core/manifest-check';
 import { planEviction } from './core/cache-policy';
+import { checkDeletionNotice, contentToDrop } from './core/content-deletions';
 import { DownloadSourceError } from './core/download-source';
 import { primarySubnet } from './core/subnet';
 import { primaryIpv4Address } from './core/lan-interface';
 import { AgentErrorCode, clipReason } from './core/agent-errors';
 import { AcceptedTask, AssignmentCheck, checkAssignment, ReceivedAssignment, TrustAnchors } from './core/assignment-check';
+import { checkCancellation } from './core/cancellation-check';
 import { EMPTY_KEY_SET, keyRecordOf, seedKey } from './core/key-set';
 import {
   isTerminal,
@@ -56,6 +58,8 @@ export interface AgentConfig {
   natsCredsFile?: string;
   /** CA certificate of the NATS server's TLS certificate. */
   natsTlsCaFile?: string;
+  /** The core's JetStream domain, behind a branch leaf node (see NatsLink). */
+  natsJsDomain?: string;
   /** Enroll on first start: the control plane's URL and an enrollment token. */
   enroll?: { server: string; token: string };
   /** Use this device ID (first start only, then it is persisted); generated when absent. */
@@ -105,6 +109,8 @@ interface Running {
   chain: Promise<void>;
   /** The task's LAN session activity, when its download went through one (kept in memory only). */
   lan?: () => LanActivity;
+  /** The download under way, settled when it ends (however it ends). */
+  downloading?: Promise<void>;
 }
 
 /**
@@ -129,6 +135,12 @@ export class AgentDaemon {
   private readonly received = counter(this.metrics, 'fleetcast_agent_bytes_received_total', 'Package bytes received, by source', ['source']);
   private readonly reports = counter(this.metrics, 'fleetcast_agent_reports_total', 'Status reports queued for the control plane');
   private readonly rejectedAssignments = counter(this.metrics, 'fleetcast_agent_assignments_rejected_total', 'Assignments refused before anything was downloaded or run, by reason code', ['code']);
+  private readonly cancellations = counter(this.metrics, 'fleetcast_agent_cancellations_total', 'Cancellations received: acted on (`accepted`) or ignored, by reason code', ['code']);
+  /**
+   * Tasks cancelled before this run saw their assignment (a live cancellation may overtake the
+   * replay of the assignment): an assignment of one of them is not started. Bounded, like the rejections.
+   */
+  private readonly cancelledUnseen = new Set<string>();
   private readonly spoolDropped = counter(
     this.metrics,
     'fleetcast_agent_spool_dropped_total',
@@ -223,10 +235,12 @@ export class AgentDaemon {
       servers: this.config.natsUrl,
       auth,
       tlsCaFile: this.config.natsTlsCaFile,
+      jsDomain: this.config.natsJsDomain,
       deviceId: this.deviceId,
       stateDir: this.config.stateDir,
       logger: log,
       onAssignment: (received) => this.onAssignment(received),
+      onCancellation: (received) => this.onCancellation(received),
       onSettingsChanged: () => void this.refreshSettings(),
       onTopologyChanged: () => void this.refreshOfficePolicy('topology-changed'),
       spoolLimits: this.config.spool,
@@ -338,10 +352,58 @@ export class AgentDaemon {
       );
     }
     const task = verdict.task;
-    if (this.tasks.has(task.taskId)) return; // a repeat (live and catch-up, or a resend): nothing to do
+    const known = this.tasks.get(task.taskId);
+    if (known) {
+      // A retry from the control plane: a new attempt of a task this device holds as failed.
+      if ((task.attempt ?? 1) > (known.lifecycle?.attempt ?? 1) && known.lifecycle?.state === 'failed') {
+        known.task = task;
+        this.config.logger.info({ taskId: task.taskId, attempt: task.attempt }, 'task retried by the control plane');
+        this.dispatch(task.taskId, { type: 'assigned', task });
+      }
+      return; // otherwise a repeat (live and catch-up, or a resend): nothing to do
+    }
+    if (this.cancelledUnseen.has(task.taskId)) {
+      this.config.logger.info({ taskId: task.taskId }, 'assignment of a task already cancelled: not started');
+      return;
+    }
     this.tasks.set(task.taskId, { task, lifecycle: null as unknown as TaskLifecycle, chain: Promise.resolve() });
     this.config.logger.info({ taskId: task.taskId, action: task.action, package: `${task.package.name} ${task.package.version}`, size: task.package.size, signedBy: task.signedBy }, 'task received');
     this.dispatch(task.taskId, { type: 'assigned', task });
+  }
+
+  /** Every cancellation message, checked in the same queue as assignments (after any assignment before it). */
+  private onCancellation(received: ReceivedAssignment): void {
+    this.intake = this.intake
+      .then(() => this.cancel(received))
+      .catch((error) => this.config.logger.error({ err: error, subject: received.subject }, 'cancellation handling failed'));
+  }
+
+  /**
+   * Verifies a cancellation against the pinned keys, as an assignment is verified; only then is the
+   * task stopped (the reducer decides how: `cancelled`). One that fails the check is counted and
+   * logged, and changes nothing: not even a report, or a forger could mark tasks.
+   */
+  private async cancel(received: ReceivedAssignment): Promise<void> {
+    if (this.stopping) return;
+    const verdict = checkCancellation(received, await this.trustAnchors(), this.deviceId, Date.now());
+    if (!verdict.ok) {
+      this.cancellations.inc({ code: verdict.code });
+      this.config.logger.warn({ subject: received.subject, taskId: verdict.taskId, code: verdict.code, reason: verdict.message }, 'cancellation ignored');
+      return;
+    }
+    this.cancellations.inc({ code: 'accepted' });
+    const t = this.tasks.get(verdict.taskId);
+    if (!t) {
+      if (this.cancelledUnseen.size >= MAX_REJECTIONS_REMEMBERED) this.cancelledUnseen.clear();
+      this.cancelledUnseen.add(verdict.taskId);
+      this.config.logger.info({ taskId: verdict.taskId }, 'cancellation of a task this device does not run');
+      return;
+    }
+    if (t.lifecycle?.state === 'installing') {
+      this.config.logger.warn({ taskId: verdict.taskId }, 'task cancelled while its install command runs: the command is not interrupted, its outcome is reported');
+    }
+    this.config.logger.info({ taskId: verdict.taskId, signedBy: verdict.signedBy, issuedAt: verdict.issuedAt }, 'task cancelled by the control plane');
+    this.dispatch(verdict.taskId, { type: 'cancelled', reason: { code: 'TASK.CANCELLED', message: `cancelled by the control plane at ${verdict.issuedAt}` } });
   }
 
   /**
@@ -456,7 +518,7 @@ export class AgentDaemon {
         return;
       }
       case 'start-download':
-        void this.download(t);
+        t.downloading = this.download(t);
         return;
       case 'schedule-retry':
         clearTimeout(t.retryTimer);
@@ -465,7 +527,27 @@ export class AgentDaemon {
       case 'start-install':
         void this.install(t);
         return;
+      case 'abort-download':
+        clearTimeout(t.retryTimer);
+        t.abort?.abort();
+        return;
+      case 'discard-partial':
+        await this.discardPartial(t);
+        return;
     }
+  }
+
+  /**
+   * Removes a cancelled task's partial download once its download has let go of it; kept when
+   * another unfinished task of this device downloads the same content.
+   */
+  private async discardPartial(t: Running): Promise<void> {
+    await t.downloading;
+    const contentId = t.task.package.contentId;
+    const shared = [...this.tasks.values()].some((o) => o !== t && o.task.package.contentId === contentId && o.lifecycle && !isTerminal(o.lifecycle.state));
+    if (shared) return this.config.logger.info({ taskId: t.task.taskId, contentId }, 'partial download kept: another task downloads the same content');
+    const removed = await this.cache.discardPartial(contentId);
+    this.config.logger.info({ taskId: t.task.taskId, contentId, removed }, 'partial download of a cancelled task removed');
   }
 
   private async download(t: Running): Promise<void> {
@@ -636,7 +718,10 @@ export class AgentDaemon {
 
   private async install(t: Running): Promise<void> {
     const { task } = t;
+    // Applied before the command runs: a cancellation queued ahead of it leaves the task `cancelled`, and nothing runs.
     this.dispatch(task.taskId, { type: 'install-started' });
+    await t.chain;
+    if (t.lifecycle.state !== 'installing') return;
     const result = await runInstaller({
       command: task.package.installCommand,
       args: task.package.installArgs,
@@ -672,6 +757,30 @@ export class AgentDaemon {
       }
     } catch (error) {
       this.config.logger.warn({ err: (error as Error).message, why }, 'inventory scan failed');
+    }
+    await this.dropDeletedContent(why);
+  }
+
+  /**
+   * Removes from the cache the content of packages the control plane deleted, as its signed notice
+   * names them (asked at every scan). A notice that does not verify removes nothing; content a task
+   * on this device still needs is kept.
+   */
+  private async dropDeletedContent(why: string): Promise<void> {
+    const log = this.config.logger;
+    try {
+      const notice = await this.link.contentDeletions();
+      const check = checkDeletionNotice(notice, await this.trustAnchors(), this.deviceId, Date.now());
+      if (!check.ok) {
+        log.warn({ why, reason: check.reason }, 'deletion notice refused: nothing removed from the cache');
+        return;
+      }
+      const needed = new Set([...this.tasks.values()].filter((t) => t.lifecycle && !isTerminal(t.lifecycle.state)).map((t) => t.task.package.contentId));
+      for (const contentId of contentToDrop(check.contentIds, await this.cache.list(), needed)) {
+        if (await this.cache.evict(contentId)) log.info({ contentId, why }, 'removed from the cache: its package was deleted');
+      }
+    } catch (error) {
+      log.warn({ err: (error as Error).message, why }, 'could not read the deletion notice; the cache is kept as it is');
     }
   }
 

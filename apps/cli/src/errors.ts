@@ -34,6 +34,9 @@ export class NotSupportedError extends CliError {
 
 /** The server answered with an error: its code and message, as the API gave them. */
 export class ApiError extends CliError {
+  /** Where a resumable upload stands, when the server said (`Upload-Offset` of a refused chunk). */
+  uploadOffset?: number;
+
   constructor(
     code: string,
     message: string,

@@ -1,12 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
-import { CliError, ExitCode, NotSupportedError } from './errors';
+import { CliError, ExitCode } from './errors';
 import { CliContext, CliIo, CommonOptions } from './commands/cli-context';
 import { listDevices, listSubnets, listWebhooks, showActivation } from './commands/inventory.command';
 import { login } from './commands/login.command';
 import { plan, wanSavings } from './commands/plans.command';
-import { listPackages, showPackage, uploadPackage } from './commands/packages.command';
+import { DEFAULT_UPLOAD_RETRIES, deletePackage, listPackages, showPackage, uploadPackage } from './commands/packages.command';
 import { collect, parseIntOption, parseSecondsOption } from './commands/requests';
-import { createTask, listTasks, showTask } from './commands/tasks.command';
+import { cancelTask, createTask, listTasks, retryTask, showTask } from './commands/tasks.command';
 
 export const CLI_VERSION = '0.1.0';
 
@@ -43,17 +43,6 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     });
     return cmd;
   };
-  const notSupported = (parent: Command, name: string, description: string, missing: string): void => {
-    parent
-      .command(name)
-      .description(`${description} (not supported by this server yet)`)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => {
-        throw new NotSupportedError(`${parent.name()} ${name.split(' ')[0]}`, missing);
-      });
-  };
-
   leaf(
     program,
     'login',
@@ -65,15 +54,16 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--token <token>', 'an API token (fct_...)')
     .option('--token-stdin', 'read the token from standard input (keeps it out of the shell history)');
 
-  const packages = program.command('packages').description('packages: upload, list, show');
+  const packages = program.command('packages').description('packages: upload, list, show, delete');
   leaf(
     packages,
     'upload <file>',
-    'create a package and upload its file (SHA-256 first, then streamed with progress)',
+    'create a package and upload its file, resumably (SHA-256 first, then streamed with progress, rate and ETA)',
     [
       'fleetcast packages upload ./agent-2.4.msi --name agent --version 2.4 --platform windows --install-command msiexec --arg /i --arg agent-2.4.msi --arg /qn',
       'fleetcast packages upload ./tool.sh --name tool --version 1.0 --platform linux --install-command /bin/sh --arg -c --arg \'sh "$FLEETCAST_PACKAGE_PATH"\'',
-      'fleetcast packages upload ./tool.sh --package pkg-42     # upload again to a package that awaits its content',
+      'fleetcast packages upload ./agent-2.4.msi --resume   # after the CLI was stopped: go on where the server stands',
+      'fleetcast packages upload ./tool.sh --package pkg-42     # upload to a package that awaits its content',
     ],
     (ctx, file, options) => uploadPackage(ctx, file, options),
   )
@@ -84,10 +74,37 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--arg <arg>', 'an argument of the install command (repeat for more, in order)', collect)
     .option('--success-exit-code <code>', 'an exit code that means success (repeat; default 0)', (v: string, prev?: number[]) => [...(prev ?? []), parseIntOption('--success-exit-code', -2147483648, 2147483647)(v)])
     .option('--timeout-seconds <n>', 'longest the install may run (default 3600)', parseIntOption('--timeout-seconds', 1, 86_400))
-    .option('--package <id>', 'upload to this existing package (awaiting content) instead of creating one');
-  pageOptions(leaf(packages, 'list', 'list packages', ['fleetcast packages list', 'fleetcast packages list --json | jq -r ".items[].id"'], listPackages));
+    .option('--package <id>', 'upload to this existing package (awaiting content) instead of creating one')
+    .option('--resume', 'resume the unfinished upload of this file remembered from an earlier run, or fail (without it, one is resumed when remembered)')
+    .option('--no-resume', 'start over even if an unfinished upload of this file is remembered')
+    .option('--retries <n>', `tries after a network error or server restart, each resumed where the server stands (default ${DEFAULT_UPLOAD_RETRIES})`, parseIntOption('--retries', 0, 1000))
+    .addHelpText(
+      'after',
+      'An interrupted upload resumes where it stopped: after a network error by itself (--retries), after the CLI was\n' +
+        'stopped by running the same command again. Unfinished uploads are remembered in uploads.json next to the config\n' +
+        "file (mode 0600); the server removes one left alone longer than its UPLOAD_TTL_SECONDS (a day by default).\n",
+    );
+  pageOptions(
+    leaf(
+      packages,
+      'list',
+      'list packages, newest first, with filters',
+      ['fleetcast packages list', 'fleetcast packages list --name agent --status ready', 'fleetcast packages list --created-after 2025-06-01 --json | jq -r ".items[].id"'],
+      listPackages,
+    )
+      .option('--name <text>', 'only packages whose name contains this (any case)')
+      .addOption(new Option('--status <status>', 'only packages in this state').choices(['awaiting-content', 'ready']))
+      .option('--created-after <time>', 'only packages created at or after this time (ISO 8601, or a date)')
+      .option('--created-before <time>', 'only packages created before this time'),
+  );
   leaf(packages, 'show <id>', 'show a package', ['fleetcast packages show pkg-42'], showPackage);
-  notSupported(packages, 'delete <id>', 'delete a package', 'the API has no DELETE /v1/packages/{id}');
+  leaf(
+    packages,
+    'delete <id>',
+    'delete a package: refused while a task not yet completed uses it; its content leaves the origin and, at their next scan, the caches',
+    ['fleetcast packages delete pkg-42', 'fleetcast packages delete pkg-42 --json'],
+    deletePackage,
+  );
 
   const tasks = program.command('tasks').description('tasks: create, watch, list, show');
   watchOptions(
@@ -115,8 +132,22 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   );
   pageOptions(leaf(tasks, 'list', 'list tasks, newest first', ['fleetcast tasks list'], listTasks));
   watchOptions(leaf(tasks, 'show <id>', "show a task with its devices' states and bytes by source", ['fleetcast tasks show task-7', 'fleetcast tasks show task-7 --watch --interval 5'], showTask));
-  notSupported(tasks, 'cancel <id>', 'cancel a task', 'the API has no task cancellation');
-  notSupported(tasks, 'retry <id>', "retry a task's failed devices", 'the API has no task retry');
+  leaf(
+    tasks,
+    'cancel <id>',
+    'cancel a task: its unfinished devices stop (download, LAN session, pending install), remove partial downloads and report cancelled',
+    ['fleetcast tasks cancel task-7', 'fleetcast tasks cancel task-7 --json | jq .summary.counts'],
+    (ctx, id) => cancelTask(ctx, id),
+  );
+  watchOptions(
+    leaf(
+      tasks,
+      'retry <id>',
+      "retry a task's failed devices (all of them, or those given): each gets a new attempt",
+      ['fleetcast tasks retry task-7', 'fleetcast tasks retry task-7 --devices dev-3,dev-9 --watch', 'fleetcast tasks retry task-7 --json | jq -r ".retried[]"'],
+      (ctx, id, options) => retryTask(ctx, id, options),
+    ).option('--devices <ids>', 'only these failed devices (comma-separated, or repeat)', collect),
+  );
 
   const devices = program.command('devices').description('devices in the inventory');
   pageOptions(
@@ -202,8 +233,8 @@ function pageOptions(cmd: Command): Command {
 
 function watchOptions(cmd: Command): Command {
   return cmd
-    .option('--watch', "follow the devices' states until every one succeeded or failed (exit 1 when any failed)")
-    .option('--interval <seconds>', 'seconds between polls while watching (default 2)', parseSecondsOption('--interval', 0.1))
+    .option('--watch', "follow the devices' states live until every one succeeded, failed or was cancelled (exit 1 when any failed or was cancelled)")
+    .option('--interval <seconds>', 'seconds between polls while watching, when the server offers no live updates (default 2)', parseSecondsOption('--interval', 0.1))
     .option('--timeout <seconds>', 'stop watching after this long, with exit code 1', parseSecondsOption('--timeout', 1));
 }
 

@@ -4,6 +4,10 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import {
   AssignmentDocument,
   assignmentShapeError,
+  CancellationDocument,
+  cancellationSigningBytes,
+  signCancellation,
+  verifyCancellationSignature,
   assignmentSigningBytes,
   endorsementSigningBytes,
   manifestHash,
@@ -157,4 +161,38 @@ test('manifest hash: SHA-256 of the manifest signing bytes, changed by any block
   const other = { ...m, blockHashes: new Uint8Array(m.blockHashes) };
   other.blockHashes[0] ^= 1;
   assert.notEqual(manifestHash(other), h);
+});
+
+test('assignment attempt: absent leaves the bytes as they were; present is signed after the rest', () => {
+  const first = assignmentSigningBytes(doc, 'k1');
+  const retried = assignmentSigningBytes({ ...doc, attempt: 2 }, 'k1');
+  assert.equal(retried.toString('hex'), first.toString('hex') + '00000002');
+  const key = fixedKey(1);
+  const signed = signAssignment({ ...doc, attempt: 3 }, key);
+  assert.equal(verifyAssignmentSignature(signed, key.publicKey), true);
+  // A retry's copy cannot be passed off as another attempt, nor as the first.
+  assert.equal(verifyAssignmentSignature({ ...signed, value: { ...signed.value, attempt: 4 } }, key.publicKey), false);
+  assert.equal(verifyAssignmentSignature({ ...signed, value: { ...signed.value, attempt: undefined } }, key.publicKey), false);
+  assert.match(assignmentShapeError({ ...doc, attempt: 1 }) ?? '', /attempt/);
+});
+
+test('cancellation signing bytes: golden, under a domain tag of their own', () => {
+  const cancel: CancellationDocument = { taskId: 't1', deviceId: 'd1', issuedAt: '2026-01-01T00:00:00.000Z', retiredKeyIds: [] };
+  const expected = [Buffer.from('fleetcast-cancellation-v1\0').toString('hex'), str('k1'), str('t1'), str('d1'), '0000019b76daa800', '00000000'].join('');
+  assert.equal(cancellationSigningBytes(cancel, 'k1').toString('hex'), expected);
+});
+
+test('cancellation signature: verifies for its key and document only', () => {
+  const key = fixedKey(1);
+  const other = fixedKey(2);
+  const cancel: CancellationDocument = { taskId: 't1', deviceId: 'd1', issuedAt: '2026-01-01T00:00:00.000Z', retiredKeyIds: [] };
+  const signed = signCancellation(cancel, key);
+  assert.equal(verifyCancellationSignature(signed, key.publicKey), true);
+  assert.equal(verifyCancellationSignature(signed, other.publicKey), false);
+  assert.equal(verifyCancellationSignature({ ...signed, value: { ...cancel, deviceId: 'd2' } }, key.publicKey), false);
+  assert.equal(verifyCancellationSignature({ ...signed, value: { ...cancel, taskId: 't2' } }, key.publicKey), false);
+  // An assignment's signature is no cancellation's, even by the same key.
+  const assignment = signAssignment(doc, key);
+  assert.equal(verifyCancellationSignature({ value: cancel, keyId: key.keyId, signature: assignment.signature }, key.publicKey), false);
+  assert.equal(verifyCancellationSignature({ ...signed, value: { ...cancel, issuedAt: 'not a time' } }, key.publicKey), false);
 });

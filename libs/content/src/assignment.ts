@@ -34,6 +34,17 @@ export interface AssignmentDocument {
   expiresAt: string;
   /** Control-plane keys retired when this was signed: a device that accepts it stops trusting them. */
   retiredKeyIds: string[];
+  /** The device's attempt at the task after a retry (2 and up); absent for the first. */
+  attempt?: number;
+}
+
+/** A task cancelled for one device, signed by the control plane (see the contracts' cancellation document). */
+export interface CancellationDocument {
+  taskId: string;
+  deviceId: string;
+  /** When the control plane signed this copy (ISO 8601). */
+  issuedAt: string;
+  retiredKeyIds: string[];
 }
 
 /**
@@ -56,6 +67,7 @@ export interface KeyEndorsement {
 
 const ASSIGNMENT_DOMAIN = Buffer.from('fleetcast-assignment-v1\0');
 const ENDORSEMENT_DOMAIN = Buffer.from('fleetcast-key-endorsement-v1\0');
+const CANCELLATION_DOMAIN = Buffer.from('fleetcast-cancellation-v1\0');
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 const UINT32_MAX = 0xffff_ffff;
 const INT32_MIN = -0x8000_0000;
@@ -83,6 +95,7 @@ export function assignmentShapeError(doc: AssignmentDocument): string | null {
     if (!Number.isFinite(Date.parse(value))) return `${name} is not a time`;
   }
   if (Date.parse(doc.expiresAt) <= Date.parse(doc.notBefore)) return 'expiresAt is not after notBefore';
+  if (doc.attempt !== undefined && (!Number.isInteger(doc.attempt) || doc.attempt < 2 || doc.attempt > UINT32_MAX)) return 'attempt is not an integer of 2 or more';
   return null;
 }
 
@@ -97,7 +110,7 @@ export function assignmentSigningBytes(doc: AssignmentDocument, keyId: string): 
   const shape = assignmentShapeError(doc);
   if (shape !== null) throw new RangeError(`assignment cannot be signed: ${shape}`);
   const p = doc.package;
-  return new CanonicalWriter()
+  const writer = new CanonicalWriter()
     .raw(ASSIGNMENT_DOMAIN)
     .string(keyId)
     .string(doc.taskId)
@@ -113,8 +126,10 @@ export function assignmentSigningBytes(doc: AssignmentDocument, keyId: string): 
     .time(doc.issuedAt)
     .time(doc.notBefore)
     .time(doc.expiresAt)
-    .strings(doc.retiredKeyIds)
-    .bytes();
+    .strings(doc.retiredKeyIds);
+  // Only after a retry: a first attempt's bytes are those that agents before retries verify.
+  if (doc.attempt !== undefined) writer.u32(doc.attempt);
+  return writer.bytes();
 }
 
 export function signAssignment(doc: AssignmentDocument, key: SigningKeyPair): Signed<AssignmentDocument> {
@@ -127,6 +142,31 @@ export function verifyAssignmentSignature(signed: Signed<AssignmentDocument>, pu
   if (assignmentShapeError(signed.value) !== null) return false;
   if (signed.keyId !== keyIdOf(publicKey)) return false;
   return verify(null, assignmentSigningBytes(signed.value, signed.keyId), publicKey, Buffer.from(signed.signature));
+}
+
+/**
+ * The exact bytes a cancellation's signature covers, encoded as an assignment's are, under a domain
+ * tag of its own: neither can be made to pass for the other.
+ */
+export function cancellationSigningBytes(doc: CancellationDocument, keyId: string): Buffer {
+  if (!Number.isFinite(Date.parse(doc.issuedAt))) throw new RangeError('cancellation cannot be signed: issuedAt is not a time');
+  return new CanonicalWriter().raw(CANCELLATION_DOMAIN).string(keyId).string(doc.taskId).string(doc.deviceId).time(doc.issuedAt).strings(doc.retiredKeyIds).bytes();
+}
+
+export function signCancellation(doc: CancellationDocument, key: SigningKeyPair): Signed<CancellationDocument> {
+  const signature = sign(null, cancellationSigningBytes(doc, key.keyId), key.privateKey);
+  return { value: doc, keyId: key.keyId, signature: new Uint8Array(signature) };
+}
+
+/** True when `publicKey` is the key the cancellation names and its signature covers the document as it is. */
+export function verifyCancellationSignature(signed: Signed<CancellationDocument>, publicKey: KeyObject): boolean {
+  if (!Number.isFinite(Date.parse(signed.value.issuedAt))) return false;
+  if (signed.keyId !== keyIdOf(publicKey)) return false;
+  try {
+    return verify(null, cancellationSigningBytes(signed.value, signed.keyId), publicKey, Buffer.from(signed.signature));
+  } catch {
+    return false;
+  }
 }
 
 /** The bytes an endorsement's signature covers (same encoding as an assignment's). */
@@ -177,8 +217,8 @@ export function verifyEndorsement(e: KeyEndorsement, signerPublicKey: KeyObject)
   }
 }
 
-/** Builds canonical bytes field by field; every write is fixed-width or length-prefixed. */
-class CanonicalWriter {
+/** Builds canonical bytes field by field; every write is fixed-width or length-prefixed (shared by every signed document). */
+export class CanonicalWriter {
   private readonly parts: Buffer[] = [];
 
   raw(bytes: Uint8Array): this {

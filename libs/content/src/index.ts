@@ -3,3 +3,4 @@ export * from './block-hasher';
 export * from './assignment';
 export * from './wire';
 export * from './download-token';
+export * from './content-deletions';

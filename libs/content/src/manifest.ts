@@ -3,8 +3,9 @@ import { createHash, createPrivateKey, createPublicKey, sign, verify, KeyObject,
 /**
  * Block size of every package manifest: 1 MiB.
  * A 2 GiB package has 2,048 blocks, so its manifest (32 bytes a block) stays near 64 KiB and fits one
- * NATS message (default max payload 1 MiB) with room to spare up to 16 GiB images; a block lost on the
- * LAN costs at most 1 MiB to fetch again from a peer.
+ * NATS message (default max payload 1 MiB); past 20 GiB a manifest travels in pages
+ * (`MANIFEST_PAGE_BLOCKS`, `assembleManifestPages`). A block lost on the LAN costs at most 1 MiB to
+ * fetch again from a peer.
  */
 export const MANIFEST_BLOCK_SIZE = 1024 * 1024;
 export const SHA256_BYTES = 32;

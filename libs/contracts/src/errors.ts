@@ -25,6 +25,8 @@ export const ErrorCode = {
   PackageNotFound: 'TASKS.PACKAGE_NOT_FOUND',
   PackageNotReady: 'TASKS.PACKAGE_NOT_READY',
   ContentMismatch: 'TASKS.CONTENT_MISMATCH',
+  /** A package that a task not yet completed (scheduled or active) uses: it cannot be deleted until the task ends. */
+  PackageInUse: 'TASKS.PACKAGE_IN_USE',
   ProfileNotFound: 'TASKS.PROFILE_NOT_FOUND',
   TaskNotFound: 'TASKS.TASK_NOT_FOUND',
   NoTargets: 'TASKS.NO_TARGETS',
@@ -32,6 +34,12 @@ export const ErrorCode = {
   SigningKeyNotFound: 'TASKS.SIGNING_KEY_NOT_FOUND',
   /** Only a `retiring` key can be retired: the active key must first be replaced by a rotation. */
   SigningKeyNotRetiring: 'TASKS.SIGNING_KEY_NOT_RETIRING',
+  /** Cancel of a task that is already over (`completed` or `cancelled`): nothing is left to stop. */
+  TaskFinished: 'TASKS.TASK_FINISHED',
+  /** Retry of a cancelled task: cancellation is final, create a new task instead. */
+  TaskCancelled: 'TASKS.TASK_CANCELLED',
+  /** Retry with no device to retry: none failed, or a device named in the request is not in `failed`. */
+  NothingToRetry: 'TASKS.NOTHING_TO_RETRY',
   DeviceNotFound: 'INVENTORY.DEVICE_NOT_FOUND',
   /**
    * A device whose agent reports a version outside the range the control plane supports
@@ -46,6 +54,12 @@ export const ErrorCode = {
   RangeNotSatisfiable: 'ORIGIN.RANGE_NOT_SATISFIABLE',
   /** A download without a valid download token for that content (missing, forged, expired, or for other content). */
   DownloadUnauthorized: 'ORIGIN.DOWNLOAD_UNAUTHORIZED',
+  /** No resumable upload with this ID: never created, finished, or expired and cleaned up. */
+  UploadNotFound: 'ORIGIN.UPLOAD_NOT_FOUND',
+  /** A chunk sent at another offset than the upload's current one; the answer carries the current offset. */
+  UploadOffsetMismatch: 'ORIGIN.UPLOAD_OFFSET_MISMATCH',
+  /** Another request is writing to this upload right now: one writer at a time. */
+  UploadBusy: 'ORIGIN.UPLOAD_BUSY',
   /** A license key that is malformed, fails its signature (tampered, or signed by another key) or holds an invalid payload. */
   LicenseInvalid: 'LICENSING.LICENSE_INVALID',
   /** A license key past its expiry; or a seat asked for while the installed license has expired. */

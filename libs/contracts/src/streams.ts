@@ -1,4 +1,4 @@
-import { SubjectBase } from './subjects';
+import { DEVICE_COMMANDS_PREFIX, SubjectBase } from './subjects';
 
 /**
  * JetStream streams and durable consumers: what must not be lost.
@@ -56,7 +56,9 @@ export const Streams = {
   },
   taskAssignments: {
     name: 'TASK_ASSIGNMENTS',
-    subjects: [`${SubjectBase.taskAssigned}.>`],
+    // Every command to a device (assignments, and the cancellations that travel with them), so an
+    // agent replays both in order through one consumer (whose filter must lie within one subject).
+    subjects: [`${DEVICE_COMMANDS_PREFIX}.>`],
     // An agent that was offline for up to 30 days still finds its assignments when it returns.
     maxAgeSeconds: 30 * DAY,
     duplicateWindowSeconds: 120,

@@ -35,10 +35,28 @@ export function deviceInboxPrefix(deviceId: string): string {
   return `_INBOX.device.${deviceId}`;
 }
 
+/**
+ * What every command to one device from the tasks service starts with (`SubjectBase.taskAssigned`,
+ * `SubjectBase.taskCancel`): the TASK_ASSIGNMENTS stream keeps everything under it.
+ */
+export const DEVICE_COMMANDS_PREFIX = 'tasks.cmd.device';
+
+/**
+ * Every command to one device (assignments, cancellations), every version: what an agent subscribes
+ * to and replays, through one consumer, so that a cancellation is always seen after the assignment
+ * it cancels. A device's permissions allow this filter for its own ID only.
+ */
+export function deviceCommandsFilter(deviceId: string): string {
+  if (!idSchema.safeParse(deviceId).success) throw new Error(`device ID "${deviceId}" cannot be a subject token`);
+  return `${DEVICE_COMMANDS_PREFIX}.*.*.${deviceId}`;
+}
+
 /** Subject bases (without version). */
 export const SubjectBase = {
   inventoryScanSubmitted: 'inventory.evt.scan.submitted',
   taskAssigned: 'tasks.cmd.device.assign',
+  /** A signed cancellation of a task for one device; the last token names the device. In TASK_ASSIGNMENTS. */
+  taskCancel: 'tasks.cmd.device.cancel',
   deviceStatusReported: 'tasks.evt.device-status.reported',
   settingsChanged: 'tasks.evt.settings.changed',
   deadLettered: 'system.evt.message.dead-lettered',
@@ -52,6 +70,10 @@ export const SubjectBase = {
   taskCompleted: 'tasks.evt.task.completed',
   /** A target of a task failed (a final state, with its reason). Through the tasks outbox. */
   deviceTaskFailed: 'tasks.evt.device-task.failed',
+  /** A task's status or counts changed (live updates, core NATS only); the last token names the task. */
+  taskChanged: 'tasks.evt.task.changed',
+  /** A target's state or bytes changed in a task (live updates, core NATS only); the last token names the task. */
+  deviceTaskChanged: 'tasks.evt.device-task.changed',
   /** The gateway's audit record of a state-changing API request; the last token names the actor. */
   auditRecorded: 'gateway.evt.audit.recorded',
   /** A new topology version was stored (one subject for the fleet). */

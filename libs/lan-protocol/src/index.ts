@@ -8,12 +8,14 @@ export * from './protocol/packets';
 export * from './core/block-layout';
 export * from './core/election';
 export * from './core/fec';
+export * from './core/lan-session';
 export * from './core/gf256';
 export * from './core/gf256-simd';
 export * from './core/receiver-session';
 export * from './core/repair';
 export * from './core/sender-session';
 export * from './core/seeded-random';
+export * from './core/session-deadline';
 // Packet authentication under a task's LAN key (HMAC-SHA-256 from node:crypto).
 export * from './auth/packet-auth';
 // Claim proofs: tickets from the control plane and the claimant's signature (Ed25519 from node:crypto).

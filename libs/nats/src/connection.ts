@@ -34,12 +34,23 @@ export function natsAuthenticator(auth: { credsFile?: string; jwt?: string; seed
 }
 
 /**
+ * The servers of a NATS_URL setting as a list: one URL, or a comma-separated list of a cluster's
+ * nodes (`nats://n1:4222,nats://n2:4222`), blanks ignored. The client connects to one of them
+ * and moves to another when that one goes away.
+ */
+export function natsServers(servers: string | string[]): string[] {
+  const list = (Array.isArray(servers) ? servers : [servers]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
+  if (list.length === 0) throw new Error('no NATS server given (NATS_URL is empty)');
+  return list;
+}
+
+/**
  * Connects with unlimited reconnects: a service or agent outlives any NATS outage and resumes
  * (core subscriptions are re-established by the client; JetStream consumers by their loops).
  */
 export async function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
   const nc = await connect({
-    servers: options.servers,
+    servers: natsServers(options.servers),
     name: options.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 1000,

@@ -12,10 +12,20 @@ export interface EnsureStreamsResult {
   unchanged: string[];
 }
 
+/** How streams are kept on the server: deployment settings, not part of a stream's contract. */
+export interface StreamPlacement {
+  /**
+   * Copies of each stream on a JetStream cluster (1 on a single server; 3 on a 3-node core
+   * cluster, so that losing a node loses nothing). Consumers follow their stream's count.
+   */
+  replicas?: number;
+}
+
 /** The server-side configuration of a stream definition (what `ensureStreams` creates or updates to). */
-export function streamConfigOf(def: StreamDefinition) {
+export function streamConfigOf(def: StreamDefinition, placement: StreamPlacement = {}) {
   return {
     name: def.name,
+    num_replicas: placement.replicas ?? 1,
     subjects: def.subjects,
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
@@ -46,13 +56,15 @@ function differences(desired: ReturnType<typeof streamConfigOf>, current: Partia
  * new per-subject limit is applied to the messages already stored too: servers before 2.10 apply
  * one that replaces "no limit" only as each subject gets its next message (and a device that gets
  * none would keep its excess for the stream's whole retention), so subjects over it are purged
- * down to it here, once, keeping their newest messages.
+ * down to it here, once, keeping their newest messages. A new replica count is applied the same
+ * way: a stream made on one server grows to three copies when the cluster's services restart with
+ * `JETSTREAM_REPLICAS=3`.
  */
-export async function ensureStreams(nc: NatsConnection, streams: StreamDefinition[]): Promise<EnsureStreamsResult> {
+export async function ensureStreams(nc: NatsConnection, streams: StreamDefinition[], placement: StreamPlacement = {}): Promise<EnsureStreamsResult> {
   const jsm = await nc.jetstreamManager();
   const result: EnsureStreamsResult = { created: [], updated: [], unchanged: [] };
   for (const def of streams) {
-    const config = streamConfigOf(def);
+    const config = streamConfigOf(def, placement);
     try {
       const info = await jsm.streams.info(def.name);
       const changed = differences(config, info.config);

@@ -1,7 +1,7 @@
 import { DynamicModule, INestApplication, INestMicroservice, LoggerService } from '@nestjs/common';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { Logger } from '@fleetcast/telemetry';
-import { NatsConnection, natsAuthenticator } from '@fleetcast/nats';
+import { NatsConnection, natsAuthenticator, natsServers } from '@fleetcast/nats';
 import { readFileSync } from 'node:fs';
 import type { HttpTls } from './config';
 import { ContractDeserializer, ContractSerializer } from './nats-transport';
@@ -62,7 +62,7 @@ export async function startService(options: StartServiceOptions): Promise<INestA
     const ms = app.connectMicroservice<MicroserviceOptions>({
       transport: Transport.NATS,
       options: {
-        servers: options.rpc.natsUrl,
+        servers: natsServers(options.rpc.natsUrl),
         queue: options.rpc.queue,
         name: `fleetcast-${options.service}-rpc`,
         maxReconnectAttempts: -1,

@@ -26,7 +26,10 @@ const bool = z
 
 /** Variables every service shares. */
 export const baseEnvSchema = z.object({
-  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  /** One NATS URL, or a cluster's nodes separated by commas (the client moves between them). */
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** Copies of each JetStream stream: 1 on a single server, 3 on a 3-node core cluster (docs/scaling.md). */
+  JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** The service's NATS user credentials (a creds file); needed when the server runs in operator mode. */
   NATS_CREDS_FILE: z.string().min(1).optional(),
   /** CA certificate (PEM) that signed the NATS server's TLS certificate: the connection then requires TLS. */

@@ -31,7 +31,15 @@ const HTTP_STATUS_BY_CODE = {
   [ErrorCode.Conflict]: 409,
   [ErrorCode.PackageNotReady]: 409,
   [ErrorCode.ContentMismatch]: 409,
+  [ErrorCode.PackageInUse]: 409,
+  [ErrorCode.UploadOffsetMismatch]: 409,
+  [ErrorCode.UploadBusy]: 409,
+  [ErrorCode.UploadNotFound]: 404,
   [ErrorCode.SigningKeyNotRetiring]: 409,
+  // The task's state, not the request, is in the way.
+  [ErrorCode.TaskFinished]: 409,
+  [ErrorCode.TaskCancelled]: 409,
+  [ErrorCode.NothingToRetry]: 409,
   // The device's agent, not the request, is in the way: the state of the resource, like a package not ready.
   [ErrorCode.AgentUnsupportedVersion]: 409,
   [ErrorCode.PayloadTooLarge]: 413,

@@ -139,7 +139,7 @@ interface ServedBytes {
 }
 
 /** The device states after which nothing more happens (the contract's terminal states). */
-const TERMINAL = ['succeeded', 'failed'];
+const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 /** Half a second: progress is visible without the polling loading the 2-core machine it measures. */
 const POLL_MS = 500;
 /** Prints the progress at least this often even when no device changed state. */

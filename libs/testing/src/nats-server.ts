@@ -59,6 +59,8 @@ export interface NatsServer {
   /** JetStream's store; kept across `halt`/`start`, removed by `stop`. */
   readonly storeDir: string;
   readonly running: boolean;
+  /** The server process's ID while it runs (for its resident memory in benchmarks). */
+  readonly pid: number | undefined;
   /** The server's trust chain; null for an open server. */
   readonly trust: TestTrust | null;
   /** Connection options of an unrestricted user (with no credentials on an open server). */
@@ -172,7 +174,8 @@ async function makeTrust(root: string): Promise<{ confFile: string; dir: string 
   return { confFile, dir };
 }
 
-class LocalNatsServer implements NatsServer {
+/** One nats-server process; `startNatsServer` and `startNatsCluster` make them. */
+export class LocalNatsServer implements NatsServer {
   readonly url: string;
   readonly trust: TestTrust | null;
   readonly storeDir: string;
@@ -207,6 +210,10 @@ class LocalNatsServer implements NatsServer {
 
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   adminConnectOptions(): Pick<ConnectionOptions, 'servers' | 'authenticator' | 'tls'> {

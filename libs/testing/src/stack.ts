@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'nats';
 import { TasksRpc } from '@fleetcast/contracts';
-import { natsAuthenticator, RpcClient } from '@fleetcast/nats';
+import { natsAuthenticator, natsServers, RpcClient } from '@fleetcast/nats';
 import { createDeviceKey, formatCreds, issueDeviceUserJwt, readTrustDir, TRUST_FILES, userIssuerOf } from '@fleetcast/trust';
 import { freePort } from './free-port';
 import { NodeProcess, spawnNodeProcess } from './node-process';
@@ -226,7 +226,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<N
 /** Runs RPC calls as the trust directory's unrestricted user, or without credentials on an open server (a trusted setup step of a harness). */
 export async function adminCall<T>(natsUrl: string, trustDir: string | undefined, fn: (rpc: RpcClient) => Promise<T>): Promise<T> {
   const authenticator = trustDir === undefined ? undefined : natsAuthenticator({ credsFile: join(trustDir, TRUST_FILES.adminCreds) });
-  const nc = await connect({ servers: natsUrl, authenticator });
+  const nc = await connect({ servers: natsServers(natsUrl), authenticator });
   try {
     return await fn(new RpcClient(nc));
   } finally {

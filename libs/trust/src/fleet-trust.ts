@@ -2,7 +2,7 @@ import { createAccount, createOperator, createUser, fromPublic, fromSeed, KeyPai
 import { Algorithms, decode, encodeAccount, encodeOperator, encodeUser, fmtCreds } from 'nats-jwt';
 import type { Account, ClaimsData } from 'nats-jwt/lib/types';
 import { useNativeEd25519 } from './native-ed25519';
-import { devicePermissions, servicePermissions, ServiceRole, SubjectPermissions } from './permissions';
+import { branchLeafPermissions, branchLeafSystemPermissions, devicePermissions, servicePermissions, ServiceRole, SubjectPermissions } from './permissions';
 
 // Every signature of the trust chain (JWTs, keys) with Node's native Ed25519: see native-ed25519.ts.
 useNativeEd25519();
@@ -139,7 +139,7 @@ async function issueUser(issuer: UserIssuer, name: string, userPublicKey: string
 }
 
 /** The issuer of a trust chain: its fleet account and that account's signing key. */
-export function userIssuerOf(trust: FleetTrust): UserIssuer {
+export function userIssuerOf(trust: Pick<FleetTrust, 'fleetAccount'>): UserIssuer {
   return { accountPublicKey: publicKeyOf(trust.fleetAccount.seed), signingSeed: trust.fleetAccount.signingSeed };
 }
 
@@ -158,6 +158,27 @@ export async function issueAdminCreds(trust: FleetTrust, name = 'admin'): Promis
   const user = createUser();
   const jwt = await issueUser(userIssuerOf(trust), name, user.getPublicKey(), { pub: { allow: ['>'] }, sub: { allow: ['>'] } }, ['fleetcast:admin']);
   return dec.decode(fmtCreds(jwt, user));
+}
+
+/**
+ * Credentials of a branch leaf node's two links to the core (docs/scaling.md): one in the fleet
+ * account that may carry what any device may (`branchLeafPermissions`), and one in the system
+ * account that only learns account updates, so that a device retired at the core is cut off at its
+ * branch too. A stolen branch server gives no more than its devices already had.
+ */
+export async function issueBranchLeafCreds(trust: Pick<FleetTrust, 'fleetAccount' | 'systemAccount'>, branch: string): Promise<{ fleet: string; system: string }> {
+  const fleetUser = createUser();
+  const fleetJwt = await issueUser(userIssuerOf(trust), `branch leaf ${branch}`, fleetUser.getPublicKey(), branchLeafPermissions(), ['fleetcast:branch-leaf', `branch:${branch.toLowerCase()}`]);
+  const systemUser = createUser();
+  const system = branchLeafSystemPermissions();
+  const systemJwt = await encodeUser(
+    `branch leaf ${branch} (system)`,
+    systemUser,
+    keyPairFromSeed(trust.systemAccount.seed),
+    { pub: { allow: system.pub.allow, deny: [] }, sub: { allow: system.sub.allow, deny: [] }, tags: ['fleetcast:branch-leaf', `branch:${branch.toLowerCase()}`] },
+    { algorithm: Algorithms.v2 },
+  );
+  return { fleet: dec.decode(fmtCreds(fleetJwt, fleetUser)), system: dec.decode(fmtCreds(systemJwt, systemUser)) };
 }
 
 /** A creds file's text for a user JWT and the seed that goes with it (a device writes its own). */

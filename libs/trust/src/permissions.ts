@@ -3,11 +3,14 @@ import {
   deviceInboxPrefix,
   DevicePlaced,
   DeviceStatusReported,
+  deviceCommandsFilter,
+  DeviceTaskChanged,
   InventoryScanSubmitted,
   SettingsChanged,
   Streams,
   SubjectBase,
   TaskAssigned,
+  TaskChanged,
   TasksDeviceRpc,
   TasksRpc,
   TopologyChanged,
@@ -34,6 +37,12 @@ export type ServiceRole = (typeof SERVICE_ROLES)[number];
 const anyVersion = (subject: string): string => subject.replace(/\.v\d+(\.|$)/, '.*$1');
 
 /**
+ * A JetStream API request, as a client connected to the core sends it (`$JS.API.<request>`) and as
+ * one behind a branch leaf node sends it, under the core's domain (`$JS.<domain>.API.<request>`).
+ */
+const jsApi = (request: string): string[] => [`$JS.API.${request}`, `$JS.*.API.${request}`];
+
+/**
  * A device may publish its own scans and status reports, ask the device-scoped queries for itself
  * (tasks' and its office's policy), and replay its own assignments through one consumer named after
  * it; it may subscribe to its own assignments, the settings broadcast, the topology-changed
@@ -43,7 +52,7 @@ const anyVersion = (subject: string): string => subject.replace(/\.v\d+(\.|$)/, 
 export function devicePermissions(deviceId: string): SubjectPermissions {
   const stream = Streams.taskAssignments.name;
   const consumer = assignmentReplayConsumerName(deviceId);
-  const jsConsumer = (action: string) => `$JS.API.CONSUMER.${action}.${stream}.${consumer}`;
+  const jsConsumer = (action: string) => `CONSUMER.${action}.${stream}.${consumer}`;
   return {
     pub: {
       allow: [
@@ -51,16 +60,20 @@ export function devicePermissions(deviceId: string): SubjectPermissions {
         anyVersion(DeviceStatusReported.subject(deviceId)),
         ...[...Object.values(TasksDeviceRpc), ...Object.values(TopologyDeviceRpc)].map((rpc) => anyVersion(rpc.subjectFor(deviceId))),
         // The client asks for the account's JetStream info before it uses the API.
-        '$JS.API.INFO',
-        // Named consumer creation carries the filter in the subject (server 2.9+): this device's assignments only.
-        `${jsConsumer('CREATE')}.${TaskAssigned.deviceFilter(deviceId)}`,
-        jsConsumer('INFO'),
-        jsConsumer('MSG.NEXT'),
-        jsConsumer('DELETE'),
+        ...jsApi('INFO'),
+        // Named consumer creation carries the filter in the subject (server 2.9+): this device's
+        // commands (assignments and cancellations) only; the assignments-only filter of agents
+        // from before cancellations stays allowed.
+        ...jsApi(`${jsConsumer('CREATE')}.${deviceCommandsFilter(deviceId)}`),
+        ...jsApi(`${jsConsumer('CREATE')}.${TaskAssigned.deviceFilter(deviceId)}`),
+        ...jsApi(jsConsumer('INFO')),
+        ...jsApi(jsConsumer('MSG.NEXT')),
+        ...jsApi(jsConsumer('DELETE')),
       ],
     },
     sub: {
       allow: [
+        deviceCommandsFilter(deviceId),
         TaskAssigned.deviceFilter(deviceId),
         anyVersion(SettingsChanged.subject()),
         anyVersion(TopologyChanged.subject()),
@@ -68,6 +81,50 @@ export function devicePermissions(deviceId: string): SubjectPermissions {
         `${deviceInboxPrefix(deviceId)}.>`,
       ],
     },
+  };
+}
+
+/** Stands in for a device ID while the branch leaf's permissions are derived from a device's. */
+const ANY_DEVICE = '__any_device__';
+
+/**
+ * A branch leaf node's link to the core (NATS leaf node, docs/scaling.md): it carries the traffic
+ * of every device of its branch, so it may do what any device may, and nothing else. It is a
+ * device's permissions widened over devices; each device behind the leaf is still held to its own
+ * subjects by the leaf server, which checks the device's own JWT.
+ *
+ * What the leaf may publish is also the interest the core sends it: a stream listens on
+ * `<base>.>`, and the core tells the leaf of that interest only if the leaf may publish all of it.
+ * So a published subject is cut before the token naming the device (and the version wildcard in
+ * front of it) and ends in `>`: `tasks.evt.device-status.reported.>`. A subscribed subject keeps
+ * its shape with the device token as `*`: `_INBOX.device.*.>`.
+ */
+export function branchLeafPermissions(): SubjectPermissions {
+  const tokensOf = (subject: string): string[] => subject.split('.');
+  const pubWiden = (subject: string): string => {
+    const tokens = tokensOf(subject);
+    let cut = tokens.findIndex((token) => token.includes(ANY_DEVICE));
+    if (cut < 0) return subject;
+    while (cut > 1 && tokens[cut - 1] === '*') cut--;
+    return [...tokens.slice(0, cut), '>'].join('.');
+  };
+  const subWiden = (subject: string): string =>
+    tokensOf(subject)
+      .map((token) => (token.includes(ANY_DEVICE) ? '*' : token))
+      .join('.');
+  const device = devicePermissions(ANY_DEVICE);
+  const unique = (subjects: string[], widen: (s: string) => string): string[] => [...new Set(subjects.map(widen))];
+  return { pub: { allow: unique(device.pub.allow, pubWiden) }, sub: { allow: unique(device.sub.allow, subWiden) } };
+}
+
+/**
+ * The leaf's link in the system account: what a server's account resolver needs to learn account
+ * updates (a retired device's revocation) from the core, and nothing of the core's administration.
+ */
+export function branchLeafSystemPermissions(): SubjectPermissions {
+  return {
+    pub: { allow: ['$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP', '$SYS.REQ.CLAIMS.LOOKUP', '_INBOX.>'] },
+    sub: { allow: ['$SYS.REQ.CLAIMS.UPDATE', '$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE', '_INBOX.>'] },
   };
 }
 
@@ -83,7 +140,7 @@ const webhooksRequests = [...new Set(Object.values(WebhooksRpc).map((rpc) => rpc
 /**
  * Each service serves its own domain and calls only what it uses. The origin alone may attach
  * content to a package (so the tasks service signs manifests only over hashes the origin computed),
- * and no service but tasks may publish assignments.
+ * and no service but tasks may publish assignments or cancellations.
  */
 export function servicePermissions(role: ServiceRole): SubjectPermissions {
   const own: Record<ServiceRole, { pub: string[]; sub: string[]; denyPub?: string[] }> = {
@@ -98,8 +155,10 @@ export function servicePermissions(role: ServiceRole): SubjectPermissions {
     gateway: {
       // The audit log's records: the gateway alone writes them.
       pub: ['tasks.cmd.>', 'tasks.qry.>', 'inventory.qry.>', 'licensing.cmd.>', 'licensing.qry.>', ...topologyRequests, ...webhooksRequests, `${SubjectBase.auditRecorded}.>`],
-      sub: [],
-      denyPub: [`${SubjectBase.taskAssigned}.>`],
+      // Live task updates for the event stream (`GET /v1/events`).
+      sub: [anyVersion(TaskChanged.allTasks()), anyVersion(DeviceTaskChanged.allTasks())],
+      // Commands to devices (assignments, cancellations) come from the tasks service alone.
+      denyPub: [`${SubjectBase.taskAssigned}.>`, `${SubjectBase.taskCancel}.>`],
     },
     // Activation reads the topology and uploads a generated one when none exists.
     licensing: { pub: ['licensing.>', 'tasks.qry.>', 'inventory.qry.>', ...topologyRequests], sub: ['licensing.>'] },

@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createFleetTrust, FleetTrust, issueAdminCreds, issueServiceCreds, publicKeyOf } from './fleet-trust';
+import { createFleetTrust, FleetTrust, issueAdminCreds, issueBranchLeafCreds, issueServiceCreds, publicKeyOf } from './fleet-trust';
 import { SERVICE_ROLES } from './permissions';
 
 /**
@@ -28,6 +28,9 @@ export const TRUST_FILES = {
   systemCreds: 'creds/system.creds',
   adminCreds: 'creds/admin.creds',
   serviceCreds: (role: string) => `creds/${role}.creds`,
+  /** A branch leaf node's links to the core (fleet and system account), for any branch. */
+  branchLeafCreds: 'creds/branch-leaf.creds',
+  branchLeafSystemCreds: 'creds/branch-leaf-system.creds',
 } as const;
 
 /**
@@ -61,6 +64,31 @@ export function natsAuthConfig(trust: Pick<FleetTrust, 'operator' | 'systemAccou
   ].join('\n');
 }
 
+/**
+ * A branch leaf node's settings (docs/scaling.md): the same operator-mode trust as the core (its
+ * devices connect with their own JWTs, checked here), no JetStream of its own (its devices' stream
+ * traffic goes to the core's), and two links to the core's leaf port: the fleet account's, which
+ * carries the devices' traffic, and the system account's, over which revocations arrive.
+ */
+export function natsLeafConfig(
+  trust: Pick<FleetTrust, 'operator' | 'systemAccount' | 'fleetAccount'>,
+  options: { resolverDir: string; coreLeafUrls: string[]; fleetCredsFile: string; systemCredsFile: string },
+): string {
+  const urls = JSON.stringify(options.coreLeafUrls);
+  return [
+    natsAuthConfig(trust, options.resolverDir),
+    'leafnodes {',
+    '  # Seconds between attempts while the WAN is down; the devices stay connected to this server meanwhile.',
+    '  reconnect: 2',
+    '  remotes: [',
+    `    { urls: ${urls}, credentials: ${JSON.stringify(options.fleetCredsFile)}, account: ${publicKeyOf(trust.fleetAccount.seed)} }`,
+    `    { urls: ${urls}, credentials: ${JSON.stringify(options.systemCredsFile)}, account: ${publicKeyOf(trust.systemAccount.seed)} }`,
+    '  ]',
+    '}',
+    '',
+  ].join('\n');
+}
+
 async function writeSecret(path: string, text: string): Promise<void> {
   await writeFile(path, text, { mode: 0o600 });
   await chmod(path, 0o600);
@@ -86,6 +114,9 @@ export async function writeTrustDir(dir: string, options: { resolverDir: string;
   await writeSecret(join(dir, f.systemCreds), trust.systemUserCreds);
   await writeSecret(join(dir, f.adminCreds), await issueAdminCreds(trust));
   for (const role of SERVICE_ROLES) await writeSecret(join(dir, f.serviceCreds(role)), await issueServiceCreds(trust, role));
+  const leaf = await issueBranchLeafCreds(trust, 'branch');
+  await writeSecret(join(dir, f.branchLeafCreds), leaf.fleet);
+  await writeSecret(join(dir, f.branchLeafSystemCreds), leaf.system);
   return trust;
 }
 

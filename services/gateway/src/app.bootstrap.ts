@@ -35,7 +35,7 @@ export function startGateway(config: GatewayConfig, logger: Logger, telemetry?: 
     rawBody: true,
     beforeListen: async (app) => {
       // The audit log's stream must exist before the first request is answered, or its record has nowhere to go.
-      const streams = await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.auditLog]);
+      const streams = await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.auditLog], { replicas: config.jetstreamReplicas });
       if (streams.created.length > 0 || streams.updated.length > 0) logger.info(streams, 'JetStream streams updated to their definitions');
       app.get(ApiDocsService).build(app);
       // Nothing gains from announcing the framework to every client.

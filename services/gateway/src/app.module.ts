@@ -13,6 +13,7 @@ import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
 import { DevicesModule } from './devices/devices.module';
 import { DocsModule } from './docs/docs.module';
 import { EnrollmentModule } from './enrollment/enrollment.module';
+import { EventsModule } from './events/events.module';
 import { LicenseModule } from './license/license.module';
 import { PackagesModule } from './packages/packages.module';
 import { PlansModule } from './plans/plans.module';
@@ -39,6 +40,7 @@ export class AppModule implements NestModule {
         PackagesModule,
         ProfilesModule,
         TasksModule,
+        EventsModule,
         DevicesModule,
         EnrollmentModule,
         LicenseModule,
@@ -60,11 +62,15 @@ export class AppModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     // First: it gives every request its ID and resolves its token, which the others use.
     consumer.apply(AuditMiddleware, RequestLogMiddleware).forRoutes('*');
-    // The upload keeps its raw stream: it is piped to the origin, never parsed or buffered.
+    // Uploads (whole, or a chunk of a resumable one) keep their raw stream: piped to the origin, never parsed or buffered.
     // A topology upload is JSON or YAML by its Content-Type: read by a middleware of its own.
     consumer
       .apply(JsonBodyMiddleware)
-      .exclude({ path: 'v1/packages/:id/content', method: RequestMethod.PUT }, { path: 'v1/topology', method: RequestMethod.POST })
+      .exclude(
+        { path: 'v1/packages/:id/content', method: RequestMethod.PUT },
+        { path: 'v1/uploads/:id', method: RequestMethod.PATCH },
+        { path: 'v1/topology', method: RequestMethod.POST },
+      )
       .forRoutes('*');
     consumer.apply(TopologyBodyMiddleware).forRoutes({ path: 'v1/topology', method: RequestMethod.POST });
   }

@@ -409,7 +409,7 @@ describe('gateway', () => {
       assert.equal(empty.body.code, ErrorCode.PackageNotReady);
       const ready = await api().get('/v1/packages/pkg-ready/manifest').set('authorization', auth).expect(200);
       assert.equal(ready.body.keyId, 'k1');
-      assert.deepEqual(manifests.calls, [{ contentId }]);
+      assert.deepEqual(manifests.calls, [{ contentId, fromBlock: 0 }]);
     });
   });
 

@@ -34,7 +34,7 @@ export function startInventory(config: InventoryConfig, logger: Logger, telemetr
         if (applied.length > 0) logger.info({ applied }, 'migrations applied');
       }
       await app.get(DevicesService).reevaluateAgentVersions();
-      const streams = await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.inventoryScans, Streams.deadLetters]);
+      const streams = await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.inventoryScans, Streams.deadLetters], { replicas: config.JETSTREAM_REPLICAS });
       if (streams.updated.length > 0) logger.info({ updated: streams.updated }, 'JetStream streams updated to their definitions');
       await app.get(ScanIngestConsumer).start();
     },

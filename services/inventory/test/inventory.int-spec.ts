@@ -10,6 +10,7 @@ import {
   ErrorCode,
   FleetcastError,
   InventoryRpc,
+  RESOLVE_PAGE_DEVICES,
   InventoryScanSubmitted,
   rpcReplySchema,
   SubjectBase,
@@ -230,6 +231,26 @@ describe('inventory: ingestion and queries', { timeout: SUITE_TIMEOUT_MS }, () =
     assert.equal(resolved.bySubnet.length, 30);
     assert.deepEqual(resolved.bySubnet[0], { subnet: '10.30.0.0/24', deviceIds: devices.filter((_, i) => i % 30 === 0) });
     assert.equal(resolved.bySubnet[29]!.subnet, '10.30.29.0/24');
+
+    // The same fleet a page at a time: a query read in ID order, each page within its limit.
+    const subnetDevices = devices.filter((_, i) => i % 30 === 7).sort();
+    const paged: string[] = [];
+    let after: string | undefined;
+    let pages = 0;
+    do {
+      const page = await env.rpc.call(InventoryRpc.resolveTargetsPage, { query: { subnet: '10.30.7.0/24' }, limit: 30, ...(after ? { after } : {}) });
+      assert.ok(page.devices.length <= 30);
+      paged.push(...page.devices.map((d) => d.deviceId));
+      after = page.next ?? undefined;
+      pages++;
+    } while (after !== undefined);
+    assert.deepEqual(paged, subnetDevices, 'every matching device once, in ID order');
+    assert.equal(pages, Math.ceil(subnetDevices.length / 30));
+    const explicitPage = await env.rpc.call(InventoryRpc.resolveTargetsPage, { deviceIds: ['nobody-1', devices[0]!] });
+    assert.deepEqual(explicitPage.devices.map((d) => [d.deviceId, d.known]), [['nobody-1', false], [devices[0], true]]);
+    assert.equal(explicitPage.next, null);
+    await assert.rejects(env.rpc.call(InventoryRpc.resolveTargetsPage, { deviceIds: ids.slice(0, RESOLVE_PAGE_DEVICES + 1) }), (e: FleetcastError) => e.code === ErrorCode.ContractInvalid && /deviceIds/.test(e.message));
+    await assert.rejects(env.rpc.call(InventoryRpc.resolveTargetsPage, { deviceIds: ['a'], query: {} }), (e: FleetcastError) => e.code === ErrorCode.ContractInvalid && /either deviceIds or query/.test(e.message));
   });
 
   it('dead-letters malformed, invalid, unstorable and wrong-version scans and goes on ingesting', async () => {

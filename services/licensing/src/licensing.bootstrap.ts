@@ -33,7 +33,7 @@ export function startLicensing(config: LicensingConfig, logger: Logger, telemetr
         const applied = await runMigrations(app.get(DataSource), LICENSING_SCHEMA);
         if (applied.length > 0) logger.info({ applied }, 'migrations applied');
       }
-      await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.licensingEvents]);
+      await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.licensingEvents], { replicas: config.JETSTREAM_REPLICAS });
       app.get(LicensingOutbox).start();
       await app.get(LicenseService).installFromConfig();
       app.get(LicenseExpiryWatcher).start();

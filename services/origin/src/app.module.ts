@@ -4,6 +4,7 @@ import type { Logger } from '@fleetcast/telemetry';
 import { ORIGIN_CONFIG, OriginConfig } from './config/origin.config';
 import { ContentModule } from './content/content.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { UploadsModule } from './uploads/uploads.module';
 
 /**
  * The content origin. Takes its configuration as a value, so tests build it with their own store.
@@ -16,7 +17,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [PlatformModule.forRoot({ service: 'origin', logger, telemetry }), MetricsModule, ContentModule],
+      imports: [PlatformModule.forRoot({ service: 'origin', logger, telemetry }), MetricsModule, ContentModule, UploadsModule],
       providers: [{ provide: ORIGIN_CONFIG, useValue: config }],
       exports: [ORIGIN_CONFIG],
     };

@@ -16,7 +16,8 @@ import {
   ErrorCode,
   FleetcastError,
   InventoryRpc,
-  ResolvedTargets,
+  MANIFEST_PAGE_BLOCKS,
+  ResolvedTargetsPage,
   RpcReply,
   SettingsChanged,
   Streams,
@@ -24,7 +25,7 @@ import {
   TasksDeviceRpc,
   TasksRpc,
 } from '@fleetcast/contracts';
-import { fromWire, publicKeyFromDer, verifyManifestSignature } from '@fleetcast/content';
+import { assembleManifestPages, fromWire, publicKeyFromDer, verifyContentDeletionsSignature, verifyManifestSignature } from '@fleetcast/content';
 import { createClaimSigner, createClaimVerifier, createPacketTagger, decodePacket, encodePacket, rawPublicKeyOf, senderIdOf, sessionIdOf } from '@fleetcast/lan-protocol';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
 import { OriginStub } from './origin-stub';
@@ -129,6 +130,30 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
       rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: origin.add(randomBytes(10)).contentId }),
       (e: FleetcastError) => e.code === ErrorCode.ContentMismatch,
     );
+  });
+
+  test("a 100 GiB package's manifest comes in pages under NATS's payload limit and verifies whole", async () => {
+    // 102,400 blocks: 3.2 MiB of hashes, three times what one NATS message may carry.
+    const size = 100 * 1024 * 1024 * 1024;
+    const blockHashes = randomBytes((size / 1048576) * 32);
+    const contentId = randomBytes(32).toString('hex');
+    origin.describe({ contentId, size, blockSize: 1048576, blockHashes: blockHashes.toString('base64') });
+    const pkg = await rpc.call(TasksRpc.createPackage, { name: 'os-image', version: '24.04', platform: 'linux', installCommand: '/bin/true' });
+    await rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId });
+    const pageSizes: number[] = [];
+    const signed = await assembleManifestPages(async (fromBlock) => {
+      const reply = await nc.request(TasksRpc.getManifest.subject, encodeJson({ contentId, fromBlock }), { timeout: 10_000 });
+      pageSizes.push(reply.data.length);
+      return rpc.call(TasksRpc.getManifest, { contentId, fromBlock });
+    });
+    assert.equal(pageSizes.length, Math.ceil(102_400 / MANIFEST_PAGE_BLOCKS));
+    assert.ok(pageSizes.every((bytes) => bytes < 1024 * 1024), `every page under 1 MiB: ${pageSizes.join(', ')} bytes`);
+    const key = await rpc.call(TasksRpc.getSigningKey, {});
+    assert.ok(verifyManifestSignature(signed, publicKeyFromDer(Buffer.from(key.publicKeyDer, 'base64'))), 'the pages put together carry the whole signature');
+    assert.deepEqual(Buffer.from(signed.value.blockHashes), blockHashes);
+    // A page asked past the end is an empty last page, not an error or a loop.
+    const past = await rpc.call(TasksRpc.getManifest, { contentId, fromBlock: 1_000_000 });
+    assert.deepEqual([past.blockHashes, past.fromBlock, past.nextBlock], ['', 102_400, null]);
   });
 
   test('an inconsistent manifest and bad bodies are refused with codes that name the problem', async () => {
@@ -362,14 +387,14 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
     const reason = 'agent 0.0.9 is outside the supported range >=0.1.0 <1.0.0; upgrade the agent';
     const excluded = { code: ErrorCode.AgentUnsupportedVersion, message: reason };
     // The inventory, standing in: it resolves every target set to one supported and one excluded device.
-    const resolved: ResolvedTargets = {
+    const resolved: ResolvedTargetsPage = {
       devices: [
         { deviceId: 'uv-ok', subnet, known: true },
         { deviceId: 'uv-old', subnet, known: true, excluded },
       ],
-      bySubnet: [{ subnet, deviceIds: ['uv-ok'] }],
+      next: null,
     };
-    const inventory = nc.subscribe(InventoryRpc.resolveTargets.subject, {
+    const inventory = nc.subscribe(InventoryRpc.resolveTargetsPage.subject, {
       callback: (error, msg) => {
         if (!error) msg.respond(encodeJson({ ok: true, data: resolved } satisfies RpcReply));
       },
@@ -409,7 +434,6 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
 
       // Every target excluded: nothing to send, nothing to wait for.
       resolved.devices = [{ deviceId: 'uv-old', subnet, known: true, excluded }];
-      resolved.bySubnet = [];
       const none = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: ['uv-old'] } });
       assert.equal(none.status, 'completed');
       assert.deepEqual([none.summary.total, none.summary.counts.failed], [1, 1]);
@@ -453,6 +477,48 @@ describe('tasks service (real NATS, real Postgres, service as a process)', () =>
       invalidPackets: 5,
       issues: [{ ...issue, devices: 1 }],
     });
+  });
+
+  test('deleting a package: refused while a task is active; then gone, and named in the signed notice of its targets only', async () => {
+    const shared = randomBytes(200_000);
+    const { pkg: alone } = await readyPackage(randomBytes(300_000));
+    const { pkg: twin } = await readyPackage(shared);
+    const { pkg: twinToo } = await readyPackage(shared);
+    const noticeFor = (deviceId: string) => rpc.callAsDevice(TasksDeviceRpc.getContentDeletions, deviceId, {});
+    const complete = async (taskId: string, deviceId: string) => {
+      await nc.jetstream().publish(DeviceStatusReported.subject(deviceId), encodeJson(report(taskId, deviceId, 1, 'succeeded', 1)));
+      await waitFor(async () => (await rpc.call(TasksRpc.getTask, { id: taskId })).status === 'completed', { timeoutMs: 10_000, description: `task ${taskId} completed` });
+    };
+
+    const task = await rpc.call(TasksRpc.createTask, { packageId: alone.id, action: 'cache-only', targets: { deviceIds: ['del-dev-1'] } });
+    await assert.rejects(rpc.call(TasksRpc.deletePackage, { id: alone.id }), (e: FleetcastError) => e.code === ErrorCode.PackageInUse && e.message.includes(task.id));
+    await complete(task.id, 'del-dev-1');
+    const deleted = await rpc.call(TasksRpc.deletePackage, { id: alone.id });
+    assert.equal(deleted.releasedContentId, alone.contentId);
+    // Deleting again answers the same; the package is gone for reads, lists and new tasks.
+    assert.deepEqual(await rpc.call(TasksRpc.deletePackage, { id: alone.id }), deleted);
+    await assert.rejects(rpc.call(TasksRpc.getPackage, { id: alone.id }), (e: FleetcastError) => e.code === ErrorCode.PackageNotFound);
+    await assert.rejects(rpc.call(TasksRpc.createTask, { packageId: alone.id, action: 'cache-only', targets: { deviceIds: ['del-dev-1'] } }), (e: FleetcastError) => e.code === ErrorCode.PackageNotFound);
+    assert.ok(!(await rpc.call(TasksRpc.listPackages, { limit: 1000 })).items.some((p) => p.id === alone.id));
+    await assert.rejects(rpc.call(TasksRpc.deletePackage, { id: 'no-such-package' }), (e: FleetcastError) => e.code === ErrorCode.PackageNotFound);
+
+    // Bytes another package still has are not released.
+    const twinTask = await rpc.call(TasksRpc.createTask, { packageId: twin.id, action: 'cache-only', targets: { deviceIds: ['del-dev-1'] } });
+    await complete(twinTask.id, 'del-dev-1');
+    assert.equal((await rpc.call(TasksRpc.deletePackage, { id: twin.id })).releasedContentId, null);
+
+    const notice = await noticeFor('del-dev-1');
+    assert.deepEqual(notice.document.contentIds, [alone.contentId]);
+    assert.equal(notice.document.deviceId, 'del-dev-1');
+    const key = await rpc.call(TasksRpc.getSigningKey, {});
+    const signed = { value: notice.document, keyId: notice.keyId, signature: new Uint8Array(Buffer.from(notice.signature, 'base64')) };
+    assert.ok(verifyContentDeletionsSignature(signed, publicKeyFromDer(Buffer.from(key.publicKeyDer, 'base64'))), 'signed with the control-plane key');
+    // A device that was never sent the content is told nothing about it.
+    assert.deepEqual((await noticeFor('del-dev-2')).document.contentIds, []);
+
+    // Once no package has the shared bytes, they are released and named too (newest deletion first).
+    assert.equal((await rpc.call(TasksRpc.deletePackage, { id: twinToo.id })).releasedContentId, twin.contentId);
+    assert.deepEqual((await noticeFor('del-dev-1')).document.contentIds, [twin.contentId, alone.contentId]);
   });
 
   test('the migrate command reverts and reapplies the last migration', async () => {

@@ -30,7 +30,7 @@ export function startTopology(config: TopologyConfig, logger: Logger, telemetry?
         const applied = await runMigrations(app.get(DataSource), TOPOLOGY_SCHEMA);
         if (applied.length > 0) logger.info({ applied }, 'migrations applied');
       }
-      await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.topologyEvents, Streams.inventoryScans, Streams.deadLetters]);
+      await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [Streams.topologyEvents, Streams.inventoryScans, Streams.deadLetters], { replicas: config.JETSTREAM_REPLICAS });
       app.get(TopologyOutbox).start();
       await app.get(ScanPlacementConsumer).start();
     },

@@ -30,7 +30,7 @@ export function startWebhooks(config: WebhooksConfig, logger: Logger, telemetry?
         if (applied.length > 0) logger.info({ applied }, 'migrations applied');
       }
       // The streams of every event type it forwards (WebhookEvents), whoever else creates them.
-      await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [...new Set(Object.values(WebhookEvents).map((e) => e.stream))]);
+      await ensureStreams(app.get<NatsConnection>(NATS_CONNECTION), [...new Set(Object.values(WebhookEvents).map((e) => e.stream))], { replicas: config.JETSTREAM_REPLICAS });
       app.get(DeliveryWorker).start();
       await app.get(EventIntakeConsumer).start();
     },

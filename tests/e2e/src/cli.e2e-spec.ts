@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -221,33 +221,203 @@ describe('fleetcast CLI against the stack', () => {
     assert.match(watched.stdout, /^1 of 1 devices failed$/m);
   });
 
-  test('an interrupted upload leaves the package awaiting content; uploading again with --package completes it', async () => {
-    // Large enough that the upload is still running when its first progress line is read.
-    const file = await makeFile('big.bin', 160 * MB);
-    let packageId: string | undefined;
-    const interrupted = await fleetcast(
-      ['packages', 'upload', file.path, '--name', 'cli-big', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true'],
-      {
-        onStderr: (text, kill) => {
-          packageId ??= /^package (\S+) created/m.exec(text)?.[1];
-          if (packageId && /^upload /m.test(text)) kill();
-        },
-      },
-    );
-    assert.equal(interrupted.code, null, `killed mid-upload: ${describeRun(interrupted)}`);
-    assert.ok(packageId, interrupted.stderr);
-    const waiting = JSON.parse((await fleetcast(['packages', 'show', packageId, '--json'])).stdout);
-    assert.equal(waiting.status, 'awaiting-content');
+  test('tasks retry --watch runs the failed device again to success; the history records the retry', async () => {
+    const file = await makeFile('flaky.bin', 1 * MB);
+    // Fails the first time it runs on a device, succeeds the next.
+    const flaky = 'if [ -e "$MARKER_FILE.once" ]; then exit 0; fi; touch "$MARKER_FILE.once"; exit 3';
+    const upload = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-flaky', '--version', '1', '--platform', 'linux', '--install-command', '/bin/sh', '--arg', '-c', '--arg', flaky, '--json']);
+    assert.equal(upload.code, 0, describeRun(upload));
+    const pkg = JSON.parse(upload.stdout);
+    const first = await fleetcast(['tasks', 'create', '--package', pkg.id, '--action', 'install', '--device', DEVICES[1], '--watch', '--timeout', '120', '--json']);
+    assert.equal(first.code, 1, describeRun(first));
+    const task = JSON.parse(first.stdout);
+    assert.equal(task.summary.counts.failed, 1);
 
-    const again = await fleetcast(['packages', 'upload', file.path, '--package', packageId, '--json']);
+    const retried = await fleetcast(['tasks', 'retry', task.id, '--devices', DEVICES[1], '--watch', '--timeout', '120', '--json']);
+    assert.equal(retried.code, 0, describeRun(retried));
+    const after = JSON.parse(retried.stdout);
+    assert.deepEqual([after.status, after.summary.counts.succeeded, after.summary.counts.failed], ['completed', 1, 0]);
+    assert.match(retried.stderr, /retried 1 device\(s\): cli-dev-2/);
+    const history = await api.ok('GET', `/v1/tasks/${task.id}/devices/${DEVICES[1]}/history`);
+    const states = history.items.map((h: { state: string; reason: { code: string } | null }) => `${h.state}${h.reason ? `:${h.reason.code}` : ''}`);
+    assert.ok(states.includes('pending:TASK.RETRIED'), states.join(' '));
+    assert.equal(states.at(-1), 'succeeded', states.join(' '));
+
+    const again = await fleetcast(['tasks', 'retry', task.id]);
+    assert.equal(again.code, 1, describeRun(again));
+    assert.match(again.stderr, /TASKS\.NOTHING_TO_RETRY/);
+  });
+
+  test('the live event stream carries the real changes of a task: its agents, through the tasks service and NATS', async () => {
+    const file = await makeFile('live.bin', 2 * MB);
+    const pkg = JSON.parse((await fleetcast(['packages', 'upload', file.path, '--name', 'cli-live', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json'])).stdout);
+    // Every task's events, the token in the query string as a browser's EventSource sends it.
+    const abort = new AbortController();
+    const res = await fetch(`${cp.gatewayUrl}/v1/events?access_token=${TOKEN}`, { signal: abort.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const events: Array<{ event: string; data: any }> = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let at: number;
+        while ((at = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, at);
+          buffer = buffer.slice(at + 2);
+          const event = /^event: (.+)$/m.exec(frame)?.[1];
+          const data = /^data: (.+)$/m.exec(frame)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) });
+        }
+      }
+    })().catch(() => undefined);
+    try {
+      const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'install', targets: { deviceIds: DEVICES } });
+      await waitFor(() => events.some((e) => e.event === 'task' && e.data.taskId === task.id && e.data.status === 'completed'), { timeoutMs: 60_000, description: 'the task completed, live' });
+      const mine = events.filter((e) => e.data.taskId === task.id);
+      for (const id of DEVICES) {
+        const states = mine.filter((e) => e.event === 'device' && e.data.deviceId === id).map((e) => e.data.state);
+        assert.equal(states.at(-1), 'succeeded', `${id}: ${states.join(' ')}`);
+        const last = mine.filter((e) => e.event === 'device' && e.data.deviceId === id).at(-1)!;
+        assert.equal(last.data.bytes.origin, 2 * MB, 'the bytes by source of the device');
+      }
+      const done = mine.filter((e) => e.event === 'task').at(-1)!;
+      assert.deepEqual([done.data.counts.succeeded, done.data.total, done.data.bytes.origin], [2, 2, 4 * MB]);
+    } finally {
+      abort.abort();
+      await reading;
+    }
+  });
+
+  test('tasks cancel: unfinished devices cancelled (an offline one too), a second cancel and a retry refused', async () => {
+    const file = await makeFile('cancel.bin', 1 * MB);
+    const upload = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-cancel', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json']);
+    const pkg = JSON.parse(upload.stdout);
+    // One agent that runs it, one device that never comes online: the task cannot finish on its own.
+    const created = await fleetcast(['tasks', 'create', '--package', pkg.id, '--action', 'cache-only', '--device', DEVICES[0], '--device', 'cli-offline-dev', '--json']);
+    assert.equal(created.code, 0, describeRun(created));
+    const task = JSON.parse(created.stdout);
+    await waitFor(async () => (await api.ok('GET', `/v1/tasks/${task.id}/summary`)).counts.succeeded === 1, { timeoutMs: 60_000, description: 'the online device done' });
+
+    const cancelled = await fleetcast(['tasks', 'cancel', task.id, '--json']);
+    assert.equal(cancelled.code, 0, describeRun(cancelled));
+    const body = JSON.parse(cancelled.stdout);
+    assert.deepEqual([body.status, body.summary.counts.succeeded, body.summary.counts.cancelled, body.summary.total], ['cancelled', 1, 1, 2]);
+    // A watch of a cancelled task settles at once, from the live stream's snapshot: exit 1 (not everything happened).
+    const watched = await fleetcast(['tasks', 'show', task.id, '--watch', '--timeout', '30']);
+    assert.equal(watched.code, 1, describeRun(watched));
+    assert.match(watched.stdout, /1 of 2 devices cancelled/);
+
+    const twice = await fleetcast(['tasks', 'cancel', task.id]);
+    assert.equal(twice.code, 1, describeRun(twice));
+    assert.match(twice.stderr, /^fleetcast: TASKS\.TASK_FINISHED: task \S+ is already cancelled/m);
+    const retry = await fleetcast(['tasks', 'retry', task.id]);
+    assert.equal(retry.code, 1, describeRun(retry));
+    assert.match(retry.stderr, /TASKS\.TASK_CANCELLED/);
+    const unknown = await fleetcast(['tasks', 'cancel', 'no-such-task']);
+    assert.equal(unknown.code, 1, describeRun(unknown));
+    assert.match(unknown.stderr, /TASKS\.TASK_NOT_FOUND/);
+  });
+
+  test('an upload killed at about 60 % resumes where the server stands when the same command runs again', async () => {
+    const size = 64 * MB;
+    const file = await makeFile('big.bin', size);
+    const args = ['packages', 'upload', file.path, '--name', 'cli-big', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true'];
+    // The origin keeps what it received in <store>/uploads/<id>.part: kill the CLI once that holds 60 %.
+    const uploadsDir = join(work, 'control-plane', 'origin-store', 'uploads');
+    const received = () => (existsSync(uploadsDir) ? readdirSync(uploadsDir).filter((n) => n.endsWith('.part')).map((n) => statSync(join(uploadsDir, n)).size) : []);
+    const before = new Set(existsSync(uploadsDir) ? readdirSync(uploadsDir) : []);
+    let watcher: NodeJS.Timeout | undefined;
+    const interrupted = await new Promise<CliRun>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, XDG_CONFIG_HOME: configHome }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      watcher = setInterval(() => {
+        if (received().some((bytes) => bytes >= 0.6 * size)) child.kill('SIGKILL');
+      }, 2);
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    clearInterval(watcher);
+    assert.equal(interrupted.code, null, `killed mid-upload: ${describeRun(interrupted)}`);
+    const packageId = /^package (\S+) created/m.exec(interrupted.stderr)?.[1];
+    assert.ok(packageId, interrupted.stderr);
+    assert.equal(JSON.parse((await fleetcast(['packages', 'show', packageId, '--json'])).stdout).status, 'awaiting-content');
+    // Remembered next to the config, owner-only.
+    const stateFile = join(configHome, 'fleetcast', 'uploads.json');
+    assert.equal(statSync(stateFile).mode & 0o777, 0o600);
+    assert.equal(JSON.parse(readFileSync(stateFile, 'utf8')).uploads[0].packageId, packageId);
+    const partNames = readdirSync(uploadsDir).filter((n) => n.endsWith('.part') && !before.has(n));
+    assert.equal(partNames.length, 1, `one upload in progress: ${partNames.join(', ')}`);
+
+    const again = await fleetcast([...args, '--json']);
     assert.equal(again.code, 0, describeRun(again));
     const ready = JSON.parse(again.stdout);
-    assert.deepEqual([ready.id, ready.status, ready.contentId, ready.size], [packageId, 'ready', file.sha256, 160 * MB]);
-    assert.match(again.stderr, new RegExp(`\\(100%\\) .* \\[${160 * MB} bytes\\]$`, 'm'));
+    assert.deepEqual([ready.id, ready.status, ready.contentId, ready.size], [packageId, 'ready', file.sha256, size]);
+    const resumedAt = Number(/^resuming the upload of .* at byte (\d+) of \d+/m.exec(again.stderr)?.[1]);
+    const sent = Number(/^upload complete: (\d+) bytes sent by this run, resumed at byte (\d+)$/m.exec(again.stderr)?.[1]);
+    assert.ok(resumedAt >= 0.5 * size, `resumed at ${resumedAt} of ${size}\n${again.stderr}`);
+    assert.equal(sent, size - resumedAt, 'only the rest was sent');
+    assert.ok(sent < size);
+    assert.match(again.stderr, new RegExp(`\\(100%\\) .* \\[${size} bytes\\]$`, 'm'));
+    assert.deepEqual(JSON.parse(readFileSync(stateFile, 'utf8')).uploads, [], 'nothing left to resume');
     await rm(file.path);
   });
 
-  test('exit codes: 3 when the server cannot be reached, 2 for usage and what the server does not support', async () => {
+  test('an upload rides out a gateway restart: the CLI waits, asks for the offset and sends the rest', async () => {
+    const size = 48 * MB;
+    const file = await makeFile('restart.bin', size);
+    const uploadsDir = join(work, 'control-plane', 'origin-store', 'uploads');
+    const before = new Set(existsSync(uploadsDir) ? readdirSync(uploadsDir) : []);
+    const ours = () => (existsSync(uploadsDir) ? readdirSync(uploadsDir).filter((n) => n.endsWith('.part') && !before.has(n)) : []);
+    let restarted: Promise<unknown> | undefined;
+    const watcher = setInterval(() => {
+      const part = ours()[0];
+      if (restarted || !part || statSync(join(uploadsDir, part)).size < 0.3 * size) return;
+      // Killed, not stopped: a graceful stop would let the upload in flight finish first.
+      restarted = cp.processes.gateway.kill().then(() => cp.start('gateway'));
+    }, 2);
+    const run = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-restart', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json']);
+    clearInterval(watcher);
+    await restarted;
+    assert.ok(restarted, 'the gateway was restarted mid-upload');
+    assert.equal(run.code, 0, describeRun(run));
+    assert.match(run.stderr, /^upload interrupted at about byte \d+ \(.*\); trying again in 1 s \(1\/12\)$/m);
+    const pkg = JSON.parse(run.stdout);
+    assert.deepEqual([pkg.status, pkg.contentId, pkg.size], ['ready', file.sha256, size]);
+    await rm(file.path);
+  });
+
+  test('packages list filters and packages delete: refused while a task uses it, then deleted with its content', async () => {
+    const file = await makeFile('deleted.bin', 2 * MB);
+    const upload = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-delete-me', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json']);
+    assert.equal(upload.code, 0, describeRun(upload));
+    const pkg = JSON.parse(upload.stdout);
+    const listed = JSON.parse((await fleetcast(['packages', 'list', '--name', 'DELETE-ME', '--status', 'ready', '--json'])).stdout);
+    assert.deepEqual(listed.items.map((p: { id: string }) => p.id), [pkg.id]);
+
+    const scheduled = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: [DEVICES[0]] }, startAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const refused = await fleetcast(['packages', 'delete', pkg.id]);
+    assert.equal(refused.code, 1, describeRun(refused));
+    assert.match(refused.stderr, new RegExp(`TASKS\\.PACKAGE_IN_USE: .*${scheduled.id}`));
+
+    const other = await fleetcast(['packages', 'upload', file.path, '--name', 'cli-delete-me-too', '--version', '1', '--platform', 'linux', '--install-command', '/bin/true', '--json', '--no-resume']);
+    assert.equal(other.code, 0, describeRun(other));
+    const otherPkg = JSON.parse(other.stdout);
+    const deleted = await fleetcast(['packages', 'delete', otherPkg.id, '--json']);
+    assert.equal(deleted.code, 0, describeRun(deleted));
+    // The same bytes are still the first package's: the origin keeps them.
+    assert.deepEqual([JSON.parse(deleted.stdout).id, JSON.parse(deleted.stdout).removedContentId], [otherPkg.id, null]);
+    const gone = await fleetcast(['packages', 'show', otherPkg.id]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /TASKS\.PACKAGE_NOT_FOUND/);
+    await rm(file.path);
+  });
+
+  test('exit codes: 3 when the server cannot be reached, 2 for usage', async () => {
     const closedPort = await freePort('127.0.0.1');
     const unreachable = await fleetcast(['packages', 'list', '--json'], { env: { FLEETCAST_SERVER: `http://127.0.0.1:${closedPort}` } });
     assert.equal(unreachable.code, 3, describeRun(unreachable));
@@ -257,9 +427,9 @@ describe('fleetcast CLI against the stack', () => {
     const usage = await fleetcast(['tasks', 'create', '--package', 'p', '--action', 'install']);
     assert.equal(usage.code, 2, describeRun(usage));
     assert.match(usage.stderr, /needs targets/);
-    const cancel = await fleetcast(['tasks', 'cancel', 'task-1']);
-    assert.equal(cancel.code, 2, describeRun(cancel));
-    assert.match(cancel.stderr, /not supported by this server yet/);
+    const plan = await fleetcast(['plan', '--package', 'p']);
+    assert.equal(plan.code, 2, describeRun(plan));
+    assert.match(plan.stderr, /plan needs targets/);
 
     const missing = await fleetcast(['packages', 'show', 'no-such-package']);
     assert.equal(missing.code, 1, describeRun(missing));

@@ -216,6 +216,20 @@ export class ContentCache {
   }
 
   /**
+   * Removes the partial download of a content, also while it is open in this process (a cancelled
+   * task's download that was aborted): the open partial is discarded first, so that a write still
+   * under way lands nowhere and the next download of the content starts afresh. A complete file is
+   * left alone (it is verified content, the cache's to keep or evict). Returns whether anything was removed.
+   */
+  async discardPartial(contentId: string): Promise<boolean> {
+    const open = await this.openPartialOf(contentId);
+    if (open !== null) await open.discard();
+    const part = await removeIfPresent(this.partPath(contentId));
+    const blocks = await removeIfPresent(this.blocksPath(contentId));
+    return part || blocks;
+  }
+
+  /**
    * Opens the partial download of a manifest's content, resuming whatever earlier runs verified.
    * One object per content ID per cache: two tasks for the same package share it.
    */
@@ -353,6 +367,8 @@ export class PartialContent {
   /** Writes and completion run one at a time: the .blocks record is rewritten whole each time. */
   private queue: Promise<unknown> = Promise.resolve();
   private completedPath: string | null = null;
+  /** Dropped by a cancelled task (`discard`): nothing is written or completed any more. */
+  private discarded = false;
 
   private constructor(
     readonly manifest: Manifest,
@@ -457,7 +473,7 @@ export class PartialContent {
       return Promise.reject(new BlockRejectedError(this.contentId, index, 'SHA-256 does not match the manifest'));
     }
     return this.serialize(async () => {
-      if (this.completedPath !== null || this.has(index)) return;
+      if (this.completedPath !== null || this.discarded || this.has(index)) return;
       const { start } = blockRange(this.manifest, index);
       const handle = await open(this.partPath, 'r+');
       try {
@@ -481,6 +497,7 @@ export class PartialContent {
   complete(): Promise<string> {
     return this.serialize(async () => {
       if (this.completedPath !== null) return this.completedPath;
+      if (this.discarded) throw new IncompleteContentError(this.contentId, this.blockCount);
       if (this.verifiedCount < this.blockCount) throw new IncompleteContentError(this.contentId, this.blockCount - this.verifiedCount);
       await truncate(this.partPath, this.manifest.size);
       const whole = createHash('sha256');
@@ -520,6 +537,20 @@ export class PartialContent {
       this.completedPath = this.contentPath;
       this.onClosed();
       return this.contentPath;
+    });
+  }
+
+  /**
+   * Drops this partial download: after the writes already queued, its files are removed, and any
+   * later write or completion is refused. The cache forgets it, so a new download opens afresh.
+   */
+  discard(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.completedPath !== null) return;
+      this.discarded = true;
+      await rm(this.partPath, { force: true });
+      await rm(this.blocksPath, { force: true });
+      this.onClosed();
     });
   }
 

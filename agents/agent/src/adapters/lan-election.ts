@@ -13,7 +13,7 @@ import {
   sessionIdOf,
 } from '@fleetcast/lan-protocol';
 import type { Logger } from '@fleetcast/telemetry';
-import { SessionBinding, UdpMulticastSocket } from './udp-multicast';
+import { MulticastPort, SessionBinding } from './udp-multicast';
 
 /** How a device's election for a task first settled. */
 export type ElectionOutcome =
@@ -22,7 +22,8 @@ export type ElectionOutcome =
   | { role: 'fallback'; reason: 'no-representative' | 'stopped' };
 
 export interface LanElectionOptions {
-  socket: UdpMulticastSocket;
+  /** The multicast socket, or the task's session mux. */
+  socket: MulticastPort;
   taskId: string;
   deviceId: string;
   lanKey: Uint8Array | null;
@@ -47,7 +48,12 @@ export interface LanElectionOptions {
   onRole?: (outcome: ElectionOutcome) => void;
   /** The representative this device followed missed its keep-alives: a new round began without it. */
   onRepresentativeLost?: (representativeId: string) => void;
+  /** The devices heard in this round changed (DISCOVER, CLAIM): how many, and the most blocks one holds. */
+  onHeard?: (othersHeard: number, mostBlocksHeldByOthers: number) => void;
 }
+
+/** The packets the election reads: its own, and the symbols that show a representative alive. */
+const ELECTION_PACKETS: readonly Packet['type'][] = ['discover', 'claim', 'announce', 'data', 'parity'];
 
 /**
  * The adapter of the election reducer for one task on the shared multicast socket: feeds it the
@@ -64,8 +70,6 @@ export class LanElection {
   private readonly sessionId: string;
   private readonly senderId: string;
   private timer: NodeJS.Timeout | null = null;
-  /** Blocks held as last told in a JOIN; null until this device joined a session. */
-  private joinedWith: number | null = null;
   private settle!: (outcome: ElectionOutcome) => void;
   private settled = false;
   /** Packets of this session that failed to decode (forged, damaged), for the status report. */
@@ -83,6 +87,7 @@ export class LanElection {
       onInvalid: () => {
         this.invalidPackets++;
       },
+      accepts: ELECTION_PACKETS,
     });
   }
 
@@ -115,7 +120,6 @@ export class LanElection {
 
   /** Tells the representative this device takes part (it starts early once every target joined). */
   sendJoin(blocksHeld: number): void {
-    this.joinedWith = blocksHeld;
     this.binding.send({ type: 'join', sessionId: this.sessionId, senderId: this.senderId, blocksHeld });
   }
 
@@ -129,17 +133,6 @@ export class LanElection {
 
   private onPacket(packet: Packet): void {
     if (packet.senderId === this.senderId) return;
-    // A JOIN lost on the LAN would hold the representative to its full start delay: repeat it on
-    // every ANNOUNCE of the followed representative until its session leaves the gathering phase.
-    if (
-      packet.type === 'announce' &&
-      packet.phase === 'gathering' &&
-      this.joinedWith !== null &&
-      this.state.phase === 'following' &&
-      packet.senderId === this.state.representative?.id
-    ) {
-      this.binding.send({ type: 'join', sessionId: this.sessionId, senderId: this.senderId, blocksHeld: this.joinedWith });
-    }
     const event = electionEventOf(packet);
     if (event !== null) this.apply(event);
   }
@@ -149,8 +142,10 @@ export class LanElection {
     if (this.state.phase === 'stopped') return;
     const before = this.state.phase;
     const followed = this.state.representative?.id;
+    const candidates = this.state.candidates;
     const result = reduceElection(this.state, event, Math.max(performance.now(), notBefore), this.options);
     this.state = result.state;
+    if (this.state.candidates !== candidates) this.config.onHeard?.(this.othersHeard(), this.mostBlocksHeldByOthers());
     // Following -> discovering happens only when the representative fell silent (election.ts).
     if (before === 'following' && this.state.phase === 'discovering' && followed !== undefined) this.config.onRepresentativeLost?.(followed);
     for (const effect of result.effects) this.carryOut(effect, before);

@@ -1,4 +1,3 @@
-import type { RemoteInfo } from 'node:dgram';
 import { open } from 'node:fs/promises';
 import { FleetcastError } from '@fleetcast/contracts';
 import { Manifest, blockRange, verifyBlock } from '@fleetcast/content';
@@ -27,7 +26,7 @@ import {
   sessionIdOf,
   symbolSpan,
 } from '@fleetcast/lan-protocol';
-import { SEND_QUEUE_HIGH_WATER, SessionBinding, UdpMulticastSocket } from './udp-multicast';
+import { MulticastPort, PacketFrom, SEND_QUEUE_HIGH_WATER, SessionBinding } from './udp-multicast';
 
 export const MulticastSenderErrorCode = {
   /** A block on disk no longer matches the manifest: sending it would waste every receiver's time. */
@@ -42,7 +41,8 @@ export class MulticastSenderError extends FleetcastError {
 }
 
 export interface MulticastSenderOptions {
-  socket: UdpMulticastSocket;
+  /** The multicast socket, or the task's session mux. */
+  socket: MulticastPort;
   taskId: string;
   deviceId: string;
   /** The task's LAN key (from the control plane, over NATS); null only for an unauthenticated lab run. */
@@ -121,7 +121,7 @@ export class MulticastSender {
     });
     // Never an unhandled rejection: callers that do not await `done` read the error from stats.
     this.done.catch(() => undefined);
-    this.binding = options.socket.join(this.sessionId, options.lanKey, { onPacket: (packet, from) => this.onPacket(packet, from), localSenderId: this.senderId });
+    this.binding = options.socket.join(this.sessionId, options.lanKey, { onPacket: (packet, from) => this.onPacket(packet, from), localSenderId: this.senderId, accepts: ['nack', 'join', 'done'] });
     this.sendSymbol = this.binding.symbolSender(this.senderId);
     this.dispatch({ type: 'tick' });
   }
@@ -184,7 +184,7 @@ export class MulticastSender {
     this.dispatch({ type: 'stop' });
   }
 
-  private onPacket(packet: Packet, _from: RemoteInfo): void {
+  private onPacket(packet: Packet, _from: PacketFrom): void {
     // Our own packets come back through multicast loopback (the socket drops most before decoding).
     if (packet.senderId === this.senderId) return;
     if (packet.type === 'nack') this.dispatch({ type: 'nack', entries: packet.entries });

@@ -1,6 +1,6 @@
-import type { RemoteInfo } from 'node:dgram';
-import { verifyBlock } from '@fleetcast/content';
+import { Manifest, verifyBlock } from '@fleetcast/content';
 import {
+  AnnouncePacket,
   DEFAULT_REPAIR_OPTIONS,
   DonePacket,
   NackPacket,
@@ -21,7 +21,7 @@ import {
   sessionIdOf,
 } from '@fleetcast/lan-protocol';
 import { DownloadAbortedError, DownloadSource, DownloadSourceError, FetchBlocksRequest } from '../core/download-source';
-import { SessionBinding, UdpMulticastSocket } from './udp-multicast';
+import { MulticastPort, SessionBinding } from './udp-multicast';
 
 /**
  * Stable codes of a multicast fetch that ended short. They belong in the agent's error codes (or the
@@ -51,8 +51,8 @@ export class MulticastIncompleteError extends DownloadSourceError {
 }
 
 export interface MulticastSourceOptions {
-  /** The agent's multicast socket (one per interface, shared by its tasks). */
-  socket: UdpMulticastSocket;
+  /** The agent's multicast socket (one per interface, shared by its tasks), or the task's session mux. */
+  socket: MulticastPort;
   taskId: string;
   deviceId: string;
   /** The task's LAN key (from the control plane, over NATS); null only for an unauthenticated lab run. */
@@ -113,165 +113,196 @@ export interface MulticastSourceStats {
 export class MulticastSource implements DownloadSource {
   readonly kind = 'multicast' as const;
   readonly stats: MulticastSourceStats = { packetsHeard: 0, invalid: {}, announcesIgnored: 0, blocksDelivered: 0, blocksRejected: 0, nacksSent: 0, nacksSuppressed: 0 };
-  private readonly sessionId: string;
-  private readonly senderId: string;
   private readonly repair: RepairOptions;
 
   constructor(private readonly options: MulticastSourceOptions) {
-    this.sessionId = sessionIdOf(options.taskId);
-    this.senderId = senderIdOf(options.deviceId);
     this.repair = resolveRepairOptions(options.repair ?? DEFAULT_REPAIR_OPTIONS);
   }
 
   fetchBlocks(request: FetchBlocksRequest): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const { manifest, sink, signal } = request;
-      if (signal.aborted) return reject(new DownloadAbortedError());
-      if (request.blocks.length === 0) return resolve();
-      const silenceMs = this.options.silenceTimeoutMs ?? MULTICAST_SOURCE_DEFAULTS.silenceTimeoutMs;
-      const random = this.options.random ?? Math.random;
-      let state: ReceiverSessionState | null = null;
-      let layout: SessionLayout | null = null;
-      let repairTimer: NodeJS.Timeout | null = null;
-      let silenceTimer: NodeJS.Timeout | null = null;
-      let writes: Promise<void> = Promise.resolve();
-      let settled = false;
-      let binding: SessionBinding | null = null;
-      const early: Packet[] = [];
+    if (request.signal.aborted) return Promise.reject(new DownloadAbortedError());
+    if (request.blocks.length === 0) return Promise.resolve();
+    return new MulticastReceive(this.options, this.repair, this.stats, request).done;
+  }
+}
 
-      const end = (outcome: { ok: true } | { ok: false; error: Error }) => {
-        if (settled) return;
-        settled = true;
-        binding?.leave();
-        if (repairTimer) clearTimeout(repairTimer);
-        if (silenceTimer) clearTimeout(silenceTimer);
-        signal.removeEventListener('abort', onAbort);
-        // Resolve only once every block handed to the sink is written.
-        writes.then(
-          () => (outcome.ok ? resolve() : reject(outcome.error)),
-          (error: unknown) => reject(error),
-        );
-      };
-      const onAbort = () => end({ ok: false, error: new DownloadAbortedError() });
-      signal.addEventListener('abort', onAbort);
+/**
+ * The session's layout from an ANNOUNCE, or null when it is not this content's (another package, a
+ * size or block size other than the manifest's) or cannot be laid out. The manifest comes from the
+ * control plane; only the symbol size and the group size are the representative's choice.
+ */
+export function announcedLayout(packet: AnnouncePacket, manifest: Pick<Manifest, 'contentId' | 'size' | 'blockSize'>): SessionLayout | null {
+  if (!sameContent(packet, manifest)) return null;
+  const layout: SessionLayout = { size: packet.size, blockSize: packet.blockSize, symbolSize: packet.symbolSize, groupDataSymbols: packet.groupDataSymbols };
+  return layoutError(layout) === null ? layout : null;
+}
 
-      // One timer for the whole fetch, not one per packet: it re-arms itself for what is left of the silence.
-      let lastHeardMs = performance.now();
-      const checkSilence = () => {
-        const quietFor = performance.now() - lastHeardMs;
-        if (quietFor < silenceMs) {
-          silenceTimer = setTimeout(checkSilence, silenceMs - quietFor);
-          return;
-        }
-        const missing = state === null ? [...request.blocks].sort((a, b) => a - b) : missingOf(state);
-        end({ ok: false, error: new MulticastIncompleteError(missing, 'silent') });
-      };
-      const armSilence = () => {
-        lastHeardMs = performance.now();
-      };
+function sameContent(packet: AnnouncePacket, manifest: Pick<Manifest, 'contentId' | 'size' | 'blockSize'>): boolean {
+  return packet.contentId === manifest.contentId && packet.size === manifest.size && packet.blockSize === manifest.blockSize;
+}
 
-      // Made once per fetch, not per packet: every symbol of the session goes through `apply`.
-      const verify = (index: number, bytes: Uint8Array) => verifyBlock(manifest, index, bytes);
-      let context: ReceiverSessionContext | null = null;
-      const io = {
-        sink: (index: number, bytes: Uint8Array) => {
-          writes = writes.then(() => sink(index, bytes));
-          // A refusing sink stops the fetch with its error.
-          writes.catch((error: unknown) => end({ ok: false, error: error as Error }));
-          this.stats.blocksDelivered++;
-        },
-        nack: (entries: NackPacket['entries']) => binding?.send({ type: 'nack', sessionId: this.sessionId, senderId: this.senderId, entries } satisfies NackPacket),
-        schedule: (atMs: number) => {
-          if (repairTimer) clearTimeout(repairTimer);
-          repairTimer = setTimeout(() => apply({ type: 'timer' }, atMs), Math.max(0, atMs - performance.now()));
-        },
-        cancel: () => {
-          if (repairTimer) clearTimeout(repairTimer);
-          repairTimer = null;
-        },
-        finished: (missing: number[]) => {
-          if (missing.length === 0 && layout !== null) this.sendDone(binding, blockCountOf(layout));
-          end(missing.length === 0 ? { ok: true } : { ok: false, error: new MulticastIncompleteError(missing, 'closed') });
-        },
-      };
+/** The packets a receiver reads: its sender's pass, and the other receivers' NACKs (suppression). */
+const RECEIVER_PACKETS: readonly Packet['type'][] = ['announce', 'data', 'parity', 'nack'];
 
-      /** `notBefore`: a timer's due time. Node's timers run on a coarser clock and may fire a fraction of a millisecond early; the reducer ignores an early timer, which would leave it unarmed. */
-      const apply = (event: ReceiverSessionEvent, notBefore = 0) => {
-        if (state === null || layout === null || settled) return;
-        if (context === null || context.layout !== layout) context = { layout, repair: this.repair, random, verify };
-        let next: ReceiverSessionEvent | undefined = event;
-        const queue: ReceiverSessionEvent[] = [];
-        while (next !== undefined && !settled) {
-          const result = reduceReceiverSession(state, next, Math.max(performance.now(), notBefore), context);
-          state = result.state;
-          for (const effect of result.effects) this.carryOut(effect, layout, queue, io);
-          next = queue.shift();
-        }
-      };
+/**
+ * One fetch from the session: joins it, feeds the receiver reducer (`reduceReceiverSession`) and
+ * carries out its effects, keeps symbols heard before the first ANNOUNCE, and ends the fetch when the
+ * reducer says so, the session falls silent, the sink refuses a block or the caller aborts.
+ */
+class MulticastReceive {
+  readonly done: Promise<void>;
+  private resolve!: () => void;
+  private reject!: (error: unknown) => void;
+  private readonly sessionId: string;
+  private readonly senderId: string;
+  private readonly silenceMs: number;
+  private readonly random: () => number;
+  private readonly binding: SessionBinding;
+  private state: ReceiverSessionState | null = null;
+  private context: ReceiverSessionContext | null = null;
+  private repairTimer: NodeJS.Timeout | null = null;
+  private silenceTimer: NodeJS.Timeout | null = null;
+  private lastHeardMs = performance.now();
+  /** Blocks handed to the sink, in order: the fetch resolves once every one is written. */
+  private writes: Promise<void> = Promise.resolve();
+  private settled = false;
+  private readonly early: Packet[] = [];
+  private readonly queue: ReceiverSessionEvent[] = [];
 
-      const representativeId = this.options.representativeId;
-      const onPacket = (packet: Packet, _from: RemoteInfo) => {
-        if (packet.senderId === this.senderId) return;
-        const fromOther = representativeId !== undefined && packet.senderId !== representativeId;
-        // Other receivers' NACKs still count (suppression); another sender's pass does not.
-        if (fromOther && packet.type !== 'nack') return;
-        this.stats.packetsHeard++;
-        if (!fromOther) armSilence();
-        switch (packet.type) {
-          case 'announce': {
-            if (packet.contentId !== manifest.contentId || packet.size !== manifest.size || packet.blockSize !== manifest.blockSize) {
-              this.stats.announcesIgnored++;
-              return;
-            }
-            if (layout === null) {
-              const candidate: SessionLayout = { size: packet.size, blockSize: packet.blockSize, symbolSize: packet.symbolSize, groupDataSymbols: packet.groupDataSymbols };
-              if (layoutError(candidate) !== null) {
-                this.stats.announcesIgnored++;
-                return;
-              }
-              layout = candidate;
-              state = newReceiverSession(layout, request.blocks);
-              // Symbols first: the first DATA heard, not this ANNOUNCE, is where this receiver joined.
-              for (const held of early.splice(0)) onTransfer(held);
-            }
-            apply({ type: 'announce', packet });
-            return;
-          }
-          default:
-            onTransfer(packet);
-        }
-      };
-
-      const onTransfer = (packet: Packet) => {
-        if (layout === null) {
-          if ((packet.type === 'data' || packet.type === 'parity') && early.length < EARLY_PACKET_LIMIT) early.push(packet);
-          return;
-        }
-        switch (packet.type) {
-          case 'data':
-          case 'parity':
-            request.onProgress?.(packet.payload.length);
-            apply({ type: 'symbol', kind: packet.type, block: packet.block, group: packet.group, index: packet.index, payload: packet.payload });
-            return;
-          case 'nack':
-            apply({ type: 'nack-heard', entries: packet.entries });
-            return;
-          default:
-            // Election and peer packets are the session layer's, not the transfer's.
-            return;
-        }
-      };
-
-      binding = this.options.socket.join(this.sessionId, this.options.lanKey, {
-        onPacket,
-        // Our own NACKs and DONEs come back through multicast loopback: not worth a decode.
-        localSenderId: this.senderId,
-        onInvalid: (code) => {
-          this.stats.invalid[code] = (this.stats.invalid[code] ?? 0) + 1;
-        },
-      });
-      silenceTimer = setTimeout(checkSilence, silenceMs);
+  constructor(
+    private readonly options: MulticastSourceOptions,
+    private readonly repair: RepairOptions,
+    private readonly stats: MulticastSourceStats,
+    private readonly request: FetchBlocksRequest,
+  ) {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
     });
+    this.sessionId = sessionIdOf(options.taskId);
+    this.senderId = senderIdOf(options.deviceId);
+    this.silenceMs = options.silenceTimeoutMs ?? MULTICAST_SOURCE_DEFAULTS.silenceTimeoutMs;
+    this.random = options.random ?? Math.random;
+    request.signal.addEventListener('abort', this.onAbort);
+    this.binding = options.socket.join(this.sessionId, options.lanKey, {
+      onPacket: (packet) => this.onPacket(packet),
+      // Our own NACKs and DONEs come back through multicast loopback: not worth a decode.
+      localSenderId: this.senderId,
+      onInvalid: (code) => {
+        stats.invalid[code] = (stats.invalid[code] ?? 0) + 1;
+      },
+      accepts: RECEIVER_PACKETS,
+    });
+    // One timer for the whole fetch, not one per packet: it re-arms itself for what is left of the silence.
+    this.silenceTimer = setTimeout(this.checkSilence, this.silenceMs);
+  }
+
+  private readonly onAbort = () => this.end(new DownloadAbortedError());
+
+  private readonly checkSilence = () => {
+    const quietFor = performance.now() - this.lastHeardMs;
+    if (quietFor < this.silenceMs) {
+      this.silenceTimer = setTimeout(this.checkSilence, this.silenceMs - quietFor);
+      return;
+    }
+    const missing = this.state === null ? [...this.request.blocks].sort((a, b) => a - b) : missingOf(this.state);
+    this.end(new MulticastIncompleteError(missing, 'silent'));
+  };
+
+  private onPacket(packet: Packet): void {
+    if (packet.senderId === this.senderId) return;
+    const representativeId = this.options.representativeId;
+    const fromOther = representativeId !== undefined && packet.senderId !== representativeId;
+    // Other receivers' NACKs still count (suppression); another sender's pass does not.
+    if (fromOther && packet.type !== 'nack') return;
+    this.stats.packetsHeard++;
+    if (!fromOther) this.lastHeardMs = performance.now();
+    if (packet.type !== 'announce') return this.onTransfer(packet);
+    if (this.state === null) {
+      const layout = announcedLayout(packet, this.request.manifest);
+      if (layout === null) {
+        this.stats.announcesIgnored++;
+        return;
+      }
+      this.state = newReceiverSession(layout, this.request.blocks);
+      // Made once per fetch, not per packet: every symbol of the session goes through `apply`.
+      const { manifest } = this.request;
+      this.context = { layout, repair: this.repair, random: this.random, verify: (index, bytes) => verifyBlock(manifest, index, bytes) };
+      // Symbols first: the first DATA heard, not this ANNOUNCE, is where this receiver joined.
+      for (const held of this.early.splice(0)) this.onTransfer(held);
+    } else if (!sameContent(packet, this.request.manifest)) {
+      this.stats.announcesIgnored++;
+      return;
+    }
+    this.apply({ type: 'announce', packet });
+  }
+
+  private onTransfer(packet: Packet): void {
+    if (this.state === null) {
+      if ((packet.type === 'data' || packet.type === 'parity') && this.early.length < EARLY_PACKET_LIMIT) this.early.push(packet);
+      return;
+    }
+    if (packet.type === 'data' || packet.type === 'parity') {
+      this.request.onProgress?.(packet.payload.length);
+      this.apply({ type: 'symbol', kind: packet.type, block: packet.block, group: packet.group, index: packet.index, payload: packet.payload });
+    } else if (packet.type === 'nack') {
+      this.apply({ type: 'nack-heard', entries: packet.entries });
+    }
+  }
+
+  /** `notBefore`: a timer's due time. Node's timers run on a coarser clock and may fire a fraction of a millisecond early; the reducer ignores an early timer, which would leave it unarmed. */
+  private apply(event: ReceiverSessionEvent, notBefore = 0): void {
+    if (this.state === null || this.context === null || this.settled) return;
+    let next: ReceiverSessionEvent | undefined = event;
+    while (next !== undefined && !this.settled) {
+      const result = reduceReceiverSession(this.state, next, Math.max(performance.now(), notBefore), this.context);
+      this.state = result.state;
+      for (const effect of result.effects) this.carryOut(effect, this.context.layout);
+      next = this.queue.shift();
+    }
+  }
+
+  private carryOut(effect: ReceiverSessionEffect, layout: SessionLayout): void {
+    switch (effect.type) {
+      case 'decode-group': {
+        const bytes = decodeGroupBytes(layout, effect.block, effect.group, effect.symbols);
+        // k symbols always decode (MDS); null only for symbols of inconsistent lengths, which the reducer screens out.
+        if (bytes !== null) this.queue.unshift({ type: 'group-decoded', block: effect.block, group: effect.group, bytes });
+        return;
+      }
+      case 'block-complete': {
+        const { index, bytes } = effect;
+        this.writes = this.writes.then(() => this.request.sink(index, bytes));
+        // A refusing sink stops the fetch with its error.
+        this.writes.catch((error: unknown) => this.end(error as Error));
+        this.stats.blocksDelivered++;
+        return;
+      }
+      case 'block-rejected':
+        this.stats.blocksRejected++;
+        return;
+      case 'send-nack':
+        this.stats.nacksSent++;
+        this.binding.send({ type: 'nack', sessionId: this.sessionId, senderId: this.senderId, entries: effect.entries } satisfies NackPacket);
+        return;
+      case 'schedule': {
+        if (this.repairTimer) clearTimeout(this.repairTimer);
+        const atMs = effect.atMs;
+        this.repairTimer = setTimeout(() => this.apply({ type: 'timer' }, atMs), Math.max(0, atMs - performance.now()));
+        return;
+      }
+      case 'cancel':
+        if (this.repairTimer) clearTimeout(this.repairTimer);
+        this.repairTimer = null;
+        return;
+      case 'report':
+        this.stats.nacksSuppressed++;
+        return;
+      case 'finished':
+        if (effect.missing.length === 0) this.sendDone(blockCountOf(layout));
+        this.end(effect.missing.length === 0 ? null : new MulticastIncompleteError(effect.missing, 'closed'));
+        return;
+    }
   }
 
   /**
@@ -279,52 +310,22 @@ export class MulticastSource implements DownloadSource {
    * early once every device that joined said so. Sent DONE_COPIES times back to back: a lost DONE
    * only costs the quiet period, but at 5 % loss two copies lose both 0.25 % of the time.
    */
-  private sendDone(binding: SessionBinding | null, blocks: number): void {
-    for (let i = 0; i < DONE_COPIES; i++) binding?.send({ type: 'done', sessionId: this.sessionId, senderId: this.senderId, blocksHeld: blocks } satisfies DonePacket);
+  private sendDone(blocks: number): void {
+    for (let i = 0; i < DONE_COPIES; i++) this.binding.send({ type: 'done', sessionId: this.sessionId, senderId: this.senderId, blocksHeld: blocks } satisfies DonePacket);
   }
 
-  private carryOut(
-    effect: ReceiverSessionEffect,
-    layout: SessionLayout,
-    queue: ReceiverSessionEvent[],
-    io: {
-      sink: (index: number, bytes: Uint8Array) => void;
-      nack: (entries: NackPacket['entries']) => void;
-      schedule: (atMs: number) => void;
-      cancel: () => void;
-      finished: (missing: number[]) => void;
-    },
-  ): void {
-    switch (effect.type) {
-      case 'decode-group': {
-        const bytes = decodeGroupBytes(layout, effect.block, effect.group, effect.symbols);
-        // k symbols always decode (MDS); null only for symbols of inconsistent lengths, which the reducer screens out.
-        if (bytes !== null) queue.unshift({ type: 'group-decoded', block: effect.block, group: effect.group, bytes });
-        return;
-      }
-      case 'block-complete':
-        io.sink(effect.index, effect.bytes);
-        return;
-      case 'block-rejected':
-        this.stats.blocksRejected++;
-        return;
-      case 'send-nack':
-        this.stats.nacksSent++;
-        io.nack(effect.entries);
-        return;
-      case 'schedule':
-        io.schedule(effect.atMs);
-        return;
-      case 'cancel':
-        io.cancel();
-        return;
-      case 'report':
-        this.stats.nacksSuppressed++;
-        return;
-      case 'finished':
-        io.finished(effect.missing);
-        return;
-    }
+  /** Ends the fetch (null: every wanted block arrived); it settles once every block handed to the sink is written. */
+  private end(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.binding.leave();
+    if (this.repairTimer) clearTimeout(this.repairTimer);
+    if (this.silenceTimer) clearTimeout(this.silenceTimer);
+    this.request.signal.removeEventListener('abort', this.onAbort);
+    this.writes.then(
+      () => (error === null ? this.resolve() : this.reject(error)),
+      (failure: unknown) => this.reject(failure),
+    );
   }
 }
 

@@ -18,17 +18,18 @@ import {
   SettingsChanged,
   Streams,
   SubjectBase,
-  TaskAssigned,
   TasksDeviceRpc,
   TopologyDeviceRpc,
   assignmentReplayConsumerName,
   deviceInboxPrefix,
   versioned,
+  SignedContentDeletions,
 } from '@fleetcast/contracts';
-import { Manifest, fromWire, Signed } from '@fleetcast/content';
+import { assembleManifestPages, Manifest, Signed } from '@fleetcast/content';
 import { connectNats, decodeJson, encodeJson, NatsConnection, natsAuthenticator, RpcClient } from '@fleetcast/nats';
 import { captureTraceContext, Logger, SpanKind, withSpan } from '@fleetcast/telemetry';
 import type { ReceivedAssignment } from '../core/assignment-check';
+import { commandsFilterFor, jwtOfCreds } from '../core/command-filter';
 import { DEFAULT_SPOOL_LIMITS, parseSpoolName, planSpool, spoolBaseName, SpoolDropReason, SpoolEntry, spoolKindOf, SpoolLimits } from '../core/spool-policy';
 
 export interface NatsLinkOptions {
@@ -36,11 +37,15 @@ export interface NatsLinkOptions {
   /** The device's NATS credentials (from enrollment, or a provisioned creds file); absent: none (an open server). */
   auth?: { jwt: string; seed: string } | { credsFile: string };
   tlsCaFile?: string;
+  /** The core's JetStream domain, when `servers` is a branch leaf node: the leaf forwards JetStream requests only under it. */
+  jsDomain?: string;
   deviceId: string;
   stateDir: string;
   logger: Logger;
   /** Every message on the device's assignment subjects, decoded but not yet trusted (`checkAssignment` decides). */
   onAssignment: (received: ReceivedAssignment) => void;
+  /** Every message on the device's cancellation subjects, decoded but not yet trusted (`checkCancellation` decides). */
+  onCancellation?: (received: ReceivedAssignment) => void;
   onSettingsChanged: () => void;
   /** The topology changed, or this device was placed in another office: its office policy may have changed. */
   onTopologyChanged?: () => void;
@@ -89,9 +94,16 @@ export class NatsLink {
   private topologySubs: Subscription[] = [];
   private flushing = false;
   private closed = false;
+  /** What this device subscribes to and replays (see `commandsFilterFor`); set at start. */
+  private commandsFilter = '';
   private spoolSeq = 0;
 
   constructor(private readonly options: NatsLinkOptions) {}
+
+  /** JetStream under the core's domain when the agent is behind a branch leaf node. */
+  private get jsOptions(): { domain?: string } {
+    return this.options.jsDomain ? { domain: this.options.jsDomain } : {};
+  }
 
   private get spoolDir(): string {
     return join(this.options.stateDir, 'spool');
@@ -115,7 +127,14 @@ export class NatsLink {
       tlsCaFile: this.options.tlsCaFile,
     });
     this.rpc = new RpcClient(this.nc);
-    this.live = this.nc.subscribe(TaskAssigned.deviceFilter(this.options.deviceId), {
+    // Assignments and cancellations, every version: one subscription, one replay, in the stream's order
+    // (assignments only for a device whose credentials predate cancellations).
+    const commands = commandsFilterFor(await this.userJwt(), this.options.deviceId);
+    this.commandsFilter = commands.filter;
+    if (!commands.cancellations) {
+      this.options.logger.warn({ filter: commands.filter }, 'the device credentials allow assignments only: cancellations are not received until the device is enrolled again');
+    }
+    this.live = this.nc.subscribe(this.commandsFilter, {
       callback: (err, msg) => {
         if (!err) this.receive(msg.subject, msg.data);
       },
@@ -130,6 +149,14 @@ export class NatsLink {
     void this.watchStatus();
     await this.catchUp();
     void this.flushSpool();
+  }
+
+  /** The device's NATS user JWT (from enrollment or its creds file); null without credentials or when unreadable. */
+  private async userJwt(): Promise<string | null> {
+    const auth = this.options.auth;
+    if (auth === undefined) return null;
+    if ('jwt' in auth) return auth.jwt;
+    return readFile(auth.credsFile, 'utf8').then(jwtOfCreds, () => null);
   }
 
   async close(): Promise<void> {
@@ -154,28 +181,30 @@ export class NatsLink {
    * to act on it is the caller's decision. Nothing is thrown into the subscription loop.
    */
   private receive(subject: string, data: Uint8Array): void {
-    const { version } = parseSubject(subject);
+    const { base, version } = parseSubject(subject);
     try {
-      this.options.onAssignment({ subject, version, body: decodeJson(data) });
+      if (base === SubjectBase.taskCancel) this.options.onCancellation?.({ subject, version, body: decodeJson(data) });
+      else if (base === SubjectBase.taskAssigned) this.options.onAssignment({ subject, version, body: decodeJson(data) });
+      else this.options.logger.warn({ subject }, 'command of an unknown kind ignored');
     } catch (error) {
-      this.options.logger.error({ subject, err: error }, 'assignment handler failed');
+      this.options.logger.error({ subject, err: error }, 'command handler failed');
     }
   }
 
   /**
-   * Replays this device's assignments stored since the last one seen: a short-lived consumer
+   * Replays this device's assignments and cancellations stored since the last one seen: a short-lived consumer
    * filtered to the device's subject, read to its end, then deleted (servers expire it anyway). It
    * has the one name the device's permissions allow; one left by a crash is removed first, since
    * its start sequence may differ.
    */
   private async catchUp(): Promise<void> {
     const cursor = await readFile(this.cursorFile, 'utf8').then(Number, () => 0);
-    const jsm = await this.nc!.jetstreamManager();
+    const jsm = await this.nc!.jetstreamManager(this.jsOptions);
     const name = assignmentReplayConsumerName(this.options.deviceId);
     await jsm.consumers.delete(Streams.taskAssignments.name, name).catch(() => undefined);
     const info = await jsm.consumers.add(Streams.taskAssignments.name, {
       name,
-      filter_subject: TaskAssigned.deviceFilter(this.options.deviceId),
+      filter_subject: this.commandsFilter,
       ack_policy: AckPolicy.None,
       ...(cursor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: cursor + 1 } : { deliver_policy: DeliverPolicy.All }),
       // Removed by the server if this agent dies mid-replay.
@@ -184,7 +213,7 @@ export class NatsLink {
     try {
       let last = cursor;
       let pending = info.num_pending;
-      const consumer = await this.nc!.jetstream().consumers.get(Streams.taskAssignments.name, info.name);
+      const consumer = await this.nc!.jetstream(this.jsOptions).consumers.get(Streams.taskAssignments.name, info.name);
       while (pending > 0) {
         const batch = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 5000 });
         let got = 0;
@@ -300,7 +329,7 @@ export class NatsLink {
           const h = natsHeaders();
           for (const [k, v] of Object.entries(message.headers)) h.set(k, v);
           try {
-            await this.nc.jetstream().publish(message.subject, encodeJson(message.payload), { msgID: message.msgId, headers: h, timeout: 5000 });
+            await this.nc.jetstream(this.jsOptions).publish(message.subject, encodeJson(message.payload), { msgID: message.msgId, headers: h, timeout: 5000 });
           } catch (error) {
             // No server will ever take it; anything else (no stream yet, a timeout, a lost connection) may pass later.
             if ((error as NatsError).code !== NatsErrorCode.MaxPayloadExceeded) throw error;
@@ -348,6 +377,11 @@ export class NatsLink {
     }
   }
 
+  /** The signed notice of content this device may drop (deleted packages); checked by the caller before anything is removed. */
+  async contentDeletions(): Promise<SignedContentDeletions> {
+    return this.rpc!.callAsDevice(TasksDeviceRpc.getContentDeletions, this.options.deviceId, {});
+  }
+
   async settings(): Promise<ResolvedSettings> {
     return this.rpc!.callAsDevice(TasksDeviceRpc.getSettings, this.options.deviceId, {});
   }
@@ -362,7 +396,8 @@ export class NatsLink {
 
   /** A package's signed manifest from the control plane (checked by the caller: `acceptManifest`). */
   async signedManifest(contentId: string): Promise<Signed<Manifest>> {
-    return fromWire(await this.rpc!.callAsDevice(TasksDeviceRpc.getManifest, this.options.deviceId, { contentId }));
+    // A page at a time for a manifest too large for one message (packages over 20 GiB).
+    return assembleManifestPages((fromBlock) => this.rpc!.callAsDevice(TasksDeviceRpc.getManifest, this.options.deviceId, { contentId, fromBlock }));
   }
 
   /** A download token for content of one of this device's tasks (null: the control plane issues none). */

@@ -76,9 +76,12 @@ export interface MulticastSocketStats {
   lossInjected: number;
 }
 
+/** Where a datagram came from: what the session layer reads of it (a peer's address). */
+export type PacketFrom = Pick<RemoteInfo, 'address' | 'port'>;
+
 /** A session's view of the socket. */
 export interface SessionHandler {
-  onPacket(packet: Packet, from: RemoteInfo): void;
+  onPacket(packet: Packet, from: PacketFrom): void;
   /** A datagram for this session that failed to decode (a forgery, damage), by code. */
   onInvalid?(code: string): void;
   /**
@@ -89,6 +92,20 @@ export interface SessionHandler {
    * the device's own packets anyway.
    */
   localSenderId?: string;
+  /**
+   * The packet types this handler reads. A session mux (`session-mux.ts`) hands each packet only to
+   * the handlers that read its type; the socket itself hands every packet to each of its handlers.
+   */
+  accepts?: readonly Packet['type'][];
+}
+
+/**
+ * What the session drivers (election, sender, receiver, LAN download) need of the subnet's
+ * multicast: joining a session, sending under it and hearing its packets, already decoded and
+ * authenticated. `UdpMulticastSocket` is the real one; tests run whole sessions on an in-memory LAN.
+ */
+export interface MulticastPort {
+  join(sessionId: string, lanKey: Uint8Array | null, handler: SessionHandler, claims?: SessionClaims): SessionBinding;
 }
 
 /**
@@ -122,7 +139,13 @@ const HANDLER_THREW = 'HANDLER.THREW';
 /** Datagrams queued before a sender should pause: ~360 KB, under a default 208 KiB-4 MiB send buffer's worth of backlog. */
 export const SEND_QUEUE_HIGH_WATER = 256;
 
-export class UdpMulticastSocket {
+/**
+ * The sessions of one multicast socket, whatever carries its datagrams: encodes what a session
+ * sends (signing claims), decodes what arrives once, checks claims, and hands each packet to the
+ * handlers of the session it names. `UdpMulticastSocket` carries the datagrams over UDP; tests carry
+ * them over an in-memory LAN, so that the same decoding, authentication and dispatch run there.
+ */
+export abstract class MulticastSessions implements MulticastPort {
   readonly stats: MulticastSocketStats = {
     packetsSent: 0,
     bytesSent: 0,
@@ -139,16 +162,163 @@ export class UdpMulticastSocket {
     string,
     { key: Buffer | null; tagger: PacketTagger | undefined; claims: SessionClaims | undefined; handlers: Set<SessionHandler>; localSenders: Set<string> }
   >();
-  private closed = false;
+  protected closed = false;
   /** Why the last ANNOUNCE or CLAIM was refused (PACKET.BAD_CLAIM), for the logs; null until one was. */
   lastClaimRejection: string | null = null;
 
+  constructor(private readonly receiveOptions: Pick<UdpMulticastOptions, 'injectedReceiveLoss' | 'random'> = {}) {}
+
+  /** Puts an encoded datagram on the wire (to the group). */
+  protected abstract transmit(bytes: Uint8Array): void;
+  /** Datagrams queued and not yet sent. */
+  protected abstract queuedDatagrams(): number;
+
+  /**
+   * Receives the session's packets; `lanKey` (from the task, over NATS) makes it authenticated.
+   * Several handlers may join one session (the election and the transfer of one task), all with the
+   * same key: every packet goes to each of them. `claims`, given by the session's first handler,
+   * holds for all of them (later handlers need not repeat it).
+   */
+  join(sessionId: string, lanKey: Uint8Array | null, handler: SessionHandler, claims?: SessionClaims): SessionBinding {
+    if (this.closed) throw new MulticastSocketError(MulticastErrorCode.Closed, 'the multicast socket is closed');
+    const key = lanKey === null ? null : Buffer.from(lanKey);
+    let session = this.sessions.get(sessionId);
+    if (session === undefined) {
+      session = { key, tagger: key === null ? undefined : createPacketTagger(key), claims, handlers: new Set(), localSenders: new Set() };
+      this.sessions.set(sessionId, session);
+    } else if (session.key === null ? key !== null : key === null || !session.key.equals(key)) {
+      throw new MulticastSocketError(MulticastErrorCode.SessionKeyMismatch, `session ${sessionId} is joined on this socket under another key`);
+    } else {
+      session.claims ??= claims;
+    }
+    const current = session;
+    session.handlers.add(handler);
+    if (handler.localSenderId !== undefined) session.localSenders.add(handler.localSenderId);
+    const { tagger } = session;
+    return {
+      sessionId,
+      send: (packet) => this.sendEncoded(encodeWithClaims(packet, tagger, current.claims)),
+      symbolSender: (senderId) => {
+        const encode: SymbolEncoder = createSymbolEncoder({ sessionId, senderId }, tagger);
+        return (type, block, group, index, payload) => this.sendEncoded(encode(type, block, group, index, payload));
+      },
+      sendQueueCount: () => (this.closed ? 0 : this.queuedDatagrams()),
+      leave: () => {
+        const current = this.sessions.get(sessionId);
+        if (current === undefined) return;
+        current.handlers.delete(handler);
+        if (current.handlers.size === 0) this.sessions.delete(sessionId);
+        else if (handler.localSenderId !== undefined && ![...current.handlers].some((h) => h.localSenderId === handler.localSenderId)) current.localSenders.delete(handler.localSenderId);
+      },
+    };
+  }
+
+  /** Closes every session: nothing is sent or delivered any more. */
+  protected leaveAll(): void {
+    this.closed = true;
+    this.sessions.clear();
+  }
+
+  /** Sends bytes as they are (tests use it to forge packets). */
+  sendRaw(bytes: Uint8Array): void {
+    this.sendEncoded(bytes);
+  }
+
+  protected sendEncoded(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.stats.packetsSent++;
+    this.stats.bytesSent += bytes.length;
+    this.transmit(bytes);
+  }
+
+  /** A datagram that arrived: decoded once, checked, and handed to the handlers of its session. */
+  protected receive(message: Uint8Array, from: PacketFrom): void {
+    this.stats.packetsReceived++;
+    this.stats.bytesReceived += message.length;
+    try {
+      const sessionId = peekSessionId(message);
+      const session = sessionId === null ? undefined : this.sessions.get(sessionId);
+      if (session === undefined) {
+        // Not ours to judge: decoded without a key only to tell foreign garbage from another task's session.
+        if (sessionId === null) this.countInvalid(decodePacket(message));
+        else this.stats.otherSession++;
+        return;
+      }
+      if (session.localSenders.size > 0) {
+        const senderId = peekSenderId(message);
+        if (senderId !== null && session.localSenders.has(senderId)) {
+          this.stats.ownEcho++;
+          return;
+        }
+      }
+      const decoded = decodePacket(message, session.tagger);
+      if (!decoded.ok) {
+        this.countInvalid(decoded);
+        for (const handler of [...session.handlers]) this.deliver(() => handler.onInvalid?.(decoded.error.code));
+        return;
+      }
+      const loss = this.receiveOptions.injectedReceiveLoss ?? 0;
+      if (loss > 0 && (this.receiveOptions.random ?? Math.random)() < loss) {
+        this.stats.lossInjected++;
+        return;
+      }
+      const packet = decoded.value;
+      if (session.claims !== undefined && (packet.type === 'announce' || packet.type === 'claim')) {
+        const rejection = session.claims.verify(packet);
+        if (rejection !== null) {
+          this.stats.droppedInvalid[rejection.code] = (this.stats.droppedInvalid[rejection.code] ?? 0) + 1;
+          this.lastClaimRejection = rejection.message;
+          for (const handler of [...session.handlers]) this.deliver(() => handler.onInvalid?.(rejection.code));
+          return;
+        }
+      }
+      if (session.handlers.size === 1) {
+        for (const handler of session.handlers) this.deliverPacket(handler, packet, from);
+        return;
+      }
+      // A copy of the set: a handler may leave (its fetch ended) while the packet is delivered.
+      for (const handler of [...session.handlers]) this.deliverPacket(handler, packet, from);
+    } catch {
+      this.stats.droppedInvalid[HANDLER_THREW] = (this.stats.droppedInvalid[HANDLER_THREW] ?? 0) + 1;
+    }
+  }
+
+  /** As `deliver`, without a closure per packet and handler. */
+  private deliverPacket(handler: SessionHandler, packet: Packet, from: PacketFrom): void {
+    try {
+      handler.onPacket(packet, from);
+    } catch {
+      this.stats.droppedInvalid[HANDLER_THREW] = (this.stats.droppedInvalid[HANDLER_THREW] ?? 0) + 1;
+    }
+  }
+
+  /** A handler's bug must neither stop the socket loop nor keep the packet from the other handlers; it shows as a count. */
+  private deliver(call: () => void): void {
+    try {
+      call();
+    } catch {
+      this.stats.droppedInvalid[HANDLER_THREW] = (this.stats.droppedInvalid[HANDLER_THREW] ?? 0) + 1;
+    }
+  }
+
+  private countInvalid(result: ReturnType<typeof decodePacket>): void {
+    if (result.ok) return;
+    this.stats.droppedInvalid[result.error.code] = (this.stats.droppedInvalid[result.error.code] ?? 0) + 1;
+  }
+}
+
+/**
+ * The subnet's multicast socket: UDP/IPv4 bound to the session port, joined to the group on one
+ * interface, sending with TTL 1.
+ */
+export class UdpMulticastSocket extends MulticastSessions {
   private constructor(
     private readonly socket: dgram.Socket,
     readonly group: string,
     readonly port: number,
     private readonly options: UdpMulticastOptions,
   ) {
+    super(options);
     socket.on('message', (message, from) => this.receive(message, from));
     // A socket error after bind (ICMP, interface gone) must not crash the agent; sends count it.
     socket.on('error', () => {
@@ -192,143 +362,25 @@ export class UdpMulticastSocket {
     return new UdpMulticastSocket(socket, group, port, options);
   }
 
-  /**
-   * Receives the session's packets; `lanKey` (from the task, over NATS) makes it authenticated.
-   * Several handlers may join one session (the election and the transfer of one task), all with the
-   * same key: every packet goes to each of them. `claims`, given by the session's first handler,
-   * holds for all of them (later handlers need not repeat it).
-   */
-  join(sessionId: string, lanKey: Uint8Array | null, handler: SessionHandler, claims?: SessionClaims): SessionBinding {
-    if (this.closed) throw new MulticastSocketError(MulticastErrorCode.Closed, 'the multicast socket is closed');
-    const key = lanKey === null ? null : Buffer.from(lanKey);
-    let session = this.sessions.get(sessionId);
-    if (session === undefined) {
-      session = { key, tagger: key === null ? undefined : createPacketTagger(key), claims, handlers: new Set(), localSenders: new Set() };
-      this.sessions.set(sessionId, session);
-    } else if (session.key === null ? key !== null : key === null || !session.key.equals(key)) {
-      throw new MulticastSocketError(MulticastErrorCode.SessionKeyMismatch, `session ${sessionId} is joined on this socket under another key`);
-    } else {
-      session.claims ??= claims;
-    }
-    const current = session;
-    session.handlers.add(handler);
-    if (handler.localSenderId !== undefined) session.localSenders.add(handler.localSenderId);
-    const { tagger } = session;
-    return {
-      sessionId,
-      send: (packet) => this.sendEncoded(encodeWithClaims(packet, tagger, current.claims)),
-      symbolSender: (senderId) => {
-        const encode: SymbolEncoder = createSymbolEncoder({ sessionId, senderId }, tagger);
-        return (type, block, group, index, payload) => this.sendEncoded(encode(type, block, group, index, payload));
-      },
-      sendQueueCount: () => (this.closed ? 0 : this.socket.getSendQueueCount()),
-      leave: () => {
-        const current = this.sessions.get(sessionId);
-        if (current === undefined) return;
-        current.handlers.delete(handler);
-        if (current.handlers.size === 0) this.sessions.delete(sessionId);
-        else if (handler.localSenderId !== undefined && ![...current.handlers].some((h) => h.localSenderId === handler.localSenderId)) current.localSenders.delete(handler.localSenderId);
-      },
-    };
-  }
-
-  /** Sends bytes as they are (tests use it to forge packets). */
-  sendRaw(bytes: Uint8Array): void {
-    this.sendEncoded(bytes);
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
-    this.sessions.clear();
+    this.leaveAll();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
-  private sendEncoded(bytes: Uint8Array): void {
-    if (this.closed) return;
-    this.stats.packetsSent++;
-    this.stats.bytesSent += bytes.length;
+  protected transmit(bytes: Uint8Array): void {
     // One callback for every send (dgram drops a send's error silently without one), not a closure per datagram.
     this.socket.send(bytes, this.port, this.group, this.onSent);
+  }
+
+  protected queuedDatagrams(): number {
+    return this.socket.getSendQueueCount();
   }
 
   private readonly onSent = (error: Error | null) => {
     if (error) this.stats.sendErrors++;
   };
 
-  private receive(message: Buffer, from: RemoteInfo): void {
-    this.stats.packetsReceived++;
-    this.stats.bytesReceived += message.length;
-    try {
-      const sessionId = peekSessionId(message);
-      const session = sessionId === null ? undefined : this.sessions.get(sessionId);
-      if (session === undefined) {
-        // Not ours to judge: decoded without a key only to tell foreign garbage from another task's session.
-        if (sessionId === null) this.countInvalid(decodePacket(message));
-        else this.stats.otherSession++;
-        return;
-      }
-      if (session.localSenders.size > 0) {
-        const senderId = peekSenderId(message);
-        if (senderId !== null && session.localSenders.has(senderId)) {
-          this.stats.ownEcho++;
-          return;
-        }
-      }
-      const decoded = decodePacket(message, session.tagger);
-      if (!decoded.ok) {
-        this.countInvalid(decoded);
-        for (const handler of [...session.handlers]) this.deliver(() => handler.onInvalid?.(decoded.error.code));
-        return;
-      }
-      const loss = this.options.injectedReceiveLoss ?? 0;
-      if (loss > 0 && (this.options.random ?? Math.random)() < loss) {
-        this.stats.lossInjected++;
-        return;
-      }
-      const packet = decoded.value;
-      if (session.claims !== undefined && (packet.type === 'announce' || packet.type === 'claim')) {
-        const rejection = session.claims.verify(packet);
-        if (rejection !== null) {
-          this.stats.droppedInvalid[rejection.code] = (this.stats.droppedInvalid[rejection.code] ?? 0) + 1;
-          this.lastClaimRejection = rejection.message;
-          for (const handler of [...session.handlers]) this.deliver(() => handler.onInvalid?.(rejection.code));
-          return;
-        }
-      }
-      if (session.handlers.size === 1) {
-        for (const handler of session.handlers) this.deliverPacket(handler, packet, from);
-        return;
-      }
-      // A copy of the set: a handler may leave (its fetch ended) while the packet is delivered.
-      for (const handler of [...session.handlers]) this.deliverPacket(handler, packet, from);
-    } catch {
-      this.stats.droppedInvalid[HANDLER_THREW] = (this.stats.droppedInvalid[HANDLER_THREW] ?? 0) + 1;
-    }
-  }
-
-  /** As `deliver`, without a closure per packet and handler. */
-  private deliverPacket(handler: SessionHandler, packet: Packet, from: RemoteInfo): void {
-    try {
-      handler.onPacket(packet, from);
-    } catch {
-      this.stats.droppedInvalid[HANDLER_THREW] = (this.stats.droppedInvalid[HANDLER_THREW] ?? 0) + 1;
-    }
-  }
-
-  /** A handler's bug must neither stop the socket loop nor keep the packet from the other handlers; it shows as a count. */
-  private deliver(call: () => void): void {
-    try {
-      call();
-    } catch {
-      this.stats.droppedInvalid[HANDLER_THREW] = (this.stats.droppedInvalid[HANDLER_THREW] ?? 0) + 1;
-    }
-  }
-
-  private countInvalid(result: ReturnType<typeof decodePacket>): void {
-    if (result.ok) return;
-    this.stats.droppedInvalid[result.error.code] = (this.stats.droppedInvalid[result.error.code] ?? 0) + 1;
-  }
 }
 
 /**

@@ -15,6 +15,15 @@ export const agentConfigSchema = z.object({
   natsCreds: z.string().min(1).optional(),
   /** CA certificate (PEM) of the NATS server's TLS certificate: the connection then requires TLS. */
   natsCa: z.string().min(1).optional(),
+  /**
+   * The core's JetStream domain, for an agent connected to a branch leaf node: a leaf carries
+   * JetStream requests to the core only under the core's domain (docs/scaling.md). Absent: the
+   * agent talks to the core directly.
+   */
+  natsJsDomain: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a JetStream domain name (letters, digits, - and _)')
+    .optional(),
   /** The control plane's URL (the API gateway), for enrolling on first start. */
   server: z.string().url().optional(),
   /** An enrollment token, for enrolling on first start. */

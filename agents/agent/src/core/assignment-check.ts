@@ -24,6 +24,8 @@ export const acceptedTaskSchema = taskAssignedV1Schema.extend({
   /** The control-plane key whose signature the agent verified. */
   signedBy: z.string().optional(),
   expiresAt: isoTimeSchema.optional(),
+  /** The control plane's attempt (signed; absent: the first). */
+  attempt: z.number().int().min(2).optional(),
 });
 export type AcceptedTask = z.infer<typeof acceptedTaskSchema>;
 
@@ -131,6 +133,7 @@ export function checkAssignment(received: ReceivedAssignment, trust: TrustAnchor
       issuedAt: doc.issuedAt,
       expiresAt: doc.expiresAt,
       signedBy: signed.keyId,
+      ...(doc.attempt !== undefined ? { attempt: doc.attempt } : {}),
     },
   };
 }

@@ -542,3 +542,74 @@ test('toDeviceStatus: clips the output tail to the contract limit and stamps the
   assert.equal(message.reportedAt, '2025-01-01T00:00:00.000Z');
   assert.equal(message.seq, 7);
 });
+
+const cancel: LifecycleEvent = { type: 'cancelled', reason: { code: 'TASK.CANCELLED', message: 'cancelled by the control plane at 2025-01-01T00:00:00.000Z' } };
+const effectTypes = (effects: LifecycleEffect[]) => effects.map((e) => (e.type === 'report' ? `report:${e.state}` : e.type));
+
+test('cancelled: what it stops in each state, table-driven', () => {
+  const table: Array<{ name: string; action: TaskAction; before: LifecycleEvent[]; state: string; effects: string[] }> = [
+    { name: 'queued', action: 'install', before: [], state: 'cancelled', effects: ['abort-download', 'discard-partial', 'report:cancelled'] },
+    { name: 'downloading', action: 'install', before: [{ type: 'download-progress', bytesBySource: { origin: 5 } }], state: 'cancelled', effects: ['abort-download', 'discard-partial', 'report:cancelled'] },
+    {
+      name: 'retry pending',
+      action: 'install',
+      before: [{ type: 'download-failed', reason: { code: 'DOWNLOAD.NETWORK', message: 'reset' }, retryable: true }],
+      state: 'cancelled',
+      effects: ['abort-download', 'discard-partial', 'report:cancelled'],
+    },
+    { name: 'cached, install pending', action: 'install', before: [{ type: 'download-complete', hashVerified: true }], state: 'cancelled', effects: ['report:cancelled'] },
+    { name: 'installing (not interrupted)', action: 'install', before: [{ type: 'download-complete', hashVerified: true }, { type: 'install-started' }], state: 'installing', effects: [] },
+    { name: 'succeeded', action: 'cache-only', before: [{ type: 'download-complete', hashVerified: true }], state: 'succeeded', effects: [] },
+    { name: 'failed', action: 'install', before: [{ type: 'download-failed', reason: { code: 'MANIFEST.REJECTED', message: 'x' }, retryable: false }], state: 'failed', effects: [] },
+  ];
+  for (const row of table) {
+    const { state, effects } = run(row.action, [...row.before, cancel]);
+    assert.equal(state.state, row.state, row.name);
+    assert.deepEqual(effectTypes(effects), row.effects, row.name);
+    if (row.state === 'cancelled') {
+      assert.equal(state.reason?.code, 'TASK.CANCELLED', row.name);
+      assert.equal(state.retryAtMs, null, row.name);
+      const [report] = effects.filter((e) => e.type === 'report');
+      assert.equal(deviceStatusV1Schema.safeParse(toDeviceStatus(report as Extract<LifecycleEffect, { type: 'report' }>, { taskId: 'task-1', deviceId: 'device-1', seq: 9 })).success, true, row.name);
+    }
+  }
+});
+
+test('cancelled: events of work under way change nothing afterwards; a restart re-reports it; a second cancel is a repeat', () => {
+  const { state } = run('install', [{ type: 'download-progress', bytesBySource: { origin: 5 } }, cancel]);
+  for (const late of [
+    { type: 'download-progress', bytesBySource: { origin: 7 } },
+    { type: 'download-complete', hashVerified: true },
+    { type: 'download-failed', reason: { code: 'DOWNLOAD.ABORTED', message: 'aborted' }, retryable: true },
+    { type: 'retry-due' },
+    { type: 'install-started' },
+    cancel,
+    { type: 'assigned', task: { ...task('install'), attempt: 2 } },
+  ] as LifecycleEvent[]) {
+    const next = reduceTaskLifecycle(state, late, T0 + 60_000, options);
+    assert.deepEqual(next, { state, effects: [] }, late.type);
+  }
+  assert.deepEqual(effectTypes(reduceTaskLifecycle(state, { type: 'resumed-after-restart' }, T0 + 60_000, options).effects), ['report:cancelled']);
+  assert.equal(state.bytes.origin, 5, 'bytes received before the cancel are kept and reported');
+});
+
+test('a retry: a failed task starts again from queued for a higher attempt, keeping its bytes; otherwise a repeat', () => {
+  const { state: failed } = run('install', [
+    { type: 'download-progress', bytesBySource: { origin: 4 } },
+    { type: 'download-failed', reason: { code: 'MANIFEST.REJECTED', message: 'x' }, retryable: false },
+  ]);
+  assert.equal(failed.state, 'failed');
+  assert.equal(failed.attempt, 1);
+  const same = reduceTaskLifecycle(failed, { type: 'assigned', task: task('install') }, T0 + 10_000, options);
+  assert.deepEqual(same, { state: failed, effects: [] }, 'the same attempt again is a repeat');
+  const { state, effects } = reduceTaskLifecycle(failed, { type: 'assigned', task: { ...task('install'), attempt: 2 } }, T0 + 10_000, options);
+  assert.deepEqual([state.state, state.attempt, state.reason, state.downloadFailures, state.bytes.origin], ['queued', 2, null, 0, 4]);
+  assert.deepEqual(effectTypes(effects), ['report:queued', 'start-download']);
+  // A task in progress is not restarted by a higher attempt.
+  const { state: running } = run('install', [{ type: 'download-progress', bytesBySource: { origin: 1 } }]);
+  assert.deepEqual(reduceTaskLifecycle(running, { type: 'assigned', task: { ...task('install'), attempt: 2 } }, T0, options).effects, []);
+  // A state saved by an earlier version (no attempt) reads as attempt 1.
+  const { attempt, ...old } = failed;
+  assert.equal(taskLifecycleSchema.parse(old).attempt, 1);
+  void attempt;
+});

@@ -49,6 +49,16 @@ import { BackoffPolicy, backoffDelayMs, stableFraction } from './backoff';
  * - A second `assigned` for a known task (JetStream redelivers) changes nothing and emits nothing.
  * - `abandoned` fails an unfinished task with its reason, whatever step it is at (the agent will not
  *   act on it any further); a finished task stays as it is.
+ * - `cancelled` (a verified cancellation from the control plane) stops a task that has not started
+ *   installing: `queued` or `downloading` (a pending retry too) abort the download and its LAN
+ *   session and discard the partial download; `cached` drops the pending install (the verified
+ *   content stays in the cache like any other). Reported as `cancelled` with TASK.CANCELLED. An
+ *   install already running is not interrupted (killing an installer half-way can leave the
+ *   system worse off than either outcome): its outcome is reported. A finished task stays as it is.
+ *   Events of work that was under way when the cancel came (progress, completion, a retry timer)
+ *   change nothing afterwards.
+ * - `assigned` for a higher attempt (a retry from the control plane) starts a `failed` task again
+ *   from `queued`, keeping the byte totals; in any other state it changes nothing.
  * - Any other event the state does not accept throws IllegalTransitionError naming both.
  */
 
@@ -75,6 +85,8 @@ export const taskLifecycleSchema = z.object({
   lastBytesReportAtMs: z.number().nullable(),
   /** Since when the task is blocked (a BLOCKING_CODES failure with no progress since); null when not. Absent in states an earlier version saved. */
   blockedSinceMs: z.number().nullable().default(null),
+  /** The control plane's attempt this state belongs to (1 unless retried). Absent in states an earlier version saved. */
+  attempt: z.number().int().positive().default(1),
   reason: failureReasonSchema.nullable(),
   exitCode: z.number().int().nullable(),
   outputTail: z.string().nullable(),
@@ -82,7 +94,8 @@ export const taskLifecycleSchema = z.object({
 export type TaskLifecycle = z.infer<typeof taskLifecycleSchema>;
 
 export type LifecycleEvent =
-  | { type: 'assigned'; task: TaskAssignedV1 }
+  /** `attempt`: the control plane's attempt the assignment is for (absent: the first). */
+  | { type: 'assigned'; task: TaskAssignedV1 & { attempt?: number } }
   /** Bytes received since the previous progress event (deltas; the reducer keeps the totals). */
   | { type: 'download-progress'; bytesBySource: Partial<BytesBySource> }
   | { type: 'download-complete'; hashVerified: boolean }
@@ -94,7 +107,9 @@ export type LifecycleEvent =
   | { type: 'install-finished'; exitCode: number | null; outputTail: string; timedOut: boolean; failure?: FailureReason | null }
   | { type: 'resumed-after-restart' }
   /** The agent will not go on with the task (accepted from an unsigned assignment by an earlier version). */
-  | { type: 'abandoned'; reason: FailureReason };
+  | { type: 'abandoned'; reason: FailureReason }
+  /** The control plane cancelled the task (a cancellation verified against the pinned keys). */
+  | { type: 'cancelled'; reason: FailureReason };
 
 export type LifecycleEventType = LifecycleEvent['type'];
 
@@ -114,7 +129,11 @@ export type LifecycleEffect =
   | ReportEffect
   | { type: 'start-download' }
   | { type: 'schedule-retry'; atMs: number; attempt: number }
-  | { type: 'start-install' };
+  | { type: 'start-install' }
+  /** Stop the task's download (and with it its LAN session) and its retry timer. */
+  | { type: 'abort-download' }
+  /** Remove the task's partial download (unless another unfinished task downloads the same content). */
+  | { type: 'discard-partial' };
 
 export interface LifecycleResult {
   state: TaskLifecycle;
@@ -168,7 +187,10 @@ export function resolveLifecycleOptions(partial: Partial<LifecycleOptions> = {})
   return options;
 }
 
-const TERMINAL: ReadonlySet<TaskState> = new Set(['succeeded', 'failed']);
+const TERMINAL: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** The reason a cancelled task reports. */
+export const CANCELLED_CODE = 'TASK.CANCELLED';
 
 export function isTerminal(state: TaskState): boolean {
   return TERMINAL.has(state);
@@ -190,9 +212,25 @@ export function reduceTaskLifecycle(
     return { state: created, effects: [report(created, now), { type: 'start-download' }] };
   }
 
+  if (state.state === 'cancelled' && event.type !== 'resumed-after-restart') {
+    // Work under way when the cancel came ends with events of its own: they change nothing now.
+    return { state, effects: [] };
+  }
+
   switch (event.type) {
-    case 'assigned':
-      return { state, effects: [] };
+    case 'assigned': {
+      const attempt = event.task.attempt ?? 1;
+      if (state.state !== 'failed' || attempt <= state.attempt) return { state, effects: [] };
+      const again: TaskLifecycle = { ...newLifecycle(event.task), bytes: state.bytes, attempt };
+      return { state: again, effects: [report(again, now), { type: 'start-download' }] };
+    }
+
+    case 'cancelled': {
+      if (isTerminal(state.state) || state.state === 'installing') return { state, effects: [] };
+      const next: TaskLifecycle = { ...state, state: 'cancelled', retryAtMs: null, blockedSinceMs: null, reason: clipReason({ code: CANCELLED_CODE, message: event.reason.message }) };
+      const stop: LifecycleEffect[] = isDownloadPhase(state) ? [{ type: 'abort-download' }, { type: 'discard-partial' }] : [];
+      return { state: next, effects: [...stop, report(next, now)] };
+    }
 
     case 'download-progress': {
       if (!isDownloadPhase(state) || state.retryAtMs !== null) throw illegal(state, event);
@@ -327,11 +365,12 @@ function resume(state: TaskLifecycle, now: number): LifecycleResult {
       });
     case 'succeeded':
     case 'failed':
+    case 'cancelled':
       return { state, effects: [report(state, now)] };
   }
 }
 
-function newLifecycle(task: TaskAssignedV1): TaskLifecycle {
+function newLifecycle(task: TaskAssignedV1 & { attempt?: number }): TaskLifecycle {
   return {
     taskId: task.taskId,
     deviceId: task.deviceId,
@@ -344,6 +383,7 @@ function newLifecycle(task: TaskAssignedV1): TaskLifecycle {
     retryAtMs: null,
     lastBytesReportAtMs: null,
     blockedSinceMs: null,
+    attempt: task.attempt ?? 1,
     reason: null,
     exitCode: null,
     outputTail: null,

@@ -1,4 +1,6 @@
 import { ApiError, UnreachableError } from '../errors';
+import { ServerSentEvent, SseParser } from './sse-parser';
+import { httpStreamRequest, StreamAnswer, StreamRequest } from './stream-request';
 
 /** A request that has no answer this long is given up: the gateway answers reads in milliseconds. */
 export const REQUEST_TIMEOUT_MS = 30_000;
@@ -23,6 +25,8 @@ export class FleetcastApi {
     private readonly token: string,
     private readonly fetchImpl: typeof fetch = fetch,
     private readonly timeoutMs = REQUEST_TIMEOUT_MS,
+    /** How uploads are streamed: Node's http client (flat memory), or a fetch in tests. */
+    private readonly streamImpl: StreamRequest = httpStreamRequest,
   ) {}
 
   get<T>(path: string, query: Record<string, QueryValue> = {}): Promise<T> {
@@ -33,17 +37,90 @@ export class FleetcastApi {
     return this.send<T>('POST', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   }
 
+  delete<T>(path: string): Promise<T> {
+    return this.send<T>('DELETE', path);
+  }
+
+  /**
+   * Sends bytes of a resumable upload from `offset` (`PATCH /v1/uploads/{id}`): the new offset while
+   * bytes are missing, the answer's body once the last is in. A refusal is an ApiError; a 409 for a
+   * wrong offset carries the server's offset in `uploadOffset`. No timeout, like `uploadContent`.
+   */
+  async uploadChunk<T>(uploadId: string, offset: number, body: { chunks: AsyncIterable<Uint8Array>; length: number }): Promise<{ complete: false; offset: number } | { complete: true; result: T }> {
+    const path = `/v1/uploads/${encodeURIComponent(uploadId)}`;
+    const res = await this.stream('PATCH', path, body.chunks, {
+      'content-type': 'application/offset+octet-stream',
+      'content-length': String(body.length),
+      'upload-offset': String(offset),
+    });
+    const text = res.text;
+    const serverOffset = Number(res.header('upload-offset') ?? NaN);
+    if (res.status < 200 || res.status >= 300) {
+      const error = apiErrorOf(res.status, text);
+      if (Number.isSafeInteger(serverOffset)) error.uploadOffset = serverOffset;
+      throw error;
+    }
+    if (res.status === 204) {
+      if (!Number.isSafeInteger(serverOffset)) throw new ApiError('CLI.BAD_RESPONSE', `PATCH ${path}: the server answered 204 without Upload-Offset`, res.status);
+      return { complete: false, offset: serverOffset };
+    }
+    try {
+      return { complete: true, result: JSON.parse(text) as T };
+    } catch {
+      throw new ApiError('CLI.BAD_RESPONSE', `PATCH ${path}: the server answered ${res.status} with something other than JSON`, res.status);
+    }
+  }
+
+  /**
+   * Opens a server-sent event stream (`GET /v1/tasks/{id}/events`) and yields its events until the
+   * server ends it or `signal` aborts. Null when the server does not offer it (an older gateway:
+   * no such route, or an answer that is no event stream); a refusal of the request is an ApiError.
+   */
+  async events(path: string, signal: AbortSignal): Promise<AsyncIterable<ServerSentEvent> | null> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.server}${path}`, { method: 'GET', headers: { accept: 'text/event-stream', authorization: `Bearer ${this.token}` }, signal });
+    } catch (error) {
+      throw unreachable(this.server, error, this.timeoutMs);
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      const error = apiErrorOf(res.status, text);
+      // A gateway without the route answers COMMON.NOT_FOUND; an unknown task is TASKS.TASK_NOT_FOUND.
+      if (res.status === 404 && (error.code === 'COMMON.NOT_FOUND' || error.code === 'HTTP.404')) return null;
+      throw error;
+    }
+    if (!/^text\/event-stream/.test(res.headers.get('content-type') ?? '') || res.body === null) {
+      await res.body?.cancel().catch(() => undefined);
+      return null;
+    }
+    const body = res.body;
+    return (async function* () {
+      const parser = new SseParser();
+      const decoder = new TextDecoder();
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) yield* parser.push(decoder.decode(chunk, { stream: true }));
+    })();
+  }
+
   /** Streams a package's content (`PUT /v1/packages/{id}/content`); no timeout, an upload takes what it takes. */
-  uploadContent<T>(packageId: string, upload: UploadBody): Promise<T> {
-    return this.send<T>(
-      'PUT',
-      `/v1/packages/${encodeURIComponent(packageId)}/content`,
-      {
-        body: upload.chunks as unknown as RequestInit['body'],
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(upload.size), 'x-content-sha256': upload.sha256 },
-      },
-      false,
-    );
+  async uploadContent<T>(packageId: string, upload: UploadBody): Promise<T> {
+    const path = `/v1/packages/${encodeURIComponent(packageId)}/content`;
+    const res = await this.stream('PUT', path, upload.chunks, { 'content-type': 'application/octet-stream', 'content-length': String(upload.size), 'x-content-sha256': upload.sha256 });
+    if (res.status < 200 || res.status >= 300) throw apiErrorOf(res.status, res.text);
+    try {
+      return JSON.parse(res.text) as T;
+    } catch {
+      throw new ApiError('CLI.BAD_RESPONSE', `PUT ${path}: the server answered ${res.status} with something other than JSON`, res.status);
+    }
+  }
+
+  /** A streamed request (no timeout: an upload takes what it takes); no answer at all is an UnreachableError. */
+  private async stream(method: string, path: string, body: AsyncIterable<Uint8Array>, headers: Record<string, string>): Promise<StreamAnswer> {
+    try {
+      return await this.streamImpl(`${this.server}${path}`, { method, headers: { accept: 'application/json', authorization: `Bearer ${this.token}`, ...headers }, body });
+    } catch (error) {
+      throw unreachable(this.server, error, this.timeoutMs);
+    }
   }
 
   private async send<T>(method: string, path: string, init: { body?: RequestInit['body']; headers?: Record<string, string> } = {}, timeout = true): Promise<T> {
@@ -100,6 +177,6 @@ export function apiErrorOf(status: number, text: string): ApiError {
 function unreachable(server: string, error: unknown, timeoutMs: number): UnreachableError {
   const e = error as Error & { cause?: { code?: string; message?: string } };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return new UnreachableError(`no answer from ${server} within ${timeoutMs / 1000} s`);
-  const cause = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(error);
+  const cause = e?.cause?.code ?? e?.cause?.message ?? (e as NodeJS.ErrnoException)?.code ?? e?.message ?? String(error);
   return new UnreachableError(`cannot reach ${server}: ${cause}`);
 }

@@ -1,4 +1,5 @@
-import { FleetcastApi } from '../api/api-client';
+import { FleetcastApi, REQUEST_TIMEOUT_MS } from '../api/api-client';
+import { fetchStreamRequest } from '../api/stream-request';
 import { CliEnv, configPathOf, resolveConnection } from '../config/cli-config';
 import { readConfigFile } from '../config/config-file';
 import type { ProgressStream } from '../progress/progress-display';
@@ -46,7 +47,8 @@ export class CliContext {
   }
 
   apiFor(server: string, token: string): FleetcastApi {
-    return new FleetcastApi(server, token, this.io.fetch ?? fetch);
+    // A fetch handed in (tests) sees every request, uploads too; otherwise uploads use Node's http client.
+    return this.io.fetch ? new FleetcastApi(server, token, this.io.fetch, REQUEST_TIMEOUT_MS, fetchStreamRequest(this.io.fetch)) : new FleetcastApi(server, token);
   }
 
   /** The result: the API's JSON with `--json`, else the text for a person. */

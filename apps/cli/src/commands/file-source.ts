@@ -15,9 +15,15 @@ export async function fileSizeOf(path: string): Promise<number> {
   }
 }
 
-/** The file's bytes as they are read, each chunk reported first (flat memory, whatever the size). */
-export async function* fileChunks(path: string, onChunk: (bytes: number) => void): AsyncGenerator<Uint8Array> {
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
+/** The file's size and modification time (what tells a resumable upload that the file is unchanged). */
+export async function fileInfoOf(path: string): Promise<{ size: number; mtimeMs: number }> {
+  const size = await fileSizeOf(path);
+  return { size, mtimeMs: (await stat(path)).mtimeMs };
+}
+
+/** The file's bytes from `start` as they are read, each chunk reported first (flat memory, whatever the size). */
+export async function* fileChunks(path: string, onChunk: (bytes: number) => void, start = 0): AsyncGenerator<Uint8Array> {
+  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024, start })) {
     onChunk((chunk as Buffer).length);
     yield chunk as Buffer;
   }

@@ -85,6 +85,30 @@ export interface PageOptions {
   offset?: number;
 }
 
+export interface PackageListOptions extends PageOptions {
+  name?: string;
+  status?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+}
+
+/** `GET /v1/packages`'s query: the filters, times as ISO 8601 (a date alone is its midnight UTC). */
+export function packageListQuery(options: PackageListOptions): Record<string, string | number | undefined> {
+  const time = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const at = new Date(value);
+    if (Number.isNaN(at.getTime())) throw new UsageError(`${name} "${value}" is not a date and time (e.g. 2025-06-01 or 2025-06-01T22:00:00Z)`);
+    return at.toISOString();
+  };
+  return {
+    ...pageQuery(options),
+    name: options.name,
+    status: options.status === undefined ? undefined : oneOf('--status', options.status, ['awaiting-content', 'ready'] as const),
+    createdAfter: time('--created-after', options.createdAfter),
+    createdBefore: time('--created-before', options.createdBefore),
+  };
+}
+
 /** The pagination every list route takes. */
 export function pageQuery(options: PageOptions): { limit?: number; offset?: number } {
   return { limit: options.limit, offset: options.offset };

@@ -1,12 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TaskSummary } from '@fleetcast/contracts';
-import { exitCodeOf, isSettled, outcomeLine, shouldPrintPlain, stateCountsLine, watchLine } from './task-watch';
+import { exitCodeOf, isSettled, outcomeLine, shouldPrintPlain, stateCountsLine, summaryOfEvent, watchLine } from './task-watch';
 
 const MiB = 1024 * 1024;
 
 function summary(counts: Partial<TaskSummary['counts']>, bytes = { origin: 0, multicast: 0, peer: 0 }, reasons?: TaskSummary['reasons']): TaskSummary {
-  const full = { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0, ...counts };
+  const full = { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0, cancelled: 0, ...counts };
   const total = Object.values(full).reduce((a, b) => a + b, 0);
   return { taskId: 't-1', total, counts: full, bytes, subnets: [], ...(reasons ? { reasons } : {}) };
 }
@@ -48,5 +48,26 @@ describe('task watch', () => {
     assert.equal(shouldPrintPlain({ line: first, atMs: 0 }, moreBytes, 1_000, 30_000), false);
     assert.equal(shouldPrintPlain({ line: first, atMs: 0 }, moreBytes, 30_000, 30_000), true);
     assert.equal(shouldPrintPlain({ line: first, atMs: 0 }, changed, 1_000, 30_000), true);
+  });
+});
+
+describe('task watch: cancelled devices and live events', () => {
+  test('a cancelled device is final; the watch exits 1 and says so', () => {
+    const s = summary({ succeeded: 1, cancelled: 2 });
+    assert.equal(isSettled(s), true);
+    assert.equal(exitCodeOf(s), 1);
+    assert.equal(outcomeLine(s), '2 of 3 devices cancelled');
+    assert.equal(outcomeLine(summary({ failed: 1, cancelled: 1 })), '1 of 2 devices failed, 1 of 2 devices cancelled');
+  });
+
+  test('summaryOfEvent: the snapshot whole, a task event over the last summary, nothing from others', () => {
+    const first = summary({ pending: 2 });
+    assert.deepEqual(summaryOfEvent('t-1', { event: 'snapshot', data: JSON.stringify({ id: 't-1', summary: first }) }, undefined), first);
+    const counts = { ...first.counts, pending: 0, succeeded: 2 };
+    const next = summaryOfEvent('t-1', { event: 'task', data: JSON.stringify({ taskId: 't-1', status: 'completed', total: 2, counts, bytes: { origin: 5, multicast: 0, peer: 0 } }) }, first);
+    assert.deepEqual([next?.counts.succeeded, next?.bytes.origin, next?.subnets], [2, 5, []]);
+    assert.equal(summaryOfEvent('t-1', { event: 'task', data: JSON.stringify({ taskId: 'other', total: 1, counts }) }, first), null);
+    assert.equal(summaryOfEvent('t-1', { event: 'device', data: '{"taskId":"t-1"}' }, first), null);
+    assert.equal(summaryOfEvent('t-1', { event: 'heartbeat', data: 'not json' }, first), null);
   });
 });

@@ -6,7 +6,7 @@ import { formatBytes } from './format';
  * which exit code it earns, when a plain line is worth printing) is tested without a server.
  */
 
-/** Every device has reached a final state (`succeeded` or `failed`): nothing will change any more. */
+/** Every device has reached a final state (`succeeded`, `failed` or `cancelled`): nothing will change any more. */
 export function isSettled(summary: TaskSummary): boolean {
   return settledCount(summary) >= summary.total;
 }
@@ -16,9 +16,29 @@ export function settledCount(summary: TaskSummary): number {
   return TERMINAL_STATES.reduce((n, state) => n + (summary.counts[state] ?? 0), 0);
 }
 
-/** 1 when any device failed: a script that watched a task can tell a partial failure. */
+/** 1 when any device failed or was cancelled: a script that watched a task can tell it did not fully happen. */
 export function exitCodeOf(summary: TaskSummary): 0 | 1 {
-  return (summary.counts.failed ?? 0) > 0 ? 1 : 0;
+  return (summary.counts.failed ?? 0) + (summary.counts.cancelled ?? 0) > 0 ? 1 : 0;
+}
+
+/**
+ * The summary a live event brings (`GET /v1/tasks/{id}/events`): the `snapshot`'s (the whole task),
+ * or a `task` event's counts and bytes over the last one (its subnets and reasons kept). Null for
+ * events that change no count (`device`, `heartbeat`) and for anything unreadable.
+ */
+export function summaryOfEvent(taskId: string, event: { event: string; data: string }, last: TaskSummary | undefined): TaskSummary | null {
+  let data: any;
+  try {
+    data = JSON.parse(event.data);
+  } catch {
+    return null;
+  }
+  if (typeof data !== 'object' || data === null) return null;
+  if (event.event === 'snapshot' && typeof data.summary === 'object' && data.summary !== null) return data.summary as TaskSummary;
+  if (event.event === 'task' && data.taskId === taskId && typeof data.total === 'number' && typeof data.counts === 'object') {
+    return { ...(last ?? { taskId, subnets: [] }), taskId, total: data.total, counts: data.counts, bytes: data.bytes ?? last?.bytes ?? { origin: 0, multicast: 0, peer: 0 } };
+  }
+  return null;
 }
 
 /** `2 succeeded, 1 failed, 1 downloading` in the states' lifecycle order; states without devices left out. */
@@ -41,7 +61,9 @@ export function watchLine(summary: TaskSummary): string {
 /** The final word of a watch, under the task (whose reasons say why devices failed). */
 export function outcomeLine(summary: TaskSummary): string {
   const failed = summary.counts.failed ?? 0;
-  return failed > 0 ? `${failed} of ${summary.total} devices failed` : `all ${summary.total} devices succeeded`;
+  const cancelled = summary.counts.cancelled ?? 0;
+  if (failed === 0 && cancelled === 0) return `all ${summary.total} devices succeeded`;
+  return [failed > 0 ? `${failed} of ${summary.total} devices failed` : '', cancelled > 0 ? `${cancelled} of ${summary.total} devices cancelled` : ''].filter(Boolean).join(', ');
 }
 
 /**

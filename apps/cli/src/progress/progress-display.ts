@@ -1,5 +1,5 @@
 import { SingleBar } from 'cli-progress';
-import { advance, progressFields, progressLine, startTransfer, TransferProgress } from './transfer-progress';
+import { advance, progressFields, progressLine, resumeAt, startTransfer, TransferProgress } from './transfer-progress';
 
 /** A non-interactive run (a log, CI) gets a line this often: enough to see it move, not a flood. */
 export const PLAIN_PROGRESS_INTERVAL_MS = 2_000;
@@ -42,6 +42,13 @@ export class TransferDisplay {
     this.progress = advance(this.progress, bytes, this.now());
     if (this.bar) this.bar.update(this.progress.done, this.payload());
     else if (this.now() - this.lastPlainMs >= PLAIN_PROGRESS_INTERVAL_MS) this.plain();
+  }
+
+  /** Goes on from `done` bytes (an upload resumed where the server has it); shown at once. */
+  resumeAt(done: number): void {
+    this.progress = resumeAt(this.progress, done, this.now());
+    if (this.bar) this.bar.update(this.progress.done, this.payload());
+    else this.plain();
   }
 
   /** The last state, whatever the interval: a log always shows where a transfer ended. */

@@ -1,11 +1,22 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advance, etaSecondsOf, percentOf, progressLine, rateOf, RATE_WINDOW_MS, startTransfer } from './transfer-progress';
+import { advance, etaSecondsOf, percentOf, progressLine, rateOf, RATE_WINDOW_MS, resumeAt, startTransfer } from './transfer-progress';
 import { TransferDisplay } from './progress-display';
 
 const MiB = 1024 * 1024;
 
 describe('transfer progress', () => {
+  test('a resumed transfer starts at its offset and measures its rate from there only', () => {
+    let p = startTransfer(10 * MiB, 0);
+    p = resumeAt(p, 6 * MiB, 5000);
+    assert.equal(percentOf(p), 60);
+    assert.equal(rateOf(p), undefined, 'the bytes sent before are not counted as this run\'s speed');
+    p = advance(p, MiB, 6000);
+    assert.equal(rateOf(p), MiB);
+    assert.equal(etaSecondsOf(p), 3);
+    assert.equal(resumeAt(p, 20 * MiB, 7000).done, 10 * MiB, 'never past the total');
+  });
+
   test('rate and ETA from samples, time given', () => {
     let p = startTransfer(10 * MiB, 0);
     assert.equal(rateOf(p), undefined);

@@ -20,6 +20,15 @@ export function startTransfer(total: number, nowMs: number): TransferProgress {
   return { total, done: 0, startedAtMs: nowMs, samples: [{ atMs: nowMs, done: 0 }] };
 }
 
+/**
+ * The transfer goes on from `done` (a resumed upload, or one set back after a break): the bytes
+ * before it count as done, and the rate is measured afresh from here.
+ */
+export function resumeAt(progress: TransferProgress, done: number, nowMs: number): TransferProgress {
+  const at = Math.max(0, Math.min(progress.total, done));
+  return { ...progress, done: at, samples: [{ atMs: nowMs, done: at }] };
+}
+
 /** `bytes` more were sent at `nowMs`. */
 export function advance(progress: TransferProgress, bytes: number, nowMs: number): TransferProgress {
   const done = Math.min(progress.total, progress.done + bytes);

@@ -4,13 +4,15 @@ import { SubjectBase, versioned } from '../subjects';
 
 /**
  * Per-device task states. `pending` is the control plane's own (issued, not yet acknowledged);
- * every other state is reported by the agent.
+ * every other state is reported by the agent. `cancelled` is set by the control plane when the task
+ * is cancelled (for every target not yet in a final state) and confirmed by the agent once it has
+ * stopped; an added value: agents older than it never report it.
  */
-export const deviceTaskStateSchema = z.enum(['pending', 'queued', 'downloading', 'cached', 'installing', 'succeeded', 'failed']);
+export const deviceTaskStateSchema = z.enum(['pending', 'queued', 'downloading', 'cached', 'installing', 'succeeded', 'failed', 'cancelled']);
 export type DeviceTaskState = z.infer<typeof deviceTaskStateSchema>;
 export const DEVICE_TASK_STATES = deviceTaskStateSchema.options;
 export const reportedStateSchema = deviceTaskStateSchema.exclude(['pending']);
-export const TERMINAL_STATES: readonly DeviceTaskState[] = ['succeeded', 'failed'];
+export const TERMINAL_STATES: readonly DeviceTaskState[] = ['succeeded', 'failed', 'cancelled'];
 
 /** Largest tail of install output kept with a report: enough for an error, small enough for a message. */
 export const OUTPUT_TAIL_MAX_CHARS = 4096;

@@ -78,6 +78,12 @@ export const assignmentDocumentSchema = z.object({
   expiresAt: isoTimeSchema,
   /** Control-plane keys retired by the time of signing: an agent that accepts this stops trusting them. */
   retiredKeyIds: z.array(z.string().max(64)).max(100),
+  /**
+   * The device's attempt at the task: absent for the first, 2 and up after each retry of a failed
+   * device (`POST /v1/tasks/{id}/retry`). An agent that holds the task failed starts it again for a
+   * higher attempt; signed (when present), so a copy cannot be replayed as a retry.
+   */
+  attempt: z.number().int().min(2).max(10_000).optional(),
 });
 export type AssignmentDocumentV2 = z.infer<typeof assignmentDocumentSchema>;
 

@@ -86,6 +86,32 @@ export const resolvedTargetsSchema = z.object({
 });
 export type ResolvedTargets = z.infer<typeof resolvedTargetsSchema>;
 
+/**
+ * Most devices one page of target resolution carries: with IDs up to 128 characters a page stays
+ * well inside NATS's 1 MiB payload, whatever the fleet's size (100,000 devices are 50 pages).
+ */
+export const RESOLVE_PAGE_DEVICES = 2_000;
+
+/**
+ * One page of a target set: either explicit device IDs (at most a page of them; the caller splits a
+ * longer list) or a query, read in device ID order after `after`. `next` is the `after` of the next
+ * page, null on the last.
+ */
+export const resolveTargetsPageRequestSchema = z
+  .object({
+    deviceIds: z.array(idSchema).min(1).max(RESOLVE_PAGE_DEVICES).optional(),
+    query: deviceQuerySchema.optional(),
+    after: idSchema.optional(),
+    limit: z.number().int().min(1).max(RESOLVE_PAGE_DEVICES).default(RESOLVE_PAGE_DEVICES),
+  })
+  .refine((r) => (r.deviceIds === undefined) !== (r.query === undefined), { message: 'give either deviceIds or query, not both', path: ['query'] })
+  .refine((r) => r.after === undefined || r.query !== undefined, { message: 'after pages a query only', path: ['after'] });
+export const resolvedTargetsPageSchema = z.object({
+  devices: resolvedTargetsSchema.shape.devices,
+  next: idSchema.nullable(),
+});
+export type ResolvedTargetsPage = z.infer<typeof resolvedTargetsPageSchema>;
+
 /** Most devices one addresses request names: a LAN session's peers, not a fleet. */
 export const MAX_ADDRESS_REQUEST_DEVICES = 1000;
 
@@ -118,6 +144,8 @@ export const InventoryRpc = {
     z.object({ deviceIds: z.array(idSchema).max(100_000).optional(), query: deviceQuerySchema.optional() }),
     resolvedTargetsSchema,
   ),
+  /** A target set a page at a time (see `resolveTargetsPageRequestSchema`): for tasks of any size. */
+  resolveTargetsPage: defineRpc('inventory.qry.device.resolve.v2', resolveTargetsPageRequestSchema, resolvedTargetsPageSchema),
   deviceAddresses: defineRpc(
     'inventory.qry.device.addresses.v1',
     z.object({ deviceIds: z.array(idSchema).max(MAX_ADDRESS_REQUEST_DEVICES), subnet: z.string().max(64) }),

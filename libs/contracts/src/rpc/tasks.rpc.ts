@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { bytesBySourceSchema, idSchema, isoTimeSchema, platformSchema, sha256HexSchema } from '../common';
 import { deviceTaskStateSchema, DeviceTaskState } from '../messages/device-status';
-import { taskActionSchema } from '../messages/task-assigned';
+import { keyEndorsementSchema, taskActionSchema } from '../messages/task-assigned';
 import { agentSettingsSchema, profileSchema, resolvedSettingsSchema } from '../settings';
 import { deviceQuerySchema } from './inventory.rpc';
 import { defineDeviceRpc, defineRpc, paginationSchema } from './define';
@@ -51,6 +51,20 @@ export const attachContentSchema = z.object({
 });
 
 /** A package manifest signed by the control plane (Ed25519). Agents verify every block against it. */
+/**
+ * Block hashes one manifest reply carries: 20,000 (625 KiB of hashes, 853 KB in base64) keeps a
+ * reply inside NATS's 1 MiB payload. A manifest of more blocks (a package over 20 GiB at 1 MiB
+ * blocks) comes in pages; the signature covers the whole manifest, so a device checks it once all
+ * pages are in.
+ */
+export const MANIFEST_PAGE_BLOCKS = 20_000;
+
+/**
+ * A signed manifest, or one page of it: `blockHashes` holds the hashes of blocks `fromBlock` on
+ * (base64), `nextBlock` is where the next page starts (null: this page ends the manifest). The
+ * signature and key are the whole manifest's, on every page. Replies of a server that predates
+ * paging carry neither field: the whole manifest.
+ */
 export const signedManifestSchema = z.object({
   contentId: sha256HexSchema,
   size: z.number().int().nonnegative(),
@@ -58,8 +72,12 @@ export const signedManifestSchema = z.object({
   blockHashes: z.string(),
   keyId: z.string(),
   signature: z.string(),
+  fromBlock: z.number().int().nonnegative().default(0),
+  nextBlock: z.number().int().positive().nullable().default(null),
 });
 export type SignedManifest = z.infer<typeof signedManifestSchema>;
+/** Which page of a manifest to send: the block it starts at (0: the first page, or the whole manifest). */
+export const manifestRequestSchema = z.object({ contentId: sha256HexSchema, fromBlock: z.number().int().nonnegative().default(0) });
 
 export const signingKeySchema = z.object({ keyId: z.string(), publicKeyDer: z.string() });
 
@@ -108,7 +126,8 @@ export const createTaskSchema = z.object({
 });
 export type CreateTask = z.input<typeof createTaskSchema>;
 
-export const taskStatusSchema = z.enum(['scheduled', 'active', 'completed']);
+/** `cancelled`: an operator cancelled the task (`POST /v1/tasks/{id}/cancel`); final, like `completed`. */
+export const taskStatusSchema = z.enum(['scheduled', 'active', 'completed', 'cancelled']);
 
 export const stateCountsSchema = z.record(deviceTaskStateSchema, z.number().int()) as z.ZodType<Record<DeviceTaskState, number>>;
 
@@ -172,6 +191,8 @@ export const deviceTaskSchema = z.object({
   exitCode: z.number().int().nullable(),
   outputTail: z.string().nullable(),
   updatedAt: z.string(),
+  /** The device's attempt at the task: 1, plus one per retry. Optional: older tasks services do not send it. */
+  attempt: z.number().int().positive().optional(),
 });
 export type DeviceTask = z.infer<typeof deviceTaskSchema>;
 
@@ -234,6 +255,64 @@ export const listTasksSchema = paginationSchema
   });
 export type ListTasksQuery = z.infer<typeof listTasksSchema>;
 
+/**
+ * The package list's filters: a case-insensitive substring of the name, a creation time range
+ * ([createdAfter, createdBefore)) and the status; paginated like the task list (limit and offset,
+ * newest first, `total` counts the matches). Deleted packages are never listed.
+ */
+export const listPackagesSchema = paginationSchema
+  .extend({
+    name: z.string().min(1).max(200).optional(),
+    status: packageStatusSchema.optional(),
+    createdAfter: isoTimeSchema.optional(),
+    createdBefore: isoTimeSchema.optional(),
+  })
+  .refine((q) => q.createdAfter === undefined || q.createdBefore === undefined || Date.parse(q.createdAfter) < Date.parse(q.createdBefore), {
+    message: 'createdAfter must be before createdBefore',
+    path: ['createdBefore'],
+  });
+export type ListPackagesQuery = z.infer<typeof listPackagesSchema>;
+
+/**
+ * What deleting a package did. `releasedContentId` is the content no package uses any more: the
+ * caller removes it from the origin (null when the package had no content, or another package has
+ * the same bytes). Deleting a package already deleted answers the same again, so that a caller whose
+ * origin request failed can finish the job.
+ */
+export const packageDeletedSchema = z.object({
+  id: idSchema,
+  deletedAt: z.string(),
+  releasedContentId: sha256HexSchema.nullable(),
+});
+export type PackageDeleted = z.infer<typeof packageDeletedSchema>;
+
+/** Content IDs a deletion notice carries at most: the newest deletions first. */
+export const MAX_CONTENT_DELETIONS = 1000;
+
+/**
+ * The control plane's word, signed, that the content of deleted packages may be dropped from this
+ * device's cache. Signed for one device and for a short window, with the key that signs assignments
+ * (domain-separated bytes: `contentDeletionsSigningBytes`), so that nothing but the control plane can
+ * make a device delete content.
+ */
+export const contentDeletionsDocumentSchema = z.object({
+  deviceId: idSchema,
+  contentIds: z.array(sha256HexSchema).max(MAX_CONTENT_DELETIONS),
+  issuedAt: isoTimeSchema,
+  expiresAt: isoTimeSchema,
+});
+export type ContentDeletionsDocument = z.infer<typeof contentDeletionsDocumentSchema>;
+
+export const signedContentDeletionsSchema = z.object({
+  document: contentDeletionsDocumentSchema,
+  keyId: z.string().min(1).max(64),
+  /** Ed25519 signature, base64. */
+  signature: z.string().max(200),
+  /** The endorsements that lead from older keys to the signing key (as in an assignment). */
+  endorsements: z.array(keyEndorsementSchema).max(16),
+});
+export type SignedContentDeletions = z.infer<typeof signedContentDeletionsSchema>;
+
 export const packageContentStatusSchema = z.object({
   packageId: idSchema,
   contentId: sha256HexSchema.nullable(),
@@ -242,13 +321,26 @@ export const packageContentStatusSchema = z.object({
 });
 export type PackageContentStatus = z.infer<typeof packageContentStatusSchema>;
 
+/** A retry's request: the failed devices to try again (absent: every failed one). */
+export const retryTaskSchema = z.object({
+  deviceIds: z.array(idSchema).min(1).max(100_000).optional(),
+});
+export type RetryTask = z.infer<typeof retryTaskSchema>;
+
 const byId = z.object({ id: idSchema });
 const list = <T extends z.ZodTypeAny>(item: T) => z.object({ items: z.array(item), total: z.number().int() });
 
 export const TasksRpc = {
   createPackage: defineRpc('tasks.cmd.package.create.v1', createPackageSchema, packageSchema),
   getPackage: defineRpc('tasks.qry.package.get.v1', byId, packageSchema),
-  listPackages: defineRpc('tasks.qry.package.list.v1', paginationSchema, list(packageSchema)),
+  /** Newest first; optional filters (added fields: older callers send none). */
+  listPackages: defineRpc('tasks.qry.package.list.v1', listPackagesSchema, list(packageSchema)),
+  /**
+   * Deletes a package: refused with TASKS.PACKAGE_IN_USE while a scheduled or active task uses it,
+   * TASKS.PACKAGE_NOT_FOUND for an unknown ID. The record is kept, marked deleted (completed tasks
+   * still name it); it is no longer listed, read or usable by a new task.
+   */
+  deletePackage: defineRpc('tasks.cmd.package.delete.v1', byId, packageDeletedSchema),
   /**
    * A page of packages, each checked against the origin: `available` (the origin holds the content
    * the manifest names), `missing` (it does not: upload it again), `no-content` (none uploaded yet).
@@ -256,7 +348,7 @@ export const TasksRpc = {
    */
   packageContentStatus: defineRpc('tasks.qry.package.content-status.v1', paginationSchema, list(packageContentStatusSchema)),
   attachContent: defineRpc('tasks.cmd.package.attach-content.v2', attachContentSchema, packageSchema),
-  getManifest: defineRpc('tasks.qry.manifest.get.v1', z.object({ contentId: sha256HexSchema }), signedManifestSchema),
+  getManifest: defineRpc('tasks.qry.manifest.get.v1', manifestRequestSchema, signedManifestSchema),
   /** The active signing key (kept for existing callers; `getSigningKeys` gives the whole set). */
   getSigningKey: defineRpc('tasks.qry.signing-key.get.v1', z.object({}), signingKeySchema),
   /** The keys a device pins (at enrollment): active first, then retiring. */
@@ -285,6 +377,18 @@ export const TasksRpc = {
     list(deviceTaskSchema),
   ),
   getTaskSummary: defineRpc('tasks.qry.task.summary.v1', byId, taskSummarySchema),
+  /**
+   * Cancels a task: it and every target not yet in a final state go to `cancelled`, and each such
+   * target that was sent the task gets a signed cancellation. TASKS.TASK_FINISHED for a task that is
+   * over (completed or cancelled).
+   */
+  cancelTask: defineRpc('tasks.cmd.task.cancel.v1', byId, taskSchema),
+  /**
+   * Puts failed targets back to `pending` with a new attempt and sends each a new signed assignment.
+   * TASKS.TASK_CANCELLED for a cancelled task, TASKS.NOTHING_TO_RETRY when none (or not every named
+   * one) failed, INVENTORY.DEVICE_NOT_FOUND for a named device that is not a target.
+   */
+  retryTask: defineRpc('tasks.cmd.task.retry.v1', retryTaskSchema.extend({ id: idSchema }), z.object({ task: taskSchema, retried: z.array(idSchema) })),
   /** How a device got where it is in a task: pending at creation, then each change of state or reason, oldest first. */
   getDeviceHistory: defineRpc(
     'tasks.qry.task.device-history.v1',
@@ -307,12 +411,17 @@ export const TasksDeviceRpc = {
   /** With `claimKey` (a public key the device made), the answer carries the device's claim ticket for it. */
   getLanSession: defineDeviceRpc('tasks.qry.task.lan-session', 2, z.object({ taskId: idSchema, claimKey: lanClaimKeySchema.optional() }), lanSessionSchema),
   getSettings: defineDeviceRpc('tasks.qry.settings.get', 2, z.object({}), resolvedSettingsSchema),
-  getManifest: defineDeviceRpc('tasks.qry.manifest.get', 2, z.object({ contentId: sha256HexSchema }), signedManifestSchema),
+  getManifest: defineDeviceRpc('tasks.qry.manifest.get', 2, manifestRequestSchema, signedManifestSchema),
   /**
    * A short-lived token with which the origin serves this device that content (sent as
    * `Authorization: Bearer <token>`); only for a device that is a target of a task with it. Null
    * when the control plane issues no tokens (an origin that serves anyone).
    */
+  /**
+   * The content of deleted packages this device may drop from its cache, signed for it: an agent
+   * asks at every inventory scan and acts only on a notice whose signature it verifies.
+   */
+  getContentDeletions: defineDeviceRpc('tasks.qry.content-deletions.get', 1, z.object({}), signedContentDeletionsSchema),
   getDownloadToken: defineDeviceRpc(
     'tasks.qry.download-token.get',
     1,

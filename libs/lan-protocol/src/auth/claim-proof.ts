@@ -16,7 +16,7 @@ import type { AnnouncePacket, ClaimPacket, ClaimProof, ClaimSigner, ReceivedClai
  * - a device that follows checks both against the control-plane keys it pinned at enrollment.
  * A forged or borrowed claim is dropped before the election sees it (PACKET.BAD_CLAIM). A target of
  * the task can still claim as itself and then send nothing: the follower's session deadline covers
- * that (agent `core/session-deadline.ts`), and its report names the device.
+ * that (`core/session-deadline.ts`, applied by the session reducer `core/lan-session.ts`), and its report names the device.
  */
 
 /** Domain tags, so that a ticket or a claim signature can never be taken for another signed document. */

@@ -2,7 +2,7 @@ import { Inject, Injectable, NestMiddleware } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { codeOfHttpStatus } from '@fleetcast/service-kit';
-import { credentialOf } from '../auth/api-tokens';
+import { credentialOf, effectiveAuthorization } from '../auth/api-tokens';
 import { attachRequestContext } from '../common/request-context';
 import { GATEWAY_CONFIG, GatewayConfig } from '../config/gateway.config';
 import { buildAuditEvent, isAudited } from './audit-record';
@@ -26,7 +26,8 @@ export class AuditMiddleware implements NestMiddleware {
       requestId: randomUUID(),
       receivedAt: new Date(),
       startedNs: process.hrtime.bigint(),
-      credential: credentialOf(req.headers.authorization, this.config.apiTokens),
+      // The header, or on an event stream only, the query parameter or cookie a browser can send.
+      credential: credentialOf(effectiveAuthorization(req), this.config.apiTokens),
     });
     res.setHeader('X-Request-Id', context.requestId);
     const method = req.method;

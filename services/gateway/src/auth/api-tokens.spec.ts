@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { bearerToken, credentialOf, hashedEntry, matchApiToken, newApiToken, parseApiTokens, tokenDigest } from './api-tokens';
+import { bearerToken, credentialOf, effectiveAuthorization, hashedEntry, matchApiToken, newApiToken, parseApiTokens, tokenDigest } from './api-tokens';
 
 const sha = (token: string) => createHash('sha256').update(token).digest('hex');
 const OPS = 'fct_ops-secret';
@@ -102,4 +102,22 @@ test('bearerToken reads only the Bearer scheme; credentialOf says none, invalid 
   assert.deepEqual(credentialOf(`Basic ${OPS}`, tokens), { kind: 'none' });
   assert.deepEqual(credentialOf('Bearer wrong', tokens), { kind: 'invalid' });
   assert.deepEqual(credentialOf(`Bearer ${OPS}`, tokens), { kind: 'token', token: tokens[0] });
+});
+
+test('effectiveAuthorization: the header everywhere; a query token or cookie only on an event stream GET', () => {
+  const req = (method: string, url: string, extra: { authorization?: string; cookie?: string } = {}) => ({ method, url, headers: extra });
+  assert.equal(effectiveAuthorization(req('GET', '/v1/tasks', { authorization: 'Bearer a' })), 'Bearer a');
+  assert.equal(effectiveAuthorization(req('GET', '/v1/events?access_token=q')), 'Bearer q');
+  assert.equal(effectiveAuthorization(req('GET', '/v1/tasks/t-1/events?x=1&access_token=q%2Br')), 'Bearer q+r');
+  assert.equal(effectiveAuthorization(req('GET', '/v1/events', { cookie: 'other=1; fleetcast_token=c%2Bd' })), 'Bearer c+d');
+  // The header wins over both.
+  assert.equal(effectiveAuthorization(req('GET', '/v1/events?access_token=q', { authorization: 'Bearer h' })), 'Bearer h');
+  // Any other route, or another method on the stream's path, takes no token from the query or a cookie.
+  assert.equal(effectiveAuthorization(req('GET', '/v1/tasks?access_token=q')), undefined);
+  assert.equal(effectiveAuthorization(req('GET', '/v1/tasks/t-1', { cookie: 'fleetcast_token=c' })), undefined);
+  assert.equal(effectiveAuthorization(req('POST', '/v1/events?access_token=q')), undefined);
+  assert.equal(effectiveAuthorization(req('GET', '/v1/tasks/t-1/events/x?access_token=q')), undefined);
+  // Repeated parameters and bad cookie encodings count as no token.
+  assert.equal(effectiveAuthorization(req('GET', '/v1/events?access_token=a&access_token=b')), undefined);
+  assert.equal(effectiveAuthorization(req('GET', '/v1/events', { cookie: 'fleetcast_token=%E0%A4%A' })), undefined);
 });

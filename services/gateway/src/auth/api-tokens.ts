@@ -136,3 +136,49 @@ export function credentialOf(authorization: string | undefined, tokens: readonly
   const token = matchApiToken(presented, tokens);
   return token ? { kind: 'token', token } : { kind: 'invalid' };
 }
+
+/** The query parameter an event-stream client may carry its token in (RFC 6750 2.3's name). */
+export const EVENT_STREAM_TOKEN_PARAMETER = 'access_token';
+/** The cookie an event-stream client may carry its token in (a console served from the same origin). */
+export const EVENT_STREAM_TOKEN_COOKIE = 'fleetcast_token';
+/** The routes that take a token from the query or a cookie: the event streams, and nothing else. */
+const EVENT_STREAM_PATH = /^\/v1\/(?:events|tasks\/[^/]+\/events)\/?$/;
+
+/**
+ * The Authorization header a request amounts to. A browser's EventSource cannot set headers, so a
+ * GET of an event stream without one may carry its token as `access_token` in the query string or
+ * in the `fleetcast_token` cookie; every other route takes the header only (a token in a URL ends
+ * up in histories and proxy logs; the gateway's own request log leaves query strings out).
+ */
+export function effectiveAuthorization(req: { method: string; originalUrl?: string; url: string; headers: { authorization?: string; cookie?: string } }): string | undefined {
+  if (req.headers.authorization !== undefined) return req.headers.authorization;
+  if (req.method !== 'GET') return undefined;
+  let url: URL;
+  try {
+    url = new URL(req.originalUrl ?? req.url, 'http://gateway.invalid');
+  } catch {
+    return undefined;
+  }
+  if (!EVENT_STREAM_PATH.test(url.pathname)) return undefined;
+  // Given twice, it is ambiguous: no token.
+  const fromQuery = url.searchParams.getAll(EVENT_STREAM_TOKEN_PARAMETER);
+  if (fromQuery.length === 1 && fromQuery[0]!.length > 0) return `Bearer ${fromQuery[0]}`;
+  if (fromQuery.length > 1) return undefined;
+  const fromCookie = cookieValue(req.headers.cookie, EVENT_STREAM_TOKEN_COOKIE);
+  return fromCookie === undefined ? undefined : `Bearer ${fromCookie}`;
+}
+
+/** One cookie's value from a Cookie header (RFC 6265 5.4), percent-decoded; undefined when absent or undecodable. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const at = part.indexOf('=');
+    if (at < 0 || part.slice(0, at).trim() !== name) continue;
+    try {
+      const value = decodeURIComponent(part.slice(at + 1).trim());
+      return value.length > 0 ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}

@@ -1,7 +1,7 @@
 import type { ReferenceObject, SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
 import { deviceSchema, errorBodySchema, InventoryRpc, packageSchema, profileSchema, signedManifestSchema, taskSchema, taskSummarySchema, TasksRpc } from '@fleetcast/contracts';
-import { auditLogPageSchema, licenseStatusSchema, LicensingRpc } from '@fleetcast/contracts';
+import { auditLogPageSchema, createUploadSchema, licenseStatusSchema, LicensingRpc, uploadSessionSchema } from '@fleetcast/contracts';
 import { storedTopologySchema, topologyDocumentSchema, TopologyRpc, topologyVersionSchema } from '@fleetcast/contracts';
 import { planRequestSchema, planSchema, wanSavingsReportSchema } from '@fleetcast/contracts';
 import { SchemaSide, zodToOpenApi } from './zod-openapi';
@@ -23,6 +23,8 @@ export const NAMED_API_SCHEMAS: readonly NamedSchema[] = [
   { name: 'Package', schema: packageSchema, side: 'output' },
   { name: 'PackageList', schema: TasksRpc.listPackages.response, side: 'output' },
   { name: 'SignedManifest', schema: signedManifestSchema, side: 'output' },
+  { name: 'CreateUpload', schema: createUploadSchema, side: 'input' },
+  { name: 'UploadSession', schema: uploadSessionSchema, side: 'output' },
   { name: 'CreateProfile', schema: TasksRpc.createProfile.request, side: 'input' },
   { name: 'ProfilePatch', schema: TasksRpc.updateProfile.request.shape.patch, side: 'input' },
   { name: 'Profile', schema: profileSchema, side: 'output' },

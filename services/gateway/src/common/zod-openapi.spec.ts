@@ -75,7 +75,7 @@ test('records: free keys become additionalProperties, enum keys become named opt
   assert.deepEqual(zodToOpenApi(z.record(z.string(), z.array(z.string()))), { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } });
   const counts = zodToOpenApi(stateCountsSchema);
   assert.equal(counts.additionalProperties, false);
-  assert.deepEqual(Object.keys(counts.properties ?? {}), ['pending', 'queued', 'downloading', 'cached', 'installing', 'succeeded', 'failed']);
+  assert.deepEqual(Object.keys(counts.properties ?? {}), ['pending', 'queued', 'downloading', 'cached', 'installing', 'succeeded', 'failed', 'cancelled']);
   assert.equal(counts.required, undefined);
 });
 

@@ -23,6 +23,8 @@ const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
  *   `API_TOKENS`); absent: the caller's Authorization header is passed on, as before, which needs the
  *   caller's token in clear in the origin's configuration.
  * - `MAX_UPLOAD_BYTES`: the largest package body accepted by `PUT /v1/packages/:id/content`.
+ * - `EVENTS_HEARTBEAT_SECONDS`: how often the live event stream (`GET /v1/events`) sends a
+ *   heartbeat; `EVENTS_MAX_CLIENTS`: how many event streams the gateway holds open at once.
  * - `PLAN_DEFAULT_WAN_KBPS`: the WAN bandwidth the planner gives each subnet when no topology is uploaded.
  */
 export const gatewayEnvSchema = baseEnvSchema
@@ -35,6 +37,11 @@ export const gatewayEnvSchema = baseEnvSchema
     API_TOKENS: z.string().optional(),
     AUTH_DISABLED: envBoolean.default('false'),
     MAX_UPLOAD_BYTES: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_UPLOAD_BYTES),
+    // 15 s: under the 30-60 s after which proxies and load balancers commonly drop an idle connection.
+    EVENTS_HEARTBEAT_SECONDS: z.coerce.number().positive().max(3600).default(15),
+    // Each stream holds a socket and up to two NATS subscriptions; 500 covers every console and CLI
+    // of a large operations team and bounds what a token holder can make the gateway hold.
+    EVENTS_MAX_CLIENTS: z.coerce.number().int().positive().max(100_000).default(500),
     // The planner's WAN link per subnet when no topology is uploaded: the topology draft's placeholder, 10 Mbit/s.
     PLAN_DEFAULT_WAN_KBPS: z.coerce.number().int().min(1).max(MAX_WAN_BANDWIDTH_KBPS).default(10_000),
   })
@@ -61,6 +68,8 @@ export interface GatewayConfig {
   logLevel: string;
   otlpEndpoint?: string;
   /** Base URL of the content origin's API, without a trailing slash. */
+  /** Copies of each JetStream stream the gateway makes (JETSTREAM_REPLICAS). */
+  jetstreamReplicas?: number;
   originUrl: string;
   /** Shown to the origin on uploads instead of the caller's token, when set. */
   originApiToken?: string;
@@ -68,6 +77,8 @@ export interface GatewayConfig {
   apiTokens: readonly ApiToken[];
   authDisabled: boolean;
   maxUploadBytes: number;
+  /** Live event stream: heartbeat interval (ms) and most streams open at once (absent: 15 s, 500). */
+  events?: { heartbeatMs: number; maxClients: number };
   /** The what-if planner's WAN bandwidth per subnet (kbit/s) when no topology is uploaded. */
   planDefaultWanKbps?: number;
 }
@@ -77,6 +88,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   const e = parseEnv(gatewayEnvSchema, env);
   return {
     natsUrl: e.NATS_URL,
+    jetstreamReplicas: e.JETSTREAM_REPLICAS,
     httpTls: httpTlsOf(e),
     natsCredsFile: e.NATS_CREDS_FILE,
     natsTlsCaFile: e.NATS_TLS_CA_FILE,
@@ -89,6 +101,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     apiTokens: e.apiTokens,
     authDisabled: e.AUTH_DISABLED,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    events: { heartbeatMs: Math.round(e.EVENTS_HEARTBEAT_SECONDS * 1000), maxClients: e.EVENTS_MAX_CLIENTS },
     planDefaultWanKbps: e.PLAN_DEFAULT_WAN_KBPS,
   };
 }

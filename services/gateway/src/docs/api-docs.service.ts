@@ -8,6 +8,7 @@ import { requiredScope } from '../auth/scopes';
 import { apiComponentSchemas, schemaOrRef } from '../common/api-schemas';
 import { DevicesModule } from '../devices/devices.module';
 import { EnrollmentModule } from '../enrollment/enrollment.module';
+import { EventsModule } from '../events/events.module';
 import { LicenseModule } from '../license/license.module';
 import { PackagesModule } from '../packages/packages.module';
 import { PlansModule } from '../plans/plans.module';
@@ -20,7 +21,7 @@ import { TopologyModule } from '../topology/topology.module';
 export const DOCS_PATH = 'docs';
 
 /** The modules whose routes make up the public API (health and metrics stay out of it). */
-const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, DevicesModule, LicenseModule, EnrollmentModule, TopologyModule, AuditModule, PlansModule, ReportsModule];
+const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, EventsModule, DevicesModule, LicenseModule, EnrollmentModule, TopologyModule, AuditModule, PlansModule, ReportsModule];
 
 /**
  * Serves the OpenAPI document of the public API.

@@ -1,6 +1,6 @@
 import { Inject, Injectable, PayloadTooLargeException } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { Package, TasksRpc } from '@fleetcast/contracts';
+import { ErrorCode, FleetcastError, Package, TasksRpc } from '@fleetcast/contracts';
 import { RpcClient } from '@fleetcast/nats';
 import { GATEWAY_CONFIG, GatewayConfig } from '../config/gateway.config';
 import { ContentOriginClient } from './content-origin.client';
@@ -18,6 +18,25 @@ export class ContentUploadService {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {
     this.origin = new ContentOriginClient({ baseUrl: config.originUrl, maxUploadBytes: config.maxUploadBytes, token: config.originApiToken });
+  }
+
+  /**
+   * Deletes a package through the tasks service (which refuses while a task not yet completed uses
+   * it), then removes its content from the origin when no package is left with it. A failure at the
+   * origin is a 503: the deletion stands, and deleting again finishes the removal.
+   */
+  async deletePackage(id: string, caller?: string): Promise<{ id: string; deletedAt: string; removedContentId: string | null }> {
+    const deleted = await this.rpc.call(TasksRpc.deletePackage, { id });
+    if (deleted.releasedContentId === null) return { id, deletedAt: deleted.deletedAt, removedContentId: null };
+    try {
+      await this.origin.deleteContent(deleted.releasedContentId, caller);
+    } catch (error) {
+      throw new FleetcastError(
+        ErrorCode.Unavailable,
+        `package ${id} is deleted but its content ${deleted.releasedContentId} could not be removed from the origin (${(error as Error).message}): delete the package again to finish`,
+      );
+    }
+    return { id, deletedAt: deleted.deletedAt, removedContentId: deleted.releasedContentId };
   }
 
   async upload(packageId: string, req: Request, res: Response): Promise<Package> {

@@ -9,6 +9,8 @@ import { OriginRejectedError } from './packages.exception';
 @Catch(OriginRejectedError)
 export class OriginErrorFilter implements ExceptionFilter<OriginRejectedError> {
   catch(exception: OriginRejectedError, host: ArgumentsHost): void {
-    host.switchToHttp().getResponse<Response>().status(exception.status).json(exception.toBody());
+    const res = host.switchToHttp().getResponse<Response>();
+    for (const [name, value] of Object.entries(exception.headers)) res.setHeader(name, value);
+    res.status(exception.status).json(exception.toBody());
   }
 }

@@ -5,6 +5,9 @@ import { ErrorBody, ErrorCode, FleetcastError } from '@fleetcast/contracts';
  * origin knows best why (422 for a hash or size that does not match, 401, 400 for a bad header).
  */
 export class OriginRejectedError extends FleetcastError {
+  /** Response headers of the origin's refusal the client needs too (`Upload-Offset` of a resumable upload). */
+  readonly headers: Record<string, string> = {};
+
   constructor(
     readonly status: number,
     code: string,

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
@@ -10,7 +10,17 @@ import { ContentUploadService } from './content-upload.service';
 import { OriginErrorFilter } from './origin-error.filter';
 
 const createPackageBody = TasksRpc.createPackage.request;
+/** Which page of a large manifest to read: the block it starts at (default 0). */
+const manifestPageQuery = z.object({ fromBlock: z.coerce.number().int().nonnegative().default(0) });
 const listPackagesQuery = TasksRpc.listPackages.request;
+
+/** What a deletion answers: the package, when, and whether its content left the origin. */
+export const packageDeletionSchema = z.object({
+  id: idSchema,
+  deletedAt: z.string(),
+  /** The content the package had, now removed from the origin; null when none was removed (none uploaded, or another package has it). */
+  removedContentId: z.string().nullable(),
+});
 
 @ApiTags('packages')
 @ApiBearerAuth()
@@ -31,7 +41,10 @@ export class PackagesHttpController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List packages' })
+  @ApiOperation({
+    summary: 'List packages',
+    description: 'Newest first. Filters: `name` (a case-insensitive substring), `status`, `createdAfter` and `createdBefore` (ISO 8601, [after, before)); `limit` and `offset` page through, `total` counts the matches.',
+  })
   @ApiContractQuery(listPackagesQuery)
   @ApiContractResponse(TasksRpc.listPackages.response)
   @ApiErrorResponses(400, 401, 503)
@@ -46,6 +59,23 @@ export class PackagesHttpController {
   @ApiErrorResponses(400, 401, 404, 503)
   get(@Param('id', new ZodValidationPipe(idSchema)) id: string) {
     return this.rpc.call(TasksRpc.getPackage, { id });
+  }
+
+  @Delete(':id')
+  @UseFilters(OriginErrorFilter)
+  @ApiOperation({
+    summary: 'Delete a package',
+    description:
+      'Refused with 409 TASKS.PACKAGE_IN_USE while a scheduled or active task uses the package. Otherwise the package is deleted ' +
+      '(no longer listed, read, or usable by a task), its content is removed from the origin unless another package has the same bytes, ' +
+      'and devices drop the content from their caches at their next inventory scan (a deletion notice signed by the control plane). ' +
+      'Deleting a deleted package again answers the same (and finishes removing the content if the origin was unreachable the first time).',
+  })
+  @ApiIdParam()
+  @ApiContractResponse(packageDeletionSchema, 200, 'Deleted')
+  @ApiErrorResponses(400, 401, 403, 404, 409, 503)
+  async delete(@Param('id', new ZodValidationPipe(idSchema)) id: string, @Headers('authorization') caller: string | undefined) {
+    return this.uploads.deletePackage(id, caller);
   }
 
   @Put(':id/content')
@@ -73,15 +103,16 @@ export class PackagesHttpController {
   }
 
   @Get(':id/manifest')
-  @ApiOperation({ summary: "Get a package's signed block manifest" })
+  @ApiOperation({ summary: "Get a package's signed block manifest (packages over 20 GiB: a page at a time, from `fromBlock` to `nextBlock`)" })
   @ApiIdParam()
+  @ApiContractQuery(manifestPageQuery)
   @ApiContractResponse(signedManifestSchema)
   @ApiErrorResponses(400, 401, 404, 409, 503)
-  async manifest(@Param('id', new ZodValidationPipe(idSchema)) id: string) {
+  async manifest(@Param('id', new ZodValidationPipe(idSchema)) id: string, @Query(new ZodValidationPipe(manifestPageQuery)) query: z.output<typeof manifestPageQuery>) {
     const pkg = await this.rpc.call(TasksRpc.getPackage, { id });
     if (pkg.contentId === null) {
       throw new FleetcastError(ErrorCode.PackageNotReady, `package ${id} has no content yet: upload it with PUT /v1/packages/${id}/content`);
     }
-    return this.rpc.call(TasksRpc.getManifest, { contentId: pkg.contentId });
+    return this.rpc.call(TasksRpc.getManifest, { contentId: pkg.contentId, fromBlock: query.fromBlock });
   }
 }

@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { idSchema, taskSchema, taskSummarySchema, TasksRpc } from '@fleetcast/contracts';
+import { idSchema, retryTaskSchema, taskSchema, taskSummarySchema, TasksRpc } from '@fleetcast/contracts';
 import { RpcClient } from '@fleetcast/nats';
 import { ApiContractBody, ApiContractQuery, ApiContractResponse, ApiErrorResponses, ApiIdParam } from '../common/openapi.decorators';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -10,6 +10,8 @@ const createTaskBody = TasksRpc.createTask.request;
 const listTasksQuery = TasksRpc.listTasks.request;
 /** The task's ID comes from the path; the rest of the contract's request from the query string. */
 const listTaskDevicesQuery = TasksRpc.listTaskDevices.request.omit({ id: true });
+/** A retry's body may be left out altogether: every failed device. */
+const retryBody = z.preprocess((body) => body ?? {}, retryTaskSchema);
 
 @ApiTags('tasks')
 @ApiBearerAuth()
@@ -65,6 +67,35 @@ export class TasksHttpController {
   @ApiErrorResponses(400, 401, 404, 503)
   deviceHistory(@Param('id', new ZodValidationPipe(idSchema)) id: string, @Param('deviceId', new ZodValidationPipe(idSchema)) deviceId: string) {
     return this.rpc.call(TasksRpc.getDeviceHistory, { id, deviceId });
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Cancel a task: its unfinished devices stop (download, LAN session, pending install) and remove partial downloads',
+    description:
+      'The task and every device not yet succeeded or failed become `cancelled` at once; each device that was sent the task gets a cancellation signed by the control plane, which its agent verifies against its pinned keys before it stops (at once, or when it comes back online), then reports `cancelled`. An install already running is not interrupted: its outcome is reported. 409 TASKS.TASK_FINISHED when the task is already completed or cancelled.',
+  })
+  @ApiIdParam()
+  @ApiContractResponse(taskSchema)
+  @ApiErrorResponses(400, 401, 403, 404, 409, 503)
+  cancel(@Param('id', new ZodValidationPipe(idSchema)) id: string) {
+    return this.rpc.call(TasksRpc.cancelTask, { id });
+  }
+
+  @Post(':id/retry')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Retry the failed devices of a task (all of them, or those listed)',
+    description:
+      'Each device goes back to `pending` with a new attempt and is sent a new signed assignment; its history records the retry. 404 for a listed device that is not a target, 409 TASKS.NOTHING_TO_RETRY when none (or not every listed one) failed, 409 TASKS.TASK_CANCELLED for a cancelled task.',
+  })
+  @ApiIdParam()
+  @ApiContractBody(retryTaskSchema)
+  @ApiContractResponse(TasksRpc.retryTask.response)
+  @ApiErrorResponses(400, 401, 403, 404, 409, 503)
+  retry(@Param('id', new ZodValidationPipe(idSchema)) id: string, @Body(new ZodValidationPipe(retryBody)) body: z.output<typeof retryTaskSchema>) {
+    return this.rpc.call(TasksRpc.retryTask, { ...body, id });
   }
 
   @Get(':id/summary')

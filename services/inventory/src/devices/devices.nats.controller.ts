@@ -29,6 +29,11 @@ export class DevicesNatsController {
     return handleRpc(InventoryRpc.deviceAddresses, payload, (request) => this.devices.deviceAddresses(request.deviceIds, request.subnet));
   }
 
+  @MessagePattern(InventoryRpc.resolveTargetsPage.subject)
+  resolveTargetsPage(@Payload() payload: unknown) {
+    return handleRpc(InventoryRpc.resolveTargetsPage, payload, (request) => this.devices.resolveTargetsPage(request));
+  }
+
   @MessagePattern(InventoryRpc.resolveTargets.subject)
   resolveTargets(@Payload() payload: unknown) {
     return handleRpc(InventoryRpc.resolveTargets, payload, (request) => this.devices.resolveTargets(request));

@@ -145,6 +145,14 @@ export class DevicesRepository {
   }
 
   /** Devices matching a filter, in ID order. */
+  /** The devices a filter matches with an ID after `after`, in ID order, at most `limit` (the primary key's index serves it). */
+  async matchingPage(filter: DeviceFilter, staleAfterSeconds: number, after: string | undefined, limit: number): Promise<DeviceSubnetRow[]> {
+    const params = new Params();
+    const where = whereClause(filter, staleAfterSeconds, params);
+    const page = after === undefined ? '' : `${where ? ' AND' : 'WHERE'} id > ${params.bind(after)}`;
+    return this.dataSource.query(`SELECT ${TARGET_COLUMNS} FROM inventory.devices ${where}${page} ORDER BY id LIMIT ${params.bind(limit)}`, params.values);
+  }
+
   async matching(filter: DeviceFilter, staleAfterSeconds: number): Promise<DeviceSubnetRow[]> {
     const params = new Params();
     const where = whereClause(filter, staleAfterSeconds, params);

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ErrorCode } from '@fleetcast/contracts';
-import type { Device, DeviceAddresses, InventoryRpc, InventoryScanV1, ResolvedTargets, RpcResponse, Subnet } from '@fleetcast/contracts';
+import { ErrorCode, RESOLVE_PAGE_DEVICES } from '@fleetcast/contracts';
+import type { Device, DeviceAddresses, InventoryRpc, InventoryScanV1, ResolvedTargets, ResolvedTargetsPage, RpcResponse, Subnet } from '@fleetcast/contracts';
 import { counter, histogram, Logger, Registry } from '@fleetcast/telemetry';
 import { LOGGER, METRICS } from '@fleetcast/service-kit';
 import { INVENTORY_CONFIG, InventoryConfig } from '../config/inventory.config';
@@ -29,6 +29,11 @@ export interface VersionReevaluation {
 export interface ResolveTargetsRequest {
   deviceIds?: string[];
   query?: { platform?: DeviceFilter['platform']; subnet?: string; hostnamePrefix?: string; includeStale: boolean };
+}
+
+export interface ResolveTargetsPageRequest extends ResolveTargetsRequest {
+  after?: string;
+  limit?: number;
 }
 
 type ResolvedDevice = ResolvedTargets['devices'][number];
@@ -155,6 +160,40 @@ export class DevicesService {
    * task records why it gets nothing instead of the device vanishing from the target set; it is in
    * no group.
    */
+  /**
+   * One page of a target set (`InventoryRpc.resolveTargetsPage`): the explicit IDs given, in their
+   * order (unknown ones with `known: false`), or the next devices a query matches in ID order.
+   */
+  async resolveTargetsPage(request: ResolveTargetsPageRequest): Promise<ResolvedTargetsPage> {
+    if (request.deviceIds) {
+      const explicit = [...new Set(request.deviceIds)];
+      const known = new Map((await this.repository.primarySubnetsOf(explicit)).map((row) => [row.id, row]));
+      return {
+        devices: explicit.map((deviceId) => {
+          const row = known.get(deviceId);
+          return row ? resolvedDevice(row) : { deviceId, subnet: null, known: false };
+        }),
+        next: null,
+      };
+    }
+    const query = request.query!;
+    const limit = request.limit ?? RESOLVE_PAGE_DEVICES;
+    // One more than the page: whether a next page exists, without a count over the fleet.
+    const rows = await this.repository.matchingPage(
+      {
+        platform: query.platform,
+        subnet: query.subnet === undefined ? undefined : subnetFilter('query.subnet', query.subnet),
+        hostnamePrefix: query.hostnamePrefix,
+        stale: query.includeStale ? undefined : false,
+      },
+      this.config.STALE_AFTER_SECONDS,
+      request.after,
+      limit + 1,
+    );
+    const page = rows.slice(0, limit);
+    return { devices: page.map(resolvedDevice), next: rows.length > limit ? page[page.length - 1]!.id : null };
+  }
+
   async resolveTargets(request: ResolveTargetsRequest): Promise<ResolvedTargets> {
     const explicit = [...new Set(request.deviceIds ?? [])];
     const query = request.query;

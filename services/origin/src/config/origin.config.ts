@@ -19,6 +19,10 @@ export interface OriginConfig {
    * absent: downloads are open to anyone who can reach the origin (a developer's machine).
    */
   readonly downloadTokenSecret?: Buffer;
+  /** How long an unfinished (or finished, unread) resumable upload is kept after its last chunk; then it is removed. */
+  readonly uploadTtlMs: number;
+  /** Largest size a resumable upload may declare. */
+  readonly maxUploadBytes: number;
   /** HTTPS certificate and key; absent: plain HTTP. */
   readonly httpTls?: HttpTls;
   readonly logLevel: string;
@@ -27,7 +31,7 @@ export interface OriginConfig {
 }
 
 // The origin speaks no NATS: of the shared variables it takes the HTTP host, the log level and tracing.
-const originEnvSchema = baseEnvSchema.omit({ NATS_URL: true }).extend({
+const originEnvSchema = baseEnvSchema.omit({ NATS_URL: true, JETSTREAM_REPLICAS: true }).extend({
   // 8081: next to the API gateway's 8080, so a one-machine stack needs no port remapping. Stricter
   // than a numeric coercion: "1e3", "0x50" or " 80" are typing mistakes, not ports.
   HTTP_PORT: z
@@ -43,6 +47,20 @@ const originEnvSchema = baseEnvSchema.omit({ NATS_URL: true }).extend({
     .transform((raw) => (raw ?? '').split(',').map((token) => token.trim()).filter((token) => token.length > 0))
     // What an Authorization header can carry as a bearer token: a token with a space could never match.
     .refine((tokens) => tokens.every((token) => /^[\x21-\x7e]+$/.test(token)), 'tokens must be printable ASCII without spaces'),
+  // A day: an upload broken off in the evening is resumed the next morning; disk held by abandoned ones is bounded by it.
+  UPLOAD_TTL_SECONDS: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number of seconds')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1 second'))
+    .default('86400'),
+  // 64 GiB, as the gateway's MAX_UPLOAD_BYTES default: the largest package the system is built for.
+  MAX_UPLOAD_BYTES: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number of bytes')
+    .transform(Number)
+    .pipe(z.number().int().min(1))
+    .default(String(64 * 1024 ** 3)),
   DOWNLOAD_TOKEN_SECRET: z
     .string()
     .optional()
@@ -73,6 +91,8 @@ export function loadOriginConfig(env: Readonly<Record<string, string | undefined
     host: e.HTTP_HOST,
     storeDir: isAbsolute(e.ORIGIN_STORE_DIR) ? e.ORIGIN_STORE_DIR : resolve(e.ORIGIN_STORE_DIR),
     apiTokens: e.API_TOKENS,
+    uploadTtlMs: e.UPLOAD_TTL_SECONDS * 1000,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
     ...(httpTlsOf(e) ? { httpTls: httpTlsOf(e) } : {}),
     ...(e.DOWNLOAD_TOKEN_SECRET ? { downloadTokenSecret: e.DOWNLOAD_TOKEN_SECRET } : {}),
     logLevel: e.LOG_LEVEL,

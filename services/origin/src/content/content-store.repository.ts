@@ -127,6 +127,25 @@ export class ContentStoreRepository implements OnModuleInit {
     }
   }
 
+  /**
+   * Removes stored content and its block hashes; false when the store did not have it. Downloads
+   * already reading the file finish (an open file outlives its name); new ones get 404.
+   */
+  async remove(contentId: string): Promise<boolean> {
+    let removed = true;
+    try {
+      await unlink(contentPath(this.root, contentId));
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      removed = false;
+    }
+    await unlink(blocksPath(this.root, contentId)).catch((error: unknown) => {
+      if (!isMissing(error)) throw error;
+    });
+    if (removed) await fsyncDir(shardDir(this.root, contentId));
+    return removed;
+  }
+
   /** Throws unless a file can be created and removed in the store. */
   async probeWritable(): Promise<void> {
     const probe = tempPath(this.root, `ready-${randomUUID()}`);

@@ -1,5 +1,5 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { Controller, Get, Head, Inject, Param, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, Head, HttpCode, Inject, Param, Put, Req, Res, UseGuards } from '@nestjs/common';
 import { verifyDownloadToken } from '@fleetcast/content';
 import { ORIGIN_CONFIG, OriginConfig } from '../config/origin.config';
 import { ErrorCode, FleetcastError } from '@fleetcast/contracts';
@@ -63,6 +63,14 @@ export class ContentHttpController {
     }
     const { descriptor, created } = await this.content.ingest(req, declared);
     sendJson(res, created ? 201 : 200, descriptor, { Location: `/v1/content/${descriptor.contentId}` });
+  }
+
+  /** Removes content whose package was deleted. 204, or 404 when the store does not have it. */
+  @Delete(':contentId')
+  @UseGuards(BearerTokenGuard)
+  @HttpCode(204)
+  async remove(@Param('contentId') contentId: string): Promise<void> {
+    await this.content.remove(parseContentId(contentId));
   }
 
   /** The block hashes computed at upload, so a control plane can sign a manifest again. */

@@ -9,7 +9,7 @@ import { ContentStoreRepository } from './content-store.repository';
   imports: [MetricsModule],
   controllers: [ContentHttpController],
   providers: [ContentService, ContentStoreRepository],
-  exports: [ContentService],
+  exports: [ContentService, ContentStoreRepository],
 })
 export class ContentModule {
   constructor(readiness: ReadinessService, content: ContentService) {

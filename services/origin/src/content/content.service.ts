@@ -115,6 +115,12 @@ export class ContentService {
     return size;
   }
 
+  /** Removes stored content (its package was deleted); ORIGIN.CONTENT_NOT_FOUND when the store does not have it. */
+  async remove(contentId: string): Promise<void> {
+    if (!(await this.store.remove(contentId))) throw new ContentNotFoundError(contentId);
+    this.logger.info({ contentId }, 'content removed');
+  }
+
   /** The stored bytes of a range (inclusive); the caller has checked the content exists. */
   read(contentId: string, range: ByteRange): Readable {
     return this.store.read(contentId, range);

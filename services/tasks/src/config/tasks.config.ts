@@ -57,6 +57,8 @@ export const tasksEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
 
 export type TasksConfig = {
   natsUrl: string;
+  /** Copies of each JetStream stream (JETSTREAM_REPLICAS). */
+  jetstreamReplicas?: number;
   httpTls?: HttpTls;
   natsCredsFile?: string;
   natsTlsCaFile?: string;
@@ -88,6 +90,7 @@ export function loadTasksConfig(env: NodeJS.ProcessEnv): TasksConfig {
   );
   return {
     natsUrl: e.NATS_URL,
+    jetstreamReplicas: e.JETSTREAM_REPLICAS,
     httpTls: httpTlsOf(e),
     natsCredsFile: e.NATS_CREDS_FILE,
     natsTlsCaFile: e.NATS_TLS_CA_FILE,

@@ -5,7 +5,10 @@ import { LanIssue1764028800000 } from './1764028800000-lan-issue';
 import { SigningKeys1764115200000 } from './1764115200000-signing-keys';
 import { AssignmentResend1764201600000 } from './1764201600000-assignment-resend';
 import { DeviceHistory1796420000000 } from './1796420000000-device-history';
-import { SubnetBytesHourly1796500000000 } from './1796500000000-subnet-bytes-hourly';
+import { PackageDeletion1796500000000 } from './1796500000000-package-deletion';
+import { DeviceTaskAttempt1796550000000 } from './1796550000000-device-task-attempt';
+import { SummaryIndexes1796600000000 } from './1796600000000-summary-indexes';
+import { SubnetBytesHourly1796700000000 } from './1796700000000-subnet-bytes-hourly';
 
 /** Every committed migration of the tasks service, oldest first; never edit one that has shipped, add a new one. */
 export const TASKS_MIGRATIONS = [
@@ -16,5 +19,8 @@ export const TASKS_MIGRATIONS = [
   SigningKeys1764115200000,
   AssignmentResend1764201600000,
   DeviceHistory1796420000000,
-  SubnetBytesHourly1796500000000,
+  PackageDeletion1796500000000,
+  DeviceTaskAttempt1796550000000,
+  SummaryIndexes1796600000000,
+  SubnetBytesHourly1796700000000,
 ];

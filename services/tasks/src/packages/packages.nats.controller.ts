@@ -25,7 +25,17 @@ export class PackagesNatsController {
 
   @MessagePattern(TasksRpc.listPackages.subject)
   list(@Payload() payload: unknown) {
-    return handleRpc(TasksRpc.listPackages, payload, (req) => this.packages.list(req.limit, req.offset));
+    return handleRpc(TasksRpc.listPackages, payload, (req) => this.packages.list(req));
+  }
+
+  @MessagePattern(TasksRpc.deletePackage.subject)
+  delete(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.deletePackage, payload, (req) => this.packages.delete(req.id));
+  }
+
+  @MessagePattern(TasksDeviceRpc.getContentDeletions.subject)
+  contentDeletions(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+    return handleDeviceRpc(TasksDeviceRpc.getContentDeletions, ctx.getSubject(), payload, (_req, deviceId) => this.packages.contentDeletions(deviceId));
   }
 
   @MessagePattern(TasksRpc.attachContent.subject)
@@ -35,12 +45,12 @@ export class PackagesNatsController {
 
   @MessagePattern(TasksRpc.getManifest.subject)
   manifest(@Payload() payload: unknown) {
-    return handleRpc(TasksRpc.getManifest, payload, (req) => this.packages.getManifest(req.contentId));
+    return handleRpc(TasksRpc.getManifest, payload, (req) => this.packages.getManifest(req.contentId, req.fromBlock));
   }
 
   @MessagePattern(TasksDeviceRpc.getManifest.subject)
   deviceManifest(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
-    return handleDeviceRpc(TasksDeviceRpc.getManifest, ctx.getSubject(), payload, (req) => this.packages.getManifest(req.contentId));
+    return handleDeviceRpc(TasksDeviceRpc.getManifest, ctx.getSubject(), payload, (req) => this.packages.getManifest(req.contentId, req.fromBlock));
   }
 
   @MessagePattern(TasksDeviceRpc.getDownloadToken.subject)

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { queryRows } from '@fleetcast/persistence';
 import { DataSource, EntityManager } from 'typeorm';
-import { Package } from '@fleetcast/contracts';
+import { ListPackagesQuery, Package } from '@fleetcast/contracts';
 import { Manifest, Signed } from '@fleetcast/content';
 
 interface PackageRow {
@@ -37,6 +37,15 @@ const toPackage = (r: PackageRow): Package => ({
 
 const COLUMNS = `id, name, version, platform, install_command, install_args, success_exit_codes, timeout_seconds, status, content_id, size, created_at`;
 
+/** Escapes LIKE's wildcards, so that a name filter is a plain substring. */
+const likeLiteral = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** What a deletion found and did, in its transaction. */
+export type PackageDeletion =
+  | { outcome: 'not-found' }
+  | { outcome: 'in-use'; taskIds: string[]; activeTasks: number }
+  | { outcome: 'deleted'; deletedAt: Date; releasedContentId: string | null };
+
 @Injectable()
 export class PackagesRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
@@ -51,20 +60,85 @@ export class PackagesRepository {
   }
 
   async find(id: string, manager: EntityManager = this.db.manager): Promise<Package | null> {
-    const rows = await queryRows<PackageRow>(manager, `SELECT ${COLUMNS} FROM tasks.packages WHERE id = $1`, [id]);
+    const rows = await queryRows<PackageRow>(manager, `SELECT ${COLUMNS} FROM tasks.packages WHERE id = $1 AND deleted_at IS NULL`, [id]);
     return rows[0] ? toPackage(rows[0]) : null;
   }
 
-  async list(limit: number, offset: number): Promise<{ items: Package[]; total: number }> {
-    const rows = await queryRows<PackageRow>(this.db, `SELECT ${COLUMNS} FROM tasks.packages ORDER BY created_at DESC, id LIMIT $1 OFFSET $2`, [limit, offset]);
-    const [{ count }] = await this.db.query(`SELECT count(*)::int AS count FROM tasks.packages`);
+  /**
+   * Holds a package against deletion until the caller's transaction ends (a task being created
+   * with it): KEY SHARE conflicts with the deletion's FOR UPDATE. False when it is deleted or unknown.
+   */
+  async lockLive(m: EntityManager, id: string): Promise<boolean> {
+    const rows = await m.query(`SELECT 1 FROM tasks.packages WHERE id = $1 AND deleted_at IS NULL FOR KEY SHARE`, [id]);
+    return rows.length > 0;
+  }
+
+  /** Newest first, filtered by a name substring (case-insensitive), status and creation time ([createdAfter, createdBefore)); the total counts the matches. */
+  async list(query: ListPackagesQuery): Promise<{ items: Package[]; total: number }> {
+    const where = `deleted_at IS NULL AND ($1::text IS NULL OR name ILIKE '%' || $1 || '%') AND ($2::text IS NULL OR status = $2)
+       AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)`;
+    const filters = [query.name === undefined ? null : likeLiteral(query.name), query.status ?? null, query.createdAfter ?? null, query.createdBefore ?? null];
+    const rows = await queryRows<PackageRow>(this.db, `SELECT ${COLUMNS} FROM tasks.packages WHERE ${where} ORDER BY created_at DESC, id LIMIT $5 OFFSET $6`, [
+      ...filters,
+      query.limit,
+      query.offset,
+    ]);
+    const [{ count }] = await this.db.query(`SELECT count(*)::int AS count FROM tasks.packages WHERE ${where}`, filters);
     return { items: rows.map(toPackage), total: count };
+  }
+
+  /**
+   * Marks a package deleted unless a scheduled or active task uses it; in one transaction, with the
+   * row locked, so that no task can be created with it meanwhile (see `lockLive`). A package deleted
+   * before is found again with its first deletion time. The content is released when no package
+   * left has the same bytes.
+   */
+  async markDeleted(id: string, now: Date): Promise<PackageDeletion> {
+    return this.db.transaction(async (m) => {
+      const found = await queryRows<{ content_id: string | null; deleted_at: Date | null }>(m, `SELECT content_id, deleted_at FROM tasks.packages WHERE id = $1 FOR UPDATE`, [id]);
+      const row = found[0];
+      if (!row) return { outcome: 'not-found' };
+      let deletedAt = row.deleted_at;
+      if (deletedAt === null) {
+        const active = await queryRows<{ id: string; total: number }>(
+          m,
+          `SELECT id, count(*) OVER ()::int AS total FROM tasks.tasks WHERE package_id = $1 AND status IN ('scheduled', 'active') ORDER BY created_at DESC LIMIT 5`,
+          [id],
+        );
+        if (active.length > 0) return { outcome: 'in-use', taskIds: active.map((t) => t.id), activeTasks: active[0]!.total };
+        await m.query(`UPDATE tasks.packages SET deleted_at = $2 WHERE id = $1`, [id, now]);
+        deletedAt = now;
+      }
+      let releasedContentId: string | null = null;
+      if (row.content_id !== null) {
+        const shared = await m.query(`SELECT 1 FROM tasks.packages WHERE content_id = $1 AND deleted_at IS NULL LIMIT 1`, [row.content_id]);
+        if (shared.length === 0) releasedContentId = row.content_id;
+      }
+      return { outcome: 'deleted', deletedAt, releasedContentId };
+    });
+  }
+
+  /**
+   * Content of deleted packages that no live package has, which this device was sent (a target of
+   * a task with it): what its cache may drop. Newest deletions first, at most `limit`.
+   */
+  async deletedContentFor(deviceId: string, limit: number): Promise<string[]> {
+    const rows = await queryRows<{ content_id: string }>(
+      this.db,
+      `SELECT p.content_id FROM tasks.packages p
+       WHERE p.deleted_at IS NOT NULL AND p.content_id IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM tasks.packages l WHERE l.content_id = p.content_id AND l.deleted_at IS NULL)
+         AND EXISTS (SELECT 1 FROM tasks.tasks t JOIN tasks.device_tasks d ON d.task_id = t.id WHERE t.package_id = p.id AND d.device_id = $1)
+       GROUP BY p.content_id ORDER BY max(p.deleted_at) DESC, p.content_id LIMIT $2`,
+      [deviceId, limit],
+    );
+    return rows.map((r) => r.content_id);
   }
 
   /** Oldest first: a page walk that new packages only extend, so that none is skipped. */
   async listOldestFirst(limit: number, offset: number): Promise<{ items: Package[]; total: number }> {
-    const rows = await queryRows<PackageRow>(this.db, `SELECT ${COLUMNS} FROM tasks.packages ORDER BY created_at, id LIMIT $1 OFFSET $2`, [limit, offset]);
-    const [{ count }] = await this.db.query(`SELECT count(*)::int AS count FROM tasks.packages`);
+    const rows = await queryRows<PackageRow>(this.db, `SELECT ${COLUMNS} FROM tasks.packages WHERE deleted_at IS NULL ORDER BY created_at, id LIMIT $1 OFFSET $2`, [limit, offset]);
+    const [{ count }] = await this.db.query(`SELECT count(*)::int AS count FROM tasks.packages WHERE deleted_at IS NULL`);
     return { items: rows.map(toPackage), total: count };
   }
 
@@ -107,7 +181,7 @@ export class PackagesRepository {
 
   async findManifest(contentId: string): Promise<Signed<Manifest> | null> {
     const rows = await queryRows<{ size: string; block_size: number; block_hashes: Buffer; key_id: string; signature: Buffer }>(this.db, 
-      `SELECT size, block_size, block_hashes, key_id, signature FROM tasks.packages WHERE content_id = $1 AND status = 'ready' LIMIT 1`,
+      `SELECT size, block_size, block_hashes, key_id, signature FROM tasks.packages WHERE content_id = $1 AND status = 'ready' AND deleted_at IS NULL LIMIT 1`,
       [contentId],
     );
     const r = rows[0];

@@ -1,8 +1,26 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { EntityManager } from 'typeorm';
 import { z } from 'zod';
-import { attachContentSchema, contentDescriptorSchema, ContentDescriptor, createPackageSchema, ErrorCode, FleetcastError, Package, PackageContentStatus, SignedManifest, SigningKeyInfo, SigningKeySet } from '@fleetcast/contracts';
-import { issueDownloadToken, manifestHash, manifestShapeError, signManifest, toWire } from '@fleetcast/content';
+import {
+  attachContentSchema,
+  contentDescriptorSchema,
+  ContentDescriptor,
+  createPackageSchema,
+  ErrorCode,
+  FleetcastError,
+  ListPackagesQuery,
+  MANIFEST_PAGE_BLOCKS,
+  MAX_CONTENT_DELETIONS,
+  Package,
+  PackageContentStatus,
+  PackageDeleted,
+  SignedContentDeletions,
+  SignedManifest,
+  SigningKeyInfo,
+  SigningKeySet,
+} from '@fleetcast/contracts';
+import { endorsementToWire, issueDownloadToken, manifestHash, manifestShapeError, signContentDeletions, signManifest, toWirePage } from '@fleetcast/content';
 import { LOGGER } from '@fleetcast/service-kit';
 import { TASKS_CONFIG, TasksConfig } from '../config/tasks.config';
 import type { Logger } from '@fleetcast/telemetry';
@@ -11,6 +29,12 @@ import { SigningKeyService } from './signing-key.service';
 
 /** Reading a package's block hashes is one small request (32 bytes a MiB); a slow origin is a failed attach, tried again by the caller. */
 const ORIGIN_TIMEOUT_MS = 10_000;
+
+/**
+ * How long a deletion notice holds. Devices ask at every scan (minutes apart) and act at once, so an
+ * hour is plenty; it is short so that a notice captured on the way is worth little.
+ */
+const DELETION_NOTICE_VALIDITY_MS = 60 * 60 * 1000;
 
 /** Origin requests in flight at once while checking a page of packages. */
 const CONTENT_CHECKS_AT_ONCE = 8;
@@ -34,8 +58,44 @@ export class PackagesService {
     return found;
   }
 
-  list(limit: number, offset: number) {
-    return this.packages.list(limit, offset);
+  /** Holds a live package against deletion for the rest of the caller's transaction; false when it is deleted or unknown. */
+  lockLive(m: EntityManager, id: string): Promise<boolean> {
+    return this.packages.lockLive(m, id);
+  }
+
+  list(query: ListPackagesQuery) {
+    return this.packages.list(query);
+  }
+
+  /**
+   * Deletes a package (marks it deleted): refused while a scheduled or active task uses it. Says which
+   * content no package uses any more, for the caller to remove from the origin; devices learn it
+   * from their next deletion notice (`contentDeletions`).
+   */
+  async delete(id: string, now = new Date()): Promise<PackageDeleted> {
+    const result = await this.packages.markDeleted(id, now);
+    if (result.outcome === 'not-found') throw new FleetcastError(ErrorCode.PackageNotFound, `package ${id} not found`);
+    if (result.outcome === 'in-use') {
+      const more = result.activeTasks > result.taskIds.length ? ` and ${result.activeTasks - result.taskIds.length} more` : '';
+      throw new FleetcastError(
+        ErrorCode.PackageInUse,
+        `package ${id} is used by ${result.activeTasks} task(s) not yet completed (${result.taskIds.join(', ')}${more}): wait for them to end, then delete it`,
+      );
+    }
+    this.logger.info({ packageId: id, releasedContentId: result.releasedContentId }, 'package deleted');
+    return { id, deletedAt: result.deletedAt.toISOString(), releasedContentId: result.releasedContentId };
+  }
+
+  /**
+   * What this device may drop from its cache, signed for it with the key that signs assignments (and
+   * the endorsements that lead to that key), valid for an hour.
+   */
+  async contentDeletions(deviceId: string, now = new Date()): Promise<SignedContentDeletions> {
+    const contentIds = await this.packages.deletedContentFor(deviceId, MAX_CONTENT_DELETIONS);
+    const signer = await this.signingKey.assignmentSigner(now);
+    const document = { deviceId, contentIds, issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + DELETION_NOTICE_VALIDITY_MS).toISOString() };
+    const signed = signContentDeletions(document, signer.key);
+    return { document, keyId: signed.keyId, signature: Buffer.from(signed.signature).toString('base64'), endorsements: signer.endorsements.map(endorsementToWire) };
   }
 
   /**
@@ -121,10 +181,11 @@ export class PackagesService {
     return { token: issueDownloadToken(secret, { deviceId, contentId, expiresAt }), expiresAt: expiresAt.toISOString() };
   }
 
-  async getManifest(contentId: string): Promise<SignedManifest> {
+  /** The page of the signed manifest that starts at `fromBlock` (the whole manifest when it fits one reply). */
+  async getManifest(contentId: string, fromBlock = 0): Promise<SignedManifest> {
     const signed = await this.packages.findManifest(contentId);
     if (!signed) throw new FleetcastError(ErrorCode.ManifestNotFound, `no ready package has content ${contentId}`);
-    return toWire(signed);
+    return toWirePage(signed, fromBlock, MANIFEST_PAGE_BLOCKS);
   }
 
   /** SHA-256 of the signing bytes of the manifest of `contentId`: what an assignment names, whichever key signed the manifest. */

@@ -20,7 +20,7 @@ export class StatusIngestConsumer implements OnApplicationBootstrap, OnApplicati
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const streams = await ensureStreams(this.nc, Object.values(Streams));
+    const streams = await ensureStreams(this.nc, Object.values(Streams), { replicas: this.config.jetstreamReplicas });
     if (streams.updated.length > 0) this.logger.info({ updated: streams.updated }, 'JetStream streams updated to their definitions');
     this.consumer = new DurableConsumer<DeviceStatusV1 | DeviceStatusV2>({
       nc: this.nc,

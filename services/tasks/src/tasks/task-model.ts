@@ -1,7 +1,10 @@
 import {
   AssignmentDocumentV2,
   BytesBySource,
+  CancellationDocumentV1,
   DEVICE_TASK_STATES,
+  ErrorCode,
+  FleetcastError,
   DeviceStatusV1,
   DeviceTaskState,
   Package,
@@ -18,7 +21,7 @@ export interface TaskRecord {
   name: string;
   packageId: string;
   action: TaskAction;
-  status: 'scheduled' | 'active' | 'completed';
+  status: 'scheduled' | 'active' | 'completed' | 'cancelled';
   profileId: string | null;
   startAt: Date;
   createdAt: Date;
@@ -45,6 +48,7 @@ export function assignmentDocument(
   window: { notBefore: Date; expiresAt: Date },
   retiredKeyIds: string[],
   now: Date,
+  attempt = 1,
 ): AssignmentDocumentV2 {
   if (pkg.contentId === null || pkg.size === null) throw new Error(`package ${pkg.id} has no content`);
   return {
@@ -64,7 +68,40 @@ export function assignmentDocument(
     notBefore: window.notBefore.toISOString(),
     expiresAt: window.expiresAt.toISOString(),
     retiredKeyIds,
+    // Signed only after a retry: a first attempt's document is what agents before retries verify.
+    ...(attempt > 1 ? { attempt } : {}),
   };
+}
+
+/** The signed part of one device's cancellation of a task. */
+export function cancellationDocument(taskId: string, deviceId: string, retiredKeyIds: string[], now: Date): CancellationDocumentV1 {
+  return { taskId, deviceId, issuedAt: now.toISOString(), retiredKeyIds };
+}
+
+/**
+ * Which devices a retry puts back to `pending`: the named ones (every one must be a failed target),
+ * or every failed target. Throws the error the request gets otherwise: a named device that is not a
+ * target (not found), one that did not fail, or none failed (nothing to retry).
+ */
+export function devicesToRetry(targets: ReadonlyArray<{ deviceId: string; state: DeviceTaskState }>, named: readonly string[] | undefined): string[] {
+  if (named !== undefined) {
+    const known = new Map(targets.map((t) => [t.deviceId, t.state]));
+    const unknown = [...new Set(named)].filter((d) => !known.has(d));
+    if (unknown.length > 0) throw new FleetcastError(ErrorCode.DeviceNotFound, `not targets of the task: ${listSome(unknown)}`);
+    const notFailed = [...new Set(named)].filter((d) => known.get(d) !== 'failed');
+    if (notFailed.length > 0) {
+      throw new FleetcastError(ErrorCode.NothingToRetry, `only failed devices can be retried; not failed: ${listSome(notFailed.map((d) => `${d} (${known.get(d)})`))}`);
+    }
+    return [...new Set(named)];
+  }
+  const failed = targets.filter((t) => t.state === 'failed').map((t) => t.deviceId);
+  if (failed.length === 0) throw new FleetcastError(ErrorCode.NothingToRetry, 'no device of the task has failed: nothing to retry');
+  return failed;
+}
+
+/** The first few items of a long list, and how many more. */
+function listSome(items: readonly string[], max = 10): string {
+  return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
 }
 
 /** The message a device receives: the signed document, the endorsements to its key, and the unsigned rest (names, download URL, settings). */

@@ -3,6 +3,7 @@ import { OutboxService } from '../outbox/outbox.service';
 import { PackagesModule } from '../packages/packages.module';
 import { ProfilesModule } from '../profiles/profiles.module';
 import { AssignmentScheduler } from './assignment-scheduler';
+import { LiveEventsPublisher } from './live-events.publisher';
 import { StatusIngestConsumer } from './status-ingest.consumer';
 import { TasksNatsController } from './tasks.nats.controller';
 import { TasksRepository } from './tasks.repository';
@@ -11,6 +12,6 @@ import { TasksService } from './tasks.service';
 @Module({
   imports: [PackagesModule, ProfilesModule],
   controllers: [TasksNatsController],
-  providers: [TasksRepository, TasksService, OutboxService, AssignmentScheduler, StatusIngestConsumer],
+  providers: [TasksRepository, TasksService, LiveEventsPublisher, OutboxService, AssignmentScheduler, StatusIngestConsumer],
 })
 export class TasksModule {}

@@ -44,6 +44,16 @@ export class TasksNatsController {
     return handleRpc(TasksRpc.getDeviceHistory, payload, (req) => this.tasks.deviceHistory(req.id, req.deviceId));
   }
 
+  @MessagePattern(TasksRpc.cancelTask.subject)
+  cancel(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.cancelTask, payload, (req) => this.tasks.cancel(req.id));
+  }
+
+  @MessagePattern(TasksRpc.retryTask.subject)
+  retry(@Payload() payload: unknown) {
+    return handleRpc(TasksRpc.retryTask, payload, (req) => this.tasks.retry(req.id, req.deviceIds));
+  }
+
   @MessagePattern(TasksRpc.getTaskSummary.subject)
   summary(@Payload() payload: unknown) {
     return handleRpc(TasksRpc.getTaskSummary, payload, (req) => this.tasks.summary(req.id));

@@ -2,7 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { queryRows } from '@fleetcast/persistence';
 import { DataSource, EntityManager } from 'typeorm';
-import { DeviceStatusV2, DeviceTask, DeviceTaskState, ErrorCode, ListTasksQuery, TargetExclusion, TaskAction } from '@fleetcast/contracts';
+import {
+  BytesBySource,
+  DeviceStatusV2,
+  DeviceTask,
+  DeviceTaskState,
+  ErrorCode,
+  ListTasksQuery,
+  TargetExclusion,
+  TASK_CANCELLED_REASON,
+  TASK_RETRIED_REASON,
+  TaskAction,
+} from '@fleetcast/contracts';
 import { StateReason, SubnetLanIssue, SubnetRepresentative, SummaryRow, TaskRecord } from './task-model';
 
 /** A device's report as applied, with the state it replaced. */
@@ -12,6 +23,28 @@ export interface AppliedReport {
   state: DeviceTaskState;
   previousState: DeviceTaskState;
   reason: { code: string; message: string } | null;
+  bytes: BytesBySource;
+}
+
+/** A device task a cancel or a retry changed, with the state it had before. */
+export interface ChangedDeviceTask {
+  deviceId: string;
+  state: DeviceTaskState;
+  previousState: DeviceTaskState;
+  reason: { code: string; message: string } | null;
+  bytes: BytesBySource;
+  attempt: number;
+  /** Whether the device had been sent the task (a cancellation goes only to those). */
+  sent: boolean;
+}
+
+/** A task's status with its counts and bytes over all its devices: what a live update says. */
+export interface TaskCounts {
+  taskId: string;
+  status: TaskRecord['status'];
+  total: number;
+  counts: Partial<Record<DeviceTaskState, number>>;
+  bytes: BytesBySource;
 }
 
 /** A task just marked completed, with its final counts. */
@@ -48,6 +81,32 @@ const toTask = (r: TaskRow): TaskRecord => ({
 });
 
 const TASK_COLUMNS = `id, name, package_id, action, status, profile_id, start_at, created_at`;
+
+interface ChangedRow {
+  device_id: string;
+  seq: number;
+  state: DeviceTaskState;
+  old_state: DeviceTaskState;
+  reason: { code: string; message: string } | null;
+  bytes_origin: string;
+  bytes_multicast: string;
+  bytes_peer: string;
+  attempt: number;
+  sent: boolean;
+}
+
+/** What a cancel or a retry returns of each row it changed (`o` is the row as it was: a self-join in FROM). */
+const CHANGED_COLUMNS = `d.device_id, d.seq, d.state, o.state AS old_state, d.reason, d.bytes_origin, d.bytes_multicast, d.bytes_peer, d.attempt, o.sent_at IS NOT NULL AS sent`;
+
+const toChanged = (r: ChangedRow): ChangedDeviceTask => ({
+  deviceId: r.device_id,
+  state: r.state,
+  previousState: r.old_state,
+  reason: r.reason,
+  bytes: { origin: Number(r.bytes_origin), multicast: Number(r.bytes_multicast), peer: Number(r.bytes_peer) },
+  attempt: r.attempt,
+  sent: r.sent,
+});
 
 /** All SQL of the tasks feature. Bulk paths use one statement per batch, never one per row. */
 @Injectable()
@@ -208,6 +267,9 @@ export class TasksRepository {
       old_state: DeviceTaskState;
       reason: { code: string; message: string } | null;
       old_reason: { code: string; message: string } | null;
+      bytes_origin: string;
+      bytes_multicast: string;
+      bytes_peer: string;
       subnet: string | null;
       add_origin: string;
       add_multicast: string;
@@ -226,7 +288,11 @@ export class TasksRepository {
          lr text, ls timestamptz, lb bigint, lrp bigint, li bigint, lic text, lim text),
          tasks.device_tasks o
        WHERE d.task_id = v.task_id AND d.device_id = v.device_id AND d.seq < v.seq AND o.task_id = d.task_id AND o.device_id = d.device_id
-       RETURNING d.task_id, d.device_id, d.seq, d.state, o.state AS old_state, d.reason, o.reason AS old_reason, d.subnet,
+         -- A cancelled target takes only a final report: the agent's confirmation, or the outcome of
+         -- an install that had already started; a progress report still in flight is too late.
+         AND (o.state <> 'cancelled' OR v.state IN ('cancelled', 'succeeded', 'failed'))
+       RETURNING d.task_id, d.device_id, d.seq, d.state, o.state AS old_state, d.reason, o.reason AS old_reason,
+         d.bytes_origin, d.bytes_multicast, d.bytes_peer, d.subnet,
          greatest(d.bytes_origin - o.bytes_origin, 0) AS add_origin, greatest(d.bytes_multicast - o.bytes_multicast, 0) AS add_multicast,
          greatest(d.bytes_peer - o.bytes_peer, 0) AS add_peer`,
       [
@@ -264,7 +330,14 @@ export class TasksRepository {
       );
     }
     await this.addBytesByHour(m, rows.map((r) => ({ subnet: r.subnet, origin: Number(r.add_origin), multicast: Number(r.add_multicast), peer: Number(r.add_peer) })));
-    return rows.map((r) => ({ taskId: r.task_id, deviceId: r.device_id, state: r.state, previousState: r.old_state, reason: r.reason }));
+    return rows.map((r) => ({
+      taskId: r.task_id,
+      deviceId: r.device_id,
+      state: r.state,
+      previousState: r.old_state,
+      reason: r.reason,
+      bytes: { origin: Number(r.bytes_origin), multicast: Number(r.bytes_multicast), peer: Number(r.bytes_peer) },
+    }));
   }
 
   /**
@@ -312,13 +385,24 @@ export class TasksRepository {
     return [{ seq: 0, state: 'pending', reason: null, at: target.created_at.toISOString() }, ...rows.map((r) => ({ seq: r.seq, state: r.state, reason: r.reason, at: r.at.toISOString() }))];
   }
 
-  /** Marks tasks completed once every device reached a terminal state; returns those it marked, with their counts. */
+  /**
+   * Locks tasks (in one order) for the rest of the transaction, before any of their device rows: a
+   * batch of reports takes it first, like a cancel and a retry, so that they run one after the other
+   * per task and never deadlock. Without it two batches that finish the last devices of one task at
+   * the same time would each see the other's rows as unfinished (READ COMMITTED) and neither
+   * complete the task.
+   */
+  async lockTasks(m: EntityManager, taskIds: string[]): Promise<void> {
+    if (taskIds.length > 0) await m.query(`SELECT id FROM tasks.tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE`, [[...taskIds].sort()]);
+  }
+
+  /** Marks tasks completed once every device reached a terminal state (the caller holds `lockTasks`); returns those it marked, with their counts. */
   async completeFinished(m: EntityManager, taskIds: string[]): Promise<CompletedTask[]> {
     if (taskIds.length === 0) return [];
     const rows = await queryRows<{ id: string; name: string; package_id: string; action: TaskAction; devices: number; succeeded: number; failed: number }>(
       m,
       `UPDATE tasks.tasks t SET status = 'completed' WHERE t.id = ANY($1) AND t.status = 'active'
-         AND NOT EXISTS (SELECT 1 FROM tasks.device_tasks d WHERE d.task_id = t.id AND d.state NOT IN ('succeeded', 'failed'))
+         AND NOT EXISTS (SELECT 1 FROM tasks.device_tasks d WHERE d.task_id = t.id AND d.state NOT IN ('succeeded', 'failed', 'cancelled'))
        RETURNING t.id, t.name, t.package_id, t.action,
          (SELECT count(*)::int FROM tasks.device_tasks d WHERE d.task_id = t.id) AS devices,
          (SELECT count(*)::int FROM tasks.device_tasks d WHERE d.task_id = t.id AND d.state = 'succeeded') AS succeeded,
@@ -326,6 +410,109 @@ export class TasksRepository {
       [taskIds],
     );
     return rows.map((r) => ({ taskId: r.id, name: r.name, packageId: r.package_id, action: r.action, devices: r.devices, succeeded: r.succeeded, failed: r.failed }));
+  }
+
+  /** The task, locked for the rest of the transaction: a cancel and a retry of one task never interleave. */
+  async lockTask(m: EntityManager, id: string): Promise<TaskRecord | null> {
+    const rows = await queryRows<TaskRow>(m, `SELECT ${TASK_COLUMNS} FROM tasks.tasks WHERE id = $1 FOR UPDATE`, [id]);
+    return rows[0] ? toTask(rows[0]) : null;
+  }
+
+  /**
+   * Cancels a task: the task and every target not in a final state become `cancelled`, with the
+   * reason TASK.CANCELLED, no further resend, and a history entry each. Returns the targets changed.
+   */
+  async cancelTask(m: EntityManager, taskId: string, message: string): Promise<ChangedDeviceTask[]> {
+    await m.query(`UPDATE tasks.tasks SET status = 'cancelled' WHERE id = $1`, [taskId]);
+    const rows = await queryRows<ChangedRow>(
+      m,
+      `UPDATE tasks.device_tasks d SET state = 'cancelled', reason = $2::jsonb, next_resend_at = NULL, updated_at = now()
+       FROM tasks.device_tasks o
+       WHERE d.task_id = $1 AND d.state NOT IN ('succeeded', 'failed', 'cancelled') AND o.task_id = d.task_id AND o.device_id = d.device_id
+       RETURNING ${CHANGED_COLUMNS}`,
+      [taskId, JSON.stringify({ code: TASK_CANCELLED_REASON, message })],
+    );
+    await this.recordHistory(m, taskId, rows);
+    return rows.map(toChanged);
+  }
+
+  /** The failed targets of a task, by device ID (all of them, or those of `deviceIds` that are targets). */
+  async deviceStates(m: EntityManager, taskId: string, deviceIds: string[] | null): Promise<Array<{ deviceId: string; state: DeviceTaskState }>> {
+    const rows = await queryRows<{ device_id: string; state: DeviceTaskState }>(
+      m,
+      `SELECT device_id, state FROM tasks.device_tasks WHERE task_id = $1 AND ($2::text[] IS NULL OR device_id = ANY($2)) ORDER BY device_id`,
+      [taskId, deviceIds],
+    );
+    return rows.map((r) => ({ deviceId: r.device_id, state: r.state }));
+  }
+
+  /**
+   * Puts failed targets back to `pending` for a new attempt: what the failed attempt reported is
+   * cleared but its bytes (running totals over all attempts, as the agent keeps them); `sent` stamps
+   * the new assignment going out now (null: the task has not started, its start sends it). A
+   * completed task becomes active again. Returns the targets changed, with their new attempt.
+   */
+  async retryDevices(m: EntityManager, task: TaskRecord, deviceIds: string[], sent: { at: Date; firstResendAt: Date | null } | null): Promise<ChangedDeviceTask[]> {
+    if (task.status === 'completed') await m.query(`UPDATE tasks.tasks SET status = 'active' WHERE id = $1`, [task.id]);
+    const rows = await queryRows<ChangedRow>(
+      m,
+      `UPDATE tasks.device_tasks d SET state = 'pending', attempt = d.attempt + 1, reason = NULL, hash_verified = false, exit_code = NULL,
+         output_tail = NULL, lan_issue_code = NULL, lan_issue_message = NULL, updated_at = now(),
+         sent_at = $3, resend_count = 0, next_resend_at = $4
+       FROM tasks.device_tasks o
+       WHERE d.task_id = $1 AND d.device_id = ANY($2) AND d.state = 'failed' AND o.task_id = d.task_id AND o.device_id = d.device_id
+       RETURNING ${CHANGED_COLUMNS}`,
+      [task.id, deviceIds, sent?.at ?? null, sent?.firstResendAt ?? null],
+    );
+    await this.recordHistory(
+      m,
+      task.id,
+      rows.map((r) => ({ ...r, reason: { code: TASK_RETRIED_REASON, message: `attempt ${r.attempt}` } })),
+    );
+    return rows.map(toChanged);
+  }
+
+  /** Each device's attempt at a task (1 unless retried). */
+  async attemptsOf(m: EntityManager, taskId: string, deviceIds: string[]): Promise<Map<string, number>> {
+    const rows = await queryRows<{ device_id: string; attempt: number }>(
+      m,
+      `SELECT device_id, attempt FROM tasks.device_tasks WHERE task_id = $1 AND device_id = ANY($2)`,
+      [taskId, deviceIds],
+    );
+    return new Map(rows.map((r) => [r.device_id, r.attempt]));
+  }
+
+  /** History entries for changes made by the control plane (cancel, retry), under the row's current seq. */
+  private async recordHistory(m: EntityManager, taskId: string, rows: Array<Pick<ChangedRow, 'device_id' | 'seq' | 'state' | 'reason'>>): Promise<void> {
+    if (rows.length === 0) return;
+    await m.query(
+      `INSERT INTO tasks.device_task_history (task_id, device_id, seq, state, reason)
+       SELECT $1, h.device_id, h.seq, h.state, h.reason FROM jsonb_to_recordset($2::jsonb) AS h(device_id text, seq int, state text, reason jsonb)`,
+      [taskId, JSON.stringify(rows.map((r) => ({ device_id: r.device_id, seq: r.seq, state: r.state, reason: r.reason })))],
+    );
+  }
+
+  /** Status, counts and bytes of each task, in one query: what the live updates of a batch say. */
+  async taskCounts(taskIds: string[], m: EntityManager = this.db.manager): Promise<TaskCounts[]> {
+    if (taskIds.length === 0) return [];
+    const rows = await queryRows<{ id: string; status: TaskRecord['status']; state: DeviceTaskState | null; devices: number; origin: string | null; multicast: string | null; peer: string | null }>(
+      m,
+      `SELECT t.id, t.status, d.state, count(d.device_id)::int AS devices, sum(d.bytes_origin) AS origin, sum(d.bytes_multicast) AS multicast, sum(d.bytes_peer) AS peer
+       FROM tasks.tasks t LEFT JOIN tasks.device_tasks d ON d.task_id = t.id WHERE t.id = ANY($1) GROUP BY t.id, t.status, d.state`,
+      [taskIds],
+    );
+    const byTask = new Map<string, TaskCounts>();
+    for (const r of rows) {
+      let t = byTask.get(r.id);
+      if (!t) byTask.set(r.id, (t = { taskId: r.id, status: r.status, total: 0, counts: {}, bytes: { origin: 0, multicast: 0, peer: 0 } }));
+      if (r.state === null) continue;
+      t.counts[r.state] = r.devices;
+      t.total += r.devices;
+      t.bytes.origin += Number(r.origin ?? 0);
+      t.bytes.multicast += Number(r.multicast ?? 0);
+      t.bytes.peer += Number(r.peer ?? 0);
+    }
+    return [...byTask.values()];
   }
 
   async summaryRows(taskId: string, m: EntityManager = this.db.manager): Promise<SummaryRow[]> {
@@ -404,6 +591,7 @@ export class TasksRepository {
         exitCode: r.exit_code,
         outputTail: r.output_tail,
         updatedAt: (r.updated_at as Date).toISOString(),
+        attempt: r.attempt,
       })),
     };
   }

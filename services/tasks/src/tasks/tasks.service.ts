@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import {
+  BytesBySource,
   createTaskSchema,
   DeviceStatusV2,
   DeviceTaskState,
@@ -15,12 +16,15 @@ import {
   DeviceTaskFailedV1,
   TaskCompleted,
   TaskCompletedV1,
-  ResolvedTargets,
+  RESOLVE_PAGE_DEVICES,
+  ResolvedTargetsPage,
   TargetExclusion,
   Task,
   TaskAssignedV2,
+  TaskCancel,
+  TaskCancelV1,
 } from '@fleetcast/contracts';
-import { endorsementToWire, signAssignment } from '@fleetcast/content';
+import { endorsementToWire, signAssignment, signCancellation } from '@fleetcast/content';
 import { senderIdOf, signLanTicket } from '@fleetcast/lan-protocol';
 import { RpcClient } from '@fleetcast/nats';
 import { LOGGER } from '@fleetcast/service-kit';
@@ -32,7 +36,8 @@ import { PackagesService } from '../packages/packages.service';
 import { SigningKeyService } from '../packages/signing-key.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import { nextResendAt } from './assignment-resend';
-import { assignmentDocument, assignmentWindow, buildAssignment, latestReports, summarize, TaskRecord } from './task-model';
+import { assignmentDocument, assignmentWindow, buildAssignment, cancellationDocument, devicesToRetry, latestReports, summarize, TaskRecord } from './task-model';
+import { LiveEventsPublisher } from './live-events.publisher';
 import { TasksRepository } from './tasks.repository';
 
 /** Resolving a 10,000-device target set is one inventory query; give it more than the default time. */
@@ -57,6 +62,7 @@ export class TasksService {
     private readonly profiles: ProfilesService,
     private readonly outbox: OutboxService,
     private readonly rpc: RpcClient,
+    private readonly live: LiveEventsPublisher,
   ) {}
 
   async create(request: z.infer<typeof createTaskSchema>): Promise<Task> {
@@ -85,6 +91,8 @@ export class TasksService {
       createdAt: now,
     };
     await this.tasks.transaction(async (m) => {
+      // Held until the task is in: a deletion waits for it, then finds the task and refuses.
+      if (!(await this.packages.lockLive(m, pkg.id))) throw new FleetcastError(ErrorCode.PackageNotFound, `package ${pkg.id} not found`);
       await this.tasks.insertTask(m, task, randomBytes(32));
       await this.tasks.insertDeviceTasks(m, task.id, assigned, immediate ? { at: now, firstResendAt: nextResendAt(now, 0, this.config.assignmentResend) } : null);
       await this.tasks.insertExcludedDeviceTasks(m, task.id, excluded);
@@ -115,15 +123,94 @@ export class TasksService {
     const manifestHash = await this.packages.manifestHashOf(pkg.contentId);
     const signer = await this.signingKeys.assignmentSigner(now, m);
     const endorsements = signer.endorsements.map(endorsementToWire);
+    // A retried device's copy (a resend too) carries its attempt, so that its agent starts again.
+    const attempts = await this.tasks.attemptsOf(m, task.id, deviceIds);
     await this.outbox.enqueue(
       m,
       deviceIds.map((deviceId) => {
-        const document = assignmentDocument(task, pkg, manifestHash, deviceId, window, signer.retiredKeyIds, now);
+        const document = assignmentDocument(task, pkg, manifestHash, deviceId, window, signer.retiredKeyIds, now, attempts.get(deviceId) ?? 1);
         const signed = signAssignment(document, signer.key);
         const assignment = { document, keyId: signed.keyId, signature: Buffer.from(signed.signature).toString('base64') };
         return { subject: TaskAssignedV2.subject(deviceId), payload: buildAssignment(assignment, endorsements, pkg, settings, this.config.originPublicUrl) };
       }),
     );
+  }
+
+  /**
+   * Cancels a task: it and its targets not yet in a final state become `cancelled` (history and
+   * summary say so at once), and each of those targets that was sent the task gets a signed
+   * cancellation through the outbox, which its agent acts on when it gets it (at once, or when it
+   * comes back online). A task that is over answers TASKS.TASK_FINISHED.
+   */
+  async cancel(id: string): Promise<Task> {
+    const now = new Date();
+    const changed = await this.tasks.transaction(async (m) => {
+      const task = await this.tasks.lockTask(m, id);
+      if (!task) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
+      if (task.status === 'completed' || task.status === 'cancelled') {
+        throw new FleetcastError(ErrorCode.TaskFinished, `task ${id} is already ${task.status}: nothing to cancel`);
+      }
+      const rows = await this.tasks.cancelTask(m, id, `cancelled by an operator at ${now.toISOString()}`);
+      await this.enqueueCancellations(m, id, rows.filter((r) => r.sent).map((r) => r.deviceId), now);
+      return rows;
+    });
+    this.outbox.kick();
+    this.logger.info({ taskId: id, devices: changed.length, notified: changed.filter((r) => r.sent).length }, 'task cancelled');
+    await this.publishChanges(id, changed);
+    return this.get(id);
+  }
+
+  /** One signed cancellation per device, signed as assignments are (active key, endorsements to it). */
+  private async enqueueCancellations(m: EntityManager, taskId: string, deviceIds: string[], now: Date): Promise<void> {
+    if (deviceIds.length === 0) return;
+    const signer = await this.signingKeys.assignmentSigner(now, m);
+    const endorsements = signer.endorsements.map(endorsementToWire);
+    await this.outbox.enqueue(
+      m,
+      deviceIds.map((deviceId) => {
+        const signed = signCancellation(cancellationDocument(taskId, deviceId, signer.retiredKeyIds, now), signer.key);
+        const payload: TaskCancelV1 = {
+          cancellation: { document: signed.value, keyId: signed.keyId, signature: Buffer.from(signed.signature).toString('base64') },
+          endorsements,
+        };
+        return { subject: TaskCancel.subject(deviceId), payload };
+      }),
+    );
+  }
+
+  /**
+   * Tries failed targets again: each goes back to `pending` with its attempt raised and, when the
+   * task has started, is sent a new signed assignment for that attempt (resent like any other until
+   * acknowledged); the history records the retry. A cancelled task answers TASKS.TASK_CANCELLED.
+   */
+  async retry(id: string, deviceIds: string[] | undefined): Promise<{ task: Task; retried: string[] }> {
+    const now = new Date();
+    const changed = await this.tasks.transaction(async (m) => {
+      const task = await this.tasks.lockTask(m, id);
+      if (!task) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
+      if (task.status === 'cancelled') throw new FleetcastError(ErrorCode.TaskCancelled, `task ${id} was cancelled: create a new task instead`);
+      const chosen = devicesToRetry(await this.tasks.deviceStates(m, id, deviceIds ?? null), deviceIds);
+      const started = task.status !== 'scheduled';
+      const rows = await this.tasks.retryDevices(m, task, chosen, started ? { at: now, firstResendAt: nextResendAt(now, 0, this.config.assignmentResend) } : null);
+      if (started) await this.enqueueAssignments(m, { ...task, status: 'active' }, rows.map((r) => r.deviceId), now);
+      return rows;
+    });
+    this.outbox.kick();
+    this.logger.info({ taskId: id, devices: changed.length }, 'failed devices retried');
+    await this.publishChanges(id, changed);
+    return { task: await this.get(id), retried: changed.map((r) => r.deviceId) };
+  }
+
+  /** Live updates of a change made here (cancel, retry): each device changed, then the task's counts. */
+  private async publishChanges(taskId: string, changed: Array<{ deviceId: string; state: DeviceTaskState; previousState: DeviceTaskState; reason: { code: string; message: string } | null; bytes: BytesBySource }>): Promise<void> {
+    try {
+      this.live.publish(
+        changed.map((c) => ({ taskId, deviceId: c.deviceId, state: c.state, previousState: c.previousState, reason: c.reason, bytes: c.bytes })),
+        await this.tasks.taskCounts([taskId]),
+      );
+    } catch (error) {
+      this.logger.warn({ taskId, err: (error as Error).message }, 'live task updates not published');
+    }
   }
 
   /**
@@ -133,16 +220,38 @@ export class TasksService {
   private async resolveTargets(
     targets: z.infer<typeof createTaskSchema>['targets'],
   ): Promise<Array<{ deviceId: string; subnet: string | null; excluded?: TargetExclusion }>> {
-    let resolved: ResolvedTargets;
+    let resolved: ResolvedTargetsPage['devices'];
     try {
-      resolved = await this.rpc.call(InventoryRpc.resolveTargets, { deviceIds: targets.deviceIds, query: targets.query }, { timeoutMs: RESOLVE_TIMEOUT_MS });
+      resolved = await this.resolvePages(targets);
     } catch (error) {
       if (targets.query || !(error instanceof FleetcastError) || error.code !== ErrorCode.Unavailable) throw error;
       this.logger.warn('inventory unavailable: assigning explicit devices without subnet information');
       return [...new Set(targets.deviceIds)].map((deviceId) => ({ deviceId, subnet: null }));
     }
     const seen = new Set<string>();
-    return resolved.devices.filter((d) => !seen.has(d.deviceId) && seen.add(d.deviceId)).map((d) => ({ deviceId: d.deviceId, subnet: d.subnet, excluded: d.excluded }));
+    return resolved.filter((d) => !seen.has(d.deviceId) && seen.add(d.deviceId)).map((d) => ({ deviceId: d.deviceId, subnet: d.subnet, excluded: d.excluded }));
+  }
+
+  /**
+   * The explicit IDs first, in their order, then what the query matches, a page at a time: each
+   * request and reply stays within NATS's payload limit whatever the task's size.
+   */
+  private async resolvePages(targets: z.infer<typeof createTaskSchema>['targets']): Promise<ResolvedTargetsPage['devices']> {
+    const devices: ResolvedTargetsPage['devices'] = [];
+    const explicit = targets.deviceIds ?? [];
+    for (let i = 0; i < explicit.length; i += RESOLVE_PAGE_DEVICES) {
+      const page = await this.rpc.call(InventoryRpc.resolveTargetsPage, { deviceIds: explicit.slice(i, i + RESOLVE_PAGE_DEVICES) }, { timeoutMs: RESOLVE_TIMEOUT_MS });
+      devices.push(...page.devices);
+    }
+    if (targets.query) {
+      let after: string | undefined;
+      do {
+        const page = await this.rpc.call(InventoryRpc.resolveTargetsPage, { query: targets.query, ...(after ? { after } : {}) }, { timeoutMs: RESOLVE_TIMEOUT_MS });
+        devices.push(...page.devices);
+        after = page.next ?? undefined;
+      } while (after !== undefined);
+    }
+    return devices;
   }
 
   async get(id: string): Promise<Task> {
@@ -219,7 +328,9 @@ export class TasksService {
   /** Applies a batch of agents' status reports in one transaction (idempotent by seq). */
   async applyReports(reports: DeviceStatusV2[]): Promise<void> {
     const events = await this.tasks.transaction(async (m) => {
-      const applied = await this.tasks.applyReports(m, latestReports(reports));
+      const latest = latestReports(reports);
+      await this.tasks.lockTasks(m, [...new Set(latest.map((r) => r.taskId))]);
+      const applied = await this.tasks.applyReports(m, latest);
       const completed = await this.tasks.completeFinished(m, [...new Set(applied.map((a) => a.taskId))]);
       // What external systems hear (webhooks), committed with the change it reports.
       const now = new Date().toISOString();
@@ -230,9 +341,19 @@ export class TasksService {
         ...completed.map((c) => ({ subject: TaskCompleted.subject(), payload: { ...c, completedAt: now } satisfies TaskCompletedV1 })),
       ];
       await this.outbox.enqueue(m, messages);
-      return messages.length;
+      return { count: messages.length, applied };
     });
-    if (events > 0) this.outbox.kick();
+    if (events.count > 0) this.outbox.kick();
+    if (events.applied.length > 0) {
+      try {
+        this.live.publish(
+          events.applied.map((a) => ({ taskId: a.taskId, deviceId: a.deviceId, state: a.state, previousState: a.previousState, reason: a.reason, bytes: a.bytes })),
+          await this.tasks.taskCounts([...new Set(events.applied.map((a) => a.taskId))]),
+        );
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).message }, 'live task updates not published');
+      }
+    }
   }
 
   private async toTask(t: TaskRecord): Promise<Task> {

@@ -8,8 +8,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * every task (100,000 devices x every task). The rows start with what the device rows already
  * hold, each device's bytes in the hour of its last report.
  */
-export class SubnetBytesHourly1796500000000 implements MigrationInterface {
-  name = 'SubnetBytesHourly1796500000000';
+export class SubnetBytesHourly1796700000000 implements MigrationInterface {
+  name = 'SubnetBytesHourly1796700000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
