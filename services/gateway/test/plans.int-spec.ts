@@ -15,7 +15,7 @@ import {
   Plan,
   Profile,
   ReportsRpc,
-  ResolvedTargets,
+  ResolvedTargetsPage,
   RpcReply,
   StoredTopology,
   TasksRpc,
@@ -82,13 +82,17 @@ const topology: StoredTopology = {
   },
 };
 
-/** What the inventory answers for a target set of the seeded fleet (unknown IDs as unknown). */
-function resolve(req: Record<string, unknown>): ResolvedTargets {
-  const ids = (req.deviceIds as string[] | undefined) ?? Object.keys(fleet).filter((id) => (req.query as { subnet?: string }).subnet === fleet[id]);
-  const devices = ids.map((deviceId) => ({ deviceId, subnet: fleet[deviceId] ?? null, known: deviceId in fleet }));
-  const bySubnet = new Map<string, string[]>();
-  for (const d of devices) if (d.subnet) bySubnet.set(d.subnet, [...(bySubnet.get(d.subnet) ?? []), d.deviceId]);
-  return { devices, bySubnet: [...bySubnet].map(([subnet, deviceIds]) => ({ subnet, deviceIds })) };
+/** What the inventory answers for a page of a target set of the seeded fleet (unknown IDs as unknown), two devices a page for a query. */
+function resolvePage(req: Record<string, unknown>): ResolvedTargetsPage {
+  if (req.deviceIds) {
+    return { devices: (req.deviceIds as string[]).map((deviceId) => ({ deviceId, subnet: fleet[deviceId] ?? null, known: deviceId in fleet })), next: null };
+  }
+  const matching = Object.keys(fleet)
+    .filter((id) => (req.query as { subnet?: string }).subnet === fleet[id])
+    .sort()
+    .filter((id) => req.after === undefined || id > (req.after as string));
+  const page = matching.slice(0, 2);
+  return { devices: page.map((deviceId) => ({ deviceId, subnet: fleet[deviceId], known: true })), next: matching.length > 2 ? page[1] : null };
 }
 
 describe('gateway: what-if plans, the WAN savings report, paginated lists', () => {
@@ -106,7 +110,7 @@ describe('gateway: what-if plans, the WAN savings report, paginated lists', () =
     profile: await standIn(nc, t, TasksRpc.getProfile.subject, (req) =>
       req.id === slowProfile.id ? { ok: true, data: slowProfile } : { ok: false, error: { code: ErrorCode.ProfileNotFound, message: `profile ${String(req.id)} not found` } },
     ),
-    inventory: await standIn(nc, t, InventoryRpc.resolveTargets.subject, (req) => ({ ok: true, data: resolve(req) })),
+    inventory: await standIn(nc, t, InventoryRpc.resolveTargetsPage.subject, (req) => ({ ok: true, data: resolvePage(req) })),
     topology: await standIn(nc, t, TopologyRpc.get.subject, () => options.topology ?? { ok: true, data: topology }),
   });
 
@@ -181,7 +185,10 @@ describe('gateway: what-if plans, the WAN savings report, paginated lists', () =
         .send({ packageId: pkg.id, targets: { query: { subnet: '10.1.1.0/24' } }, profileId: slowProfile.id, settings: { useMulticast: false } })
         .expect(200);
       const plan = res.body as Plan;
-      assert.deepEqual(services.inventory.calls[0], { query: { subnet: '10.1.1.0/24', includeStale: false } });
+      // Five devices match, two a page: three pages, each after the last one's final ID.
+      assert.deepEqual(services.inventory.calls.map((c) => c.after ?? null), [null, 'lyon-2', 'lyon-4']);
+      assert.deepEqual(services.inventory.calls[0], { query: { subnet: '10.1.1.0/24', includeStale: false }, limit: 2000 });
+      assert.equal(plan.devices, 5);
       assert.equal(plan.settings.profileId, slowProfile.id);
       assert.equal(plan.settings.lanRateLimitKbps, 8000);
       assert.equal(plan.settings.useMulticast, false);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { NatsConnection, connect } from 'nats';
-import { DeviceStatusReported, DeviceStatusV1, InventoryRpc, ReportsRpc, ResolvedTargets, RpcReply, TasksRpc } from '@fleetcast/contracts';
+import { DeviceStatusReported, DeviceStatusV1, InventoryRpc, ReportsRpc, ResolvedTargetsPage, RpcReply, TasksRpc } from '@fleetcast/contracts';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
 import { createTestDatabase, freePort, NatsServer, NodeProcess, spawnNodeProcess, startNatsServer, stopAll, TestDatabase, waitFor } from '@fleetcast/testing';
 import { OriginStub } from './origin-stub';
@@ -69,18 +69,15 @@ describe('bytes by subnet over time (real NATS, Postgres, service)', () => {
   });
 
   test('progress reports add their increase once; a redelivered or older report adds nothing; the range is respected', async () => {
-    const resolved: ResolvedTargets = {
+    const resolved: ResolvedTargetsPage = {
       devices: [
         { deviceId: 'e-1', subnet: EAST, known: true },
         { deviceId: 'e-2', subnet: EAST, known: true },
         { deviceId: 'w-1', subnet: WEST, known: true },
       ],
-      bySubnet: [
-        { subnet: EAST, deviceIds: ['e-1', 'e-2'] },
-        { subnet: WEST, deviceIds: ['w-1'] },
-      ],
+      next: null,
     };
-    const inventory = nc.subscribe(InventoryRpc.resolveTargets.subject, {
+    const inventory = nc.subscribe(InventoryRpc.resolveTargetsPage.subject, {
       callback: (error, msg) => {
         if (!error) msg.respond(encodeJson({ ok: true, data: resolved } satisfies RpcReply));
       },

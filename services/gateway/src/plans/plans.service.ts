@@ -8,6 +8,8 @@ import {
   PlanRequest,
   planRequestSchema,
   Profile,
+  RESOLVE_PAGE_DEVICES,
+  ResolvedTargetsPage,
   StoredTopology,
   TasksRpc,
   TopologyRpc,
@@ -40,13 +42,15 @@ export class PlansService {
     const [pkg, profile, resolved, topology] = await Promise.all([
       this.rpc.call(TasksRpc.getPackage, { id: request.packageId }),
       this.profile(request.profileId),
-      this.rpc.call(InventoryRpc.resolveTargets, request.targets),
+      this.resolvePages(request.targets),
       this.currentTopology(),
     ]);
     if (pkg.size === null) {
       throw new FleetcastError(ErrorCode.PackageNotReady, `package ${pkg.id} has no content yet, so its size is unknown: upload it with PUT /v1/packages/${pkg.id}/content`);
     }
-    const unknown = resolved.devices.filter((d) => !d.known).map((d) => d.deviceId);
+    const seen = new Set<string>();
+    const devices = resolved.filter((d) => !seen.has(d.deviceId) && seen.add(d.deviceId));
+    const unknown = devices.filter((d) => !d.known).map((d) => d.deviceId);
     if (unknown.length > 0) {
       const named = unknown.slice(0, MAX_NAMED_UNKNOWN).join(', ');
       throw new FleetcastError(
@@ -55,15 +59,12 @@ export class PlansService {
         [{ path: 'targets.deviceIds', message: `unknown: ${named}` }],
       );
     }
-    if (resolved.devices.length === 0) throw new FleetcastError(ErrorCode.NoTargets, 'the targets match no device: nothing to plan');
-    const excluded = resolved.devices.flatMap((d) => (d.excluded ? [{ deviceId: d.deviceId, code: d.excluded.code, message: d.excluded.message }] : []));
-    // Devices of the target set with no subnet are in `devices` but in no `bySubnet` group.
-    const grouped = new Set(resolved.bySubnet.flatMap((g) => g.deviceIds));
-    const withoutSubnet = resolved.devices.filter((d) => !d.excluded && !grouped.has(d.deviceId)).length;
-    const subnets = [
-      ...resolved.bySubnet.map((g) => ({ subnet: g.subnet, devices: g.deviceIds.length })),
-      ...(withoutSubnet > 0 ? [{ subnet: null, devices: withoutSubnet }] : []),
-    ];
+    if (devices.length === 0) throw new FleetcastError(ErrorCode.NoTargets, 'the targets match no device: nothing to plan');
+    const excluded = devices.flatMap((d) => (d.excluded ? [{ deviceId: d.deviceId, code: d.excluded.code, message: d.excluded.message }] : []));
+    // Excluded devices take no part (as in a task); the others by subnet, those without one together.
+    const bySubnet = new Map<string | null, number>();
+    for (const d of devices) if (!d.excluded) bySubnet.set(d.subnet, (bySubnet.get(d.subnet) ?? 0) + 1);
+    const subnets = [...bySubnet].map(([subnet, count]) => ({ subnet, devices: count }));
     const settings = {
       useMulticast: profile.useMulticast,
       sessionStartDelaySeconds: profile.sessionStartDelaySeconds,
@@ -92,6 +93,27 @@ export class PlansService {
     };
   }
 
+  /**
+   * The target set, a page at a time as the tasks service resolves it (explicit IDs first, then
+   * the query), so that every request and reply stays within NATS's payload limit at any size.
+   */
+  private async resolvePages(targets: PlanTargets): Promise<ResolvedTargetsPage['devices']> {
+    const devices: ResolvedTargetsPage['devices'] = [];
+    const explicit = targets.deviceIds ?? [];
+    for (let i = 0; i < explicit.length; i += RESOLVE_PAGE_DEVICES) {
+      devices.push(...(await this.rpc.call(InventoryRpc.resolveTargetsPage, { deviceIds: explicit.slice(i, i + RESOLVE_PAGE_DEVICES) })).devices);
+    }
+    if (targets.query) {
+      let after: string | undefined;
+      do {
+        const page = await this.rpc.call(InventoryRpc.resolveTargetsPage, { query: targets.query, ...(after ? { after } : {}) });
+        devices.push(...page.devices);
+        after = page.next ?? undefined;
+      } while (after !== undefined);
+    }
+    return devices;
+  }
+
   /** The profile asked for, else the default one (the built-in defaults if none is marked). */
   private async profile(profileId: string | undefined): Promise<Pick<Profile, 'id' | 'useMulticast' | 'sessionStartDelaySeconds' | 'peerDownloadAllowed' | 'lanRateLimitKbps'>> {
     if (profileId !== undefined) return this.rpc.call(TasksRpc.getProfile, { id: profileId });
@@ -111,5 +133,7 @@ export class PlansService {
     return { version: stored.version.version, defaultOffice: stored.document.defaultOffice, offices: stored.document.offices };
   }
 }
+
+type PlanTargets = z.output<typeof planRequestSchema>['targets'];
 
 export type { PlanRequest };
