@@ -10,7 +10,7 @@ import { OriginStub } from './origin-stub';
 
 /**
  * The WAN savings report's figures: each applied status report adds what it says beyond the
- * device's previous one to its subnet's hourly row, which `tasks.qry.report.bytes-by-subnet.v1`
+ * device's previous one to its subnet's hourly row (right after the batch commits), which `tasks.qry.report.bytes-by-subnet.v1`
  * sums over a range. Real NATS (operator mode), Postgres and the service; the inventory stood in
  * for by a responder that puts the devices on two subnets.
  */
@@ -101,7 +101,12 @@ describe('bytes by subnet over time (real NATS, Postgres, service)', () => {
 
       await waitFor(async () => (await rpc.call(TasksRpc.getTaskSummary, { id: task.id })).counts.succeeded === 3, { timeoutMs: 10_000, description: 'every report applied' });
       const now = new Date(Date.now() + 3600_000).toISOString();
-      const { items } = await rpc.call(ReportsRpc.bytesBySubnet, { from: before, to: now });
+      // The hourly rows are written right after each batch's commit: wait for the last one.
+      const { items } = await waitFor(async () => {
+        const report = await rpc.call(ReportsRpc.bytesBySubnet, { from: before, to: now });
+        const west = report.items.find((i) => i.subnet === WEST);
+        return west && west.bytes.origin === 4096 ? report : null;
+      }, { timeoutMs: 10_000, description: 'the last batch in the hourly figures' });
       assert.deepEqual(items, [
         { subnet: EAST, bytes: { origin: 4096, multicast: 3596, peer: 500 } },
         { subnet: WEST, bytes: { origin: 4096, multicast: 0, peer: 0 } },

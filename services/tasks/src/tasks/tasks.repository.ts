@@ -24,6 +24,9 @@ export interface AppliedReport {
   previousState: DeviceTaskState;
   reason: { code: string; message: string } | null;
   bytes: BytesBySource;
+  /** The device's subnet in the task, and what this report added to its bytes (for the hourly figures). */
+  subnet: string | null;
+  added: BytesBySource;
 }
 
 /** A device task a cancel or a retry changed, with the state it had before. */
@@ -329,7 +332,6 @@ export class TasksRepository {
         [JSON.stringify(changes.map((r) => ({ task_id: r.task_id, device_id: r.device_id, seq: r.seq, state: r.state, reason: r.reason })))],
       );
     }
-    await this.addBytesByHour(m, rows.map((r) => ({ subnet: r.subnet, origin: Number(r.add_origin), multicast: Number(r.add_multicast), peer: Number(r.add_peer) })));
     return rows.map((r) => ({
       taskId: r.task_id,
       deviceId: r.device_id,
@@ -337,19 +339,24 @@ export class TasksRepository {
       previousState: r.old_state,
       reason: r.reason,
       bytes: { origin: Number(r.bytes_origin), multicast: Number(r.bytes_multicast), peer: Number(r.bytes_peer) },
+      subnet: r.subnet,
+      added: { origin: Number(r.add_origin), multicast: Number(r.add_multicast), peer: Number(r.add_peer) },
     }));
   }
 
   /**
-   * Adds what the applied reports said beyond each device's previous report to this hour's row of
-   * its subnet (the WAN savings report's figures). Bytes only grow within a task; a smaller figure
-   * (a download started again) adds nothing. Rows in subnet order, so two batches never deadlock.
+   * Adds what applied reports said beyond each device's previous report to this hour's row of its
+   * subnet (the WAN savings report's figures). Bytes only grow within a task (a retry keeps the
+   * running totals); a smaller figure adds nothing. Called after the reports' transaction committed,
+   * in a statement of its own: every batch writes the same few subnet rows, and holding their locks
+   * inside that transaction would make batches wait on each other with their devices' rows locked.
+   * Rows in subnet order, so two statements never deadlock.
    */
-  private async addBytesByHour(m: EntityManager, added: Array<{ subnet: string | null; origin: number; multicast: number; peer: number }>): Promise<void> {
+  async addBytesByHour(applied: ReadonlyArray<Pick<AppliedReport, 'subnet' | 'added'>>): Promise<void> {
     const sums = new Map<string, { subnet: string; origin: number; multicast: number; peer: number }>();
-    for (const a of added) {
+    for (const { subnet, added: a } of applied) {
       if (a.origin + a.multicast + a.peer === 0) continue;
-      const key = a.subnet ?? '';
+      const key = subnet ?? '';
       const sum = sums.get(key) ?? { subnet: key, origin: 0, multicast: 0, peer: 0 };
       sum.origin += a.origin;
       sum.multicast += a.multicast;
@@ -357,7 +364,7 @@ export class TasksRepository {
       sums.set(key, sum);
     }
     if (sums.size === 0) return;
-    await m.query(
+    await this.db.query(
       `INSERT INTO tasks.subnet_bytes_hourly AS h (hour, subnet, bytes_origin, bytes_multicast, bytes_peer)
        SELECT date_trunc('hour', now()), v.subnet, v.origin, v.multicast, v.peer
        FROM jsonb_to_recordset($1::jsonb) AS v(subnet text, origin bigint, multicast bigint, peer bigint)
