@@ -3,7 +3,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * Bytes devices received, by source and subnet, hour by hour: what the fleet-wide WAN savings
  * report sums over a time range. Every applied status report adds what it says beyond the
- * device's previous report to its hour's row (in the transaction that applies it), so a report
+ * device's previous report to its hour's row (right after the batch that applies it commits), so a report
  * over a year reads at most 8,784 rows per subnet through the primary key, never the device rows of
  * every task (100,000 devices x every task). The rows start with what the device rows already
  * hold, each device's bytes in the hour of its last report.
