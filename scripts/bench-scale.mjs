@@ -28,6 +28,7 @@ const { values: opts } = parseArgs({
 });
 /** Devices per simulated-agent connection. */
 const PER_CONNECTION = 1000;
+const deviceId = (n) => `scale-${String(n).padStart(6, '0')}`;
 
 if (opts['agent-worker']) await agentWorker();
 else await main();
@@ -36,7 +37,8 @@ else await main();
 async function agentWorker() {
   const { connect, credsAuthenticator } = await import('nats');
   const { InventoryScanSubmitted, TaskAssigned, DeviceStatusReported } = await import(`${root}/libs/contracts/dist/index.js`);
-  const { ids, leafUrls, credsFile, worker, jsDomain } = JSON.parse(process.env.BENCH_SCALE_WORKER);
+  const { from, count, leafUrls, credsFile, worker, jsDomain } = JSON.parse(process.env.BENCH_SCALE_WORKER);
+  const ids = Array.from({ length: count }, (_, i) => deviceId(from + i));
   const authenticator = credsAuthenticator(readFileSync(credsFile));
   const conns = [];
   for (let i = 0; i < ids.length; i += PER_CONNECTION) {
@@ -176,13 +178,12 @@ async function main() {
     const nc = await connect({ ...core.adminConnectOptions(), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     const rpc = new RpcClient(nc);
 
-    const ids = Array.from({ length: devices }, (_, i) => `scale-${String(i).padStart(6, '0')}`);
     const per = Math.ceil(devices / workers);
     const t0 = Date.now();
     for (let w = 0; w < workers; w++) {
-      const slice = ids.slice(w * per, (w + 1) * per);
+      const count = Math.max(0, Math.min(per, devices - w * per));
       const child = fork(fileURLToPath(import.meta.url), ['--agent-worker'], {
-        env: { ...process.env, BENCH_SCALE_WORKER: JSON.stringify({ ids: slice, leafUrls: leaves.map((l) => l.url), credsFile: core.trust.credsFile('admin'), worker: w, jsDomain: core.jetstreamDomain }) },
+        env: { ...process.env, BENCH_SCALE_WORKER: JSON.stringify({ from: w * per, count, leafUrls: leaves.map((l) => l.url), credsFile: core.trust.credsFile('admin'), worker: w, jsDomain: core.jetstreamDomain }) },
       });
       await new Promise((r) => child.once('message', r));
       children.push({ child, offset: w * per });

@@ -143,6 +143,7 @@ async function main() {
   const cp = await testing.startControlPlane({ natsUrl, trustDir: nats.trust.dir, agentCredentials: 'enrollment', databaseUrl, workDir: join(work, 'control-plane'), apiToken, logLevel: 'info' });
   cleanups.push(() => cp.stop());
   say(`public API ${cp.gatewayUrl} (OpenAPI at ${cp.gatewayUrl}/docs), origin ${cp.originUrl}; logs in ${join(work, 'control-plane')}`);
+  say(`web console ${cp.gatewayUrl}/console/ : sign in with the API token ${apiToken}${opts['keep-running'] ? '' : ' (up until the demo ends; --keep-running keeps it)'}`);
 
   const count = Number(opts.agents);
   // A fresh set of device IDs each run: a reused NATS keeps earlier runs' assignments for old IDs.
@@ -223,7 +224,7 @@ async function main() {
   if (summary.counts.succeeded !== summary.total) throw new Error('not every device succeeded; see the agents\' logs');
 
   if (opts['keep-running']) {
-    say(`everything keeps running; API token ${apiToken}. Ctrl-C stops it.`);
+    say(`everything keeps running: web console ${cp.gatewayUrl}/console/, API token ${apiToken}. Ctrl-C stops it.`);
     await new Promise((resolve) => process.once('SIGINT', resolve));
   }
 }

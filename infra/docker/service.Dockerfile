@@ -23,8 +23,12 @@ COPY --from=manifests /src/ ./
 RUN npm ci
 COPY . .
 # tsc -b follows the project references, so the libs the service uses are compiled first.
+# The gateway also serves the web console (/console): its build goes into the gateway's image only
+# (an empty directory in the others), where the gateway's default CONSOLE_DIR finds it.
 RUN test -d "services/${SERVICE}" || { echo "no such service: ${SERVICE}" >&2; exit 1; } \
  && npx tsc -b "services/${SERVICE}" \
+ && mkdir -p /console-web \
+ && if [ "${SERVICE}" = gateway ]; then npx tsc -b apps/console && npm run build --workspace @fleetcast/console && cp -R apps/console/dist/web/. /console-web/; fi \
  && npm prune --omit=dev
 
 FROM ${NODE_IMAGE} AS runtime
@@ -39,6 +43,7 @@ COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/libs ./libs
 COPY --from=build /src/services/${SERVICE} ./services/${SERVICE}
+COPY --from=build /console-web ./apps/console/dist/web
 # The service's writable state (the origin's content store lives here) belongs to the runtime user;
 # a fresh named volume mounted here inherits that ownership.
 RUN mkdir -p "/var/lib/fleetcast/${SERVICE}" && chown node:node "/var/lib/fleetcast/${SERVICE}"

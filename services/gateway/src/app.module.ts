@@ -7,6 +7,7 @@ import { AuditMiddleware } from './audit/audit.middleware';
 import { ActivationModule } from './activation/activation.module';
 import { AuditModule } from './audit/audit.module';
 import { ApiTokenGuard } from './auth/api-token.guard';
+import { ConsoleModule } from './console/console.module';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
 import { RequestLogMiddleware } from './common/request-log.middleware';
 import { GATEWAY_CONFIG, GatewayConfig } from './config/gateway.config';
@@ -48,6 +49,7 @@ export class AppModule implements NestModule {
         WebhooksModule,
         ActivationModule,
         AuditModule,
+        ConsoleModule,
         PlansModule,
         ReportsModule,
       ],

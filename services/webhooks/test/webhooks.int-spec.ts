@@ -260,8 +260,14 @@ describe('webhooks service: signed deliveries, retries, refusals and a crash', {
     await waitFor(() => receiver.received.some((r) => r.answered === 200), { timeoutMs: 20_000, description: 'the delivery after the restart' });
     const ids = new Set(receiver.received.map((r) => r.headers[WEBHOOK_DELIVERY_HEADER]));
     assert.equal(ids.size, 1, 'the same delivery ID: a receiver that de-duplicates handles the event once');
-    const { items } = await rpc.call(WebhooksRpc.listDeliveries, { subscriptionId: subscription.id });
-    assert.equal(items.length, 1);
+    // The receiver's 200 is in before the service records it: wait for the record, not the answer.
+    const items = await waitFor(
+      async () => {
+        const { items } = await rpc.call(WebhooksRpc.listDeliveries, { subscriptionId: subscription.id });
+        return items.length === 1 && items[0]!.state !== 'pending' ? items : null;
+      },
+      { timeoutMs: 10_000, description: 'the delivery recorded as done' },
+    );
     assert.equal(items[0]!.state, 'delivered');
   });
 });

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { MAX_WAN_BANDWIDTH_KBPS } from '@fleetcast/contracts';
 import { baseEnvSchema, envBoolean, HttpTls, httpTlsOf, parseEnv, port } from '@fleetcast/service-kit';
@@ -25,6 +26,8 @@ const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
  * - `MAX_UPLOAD_BYTES`: the largest package body accepted by `PUT /v1/packages/:id/content`.
  * - `EVENTS_HEARTBEAT_SECONDS`: how often the live event stream (`GET /v1/events`) sends a
  *   heartbeat; `EVENTS_MAX_CLIENTS`: how many event streams the gateway holds open at once.
+ * - `CONSOLE_DIR`: the built web console (`index.html` and `assets/`) served at `/console`; by
+ *   default the repository's `apps/console/dist/web`, found from where the gateway's compiled code lies.
  * - `PLAN_DEFAULT_WAN_KBPS`: the WAN bandwidth the planner gives each subnet when no topology is uploaded.
  */
 export const gatewayEnvSchema = baseEnvSchema
@@ -42,6 +45,7 @@ export const gatewayEnvSchema = baseEnvSchema
     // Each stream holds a socket and up to two NATS subscriptions; 500 covers every console and CLI
     // of a large operations team and bounds what a token holder can make the gateway hold.
     EVENTS_MAX_CLIENTS: z.coerce.number().int().positive().max(100_000).default(500),
+    CONSOLE_DIR: z.string().min(1).optional(),
     // The planner's WAN link per subnet when no topology is uploaded: the topology draft's placeholder, 10 Mbit/s.
     PLAN_DEFAULT_WAN_KBPS: z.coerce.number().int().min(1).max(MAX_WAN_BANDWIDTH_KBPS).default(10_000),
   })
@@ -79,9 +83,21 @@ export interface GatewayConfig {
   maxUploadBytes: number;
   /** Live event stream: heartbeat interval (ms) and most streams open at once (absent: 15 s, 500). */
   events?: { heartbeatMs: number; maxClients: number };
+  /**
+   * Absolute path of the built web console; `/console` answers 404 while it holds no `index.html`.
+   * Absent (a configuration built by hand, as tests do): DEFAULT_CONSOLE_DIR.
+   */
+  consoleDir?: string;
   /** The what-if planner's WAN bandwidth per subnet (kbit/s) when no topology is uploaded. */
   planDefaultWanKbps?: number;
 }
+
+/**
+ * Where the console's build lands in the repository (`apps/console`, `vite build`), from this file's
+ * compiled place (`services/gateway/dist/src/config`): a checkout runs the console without setting
+ * anything. A deployment that ships the files elsewhere sets CONSOLE_DIR.
+ */
+export const DEFAULT_CONSOLE_DIR = resolve(__dirname, '..', '..', '..', '..', '..', 'apps', 'console', 'dist', 'web');
 
 /** Validates the environment once; the only reader of process.env in the gateway is main.ts, through this. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
@@ -102,6 +118,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     authDisabled: e.AUTH_DISABLED,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     events: { heartbeatMs: Math.round(e.EVENTS_HEARTBEAT_SECONDS * 1000), maxClients: e.EVENTS_MAX_CLIENTS },
+    consoleDir: resolve(e.CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR),
     planDefaultWanKbps: e.PLAN_DEFAULT_WAN_KBPS,
   };
 }

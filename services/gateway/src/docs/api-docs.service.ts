@@ -4,6 +4,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { ApiScope, errorBodySchema } from '@fleetcast/contracts';
 import { AuditModule } from '../audit/audit.module';
 import { SCOPE_EXTENSION } from '../auth/requires-scope.decorator';
+import { ConsoleModule } from '../console/console.module';
 import { requiredScope } from '../auth/scopes';
 import { apiComponentSchemas, schemaOrRef } from '../common/api-schemas';
 import { DevicesModule } from '../devices/devices.module';
@@ -21,7 +22,7 @@ import { TopologyModule } from '../topology/topology.module';
 export const DOCS_PATH = 'docs';
 
 /** The modules whose routes make up the public API (health and metrics stay out of it). */
-const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, EventsModule, DevicesModule, LicenseModule, EnrollmentModule, TopologyModule, AuditModule, PlansModule, ReportsModule];
+const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, EventsModule, DevicesModule, LicenseModule, EnrollmentModule, TopologyModule, AuditModule, ConsoleModule, PlansModule, ReportsModule];
 
 /**
  * Serves the OpenAPI document of the public API.
