@@ -105,7 +105,7 @@ describe('fleetcast command line', () => {
     assert.match(h.err(), /CLI\.UNREACHABLE: cannot reach http:\/\/gw\.test: ECONNREFUSED/);
   });
 
-  test('usage errors and unsupported commands: exit 2, nothing sent', async () => {
+  test('usage errors: exit 2, nothing sent', async () => {
     const h = harness(() => ({ status: 500 }));
     assert.equal(await h.run('tasks', 'create', '--package', 'p', '--action', 'install'), 2);
     assert.equal(await h.run('tasks', 'create', '--action', 'uninstall'), 2);
@@ -114,8 +114,35 @@ describe('fleetcast command line', () => {
     assert.equal(await h.run('tasks', 'retry'), 2, 'the task ID is required');
     assert.equal(await h.run('plan', '--anything'), 2);
     assert.equal(h.sent.length, 0);
-    assert.match(h.err(), /plan is not supported by this server yet/);
+    assert.match(h.err(), /unknown option '--anything'/);
     assert.equal(await h.run('--help'), 0);
+  });
+
+  test('plan: POST /v1/plans from the options; a table, or the JSON with --json', async () => {
+    const { samplePlan } = await import('./output/plan-format.fixture');
+    const h = harness(() => ({ status: 200, body: samplePlan }));
+    assert.equal(await h.run('plan', '--package', 'pkg-1', '--targets', 'lyon-1,lyon-2', '--no-multicast'), 0);
+    assert.deepEqual([h.sent[0].method, h.sent[0].url, h.sent[0].body], ['POST', 'http://gw.test/v1/plans', { packageId: 'pkg-1', targets: { deviceIds: ['lyon-1', 'lyon-2'] }, settings: { useMulticast: false } }]);
+    assert.match(h.out(), /^WAN saved: +80\.0 MiB$/m);
+    const j = harness(() => ({ status: 200, body: samplePlan }));
+    assert.equal(await j.run('plan', '--package', 'pkg-1', '--subnet', '10.1.1.0/24', '--json'), 0);
+    assert.deepEqual(JSON.parse(j.out()), samplePlan);
+    const refused = harness(() => ({ status: 404, body: { code: 'INVENTORY.DEVICE_NOT_FOUND', message: '1 target device(s) unknown to the inventory: ghost' } }));
+    assert.equal(await refused.run('plan', '--package', 'pkg-1', '--targets', 'ghost'), 1);
+    assert.match(refused.err(), /INVENTORY\.DEVICE_NOT_FOUND: 1 target device\(s\) unknown to the inventory: ghost/);
+    assert.equal(await refused.run('plan', '--targets', 'a'), 2, 'no --package: a usage error, nothing sent');
+    assert.equal(refused.sent.length, 1);
+  });
+
+  test('reports wan-savings and subnets list: their options become the query string', async () => {
+    const report = { from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z', groupBy: 'office', topologyVersion: 2, items: [], totals: { bytes: { origin: 0, multicast: 0, peer: 0 }, savedBytes: 0, savedRatio: 0 } };
+    const h = harness((req) => ({ status: 200, body: req.url.includes('/v1/subnets') ? { items: [{ cidr: '10.1.1.0/24', family: 'ipv4', deviceCount: 5, staleCount: 0 }], total: 7 } : report }));
+    assert.equal(await h.run('reports', 'wan-savings', '--from', '2026-11-01', '--to', '2026-12-01', '--group-by', 'office'), 0);
+    assert.equal(h.sent[0].url, 'http://gw.test/v1/reports/wan-savings?from=2026-11-01T00%3A00%3A00.000Z&to=2026-12-01T00%3A00%3A00.000Z&groupBy=office');
+    assert.equal(await h.run('subnets', 'list', '--limit', '1', '--offset', '2'), 0);
+    assert.equal(h.sent[1].url, 'http://gw.test/v1/subnets?limit=1&offset=2');
+    assert.match(h.out(), /1 of 7 shown \(from 2\)/);
+    assert.equal(await h.run('reports', 'wan-savings', '--group-by', 'city'), 2);
   });
 
   test('list options become the query string', async () => {

@@ -1,8 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
-import { CliError, ExitCode, NotSupportedError } from './errors';
+import { CliError, ExitCode } from './errors';
 import { CliContext, CliIo, CommonOptions } from './commands/cli-context';
 import { listDevices, listSubnets, listWebhooks, showActivation } from './commands/inventory.command';
 import { login } from './commands/login.command';
+import { plan, wanSavings } from './commands/plans.command';
 import { DEFAULT_UPLOAD_RETRIES, deletePackage, listPackages, showPackage, uploadPackage } from './commands/packages.command';
 import { collect, parseIntOption, parseSecondsOption } from './commands/requests';
 import { cancelTask, createTask, listTasks, retryTask, showTask } from './commands/tasks.command';
@@ -42,17 +43,6 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     });
     return cmd;
   };
-  const notSupported = (parent: Command, name: string, description: string, missing: string): void => {
-    parent
-      .command(name)
-      .description(`${description} (not supported by this server yet)`)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => {
-        throw new NotSupportedError(`${parent.name()} ${name.split(' ')[0]}`, missing);
-      });
-  };
-
   leaf(
     program,
     'login',
@@ -168,19 +158,46 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       .option('--unsupported', 'only devices whose agent version is unsupported (kept out of distribution)'),
   );
   const subnets = program.command('subnets').description('subnets derived from the inventory');
-  leaf(subnets, 'list', 'list subnets with their device counts', ['fleetcast subnets list'], (ctx) => listSubnets(ctx));
+  pageOptions(leaf(subnets, 'list', 'list subnets with their device counts, IPv4 first in address order', ['fleetcast subnets list', 'fleetcast subnets list --limit 50 --offset 100'], listSubnets));
   const webhooks = program.command('webhooks').description('webhook subscriptions');
   pageOptions(leaf(webhooks, 'list', 'list webhook subscriptions (never their secrets)', ['fleetcast webhooks list --json'], listWebhooks));
   const activation = program.command('activation').description('activation of the configuration');
   leaf(activation, 'show [id]', 'show the latest activation (or one), step by step', ['fleetcast activation show', 'fleetcast activation show act-3 --json'], (ctx, id) => showActivation(ctx, id));
-  program
-    .command('plan')
-    .description('plan a distribution by WAN bandwidth (not supported by this server yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      throw new NotSupportedError('plan', 'the API has no distribution planning');
-    });
+  leaf(
+    program,
+    'plan',
+    'what-if: WAN bytes and time to complete per subnet and office, with and without multicast and peers (nothing is created)',
+    [
+      'fleetcast plan --package pkg-42 --targets dev-1,dev-2,dev-3',
+      'fleetcast plan --package pkg-42 --subnet 10.1.2.0/24 --no-multicast',
+      'fleetcast plan --package pkg-42 --platform windows --profile prof-night --start-delay-seconds 0 --json | jq .withSharing',
+    ],
+    plan,
+  )
+    .option('--package <id>', 'the package to distribute (its size counts)')
+    .option('--targets <ids>', 'target device IDs, comma-separated (repeat for more)', collect)
+    .option('--device <id>', 'a target device (repeat for more)', collect)
+    .addOption(new Option('--platform <platform>', 'query: devices of this platform').choices(['windows', 'macos', 'linux']))
+    .option('--subnet <cidr>', 'query: devices in this subnet (e.g. 10.1.2.0/24)')
+    .option('--hostname-prefix <prefix>', 'query: devices whose hostname starts so')
+    .option('--include-stale', 'query: devices not seen lately too')
+    .option('--profile <id>', 'the settings profile the task would have (default: the default profile)')
+    .option('--no-multicast', 'plan as if the settings did not use multicast')
+    .option('--start-delay-seconds <n>', 'the session start delay to plan with', parseIntOption('--start-delay-seconds', 0, 3600))
+    .option('--lan-rate-kbps <n>', 'the LAN rate limit to plan with, kbit/s', parseIntOption('--lan-rate-kbps', 1))
+    .option('--default-wan-kbps <n>', "each subnet's WAN bandwidth when the server has no topology, kbit/s", parseIntOption('--default-wan-kbps', 1, 100_000_000));
+
+  const reports = program.command('reports').description('fleet-wide reports');
+  leaf(
+    reports,
+    'wan-savings',
+    'bytes delivered from multicast and peers versus from the origin, per subnet or office, over a time range (default: the last 30 days)',
+    ['fleetcast reports wan-savings --from 2026-11-01 --to 2026-12-01', 'fleetcast reports wan-savings --group-by office --json | jq .totals'],
+    wanSavings,
+  )
+    .option('--from <time>', 'start of the range (ISO 8601; counted by the hour)')
+    .option('--to <time>', 'end of the range, exclusive (default now)')
+    .addOption(new Option('--group-by <what>', 'one row per subnet or per office of the topology').choices(['subnet', 'office']).default('subnet'));
   return program;
 }
 
@@ -237,4 +254,5 @@ Examples:
   $ fleetcast packages upload ./tool.sh --name tool --version 1.0 --platform linux --install-command /bin/sh --arg ./tool.sh
   $ fleetcast tasks create --package pkg-42 --action install --subnet 10.1.2.0/24 --watch
   $ fleetcast devices list --json | jq '.items[].hostname'
+  $ fleetcast plan --package pkg-42 --subnet 10.1.2.0/24
 `;

@@ -26,5 +26,7 @@ export * from './rpc/enrollment.rpc';
 export * from './rpc/webhooks.rpc';
 export * from './rpc/activation.rpc';
 export * from './rpc/topology.rpc';
+export * from './rpc/reports.rpc';
+export * from './plans';
 export { allRpcSubjects } from './rpc/registry';
 export * from './uploads';

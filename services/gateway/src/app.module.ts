@@ -17,7 +17,9 @@ import { EnrollmentModule } from './enrollment/enrollment.module';
 import { EventsModule } from './events/events.module';
 import { LicenseModule } from './license/license.module';
 import { PackagesModule } from './packages/packages.module';
+import { PlansModule } from './plans/plans.module';
 import { ProfilesModule } from './profiles/profiles.module';
+import { ReportsModule } from './reports/reports.module';
 import { TasksModule } from './tasks/tasks.module';
 import { TopologyBodyMiddleware } from './topology/topology-body.middleware';
 import { TopologyModule } from './topology/topology.module';
@@ -48,6 +50,8 @@ export class AppModule implements NestModule {
         ActivationModule,
         AuditModule,
         ConsoleModule,
+        PlansModule,
+        ReportsModule,
       ],
       // Global, so that a new route is protected and audited without anyone remembering to say so.
       providers: [

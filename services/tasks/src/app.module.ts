@@ -5,6 +5,7 @@ import { PlatformModule } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
 import { TASKS_CONFIG, TasksConfig } from './config/tasks.config';
 import { tasksDataSourceOptions } from './database/tasks-data-source';
+import { ReportsModule } from './reports/reports.module';
 import { TasksModule } from './tasks/tasks.module';
 
 @Module({})
@@ -17,6 +18,7 @@ export class AppModule {
         TypeOrmModule.forRoot(serviceDataSourceOptions(tasksDataSourceOptions(config.databaseUrl, config.dbPoolSize))),
         { module: ConfigHolder, global: true, providers: [{ provide: TASKS_CONFIG, useValue: config }], exports: [TASKS_CONFIG] },
         TasksModule,
+        ReportsModule,
       ],
     };
   }

@@ -84,6 +84,7 @@ describe('topology service against real NATS and Postgres', { timeout: SUITE_TIM
     assert.equal(ready.status, 200);
     assert.equal((await refusal(rpc.call(TopologyRpc.get, {}))).code, ErrorCode.NoTopology);
     assert.equal((await refusal(rpc.call(TopologyRpc.listUnplaced, {}))).code, ErrorCode.NoTopology);
+    assert.equal((await refusal(rpc.call(TopologyRpc.listOffices, {}))).code, ErrorCode.NoTopology);
   });
 
   it('refuses a document with problems, naming every one with its location, and stores nothing', async () => {
@@ -147,6 +148,13 @@ describe('topology service against real NATS and Postgres', { timeout: SUITE_TIM
     const unplaced = await rpc.call(TopologyRpc.listUnplaced, {});
     assert.deepEqual(unplaced.items.map((p) => [p.deviceId, p.office.id, p.placed, p.addresses]), [['dev-away', 'hq', false, ['192.0.2.5']]]);
     assert.equal(unplaced.total, 1);
+
+    // The offices in document order, a page at a time, with their devices (the unplaced one in the default office).
+    const offices = await rpc.call(TopologyRpc.listOffices, {});
+    assert.deepEqual(offices.items.map((o) => [o.id, o.type, o.parent, o.deviceCount]), [['hq', 'default', null, 2], ['paris', 'wifi', 'hq', 2], ['lyon', 'vpn', 'paris', 2], ['nice', 'default', 'hq', 0]]);
+    assert.equal(offices.total, 4);
+    const page = await rpc.call(TopologyRpc.listOffices, { limit: 2, offset: 1 });
+    assert.deepEqual([page.items.map((o) => o.id), page.total, page.items[0].wan], [['paris', 'lyon'], 4, { bandwidthKbps: 20000 }]);
 
     const wifi = await rpc.call(TopologyRpc.devicePeers, { deviceId: 'dev-p1' });
     assert.deepEqual([wifi.policy, wifi.noSharingReason, wifi.peers, wifi.total], [{ shareWithPeers: true, multicastDiscovery: false }, null, [{ deviceId: 'dev-p2', address: '10.1.0.12' }], 1]);

@@ -170,6 +170,21 @@ describe('fleetcast CLI against the stack', () => {
     assert.ok(subnets.items.length >= 1);
     assert.deepEqual(JSON.parse((await fleetcast(['webhooks', 'list', '--json'])).stdout), { items: [], total: 0 });
 
+    // What the distribution would cost, asked before it is made: the real planner over the real inventory.
+    const planned = await fleetcast(['plan', '--package', pkg.id, '--targets', DEVICES.join(','), '--json']);
+    assert.equal(planned.code, 0, describeRun(planned));
+    const plan = JSON.parse(planned.stdout);
+    assert.deepEqual([plan.packageId, plan.packageBytes, plan.devices, plan.topologyVersion], [pkg.id, 6 * MB, 2, null]);
+    assert.equal(plan.subnets.reduce((n: number, s: { devices: number }) => n + s.devices, 0), 2);
+    assert.equal(plan.withoutSharing.originBytes, 2 * 6 * MB);
+    assert.ok(plan.withSharing.seconds > 0 && plan.withSharing.wanBytes <= plan.withoutSharing.wanBytes, planned.stdout);
+    const readable = await fleetcast(['plan', '--package', pkg.id, '--targets', DEVICES.join(','), '--no-multicast']);
+    assert.equal(readable.code, 0, describeRun(readable));
+    assert.match(readable.stdout, /^without sharing: +12\.\d MiB over the WAN, done in \d+s$/m);
+    const unknown = await fleetcast(['plan', '--package', pkg.id, '--targets', 'no-such-device']);
+    assert.equal(unknown.code, 1, describeRun(unknown));
+    assert.match(unknown.stderr, /INVENTORY\.DEVICE_NOT_FOUND: 1 target device\(s\) unknown to the inventory: no-such-device/);
+
     // Installed on both agents, watched to the end.
     const watched = await fleetcast(['tasks', 'create', '--package', pkg.id, '--action', 'install', ...DEVICES.flatMap((d) => ['--device', d]), '--watch', '--interval', '0.5', '--timeout', '120', '--json']);
     assert.equal(watched.code, 0, describeRun(watched));
@@ -186,6 +201,13 @@ describe('fleetcast CLI against the stack', () => {
     assert.match(shown.stdout, /^devices: +2 succeeded \(of 2\)$/m);
     const tasks = JSON.parse((await fleetcast(['tasks', 'list', '--json'])).stdout);
     assert.ok(tasks.items.some((t: { id: string }) => t.id === task.id));
+
+    // The fleet-wide report counts what the devices received, all of it from the origin here.
+    const report = await fleetcast(['reports', 'wan-savings', '--json']);
+    assert.equal(report.code, 0, describeRun(report));
+    const totals = JSON.parse(report.stdout).totals;
+    assert.ok(totals.bytes.origin >= 2 * 6 * MB, report.stdout);
+    assert.equal(totals.savedBytes, totals.bytes.multicast + totals.bytes.peer);
   });
 
   test('tasks create --watch: exit 1 when a device fails, with the reason', async () => {
@@ -395,7 +417,7 @@ describe('fleetcast CLI against the stack', () => {
     await rm(file.path);
   });
 
-  test('exit codes: 3 when the server cannot be reached, 2 for usage and what the server does not support', async () => {
+  test('exit codes: 3 when the server cannot be reached, 2 for usage', async () => {
     const closedPort = await freePort('127.0.0.1');
     const unreachable = await fleetcast(['packages', 'list', '--json'], { env: { FLEETCAST_SERVER: `http://127.0.0.1:${closedPort}` } });
     assert.equal(unreachable.code, 3, describeRun(unreachable));
@@ -407,7 +429,7 @@ describe('fleetcast CLI against the stack', () => {
     assert.match(usage.stderr, /needs targets/);
     const plan = await fleetcast(['plan', '--package', 'p']);
     assert.equal(plan.code, 2, describeRun(plan));
-    assert.match(plan.stderr, /not supported by this server yet/);
+    assert.match(plan.stderr, /plan needs targets/);
 
     const missing = await fleetcast(['packages', 'show', 'no-such-package']);
     assert.equal(missing.code, 1, describeRun(missing));

@@ -25,9 +25,9 @@ export async function listDevices(ctx: CliContext, options: DeviceListOptions): 
   return 0;
 }
 
-export async function listSubnets(ctx: CliContext): Promise<number> {
-  const list = await (await ctx.api()).get<{ items: Array<{ cidr: string; family: string; deviceCount: number; staleCount: number }> }>('/v1/subnets');
-  ctx.result(list, () => formatSubnetList(list));
+export async function listSubnets(ctx: CliContext, options: PageOptions = {}): Promise<number> {
+  const list = await (await ctx.api()).get<{ items: Array<{ cidr: string; family: string; deviceCount: number; staleCount: number }>; total?: number }>('/v1/subnets', pageQuery(options));
+  ctx.result(list, () => formatSubnetList(list, options.offset));
   return 0;
 }
 

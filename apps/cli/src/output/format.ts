@@ -133,13 +133,17 @@ export function formatDeviceList(list: { items: Device[]; total: number }, offse
   );
 }
 
-export function formatSubnetList(list: { items: Array<{ cidr: string; family: string; deviceCount: number; staleCount: number }> }): string {
-  return table(list.items, [
-    { header: 'subnet', value: (s) => s.cidr },
-    { header: 'family', value: (s) => s.family },
-    { header: 'devices', value: (s) => s.deviceCount },
-    { header: 'stale', value: (s) => s.staleCount },
-  ]);
+/** `total` is absent from an older server's answer, which listed every subnet. */
+export function formatSubnetList(list: { items: Array<{ cidr: string; family: string; deviceCount: number; staleCount: number }>; total?: number }, offset?: number): string {
+  return withFooter(
+    table(list.items, [
+      { header: 'subnet', value: (s) => s.cidr },
+      { header: 'family', value: (s) => s.family },
+      { header: 'devices', value: (s) => s.deviceCount },
+      { header: 'stale', value: (s) => s.staleCount },
+    ]),
+    pageFooter(list.items.length, list.total ?? list.items.length, offset),
+  );
 }
 
 export function formatWebhookList(list: { items: WebhookSubscription[]; total: number }, offset?: number): string {

@@ -132,7 +132,12 @@ export const InventoryRpc = {
     }),
     z.object({ items: z.array(deviceSchema), total: z.number().int() }),
   ),
-  listSubnets: defineRpc('inventory.qry.subnet.list.v1', z.object({}), z.object({ items: z.array(subnetSchema) })),
+  /**
+   * Subnets in address order, a page at a time like the task list (`limit` 100 and `offset` 0 when
+   * absent, so a caller that sends `{}` gets the first page). `total` is an added field (an older
+   * inventory's reply has none, and listed every subnet).
+   */
+  listSubnets: defineRpc('inventory.qry.subnet.list.v1', paginationSchema, z.object({ items: z.array(subnetSchema), total: z.number().int().optional() })),
   /** Resolves explicit device IDs and/or a query into devices grouped by subnet. */
   resolveTargets: defineRpc(
     'inventory.qry.device.resolve.v1',

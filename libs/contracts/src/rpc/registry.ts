@@ -5,6 +5,7 @@ import { TasksDeviceRpc, TasksRpc } from './tasks.rpc';
 import { WebhooksRpc } from './webhooks.rpc';
 import { ActivationRpc } from './activation.rpc';
 import { TopologyDeviceRpc, TopologyRpc } from './topology.rpc';
+import { ReportsRpc } from './reports.rpc';
 
 /**
  * Every request/reply subject that some service serves, for the responder of unserved subjects;
@@ -21,5 +22,6 @@ export function allRpcSubjects(): string[] {
     ...Object.values(TopologyDeviceRpc),
     ...Object.values(WebhooksRpc),
     ...Object.values(ActivationRpc),
+    ...Object.values(ReportsRpc),
   ].map((c) => c.subject);
 }

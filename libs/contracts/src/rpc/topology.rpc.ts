@@ -5,6 +5,7 @@ import {
   MAX_WAN_BANDWIDTH_KBPS,
   officePolicySchema,
   officeRefSchema,
+  officeSchema,
   topologyDocumentSchema,
   topologyProblemSchema,
   topologyVersionSchema,
@@ -133,6 +134,20 @@ export const deviceOfficePolicySchema = z.object({
 });
 export type DeviceOfficePolicy = z.infer<typeof deviceOfficePolicySchema>;
 
+/** An office of the current topology as the office list gives it. */
+export const officeListItemSchema = officeSchema.extend({
+  /** Devices placed in it (unplaced ones in the default office included). */
+  deviceCount: z.number().int().nonnegative(),
+});
+export type OfficeListItem = z.infer<typeof officeListItemSchema>;
+
+export const officeListSchema = z.object({
+  items: z.array(officeListItemSchema),
+  total: z.number().int().nonnegative(),
+  topologyVersion: z.number().int().positive(),
+});
+export type OfficeList = z.infer<typeof officeListSchema>;
+
 const deviceQuery = z.object({ deviceId: idSchema });
 
 export const TopologyRpc = {
@@ -164,6 +179,11 @@ export const TopologyRpc = {
     deviceQuery.extend({ limit: z.number().int().min(1).max(MAX_TOPOLOGY_PEERS).default(64) }),
     devicePeersSchema,
   ),
+  /**
+   * The current topology's offices in document order, a page at a time like the task list, each
+   * with its placed devices; NOT_FOUND before the first upload.
+   */
+  listOffices: defineRpc('topology.qry.office.list.v1', paginationSchema, officeListSchema),
   /** The WAN links between a device's office and the origin. */
   wanPath: defineRpc('topology.qry.device.wan-path.v1', deviceQuery, wanPathSchema),
 } as const;

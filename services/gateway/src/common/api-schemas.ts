@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { deviceSchema, errorBodySchema, InventoryRpc, packageSchema, profileSchema, signedManifestSchema, taskSchema, taskSummarySchema, TasksRpc } from '@fleetcast/contracts';
 import { auditLogPageSchema, createUploadSchema, licenseStatusSchema, LicensingRpc, uploadSessionSchema } from '@fleetcast/contracts';
 import { storedTopologySchema, topologyDocumentSchema, TopologyRpc, topologyVersionSchema } from '@fleetcast/contracts';
+import { planRequestSchema, planSchema, wanSavingsReportSchema } from '@fleetcast/contracts';
 import { SchemaSide, zodToOpenApi } from './zod-openapi';
 
 interface NamedSchema {
@@ -47,6 +48,10 @@ export const NAMED_API_SCHEMAS: readonly NamedSchema[] = [
   { name: 'StoredTopology', schema: storedTopologySchema, side: 'output' },
   { name: 'TopologyDraft', schema: TopologyRpc.generateDraft.response, side: 'output' },
   { name: 'DeviceOffice', schema: TopologyRpc.deviceOffice.response, side: 'output' },
+  { name: 'OfficeList', schema: TopologyRpc.listOffices.response, side: 'output' },
+  { name: 'PlanRequest', schema: planRequestSchema, side: 'input' },
+  { name: 'Plan', schema: planSchema, side: 'output' },
+  { name: 'WanSavingsReport', schema: wanSavingsReportSchema, side: 'output' },
 ];
 
 /** The document's components.schemas. */

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { MAX_WAN_BANDWIDTH_KBPS } from '@fleetcast/contracts';
 import { baseEnvSchema, envBoolean, HttpTls, httpTlsOf, parseEnv, port } from '@fleetcast/service-kit';
 import { ApiToken, parseApiTokens } from '../auth/api-tokens';
 
@@ -27,6 +28,7 @@ const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
  *   heartbeat; `EVENTS_MAX_CLIENTS`: how many event streams the gateway holds open at once.
  * - `CONSOLE_DIR`: the built web console (`index.html` and `assets/`) served at `/console`; by
  *   default the repository's `apps/console/dist/web`, found from where the gateway's compiled code lies.
+ * - `PLAN_DEFAULT_WAN_KBPS`: the WAN bandwidth the planner gives each subnet when no topology is uploaded.
  */
 export const gatewayEnvSchema = baseEnvSchema
   .extend({
@@ -44,6 +46,8 @@ export const gatewayEnvSchema = baseEnvSchema
     // of a large operations team and bounds what a token holder can make the gateway hold.
     EVENTS_MAX_CLIENTS: z.coerce.number().int().positive().max(100_000).default(500),
     CONSOLE_DIR: z.string().min(1).optional(),
+    // The planner's WAN link per subnet when no topology is uploaded: the topology draft's placeholder, 10 Mbit/s.
+    PLAN_DEFAULT_WAN_KBPS: z.coerce.number().int().min(1).max(MAX_WAN_BANDWIDTH_KBPS).default(10_000),
   })
   .transform((env, ctx) => {
     const { tokens, problems } = parseApiTokens(env.API_TOKENS ?? '');
@@ -84,6 +88,8 @@ export interface GatewayConfig {
    * Absent (a configuration built by hand, as tests do): DEFAULT_CONSOLE_DIR.
    */
   consoleDir?: string;
+  /** The what-if planner's WAN bandwidth per subnet (kbit/s) when no topology is uploaded. */
+  planDefaultWanKbps?: number;
 }
 
 /**
@@ -113,6 +119,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     events: { heartbeatMs: Math.round(e.EVENTS_HEARTBEAT_SECONDS * 1000), maxClients: e.EVENTS_MAX_CLIENTS },
     consoleDir: resolve(e.CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR),
+    planDefaultWanKbps: e.PLAN_DEFAULT_WAN_KBPS,
   };
 }
 

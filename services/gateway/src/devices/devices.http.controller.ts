@@ -7,6 +7,7 @@ import { ApiContractQuery, ApiContractResponse, ApiErrorResponses, ApiIdParam } 
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 
 const listDevicesQuery = InventoryRpc.listDevices.request;
+const listSubnetsQuery = InventoryRpc.listSubnets.request;
 
 /** The inventory: devices as their agents last reported them, and the subnets derived from them. */
 @ApiTags('devices')
@@ -34,10 +35,11 @@ export class DevicesHttpController {
   }
 
   @Get('subnets')
-  @ApiOperation({ summary: 'List subnets with their device counts' })
+  @ApiOperation({ summary: 'List subnets with their device counts, IPv4 first in address order, a page at a time (limit 100, offset 0 by default; total counts all)' })
+  @ApiContractQuery(listSubnetsQuery)
   @ApiContractResponse(InventoryRpc.listSubnets.response)
-  @ApiErrorResponses(401, 503)
-  subnets() {
-    return this.rpc.call(InventoryRpc.listSubnets, {});
+  @ApiErrorResponses(400, 401, 503)
+  subnets(@Query(new ZodValidationPipe(listSubnetsQuery)) query: z.output<typeof listSubnetsQuery>) {
+    return this.rpc.call(InventoryRpc.listSubnets, query);
   }
 }

@@ -12,7 +12,9 @@ import { EnrollmentModule } from '../enrollment/enrollment.module';
 import { EventsModule } from '../events/events.module';
 import { LicenseModule } from '../license/license.module';
 import { PackagesModule } from '../packages/packages.module';
+import { PlansModule } from '../plans/plans.module';
 import { ProfilesModule } from '../profiles/profiles.module';
+import { ReportsModule } from '../reports/reports.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { TopologyModule } from '../topology/topology.module';
 
@@ -20,7 +22,7 @@ import { TopologyModule } from '../topology/topology.module';
 export const DOCS_PATH = 'docs';
 
 /** The modules whose routes make up the public API (health and metrics stay out of it). */
-const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, EventsModule, DevicesModule, LicenseModule, EnrollmentModule, TopologyModule, AuditModule, ConsoleModule];
+const API_MODULES = [PackagesModule, ProfilesModule, TasksModule, EventsModule, DevicesModule, LicenseModule, EnrollmentModule, TopologyModule, AuditModule, ConsoleModule, PlansModule, ReportsModule];
 
 /**
  * Serves the OpenAPI document of the public API.
@@ -54,7 +56,7 @@ export class ApiDocsService implements OnModuleInit {
     const config = new DocumentBuilder()
       .setTitle('Fleetcast API')
       .setDescription(
-        'Packages and their content, agent settings profiles, distribution tasks with per-device status, devices and subnets, the network topology. ' +
+        'Packages and their content, agent settings profiles, distribution tasks with per-device status, devices and subnets, the network topology, what-if plans and the WAN savings report. ' +
           'Every route but enrollment needs `Authorization: Bearer <API token>` with a scope that covers it (`x-required-scope`: ' +
           '`read-only` reads, `operator` makes the day-to-day changes, `admin` everything; a token whose scope falls short gets 403 AUTH.FORBIDDEN). ' +
           'Every request that changes state is recorded in the audit log (`GET /v1/audit-log`). Errors are `{ code, message, details? }` with a stable code.',

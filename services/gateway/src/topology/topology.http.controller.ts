@@ -112,6 +112,15 @@ export class TopologyHttpController {
     return this.rpc.call(TopologyRpc.generateDraft, body);
   }
 
+  @Get('offices')
+  @ApiOperation({ summary: "The current topology's offices in document order with their device counts, a page at a time (limit 100, offset 0 by default; total counts all)" })
+  @ApiContractQuery(paginationSchema)
+  @ApiContractResponse(TopologyRpc.listOffices.response)
+  @ApiErrorResponses(400, 401, 404, 503)
+  offices(@Query(new ZodValidationPipe(paginationSchema)) query: z.output<typeof paginationSchema>) {
+    return this.rpc.call(TopologyRpc.listOffices, query);
+  }
+
   @Get('unplaced-devices')
   @ApiOperation({ summary: "Devices in no office's subnets, put in the default office, by device ID" })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } })

@@ -21,7 +21,7 @@ export class DevicesNatsController {
 
   @MessagePattern(InventoryRpc.listSubnets.subject)
   listSubnets(@Payload() payload: unknown) {
-    return handleRpc(InventoryRpc.listSubnets, payload, () => this.devices.listSubnets());
+    return handleRpc(InventoryRpc.listSubnets, payload, (req) => this.devices.listSubnets(req));
   }
 
   @MessagePattern(InventoryRpc.deviceAddresses.subject)

@@ -222,6 +222,20 @@ describe('DevicesService queries', () => {
       ],
     );
   });
+
+  it('listSubnets pages in that order and counts every subnet', async () => {
+    const devices = service().devices;
+    const cases: Array<{ limit: number; offset: number; want: string[] }> = [
+      { limit: 2, offset: 0, want: ['10.0.2.0/24', '10.0.10.0/24'] },
+      { limit: 2, offset: 2, want: ['2001:db8::/64'] },
+      { limit: 100, offset: 3, want: [] },
+    ];
+    for (const c of cases) {
+      const page = await devices.listSubnets({ limit: c.limit, offset: c.offset });
+      assert.deepEqual(page.items.map((s) => s.cidr), c.want, `limit ${c.limit} offset ${c.offset}`);
+      assert.equal(page.total, 3);
+    }
+  });
 });
 
 describe('DevicesService.resolveTargets', () => {

@@ -117,13 +117,18 @@ export class DevicesService {
     return { items: rows.map(toDevice), total };
   }
 
-  /** The subnet map: each primary subnet with its device and stale counts, IPv4 first in address order. */
-  async listSubnets(): Promise<{ items: Subnet[] }> {
+  /**
+   * The subnet map: each primary subnet with its device and stale counts, IPv4 first in address
+   * order, a page at a time (`total` counts them all). One grouped scan of the devices' primary
+   * subnets (indexed); a fleet has far fewer subnets than devices, so they are ordered here, where
+   * the order is the one `compareCidr` defines for every list of subnets.
+   */
+  async listSubnets(page: { limit: number; offset: number } = { limit: Number.MAX_SAFE_INTEGER, offset: 0 }): Promise<{ items: Subnet[]; total: number }> {
     const rows = await this.repository.subnets(this.config.STALE_AFTER_SECONDS);
     const items = rows
       .map((row) => ({ cidr: row.cidr, family: familyOf(row.cidr), deviceCount: row.deviceCount, staleCount: row.staleCount }))
       .sort((a, b) => compareCidr(a.cidr, b.cidr));
-    return { items };
+    return { items: items.slice(page.offset, page.offset + page.limit), total: items.length };
   }
 
   /**

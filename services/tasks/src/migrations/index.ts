@@ -8,6 +8,7 @@ import { DeviceHistory1796420000000 } from './1796420000000-device-history';
 import { PackageDeletion1796500000000 } from './1796500000000-package-deletion';
 import { DeviceTaskAttempt1796550000000 } from './1796550000000-device-task-attempt';
 import { SummaryIndexes1796600000000 } from './1796600000000-summary-indexes';
+import { SubnetBytesHourly1796700000000 } from './1796700000000-subnet-bytes-hourly';
 
 /** Every committed migration of the tasks service, oldest first; never edit one that has shipped, add a new one. */
 export const TASKS_MIGRATIONS = [
@@ -21,4 +22,5 @@ export const TASKS_MIGRATIONS = [
   PackageDeletion1796500000000,
   DeviceTaskAttempt1796550000000,
   SummaryIndexes1796600000000,
+  SubnetBytesHourly1796700000000,
 ];

@@ -24,6 +24,9 @@ export interface AppliedReport {
   previousState: DeviceTaskState;
   reason: { code: string; message: string } | null;
   bytes: BytesBySource;
+  /** The device's subnet in the task, and what this report added to its bytes (for the hourly figures). */
+  subnet: string | null;
+  added: BytesBySource;
 }
 
 /** A device task a cancel or a retry changed, with the state it had before. */
@@ -270,6 +273,10 @@ export class TasksRepository {
       bytes_origin: string;
       bytes_multicast: string;
       bytes_peer: string;
+      subnet: string | null;
+      add_origin: string;
+      add_multicast: string;
+      add_peer: string;
     }>(m, 
       `UPDATE tasks.device_tasks d SET state = v.state, seq = v.seq, reason = v.reason, bytes_origin = v.bo, bytes_multicast = v.bm,
          bytes_peer = v.bp, hash_verified = v.hv, exit_code = v.ec, output_tail = v.ot, updated_at = now(),
@@ -288,7 +295,9 @@ export class TasksRepository {
          -- an install that had already started; a progress report still in flight is too late.
          AND (o.state <> 'cancelled' OR v.state IN ('cancelled', 'succeeded', 'failed'))
        RETURNING d.task_id, d.device_id, d.seq, d.state, o.state AS old_state, d.reason, o.reason AS old_reason,
-         d.bytes_origin, d.bytes_multicast, d.bytes_peer`,
+         d.bytes_origin, d.bytes_multicast, d.bytes_peer, d.subnet,
+         greatest(d.bytes_origin - o.bytes_origin, 0) AS add_origin, greatest(d.bytes_multicast - o.bytes_multicast, 0) AS add_multicast,
+         greatest(d.bytes_peer - o.bytes_peer, 0) AS add_peer`,
       [
         JSON.stringify(
           reports.map((r) => ({
@@ -330,7 +339,40 @@ export class TasksRepository {
       previousState: r.old_state,
       reason: r.reason,
       bytes: { origin: Number(r.bytes_origin), multicast: Number(r.bytes_multicast), peer: Number(r.bytes_peer) },
+      subnet: r.subnet,
+      added: { origin: Number(r.add_origin), multicast: Number(r.add_multicast), peer: Number(r.add_peer) },
     }));
+  }
+
+  /**
+   * Adds what applied reports said beyond each device's previous report to this hour's row of its
+   * subnet (the WAN savings report's figures). Bytes only grow within a task (a retry keeps the
+   * running totals); a smaller figure adds nothing. Called after the reports' transaction committed,
+   * in a statement of its own: every batch writes the same few subnet rows, and holding their locks
+   * inside that transaction would make batches wait on each other with their devices' rows locked.
+   * Rows in subnet order, so two statements never deadlock.
+   */
+  async addBytesByHour(applied: ReadonlyArray<Pick<AppliedReport, 'subnet' | 'added'>>): Promise<void> {
+    const sums = new Map<string, { subnet: string; origin: number; multicast: number; peer: number }>();
+    for (const { subnet, added: a } of applied) {
+      if (a.origin + a.multicast + a.peer === 0) continue;
+      const key = subnet ?? '';
+      const sum = sums.get(key) ?? { subnet: key, origin: 0, multicast: 0, peer: 0 };
+      sum.origin += a.origin;
+      sum.multicast += a.multicast;
+      sum.peer += a.peer;
+      sums.set(key, sum);
+    }
+    if (sums.size === 0) return;
+    await this.db.query(
+      `INSERT INTO tasks.subnet_bytes_hourly AS h (hour, subnet, bytes_origin, bytes_multicast, bytes_peer)
+       SELECT date_trunc('hour', now()), v.subnet, v.origin, v.multicast, v.peer
+       FROM jsonb_to_recordset($1::jsonb) AS v(subnet text, origin bigint, multicast bigint, peer bigint)
+       ORDER BY v.subnet
+       ON CONFLICT (hour, subnet) DO UPDATE SET bytes_origin = h.bytes_origin + EXCLUDED.bytes_origin,
+         bytes_multicast = h.bytes_multicast + EXCLUDED.bytes_multicast, bytes_peer = h.bytes_peer + EXCLUDED.bytes_peer`,
+      [JSON.stringify([...sums.values()].sort((a, b) => (a.subnet < b.subnet ? -1 : a.subnet > b.subnet ? 1 : 0)))],
+    );
   }
 
   /** A device's history in a task, oldest first; null when the device is not a target of the task. */

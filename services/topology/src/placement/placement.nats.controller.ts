@@ -14,6 +14,11 @@ export class PlacementNatsController {
     return handleRpc(TopologyRpc.listUnplaced, payload, (req) => this.placement.listUnplaced(req.limit, req.offset));
   }
 
+  @MessagePattern(TopologyRpc.listOffices.subject)
+  listOffices(@Payload() payload: unknown) {
+    return handleRpc(TopologyRpc.listOffices, payload, (req) => this.placement.listOffices(req.limit, req.offset));
+  }
+
   @MessagePattern(TopologyRpc.deviceOffice.subject)
   deviceOffice(@Payload() payload: unknown) {
     return handleRpc(TopologyRpc.deviceOffice, payload, (req) => this.placement.deviceOffice(req.deviceId));

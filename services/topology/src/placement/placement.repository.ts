@@ -105,6 +105,17 @@ export class PlacementRepository {
     return { items, total: total! };
   }
 
+  /** Devices in each of these offices (placed ones, and unplaced ones in the default office), by office ID. */
+  async deviceCounts(officeIds: readonly string[]): Promise<Map<string, number>> {
+    if (officeIds.length === 0) return new Map();
+    const rows = await queryRows<{ officeId: string; devices: number }>(
+      this.dataSource,
+      `SELECT office_id AS "officeId", count(*)::int AS devices FROM topology.placements WHERE office_id = ANY($1::text[]) GROUP BY office_id`,
+      [officeIds],
+    );
+    return new Map(rows.map((r) => [r.officeId, r.devices]));
+  }
+
   /** Placed devices of an office other than `exceptDeviceId`, by device ID, and how many there are. */
   async peers(officeId: string, exceptDeviceId: string, limit: number): Promise<{ items: Array<{ deviceId: string; address: string }>; total: number }> {
     const items = await queryRows<{ deviceId: string; address: string }>(

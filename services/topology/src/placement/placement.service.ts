@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  OfficeList,
   DeviceOffice,
   DeviceOfficePolicy,
   DevicePeers,
@@ -98,6 +99,15 @@ export class PlacementService {
     const topology = await this.requireTopology();
     const { items, total } = await this.placements.listUnplaced(limit, offset);
     return { items: items.map((row) => this.toPlacement(row, topology)), total };
+  }
+
+  /** The current topology's offices in document order, a page at a time, each with its device count. */
+  async listOffices(limit: number, offset: number): Promise<OfficeList> {
+    const topology = await this.requireTopology();
+    const offices = topology.model.document.offices;
+    const page = offices.slice(offset, offset + limit);
+    const counts = await this.placements.deviceCounts(page.map((o) => o.id));
+    return { items: page.map((o) => ({ ...o, deviceCount: counts.get(o.id) ?? 0 })), total: offices.length, topologyVersion: topology.version.version };
   }
 
   async deviceOffice(deviceId: string): Promise<DeviceOffice> {

@@ -1,0 +1,3 @@
+export * from './flow-model';
+export * from './subnet-placement';
+export * from './plan-model';
