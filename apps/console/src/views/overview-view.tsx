@@ -18,6 +18,7 @@ const CHART_DAYS = 14;
 interface OverviewData {
   devices: { items: Device[]; total: number };
   subnets: Subnet[];
+  subnetsTotal: number;
   license: LicenseStatus | null;
   offices: TopologyDocument['offices'] | null;
   tasks: Task[];
@@ -36,12 +37,13 @@ async function orNull<T>(p: Promise<T>): Promise<T | null> {
 async function loadOverview(api: ApiClient): Promise<OverviewData> {
   const [devices, subnets, license, topology, tasks] = await Promise.all([
     api.get<{ items: Device[]; total: number }>(`/v1/devices?limit=${DEVICE_PAGE}`),
-    api.get<{ items: Subnet[] }>('/v1/subnets'),
+    // The largest page: the table shows up to 1,000 subnets, the count is the fleet's.
+    api.get<{ items: Subnet[]; total?: number }>('/v1/subnets?limit=1000'),
     orNull(api.get<LicenseStatus>('/v1/license')),
     orNull(api.get<{ document: TopologyDocument }>('/v1/topology')),
     api.get<{ items: Task[] }>(`/v1/tasks?limit=${TASK_PAGE}`),
   ]);
-  return { devices, subnets: subnets.items, license, offices: topology?.document.offices ?? null, tasks: tasks.items };
+  return { devices, subnets: subnets.items, subnetsTotal: subnets.total ?? subnets.items.length, license, offices: topology?.document.offices ?? null, tasks: tasks.items };
 }
 
 export function OverviewView({ api }: { api: ApiClient }) {
@@ -72,7 +74,7 @@ function OverviewBody({ data }: { data: OverviewData }) {
           <Stat label="Devices" value={data.devices.total} detail={partial ? `figures below from the first ${data.devices.items.length}` : undefined} />
           <Stat label="Online" value={fleet.online} detail="scanned recently" />
           <Stat label="Stale" value={fleet.stale} detail="no scan for a while" />
-          <Stat label="Subnets" value={fleet.subnets} />
+          <Stat label="Subnets" value={data.subnetsTotal} />
           <Stat label="Offices" value={data.offices ? data.offices.length : '–'} detail={data.offices ? undefined : 'no topology uploaded'} />
           <Stat
             label="License seats"
