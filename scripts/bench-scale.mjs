@@ -161,7 +161,17 @@ async function main() {
     procs[name] = p;
     return p;
   };
-  const ready = (port, name) => testing.waitFor(async () => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 60_000, description: `${name} ready` });
+  const ready = async (port, name) => {
+    let last = 'no answer';
+    try {
+      await testing.waitFor(
+        async () => fetch(`http://127.0.0.1:${port}/readyz`).then(async (r) => ((last = `${r.status} ${await r.text()}`), r.ok), () => false),
+        { timeoutMs: 60_000, description: `${name} ready` },
+      );
+    } catch (error) {
+      throw new Error(`${name} not ready in 60 s (last /readyz: ${last}); ${procs[name].describe()}`, { cause: error });
+    }
+  };
   try {
     const originPort = await testing.freePort();
     const originUrl = `http://127.0.0.1:${originPort}`;

@@ -12,7 +12,7 @@ import {
 } from '@fleetcast/contracts';
 import { counter, Logger, Registry, SpanKind, withSpan } from '@fleetcast/telemetry';
 import { decodeJson, encodeJson, tracedHeaders } from './connection';
-import { ensureConsumer } from './jetstream-setup';
+import { ensureConsumer, whileJetStreamSettles } from './jetstream-setup';
 
 export interface ConsumedMessage<T> {
   data: T;
@@ -70,7 +70,7 @@ export class DurableConsumer<T> {
   }
 
   async start(): Promise<void> {
-    const jsm = await this.options.nc.jetstreamManager();
+    const jsm = await whileJetStreamSettles('the JetStream API', () => this.options.nc.jetstreamManager());
     await ensureConsumer(jsm, this.options.consumer);
     this.loop = this.run();
   }

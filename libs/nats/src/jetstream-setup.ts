@@ -61,33 +61,63 @@ function differences(desired: ReturnType<typeof streamConfigOf>, current: Partia
  * `JETSTREAM_REPLICAS=3`.
  */
 export async function ensureStreams(nc: NatsConnection, streams: StreamDefinition[], placement: StreamPlacement = {}): Promise<EnsureStreamsResult> {
-  const jsm = await nc.jetstreamManager();
+  const jsm = await whileJetStreamSettles('the JetStream API', () => nc.jetstreamManager());
   const result: EnsureStreamsResult = { created: [], updated: [], unchanged: [] };
   for (const def of streams) {
-    const config = streamConfigOf(def, placement);
-    try {
-      const info = await jsm.streams.info(def.name);
-      const changed = differences(config, info.config);
-      if (changed.length === 0) {
-        result.unchanged.push(def.name);
-        continue;
-      }
-      await jsm.streams.update(def.name, config);
-      const trimmed = changed.includes('max_msgs_per_subject') && def.maxMsgsPerSubject > 0 ? await trimSubjects(jsm, def.name, def.maxMsgsPerSubject) : 0;
-      result.updated.push({ name: def.name, changed, trimmed });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      try {
-        await jsm.streams.add(config);
-        result.created.push(def.name);
-      } catch (addError) {
-        // Two instances starting at once: the other one created it.
-        if (!/already in use|already exists/i.test((addError as Error).message)) throw addError;
-        result.unchanged.push(def.name);
-      }
-    }
+    await whileJetStreamSettles(`stream ${def.name}`, () => ensureStream(jsm, def, placement, result));
   }
   return result;
+}
+
+/** The JetStream API's answers while a server or cluster is still starting (no meta leader, peers not current). */
+const SETTLING = /timeout|503|no responders|insufficient resources|no suitable peers|temporarily unavailable|not current|leader/i;
+/** How long start-up waits for JetStream to settle before giving up (a cluster elects leaders in seconds). */
+const SETTLE_TIMEOUT_MS = 60_000;
+
+/**
+ * Runs a JetStream API step, again while the answer says JetStream is still settling (a cluster
+ * that has not elected its leaders yet, a server still recovering its store, a request lost in a
+ * leader change), up to a minute: a service that starts together with its NATS cluster waits for it
+ * instead of failing its start. Any other error is thrown at once.
+ */
+export async function whileJetStreamSettles<T>(what: string, step: () => Promise<T>, timeoutMs = SETTLE_TIMEOUT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      const message = (error as Error)?.message ?? String(error);
+      if (!SETTLING.test(message) || Date.now() >= deadline) {
+        throw new Error(`${what}: ${message}${attempt > 1 ? ` (after ${attempt} attempts while JetStream settled)` : ''}`, { cause: error });
+      }
+      await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2_000)));
+    }
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, def: StreamDefinition, placement: StreamPlacement, result: EnsureStreamsResult): Promise<void> {
+  const config = streamConfigOf(def, placement);
+  try {
+    const info = await jsm.streams.info(def.name);
+    const changed = differences(config, info.config);
+    if (changed.length === 0) {
+      result.unchanged.push(def.name);
+      return;
+    }
+    await jsm.streams.update(def.name, config);
+    const trimmed = changed.includes('max_msgs_per_subject') && def.maxMsgsPerSubject > 0 ? await trimSubjects(jsm, def.name, def.maxMsgsPerSubject) : 0;
+    result.updated.push({ name: def.name, changed, trimmed });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    try {
+      await jsm.streams.add(config);
+      result.created.push(def.name);
+    } catch (addError) {
+      // Two instances starting at once: the other one created it.
+      if (!/already in use|already exists/i.test((addError as Error).message)) throw addError;
+      result.unchanged.push(def.name);
+    }
+  }
 }
 
 /** Purges every subject of a stream that holds more than `keep` messages down to its newest `keep`; returns how many went. */
@@ -102,6 +132,10 @@ async function trimSubjects(jsm: JetStreamManager, stream: string, keep: number)
 
 /** Creates the durable pull consumer shared by every instance of a service (they split its messages). */
 export async function ensureConsumer(jsm: JetStreamManager, def: ConsumerDefinition): Promise<void> {
+  await whileJetStreamSettles(`consumer ${def.durableName}`, () => ensureConsumerOnce(jsm, def));
+}
+
+async function ensureConsumerOnce(jsm: JetStreamManager, def: ConsumerDefinition): Promise<void> {
   const config = {
     durable_name: def.durableName,
     filter_subject: def.filterSubject,
