@@ -84,8 +84,8 @@ try {
     ['subnet map', `SELECT primary_subnet, count(*)::int FROM inventory.devices WHERE primary_subnet IS NOT NULL GROUP BY primary_subnet`],
     ['target resolution: one page of a query', `SELECT id, primary_subnet, version_state FROM inventory.devices WHERE platform = 'linux' AND NOT (last_seen_at < now() - interval '1 day') AND id > 'd-0050000' ORDER BY id LIMIT 2001`],
   ];
-  const rows = [];
-  for (const [name, sql] of queries) {
+  /** Median execution time of a query over RUNS runs, and its plan's nodes. */
+  const measure = async (sql) => {
     const times = [];
     let plan;
     for (let i = 0; i < RUNS; i++) {
@@ -100,12 +100,26 @@ try {
       for (const child of node.Plans ?? []) walk(child);
     };
     walk(plan.Plan);
-    rows.push({ name, ms: times[Math.floor(times.length / 2)], shape: shape.join(' > ') });
     if (values.plans) console.log((await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`)).rows.map((r) => r['QUERY PLAN']).join('\n'));
-  }
+    return { ms: times[Math.floor(times.length / 2)], shape: shape.join(' > ') };
+  };
+  const rows = [];
+  for (const [name, sql] of queries) rows.push({ name, sql, ...(await measure(sql)) });
   console.log(`\n| query (${DEVICES.toLocaleString('en')} devices) | median of ${RUNS} (ms) | plan |`);
   console.log('|---|---:|---|');
   for (const r of rows) console.log(`| ${r.name} | ${r.ms.toFixed(2)} | ${r.shape} |`);
+
+  // The baseline of the same run: the queries the summary indexes serve, without those indexes.
+  const SUMMARY_INDEXES = ['device_tasks_representatives', 'device_tasks_reasons', 'device_tasks_lan_issues', 'device_tasks_state'];
+  await client.query('BEGIN');
+  for (const index of SUMMARY_INDEXES) await client.query(`DROP INDEX tasks.${index}`);
+  console.log(`\n| without the summary indexes | median of ${RUNS} (ms) | with / without | plan |`);
+  console.log('|---|---:|---:|---|');
+  for (const r of rows.filter((row) => SUMMARY_INDEXES.some((index) => row.shape.includes(index)))) {
+    const without = await measure(r.sql);
+    console.log(`| ${r.name} | ${without.ms.toFixed(2)} | ${(r.ms / without.ms).toFixed(3)} | ${without.shape} |`);
+  }
+  await client.query('ROLLBACK');
 } finally {
   await client.end().catch(() => undefined);
   await db.drop();
