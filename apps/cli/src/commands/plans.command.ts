@@ -2,7 +2,7 @@ import type { Plan, PlanRequest, WanSavingsReport } from '@fleetcast/contracts';
 import { UsageError } from '../errors';
 import { formatPlan, formatWanSavings } from '../output/plan-format';
 import { CliContext } from './cli-context';
-import { PLATFORMS } from './requests';
+import { targetsOf } from './requests';
 
 export interface PlanOptions {
   package?: string;
@@ -25,16 +25,7 @@ export interface PlanOptions {
 export function planRequest(options: PlanOptions): PlanRequest {
   if (!options.package) throw new UsageError('plan needs --package ID');
   const devices = [...(options.targets ?? []).flatMap((t) => t.split(',')), ...(options.device ?? [])].map((d) => d.trim()).filter((d) => d !== '');
-  if (options.platform && !(PLATFORMS as readonly string[]).includes(options.platform)) throw new UsageError(`--platform must be one of ${PLATFORMS.join(', ')}, not "${options.platform}"`);
-  const query = {
-    ...(options.platform ? { platform: options.platform as (typeof PLATFORMS)[number] } : {}),
-    ...(options.subnet ? { subnet: options.subnet } : {}),
-    ...(options.hostnamePrefix ? { hostnamePrefix: options.hostnamePrefix } : {}),
-    ...(options.includeStale ? { includeStale: true } : {}),
-  };
-  const byQuery = Object.keys(query).length > 0;
-  if (devices.length > 0 && byQuery) throw new UsageError('give devices (--targets, --device) or a query (--platform, --subnet, --hostname-prefix), not both');
-  if (devices.length === 0 && !byQuery) throw new UsageError('plan needs targets: --targets ID,ID,... (or --device ID, repeated) or a query (--platform, --subnet, --hostname-prefix)');
+  const targets = targetsOf(devices, options, { command: 'plan', deviceFlags: '--targets, --device', deviceHint: '--targets ID,ID,... (or --device ID, repeated)' });
   const settings = {
     ...(options.multicast === false ? { useMulticast: false } : {}),
     ...(options.startDelaySeconds !== undefined ? { sessionStartDelaySeconds: options.startDelaySeconds } : {}),
@@ -42,7 +33,7 @@ export function planRequest(options: PlanOptions): PlanRequest {
   };
   return {
     packageId: options.package,
-    targets: devices.length > 0 ? { deviceIds: devices } : { query },
+    targets,
     ...(options.profile ? { profileId: options.profile } : {}),
     ...(Object.keys(settings).length > 0 ? { settings } : {}),
     ...(options.defaultWanKbps !== undefined ? { defaultWanBandwidthKbps: options.defaultWanKbps } : {}),

@@ -54,16 +54,7 @@ export function createTaskRequest(options: TaskCreateOptions): CreateTask {
   if (!options.package) throw new UsageError('tasks create needs --package ID');
   if (!options.action) throw new UsageError(`tasks create needs --action (${TASK_ACTIONS.join(' or ')})`);
   const action = oneOf('--action', options.action, TASK_ACTIONS);
-  const devices = options.device ?? [];
-  const query: DeviceQuery = {
-    ...(options.platform ? { platform: oneOf('--platform', options.platform, PLATFORMS) } : {}),
-    ...(options.subnet ? { subnet: options.subnet } : {}),
-    ...(options.hostnamePrefix ? { hostnamePrefix: options.hostnamePrefix } : {}),
-    ...(options.includeStale ? { includeStale: true } : {}),
-  };
-  const byQuery = Object.keys(query).length > 0;
-  if (devices.length > 0 && byQuery) throw new UsageError('give devices (--device) or a query (--platform, --subnet, --hostname-prefix), not both');
-  if (devices.length === 0 && !byQuery) throw new UsageError('tasks create needs targets: --device ID (repeat for more) or a query (--platform, --subnet, --hostname-prefix)');
+  const targets = targetsOf(options.device ?? [], options, { command: 'tasks create', deviceFlags: '--device', deviceHint: '--device ID (repeat for more)' });
   let startAt: string | undefined;
   if (options.startAt) {
     const at = new Date(options.startAt);
@@ -73,11 +64,40 @@ export function createTaskRequest(options: TaskCreateOptions): CreateTask {
   return {
     packageId: options.package,
     action,
-    targets: devices.length > 0 ? { deviceIds: devices } : { query },
+    targets,
     ...(options.profile ? { profileId: options.profile } : {}),
     ...(options.name ? { name: options.name } : {}),
     ...(startAt ? { startAt } : {}),
   };
+}
+
+/** The options that make an inventory query of targets, as `tasks create` and `plan` take them. */
+export interface TargetQueryOptions {
+  platform?: string;
+  subnet?: string;
+  hostnamePrefix?: string;
+  includeStale?: boolean;
+}
+
+/**
+ * A command's targets: explicit devices or an inventory query, never both and never neither (a
+ * usage error naming the command's own flags otherwise).
+ */
+export function targetsOf(
+  devices: string[],
+  options: TargetQueryOptions,
+  usage: { command: string; deviceFlags: string; deviceHint: string },
+): { deviceIds: string[] } | { query: DeviceQuery } {
+  const query: DeviceQuery = {
+    ...(options.platform ? { platform: oneOf('--platform', options.platform, PLATFORMS) } : {}),
+    ...(options.subnet ? { subnet: options.subnet } : {}),
+    ...(options.hostnamePrefix ? { hostnamePrefix: options.hostnamePrefix } : {}),
+    ...(options.includeStale ? { includeStale: true } : {}),
+  };
+  const byQuery = Object.keys(query).length > 0;
+  if (devices.length > 0 && byQuery) throw new UsageError(`give devices (${usage.deviceFlags}) or a query (--platform, --subnet, --hostname-prefix), not both`);
+  if (devices.length === 0 && !byQuery) throw new UsageError(`${usage.command} needs targets: ${usage.deviceHint} or a query (--platform, --subnet, --hostname-prefix)`);
+  return devices.length > 0 ? { deviceIds: devices } : { query };
 }
 
 export interface PageOptions {

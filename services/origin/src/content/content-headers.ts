@@ -30,13 +30,15 @@ export interface Requester {
   subnet: string;
 }
 
-function single(headers: IncomingHttpHeaders, name: string): string | undefined {
+/** A header given at most once, trimmed; given twice is a 400 that names it. */
+export function single(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   if (Array.isArray(value)) throw new InvalidHeaderError(name, 'given more than once');
   return value === undefined ? undefined : value.trim();
 }
 
-function byteCount(headers: IncomingHttpHeaders, name: string): number | undefined {
+/** A header holding a whole number of bytes (absent: undefined); anything else is a 400 that names it. */
+export function byteCount(headers: IncomingHttpHeaders, name: string): number | undefined {
   const raw = single(headers, name);
   if (raw === undefined) return undefined;
   const value = Number(raw);

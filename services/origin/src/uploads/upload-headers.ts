@@ -1,5 +1,6 @@
 import { IncomingHttpHeaders } from 'node:http';
 import { InvalidHeaderError } from '../content/content.exception';
+import { byteCount, single } from '../content/content-headers';
 
 /**
  * Request and response headers of resumable uploads, named as the tus protocol (tus.io, 1.0) names
@@ -20,20 +21,6 @@ export interface UploadDeclaration {
   sha256: string | null;
   /** The caller's own tag (the gateway: the package's ID), returned with the upload's status. */
   label: string | null;
-}
-
-function single(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  if (Array.isArray(value)) throw new InvalidHeaderError(name, 'given more than once');
-  return value === undefined ? undefined : value.trim();
-}
-
-function byteCount(headers: IncomingHttpHeaders, name: string): number | undefined {
-  const raw = single(headers, name);
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) throw new InvalidHeaderError(name, 'must be a whole number of bytes');
-  return value;
 }
 
 /** The declaration of a new upload; a missing or malformed header is a 400 that names it. */
