@@ -1,18 +1,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { connect, NatsConnection } from 'nats';
 import { Streams, TaskAssignedV2 } from '@fleetcast/contracts';
-import { generateSigningKey, publicKeyDerOf, signManifest } from '@fleetcast/content';
+import { generateSigningKey, signManifest } from '@fleetcast/content';
 import { encodeJson, ensureStreams } from '@fleetcast/nats';
-import { createLogger } from '@fleetcast/telemetry';
-import { NatsServer, provisionDeviceCreds, startNatsServer, stopAll } from '@fleetcast/testing';
+import { NatsServer, startNatsServer, stopAll } from '@fleetcast/testing';
 import { AgentDaemon } from '../src/daemon';
 import { AgentErrorCode } from '../src/core/agent-errors';
 import { answerAgentQueries, installDocument, signedAssignment, statusReportsOf } from './support/control-plane-stand-in';
 import { makeContent, tempDir } from './support/content-fixture';
 import { startTestOrigin, TestOrigin } from './support/test-origin';
 import { waitFor } from './support/wait-for';
+import { startTestAgent } from './support/test-agent';
 
 /**
  * A device that cannot proceed says why, within seconds, and fails after its configured time: the
@@ -55,22 +54,14 @@ describe('a blocked task: reported at once, failed after the configured time (re
     ({ dir: work, remove: removeWork } = await tempDir('blocked-task'));
     origin = await startTestOrigin({ data: content.data, etag: `"${content.manifest.contentId}"` });
     ({ manifestRequests } = await answerAgentQueries(nc, () => signedManifest));
-    daemon = new AgentDaemon({
-      natsUrl: nats.url,
-      natsCredsFile: await provisionDeviceCreds(nats.trust!.dir, DEVICE, join(work, 'creds')),
+    daemon = await startTestAgent(nats, {
       deviceId: DEVICE,
-      stateDir: join(work, 'state'),
-      cacheDir: join(work, 'cache'),
-      includeLoopback: true,
-      scanIntervalSeconds: 3600,
-      progressIntervalMs: 200,
-      controlPlaneKey: Buffer.from(publicKeyDerOf(cpKey.publicKey)).toString('base64'),
+      work,
+      controlPlaneKey: cpKey.publicKey,
+      logLevel: 'silent',
       // What `--blocked-fail-after-seconds 4` sets; retries a little faster than the default 10 s.
       lifecycle: { blockedFailAfterMs: BLOCKED_FAIL_AFTER_MS, retry: { baseDelayMs: 500, maxDelayMs: 1000 } },
-      statusPort: 0,
-      logger: createLogger('agent', 'silent'),
     });
-    await daemon.start();
   });
 
   after(async () => {

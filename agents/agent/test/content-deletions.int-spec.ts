@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { connect, NatsConnection } from 'nats';
 import { ContentDeletionsDocument, RpcReply, SignedContentDeletions, Streams, TasksDeviceRpc } from '@fleetcast/contracts';
-import { generateSigningKey, publicKeyDerOf, signContentDeletions, SigningKeyPair } from '@fleetcast/content';
+import { generateSigningKey, signContentDeletions, SigningKeyPair } from '@fleetcast/content';
 import { encodeJson, ensureStreams } from '@fleetcast/nats';
-import { createLogger } from '@fleetcast/telemetry';
-import { NatsServer, provisionDeviceCreds, startNatsServer, stopAll } from '@fleetcast/testing';
+import { NatsServer, startNatsServer, stopAll } from '@fleetcast/testing';
 import { AgentDaemon } from '../src/daemon';
 import { ContentCache } from '../src/adapters/content-cache';
 import { ContentFixture, makeContent, tempDir } from './support/content-fixture';
 import { waitFor } from './support/wait-for';
+import { startTestAgent } from './support/test-agent';
 
 /**
  * The real daemon over real NATS (the device with its own credentials), its cache on disk holding two
@@ -78,19 +78,7 @@ describe('deletion notices: the real agent removes deleted content only on a not
     });
     await nc.flush();
 
-    daemon = new AgentDaemon({
-      natsUrl: nats.url,
-      natsCredsFile: nats.trust ? await provisionDeviceCreds(nats.trust.dir, DEVICE, join(work, 'creds')) : undefined,
-      deviceId: DEVICE,
-      stateDir: join(work, 'state'),
-      cacheDir: join(work, 'cache'),
-      includeLoopback: true,
-      scanIntervalSeconds: 1,
-      progressIntervalMs: 200,
-      controlPlaneKey: Buffer.from(publicKeyDerOf(cpKey.publicKey)).toString('base64'),
-      logger: createLogger('agent', 'error'),
-    });
-    await daemon.start();
+    daemon = await startTestAgent(nats, { deviceId: DEVICE, work, controlPlaneKey: cpKey.publicKey, scanIntervalSeconds: 1, statusPort: undefined, logLevel: 'error' });
   });
 
   after(async () => {

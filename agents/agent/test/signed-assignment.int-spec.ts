@@ -6,16 +6,16 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, NatsConnection } from 'nats';
 import { AssignmentDocumentV2, AssignmentRejectCode, Streams, TaskAssigned, TaskAssignedV2 } from '@fleetcast/contracts';
-import { generateSigningKey, publicKeyDerOf, signManifest } from '@fleetcast/content';
+import { generateSigningKey, signManifest } from '@fleetcast/content';
 import { encodeJson, ensureStreams } from '@fleetcast/nats';
-import { createLogger } from '@fleetcast/telemetry';
-import { NatsServer, provisionDeviceCreds, startNatsServer, stopAll } from '@fleetcast/testing';
+import { NatsServer, startNatsServer, stopAll } from '@fleetcast/testing';
 import { AgentDaemon } from '../src/daemon';
 import { PINNED_KEYS_FILE } from '../src/adapters/pinned-keys';
 import { answerAgentQueries, installDocument, signedAssignment, statusReportsOf } from './support/control-plane-stand-in';
 import { makeContent, tempDir } from './support/content-fixture';
 import { startTestOrigin, TestOrigin } from './support/test-origin';
 import { waitFor } from './support/wait-for';
+import { startTestAgent } from './support/test-agent';
 
 /**
  * The agent's real daemon and NATS link against a real NATS server (operator mode, the device with
@@ -69,20 +69,7 @@ describe('signed assignments: the real agent over real NATS', () => {
 
     ({ manifestRequests } = await answerAgentQueries(nc, () => signedManifest));
 
-    daemon = new AgentDaemon({
-      natsUrl: nats.url,
-      natsCredsFile: nats.trust ? await provisionDeviceCreds(nats.trust.dir, DEVICE, join(work, 'creds')) : undefined,
-      deviceId: DEVICE,
-      stateDir: join(work, 'state'),
-      cacheDir: join(work, 'cache'),
-      includeLoopback: true,
-      scanIntervalSeconds: 3600,
-      progressIntervalMs: 200,
-      controlPlaneKey: Buffer.from(publicKeyDerOf(cpKey.publicKey)).toString('base64'),
-      statusPort: 0,
-      logger: createLogger('agent', 'warn'),
-    });
-    await daemon.start();
+    daemon = await startTestAgent(nats, { deviceId: DEVICE, work, controlPlaneKey: cpKey.publicKey });
   });
 
   after(async () => {

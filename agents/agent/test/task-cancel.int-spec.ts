@@ -5,15 +5,15 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, NatsConnection } from 'nats';
 import { AssignmentDocumentV2, Streams, TaskAssignedV2, TaskCancel, TaskCancelV1 } from '@fleetcast/contracts';
-import { generateSigningKey, publicKeyDerOf, signCancellation, signManifest, SigningKeyPair } from '@fleetcast/content';
+import { generateSigningKey, signCancellation, signManifest, SigningKeyPair } from '@fleetcast/content';
 import { encodeJson, ensureStreams } from '@fleetcast/nats';
-import { createLogger } from '@fleetcast/telemetry';
-import { NatsServer, provisionDeviceCreds, startNatsServer, stopAll } from '@fleetcast/testing';
+import { NatsServer, startNatsServer, stopAll } from '@fleetcast/testing';
 import { AgentDaemon } from '../src/daemon';
 import { answerAgentQueries, installDocument, signedAssignment, statusReportsOf } from './support/control-plane-stand-in';
 import { makeContent, tempDir } from './support/content-fixture';
 import { startTestOrigin, TestOrigin } from './support/test-origin';
 import { waitFor } from './support/wait-for';
+import { startTestAgent } from './support/test-agent';
 
 /**
  * Cancellation on the real agent over real NATS (operator mode, the device with its own
@@ -68,20 +68,7 @@ describe('task cancellation: the real agent over real NATS', () => {
     ({ dir: work, remove: removeWork } = await tempDir('task-cancel'));
     origin = await startTestOrigin({ data: content.data, etag: `"${content.manifest.contentId}"`, behave: () => (stall ? { kind: 'stall', afterBytes: 5 * BLOCK + 100 } : { kind: 'ok' }) });
     await answerAgentQueries(nc, () => signedManifest);
-    daemon = new AgentDaemon({
-      natsUrl: nats.url,
-      natsCredsFile: nats.trust ? await provisionDeviceCreds(nats.trust.dir, DEVICE, join(work, 'creds')) : undefined,
-      deviceId: DEVICE,
-      stateDir: join(work, 'state'),
-      cacheDir: join(work, 'cache'),
-      includeLoopback: true,
-      scanIntervalSeconds: 3600,
-      progressIntervalMs: 100,
-      controlPlaneKey: Buffer.from(publicKeyDerOf(cpKey.publicKey)).toString('base64'),
-      statusPort: 0,
-      logger: createLogger('agent', 'warn'),
-    });
-    await daemon.start();
+    daemon = await startTestAgent(nats, { deviceId: DEVICE, work, controlPlaneKey: cpKey.publicKey, progressIntervalMs: 100 });
   });
 
   after(async () => {

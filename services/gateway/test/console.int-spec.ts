@@ -4,18 +4,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { ErrorCode } from '@fleetcast/contracts';
-import { createLogger } from '@fleetcast/telemetry';
 import { NatsServer, startNatsServer, stopAll } from '@fleetcast/testing';
-import { startGateway } from '../src/app.bootstrap';
-import { hashedEntry, parseApiTokens } from '../src/auth/api-tokens';
-import { GatewayConfig } from '../src/config/gateway.config';
+import { hashedEntry } from '../src/auth/api-tokens';
 import { CONSOLE_CSP, IMMUTABLE_CACHE, REVALIDATE_CACHE } from '../src/console/console-files';
+import { startTestGateway } from './support/test-gateway';
 
 const ADMIN = 'console-int-admin-token';
 const READER = 'console-int-reader-token';
@@ -28,21 +25,13 @@ describe('gateway: the web console at /console and GET /v1/whoami', () => {
   const apps: INestApplication[] = [];
 
   const start = async (consoleDir: string): Promise<string> => {
-    const config: GatewayConfig = {
-      natsUrl: nats.url,
-      natsCredsFile: nats.trust!.credsFile('gateway'),
-      httpHost: '127.0.0.1',
-      httpPort: 0,
-      logLevel: 'silent',
-      originUrl: 'http://127.0.0.1:9',
-      apiTokens: parseApiTokens(`${hashedEntry('ops', 'admin', ADMIN)},${hashedEntry('auditor', 'read-only', READER)}`).tokens,
-      authDisabled: false,
-      maxUploadBytes: 1024,
+    const { app, baseUrl } = await startTestGateway(nats, {
+      apiTokens: `${hashedEntry('ops', 'admin', ADMIN)},${hashedEntry('auditor', 'read-only', READER)}`,
+      logName: 'gateway-console-int-test',
       consoleDir,
-    };
-    const app = await startGateway(config, createLogger('gateway-console-int-test', 'silent'));
+    });
     apps.push(app);
-    return `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    return baseUrl;
   };
 
   let built: string;

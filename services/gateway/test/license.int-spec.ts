@@ -2,16 +2,13 @@
 // stood in for by NATS responders registered here.
 import { after, before, describe, it, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { AddressInfo } from 'node:net';
 import { INestApplication } from '@nestjs/common';
 import { connect, NatsConnection } from 'nats';
+import { startTestGateway } from './support/test-gateway';
 import { standIn } from './support/rpc-stand-in';
 import request from 'supertest';
 import { ErrorCode, LicenseStatus, LicensingRpc, RpcReply, Seat } from '@fleetcast/contracts';
-import { createLogger } from '@fleetcast/telemetry';
 import { startNatsServer, stopAll } from '@fleetcast/testing';
-import { startGateway } from '../src/app.bootstrap';
-import { parseApiTokens } from '../src/auth/api-tokens';
 
 const TOKEN = 'license-int-test-token';
 const auth = `Bearer ${TOKEN}`;
@@ -44,21 +41,7 @@ describe('gateway: license and seats', () => {
   before(async () => {
     const nats = await startNatsServer();
     nc = await connect(nats.adminConnectOptions());
-    app = await startGateway(
-      {
-        natsUrl: nats.url,
-        natsCredsFile: nats.trust!.credsFile('gateway'),
-        httpHost: '127.0.0.1',
-        httpPort: 0,
-        logLevel: 'silent',
-        originUrl: 'http://127.0.0.1:9',
-        apiTokens: parseApiTokens(TOKEN).tokens,
-        authDisabled: false,
-        maxUploadBytes: 1024,
-      },
-      createLogger('gateway-license-int-test', 'silent'),
-    );
-    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    ({ app, baseUrl } = await startTestGateway(nats, { apiTokens: TOKEN, logName: 'gateway-license-int-test' }));
   });
 
   after(async () => {

@@ -3,7 +3,6 @@
 // seeded fleet: two branches behind their WAN links, a vpn office, the central office.
 import { after, before, describe, it, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { AddressInfo } from 'node:net';
 import { INestApplication } from '@nestjs/common';
 import { connect, NatsConnection } from 'nats';
 import request from 'supertest';
@@ -22,10 +21,9 @@ import {
   TopologyRpc,
   WanSavingsReport,
 } from '@fleetcast/contracts';
-import { createLogger } from '@fleetcast/telemetry';
 import { startNatsServer, stopAll } from '@fleetcast/testing';
-import { startGateway } from '../src/app.bootstrap';
 import { hashedEntry, parseApiTokens } from '../src/auth/api-tokens';
+import { startTestGateway } from './support/test-gateway';
 import { standIn } from './support/rpc-stand-in';
 
 const TOKEN = 'plans-reader-token-0123456789';
@@ -117,22 +115,7 @@ describe('gateway: what-if plans, the WAN savings report, paginated lists', () =
   before(async () => {
     const nats = await startNatsServer();
     nc = await connect(nats.adminConnectOptions());
-    app = await startGateway(
-      {
-        natsUrl: nats.url,
-        natsCredsFile: nats.trust!.credsFile('gateway'),
-        httpHost: '127.0.0.1',
-        httpPort: 0,
-        logLevel: 'silent',
-        originUrl: 'http://127.0.0.1:9',
-        apiTokens: parseApiTokens(hashedEntry('reader', 'read-only', TOKEN)).tokens,
-        authDisabled: false,
-        maxUploadBytes: 1024,
-        planDefaultWanKbps: 5_000,
-      },
-      createLogger('gateway-plans-int-test', 'silent'),
-    );
-    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    ({ app, baseUrl } = await startTestGateway(nats, { apiTokens: hashedEntry('reader', 'read-only', TOKEN), logName: 'gateway-plans-int-test', planDefaultWanKbps: 5_000 }));
   });
 
   after(async () => {

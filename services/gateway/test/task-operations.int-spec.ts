@@ -5,17 +5,14 @@ import { after, before, describe, it, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest, IncomingMessage } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { INestApplication } from '@nestjs/common';
 import { connect, NatsConnection } from 'nats';
 import request from 'supertest';
 import { DeviceTaskChanged, DeviceTaskChangedV1, ErrorCode, RpcReply, Task, TaskChanged, TaskChangedV1, TasksRpc } from '@fleetcast/contracts';
 import { encodeJson } from '@fleetcast/nats';
-import { createLogger } from '@fleetcast/telemetry';
 import { startNatsServer, stopAll, waitFor } from '@fleetcast/testing';
-import { startGateway } from '../src/app.bootstrap';
-import { parseApiTokens } from '../src/auth/api-tokens';
 import { LiveEventsService } from '../src/events/live-events.service';
+import { startTestGateway } from './support/test-gateway';
 import { standIn } from './support/rpc-stand-in';
 
 const OPS = 'fct_ops-operations-token';
@@ -80,27 +77,11 @@ describe('gateway: task cancel, retry and live events', () => {
   let app: INestApplication;
   let baseUrl: string;
   let nc: NatsConnection;
-  const logger = createLogger('gateway-task-ops-test', 'silent');
 
   before(async () => {
     const nats = await startNatsServer();
     nc = await connect(nats.adminConnectOptions());
-    app = await startGateway(
-      {
-        natsUrl: nats.url,
-        natsCredsFile: nats.trust!.credsFile('gateway'),
-        httpHost: '127.0.0.1',
-        httpPort: 0,
-        logLevel: 'silent',
-        originUrl: 'http://127.0.0.1:1',
-        apiTokens: parseApiTokens(`ops:operator:sha256:${sha(OPS)},reader:read-only:sha256:${sha(READER)}`).tokens,
-        authDisabled: false,
-        maxUploadBytes: 1024,
-        events: { heartbeatMs: 300, maxClients: 3 },
-      },
-      logger,
-    );
-    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    ({ app, baseUrl } = await startTestGateway(nats, { apiTokens: `ops:operator:sha256:${sha(OPS)},reader:read-only:sha256:${sha(READER)}`, logName: 'gateway-task-ops-test', originUrl: 'http://127.0.0.1:1', events: { heartbeatMs: 300, maxClients: 3 } }));
   });
 
   after(async () => {

@@ -2,15 +2,13 @@
 // by NATS responders registered here: bodies in JSON and YAML, scopes, errors, audit, the API document.
 import { after, before, describe, it, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { AddressInfo } from 'node:net';
 import { INestApplication } from '@nestjs/common';
 import { connect, NatsConnection } from 'nats';
+import { startTestGateway } from './support/test-gateway';
 import { standIn } from './support/rpc-stand-in';
 import request from 'supertest';
 import { AuditLogPage, ErrorCode, RpcReply, TopologyRpc, TopologyVersion } from '@fleetcast/contracts';
-import { createLogger } from '@fleetcast/telemetry';
 import { startNatsServer, stopAll, waitFor } from '@fleetcast/testing';
-import { startGateway } from '../src/app.bootstrap';
 import { hashedEntry, parseApiTokens } from '../src/auth/api-tokens';
 
 const TOKENS = { root: 'topology-root-token-0123456789', ops: 'topology-ops-token-0123456789', reader: 'topology-reader-token-0123456789' };
@@ -56,21 +54,7 @@ describe('gateway: topology routes', () => {
     const nats = await startNatsServer();
     nc = await connect(nats.adminConnectOptions());
     const entries = [hashedEntry('root', 'admin', TOKENS.root), hashedEntry('ops', 'operator', TOKENS.ops), hashedEntry('reader', 'read-only', TOKENS.reader)];
-    app = await startGateway(
-      {
-        natsUrl: nats.url,
-        natsCredsFile: nats.trust!.credsFile('gateway'),
-        httpHost: '127.0.0.1',
-        httpPort: 0,
-        logLevel: 'silent',
-        originUrl: 'http://127.0.0.1:9',
-        apiTokens: parseApiTokens(entries.join(',')).tokens,
-        authDisabled: false,
-        maxUploadBytes: 1024,
-      },
-      createLogger('gateway-topology-int-test', 'silent'),
-    );
-    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    ({ app, baseUrl } = await startTestGateway(nats, { apiTokens: entries.join(','), logName: 'gateway-topology-int-test' }));
   });
 
   after(async () => {

@@ -1,13 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { AckPolicy, DeliverPolicy, JsMsg, NatsConnection, connect, nanos } from 'nats';
+import { JsMsg, NatsConnection, nanos } from 'nats';
 import { ASSIGNMENTS_KEPT_PER_DEVICE, DeviceStatusReported, DeviceStatusV1, Streams, TaskAssignedV2, TasksRpc } from '@fleetcast/contracts';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
-import { createTestDatabase, freePort, NatsServer, NodeProcess, spawnNodeProcess, startNatsServer, stopAll, TestDatabase, waitFor } from '@fleetcast/testing';
+import { waitFor } from '@fleetcast/testing';
 import { resendDelaysSeconds } from '../src/tasks/assignment-resend';
-import { OriginStub } from './origin-stub';
+import { assignmentMessages, startTasksHarness, TasksHarness } from './support/tasks-harness';
 
 /**
  * Resends with back-off and a cap, and the stream's per-device limit, against real NATS, Postgres
@@ -15,31 +14,18 @@ import { OriginStub } from './origin-stub';
  * version made it (no limits, a device subject already over the limit): the service's start
  * updates it in place.
  */
-const MAIN = join(__dirname, '..', 'src', 'main.js');
 /** Small enough for a test: resends 1, 2 and 4 s apart, then none. */
 const POLICY = { firstDelaySeconds: 1, maxDelaySeconds: 4, maxResends: 3 };
 const FLOODED = 'flooded-dev';
 const OLD_COPIES = ASSIGNMENTS_KEPT_PER_DEVICE + 22;
 
-let nats: NatsServer;
-let origin: OriginStub;
-let db: TestDatabase;
+let h: TasksHarness;
 let nc: NatsConnection;
 let rpc: RpcClient;
-let service: NodeProcess;
+let origin: TasksHarness['origin'];
 
 /** Every message of TASK_ASSIGNMENTS on one subject, oldest first. */
-async function messagesOn(subject: string): Promise<JsMsg[]> {
-  const jsm = await nc.jetstreamManager();
-  const name = `t${randomBytes(6).toString('hex')}`;
-  await jsm.consumers.add(Streams.taskAssignments.name, { name, filter_subject: subject, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 10e9 });
-  const consumer = await nc.jetstream().consumers.get(Streams.taskAssignments.name, name);
-  const pending = (await consumer.info()).num_pending;
-  const out: JsMsg[] = [];
-  if (pending > 0) for await (const m of await consumer.fetch({ max_messages: pending, expires: 5000 })) out.push(m);
-  await jsm.consumers.delete(Streams.taskAssignments.name, name);
-  return out;
-}
+const messagesOn = (subject: string): Promise<JsMsg[]> => assignmentMessages(nc, subject);
 
 const copiesFor = async (deviceId: string, taskId: string) =>
   (await messagesOn(TaskAssignedV2.subject(deviceId))).filter((m) => (JSON.parse(Buffer.from(m.data).toString()) as TaskAssignedV2).assignment.document.taskId === taskId);
@@ -48,44 +34,24 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('assignment resends and the assignment stream limits (real NATS, Postgres, service)', () => {
   before(async () => {
-    nats = await startNatsServer();
-    origin = await new OriginStub().start();
-    db = await createTestDatabase('tasks_resend');
-    nc = await connect(nats.adminConnectOptions());
-    rpc = new RpcClient(nc);
-
-    // The stream as an earlier version made it: age and duplicate window only. One device's subject
-    // already holds more copies than the new limit keeps.
-    const jsm = await nc.jetstreamManager();
-    await jsm.streams.add({ name: Streams.taskAssignments.name, subjects: Streams.taskAssignments.subjects, max_age: nanos(Streams.taskAssignments.maxAgeSeconds * 1000) });
-    for (let i = 0; i < OLD_COPIES; i++) await nc.jetstream().publish(TaskAssignedV2.subject(FLOODED), encodeJson({ copy: i }));
-
-    const port = await freePort();
-    service = await spawnNodeProcess(MAIN, {
-      name: 'tasks-resend',
+    h = await startTasksHarness('tasks_resend', {
       env: {
-        NATS_URL: nats.url,
-        NATS_CREDS_FILE: nats.trust!.credsFile('tasks'),
-        DATABASE_URL: db.url,
-        HTTP_PORT: String(port),
-        ORIGIN_PUBLIC_URL: 'http://origin.test:8081',
-        ORIGIN_URL: origin.url,
-        SCHEDULER_INTERVAL_MS: '100',
         ASSIGNMENT_RESEND_SECONDS: String(POLICY.firstDelaySeconds),
         ASSIGNMENT_RESEND_MAX_SECONDS: String(POLICY.maxDelaySeconds),
         ASSIGNMENT_RESEND_LIMIT: String(POLICY.maxResends),
-        LOG_LEVEL: 'warn',
+      },
+      // The stream as an earlier version made it: age and duplicate window only. One device's subject
+      // already holds more copies than the new limit keeps.
+      beforeStart: async (admin) => {
+        const jsm = await admin.jetstreamManager();
+        await jsm.streams.add({ name: Streams.taskAssignments.name, subjects: Streams.taskAssignments.subjects, max_age: nanos(Streams.taskAssignments.maxAgeSeconds * 1000) });
+        for (let i = 0; i < OLD_COPIES; i++) await admin.jetstream().publish(TaskAssignedV2.subject(FLOODED), encodeJson({ copy: i }));
       },
     });
-    await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 30_000, description: `${service.describe()} ready` });
+    ({ nc, rpc, origin } = h);
   });
 
-  after(async () => {
-    await nc?.close();
-    await origin?.stop();
-    await stopAll();
-    await db?.drop();
-  });
+  after(() => h?.stop());
 
   test("the service's start updates the existing stream to its limits; one device's subject keeps the newest N copies", async () => {
     const jsm = await nc.jetstreamManager();

@@ -1,8 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { AckPolicy, DeliverPolicy, JsMsg, NatsConnection, connect } from 'nats';
+import { JsMsg, NatsConnection } from 'nats';
 import {
   DeviceStatusReported,
   DeviceStatusV1,
@@ -20,29 +19,15 @@ import {
 } from '@fleetcast/contracts';
 import { assignmentFromWire, publicKeyFromDer, verifyAssignmentSignature, verifyCancellationSignature } from '@fleetcast/content';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
-import { createTestDatabase, freePort, NatsServer, NodeProcess, spawnNodeProcess, startNatsServer, stopAll, TestDatabase, waitFor } from '@fleetcast/testing';
-import { OriginStub } from './origin-stub';
+import { waitFor } from '@fleetcast/testing';
+import { assignmentMessages, startTasksHarness, statusReport, TasksHarness } from './support/tasks-harness';
 
-const MAIN = join(__dirname, '..', 'src', 'main.js');
-
-let nats: NatsServer;
-let origin: OriginStub;
-let db: TestDatabase;
+let h: TasksHarness;
 let nc: NatsConnection;
 let rpc: RpcClient;
-let tasksProc: NodeProcess;
+let origin: TasksHarness['origin'];
 
-async function readStream(filter: string): Promise<JsMsg[]> {
-  const jsm = await nc.jetstreamManager();
-  const name = `t${randomBytes(6).toString('hex')}`;
-  await jsm.consumers.add(Streams.taskAssignments.name, { name, filter_subject: filter, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 10e9 });
-  const consumer = await nc.jetstream().consumers.get(Streams.taskAssignments.name, name);
-  const pending = (await consumer.info()).num_pending;
-  const out: JsMsg[] = [];
-  if (pending > 0) for await (const m of await consumer.fetch({ max_messages: pending, expires: 5000 })) out.push(m);
-  await jsm.consumers.delete(Streams.taskAssignments.name, name);
-  return out;
-}
+const readStream = (filter: string): Promise<JsMsg[]> => assignmentMessages(nc, filter);
 
 const json = <T>(m: { data: Uint8Array }) => JSON.parse(Buffer.from(m.data).toString()) as T;
 
@@ -53,18 +38,11 @@ async function readyTask(devices: string[]) {
   return rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'install', targets: { deviceIds: devices } });
 }
 
-const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], originBytes = 0): DeviceStatusV1 => ({
-  taskId,
-  deviceId,
-  seq,
-  state,
-  reportedAt: new Date().toISOString(),
-  bytes: { origin: originBytes, multicast: 0, peer: 0 },
-  reason: state === 'failed' ? { code: 'DOWNLOAD.EXHAUSTED', message: 'no route' } : null,
-  hashVerified: state === 'succeeded',
-  exitCode: null,
-  outputTail: null,
-});
+const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], originBytes = 0): DeviceStatusV1 =>
+  statusReport(taskId, deviceId, seq, state, {
+    bytes: { origin: originBytes, multicast: 0, peer: 0 },
+    reason: state === 'failed' ? { code: 'DOWNLOAD.EXHAUSTED', message: 'no route' } : null,
+  });
 
 const send = (r: DeviceStatusV1) => nc.jetstream().publish(DeviceStatusReported.subject(r.deviceId), encodeJson(r));
 
@@ -75,34 +53,11 @@ async function signingKey() {
 
 describe('tasks service: cancel and retry (real NATS, real Postgres, service as a process)', () => {
   before(async () => {
-    nats = await startNatsServer();
-    origin = await new OriginStub().start();
-    db = await createTestDatabase('tasks_cancel');
-    const port = await freePort();
-    tasksProc = await spawnNodeProcess(MAIN, {
-      name: 'tasks',
-      env: {
-        NATS_URL: nats.url,
-        NATS_CREDS_FILE: nats.trust!.credsFile('tasks'),
-        DATABASE_URL: db.url,
-        HTTP_PORT: String(port),
-        ORIGIN_PUBLIC_URL: 'http://origin.test:8081',
-        ORIGIN_URL: origin.url,
-        SCHEDULER_INTERVAL_MS: '100',
-        LOG_LEVEL: 'warn',
-      },
-    });
-    await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 30_000, description: 'tasks ready' });
-    nc = await connect(nats.adminConnectOptions());
-    rpc = new RpcClient(nc);
+    h = await startTasksHarness('tasks_cancel');
+    ({ nc, rpc, origin } = h);
   });
 
-  after(async () => {
-    await nc?.close();
-    await stopAll();
-    await origin?.stop();
-    await db?.drop();
-  });
+  after(() => h?.stop());
 
   test('cancel: unfinished targets become cancelled, each sent one a signed cancellation; late progress is refused', async () => {
     const task = await readyTask(['cx-1', 'cx-2', 'cx-3']);

@@ -1,69 +1,32 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { NatsConnection, connect } from 'nats';
+import { NatsConnection } from 'nats';
 import { DeviceStatusReported, DeviceStatusV1, TasksRpc } from '@fleetcast/contracts';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
-import { createTestDatabase, freePort, NatsServer, NodeProcess, spawnNodeProcess, startNatsServer, stopAll, TestDatabase, waitFor } from '@fleetcast/testing';
-import { OriginStub } from './origin-stub';
+import { waitFor } from '@fleetcast/testing';
+import { startTasksHarness, statusReport, TasksHarness } from './support/tasks-harness';
 
 /**
  * Why a device does not progress reaches the operator through the status report path alone: a
  * device reports `queued` with a reason (as an agent blocked by CACHE.NO_SPACE does), and the task's
  * device list and summary show it; a later report without a reason clears it.
  */
-const MAIN = join(__dirname, '..', 'src', 'main.js');
-
-let nats: NatsServer;
-let origin: OriginStub;
-let db: TestDatabase;
+let h: TasksHarness;
 let nc: NatsConnection;
 let rpc: RpcClient;
-let service: NodeProcess;
+let origin: TasksHarness['origin'];
 
-const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], reason: DeviceStatusV1['reason']): DeviceStatusV1 => ({
-  taskId,
-  deviceId,
-  seq,
-  state,
-  reportedAt: new Date().toISOString(),
-  bytes: { origin: 0, multicast: 0, peer: 0 },
-  reason,
-  hashVerified: false,
-  exitCode: null,
-  outputTail: null,
-});
+const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], reason: DeviceStatusV1['reason']): DeviceStatusV1 =>
+  statusReport(taskId, deviceId, seq, state, { reason, hashVerified: false });
 
 describe('reasons in the device list and the task summary (real NATS, Postgres, service)', () => {
   before(async () => {
-    nats = await startNatsServer();
-    origin = await new OriginStub().start();
-    db = await createTestDatabase('tasks_reasons');
-    nc = await connect(nats.adminConnectOptions());
-    rpc = new RpcClient(nc);
-    const port = await freePort();
-    service = await spawnNodeProcess(MAIN, {
-      name: 'tasks-reasons',
-      env: {
-        NATS_URL: nats.url,
-        NATS_CREDS_FILE: nats.trust!.credsFile('tasks'),
-        DATABASE_URL: db.url,
-        HTTP_PORT: String(port),
-        ORIGIN_URL: origin.url,
-        SCHEDULER_INTERVAL_MS: '100',
-        LOG_LEVEL: 'warn',
-      },
-    });
-    await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 30_000, description: `${service.describe()} ready` });
+    h = await startTasksHarness('tasks_reasons');
+    ({ nc, rpc, origin } = h);
   });
 
-  after(async () => {
-    await nc?.close();
-    await origin?.stop();
-    await stopAll();
-    await db?.drop();
-  });
+  after(() => h?.stop());
 
   test('queued with CACHE.NO_SPACE shows in the device list and the summary; progress clears it', async () => {
     const pkg = await rpc.call(TasksRpc.createPackage, { name: 'reasons-tool', version: '1.0.0', platform: 'linux', installCommand: '/bin/true' });

@@ -1,12 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { NatsConnection, connect } from 'nats';
+import { NatsConnection } from 'nats';
 import { DeviceStatusReported, DeviceStatusV1, InventoryRpc, ReportsRpc, ResolvedTargetsPage, RpcReply, TasksRpc } from '@fleetcast/contracts';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
-import { createTestDatabase, freePort, NatsServer, NodeProcess, spawnNodeProcess, startNatsServer, stopAll, TestDatabase, waitFor } from '@fleetcast/testing';
-import { OriginStub } from './origin-stub';
+import { waitFor } from '@fleetcast/testing';
+import { startTasksHarness, statusReport, TasksHarness } from './support/tasks-harness';
 
 /**
  * The WAN savings report's figures: each applied status report adds what it says beyond the
@@ -14,59 +13,24 @@ import { OriginStub } from './origin-stub';
  * sums over a range. Real NATS (operator mode), Postgres and the service; the inventory stood in
  * for by a responder that puts the devices on two subnets.
  */
-const MAIN = join(__dirname, '..', 'src', 'main.js');
 const EAST = '10.61.1.0/24';
 const WEST = '10.61.2.0/24';
 
-let nats: NatsServer;
-let origin: OriginStub;
-let db: TestDatabase;
+let h: TasksHarness;
 let nc: NatsConnection;
 let rpc: RpcClient;
-let service: NodeProcess;
+let origin: TasksHarness['origin'];
 
-const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], bytes: DeviceStatusV1['bytes']): DeviceStatusV1 => ({
-  taskId,
-  deviceId,
-  seq,
-  state,
-  reportedAt: new Date().toISOString(),
-  bytes,
-  reason: null,
-  hashVerified: state === 'succeeded',
-  exitCode: null,
-  outputTail: null,
-});
+const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], bytes: DeviceStatusV1['bytes']): DeviceStatusV1 =>
+  statusReport(taskId, deviceId, seq, state, { bytes });
 
 describe('bytes by subnet over time (real NATS, Postgres, service)', () => {
   before(async () => {
-    nats = await startNatsServer();
-    origin = await new OriginStub().start();
-    db = await createTestDatabase('tasks_wan_report');
-    nc = await connect(nats.adminConnectOptions());
-    rpc = new RpcClient(nc);
-    const port = await freePort();
-    service = await spawnNodeProcess(MAIN, {
-      name: 'tasks-wan-report',
-      env: {
-        NATS_URL: nats.url,
-        NATS_CREDS_FILE: nats.trust!.credsFile('tasks'),
-        DATABASE_URL: db.url,
-        HTTP_PORT: String(port),
-        ORIGIN_URL: origin.url,
-        SCHEDULER_INTERVAL_MS: '100',
-        LOG_LEVEL: 'warn',
-      },
-    });
-    await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 30_000, description: `${service.describe()} ready` });
+    h = await startTasksHarness('tasks_wan_report');
+    ({ nc, rpc, origin } = h);
   });
 
-  after(async () => {
-    await nc?.close();
-    await origin?.stop();
-    await stopAll();
-    await db?.drop();
-  });
+  after(() => h?.stop());
 
   test('progress reports add their increase once; a redelivered or older report adds nothing; the range is respected', async () => {
     const resolved: ResolvedTargetsPage = {
