@@ -109,7 +109,9 @@ function queryObject(schema: z.ZodTypeAny): z.AnyZodObject {
  * becomes required (a reply always carries it once the default filled it in) and keeps its
  * default as documentation, and a pipeline is described by its output schema. Only containers
  * are rebuilt, from their own definitions, so descriptions and checks stay as they were; a
- * schema with nothing to change is returned as it is.
+ * schema with nothing to change is returned as it is. Not covered, as no contract uses them:
+ * defaults inside lazy schemas and tuples, and a transform's output (the library describes a
+ * transform by what it accepts).
  */
 export function outputSide(schema: z.ZodTypeAny): z.ZodTypeAny {
   const def = schema._def as { typeName?: z.ZodFirstPartyTypeKind } & Record<string, unknown>;
