@@ -4,13 +4,7 @@ import { deviceSchema, errorBodySchema, InventoryRpc, packageSchema, profileSche
 import { auditLogPageSchema, createUploadSchema, licenseStatusSchema, LicensingRpc, uploadSessionSchema } from '@fleetcast/contracts';
 import { storedTopologySchema, topologyDocumentSchema, TopologyRpc, topologyVersionSchema } from '@fleetcast/contracts';
 import { planRequestSchema, planSchema, wanSavingsReportSchema } from '@fleetcast/contracts';
-import { SchemaSide, zodToOpenApi } from './zod-openapi';
-
-interface NamedSchema {
-  name: string;
-  schema: z.ZodTypeAny;
-  side: SchemaSide;
-}
+import { NamedSchema, SchemaSide, zodToOpenApi, zodToOpenApiComponents } from './zod-openapi';
 
 /**
  * Contract schemas that appear in the API document under a name (components.schemas), so that a
@@ -56,7 +50,7 @@ export const NAMED_API_SCHEMAS: readonly NamedSchema[] = [
 
 /** The document's components.schemas. */
 export function apiComponentSchemas(): Record<string, SchemaObject> {
-  return Object.fromEntries(NAMED_API_SCHEMAS.map(({ name, schema, side }) => [name, zodToOpenApi(schema, side)]));
+  return zodToOpenApiComponents(NAMED_API_SCHEMAS);
 }
 
 /** A reference to the schema's name when it has one, else the schema inline. */
