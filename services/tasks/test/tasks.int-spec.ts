@@ -29,10 +29,9 @@ import { assembleManifestPages, fromWire, publicKeyFromDer, verifyContentDeletio
 import { createClaimSigner, createClaimVerifier, createPacketTagger, decodePacket, encodePacket, rawPublicKeyOf, senderIdOf, sessionIdOf } from '@fleetcast/lan-protocol';
 import { encodeJson, RpcClient } from '@fleetcast/nats';
 import { OriginStub } from './origin-stub';
-import { createTestDatabase, freePort, NatsServer, NodeProcess, runMigrateCommand, spawnNodeProcess, startNatsServer, stopAll, TestDatabase, waitFor } from '@fleetcast/testing';
+import { createTestDatabase, NatsServer, NodeProcess, runMigrateCommand, startNatsServer, stopAll, TestDatabase, waitFor } from '@fleetcast/testing';
 import { TASKS_MIGRATIONS } from '../src/migrations';
-
-const MAIN = join(__dirname, '..', 'src', 'main.js');
+import { startTasksService } from './support/tasks-harness';
 
 let nats: NatsServer;
 let origin: OriginStub;
@@ -42,24 +41,9 @@ let rpc: RpcClient;
 const services: NodeProcess[] = [];
 
 async function startTasks(extraEnv: Record<string, string> = {}): Promise<{ proc: NodeProcess; port: number }> {
-  const port = await freePort();
-  const proc = await spawnNodeProcess(MAIN, {
-    name: `tasks-${services.length + 1}`,
-    env: {
-      NATS_URL: nats.url,
-      NATS_CREDS_FILE: nats.trust!.credsFile('tasks'),
-      DATABASE_URL: db.url,
-      HTTP_PORT: String(port),
-      ORIGIN_PUBLIC_URL: 'http://origin.test:8081',
-      ORIGIN_URL: origin.url,
-      SCHEDULER_INTERVAL_MS: '100',
-      LOG_LEVEL: 'warn',
-      ...extraEnv,
-    },
-  });
-  services.push(proc);
-  await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 30_000, description: `${proc.describe()} ready` });
-  return { proc, port };
+  const started = await startTasksService({ nats, db, origin }, `tasks-${services.length + 1}`, extraEnv);
+  services.push(started.proc);
+  return started;
 }
 
 /** Reads every message of a stream under a subject filter, from the start. */

@@ -36,22 +36,7 @@ export async function startTasksHarness(name: string, options: TasksHarnessOptio
   const db = await createTestDatabase(name);
   const nc = await connect(nats.adminConnectOptions());
   await options.beforeStart?.(nc);
-  const port = await freePort();
-  const service = await spawnNodeProcess(TASKS_MAIN, {
-    name,
-    env: {
-      NATS_URL: nats.url,
-      NATS_CREDS_FILE: nats.trust!.credsFile('tasks'),
-      DATABASE_URL: db.url,
-      HTTP_PORT: String(port),
-      ORIGIN_PUBLIC_URL: 'http://origin.test:8081',
-      ORIGIN_URL: origin.url,
-      SCHEDULER_INTERVAL_MS: '100',
-      LOG_LEVEL: 'warn',
-      ...options.env,
-    },
-  });
-  await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 30_000, description: `${service.describe()} ready` });
+  const { proc: service } = await startTasksService({ nats, db, origin }, name, options.env);
   return {
     nats,
     origin,
@@ -66,6 +51,34 @@ export async function startTasksHarness(name: string, options: TasksHarnessOptio
       await db.drop();
     },
   };
+}
+
+/**
+ * One tasks service process against a test's servers, ready when it resolves: several may run
+ * against the same NATS and database (instances sharing the work).
+ */
+export async function startTasksService(
+  on: Pick<TasksHarness, 'nats' | 'db' | 'origin'>,
+  name: string,
+  env: Record<string, string> = {},
+): Promise<{ proc: NodeProcess; port: number }> {
+  const port = await freePort();
+  const proc = await spawnNodeProcess(TASKS_MAIN, {
+    name,
+    env: {
+      NATS_URL: on.nats.url,
+      NATS_CREDS_FILE: on.nats.trust!.credsFile('tasks'),
+      DATABASE_URL: on.db.url,
+      HTTP_PORT: String(port),
+      ORIGIN_PUBLIC_URL: 'http://origin.test:8081',
+      ORIGIN_URL: on.origin.url,
+      SCHEDULER_INTERVAL_MS: '100',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+  });
+  await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 30_000, description: `${proc.describe()} ready` });
+  return { proc, port };
 }
 
 /** A version 1 status report with nothing to say beyond its state: tests spread what they need over it. */
