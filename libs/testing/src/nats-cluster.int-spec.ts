@@ -123,8 +123,18 @@ test('a 3-node cluster keeps a replicated stream and its consumer through the lo
     },
     { timeoutMs: 60_000, intervalMs: 250, description: 'the restarted node current again' },
   );
-  const consumerInfo = await jsm.consumers.info(stream.name, consumer.durableName);
-  assert.equal(consumerInfo.num_pending, 0);
+  // The consumer kept its place through it all: nothing is delivered again.
+  const again = await reader.fetch({ max_messages: 10, expires: 2_000 });
+  const redelivered: number[] = [];
+  for await (const m of again) redelivered.push(codec.decode(m.data).n);
+  assert.deepEqual(redelivered, [], 'no acknowledged message delivered again after the restart');
+  const consumerInfo = await waitFor(
+    async () => {
+      const info = await jsm.consumers.info(stream.name, consumer.durableName).catch(() => undefined);
+      return info && info.num_pending === 0 && info.num_ack_pending === 0 ? info : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 250, description: 'the consumer reporting nothing pending' },
+  );
   assert.equal(consumerInfo.config.ack_policy, AckPolicy.Explicit);
   await cluster.stop();
 });

@@ -47,6 +47,9 @@ interface Sse {
 }
 
 /** Opens an event stream with Node's client and parses its events as they come; `close` hangs up. */
+/** Every stream a test opened and has not closed: closed at the end whatever happened, so that the gateway can stop. */
+const openStreams = new Set<{ close(): void }>();
+
 function openStream(url: string, headers: Record<string, string> = {}): Promise<{ res: IncomingMessage; events: Sse[]; close(): void; raw(): string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
@@ -66,7 +69,17 @@ function openStream(url: string, headers: Record<string, string> = {}): Promise<
         }
       });
       res.on('error', () => undefined);
-      resolve({ res, events, close: () => req.destroy(), raw: () => raw });
+      const stream = {
+        res,
+        events,
+        close: () => {
+          openStreams.delete(stream);
+          req.destroy();
+        },
+        raw: () => raw,
+      };
+      openStreams.add(stream);
+      resolve(stream);
     });
     req.on('error', reject);
     req.end();
@@ -85,6 +98,7 @@ describe('gateway: task cancel, retry and live events', () => {
   });
 
   after(async () => {
+    for (const stream of [...openStreams]) stream.close();
     await app?.close();
     await nc?.close();
     await stopAll();
@@ -195,10 +209,11 @@ describe('gateway: task cancel, retry and live events', () => {
       assert.match(stream.raw(), /^retry: 3000\n\n/);
     });
 
-    it('every task without a filter, with the token in a cookie; subscriptions end when the client goes away', async () => {
+    it('every task without a filter, with the token in a cookie; subscriptions end when the client goes away', async (t) => {
       // The previous test's stream closes as it ends: start from none.
       await waitFor(() => streams() === 0, { timeoutMs: 5000, description: 'no stream open' });
       const stream = await openStream(`${baseUrl}/v1/events`, { cookie: `theme=dark; fleetcast_token=${encodeURIComponent(READER)}` });
+      t.after(() => stream.close());
       assert.equal(stream.res.statusCode, 200);
       assert.equal(streams(), 1, 'subscribed before the response started');
       const at = new Date().toISOString();

@@ -89,6 +89,9 @@ export class EventsHttpController {
     });
     let snapshot: unknown = null;
     try {
+      // The server holds the subscriptions before the stream starts: a change published from
+      // then on reaches this client, with or without a snapshot to read first.
+      await this.events.subscribed();
       if (taskId !== undefined) snapshot = await this.rpc.call(TasksRpc.getTask, { id: taskId });
     } catch (error) {
       unsubscribe();

@@ -30,6 +30,11 @@ export class LiveEventsService {
     return this.open;
   }
 
+  /** Resolves once the server holds every subscription made so far (its round trip on this connection). */
+  subscribed(): Promise<void> {
+    return this.nc.flush();
+  }
+
   subscribe(taskId: string | undefined, onEvent: (event: LiveEvent) => void): () => void {
     const subs: Subscription[] = [
       this.nc.subscribe(taskId ? TaskChanged.subject(taskId) : TaskChanged.allTasks(), {
