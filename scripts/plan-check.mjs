@@ -13,14 +13,15 @@
 //   --no-topology              upload no topology: the plan uses --default-wan-kbps per subnet (default: the spec's rate)
 //   --wan-tolerance 0.05 --time-tolerance 0.25   the bounds checked
 //   --json                     also print the comparison as one JSON line at the end
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { requireBuilt, runInLab } from './lib/lab-run.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -61,11 +62,7 @@ if (startDelay !== undefined && !(Number.isInteger(startDelay) && startDelay >= 
 const wanTolerance = Number(opts['wan-tolerance']);
 const timeTolerance = Number(opts['time-tolerance']);
 if (!(wanTolerance > 0) || !(timeTolerance > 0)) usage('--wan-tolerance and --time-tolerance must be numbers above 0');
-const missing = BUILT.filter((file) => !existsSync(join(root, file)));
-if (missing.length > 0) {
-  console.error(`the workspace is not built (missing ${missing.join(', ')}); run "npm run build" first`);
-  process.exit(1);
-}
+requireBuilt(root, BUILT);
 const spec = JSON.parse(readFileSync(opts.spec, 'utf8'));
 const testing = require(join(root, 'libs/testing/dist/index.js'));
 
@@ -81,54 +78,29 @@ export function topologyOfLab(labSpec, originAddress) {
   };
 }
 
-let lab;
-let stack;
-let db;
-let work;
-let cleaning;
-function cleanup() {
-  cleaning ??= (async () => {
-    await stack?.stop().catch((error) => say(`stopping the stack: ${error.message}`));
-    await testing.stopAll().catch(() => undefined);
-    if (lab) await lab.destroy().catch((error) => say(`removing the lab: ${error.message}`));
-    await db?.drop().catch((error) => say(`dropping database ${db.name}: ${error.message}`));
-    if (work) await rm(work, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-let interrupted = false;
-for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
-  process.on(signal, () => {
-    if (interrupted) process.exit(128 + number);
-    interrupted = true;
-    say(`${signal}: tearing down`);
-    void cleanup().finally(() => process.exit(128 + number));
-  });
-}
-
 const pct = (measured, planned) => (planned === 0 ? (measured === 0 ? 0 : Infinity) : (measured - planned) / planned);
 const fmtPct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
 const mib = (n) => `${(n / MIB).toFixed(2)} MiB`;
 
-async function main() {
+async function main(run) {
   const availability = await testing.labAvailable();
   if (!availability.ok) {
     console.error(`cannot build a lab on this machine: ${availability.reason}`);
     return EXIT_UNAVAILABLE;
   }
-  db = await testing.createTestDatabase('fleetcast_plan');
-  work = await mkdtemp(join(tmpdir(), 'fleetcast-plan-check-'));
-  lab = await testing.createLab(spec);
+  run.db = await testing.createTestDatabase('fleetcast_plan');
+  const work = (run.work = await mkdtemp(join(tmpdir(), 'fleetcast-plan-check-')));
+  const lab = (run.lab = await testing.createLab(spec));
   const host = await lab.attachHost();
   say(`lab ${lab.name}: ${lab.branches.map((b) => `${b.name} ${b.subnet} (${b.devices.length} devices)`).join(', ')}; starting the stack`);
-  stack = await testing.startLabStack({ lab, databaseUrl: db.url, apiToken: randomBytes(16).toString('hex'), workDir: work, agentArgs: opts['no-multicast'] ? ['--no-multicast'] : [] });
+  const stack = (run.stack = await testing.startLabStack({ lab, databaseUrl: run.db.url, apiToken: randomBytes(16).toString('hex'), workDir: work, agentArgs: opts['no-multicast'] ? ['--no-multicast'] : [] }));
   if (!opts['no-topology']) {
     const version = await stack.api.ok('POST', '/v1/topology', topologyOfLab(spec, host.address));
     say(`topology version ${version.version} uploaded: ${version.summary.text}`);
   }
   const profile = startDelay === undefined ? undefined : { useMulticast: true, sessionStartDelaySeconds: startDelay };
-  const run = await testing.startLabDistribution({ stack, lab, packageBytes: Math.round(sizeMb * MIB), action: 'cache-only', ...(profile ? { profile } : {}) });
-  const task = await stack.api.ok('GET', `/v1/tasks/${run.taskId}`);
+  const distribution = await testing.startLabDistribution({ stack, lab, packageBytes: Math.round(sizeMb * MIB), action: 'cache-only', ...(profile ? { profile } : {}) });
+  const task = await stack.api.ok('GET', `/v1/tasks/${distribution.taskId}`);
   const rates = spec.branches.map((b) => b.wan.rateMbit);
   const plan = await stack.api.ok('POST', '/v1/plans', {
     packageId: task.packageId,
@@ -138,7 +110,7 @@ async function main() {
     ...(opts['no-multicast'] ? { settings: { useMulticast: false } } : {}),
     ...(opts['no-topology'] ? { defaultWanBandwidthKbps: Math.round(Math.min(...rates) * 1000) } : {}),
   });
-  const report = await run.finish();
+  const report = await distribution.finish();
 
   const rows = [];
   for (const s of report.subnets) {
@@ -163,13 +135,4 @@ async function main() {
   return rows.every((r) => r.ok) && report.totals.done === report.totals.devices ? 0 : 1;
 }
 
-main()
-  .catch((error) => {
-    console.error(error instanceof Error ? (error.code ? `${error.code}: ${error.message}` : error.stack) : String(error));
-    return 1;
-  })
-  .then(async (code) => {
-    if (interrupted) return;
-    await cleanup();
-    process.exit(code);
-  });
+runInLab({ testing, spec, specPath: opts.spec, say, main });
