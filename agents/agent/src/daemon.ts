@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentSettings, ByteSource, DeviceOfficePolicy, EnrollRequest, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, LanIssue, LanIssueCode, NetworkInterface, ResolvedSettings, TaskAssignedV1, AssignmentRejectCode, emptyBytesBySource } from '@fleetcast/contracts';
+import { AgentSettings, ByteSource, DeviceOfficePolicy, PEER_PASS_HEADER, EnrollRequest, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, LanIssue, LanIssueCode, NetworkInterface, ResolvedSettings, TaskAssignedV1, AssignmentRejectCode, emptyBytesBySource } from '@fleetcast/contracts';
 import type { Manifest } from '@fleetcast/content';
 import { Gauge } from 'prom-client';
 import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
@@ -10,6 +10,8 @@ import { checkDeletionNotice, contentToDrop } from './core/content-deletions';
 import { DownloadSourceError } from './core/download-source';
 import { primarySubnet } from './core/subnet';
 import { primaryIpv4Address } from './core/lan-interface';
+import { checkPeerPass, encodePeerPass } from './core/peer-pass-check';
+import { chooseTransport } from './core/transport-choice';
 import { AgentErrorCode, clipReason } from './core/agent-errors';
 import { AcceptedTask, AssignmentCheck, checkAssignment, ReceivedAssignment, TrustAnchors } from './core/assignment-check';
 import { checkCancellation } from './core/cancellation-check';
@@ -41,9 +43,13 @@ import { LanClaimKey } from './adapters/lan-claims';
 import { LanDownload } from './adapters/lan-download';
 import { registerLanMetrics } from './adapters/lan-metrics';
 import { PeerBlockServer } from './adapters/peer-block-server';
+import { SwarmDownload } from './adapters/swarm-download';
 import { MulticastErrorCode, MulticastSocketError, UdpMulticastSocket } from './adapters/udp-multicast';
 
 export const AGENT_VERSION = '0.1.0';
+
+/** A peer pass is renewed once it has less than this left (passes last 10 minutes): a download never shows an expired one. */
+const PEER_PASS_RENEW_MS = 3 * 60_000;
 
 /** Distinct (task, reason) rejections remembered per run to report each once: far more than a device has tasks. */
 const MAX_REJECTIONS_REMEMBERED = 10_000;
@@ -86,7 +92,21 @@ export interface AgentConfig {
   statusHost?: string;
   /** Take part in subnet multicast sessions (tasks whose settings ask for it); absent = off. */
   multicast?: AgentMulticastConfig;
+  /** Fetch from and serve the office's peers (tasks whose settings allow peer downloads); absent = off. */
+  peers?: AgentPeersConfig;
   logger: Logger;
+}
+
+/** The office swarm's settings of this device (docs/p2p.md). */
+export interface AgentPeersConfig {
+  /** IPv4 address to serve peers on; absent: the device's primary IPv4 address. */
+  lanInterface?: string;
+  /** Port of the peer block server (0 = any free), shared with the multicast session's repair. */
+  port: number;
+  /** Uploads to peers at once. */
+  maxUploads: number;
+  /** All uploads together at most this rate, kbit/s; 0 = no cap. */
+  uploadRateKbps: number;
 }
 
 export interface AgentMulticastConfig {
@@ -163,6 +183,11 @@ export class AgentDaemon {
   private openSocket?: UdpMulticastSocket;
   /** Serves verified blocks to the subnet's peers; started with the multicast socket, on the same interface. */
   private peerServer?: Promise<PeerBlockServer | null>;
+  /** The pinned keys as last read, for the peer server's pass checks (which cannot wait for a file read). */
+  private trustSnapshot: TrustAnchors = { keys: EMPTY_KEY_SET, problem: 'not read yet' };
+  /** This device's pass to its office's peers, as its header, and when it expires (ms). */
+  private peerPass: { header: string; expiresAtMs: number } | null = null;
+  private peerPassRefresh?: Promise<void>;
 
   constructor(private readonly config: AgentConfig) {
     this.options = resolveLifecycleOptions(config.lifecycle);
@@ -446,10 +471,51 @@ export class AgentDaemon {
   /** The pinned keys as the state dir holds them now (enrollment may have written them meanwhile), or why none. */
   private async trustAnchors(): Promise<TrustAnchors> {
     try {
-      return { keys: await loadPinnedKeys(this.config.stateDir) };
+      this.trustSnapshot = { keys: await loadPinnedKeys(this.config.stateDir) };
     } catch (error) {
-      return { keys: EMPTY_KEY_SET, problem: (error as Error).message };
+      this.trustSnapshot = { keys: EMPTY_KEY_SET, problem: (error as Error).message };
     }
+    return this.trustSnapshot;
+  }
+
+  /**
+   * The pass header to show peers: the one held, renewed in the background once it has less than
+   * PEER_PASS_RENEW_MS left (the first call waits for one). Null when the control plane gave none.
+   */
+  private async peerPassHeader(wait: boolean): Promise<string | null> {
+    const now = Date.now();
+    if (this.peerPass === null || this.peerPass.expiresAtMs - now < PEER_PASS_RENEW_MS) {
+      this.peerPassRefresh ??= this.link
+        .peerPass()
+        .then((pass) => {
+          this.peerPass = { header: encodePeerPass(pass), expiresAtMs: Date.parse(pass.document.expiresAt) };
+        })
+        .catch((error: unknown) => this.config.logger.warn({ err: (error as Error).message }, 'no peer pass from the control plane: peers will refuse this device'))
+        .finally(() => {
+          this.peerPassRefresh = undefined;
+        });
+      if (wait || this.peerPass === null) await this.peerPassRefresh;
+    }
+    return this.peerPass !== null && this.peerPass.expiresAtMs > Date.now() ? this.peerPass.header : null;
+  }
+
+  /** The pass as request headers, renewed in the background when it runs short. */
+  private currentPassHeaders(): Record<string, string> {
+    void this.peerPassHeader(false);
+    return this.peerPass !== null ? { [PEER_PASS_HEADER]: this.peerPass.header } : {};
+  }
+
+  /**
+   * Whom the peer server serves: a device whose pass the control plane signed for this office or an
+   * office below it; nobody while this device's office is one that never shares (vpn).
+   */
+  private authorizePeer(header: string | undefined): string | null {
+    const office = this.officePolicy;
+    if (office !== null && !office.policy.shareWithPeers) return `office ${office.office.id} is a ${office.office.type} office: its devices serve no peers`;
+    const check = checkPeerPass(header, this.trustSnapshot, office?.placed ? office.office.id : null, Date.now());
+    if (check.ok) return null;
+    this.config.logger.debug({ reason: check.reason }, 'peer request refused');
+    return check.reason;
   }
 
   /**
@@ -575,11 +641,22 @@ export class AgentDaemon {
         pending[kind] += bytes;
         this.received.inc({ source: kind }, bytes);
       };
-      const lan = await this.lanDownload(task, manifest, source, interfaces, abort.signal, onProgress);
-      if (lan instanceof LanDownload) t.lan = () => lan.activity();
-      else if (lan !== null) t.lan = () => ({ role: 'none', sessionStartedAt: null, lanBytesSent: 0, repairs: 0, invalidPackets: 0, issue: lan });
-      const result: CacheDownloadResult =
-        lan instanceof LanDownload ? await lan.run() : await downloadIntoCache({ cache: this.cache, manifest, sources: [source], signal: abort.signal, onProgress });
+      const choice = chooseTransport({
+        multicastEnabled: this.config.multicast !== undefined,
+        peersEnabled: this.config.peers !== undefined,
+        settings: task.settings,
+        office: this.officePolicy,
+      });
+      this.config.logger.info({ taskId: task.taskId, transport: choice.kind, reason: 'reason' in choice ? choice.reason : undefined }, 'transport chosen');
+      let result: CacheDownloadResult;
+      if (choice.kind === 'swarm') {
+        result = await this.swarmDownload(task, manifest, source, interfaces, abort.signal, onProgress);
+      } else {
+        const lan = await this.lanDownload(task, manifest, source, interfaces, abort.signal, onProgress);
+        if (lan instanceof LanDownload) t.lan = () => lan.activity();
+        else if (lan !== null) t.lan = () => ({ role: 'none', sessionStartedAt: null, lanBytesSent: 0, repairs: 0, invalidPackets: 0, issue: lan });
+        result = lan instanceof LanDownload ? await lan.run() : await downloadIntoCache({ cache: this.cache, manifest, sources: [source], signal: abort.signal, onProgress });
+      }
       clearInterval(ticker);
       flush();
       this.config.logger.info({ taskId: task.taskId, alreadyCached: result.alreadyCached, blocksFetched: result.blocksFetched, stats: source.stats }, 'download complete, hash verified');
@@ -596,6 +673,38 @@ export class AgentDaemon {
     } finally {
       t.abort = undefined;
     }
+  }
+
+  /**
+   * The task's download through its office's swarm (docs/p2p.md): the peer server runs on the LAN
+   * interface so that the office's other devices fetch from this one as soon as it holds blocks.
+   */
+  private async swarmDownload(
+    task: TaskAssignedV1,
+    manifest: Manifest,
+    origin: HttpSource,
+    interfaces: readonly NetworkInterface[],
+    signal: AbortSignal,
+    onProgress: (kind: ByteSource, bytes: number) => void,
+  ): Promise<CacheDownloadResult> {
+    const peers = this.config.peers!;
+    const host = peers.lanInterface ?? primaryIpv4Address(interfaces, this.config.includeLoopback);
+    const server = host === null ? null : await this.startPeerServer(host, peers.port);
+    if (server === null) this.config.logger.warn({ taskId: task.taskId }, 'swarm: no peer server on this device (no IPv4 LAN address, or it could not start): fetching without serving');
+    await this.peerPassHeader(true);
+    const swarm = new SwarmDownload({
+      cache: this.cache,
+      manifest,
+      taskId: task.taskId,
+      announce: (request) => this.link.swarmAnnounce(request),
+      origin,
+      peerPort: server?.port ?? null,
+      passHeader: () => this.currentPassHeaders()[PEER_PASS_HEADER] ?? null,
+      signal,
+      logger: this.config.logger,
+      onProgress,
+    });
+    return swarm.run();
   }
 
   /**
@@ -629,7 +738,8 @@ export class AgentDaemon {
       const trust = await this.trustAnchors();
       if (session.claimTicket === undefined) this.config.logger.warn({ taskId: task.taskId }, 'the control plane gave no claim ticket: this device will not lead the LAN session');
       const socket = await this.openMulticastSocket(multicast, interfaces);
-      const peerServer = await this.startPeerServer(multicast, socket);
+      const peerServer = await this.startPeerServer(socket.interfaceAddress, multicast.peerPort);
+      await this.peerPassHeader(true);
       return new LanDownload({
         peerPort: peerServer?.port,
         // Peers the control plane names are reached at the fleet's peer port, not at a port picked at random.
@@ -646,6 +756,7 @@ export class AgentDaemon {
         signal,
         logger: this.config.logger,
         onProgress,
+        peerHeaders: () => this.currentPassHeaders(),
       });
     } catch (error) {
       this.config.logger.warn({ taskId: task.taskId, code: (error as { code?: string }).code, err: (error as Error).message }, 'multicast unavailable: downloading from the origin');
@@ -654,16 +765,27 @@ export class AgentDaemon {
     }
   }
 
-  /** Once, on the multicast socket's interface; a server that cannot start is logged and the agent serves no peers. */
-  private startPeerServer(multicast: AgentMulticastConfig, socket: UdpMulticastSocket): Promise<PeerBlockServer | null> {
-    if (multicast.peerPort === undefined) return Promise.resolve(null);
-    this.peerServer ??= PeerBlockServer.start({ cache: this.cache, host: socket.interfaceAddress, port: multicast.peerPort }).then(
+  /**
+   * Once, on the LAN interface (the multicast socket's, or the swarm's); a server that cannot start is
+   * logged and the agent serves no peers. Every request shows a peer pass (authorizePeer).
+   */
+  private startPeerServer(host: string, port: number | undefined): Promise<PeerBlockServer | null> {
+    if (port === undefined) return Promise.resolve(null);
+    const peers = this.config.peers;
+    this.peerServer ??= PeerBlockServer.start({
+      cache: this.cache,
+      host,
+      port,
+      maxConcurrentUploads: peers?.maxUploads,
+      uploadRateKbps: peers?.uploadRateKbps,
+      authorize: (header) => this.authorizePeer(header),
+    }).then(
       (server) => {
         this.config.logger.info({ url: server.url }, 'serving verified blocks to peers');
         return server;
       },
       (error: unknown) => {
-        this.config.logger.warn({ err: (error as Error).message, port: multicast.peerPort }, 'cannot serve blocks to peers');
+        this.config.logger.warn({ err: (error as Error).message, port }, 'cannot serve blocks to peers');
         return null;
       },
     );

@@ -4,3 +4,4 @@ export * from './assignment';
 export * from './wire';
 export * from './download-token';
 export * from './content-deletions';
+export * from './peer-pass';

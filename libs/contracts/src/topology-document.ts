@@ -173,3 +173,19 @@ export const officePolicySchema = z.object({
   multicastDiscovery: z.boolean(),
 });
 export type OfficePolicy = z.infer<typeof officePolicySchema>;
+
+/**
+ * The policy of each office type: a vpn office's devices share nothing with each other (each is
+ * alone behind its tunnel); a wifi office's share, but announce and discover nothing by broadcast
+ * or multicast, which floods the air at the lowest rate; peers are named by the control plane instead.
+ */
+export function officePolicy(type: OfficeType): OfficePolicy {
+  switch (type) {
+    case 'default':
+      return { shareWithPeers: true, multicastDiscovery: true };
+    case 'vpn':
+      return { shareWithPeers: false, multicastDiscovery: false };
+    case 'wifi':
+      return { shareWithPeers: true, multicastDiscovery: false };
+  }
+}

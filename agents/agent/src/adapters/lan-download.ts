@@ -61,6 +61,8 @@ export interface LanDownloadOptions {
    * group told this device of nobody. Absent when agents use any free port (then only PEER_HAVE tells).
    */
   subnetPeerPort?: number;
+  /** Headers of every request to a peer (the device's peer pass, which peers' servers ask for). */
+  peerHeaders?: () => Record<string, string>;
   /**
    * A follower's wait for a silent representative before it ends its multicast round
    * (MULTICAST_SOURCE_DEFAULTS); the election then elects a successor, or the rest comes from peers and the origin.
@@ -504,7 +506,7 @@ export class LanDownload {
         const peers = [...new Set([...Object.values(this.state.peers), ...named])];
         if (peers.length === 0) throw new PeerBlocksUnavailableError(request.blocks, 'no peer announced the content');
         this.options.logger.info({ taskId: this.options.task.taskId, peers: peers.length, namedByControlPlane: named.length, blocks: request.blocks.length }, 'fetching from peers');
-        const source = new PeerSource({ peers });
+        const source = new PeerSource({ peers, headers: this.options.peerHeaders });
         try {
           await source.fetchBlocks(request);
         } finally {

@@ -3,6 +3,7 @@ import { bytesBySourceSchema, idSchema, isoTimeSchema, platformSchema, sha256Hex
 import { deviceTaskStateSchema, DeviceTaskState } from '../messages/device-status';
 import { keyEndorsementSchema, taskActionSchema } from '../messages/task-assigned';
 import { agentSettingsSchema, profileSchema, resolvedSettingsSchema } from '../settings';
+import { signedPeerPassSchema, swarmAnnounceSchema, swarmViewSchema } from '../swarm';
 import { deviceQuerySchema } from './inventory.rpc';
 import { defineDeviceRpc, defineRpc, paginationSchema } from './define';
 
@@ -428,4 +429,12 @@ export const TasksDeviceRpc = {
     z.object({ contentId: sha256HexSchema }),
     z.object({ token: z.string().nullable(), expiresAt: z.string().nullable() }),
   ),
+  /**
+   * What the device holds of a task's content, and its office's view back: the peers of its office
+   * and of the parent office that hold blocks, and who brings the content across the office's WAN
+   * link (docs/p2p.md). Only for a target of the task.
+   */
+  swarmAnnounce: defineDeviceRpc('tasks.cmd.swarm.announce', 1, swarmAnnounceSchema, swarmViewSchema),
+  /** The device's pass to its office's peer block servers (and its parent office's), valid for minutes. */
+  getPeerPass: defineDeviceRpc('tasks.qry.peer-pass.get', 1, z.object({}), signedPeerPassSchema),
 } as const;
