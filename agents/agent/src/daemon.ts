@@ -171,6 +171,8 @@ export class AgentDaemon {
   private intake: Promise<void> = Promise.resolve();
   /** This device's office and its policy as the topology service last said (null: no topology, or not placed yet). */
   private officePolicy: DeviceOfficePolicy | null = null;
+  /** The policy above was read at least once in this run (a download that starts before then asks first). */
+  private officePolicyRead = false;
   /** This run's key for claiming LAN sessions (in memory only). */
   private readonly claimKey = new LanClaimKey();
   private rejections!: RejectionLog;
@@ -641,6 +643,8 @@ export class AgentDaemon {
         pending[kind] += bytes;
         this.received.inc({ source: kind }, bytes);
       };
+      // An assignment replayed at start may come before the start's own read of the office.
+      if (!this.officePolicyRead) await this.refreshOfficePolicy('download');
       const choice = chooseTransport({
         multicastEnabled: this.config.multicast !== undefined,
         peersEnabled: this.config.peers !== undefined,
@@ -916,6 +920,7 @@ export class AgentDaemon {
       const next = await this.link.officePolicy();
       const changed = JSON.stringify(next) !== JSON.stringify(this.officePolicy);
       this.officePolicy = next;
+      this.officePolicyRead = true;
       if (changed) this.config.logger.info({ why, office: next?.office ?? null, placed: next?.placed ?? null, policy: next?.policy ?? null, topologyVersion: next?.topologyVersion ?? null }, 'office policy');
     } catch (error) {
       this.config.logger.warn({ err: (error as Error).message, why }, 'could not read the office policy; keeping the previous one');
