@@ -633,18 +633,20 @@ export class AgentDaemon {
       const manifest = acceptManifest(await this.link.signedManifest(task.package.contentId), await loadPinnedKeys(this.config.stateDir), task.package);
       await this.makeRoom(task);
       const interfaces = (await collectInventory(this.inventoryOptions(), 0)).interfaces;
+      // An assignment replayed at start may come before the start's own read of the office.
+      if (!this.officePolicyRead) await this.refreshOfficePolicy('download');
       const source = new HttpSource({
         url: task.package.downloadUrl,
         deviceId: this.deviceId,
         subnet: primarySubnet(interfaces),
         downloadToken: () => this.link.downloadToken(task.package.contentId),
+        // The office link's cap for the fleet's downloads: the one device that crosses it reads no faster.
+        rateKbps: this.officePolicy?.wanRateCapKbps ?? 0,
       });
       const onProgress = (kind: ByteSource, bytes: number) => {
         pending[kind] += bytes;
         this.received.inc({ source: kind }, bytes);
       };
-      // An assignment replayed at start may come before the start's own read of the office.
-      if (!this.officePolicyRead) await this.refreshOfficePolicy('download');
       const choice = chooseTransport({
         multicastEnabled: this.config.multicast !== undefined,
         peersEnabled: this.config.peers !== undefined,

@@ -43,6 +43,12 @@ export const wanLinkSchema = z
   .object({
     /** Bandwidth of the link in kbit/s (10 Mbit/s = 10000): used by planning and by rate limits. */
     bandwidthKbps: z.number().int().min(1).max(MAX_WAN_BANDWIDTH_KBPS),
+    /**
+     * The most the fleet's downloads across this link may use, kbit/s (leave room for the office's
+     * other traffic); absent or null: no cap. The device that brings content across the link for
+     * its office reads no faster than this (docs/p2p.md).
+     */
+    rateCapKbps: z.number().int().min(1).max(MAX_WAN_BANDWIDTH_KBPS).nullable().optional(),
   })
   .strict();
 export type WanLink = z.infer<typeof wanLinkSchema>;

@@ -4,7 +4,7 @@ import { MANIFEST_BLOCK_SIZE } from '@fleetcast/content';
 import { PEER_PASS_HEADER } from '@fleetcast/contracts';
 import { DEFAULT_PEER_PORT } from '@fleetcast/lan-protocol';
 import { PeerErrorCode } from '../core/peer-errors';
-import { UploadPacer } from '../core/upload-pacer';
+import { RatePacer } from '../core/rate-pacer';
 import { UploadSlots } from '../core/upload-slots';
 import { ContentCache } from './content-cache';
 
@@ -90,7 +90,7 @@ export interface PeerBlockServerOptions {
    * subnet repair of tests and of agents started without a control-plane key).
    */
   authorize?: (passHeader: string | undefined) => string | null;
-  /** Upload rate cap of all uploads together, kbit/s; 0 or absent: none (core/upload-pacer.ts). */
+  /** Upload rate cap of all uploads together, kbit/s; 0 or absent: none (core/rate-pacer.ts). */
   uploadRateKbps?: number;
 }
 
@@ -128,7 +128,7 @@ export class PeerBlockServer {
   private readonly blockSize: number;
   private readonly maxHoldingsRanges: number;
   private readonly authorize?: (passHeader: string | undefined) => string | null;
-  private readonly pacer: UploadPacer;
+  private readonly pacer: RatePacer;
 
   private constructor(
     private readonly server: Server,
@@ -142,7 +142,7 @@ export class PeerBlockServer {
     this.blockSize = options.blockSize ?? PEER_SERVER_DEFAULTS.blockSize;
     this.maxHoldingsRanges = options.maxHoldingsRanges ?? MAX_HOLDINGS_RANGES;
     this.authorize = options.authorize;
-    this.pacer = new UploadPacer(options.uploadRateKbps ?? 0);
+    this.pacer = new RatePacer(options.uploadRateKbps ?? 0);
   }
 
   static async start(options: PeerBlockServerOptions): Promise<PeerBlockServer> {
