@@ -2,7 +2,7 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
-import { runLabDistribution, startLabDistribution, waitFor, type LabReport, type LabSpec, type LabStack } from '@fleetcast/testing';
+import { placeLabDevices, runLabDistribution, startLabDistribution, waitFor, type LabOfficeType, type LabReport, type LabSpec, type LabStack } from '@fleetcast/testing';
 import { assertVerifiedCopies, useLabFixture } from './support/lab-fixture';
 
 /**
@@ -15,7 +15,6 @@ import { assertVerifiedCopies, useLabFixture } from './support/lab-fixture';
 const MIB = 1024 * 1024;
 const DEVICES_PER_BRANCH = 6;
 const WAN_RATE_MBIT = 20;
-const WAN_KBPS = WAN_RATE_MBIT * 1000;
 /** By the origin's count (and the parent office's, which has no devices here): one copy per branch, and a retried range at most. */
 const MAX_ORIGIN_RATIO = 1.02;
 /** One copy in Ethernet frames (66 header bytes per 1448-byte TCP segment, 4.6 %), plus the NATS traffic of six agents. */
@@ -34,33 +33,10 @@ const spec = (name: string): LabSpec => ({
   branches: ['east', 'west'].map((branch, i) => ({ name: branch, subnet: `10.231.${i + 1}.0/24`, devices: DEVICES_PER_BRANCH, wan: { rateMbit: WAN_RATE_MBIT } })),
 });
 
-/** The topology of the lab: the core network is the central office (it holds the origin), each branch an office below it. */
-function topology(stack: LabStack, types: Record<string, 'default' | 'vpn' | 'wifi'> = {}) {
-  return {
-    schemaVersion: 1,
-    origin: { addresses: [stack.host.address] },
-    offices: [
-      { id: 'hq', name: 'Central office', subnets: [stack.lab.plan.core.subnet] },
-      ...stack.lab.branches.map((b) => ({ id: b.name, name: b.name, type: types[b.name] ?? 'default', parent: 'hq', subnets: [b.subnet], wan: { bandwidthKbps: WAN_KBPS } })),
-    ],
-  };
-}
-
-/** Uploads a topology and waits until every agent has read its office from it (its log says so). */
-async function placeDevices(t: TestContext, stack: LabStack, types: Record<string, 'default' | 'vpn' | 'wifi'> = {}): Promise<void> {
-  const version = await stack.api.ok<{ version: number }>('POST', '/v1/topology', topology(stack, types));
-  await waitFor(
-    async () => {
-      for (const agent of stack.agents) {
-        const lines = (await readFile(agent.logFile, 'utf8')).split('\n').filter((l) => l.includes('"office policy"'));
-        const last = lines.length === 0 ? null : (JSON.parse(lines[lines.length - 1]!) as { office?: { id: string; type: string }; topologyVersion?: number });
-        if (last?.office?.id !== agent.branch || last.topologyVersion !== version.version) return false;
-      }
-      return true;
-    },
-    { timeoutMs: 60_000, intervalMs: 500, description: `every agent placed by topology version ${version.version}` },
-  );
-  t.diagnostic(`topology version ${version.version} read by every agent (${JSON.stringify(types)})`);
+/** Uploads the lab's topology (branches of the given types) and waits until every agent has read its office from it. */
+async function placeDevices(t: TestContext, stack: LabStack, types: Record<string, LabOfficeType> = {}): Promise<void> {
+  const version = await placeLabDevices(stack, types);
+  t.diagnostic(`topology version ${version} read by every agent (${JSON.stringify(types)})`);
 }
 
 /** The agent's JSON log lines with this message, parsed. */
