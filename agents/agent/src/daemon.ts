@@ -43,7 +43,7 @@ import { LanClaimKey } from './adapters/lan-claims';
 import { LanDownload } from './adapters/lan-download';
 import { registerLanMetrics } from './adapters/lan-metrics';
 import { PeerBlockServer } from './adapters/peer-block-server';
-import { SwarmDownload } from './adapters/swarm-download';
+import { SwarmDownload, SwarmDownloadStats } from './adapters/swarm-download';
 import { MulticastErrorCode, MulticastSocketError, UdpMulticastSocket } from './adapters/udp-multicast';
 
 export const AGENT_VERSION = '0.1.0';
@@ -129,6 +129,8 @@ interface Running {
   chain: Promise<void>;
   /** The task's LAN session activity, when its download went through one (kept in memory only). */
   lan?: () => LanActivity;
+  /** The way its download went and why (multicast, swarm or origin), and the swarm's figures when it used one. */
+  transport?: { kind: string; reason: string | null; swarm?: () => SwarmDownloadStats };
   /** The download under way, settled when it ends (however it ends). */
   downloading?: Promise<void>;
 }
@@ -155,6 +157,7 @@ export class AgentDaemon {
   private readonly received = counter(this.metrics, 'fleetcast_agent_bytes_received_total', 'Package bytes received, by source', ['source']);
   private readonly reports = counter(this.metrics, 'fleetcast_agent_reports_total', 'Status reports queued for the control plane');
   private readonly rejectedAssignments = counter(this.metrics, 'fleetcast_agent_assignments_rejected_total', 'Assignments refused before anything was downloaded or run, by reason code', ['code']);
+  private readonly peersDropped = counter(this.metrics, 'fleetcast_agent_swarm_peers_dropped_total', 'Peers dropped for a content because they sent a block that did not match the manifest');
   private readonly cancellations = counter(this.metrics, 'fleetcast_agent_cancellations_total', 'Cancellations received: acted on (`accepted`) or ignored, by reason code', ['code']);
   /**
    * Tasks cancelled before this run saw their assignment (a live cancellation may overtake the
@@ -351,6 +354,7 @@ export class AgentDaemon {
           reason: t.lifecycle.reason,
           // The task's LAN session as this device sees it (role, LAN bytes sent, repairs, issue).
           lan: t.lan?.() ?? null,
+          transport: t.transport ? { kind: t.transport.kind, reason: t.transport.reason, swarm: t.transport.swarm?.() ?? null } : null,
         })),
     };
   }
@@ -654,9 +658,10 @@ export class AgentDaemon {
         office: this.officePolicy,
       });
       this.config.logger.info({ taskId: task.taskId, transport: choice.kind, reason: 'reason' in choice ? choice.reason : undefined }, 'transport chosen');
+      t.transport = { kind: choice.kind, reason: 'reason' in choice ? choice.reason : null };
       let result: CacheDownloadResult;
       if (choice.kind === 'swarm') {
-        result = await this.swarmDownload(task, manifest, source, interfaces, abort.signal, onProgress);
+        result = await this.swarmDownload(t, manifest, source, interfaces, abort.signal, onProgress);
       } else {
         const lan = await this.lanDownload(task, manifest, source, interfaces, abort.signal, onProgress);
         if (lan instanceof LanDownload) t.lan = () => lan.activity();
@@ -686,13 +691,14 @@ export class AgentDaemon {
    * interface so that the office's other devices fetch from this one as soon as it holds blocks.
    */
   private async swarmDownload(
-    task: TaskAssignedV1,
+    t: Running,
     manifest: Manifest,
     origin: HttpSource,
     interfaces: readonly NetworkInterface[],
     signal: AbortSignal,
     onProgress: (kind: ByteSource, bytes: number) => void,
   ): Promise<CacheDownloadResult> {
+    const { task } = t;
     const peers = this.config.peers!;
     const host = peers.lanInterface ?? primaryIpv4Address(interfaces, this.config.includeLoopback);
     const server = host === null ? null : await this.startPeerServer(host, peers.port);
@@ -710,7 +716,13 @@ export class AgentDaemon {
       logger: this.config.logger,
       onProgress,
     });
-    return swarm.run();
+    t.transport = { kind: 'swarm', reason: null, swarm: () => swarm.stats };
+    try {
+      return await swarm.run();
+    } finally {
+      this.peersDropped.inc(swarm.stats.badPeers.length);
+      if (swarm.stats.mode === 'origin') t.transport.reason = swarm.stats.reason;
+    }
   }
 
   /**
