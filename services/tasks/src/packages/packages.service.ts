@@ -173,6 +173,7 @@ export class PackagesService {
       throw new FleetcastError(ErrorCode.ContentMismatch, `package ${existing.id} already has content ${now.contentId}`);
     }
     if (contentKey) this.logger.info({ packageId: existing.id, contentId: stored.contentId, keyWrapped: keyAtRest!.wrapped }, 'confidential package sealed');
+    if (contentKey && !secret) this.logger.warn({ packageId: existing.id }, 'CONTENT_KEY_SECRET is not set: the content key is stored unwrapped, a copy of the database opens the package');
     return attached;
   }
 
