@@ -9,24 +9,27 @@ import { Readable } from 'node:stream';
 import { connect } from 'nats';
 import { deviceInboxPrefix, ErrorCode, FleetcastError, TasksDeviceRpc } from '@fleetcast/contracts';
 import { natsAuthenticator, RpcClient } from '@fleetcast/nats';
-import { runLabDistribution, type LabReport, type LabSpec, type LabStack } from '@fleetcast/testing';
+import { startLabDistribution, waitFor, type LabReport, type LabSpec, type LabStack } from '@fleetcast/testing';
 import { assertVerifiedCopies, useLabFixture } from './support/lab-fixture';
 
 /**
- * Confidential packages on a real network: one branch of four devices behind a 20 Mbit/s WAN link,
- * 3 % of UDP lost at every device's LAN ingress (so that multicast sessions end in repairs from
- * peers), agents with `--multicast`, an install task on three of them; the fourth is on the same
- * LAN but not a target. tcpdump captures every interface of the branch router's namespace (the LAN
- * bridge, its ports, the WAN end) during each transfer. A run with the same plaintext, not
- * confidential, is captured first: the marker must show in that capture (so the check can fail),
- * and must not show in the confidential run's, which must still hold the transfer's traffic.
+ * Confidential packages on a real network: one branch of five devices behind a 20 Mbit/s WAN link,
+ * 3 % of UDP lost at every device's LAN ingress, agents with `--multicast`, an install task on four
+ * of them; the fifth is on the same LAN but not a target. In the confidential run one target is
+ * offline until the others are done, then comes back and takes the package from its peers (a late
+ * wave). tcpdump captures every interface of the branch router's namespace (the LAN bridge, its
+ * ports, the WAN end) during each transfer. A run with the same plaintext, not confidential, is
+ * captured first: the marker must show in that capture (so the check can fail), and must not show
+ * in the confidential run's, which must still hold the transfer's traffic.
  */
 const MIB = 1024 * 1024;
 /** Several manifest blocks (a multicast session of many packets, repairs likely at 3 % loss), small enough for two runs and their captures. */
 const PACKAGE_BYTES = 6 * MIB;
-const DEVICES = 4;
+const DEVICES = 5;
 const BYSTANDER = `north-${DEVICES}`;
 const TARGETS = Array.from({ length: DEVICES - 1 }, (_, i) => `north-${i + 1}`);
+/** The target that is offline while the others download, and then fills from them. */
+const LATE = `north-${DEVICES - 1}`;
 /** A marker that random bytes will not make by chance (32 bytes: 2^-256 a position). */
 const MARKER = 'FLEETCAST-CONFIDENTIAL-MARKER-5b1e9c2d';
 const PROFILE = { useMulticast: true, sessionStartDelaySeconds: 2 };
@@ -106,36 +109,62 @@ describe('lab confidential: a capture of the branch LAN holds no plaintext; a de
   // Each target installs only if the file it is given is the plaintext (its SHA-256): the install is the decryption's proof.
   const install = { command: '/bin/sh', args: ['-c', `test "$(sha256sum "$FLEETCAST_PACKAGE_PATH" | cut -c1-64)" = "${content.sha256}"`] };
 
-  const distribute = async (t: { diagnostic: (line: string) => void }, stack: LabStack, confidential: boolean, capture: string): Promise<{ report: LabReport; markers: number; bytes: number }> => {
+  /**
+   * One install task, captured. With `late`, that target's agent is stopped before the task and
+   * started again once the others are done; the run ends when it is done too. Answers the report
+   * (read when the others were done) and the late device's row (its bytes by source).
+   */
+  const distribute = async (
+    t: { diagnostic: (line: string) => void },
+    stack: LabStack,
+    run: { confidential: boolean; targets: readonly string[]; late?: string },
+    capture: string,
+  ): Promise<{ report: LabReport; markers: number; bytes: number; lateRow?: { state: string; bytes: { origin: number; multicast: number; peer: number } } }> => {
     const recorder = await startCapture(stack, capture);
     let report: LabReport;
+    let lateRow;
     try {
-      report = await runLabDistribution({
+      if (run.late) await stack.agent(run.late).process.stop();
+      const distribution = await startLabDistribution({
         stack,
         lab: stack.lab,
         packageBytes: PACKAGE_BYTES,
         action: 'install',
         profile: PROFILE,
         content,
-        confidential,
+        confidential: run.confidential,
         install,
-        targets: TARGETS,
-        seed: `lab-confidential-${confidential}`,
+        targets: run.targets,
+        seed: `lab-confidential-${run.confidential}`,
         timeoutMs: TASK_TIMEOUT_MS,
         print: (line) => t.diagnostic(line),
       });
+      report = await distribution.finish(run.late ? { exclude: [run.late] } : {});
+      if (run.late) {
+        await stack.startAgent(run.late);
+        t.diagnostic(`[lab] ${run.late} back online`);
+        lateRow = await waitFor(
+          async () => {
+            const rows = await stack.api.ok<{ items: Array<{ deviceId: string; state: string; reason: unknown; bytes: { origin: number; multicast: number; peer: number } }> }>('GET', `/v1/tasks/${report.taskId}/devices?limit=100`);
+            const row = rows.items.find((r) => r.deviceId === run.late);
+            return row && ['succeeded', 'failed', 'cancelled'].includes(row.state) ? row : undefined;
+          },
+          { timeoutMs: TASK_TIMEOUT_MS, description: `${run.late} done after it came back` },
+        );
+        t.diagnostic(`[lab] ${run.late}: ${JSON.stringify(lateRow)}`);
+      }
     } finally {
       await recorder.stop();
     }
     const markers = await occurrences(capture, MARKER);
     const bytes = (await stat(capture)).size;
-    t.diagnostic(`[capture] ${confidential ? 'confidential' : 'control'} run: ${(bytes / MIB).toFixed(1)} MiB captured, marker found ${markers} times`);
-    for (const device of report.devices) assert.equal(device.state, 'succeeded', `${device.deviceId}: ${device.reason ?? device.state}`);
-    return { report, markers, bytes };
+    t.diagnostic(`[capture] ${run.confidential ? 'confidential' : 'control'} run: ${(bytes / MIB).toFixed(1)} MiB captured, marker found ${markers} times`);
+    for (const device of report.devices.filter((d) => d.deviceId !== run.late)) assert.equal(device.state, 'succeeded', `${device.deviceId}: ${device.reason ?? device.state}`);
+    return { report, markers, bytes, ...(lateRow ? { lateRow } : {}) };
   };
 
   test(
-    'install, 6 MiB to 3 of 4 devices with multicast and peers: the control run shows the marker on the LAN, the confidential run never does',
+    'install, 6 MiB to 4 of 5 devices, multicast then a late device from its peers: the control run shows the marker on the LAN, the confidential run never does',
     { timeout: 200_000 },
     async (t) => {
       const stack = fixture.stackFor(t);
@@ -143,11 +172,11 @@ describe('lab confidential: a capture of the branch LAN holds no plaintext; a de
       const captures = join(fixture.workDir, 'captures');
       await mkdir(captures, { recursive: true });
 
-      const control = await distribute(t, stack, false, join(captures, 'control.pcap'));
+      const control = await distribute(t, stack, { confidential: false, targets: TARGETS.filter((d) => d !== LATE) }, join(captures, 'control.pcap'));
       assert.equal(control.report.contentId, content.sha256, 'the control package is the plaintext');
       assert.ok(control.markers > 0, 'the capture sees the plaintext of a package that is not confidential: the check below can fail');
 
-      const secret = await distribute(t, stack, true, join(captures, 'confidential.pcap'));
+      const secret = await distribute(t, stack, { confidential: true, targets: TARGETS, late: LATE }, join(captures, 'confidential.pcap'));
       assert.notEqual(secret.report.contentId, content.sha256, 'the confidential package travels as its ciphertext');
       // The capture did see the transfer: at least the package's size of frames (it crossed the WAN into the LAN, then the LAN).
       assert.ok(secret.bytes > PACKAGE_BYTES, `the capture holds the transfer (${secret.bytes} bytes)`);
@@ -155,6 +184,9 @@ describe('lab confidential: a capture of the branch LAN holds no plaintext; a de
       const received = secret.report.devices.reduce((n, d) => n + d.bytes.multicast + d.bytes.peer, 0);
       t.diagnostic(`[lab] confidential run: ${(received / MIB).toFixed(2)} MiB over the LAN (multicast and peers)`);
       assert.ok(received > 0, 'the LAN carried the confidential package (multicast or peers), not only the WAN');
+      // The late target installed too, from what its peers hold (ciphertext they verified and serve).
+      assert.equal(secret.lateRow?.state, 'succeeded', `${LATE}: ${JSON.stringify(secret.lateRow)}`);
+      assert.ok(secret.lateRow!.bytes.peer > 0, `${LATE} took blocks from its peers: ${JSON.stringify(secret.lateRow!.bytes)}`);
 
       // Every target holds the ciphertext, verified against its manifest; no cache holds the plaintext.
       const targets = stack.agents.filter((a) => TARGETS.includes(a.deviceId));
