@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentSettings, ByteSource, DeviceOfficePolicy, PEER_PASS_HEADER, EnrollRequest, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, LanIssue, LanIssueCode, NetworkInterface, ResolvedSettings, TaskAssignedV1, AssignmentRejectCode, emptyBytesBySource } from '@fleetcast/contracts';
-import type { Manifest } from '@fleetcast/content';
+import { openFile, type Manifest } from '@fleetcast/content';
 import { Gauge } from 'prom-client';
 import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
 import { acceptManifest } from './core/manifest-check';
@@ -869,9 +869,37 @@ export class AgentDaemon {
       timeoutMs: task.package.timeoutSeconds * 1000,
       workRoot: join(this.config.stateDir, 'work'),
       passEnv: this.config.installerEnv,
+      ...(task.package.confidential ? { preparePackage: (workDir: string) => this.openConfidential(task, workDir) } : {}),
     });
     this.config.logger.info({ taskId: task.taskId, exitCode: result.exitCode, timedOut: result.timedOut, ms: result.durationMs }, 'install command finished');
     this.dispatch(task.taskId, { type: 'install-finished', exitCode: result.exitCode, outputTail: result.outputTail, timedOut: result.timedOut, failure: result.failure });
+  }
+
+  /**
+   * Opens a confidential package's sealed content from the cache into the install work directory
+   * (removed with it after the command), with the key the control plane gives this device as a
+   * target. Every block's tag is checked before its plaintext is written; the cache keeps only the
+   * ciphertext, which is what peers and multicast serve.
+   */
+  private async openConfidential(task: AcceptedTask, workDir: string): Promise<string> {
+    let key;
+    try {
+      key = await this.link.contentKey(task.package.contentId);
+    } catch (error) {
+      const why = error instanceof FleetcastError ? `${error.code}: ${error.message}` : (error as Error).message;
+      throw Object.assign(new Error(`the content key was not given (${why})`), { code: AgentErrorCode.InstallContentKeyUnavailable });
+    }
+    if (key.contentId !== task.package.contentId) {
+      throw Object.assign(new Error(`the control plane answered the key of ${key.contentId} for ${task.package.contentId}`), { code: AgentErrorCode.InstallContentKeyUnavailable });
+    }
+    const target = join(workDir, 'package');
+    try {
+      const size = await openFile(Buffer.from(key.key, 'base64'), key.packageId, this.cache.path(task.package.contentId), target);
+      this.config.logger.info({ taskId: task.taskId, contentId: task.package.contentId, plainSize: size }, 'confidential package opened for install');
+      return target;
+    } catch (error) {
+      throw Object.assign(new Error(`the sealed content does not open: ${(error as Error).message}`), { code: AgentErrorCode.InstallSealedContentInvalid });
+    }
   }
 
   private inventoryOptions() {

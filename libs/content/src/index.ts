@@ -5,3 +5,5 @@ export * from './wire';
 export * from './download-token';
 export * from './content-deletions';
 export * from './peer-pass';
+export * from './confidential';
+export * from './sealed-file';

@@ -19,6 +19,7 @@ import {
   Streams,
   SubjectBase,
   TasksDeviceRpc,
+  ContentKey,
   TopologyDeviceRpc,
   assignmentReplayConsumerName,
   deviceInboxPrefix,
@@ -411,6 +412,14 @@ export class NatsLink {
   /** This device's pass to its office's peer block servers (checked by them: core/peer-pass-check.ts). */
   async peerPass(): Promise<SignedPeerPass> {
     return this.rpc!.callAsDevice(TasksDeviceRpc.getPeerPass, this.options.deviceId, {});
+  }
+
+  /**
+   * The key of a confidential package's content: only a device targeted by an install task with it
+   * gets one (FleetcastError TASKS.NOT_A_TARGET otherwise). Asked for at install, never stored.
+   */
+  async contentKey(contentId: string): Promise<ContentKey> {
+    return this.rpc!.callAsDevice(TasksDeviceRpc.getContentKey, this.options.deviceId, { contentId });
   }
 
   /** A download token for content of one of this device's tasks (null: the control plane issues none). */
