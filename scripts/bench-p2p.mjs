@@ -11,7 +11,7 @@
 // (FLEETCAST_TEST_PG_URL, default the local one).
 //   npm run bench:p2p                  64 MiB, M = 6 and 12
 //   npm run bench:p2p -- --quick       8 MiB, M = 6 and 12
-//   --size-mb N  --devices 6[,12]  --modes origin,multicast,swarm  --no-goodput  --json
+//   --size-mb N  --devices 6[,12]  --modes origin,multicast,swarm  --no-goodput  --goodput-only  --json
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -46,7 +46,7 @@ const branchSubnet = (i) => `10.233.${i + 1}.0/24`;
 const timeoutMs = (bytes, devices) => Math.ceil(((bytes * devices * 8) / (WAN_RATE_MBIT * 1e6)) * 1.6 * 1000) + 90_000;
 
 function usage(message) {
-  console.error(`${message}\nusage: npm run bench:p2p -- [--quick] [--size-mb 64] [--devices 6,12] [--modes origin,multicast,swarm] [--no-goodput] [--json]`);
+  console.error(`${message}\nusage: npm run bench:p2p -- [--quick] [--size-mb 64] [--devices 6,12] [--modes origin,multicast,swarm] [--no-goodput] [--goodput-only] [--json]`);
   process.exit(EXIT_USAGE);
 }
 
@@ -59,6 +59,7 @@ try {
       devices: { type: 'string' },
       modes: { type: 'string', default: 'origin,multicast,swarm' },
       'no-goodput': { type: 'boolean', default: false },
+      'goodput-only': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   }));
@@ -174,11 +175,19 @@ async function goodput(fetchers) {
   const { stack } = current;
   const [seed, ...others] = stack.agents;
   await Promise.all(others.map((a) => a.process.stop()));
-  const seedRun = await testing.startLabDistribution({ stack, packageBytes, action: 'cache-only', profile: MODES.swarm, seed: 'bench-p2p-goodput', timeoutMs: timeoutMs(packageBytes, 1), print: () => undefined });
-  await seedRun.finish();
+  await testing.runLabDistribution({ stack, packageBytes, action: 'cache-only', profile: MODES.swarm, seed: 'bench-p2p-goodput', targets: [seed.deviceId], timeoutMs: timeoutMs(packageBytes, 1), print: () => undefined });
   await Promise.all(others.map((a) => stack.startAgent(a.deviceId)));
-  // The second task targets every device: the seed holds the content already and only serves.
-  const report = await testing.runLabDistribution({ stack, packageBytes, action: 'cache-only', profile: MODES.swarm, seed: 'bench-p2p-goodput', timeoutMs: timeoutMs(packageBytes, 2), print: () => undefined });
+  // The second task, for the same content, to the fetchers only, once they run: the seed serves.
+  const report = await testing.runLabDistribution({
+    stack,
+    packageBytes,
+    action: 'cache-only',
+    profile: MODES.swarm,
+    seed: 'bench-p2p-goodput',
+    targets: others.map((a) => a.deviceId),
+    timeoutMs: timeoutMs(packageBytes, 2),
+    print: () => undefined,
+  });
   const fetched = report.devices.filter((d) => d.deviceId !== seed.deviceId);
   const seconds = Math.max(...fetched.map((d) => d.seconds ?? Number.NaN));
   const peerBytes = fetched.reduce((n, d) => n + d.bytes.peer, 0);
@@ -199,7 +208,7 @@ async function main() {
   const stale = await testing.destroyStaleLabs('bp');
   if (stale.length > 0) say(`removed labs of dead runs: ${stale.join(', ')}`);
   const results = [];
-  for (const devices of matrix.devices) for (const mode of modes) results.push(await run(mode, devices));
+  if (!opts['goodput-only']) for (const devices of matrix.devices) for (const mode of modes) results.push(await run(mode, devices));
   const goodputs = [];
   if (!opts['no-goodput']) {
     goodputs.push(await goodput(1));

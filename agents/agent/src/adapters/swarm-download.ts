@@ -54,6 +54,8 @@ export interface SwarmDownloadOptions {
  *   rest alone from the origin rather than wait for a view.
  * - 20 s without an upstream block while holding the lease: the WAN fetch is stuck (parent and
  *   origin both failing); the device gives the lease up for 30 s so that another device may try.
+ * - 30 s of rest for a peer that failed every request of a batch: gone, asleep or refusing; its
+ *   blocks count as not held meanwhile, so that the office fetches them across the link instead.
  */
 export const SWARM_DOWNLOAD_DEFAULTS = {
   peerBatchBlocks: 16,
@@ -64,6 +66,8 @@ export const SWARM_DOWNLOAD_DEFAULTS = {
   upstreamBackOffMs: 30_000,
   /** Wait before trying again when there is nothing to fetch yet (the next view comes within a second). */
   idleWaitMs: 500,
+  /** A peer that failed a whole batch is left out this long: a sleeping laptop's blocks then come from elsewhere. */
+  peerRestMs: 30_000,
 };
 
 /** What the swarm download did, for the log, the status and tests. */
@@ -127,6 +131,13 @@ export class SwarmDownload {
   private readonly wakeup = new Wakeup();
   private readonly busy = new Set<number>();
   private readonly bad = new Set<string>();
+  /**
+   * Peers that failed every request of a batch (gone, asleep, refusing this device), until when
+   * they are left out. A complete holder stays in the view for a day: without this, a device whose
+   * only holders went away would count their blocks as held in the office and never ask for the
+   * upstream lease.
+   */
+  private readonly resting = new Map<string, number>();
   private view: SwarmView | null = null;
   private failuresInARow = 0;
   private alone = false;
@@ -152,7 +163,9 @@ export class SwarmDownload {
     const partial = await cache.openPartial(manifest);
     this.partial = partial;
     const before = partial.missingBlocks().length;
+    // The first view tells what the office holds; the second, at once, asks for the lease if it must.
     await this.refreshView();
+    if (this.view !== null && !this.alone) await this.refreshView();
     const workers = [this.announceLoop(), this.peerWorker(), this.upstreamWorker()];
     await Promise.all(workers);
     if (signal.aborted) throw new DownloadAbortedError();
@@ -193,7 +206,8 @@ export class SwarmDownload {
     const held: number[] = [];
     for (let i = 0; i < partial.blockCount; i++) if (partial.has(i)) held.push(i);
     const availability = blockAvailability(partial.blockCount, this.livePeers(this.view?.peers ?? []));
-    const needsUpstream = missing.some((b) => availability[b] === 0) && Date.now() >= this.upstreamPausedUntilMs;
+    // Before the first view the device cannot tell what its office holds: it asks for no lease yet.
+    const needsUpstream = this.view !== null && missing.some((b) => availability[b] === 0) && Date.now() >= this.upstreamPausedUntilMs;
     try {
       const view = await this.options.announce({
         taskId: this.options.taskId,
@@ -236,8 +250,10 @@ export class SwarmDownload {
     }
   }
 
+  /** Peers not dropped for a bad block, nor resting after a batch they failed whole. */
   private livePeers(peers: readonly SwarmPeer[]): SwarmPeer[] {
-    return peers.filter((p) => !this.bad.has(p.url));
+    const now = Date.now();
+    return peers.filter((p) => !this.bad.has(p.url) && (this.resting.get(p.url) ?? 0) <= now);
   }
 
   private peerSource(peers: readonly SwarmPeer[]): PeerSource {
@@ -276,6 +292,7 @@ export class SwarmDownload {
       source.close();
       this.stats.blocksFromPeers += source.stats.blocksDelivered;
       for (const peer of source.stats.byPeer) {
+        if (peer.blocksDelivered === 0 && peer.failedRequests > 0) this.resting.set(peer.url, Date.now() + this.timing.peerRestMs);
         if (peer.corruptBlocks > 0 && !this.bad.has(peer.url)) {
           this.bad.add(peer.url);
           this.stats.badPeers.push(peer.url);
@@ -304,12 +321,15 @@ export class SwarmDownload {
         .slice(0, this.timing.peersPerBatch)
         .map((i) => peers[i]!);
       for (const b of batch) this.busy.add(b);
+      const before = this.stats.blocksFromPeers;
       try {
         await this.fetchFromPeers(holders, batch, 'office');
       } finally {
         for (const b of batch) this.busy.delete(b);
       }
       this.markDoneIfComplete();
+      // A batch that brought nothing: the next view may name other peers; do not hammer these meanwhile.
+      if (this.stats.blocksFromPeers === before && !this.finished()) await this.wakeup.wait(this.timing.idleWaitMs, signal);
     }
   }
 
