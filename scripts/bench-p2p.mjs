@@ -11,7 +11,8 @@
 // (FLEETCAST_TEST_PG_URL, default the local one).
 //   npm run bench:p2p                  64 MiB, M = 6 and 12
 //   npm run bench:p2p -- --quick       8 MiB, M = 6 and 12
-//   --size-mb N  --devices 6[,12]  --modes origin,multicast,swarm  --no-goodput  --goodput-only  --json
+//   --size-mb N  --devices 6[,12]  --modes origin,multicast,swarm  --no-goodput  --goodput-only
+//   --port-mbit N (each device's LAN port, both ways; default 100, 0 unshaped)  --json
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { requireBuilt } from './lib/lab-run.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -31,6 +34,14 @@ const BUILT = ['libs/testing/dist/index.js', 'libs/netlab/dist/index.js', 'agent
 const FULL = { sizeMb: 64, devices: [6, 12] };
 const QUICK = { sizeMb: 8, devices: [6, 12] };
 const WAN_RATE_MBIT = 20;
+/**
+ * Each device's LAN port, both ways (a switched office LAN of Fast Ethernet ports): what one peer can
+ * upload and one device can take. Unshaped, every transfer of the lab runs as fast as the machine's
+ * two cores copy and hash, and the swarm's gain over one peer would measure the CPU, not the LAN.
+ */
+const DEFAULT_PORT_MBIT = 100;
+/** As the WAN shaper's: what a switch port buffers, no standing queue. */
+const PORT_QUEUE_LATENCY = '50ms';
 const WAVES = 3;
 const WAVE_GAP_MS = 5_000;
 const MODES = {
@@ -46,7 +57,7 @@ const branchSubnet = (i) => `10.233.${i + 1}.0/24`;
 const timeoutMs = (bytes, devices) => Math.ceil(((bytes * devices * 8) / (WAN_RATE_MBIT * 1e6)) * 1.6 * 1000) + 90_000;
 
 function usage(message) {
-  console.error(`${message}\nusage: npm run bench:p2p -- [--quick] [--size-mb 64] [--devices 6,12] [--modes origin,multicast,swarm] [--no-goodput] [--goodput-only] [--json]`);
+  console.error(`${message}\nusage: npm run bench:p2p -- [--quick] [--size-mb 64] [--devices 6,12] [--modes origin,multicast,swarm] [--no-goodput] [--goodput-only] [--port-mbit 100] [--json]`);
   process.exit(EXIT_USAGE);
 }
 
@@ -60,6 +71,7 @@ try {
       modes: { type: 'string', default: 'origin,multicast,swarm' },
       'no-goodput': { type: 'boolean', default: false },
       'goodput-only': { type: 'boolean', default: false },
+      'port-mbit': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   }));
@@ -75,9 +87,13 @@ const sizeMb = opts['size-mb'] === undefined ? matrix.sizeMb : Number(opts['size
 if (!(sizeMb > 0)) usage(`--size-mb must be a number above 0 (got "${opts['size-mb']}")`);
 const packageBytes = Math.round(sizeMb * MIB);
 const modes = opts.modes.split(',');
+const portMbit = opts['port-mbit'] === undefined ? DEFAULT_PORT_MBIT : Number(opts['port-mbit']);
+if (!(portMbit >= 0)) usage(`--port-mbit must be 0 (unshaped) or more (got "${opts['port-mbit']}")`);
 if (modes.some((m) => !(m in MODES))) usage(`--modes takes ${Object.keys(MODES).join(', ')} (got "${opts.modes}")`);
 requireBuilt(root, BUILT);
 const testing = require(join(root, 'libs/testing/dist/index.js'));
+const netlab = require(join(root, 'libs/netlab/dist/index.js'));
+const run$ = promisify(execFile);
 const labName = testing.labNameForThisProcess('bp');
 
 /** What the current run holds; torn down after each run, on failure and on a signal. */
@@ -110,8 +126,21 @@ async function startRunLab(devices, branches = 2) {
     core: { subnet: CORE_SUBNET },
     branches: ['east', 'west'].slice(0, branches).map((name, i) => ({ name, subnet: branchSubnet(i), devices, wan: { rateMbit: WAN_RATE_MBIT } })),
   });
+  if (portMbit > 0) await shapePorts(current.lab.plan);
   current.stack = await testing.startLabStack({ lab: current.lab, databaseUrl: current.db.url, apiToken: randomBytes(16).toString('hex'), workDir: current.work, agentArgs: ['--multicast'] });
   await testing.placeLabDevices(current.stack);
+}
+
+/** Every device's LAN port at `portMbit`, both ways: its bridge port's egress (what it receives) and its own interface's (what it sends). */
+async function shapePorts(plan) {
+  const kbit = `${Math.round(portMbit * 1000)}kbit`;
+  const burst = String(netlab.defaultBurstBytes(portMbit));
+  for (const branch of plan.branches) {
+    for (const device of branch.devices) {
+      await run$('tc', ['-n', branch.routerNs, 'qdisc', 'replace', 'dev', device.bridgePort, 'root', 'tbf', 'rate', kbit, 'burst', burst, 'latency', PORT_QUEUE_LATENCY]);
+      await run$('tc', ['-n', device.ns, 'qdisc', 'replace', 'dev', device.iface, 'root', 'tbf', 'rate', kbit, 'burst', burst, 'latency', PORT_QUEUE_LATENCY]);
+    }
+  }
 }
 
 const waveOf = (deviceId, devices) => Math.floor((Number(deviceId.split('-')[1]) - 1) / Math.ceil(devices / WAVES));
@@ -215,7 +244,7 @@ async function main() {
     goodputs.push(await goodput(Math.max(...matrix.devices) - 1));
   }
 
-  console.log(`\n=== bench:p2p: ${sizeMb} MiB to 2 branches, WAN ${WAN_RATE_MBIT} Mbit/s each, ${WAVES} waves ${WAVE_GAP_MS / 1000} s apart`);
+  console.log(`\n=== bench:p2p: ${sizeMb} MiB to 2 branches, WAN ${WAN_RATE_MBIT} Mbit/s each, LAN ports ${portMbit > 0 ? `${portMbit} Mbit/s` : 'unshaped'}, ${WAVES} waves ${WAVE_GAP_MS / 1000} s apart`);
   console.log('mode       M   done   last done   per wave (online to last done)   origin/branch   WAN link/branch');
   for (const r of results) {
     const origin = r.branches.map((b) => fmt(b.originRatio, 3)).join(' ');
@@ -233,7 +262,7 @@ async function main() {
   if (swarms.length >= 2) console.log(`swarm, last of ${swarms[1].devices} over last of ${swarms[0].devices}: ${fmt(swarms[1].seconds / swarms[0].seconds, 2)}x (target at most 1.5x)`);
   for (const g of goodputs) console.log(`goodput, ${g.fetchers} fetcher(s) from 1 seed and each other: ${fmt(g.goodputMBps)} MB/s (${fmt(g.seconds)} s, ${fmt(g.peerBytes / MIB)} MiB from peers, ${fmt(g.originBytes / MIB)} MiB from the origin, ${g.badPeers} bad peers)`);
   if (goodputs.length === 2) console.log(`swarm goodput over a single peer's: ${fmt(goodputs[1].goodputMBps / goodputs[0].goodputMBps, 2)}x (target at least 3x)`);
-  if (opts.json) console.log(JSON.stringify({ sizeMb, results, goodputs }));
+  if (opts.json) console.log(JSON.stringify({ sizeMb, portMbit, results, goodputs }));
   return results.every((r) => r.done === r.total) ? 0 : 1;
 }
 
