@@ -661,6 +661,12 @@ export class AgentDaemon {
       t.transport = { kind: choice.kind, reason: 'reason' in choice ? choice.reason : null };
       let result: CacheDownloadResult;
       if (choice.kind === 'swarm') {
+        const office = this.officePolicy;
+        if (task.settings.useMulticast && this.config.multicast !== undefined && office !== null && !office.policy.multicastDiscovery) {
+          // The summary says why the subnet had no session, as when the download went to the origin.
+          const issue = { code: LanIssueCode.OfficePolicy, message: `office ${office.office.id} (${office.office.type}) takes no part in multicast sessions: downloaded through the office's peers` };
+          t.lan = () => ({ role: 'none', sessionStartedAt: null, lanBytesSent: 0, repairs: 0, invalidPackets: 0, issue });
+        }
         result = await this.swarmDownload(t, manifest, source, interfaces, abort.signal, onProgress);
       } else {
         const lan = await this.lanDownload(task, manifest, source, interfaces, abort.signal, onProgress);

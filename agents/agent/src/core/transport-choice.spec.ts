@@ -30,6 +30,8 @@ describe('chooseTransport', () => {
     ['no topology, peers only: no swarm', { ...on, settings: peersOnly, office: null }, 'origin', /no topology/],
     ['the task allows neither', { ...on, settings: neither, office: office('default') }, 'origin', /neither multicast nor peer/],
     ['peers off on the agent', { ...on, peersEnabled: false, settings: peersOnly, office: office('default') }, 'origin', /peer downloads are off/],
+    ['an unplaced device (in the default office by policy only): no swarm', { ...on, settings: peersOnly, office: { ...office('wifi'), placed: false } }, 'origin', /unplaced/],
+    ['an unplaced device in a default office, multicast asked: multicast as before', { ...on, settings: both, office: { ...office('default'), placed: false } }, 'multicast'],
   ];
   for (const [what, input, kind, reason] of cases) {
     test(what, () => {
