@@ -26,7 +26,7 @@ import { PeerBlocksUnavailableError } from '../core/peer-errors';
 import { CacheDownloadResult, downloadIntoCache } from './cache-download';
 import { ContentCache } from './content-cache';
 import { ElectionOutcome, LanElection } from './lan-election';
-import { MulticastIncompleteError, MulticastSource } from './multicast-source';
+import { MulticastIncompleteError, MulticastSource, sendDoneCopies } from './multicast-source';
 import { MulticastSender } from './multicast-sender';
 import { PeerSource } from './peer-source';
 import { SessionMux } from './session-mux';
@@ -277,6 +277,9 @@ export class LanDownload {
       case 'send-holdings':
         this.sendHoldings(effect.blocks);
         return;
+      case 'send-done':
+        if (this.mux !== null) sendDoneCopies(this.mux, sessionIdOf(options.task.taskId), this.selfId, effect.blocksHeld);
+        return;
       case 'start-sender':
         void this.startSender(effect.round, effect.ready);
         return;
@@ -421,6 +424,8 @@ export class LanDownload {
       lanKey: this.lanKey,
       silenceTimeoutMs: options.silenceTimeoutMs,
       representativeId,
+      // The reducer's `send-done` says it, after the PEER_HAVE.
+      doneOnComplete: false,
     });
     try {
       const result = await this.fetchInto([multicast], signal);

@@ -217,7 +217,12 @@ export class MulticastSender {
     // Our own packets come back through multicast loopback (the socket drops most before decoding).
     if (packet.senderId === this.senderId) return;
     if (packet.type === 'nack') this.dispatch({ type: 'nack', entries: packet.entries });
-    else if (packet.type === 'join') this.expected.add(packet.senderId);
+    else if (packet.type === 'join') {
+      this.expected.add(packet.senderId);
+      // A device that holds every block already (its cache) needs nothing and never sends DONE:
+      // waiting for one would hold the session to its quiet period.
+      if (packet.blocksHeld >= this.state.sent.length) this.doneFrom.add(packet.senderId);
+    }
     else if (packet.type === 'done' && !this.doneFrom.has(packet.senderId)) {
       this.doneFrom.add(packet.senderId);
       this.checkReceiversDone();
