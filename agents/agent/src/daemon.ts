@@ -9,7 +9,7 @@ import { planEviction } from './core/cache-policy';
 import { checkDeletionNotice, contentToDrop } from './core/content-deletions';
 import { DownloadSourceError } from './core/download-source';
 import { primarySubnet } from './core/subnet';
-import { primaryIpv4Address } from './core/lan-interface';
+import { interfaceNameOf, primaryIpv4Address } from './core/lan-interface';
 import { checkPeerPass, encodePeerPass } from './core/peer-pass-check';
 import { chooseTransport } from './core/transport-choice';
 import { AgentErrorCode, clipReason } from './core/agent-errors';
@@ -40,6 +40,7 @@ import { importLegacyPinnedKey, loadPinnedKeys, PinnedKeysError, savePinnedKeys 
 import { RejectionLog } from './adapters/assignment-rejections';
 import { CacheDownloadResult } from './adapters/cache-download';
 import { LanClaimKey } from './adapters/lan-claims';
+import { readInterfaceMtu } from './adapters/interface-mtu';
 import { LanDownload } from './adapters/lan-download';
 import { registerLanMetrics } from './adapters/lan-metrics';
 import { PeerBlockServer } from './adapters/peer-block-server';
@@ -764,6 +765,9 @@ export class AgentDaemon {
       const socket = await this.openMulticastSocket(multicast, interfaces);
       const peerServer = await this.startPeerServer(socket.interfaceAddress, multicast.peerPort);
       await this.peerPassHeader(true);
+      // Read per task: an interface's MTU may change while the agent runs (a VPN, a VLAN reconfigured).
+      const lanInterface = interfaceNameOf(interfaces, socket.interfaceAddress);
+      const lanMtu = lanInterface === null ? null : await readInterfaceMtu(lanInterface);
       return new LanDownload({
         peerPort: peerServer?.port,
         // Peers the control plane names are reached at the fleet's peer port, not at a port picked at random.
@@ -781,6 +785,7 @@ export class AgentDaemon {
         logger: this.config.logger,
         onProgress,
         peerHeaders: () => this.currentPassHeaders(),
+        lanMtu: lanMtu ?? undefined,
       });
     } catch (error) {
       this.config.logger.warn({ taskId: task.taskId, code: (error as { code?: string }).code, err: (error as Error).message }, 'multicast unavailable: downloading from the origin');
