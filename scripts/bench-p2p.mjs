@@ -160,15 +160,18 @@ async function run(mode, devices) {
     timeoutMs: timeoutMs(packageBytes, devices),
     print: (line) => console.log(`  ${line}`),
   });
+  // When each wave's agents were up, in seconds after the task's creation: a wave's time runs from there.
+  const onlineAt = [0];
   for (let wave = 1; wave < WAVES; wave++) {
     await new Promise((resolve) => setTimeout(resolve, WAVE_GAP_MS));
     await Promise.all(later.filter((a) => waveOf(a.deviceId, devices) === wave).map((a) => stack.startAgent(a.deviceId)));
+    onlineAt.push((Date.now() - distribution.startedAt) / 1000);
   }
   const report = await distribution.finish();
   await teardown();
   const waves = [...Array(WAVES).keys()].map((wave) => {
     const mine = report.devices.filter((d) => waveOf(d.deviceId, devices) === wave);
-    return Math.max(...mine.map((d) => (d.seconds ?? Number.NaN) - (wave * WAVE_GAP_MS) / 1000));
+    return Math.max(...mine.map((d) => (d.seconds ?? Number.NaN) - onlineAt[wave]));
   });
   return {
     mode,
