@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { requireBuilt } from './lib/lab-run.mjs';
+import { requireBuilt, tearDownOnSignals } from './lib/lab-run.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -107,15 +107,7 @@ async function teardown() {
   await db?.drop().catch((error) => say(`dropping database ${db.name}: ${error.message}`));
   if (work) await rm(work, { recursive: true, force: true });
 }
-let interrupted = false;
-for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
-  process.on(signal, () => {
-    if (interrupted) process.exit(128 + number);
-    interrupted = true;
-    say(`${signal}: tearing down`);
-    void teardown().finally(() => process.exit(128 + number));
-  });
-}
+tearDownOnSignals(teardown, say);
 
 /** A fresh lab of `branches` branches of `devices` each, database and stack, with the lab's topology read by every agent. */
 async function startRunLab(devices, branches = 2) {

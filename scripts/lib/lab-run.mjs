@@ -41,23 +41,32 @@ export function runInLab({ testing, spec, specPath, say, keepFiles = false, main
     })();
     return cleaning;
   };
-  let interrupted = false;
-  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
-    process.on(signal, () => {
-      if (interrupted) process.exit(128 + number);
-      interrupted = true;
-      say(`${signal}: tearing down`);
-      void cleanup().finally(() => process.exit(128 + number));
-    });
-  }
+  const signals = tearDownOnSignals(cleanup, say);
   main(run)
     .catch((error) => {
       console.error(error instanceof Error ? (error.code ? `${error.code}: ${error.message}` : error.stack) : String(error));
       return 1;
     })
     .then(async (code) => {
-      if (interrupted) return;
+      if (signals.interrupted) return;
       await cleanup();
       process.exit(code);
     });
+}
+
+/**
+ * On Ctrl-C (and SIGTERM, SIGHUP): says so, runs `cleanup`, exits with the signal's status; a second
+ * signal exits at once. `interrupted` tells the script's own end not to clean up again.
+ */
+export function tearDownOnSignals(cleanup, say) {
+  const state = { interrupted: false };
+  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
+    process.on(signal, () => {
+      if (state.interrupted) process.exit(128 + number);
+      state.interrupted = true;
+      say(`${signal}: tearing down`);
+      void cleanup().finally(() => process.exit(128 + number));
+    });
+  }
+  return state;
 }

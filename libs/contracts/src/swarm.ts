@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idSchema, isoTimeSchema, sha256HexSchema } from './common';
-import { keyEndorsementSchema } from './messages/task-assigned';
+import { signedForDevice } from './messages/task-assigned';
 import { officeRefSchema } from './topology-document';
 
 /**
@@ -83,13 +83,7 @@ export const peerPassDocumentSchema = z.object({
 });
 
 /** A device's pass to its office's peers (libs/content peer-pass.ts), signed like an assignment. */
-export const signedPeerPassSchema = z.object({
-  document: peerPassDocumentSchema,
-  keyId: z.string().min(1).max(64),
-  /** Ed25519 signature, base64. */
-  signature: z.string().max(200),
-  endorsements: z.array(keyEndorsementSchema).max(16),
-});
+export const signedPeerPassSchema = signedForDevice(peerPassDocumentSchema);
 export type SignedPeerPass = z.infer<typeof signedPeerPassSchema>;
 
 /** The HTTP header in which a fetcher shows its pass to a peer block server: the signed pass as base64url JSON. */

@@ -119,6 +119,20 @@ export const keyEndorsementSchema = z.object({
 export type KeyEndorsementV2 = z.infer<typeof keyEndorsementSchema>;
 
 /**
+ * A document the control plane signs for a device with the key that signs assignments, as it
+ * travels: the document, the key ID, the Ed25519 signature (base64) and the endorsements that lead
+ * from older keys to the signing key (as in an assignment). Content deletions and peer passes.
+ */
+export function signedForDevice<D extends z.ZodTypeAny>(document: D) {
+  return z.object({
+    document,
+    keyId: z.string().min(1).max(64),
+    signature: z.string().max(200),
+    endorsements: z.array(keyEndorsementSchema).max(16),
+  });
+}
+
+/**
  * Version 2: the signed assignment, the endorsements that lead from older keys to its signing key
  * (oldest first; empty when no rotation happened), and what is only descriptive or advisory and
  * therefore unsigned: the package's name and where to download it (the content is verified against

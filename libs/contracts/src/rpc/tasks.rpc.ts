@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { bytesBySourceSchema, idSchema, isoTimeSchema, platformSchema, sha256HexSchema } from '../common';
 import { deviceTaskStateSchema, DeviceTaskState } from '../messages/device-status';
-import { keyEndorsementSchema, taskActionSchema } from '../messages/task-assigned';
+import { signedForDevice, taskActionSchema } from '../messages/task-assigned';
 import { agentSettingsSchema, profileSchema, resolvedSettingsSchema } from '../settings';
 import { signedPeerPassSchema, swarmAnnounceSchema, swarmViewSchema } from '../swarm';
 import { deviceQuerySchema } from './inventory.rpc';
@@ -326,14 +326,7 @@ export const contentDeletionsDocumentSchema = z.object({
 });
 export type ContentDeletionsDocument = z.infer<typeof contentDeletionsDocumentSchema>;
 
-export const signedContentDeletionsSchema = z.object({
-  document: contentDeletionsDocumentSchema,
-  keyId: z.string().min(1).max(64),
-  /** Ed25519 signature, base64. */
-  signature: z.string().max(200),
-  /** The endorsements that lead from older keys to the signing key (as in an assignment). */
-  endorsements: z.array(keyEndorsementSchema).max(16),
-});
+export const signedContentDeletionsSchema = signedForDevice(contentDeletionsDocumentSchema);
 export type SignedContentDeletions = z.infer<typeof signedContentDeletionsSchema>;
 
 export const packageContentStatusSchema = z.object({
