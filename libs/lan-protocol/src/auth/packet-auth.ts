@@ -1,5 +1,5 @@
-import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
-import { AUTH_TAG_BYTES } from '../protocol/constants';
+import crypto, { createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
+import { AUTH_TAG_BYTES, MAX_PACKET_BYTES } from '../protocol/constants';
 import type { PacketTagger } from '../protocol/packets';
 
 /**
@@ -35,14 +35,54 @@ export function generateLanKey(): Uint8Array {
   return new Uint8Array(randomBytes(LAN_KEY_BYTES));
 }
 
-/** The tagger of a session keyed with `key`: pass it to `encodePacket` / `decodePacket`. */
+/** SHA-256's block size: HMAC pads its key to it (RFC 2104 2). */
+const SHA256_BLOCK_BYTES = 64;
+const SHA256_BYTES = 32;
+/** Room for the longest packet after the inner pad. */
+const INNER_BUFFER_BYTES = SHA256_BLOCK_BYTES + MAX_PACKET_BYTES;
+
+/** Node's one-shot digest (`crypto.hash`, Node 20.12 and 21.7 on), where the runtime has it. */
+type OneShotHash = (algorithm: string, data: Uint8Array, outputEncoding: 'buffer') => Buffer;
+const oneShotHash = (crypto as unknown as { hash?: OneShotHash }).hash;
+
+/**
+ * The tagger of a session keyed with `key`: pass it to `encodePacket` / `decodePacket`.
+ *
+ * HMAC-SHA-256 exactly (RFC 2104: H((K ^ opad) || H((K ^ ipad) || m))), computed with two one-shot
+ * digests over buffers laid out once per session where the runtime has `crypto.hash`, else with
+ * `createHmac`: the same tag either way. Every packet of a session is tagged or checked, and on a
+ * 1,431-byte packet an Hmac object's set-up (a key schedule, an OpenSSL context and a stream
+ * object per call) cost more than hashing the bytes: the receive-path benchmark measured HMAC at a
+ * third of a receiver's CPU (scripts/bench-receive-path.mjs, docs/benchmarks.md).
+ */
 export function createPacketTagger(key: Uint8Array): PacketTagger {
   if (!(key instanceof Uint8Array) || key.length < MIN_LAN_KEY_BYTES) {
     throw new LanKeyError(`a LAN key must be at least ${MIN_LAN_KEY_BYTES} bytes`);
   }
+  if (oneShotHash === undefined) return hmacObjectTagger(key);
+  // A key longer than the block is hashed first (RFC 2104 2); shorter ones are zero-padded.
+  const block = new Uint8Array(SHA256_BLOCK_BYTES);
+  block.set(key.length > SHA256_BLOCK_BYTES ? createHash('sha256').update(key).digest() : key);
+  // Copies of the key's pads, owned by the tagger: a caller reusing its buffer cannot change the key under a running session.
+  const inner = Buffer.alloc(INNER_BUFFER_BYTES);
+  const outer = Buffer.alloc(SHA256_BLOCK_BYTES + SHA256_BYTES);
+  for (let i = 0; i < SHA256_BLOCK_BYTES; i++) {
+    inner[i] = block[i] ^ 0x36;
+    outer[i] = block[i] ^ 0x5c;
+  }
+  const hash = oneShotHash;
+  return (bytes: Uint8Array) => {
+    if (bytes.length > MAX_PACKET_BYTES) return hmacObjectTagger(key)(bytes);
+    inner.set(bytes, SHA256_BLOCK_BYTES);
+    outer.set(hash('sha256', inner.subarray(0, SHA256_BLOCK_BYTES + bytes.length), 'buffer'), SHA256_BLOCK_BYTES);
+    return hash('sha256', outer, 'buffer');
+  };
+}
+
+/** HMAC through Node's Hmac objects: runtimes without `crypto.hash`, and inputs past the packet limit. */
+function hmacObjectTagger(key: Uint8Array): PacketTagger {
   // A key object holds its own copy, so a caller reusing its buffer cannot change the key under a
-  // running session; it also spares createHmac a conversion of the key per packet (every packet of
-  // a session is tagged or checked: measured 2.9 us a 1,431-byte packet against 3.3 with a Buffer).
+  // running session; it also spares createHmac a conversion of the key per packet.
   const secret = createSecretKey(Buffer.from(key));
   return (bytes: Uint8Array) => createHmac('sha256', secret).update(bytes).digest().subarray(0, AUTH_TAG_BYTES);
 }
