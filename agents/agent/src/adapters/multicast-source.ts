@@ -1,4 +1,4 @@
-import { Manifest, verifyBlock } from '@fleetcast/content';
+import { Manifest, verifyAndSealBlock } from '@fleetcast/content';
 import {
   AnnouncePacket,
   DEFAULT_REPAIR_OPTIONS,
@@ -227,7 +227,8 @@ class MulticastReceive {
       this.state = newReceiverSession(layout, this.request.blocks);
       // Made once per fetch, not per packet: every symbol of the session goes through `apply`.
       const { manifest } = this.request;
-      this.context = { layout, repair: this.repair, random: this.random, verify: (index, bytes) => verifyBlock(manifest, index, bytes) };
+      // Sealed: the assembled block is made for the sink alone, which then need not hash it again.
+      this.context = { layout, repair: this.repair, random: this.random, verify: (index, bytes) => verifyAndSealBlock(manifest, index, bytes) };
       // Symbols first: the first DATA heard, not this ANNOUNCE, is where this receiver joined.
       for (const held of this.early.splice(0)) this.onTransfer(held);
     } else if (!sameContent(packet, this.request.manifest)) {
