@@ -311,7 +311,9 @@ async function fleetcastPhase({ stack, lab, packageId, devices, sender }) {
   const lanOf = (summary) => summary.subnets?.find((s) => s.subnet === BRANCH_SUBNET)?.lan;
   const before = await Promise.all(devices.map((d) => txCounters(lab, d)));
   const agentPids = stack.agents.map((a) => a.process.pid);
-  const cpuBefore = await Promise.all(agentPids.map((pid) => cpuSeconds(pid)));
+  // Sampled at every poll: the agents' CPU is then read from the last sample before the session
+  // started, so that the task's fixed costs (assignment, manifest, election) do not count per MB.
+  const cpuSamples = [{ at: Date.now(), cpu: await Promise.all(agentPids.map((pid) => cpuSeconds(pid))) }];
   const profile = await api.ok('POST', '/v1/profiles', { name: `bench multicast phase ${Date.now()}`, ...PHASE_PROFILE });
   const task = await api.ok('POST', '/v1/tasks', {
     name: 'bench multicast phase',
@@ -324,13 +326,14 @@ async function fleetcastPhase({ stack, lab, packageId, devices, sender }) {
   const deadline = Date.now() + timeoutMs(packageBytes, 1);
   let summary;
   for (;;) {
+    cpuSamples.push({ at: Date.now(), cpu: await Promise.all(agentPids.map((pid) => cpuSeconds(pid))) });
     summary = await api.ok('GET', `/v1/tasks/${task.id}/summary`);
     if (TERMINAL.reduce((n, state) => n + (summary.counts[state] ?? 0), 0) === summary.total) break;
     if (Date.now() > deadline) throw new Error(`multicast-phase task ${task.id} did not finish in time: ${JSON.stringify(summary.counts)}`);
     await sleep(POLL_MS);
   }
-  // Read when the last device is done, before the grace wait: what the agents spent on the task (and on their idle loops, status reports over NATS).
-  const cpu = cpuBetween(cpuBefore, await Promise.all(agentPids.map((pid) => cpuSeconds(pid))));
+  // Read when the last device is done, before the grace wait: what the agents spent on the session (and on their idle loops, status reports over NATS).
+  const cpuAtEnd = await Promise.all(agentPids.map((pid) => cpuSeconds(pid)));
   // The representative's final figures (session start, LAN bytes) come with its last status report.
   const graceUntil = Date.now() + LAN_SUMMARY_GRACE_MS;
   while (!(lanOf(summary)?.representative && lanOf(summary)?.sessionStartedAt) && Date.now() < graceUntil) {
@@ -346,6 +349,8 @@ async function fleetcastPhase({ stack, lab, packageId, devices, sender }) {
   const repAgent = stack.agents.find((a) => a.deviceId === representative);
   const repIndex = repAgent ? devices.findIndex((d) => d.ns === repAgent.ns) : -1;
   const repAgentIndex = repAgent ? stack.agents.indexOf(repAgent) : -1;
+  const cpuFrom = cpuSamples.filter((sample) => sample.at <= started).pop() ?? cpuSamples[0];
+  const cpu = cpuBetween(cpuFrom.cpu, cpuAtEnd);
   return {
     tool: 'fleetcast',
     ...cpuPerMb(repAgentIndex >= 0 ? cpu[repAgentIndex] : null, cpu.filter((_, i) => i !== repAgentIndex)),
@@ -414,6 +419,11 @@ async function uftpPhase({ lab, work, file, contentId, sender, receivers, mode, 
         return existsSync(copy) && (await sha256File(copy)) === contentId;
       }),
     );
+    if (received.some((ok) => !ok)) {
+      // uftp says why a receiver dropped out (a lost handshake, a timeout): the last of what it printed.
+      say(`${mode.name}: ${received.filter((ok) => !ok).length} receiver(s) without a copy; uftp's last lines:`);
+      for (const line of out.trim().split('\n').slice(-15)) console.log(`    ${line}`);
+    }
     return {
       tool: mode.name,
       command: `uftp ${args.join(' ')}`,
@@ -489,7 +499,7 @@ function printPhase(rows) {
   console.log(`Multicast phase alone: ${sizeMb} MiB package pre-cached at the sender, one subnet, WAN ${phaseWanMbit} Mbit/s; MB = 10^6 bytes`);
   console.log('  Fleetcast time: session start to the last device done (the summary); uftp time: its "Total elapsed time" (after registration)');
   console.log('  LAN bytes: Fleetcast the representative\'s own count, uftp its interface; sender iface: IP bytes out of the sender\'s interface (Fleetcast\'s includes NATS)');
-  console.log('  CPU: ms of CPU (user + system, /proc) per MB of package, the sender\'s and the receivers\' mean (worst); Fleetcast\'s agents from task creation to the last device done, idle loops and NATS included');
+  console.log(`  CPU: ms of CPU (user + system, /proc) per MB of package, the sender's and the receivers' mean (worst); Fleetcast's agents from the last ${POLL_MS} ms sample before the session start to the last device done (NATS, status reports and the cache's final check included), uftp and uftpd over uftp's run`);
   console.log(
     table(
       ['M', 'LAN loss', 'tool', 'done', 'time', 'goodput MB/s', 'LAN bytes / pkg', 'sender iface / pkg', 'origin / pkg', 'tx CPU ms/MB', 'rx CPU ms/MB', 'whole run'],
