@@ -86,6 +86,13 @@ export const MULTICAST_SOURCE_DEFAULTS = { silenceTimeoutMs: 5_000 };
  */
 export const EARLY_PACKET_LIMIT = 2048;
 
+/**
+ * Received payload bytes are reported to `onProgress` in sums of at least this many, and at the
+ * end of the fetch: the daemon's progress counters cost a labelled metric update per call, once per
+ * datagram before; 256 KiB is a fraction of a second of a session at any LAN rate.
+ */
+const PROGRESS_REPORT_BYTES = 256 * 1024;
+
 /** Copies of a receiver's DONE (see `sendDone`). */
 const DONE_COPIES = 2;
 
@@ -166,6 +173,8 @@ class MulticastReceive {
   /** Blocks handed to the sink, in order: the fetch resolves once every one is written. */
   private writes: Promise<void> = Promise.resolve();
   private settled = false;
+  /** Payload bytes received and not yet reported to `onProgress`. */
+  private unreported = 0;
   private readonly early: Packet[] = [];
   private readonly queue: ReceiverSessionEvent[] = [];
 
@@ -244,7 +253,8 @@ class MulticastReceive {
       return;
     }
     if (packet.type === 'data' || packet.type === 'parity') {
-      this.request.onProgress?.(packet.payload.length);
+      this.unreported += packet.payload.length;
+      if (this.unreported >= PROGRESS_REPORT_BYTES) this.reportProgress();
       this.apply({ type: 'symbol', kind: packet.type, block: packet.block, group: packet.group, index: packet.index, payload: packet.payload });
     } else if (packet.type === 'nack') {
       this.apply({ type: 'nack-heard', entries: packet.entries });
@@ -316,9 +326,17 @@ class MulticastReceive {
   }
 
   /** Ends the fetch (null: every wanted block arrived); it settles once every block handed to the sink is written. */
+  private reportProgress(): void {
+    if (this.unreported === 0) return;
+    const bytes = this.unreported;
+    this.unreported = 0;
+    this.request.onProgress?.(bytes);
+  }
+
   private end(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
+    this.reportProgress();
     this.binding.leave();
     if (this.repairTimer) clearTimeout(this.repairTimer);
     if (this.silenceTimer) clearTimeout(this.silenceTimer);
