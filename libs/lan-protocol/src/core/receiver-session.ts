@@ -127,12 +127,20 @@ export function reduceReceiverSession(
     case 'symbol': {
       const { block, group, index } = event;
       // Out-of-layout addresses come only from a buggy or hostile sender: ignore them.
-      if (block >= blocks || group >= groupsInBlock(layout, block)) break;
-      const k = groupDataCount(layout, block, group);
+      if (block >= blocks) break;
+      // The layout's arithmetic spelled out once for the block (groupsInBlock, groupDataCount and
+      // symbolSpan would each work out the block's length again, with an object apiece): this runs
+      // for every symbol of the session.
+      const { symbolSize, groupDataSymbols } = layout;
+      const length = blockLength(layout, block);
+      const symbols = Math.ceil(length / symbolSize);
+      if (group >= Math.ceil(symbols / groupDataSymbols)) break;
+      const k = Math.min(groupDataSymbols, symbols - group * groupDataSymbols);
       const symbolIndex = event.kind === 'data' ? index : k + index;
       // Lengths are fixed by the layout: a data symbol has its span's, a parity symbol the group's longest (its first).
-      if (event.kind === 'data' && (index >= k || event.payload.length !== spanLength(layout, block, group, index))) break;
-      if (event.kind === 'parity' && event.payload.length !== spanLength(layout, block, group, 0)) break;
+      const spanIndex = event.kind === 'data' ? index : 0;
+      if (event.kind === 'data' && index >= k) break;
+      if (event.payload.length !== Math.min(symbolSize, length - (group * groupDataSymbols + spanIndex) * symbolSize)) break;
       const key = groupKey(block, group);
       // Only the first pass (DATA) says where the session is; parity may repair a group long passed.
       if (state.joinKey === null && event.kind === 'data') state.joinKey = groupKey(block, 0);
@@ -255,11 +263,6 @@ function pass(state: ReceiverSessionState, key: number, layout: SessionLayout, c
 
 function isJoined(state: ReceiverSessionState, key: number): boolean {
   return state.joinKey !== null && key >= state.joinKey;
-}
-
-function spanLength(layout: SessionLayout, block: number, group: number, index: number): number {
-  const { start, end } = symbolSpan(layout, block, group, index);
-  return end - start;
 }
 
 function concat(parts: ReadonlyArray<Uint8Array | null>, length: number): Uint8Array | null {
