@@ -6,7 +6,7 @@
 // each block again as the content cache does. Prints CPU milliseconds per MB of content at each
 // loss, so that a change to the receive path is measured before a lab run.
 //
-//   node scripts/bench-receive-path.mjs [--size-mb 16] [--loss 0,5] [--runs 3] [--json]
+//   node scripts/bench-receive-path.mjs [--size-mb 16] [--loss 0,5] [--runs 3] [--cold] [--json]
 //   node scripts/bench-receive-path.mjs --loss 5 --profile out.cpuprofile   (where the time goes: a V8
 //        CPU profile of the measured runs only, not of making the datagrams; self time per function printed)
 //
@@ -47,6 +47,7 @@ const { values: opts } = parseArgs({
     json: { type: 'boolean', default: false },
     profile: { type: 'string' },
     impl: { type: 'string' },
+    cold: { type: 'boolean', default: false },
   },
 });
 const sizeMb = Number(opts['size-mb']);
@@ -168,8 +169,9 @@ if (inspector !== null) {
 const profiles = [];
 for (const loss of losses) {
   const datagrams = datagramsOf(bytes, manifest, lanKey, loss, protocol.seededRandom(loss + 1));
-  // One unmeasured run each warms the JIT, as a long session does.
-  for (const lib of impls) await once(lib, datagrams, manifest, lanKey);
+  // One unmeasured run each warms the JIT, as a long session does; --cold measures the first run
+  // of a fresh process instead, as an agent's first session is (use --runs 1 and one --impl).
+  if (!opts.cold) for (const lib of impls) await once(lib, datagrams, manifest, lanKey);
   const per = impls.map(() => []);
   if (inspector !== null) await inspector.post('Profiler.start');
   for (let r = 0; r < runs; r++) for (const [i, lib] of impls.entries()) per[i].push(await once(lib, datagrams, manifest, lanKey));
