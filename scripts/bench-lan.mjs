@@ -6,15 +6,19 @@
 // completes, LAN bytes sent / package size, WAN bytes toward the branch. Each run gets a fresh lab,
 // database and stack, so that no run inherits another's caches, sessions or queues. Needs Linux,
 // root, a built workspace (npm run build) and a Postgres (FLEETCAST_TEST_PG_URL, default the local one).
-//   npm run bench:lan                       64 MiB, M = 6 and 12, loss 0/2/5 % (long: the 12-device baseline alone moves 768 MiB at 20 Mbit/s)
+//   npm run bench:lan                       64 MiB, M = 6 and 12, loss 0/2/5 % (long: the 12-device baseline alone moves 768 MiB at 20 Mbit/s);
+//                                           the multicast phase also at M = 24 (the 6/12/24 series on one subnet)
 //   npm run bench:lan -- --quick            a try-out: 8 MiB, M = 6 and 12, loss 0 and 5 %
 //   --size-mb N                             package size in MiB (also with --quick)
-//   --devices 6[,12]                        subnet sizes to run (default 6 and 12)
+//   --devices 6[,12]                        subnet sizes to run (default 6 and 12; the multicast phase 6, 12 and 24 without --quick)
 //   --phase distribution|multicast|all      the distribution above, the multicast phase alone next to uftp, or both (default all)
 //   --phase-wan-mbit N                      the WAN rate of the multicast-phase labs (default 1000, see PHASE_WAN_RATE_MBIT)
 //   --json                                  also print the results as one JSON line at the end
 // The multicast phase alone (package pre-cached at one device, timed from the session start) runs
-// Fleetcast and then uftp (Debian's `uftp`: uftp and uftpd) to the same receivers of the same lab.
+// Fleetcast and then uftp (Debian's `uftp`: uftp and uftpd) to the same receivers of the same lab:
+// as fast as it goes (-R -1), rate by TFMCC, and authenticated and encrypted (-Y aes256-gcm -h sha256).
+// Each row also gives the CPU seconds per MB of content of the sender and of the receivers, read
+// from /proc (utime + stime) for the Fleetcast agents and for uftp and uftpd.
 import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -35,10 +39,14 @@ const EXIT_UNAVAILABLE = 2;
 const EXIT_USAGE = 64;
 const BUILT = ['libs/testing/dist/index.js', 'libs/netlab/dist/index.js', 'agents/agent/dist/src/cli.js', 'services/origin/dist/src/main.js'];
 
-/** The issue's benchmark: 64 MiB to one subnet of 6 and then 12 devices, LAN loss 0, 2 and 5 %, WAN 20 Mbit/s. */
-const FULL = { sizeMb: 64, devices: [6, 12], losses: [0, 2, 5] };
+/**
+ * The issue's benchmark: 64 MiB to one subnet of 6 and then 12 devices, LAN loss 0, 2 and 5 %, WAN
+ * 20 Mbit/s; the multicast phase also with 24 devices (how time and LAN bytes grow with the subnet:
+ * the 24-device baseline would move 1.5 GiB over the 20 Mbit/s WAN, so the distribution stays at 6 and 12).
+ */
+const FULL = { sizeMb: 64, devices: [6, 12], phaseDevices: [6, 12, 24], losses: [0, 2, 5] };
 /** Small enough to run in a few minutes on a 2-core machine, still both subnet sizes and the worst loss. */
-const QUICK = { sizeMb: 8, devices: [6, 12], losses: [0, 5] };
+const QUICK = { sizeMb: 8, devices: [6, 12], phaseDevices: [6, 12], losses: [0, 5] };
 const WAN_RATE_MBIT = 20;
 /**
  * As in the multicast lab test. The representative starts as soon as every target device of the
@@ -60,11 +68,24 @@ const PRECACHE_PROFILE = { useMulticast: false };
  */
 const PHASE_WAN_RATE_MBIT = 1000;
 const PHASES = ['distribution', 'multicast', 'all'];
-/** The issue's two uftp modes: as fast as the interface allows, and rate by TFMCC (RFC 4654). */
+/**
+ * The issue's uftp modes: as fast as the interface allows, rate by TFMCC (RFC 4654), and as fast as
+ * it goes with every packet authenticated and encrypted (AES-256-GCM, SHA-256 key derivation), the
+ * one that does per packet what Fleetcast does (an authentication tag on every packet).
+ */
 const UFTP_MODES = [
   { name: 'uftp -R -1', args: ['-R', '-1'] },
   { name: 'uftp -C tfmcc', args: ['-C', 'tfmcc'] },
+  { name: 'uftp -Y aes256-gcm', args: ['-R', '-1', '-Y', 'aes256-gcm', '-h', 'sha256'] },
 ];
+/** Clock ticks per second of /proc's utime and stime (USER_HZ: 100 on every Linux build that matters, asked of getconf when it answers). */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 /** uftpd's default public announce group (uftpd -M): a receiver is ready once its interface has joined it. */
 const UFTP_ANNOUNCE_GROUP = '230.4.4.1';
 /** Ethernet header per frame: interface counters count it, the agent's LAN byte count (IP bytes) does not. */
@@ -108,6 +129,7 @@ const matrix = { ...(opts.quick ? QUICK : FULL) };
 if (opts.devices !== undefined) {
   matrix.devices = opts.devices.split(',').map(Number);
   if (!matrix.devices.every((n) => Number.isInteger(n) && n >= 2)) usage(`--devices takes subnet sizes of 2 or more, comma-separated (got "${opts.devices}")`);
+  matrix.phaseDevices = matrix.devices;
 }
 const sizeMb = opts['size-mb'] === undefined ? matrix.sizeMb : Number(opts['size-mb']);
 if (!(sizeMb > 0)) usage(`--size-mb must be a number above 0 (got "${opts['size-mb']}")`);
@@ -116,10 +138,10 @@ const phase = opts.phase;
 const phaseWanMbit = opts['phase-wan-mbit'] === undefined ? PHASE_WAN_RATE_MBIT : Number(opts['phase-wan-mbit']);
 if (!(phaseWanMbit > 0)) usage(`--phase-wan-mbit must be a number above 0 (got "${opts['phase-wan-mbit']}")`);
 if (!PHASES.includes(phase)) usage(`--phase must be one of ${PHASES.join(', ')} (got "${phase}")`);
-if (phase !== 'distribution' && !hasUftp()) {
-  console.error('uftp and uftpd are not installed (Debian package "uftp"); install them or run --phase distribution');
-  process.exit(1);
-}
+/** Without uftp the multicast phase still measures Fleetcast; the uftp columns, and every ratio to them, are left out. */
+const uftpInstalled = hasUftp();
+const UFTP_MISSING = 'uftp and uftpd are not installed: the multicast phase runs Fleetcast alone, with no uftp columns to compare with. Install them with "apt-get install uftp" (Debian, Ubuntu; uftp 4.10 was measured) and run again.';
+if (phase !== 'distribution' && !uftpInstalled) console.error(`[bench:lan] ${UFTP_MISSING}`);
 const missing = BUILT.filter((file) => !existsSync(join(root, file)));
 if (missing.length > 0) {
   console.error(`the workspace is not built (missing ${missing.join(', ')}); run "npm run build" first`);
@@ -227,6 +249,37 @@ async function txCounters(lab, device) {
   return { bytes, packets };
 }
 
+/**
+ * CPU seconds (user + system) a process has used, from /proc/<pid>/stat; with `children`, those of
+ * its children that exited and were waited for instead (how uftp's own time is read: it runs to its
+ * end as this process's child). Null when the process is gone.
+ */
+async function cpuSeconds(pid, { children = false } = {}) {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may hold spaces: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    const ticks = children ? fields[13] + fields[14] : fields[11] + fields[12];
+    return ticks / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds per pid between two readings (null where either is missing). */
+const cpuBetween = (before, after) => before.map((b, i) => (b === null || after[i] === null ? null : after[i] - b));
+
+/** Sender's and receivers' CPU seconds per MB of the package (MB = 10^6 bytes): the receivers' mean and worst. */
+function cpuPerMb(senderSeconds, receiverSeconds) {
+  const mb = packageBytes / 1e6;
+  const known = receiverSeconds.filter((s) => s !== null);
+  return {
+    senderCpuPerMb: senderSeconds === null ? null : senderSeconds / mb,
+    receiverCpuPerMb: known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length / mb,
+    receiverCpuPerMbMax: known.length === 0 ? null : Math.max(...known) / mb,
+  };
+}
+
 /** IP bytes sent between two readings: what the agent's own LAN count measures (it leaves out Ethernet). */
 const ipBytesSent = (before, after) => after.bytes - before.bytes - ETHERNET_HEADER_BYTES * (after.packets - before.packets);
 
@@ -259,6 +312,10 @@ async function fleetcastPhase({ stack, lab, packageId, devices, sender }) {
   const api = stack.api;
   const lanOf = (summary) => summary.subnets?.find((s) => s.subnet === BRANCH_SUBNET)?.lan;
   const before = await Promise.all(devices.map((d) => txCounters(lab, d)));
+  const agentPids = stack.agents.map((a) => a.process.pid);
+  // Sampled at every poll: the agents' CPU is then read from the last sample before the session
+  // started, so that the task's fixed costs (assignment, manifest, election) do not count per MB.
+  const cpuSamples = [{ at: Date.now(), cpu: await Promise.all(agentPids.map((pid) => cpuSeconds(pid))) }];
   const profile = await api.ok('POST', '/v1/profiles', { name: `bench multicast phase ${Date.now()}`, ...PHASE_PROFILE });
   const task = await api.ok('POST', '/v1/tasks', {
     name: 'bench multicast phase',
@@ -271,11 +328,14 @@ async function fleetcastPhase({ stack, lab, packageId, devices, sender }) {
   const deadline = Date.now() + timeoutMs(packageBytes, 1);
   let summary;
   for (;;) {
+    cpuSamples.push({ at: Date.now(), cpu: await Promise.all(agentPids.map((pid) => cpuSeconds(pid))) });
     summary = await api.ok('GET', `/v1/tasks/${task.id}/summary`);
     if (TERMINAL.reduce((n, state) => n + (summary.counts[state] ?? 0), 0) === summary.total) break;
     if (Date.now() > deadline) throw new Error(`multicast-phase task ${task.id} did not finish in time: ${JSON.stringify(summary.counts)}`);
     await sleep(POLL_MS);
   }
+  // Read when the last device is done, before the grace wait: what the agents spent on the session (and on their idle loops, status reports over NATS).
+  const cpuAtEnd = await Promise.all(agentPids.map((pid) => cpuSeconds(pid)));
   // The representative's final figures (session start, LAN bytes) come with its last status report.
   const graceUntil = Date.now() + LAN_SUMMARY_GRACE_MS;
   while (!(lanOf(summary)?.representative && lanOf(summary)?.sessionStartedAt) && Date.now() < graceUntil) {
@@ -291,8 +351,12 @@ async function fleetcastPhase({ stack, lab, packageId, devices, sender }) {
   const repAgent = stack.agents.find((a) => a.deviceId === representative);
   const repIndex = repAgent ? devices.findIndex((d) => d.ns === repAgent.ns) : -1;
   const timeline = repAgent ? await senderTimeline(repAgent.logFile, task.id) : null;
+  const repAgentIndex = repAgent ? stack.agents.indexOf(repAgent) : -1;
+  const cpuFrom = cpuSamples.filter((sample) => sample.at <= started).pop() ?? cpuSamples[0];
+  const cpu = cpuBetween(cpuFrom.cpu, cpuAtEnd);
   return {
     tool: 'fleetcast',
+    ...cpuPerMb(repAgentIndex >= 0 ? cpu[repAgentIndex] : null, cpu.filter((_, i) => i !== repAgentIndex)),
     done: rows.filter((r) => r.state === 'succeeded').length,
     receivers: rows.length,
     seconds: (last - started) / 1000,
@@ -355,9 +419,15 @@ async function uftpPhase({ lab, work, file, contentId, sender, receivers, mode, 
     // -H names the receivers (closed group): uftp goes on as soon as all registered, and reports each.
     const args = [...mode.args, '-I', sender.iface, '-H', receivers.map((d) => uftpClientId(d.address)).join(','), '-S', '@LOG', file];
     const before = await txCounters(lab, sender);
+    const receiverPids = current.receivers.map((c) => c.pid);
+    const receiverCpuBefore = await Promise.all(receiverPids.map((pid) => cpuSeconds(pid)));
+    // uftp runs to its end as this process's child: its time shows in this process's waited-for children.
+    const senderCpuBefore = await cpuSeconds(process.pid, { children: true });
     const startedAt = Date.now();
     const { stdout, stderr } = await lab.exec(sender.ns, 'uftp', args, { timeoutMs: timeoutMs(packageBytes, receivers.length) });
     const wholeSeconds = (Date.now() - startedAt) / 1000;
+    const senderCpuAfter = await cpuSeconds(process.pid, { children: true });
+    const receiverCpu = cpuBetween(receiverCpuBefore, await Promise.all(receiverPids.map((pid) => cpuSeconds(pid))));
     const after = await txCounters(lab, sender);
     const out = `${stdout}\n${stderr}`;
     const elapsed = /Total elapsed time:\s*([\d.]+)\s*seconds/.exec(out);
@@ -369,9 +439,15 @@ async function uftpPhase({ lab, work, file, contentId, sender, receivers, mode, 
         return existsSync(copy) && (await sha256File(copy)) === contentId;
       }),
     );
+    if (received.some((ok) => !ok)) {
+      // uftp says why a receiver dropped out (a lost handshake, a timeout): the last of what it printed.
+      say(`${mode.name}: ${received.filter((ok) => !ok).length} receiver(s) without a copy; uftp's last lines:`);
+      for (const line of out.trim().split('\n').slice(-15)) console.log(`    ${line}`);
+    }
     return {
       tool: mode.name,
       command: `uftp ${args.join(' ')}`,
+      ...cpuPerMb(senderCpuBefore === null || senderCpuAfter === null ? null : senderCpuAfter - senderCpuBefore, receiverCpu),
       done: received.filter(Boolean).length,
       receivers: receivers.length,
       seconds: elapsed ? Number(elapsed[1]) : null,
@@ -415,7 +491,7 @@ async function runPhase({ devices, lossPercent }) {
   print(`[phase] Fleetcast multicast task to all ${devices} devices, profile ${JSON.stringify(PHASE_PROFILE)}`);
   const rows = [await fleetcastPhase({ stack, lab, packageId, devices: labDevices, sender })];
   const fc = rows[0];
-  print(`[phase] fleetcast: ${fc.done}/${fc.receivers} done, representative ${fc.representative ?? '-'}${fc.senderWon ? ' (the holder)' : ' (not the holder)'}, ${fc.seconds.toFixed(2)} s from the ${fc.timeFrom}, ${(fc.originBytes / MIB).toFixed(2)} MiB from the origin`);
+  print(`[phase] fleetcast: ${fc.done}/${fc.receivers} done, representative ${fc.representative ?? '-'}${fc.senderWon ? ' (the holder)' : ' (not the holder)'}, ${fc.seconds.toFixed(2)} s from the ${fc.timeFrom}, ${(fc.originBytes / MIB).toFixed(2)} MiB from the origin, CPU ms/MB sender ${msPerMb(fc.senderCpuPerMb)}, receivers ${msPerMb(fc.receiverCpuPerMb)} (worst ${msPerMb(fc.receiverCpuPerMbMax)})`);
   if (fc.timeline) print(`[phase] fleetcast sender timeline (ms from the multicast start): ${JSON.stringify(fc.timeline)}`);
   for (const failure of fc.failures) print(`  ${failure}`);
 
@@ -426,14 +502,17 @@ async function runPhase({ devices, lossPercent }) {
   await stack.stop();
   current.stack = undefined;
   const receivers = labDevices.filter((d) => d !== sender);
-  for (const [i, mode] of UFTP_MODES.entries()) {
+  for (const [i, mode] of (uftpInstalled ? UFTP_MODES : []).entries()) {
     const row = await uftpPhase({ lab, work, file, contentId: pre.contentId, sender, receivers, mode, slug: `run${i + 1}` });
-    print(`[phase] ${row.command}: ${row.done}/${row.receivers} byte-identical, ${row.seconds ?? '-'} s`);
+    print(`[phase] ${row.command}: ${row.done}/${row.receivers} byte-identical, ${row.seconds ?? '-'} s, CPU ms/MB uftp ${msPerMb(row.senderCpuPerMb)}, uftpd ${msPerMb(row.receiverCpuPerMb)} (worst ${msPerMb(row.receiverCpuPerMbMax)})`);
     rows.push(row);
   }
   await teardown();
   return rows.map((r) => ({ devices, lossPercent, ...r }));
 }
+
+/** CPU seconds per MB as milliseconds per MB, the unit the figures read best in. */
+const msPerMb = (secondsPerMb) => (secondsPerMb === null || secondsPerMb === undefined || !Number.isFinite(secondsPerMb) ? '-' : (secondsPerMb * 1000).toFixed(1));
 
 function printPhase(rows) {
   const fmt = (n, digits = 2) => (n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits));
@@ -442,9 +521,10 @@ function printPhase(rows) {
   console.log('  Fleetcast time: session start to the last device done (the summary); uftp time: its "Total elapsed time" (after registration)');
   console.log('  first pass: Fleetcast\'s transfer alone, the multicast start to the last symbol of the first pass (the representative\'s log)');
   console.log('  LAN bytes: Fleetcast the representative\'s own count, uftp its interface; sender iface: IP bytes out of the sender\'s interface (Fleetcast\'s includes NATS)');
+  console.log(`  CPU: ms of CPU (user + system, /proc) per MB of package, the sender's and the receivers' mean (worst); Fleetcast's agents from the last ${POLL_MS} ms sample before the session start to the last device done (NATS, status reports and the cache's final check included), uftp and uftpd over uftp's run`);
   console.log(
     table(
-      ['M', 'LAN loss', 'tool', 'done', 'time', 'first pass', 'goodput MB/s', 'LAN bytes / pkg', 'sender iface / pkg', 'origin / pkg', 'whole run'],
+      ['M', 'LAN loss', 'tool', 'done', 'time', 'first pass', 'goodput MB/s', 'LAN bytes / pkg', 'sender iface / pkg', 'origin / pkg', 'tx CPU ms/MB', 'rx CPU ms/MB', 'whole run'],
       rows.map((r) => [
         String(r.devices),
         `${r.lossPercent} %`,
@@ -456,13 +536,48 @@ function printPhase(rows) {
         `${fmt(r.lanBytes / packageBytes, 3)}x`,
         r.senderIfaceBytes === null ? '-' : `${fmt(r.senderIfaceBytes / packageBytes, 3)}x`,
         `${fmt(r.originBytes / packageBytes, 2)}x`,
+        msPerMb(r.senderCpuPerMb),
+        `${msPerMb(r.receiverCpuPerMb)} (${msPerMb(r.receiverCpuPerMbMax)})`,
         `${fmt(r.wholeSeconds, 1)} s`,
       ]),
     ),
   );
   for (const r of rows.filter((x) => x.tool === 'fleetcast' && !x.senderWon)) console.log(`note: M=${r.devices} ${r.lossPercent} %: the representative was ${r.representative ?? 'none'}, not the device holding the package; it fetched from the origin while it multicast`);
   const uftpCommands = [...new Set(rows.filter((r) => r.command).map((r) => r.command.replace(/-I \S+ -H \S+/, '-I <sender iface> -H <receiver ids>').replace(/\S+package\.bin$/, '<package file>')))];
-  console.log(`uftp commands: ${uftpCommands.join('; ')}; uftpd -d -q -I <receiver iface> -D <dir> per receiver`);
+  if (uftpCommands.length > 0) console.log(`uftp commands: ${uftpCommands.join('; ')}; uftpd -d -q -I <receiver iface> -D <dir> per receiver`);
+  else console.log(UFTP_MISSING);
+  printPhaseTargets(rows);
+}
+
+/** The issue's targets for the multicast phase, as a reading aid: ratios between rows of the same run; the bench measures, it does not fail on them. */
+function printPhaseTargets(rows) {
+  const fmt = (n, digits = 2) => (n === null || n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
+  const row = (tool, devices, loss) => rows.find((r) => r.tool === tool && r.devices === devices && r.lossPercent === loss);
+  const goodput = (r) => (r?.seconds ? packageBytes / r.seconds / 1e6 : null);
+  const ratio = (a, b) => (a === null || b === null || a === undefined || b === undefined || b === 0 ? null : a / b);
+  const series = [...new Set(rows.map((r) => r.devices))].sort((a, b) => a - b);
+  const losses = [...new Set(rows.map((r) => r.lossPercent))].sort((a, b) => a - b);
+  console.log('');
+  console.log('targets (multicast phase, same run):');
+  for (const devices of series.filter((m) => m <= 12)) {
+    for (const loss of losses) {
+      const fc = goodput(row('fleetcast', devices, loss));
+      console.log(`  M=${devices} ${loss} %: goodput / uftp -C tfmcc's at least 1: ${fmt(ratio(fc, goodput(row('uftp -C tfmcc', devices, loss))))}${loss === 0 ? `; / uftp -R -1's at least 0.7: ${fmt(ratio(fc, goodput(row('uftp -R -1', devices, loss))))}` : ''}`);
+      const fcCpu = row('fleetcast', devices, loss)?.receiverCpuPerMb;
+      const uftpdCpu = row('uftp -Y aes256-gcm', devices, loss)?.receiverCpuPerMb;
+      console.log(`           receiver CPU / uftpd's with -Y aes256-gcm -h sha256 at most 1: ${fmt(ratio(fcCpu, uftpdCpu))} (${msPerMb(fcCpu)} / ${msPerMb(uftpdCpu)} ms/MB)`);
+    }
+  }
+  const largest = series[series.length - 1];
+  const smallest = series[0];
+  if (largest !== undefined && largest !== smallest) {
+    for (const loss of losses) {
+      const big = row('fleetcast', largest, loss);
+      const small = row('fleetcast', smallest, loss);
+      const limit = loss >= 5 ? 1.15 : loss >= 2 ? 1.1 : null;
+      console.log(`  M=${largest} ${loss} %: time / M=${smallest}'s within 1.3: ${fmt(ratio(big?.seconds, small?.seconds))}${limit === null ? '' : `; LAN bytes / pkg at most ${limit}: ${fmt(big ? big.lanBytes / packageBytes : null, 3)}x`}`);
+    }
+  }
 }
 
 function table(header, rows) {
@@ -479,7 +594,7 @@ async function main() {
   }
   const stale = await testing.destroyStaleLabs(LAB_TAG);
   if (stale.length > 0) say(`removed labs of dead runs: ${stale.join(', ')}`);
-  say(`package ${sizeMb} MiB, WAN ${WAN_RATE_MBIT} Mbit/s, subnets of ${matrix.devices.join(' and ')} devices, LAN loss ${matrix.losses.join(', ')} % (UDP)${opts.quick ? ' (--quick)' : ''}`);
+  say(`package ${sizeMb} MiB, WAN ${WAN_RATE_MBIT} Mbit/s, subnets of ${matrix.devices.join(' and ')} devices (multicast phase: ${matrix.phaseDevices.join(', ')}), LAN loss ${matrix.losses.join(', ')} % (UDP)${opts.quick ? ' (--quick)' : ''}`);
 
   const results = [];
   if (phase !== 'multicast') {
@@ -529,9 +644,10 @@ async function main() {
   }
   const phaseRows = [];
   if (phase !== 'distribution') {
-    for (const devices of matrix.devices) for (const lossPercent of matrix.losses) phaseRows.push(...(await runPhase({ devices, lossPercent })));
+    for (const devices of matrix.phaseDevices) for (const lossPercent of matrix.losses) phaseRows.push(...(await runPhase({ devices, lossPercent })));
     printPhase(phaseRows);
   }
+  if (phase !== 'distribution' && !uftpInstalled) say(UFTP_MISSING);
   if (opts.json) console.log(JSON.stringify({ packageBytes, wanRateMbit: WAN_RATE_MBIT, results, multicastPhase: phaseRows }));
   return results.every((r) => r.done === r.devices) && phaseRows.every((r) => r.done === r.receivers) ? 0 : 1;
 }

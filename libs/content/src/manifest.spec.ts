@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { BlockHasher } from './block-hasher';
-import { blockCount, generateSigningKey, manifestShapeError, signManifest, verifyBlock, verifyManifestSignature, exportPrivateKeyPem, loadSigningKey } from './manifest';
+import { blockCount, generateSigningKey, manifestShapeError, signManifest, verifyAndSealBlock, verifyBlock, verifyManifestSignature, exportPrivateKeyPem, loadSigningKey } from './manifest';
 import { fromWire, toWire } from './wire';
 
 test('block hasher: content ID and block hashes match a one-shot hash, whatever the chunking', () => {
@@ -50,4 +50,23 @@ test('signature: verifies, survives the wire form, and fails on any change or an
 
   const reloaded = loadSigningKey(exportPrivateKeyPem(key));
   assert.equal(reloaded.keyId, key.keyId);
+});
+
+test('sealed blocks: verified once for the bytes object, against the same hash only', () => {
+  const data = randomBytes(3000);
+  const hasher = new BlockHasher(1000);
+  hasher.update(data);
+  const m = hasher.finish();
+  const block = Uint8Array.from(data.subarray(0, 1000));
+  const wrong = Uint8Array.from(block);
+  wrong[0] ^= 1;
+  assert.equal(verifyAndSealBlock(m, 0, wrong), false, 'wrong bytes are not sealed');
+  assert.equal(verifyBlock(m, 0, wrong), false);
+  assert.equal(verifyAndSealBlock(m, 0, block), true);
+  assert.equal(verifyBlock(m, 0, block), true);
+  assert.equal(verifyBlock(m, 1, block), false, 'another block\'s hash is checked by hashing');
+  // The seal answers for this object, without hashing again: its holders treat it as read-only.
+  block[1] ^= 1;
+  assert.equal(verifyBlock(m, 0, block), true, 'the sealed object is not hashed again');
+  assert.equal(verifyBlock(m, 0, Uint8Array.from(block)), false, 'a copy is hashed');
 });

@@ -21,6 +21,12 @@ export interface SessionMuxOptions {
  */
 export class SessionMux implements MulticastPort {
   private readonly handlers = new Set<SessionHandler>();
+  /**
+   * The handlers as an array, made again when one joins or leaves rather than copied for every
+   * packet: a handler that leaves while a packet is delivered replaces it, so the loop in progress
+   * still runs over the array it started with.
+   */
+  private current: readonly SessionHandler[] = [];
   private readonly binding: SessionBinding;
   /** Handlers that threw: a bug, counted rather than fatal, and the packet still reaches the others. */
   handlerErrors = 0;
@@ -40,6 +46,7 @@ export class SessionMux implements MulticastPort {
   join(sessionId: string, _lanKey: Uint8Array | null, handler: SessionHandler): SessionBinding {
     if (sessionId !== this.options.sessionId) throw new MulticastSocketError(MulticastErrorCode.SessionKeyMismatch, `session ${sessionId} is not this mux's (${this.options.sessionId})`);
     this.handlers.add(handler);
+    this.current = [...this.handlers];
     const { binding } = this;
     return {
       sessionId,
@@ -48,6 +55,7 @@ export class SessionMux implements MulticastPort {
       sendQueueCount: () => binding.sendQueueCount(),
       leave: () => {
         this.handlers.delete(handler);
+        this.current = [...this.handlers];
       },
     };
   }
@@ -59,12 +67,12 @@ export class SessionMux implements MulticastPort {
 
   leave(): void {
     this.handlers.clear();
+    this.current = [];
     this.binding.leave();
   }
 
   private deliver(packet: Packet, from: PacketFrom): void {
-    // A copy: a handler may leave (its fetch ended) while the packet is delivered.
-    for (const handler of [...this.handlers]) {
+    for (const handler of this.current) {
       if (handler.accepts !== undefined && !handler.accepts.includes(packet.type)) continue;
       try {
         handler.onPacket(packet, from);

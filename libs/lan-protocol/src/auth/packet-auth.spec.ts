@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AUTH_TAG_BYTES, DEFAULT_SYMBOL_BYTES, MAX_AUTHENTICATED_SYMBOL_BYTES, MAX_PACKET_BYTES, PACKET_OVERHEAD_BYTES } from '../protocol/constants';
@@ -78,4 +79,45 @@ test('auth: the tag fits the default symbol under the MTU; the largest authentic
   assert.throws(() => encodePacket(data(MAX_AUTHENTICATED_SYMBOL_BYTES + 1), TAGGER), PacketEncodeError);
   assert.throws(() => createPacketTagger(new Uint8Array(15)), LanKeyError);
   assert.equal(generateLanKey().length, 32);
+});
+
+test('auth: the tagger is HMAC-SHA-256 exactly, for keys shorter than, equal to and longer than the block, at every packet length', () => {
+  for (const keyLength of [16, 32, 64, 65, 100]) {
+    const key = Uint8Array.from({ length: keyLength }, (_, i) => (i * 7 + keyLength) & 0xff);
+    const tagger = createPacketTagger(key);
+    for (const length of [0, 1, 55, 56, 63, 64, 65, 1431, MAX_PACKET_BYTES - 4 - AUTH_TAG_BYTES, MAX_PACKET_BYTES, MAX_PACKET_BYTES + 1]) {
+      const bytes = Uint8Array.from({ length }, (_, i) => (i * 31 + length) & 0xff);
+      const expected = createHmac('sha256', Buffer.from(key)).update(bytes).digest();
+      assert.equal(toHex(tagger(bytes).subarray(0, AUTH_TAG_BYTES)), toHex(expected.subarray(0, AUTH_TAG_BYTES)), `key ${keyLength} bytes, message ${length} bytes`);
+    }
+  }
+});
+
+test('auth: the tagger keeps its own copy of the key, and two taggers never share state', () => {
+  const key = Uint8Array.from(KEY);
+  const tagger = createPacketTagger(key);
+  const message = encodePacket(GOLDEN[0].message, tagger);
+  key.fill(0);
+  const other = createPacketTagger(Uint8Array.from({ length: 32 }, (_, i) => 31 - i));
+  // Interleaved: a session's sender and receiver, or two sessions, tag on one thread in turn.
+  const first = toHex(tagger(message.subarray(0, 20)));
+  toHex(other(message));
+  assert.equal(toHex(tagger(message.subarray(0, 20))), first);
+  assert.ok(decodePacket(message, createPacketTagger(KEY)).ok, 'still tagged under the original key');
+  assert.equal(toHex(encodePacket(GOLDEN[0].message, tagger)), hex(GOLDEN[0].bytes));
+});
+
+test('auth: a matching tag is what a version 2 packet is checked by; the CRC only tells damage from forgery', () => {
+  const good = encodePacket(GOLDEN[0].message, TAGGER);
+  // Only the CRC trailer damaged: every byte the tag covers, and the tag, are the sender's.
+  const crcOnly = Uint8Array.from(good);
+  crcOnly[crcOnly.length - 1] ^= 0xff;
+  const decoded = decodePacket(crcOnly, TAGGER);
+  assert.ok(decoded.ok, 'accepted: authenticated bytes with a damaged trailer');
+  assert.equal(toHex((decoded.value as DataPacket).payload), '616263');
+  // Without a key the CRC is the only check, as before.
+  const v1 = encodePacket(GOLDEN[0].message);
+  v1[v1.length - 1] ^= 0xff;
+  const unkeyed = decodePacket(v1);
+  assert.ok(!unkeyed.ok && unkeyed.error.code === PacketErrorCode.BadChecksum);
 });

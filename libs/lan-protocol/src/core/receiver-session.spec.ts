@@ -240,3 +240,38 @@ test('simulation: one sender, three receivers losing 5 % each: all complete, par
   assert.ok(sender.stats.repairParitySent < sum * 0.8, `parity ${sender.stats.repairParitySent} is well below the sum of losses ${sum}`);
   assert.ok(sender.stats.repairParitySent <= worst * 2, `parity ${sender.stats.repairParitySent} stays near the worst receiver's loss ${worst}`);
 });
+
+test('receiver: symbols are copied out of their datagrams: a buffer reused after the event changes nothing, with data and parity mixed', () => {
+  // One datagram buffer for every symbol, overwritten after each event, as a socket reusing its buffer would.
+  const wire = new Uint8Array(LAYOUT.symbolSize);
+  const reused = (event: ReceiverSessionEvent): ReceiverSessionEvent => {
+    if (event.type !== 'symbol') return event;
+    wire.set(event.payload);
+    return { ...event, payload: wire.subarray(0, event.payload.length) };
+  };
+  let state = newReceiverSession(LAYOUT, [0, 1, 2]);
+  const effects: ReceiverSessionEffect[] = [];
+  // Block 0 whole; blocks 1 and 2 lose data symbol 3 of every group and get parity 0 for it, last.
+  const events: ReceiverSessionEvent[] = [
+    ...blockEvents(0).map(([e]) => e),
+    ...[1, 2].flatMap((b) => [...blockEvents(b, (_, i) => i === 3).map(([e]) => e), ...Array.from({ length: groupsInBlock(LAYOUT, b) }, (_, g) => parity(b, g, 0))]),
+  ];
+  const queue = [...events];
+  while (queue.length > 0) {
+    const event = reused(queue.shift() as ReceiverSessionEvent);
+    const result = reduceReceiverSession(state, event, 0, context());
+    state = result.state;
+    wire.fill(0xee);
+    for (const effect of result.effects) {
+      effects.push(effect);
+      if (effect.type === 'decode-group') {
+        const bytes = decodeGroupBytes(LAYOUT, effect.block, effect.group, effect.symbols);
+        assert.ok(bytes !== null);
+        queue.unshift({ type: 'group-decoded', block: effect.block, group: effect.group, bytes });
+      }
+    }
+  }
+  assert.deepEqual(of(effects, 'block-complete').map((e) => e.index), [0, 1, 2]);
+  for (const e of of(effects, 'block-complete')) assert.ok(sameBytes(e.bytes, blockBytes(e.index)), `block ${e.index}`);
+  assert.deepEqual(of(effects, 'block-rejected'), []);
+});

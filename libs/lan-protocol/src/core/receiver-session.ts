@@ -39,8 +39,18 @@ export interface ReceiverSessionContext {
 }
 
 interface GroupSymbols {
-  /** Symbol index (data 0..k-1, parity k + i) -> payload, copied out of the datagram. */
+  /** Symbol index (data 0..k-1, parity k + i) -> payload, copied out of the datagram into a slab. */
   symbols: Map<number, Uint8Array>;
+  /**
+   * Symbol-sized slots, filled in arrival order; when they are used up the next slab has as many
+   * slots as the group holds symbols (1, 1, 2, 4, ... up to k in all): about log2(k) allocations a
+   * group instead of one per symbol, and never more than twice the memory of the symbols held (a
+   * receiver holding one symbol of each of many groups costs what it did). An allocation per symbol
+   * (`slice`) was most of this reducer's time, about a tenth of a receiver's
+   * (scripts/bench-receive-path.mjs).
+   */
+  slab: Uint8Array;
+  slabUsed: number;
   decoding: boolean;
 }
 
@@ -140,12 +150,20 @@ export function reduceReceiverSession(
     case 'symbol': {
       const { block, group, index } = event;
       // Out-of-layout addresses come only from a buggy or hostile sender: ignore them.
-      if (block >= blocks || group >= groupsInBlock(layout, block)) break;
-      const k = groupDataCount(layout, block, group);
+      if (block >= blocks) break;
+      // The layout's arithmetic spelled out once for the block (groupsInBlock, groupDataCount and
+      // symbolSpan would each work out the block's length again, with an object apiece): this runs
+      // for every symbol of the session.
+      const { symbolSize, groupDataSymbols } = layout;
+      const length = blockLength(layout, block);
+      const symbols = Math.ceil(length / symbolSize);
+      if (group >= Math.ceil(symbols / groupDataSymbols)) break;
+      const k = Math.min(groupDataSymbols, symbols - group * groupDataSymbols);
       const symbolIndex = event.kind === 'data' ? index : k + index;
       // Lengths are fixed by the layout: a data symbol has its span's, a parity symbol the group's longest (its first).
-      if (event.kind === 'data' && (index >= k || event.payload.length !== spanLength(layout, block, group, index))) break;
-      if (event.kind === 'parity' && event.payload.length !== spanLength(layout, block, group, 0)) break;
+      const spanIndex = event.kind === 'data' ? index : 0;
+      if (event.kind === 'data' && index >= k) break;
+      if (event.payload.length !== Math.min(symbolSize, length - (group * groupDataSymbols + spanIndex) * symbolSize)) break;
       const key = groupKey(block, group);
       // Only the first pass (DATA) says where the session is; parity may repair a group long passed.
       if (state.joinKey === null && event.kind === 'data') state.joinKey = groupKey(block, 0);
@@ -163,7 +181,7 @@ export function reduceReceiverSession(
         break;
       }
       if (entry === undefined) {
-        entry = { symbols: new Map(), decoding: false };
+        entry = { symbols: new Map(), slab: new Uint8Array(symbolSize), slabUsed: 0, decoding: false };
         state.groups.set(key, entry);
       }
       if (entry.symbols.has(symbolIndex)) {
@@ -171,7 +189,14 @@ export function reduceReceiverSession(
         break;
       }
       // Copied: the payload is a view into a datagram buffer the socket may reuse.
-      entry.symbols.set(symbolIndex, event.payload.slice());
+      if (entry.slabUsed * symbolSize >= entry.slab.length) {
+        entry.slab = new Uint8Array(Math.max(1, Math.min(entry.symbols.size, k - entry.symbols.size)) * symbolSize);
+        entry.slabUsed = 0;
+      }
+      const at = entry.slabUsed++ * symbolSize;
+      const copy = entry.slab.subarray(at, at + event.payload.length);
+      copy.set(event.payload);
+      entry.symbols.set(symbolIndex, copy);
       if (entry.symbols.size >= k) {
         entry.decoding = true;
         effects.push({ type: 'decode-group', block, group, symbols: entry.symbols });
@@ -285,11 +310,6 @@ function checkSessionDone(state: ReceiverSessionState, effects: ReceiverSessionE
 
 function isJoined(state: ReceiverSessionState, key: number): boolean {
   return state.joinKey !== null && key >= state.joinKey;
-}
-
-function spanLength(layout: SessionLayout, block: number, group: number, index: number): number {
-  const { start, end } = symbolSpan(layout, block, group, index);
-  return end - start;
 }
 
 function concat(parts: ReadonlyArray<Uint8Array | null>, length: number): Uint8Array | null {
