@@ -1,7 +1,7 @@
 import http, { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Manifest, blockCount, blockRange, verifyBlock } from '@fleetcast/content';
+import { Manifest, blockCount, blockRange, verifyAndSealBlock } from '@fleetcast/content';
 import { AgentErrorCode } from '../core/agent-errors';
 import { BackoffPolicy, backoffDelayMs } from '../core/backoff';
 import { BlockRun, blockRuns } from '../core/block-runs';
@@ -281,7 +281,8 @@ export class HttpSource implements DownloadSource {
 
     const finishBlock = async (): Promise<void> => {
       if (wanted.has(index)) {
-        if (verifyBlock(manifest, index, block)) {
+        // Sealed: a fresh buffer for this block alone, so the cache's own check before it writes need not hash it again.
+        if (verifyAndSealBlock(manifest, index, block)) {
           try {
             await sink(index, block);
           } catch (error) {

@@ -1,7 +1,7 @@
 import http, { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { Manifest, blockCount, blockRange, verifyBlock } from '@fleetcast/content';
+import { Manifest, blockCount, blockRange, verifyAndSealBlock } from '@fleetcast/content';
 import { AgentErrorCode } from '../core/agent-errors';
 import { BackoffPolicy, backoffDelayMs } from '../core/backoff';
 import { expandRanges } from '../core/block-ranges';
@@ -344,7 +344,8 @@ export class PeerSource implements DownloadSource {
       peer.stats.failedRequests += 1;
       return { kind: 'failed', reason: `answered ${response.status}` };
     }
-    if (!verifyBlock(manifest, block, response.body)) {
+    // Sealed: the body is a buffer of this response alone, so the cache's check before it writes need not hash it again.
+    if (!verifyAndSealBlock(manifest, block, response.body)) {
       this.stats.corruptBlocks += 1;
       peer.stats.corruptBlocks += 1;
       return { kind: 'corrupt' };
