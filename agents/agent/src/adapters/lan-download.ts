@@ -365,7 +365,7 @@ export class LanDownload {
       for (const i of ready) sender.blockReady(i);
       sender.done.then(
         (stats) => {
-          options.logger.info({ taskId: task.taskId, stats, lanBytesPerContentByte: Number((stats.bytesSent / Math.max(1, manifest.size)).toFixed(4)) }, 'multicast sender closed');
+          options.logger.info({ taskId: task.taskId, stats, rate: sender.rateStats, lanBytesPerContentByte: Number((stats.bytesSent / Math.max(1, manifest.size)).toFixed(4)) }, 'multicast sender closed');
           this.dispatch({ type: 'sender-closed', round });
         },
         (error: unknown) => this.dispatch({ type: 'sender-closed', round, error: (error as Error).message }),
@@ -419,7 +419,8 @@ export class LanDownload {
       if (error instanceof DownloadAbortedError || signal.aborted) {
         this.dispatch({ type: 'follow-ended', round, outcome: 'aborted' });
       } else if (error instanceof MulticastIncompleteError) {
-        options.logger.warn({ taskId: options.task.taskId, reason: error.reason, missing: error.missing.length }, `multicast incomplete: ${error.message}`);
+        // behind: this device found itself far slower than the rest and left repair to peers (core/rate-control.ts).
+        options.logger.warn({ taskId: options.task.taskId, reason: error.reason, missing: error.missing.length, behind: multicast.stats.behind }, `multicast incomplete: ${error.message}`);
         this.dispatch({ type: 'follow-ended', round, outcome: error.reason === 'closed' ? 'closed' : 'silent' });
       } else {
         options.logger.warn({ taskId: options.task.taskId, err: (error as Error).message }, 'multicast failed; the rest from peers and the origin');

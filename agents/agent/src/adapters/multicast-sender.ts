@@ -7,6 +7,9 @@ import {
   DEFAULT_SYMBOL_BYTES,
   PACKET_OVERHEAD_BYTES,
   Packet,
+  REPORT_LOSS_SCALE,
+  RateControlOptions,
+  RateControlState,
   RepairOptions,
   SYMBOL_ADDRESS_BYTES,
   SenderPacket,
@@ -18,8 +21,12 @@ import {
   SessionLayout,
   createErasureCoder,
   groupDataCount,
+  answersReceiver,
   layoutError,
+  newRateControl,
   newSenderSession,
+  reduceRateControl,
+  resolveRateControlOptions,
   reduceSenderSession,
   senderIdOf,
   senderSessionContext,
@@ -59,6 +66,12 @@ export interface MulticastSenderOptions {
   groupDataSymbols?: number;
   session?: Partial<SenderSessionOptions>;
   repair?: Partial<RepairOptions>;
+  /**
+   * Congestion control (`core/rate-control.ts`): the rate follows the receivers' REPORTs, with
+   * `session.rateKbps` (the profile's LAN rate limit) as its cap. On unless false: then the session
+   * sends at `session.rateKbps` (0: as fast as the socket takes), as before REPORTs existed.
+   */
+  congestion?: Partial<RateControlOptions> | false;
 }
 
 /**
@@ -75,7 +88,9 @@ const BLOCK_CACHE_SIZE = 4;
  */
 export class MulticastSender {
   private readonly binding: SessionBinding;
-  private readonly context: SenderSessionContext;
+  private context: SenderSessionContext;
+  /** Null when congestion control is off. */
+  private rateControl: { state: RateControlState; options: RateControlOptions } | null = null;
   private readonly layout: SessionLayout;
   private readonly senderId: string;
   private readonly sessionId: string;
@@ -89,6 +104,8 @@ export class MulticastSender {
   /** Receivers whose DONE ends the session early: named by the caller (`expectReceivers`) or heard JOIN; and the DONEs heard so far. */
   private readonly expected = new Set<string>();
   private readonly doneFrom = new Set<string>();
+  /** Receivers that declared themselves behind (REPORT): not waited for; they take the rest from peers. */
+  private readonly behind = new Set<string>();
   private receiversDoneSent = false;
   private finished = false;
   private resolveDone!: (stats: SenderSessionStats) => void;
@@ -114,6 +131,12 @@ export class MulticastSender {
       { symbolOverheadBytes, ...options.session },
       options.repair,
     );
+    if (options.congestion !== false) {
+      const rateOptions = resolveRateControlOptions({ capKbps: this.context.options.rateKbps, ...options.congestion });
+      const state = newRateControl(rateOptions, performance.now());
+      this.rateControl = { state, options: rateOptions };
+      this.setRate(state.rateKbps);
+    }
     this.state = newSenderSession(this.layout, performance.now());
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
@@ -121,7 +144,7 @@ export class MulticastSender {
     });
     // Never an unhandled rejection: callers that do not await `done` read the error from stats.
     this.done.catch(() => undefined);
-    this.binding = options.socket.join(this.sessionId, options.lanKey, { onPacket: (packet, from) => this.onPacket(packet, from), localSenderId: this.senderId, accepts: ['nack', 'join', 'done'] });
+    this.binding = options.socket.join(this.sessionId, options.lanKey, { onPacket: (packet, from) => this.onPacket(packet, from), localSenderId: this.senderId, accepts: ['nack', 'join', 'done', 'report'] });
     this.sendSymbol = this.binding.symbolSender(this.senderId);
     this.dispatch({ type: 'tick' });
   }
@@ -135,6 +158,16 @@ export class MulticastSender {
   }
 
   /** The block the first pass is on (the block count once it is over). */
+  /** The send rate now, kbit/s (0: unlimited); it moves with the receivers' REPORTs under congestion control. */
+  get rateKbps(): number {
+    return this.context.options.rateKbps;
+  }
+
+  /** The rate controller's counters, or null when congestion control is off. */
+  get rateStats(): RateControlState['stats'] | null {
+    return this.rateControl?.state.stats ?? null;
+  }
+
   get sendingBlock(): number {
     return this.state.cursor?.block ?? this.state.sentCount;
   }
@@ -187,7 +220,11 @@ export class MulticastSender {
   private onPacket(packet: Packet, _from: PacketFrom): void {
     // Our own packets come back through multicast loopback (the socket drops most before decoding).
     if (packet.senderId === this.senderId) return;
-    if (packet.type === 'nack') this.dispatch({ type: 'nack', entries: packet.entries });
+    if (packet.type === 'nack') {
+      // A receiver far slower than the rest, or behind, is not repaired by the pass: its losses
+      // would fill the LAN with parity the others do not need. It takes the rest from peers.
+      if (this.rateControl === null || answersReceiver(this.rateControl.state, packet.senderId)) this.dispatch({ type: 'nack', entries: packet.entries });
+    } else if (packet.type === 'report') this.onReport(packet.senderId, packet.lossPermyriad / REPORT_LOSS_SCALE, packet.receiveKbps, packet.behind);
     else if (packet.type === 'join') this.expected.add(packet.senderId);
     else if (packet.type === 'done' && !this.doneFrom.has(packet.senderId)) {
       this.doneFrom.add(packet.senderId);
@@ -195,9 +232,32 @@ export class MulticastSender {
     }
   }
 
+  private onReport(receiverId: string, lossFraction: number, receiveKbps: number, behind: boolean): void {
+    if (this.rateControl === null) return;
+    const { effects } = reduceRateControl(this.rateControl.state, { type: 'report', receiverId, lossFraction, receiveKbps, behind }, performance.now(), this.rateControl.options);
+    for (const effect of effects) {
+      if (effect.type === 'receiver-behind') {
+        this.behind.add(effect.receiverId);
+        this.checkReceiversDone();
+      }
+    }
+  }
+
+  /** Once an interval, from the send loop's ticks: what the controller decides from the REPORTs heard. */
+  private decideRate(now: number): void {
+    if (this.rateControl === null || now < this.rateControl.state.nextDecisionMs) return;
+    const { effects } = reduceRateControl(this.rateControl.state, { type: 'tick', bytesSent: this.state.stats.bytesSent }, now, this.rateControl.options);
+    for (const effect of effects) if (effect.type === 'set-rate') this.setRate(effect.kbps);
+  }
+
+  /** The session context is data: a new rate is a new context, read by the pacer from the next packet on and announced. */
+  private setRate(kbps: number): void {
+    this.context = { ...this.context, options: { ...this.context.options, rateKbps: kbps } };
+  }
+
   private checkReceiversDone(): void {
     if (this.receiversDoneSent || this.expected.size === 0) return;
-    for (const id of this.expected) if (!this.doneFrom.has(id)) return;
+    for (const id of this.expected) if (!this.doneFrom.has(id) && !this.behind.has(id)) return;
     this.receiversDoneSent = true;
     this.dispatch({ type: 'receivers-done' });
   }
@@ -219,7 +279,9 @@ export class MulticastSender {
           this.arm(performance.now() + 1);
           continue;
         }
-        const result = reduceSenderSession(this.state, event, performance.now(), this.context);
+        const now = performance.now();
+        if (event.type === 'tick') this.decideRate(now);
+        const result = reduceSenderSession(this.state, event, now, this.context);
         this.state = result.state;
         await this.carryOut(result.effects);
       }

@@ -352,34 +352,40 @@ export function reduceReceiverFeedback(
 ): { state: ReceiverFeedbackState; effects: ReceiverFeedbackEffect[] } {
   const { layout, options } = context;
   switch (event.type) {
-    case 'symbol': {
-      state.bytes += event.packetBytes;
-      if (event.kind !== 'data') return { state, effects: [] };
-      const position = passPosition(layout, event.block, event.group, event.index);
-      const last = state.position;
-      const blockSymbols = Math.ceil(layout.blockSize / layout.symbolSize);
-      if (last === null || position - last > blockSymbols) {
-        // The first symbol heard, or a jump past a whole block (blocks the sender skipped, a pass
-        // resumed by a successor): where counting starts, not a loss.
-        state.position = position;
-        state.expected++;
-        state.received++;
-      } else if (position > last) {
-        state.expected += position - last;
-        state.received++;
-        state.position = position;
-      } else {
-        // Reordered, or a symbol behind the pass: it arrived, and was counted as lost when the gap opened.
-        state.received++;
-      }
+    case 'symbol':
+      noteSymbol(state, layout, event.kind, event.block, event.group, event.index, event.packetBytes);
       return { state, effects: [] };
-    }
     case 'report-heard':
       state.heard.set(event.receiverId, { lossFraction: clampFraction(event.lossFraction), receiveKbps: Math.max(0, event.receiveKbps), behind: event.behind, atMs: now });
       if (event.behind) state.ignored.add(event.receiverId);
       return { state, effects: [] };
     case 'tick':
       return tickFeedback(state, now, context.selfId, options);
+  }
+}
+
+/**
+ * The `symbol` event without the event object: the receive path calls it for every DATA and
+ * PARITY packet, where an allocation per packet shows in the profile.
+ */
+export function noteSymbol(state: ReceiverFeedbackState, layout: SessionLayout, kind: 'data' | 'parity', block: number, group: number, index: number, packetBytes: number): void {
+  state.bytes += packetBytes;
+  if (kind !== 'data') return;
+  const position = passPosition(layout, block, group, index);
+  const last = state.position;
+  if (last === null || position - last > Math.ceil(layout.blockSize / layout.symbolSize)) {
+    // The first symbol heard, or a jump past a whole block (blocks the sender skipped, a pass
+    // resumed by a successor): where counting starts, not a loss.
+    state.position = position;
+    state.expected++;
+    state.received++;
+  } else if (position > last) {
+    state.expected += position - last;
+    state.received++;
+    state.position = position;
+  } else {
+    // Reordered, or behind the pass: it arrived, and was counted lost when the gap opened.
+    state.received++;
   }
 }
 
