@@ -74,6 +74,8 @@ test('sender: the table of decisions, one interval each', () => {
     { name: 'app-limited (following the WAN): no growth', reports: [report(A, 0, 20_000)], sent: 20_000, rate: 100_000, mode: 'probing', after: 100_000, afterMode: 'probing' },
     { name: 'overrun: down to 0.85 of what it took, probing over', reports: [report(A, 0.4, 240_000), report(B, 0, 400_000)], sent: 400_000, rate: 400_000, mode: 'probing', after: 204_000, afterMode: 'steady' },
     { name: 'overrun, took more than the rate (a backlog): 0.85 of the rate', reports: [report(A, 0.2, 500_000)], sent: 400_000, rate: 400_000, mode: 'steady', after: 340_000, afterMode: 'steady' },
+    { name: 'app-limited, one of three overrun: not followed yet', reports: [report(A, 0, 30_000), report(B, 0.33, 20_000), report(C, 0, 30_000)], sent: 30_000, rate: 100_000, mode: 'probing', after: 100_000, afterMode: 'probing' },
+    { name: 'app-limited, most overrun: cut', reports: [report(A, 0.3, 20_000), report(B, 0.33, 20_000), report(C, 0, 30_000)], sent: 30_000, rate: 100_000, mode: 'probing', after: 17_000, afterMode: 'steady' },
     { name: 'never below the least rate', reports: [report(A, 0.9, 100)], sent: 2_000, rate: 2_000, mode: 'steady', after: 1_000, afterMode: 'steady' },
     { name: 'the cap holds growth', reports: [report(A, 0, 50_000)], sent: 50_000, rate: 50_000, mode: 'probing', after: 80_000, afterMode: 'probing', options: { capKbps: 80_000 } },
     { name: 'unlimited: up to 10 Gbit/s', reports: [report(A, 0, 8_000_000)], sent: 8_000_000, rate: 8_000_000, mode: 'probing', after: UNLIMITED_RATE_KBPS, afterMode: 'probing' },
@@ -131,11 +133,12 @@ test('sender: REPORTs age out; a behind receiver is announced once and its NACKs
 
 test('sender on a simulated LAN: probes to the slowest fast receiver and stays near it; a 20 Mbit/s receiver does not hold it', () => {
   // Receivers take at most `capacity` kbit/s; above it they lose the excess. Decisions every 100 ms over 5 s.
-  const simulate = (capacities: Record<string, number>) => {
+  // `appLimitUntil`: the sender follows its WAN download at 30 Mbit/s until then.
+  const simulate = (capacities: Record<string, number>, appLimitUntil = 0) => {
     let state = newRateControl(O, 0);
     const rates: number[] = [];
     for (let now = 100; now <= 5_000; now += 100) {
-      const rate = state.rateKbps;
+      const rate = now <= appLimitUntil ? Math.min(30_000, state.rateKbps) : state.rateKbps;
       for (const [id, capacity] of Object.entries(capacities)) {
         const took = Math.min(rate, capacity);
         ({ state } = run(state, [[report(id, 1 - took / rate, took), now - 1]]));
@@ -153,6 +156,8 @@ test('sender on a simulated LAN: probes to the slowest fast receiver and stays n
   const mixedTail = mixed.rates.slice(-20);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   assert.ok(mean(mixedTail) >= 0.9 * mean(tail), `with a 20 Mbit/s receiver: ${mean(mixedTail)} against ${mean(tail)}`);
+  const wanFirst = simulate({ [A]: 600_000, [B]: 650_000, [C]: 700_000, [S]: 20_000 }, 1_500);
+  assert.ok(mean(wanFirst.rates.slice(-20)) >= 0.9 * mean(tail), `sending behind the WAN for 1.5 s first: ${wanFirst.rates.slice(-20).join(', ')}`);
   const alone = simulate({ [S]: 20_000 });
   assert.ok(alone.rates.slice(-10).every((r) => r <= 25_000 && r >= 10_000), `alone, the slow receiver sets the rate: ${alone.rates.slice(-10).join(', ')}`);
 });

@@ -27,7 +27,10 @@ import type { SessionLayout } from './block-layout';
  * that are neither slow nor behind:
  * - one of them lost more than `lossThreshold`: the rate drops to `backoff` times the least of
  *   what those receivers took (or of the rate, if less), at least `minKbps`; then it holds for
- *   `holdIntervals` intervals, so that REPORTs from before the cut are not taken for its result;
+ *   `holdIntervals` intervals, so that REPORTs from before the cut are not taken for its result.
+ *   Not while the sender is app-limited and fewer than half of them lost: a receiver that loses at
+ *   the pace of the sender's own WAN download may still be far slower than the rest at the full
+ *   rate, which is when the rule above can tell; followed now, it would set the session's rate;
  * - else, unless the sender did not use the rate (`appLimitedRatio`: it follows its own WAN
  *   download), the rate doubles while probing (from `startKbps`, until the first loss) and grows
  *   by `steadyIncrease` a interval after that;
@@ -249,8 +252,16 @@ export function reduceRateControl(
   if (considered.length === 0 || now < state.holdUntilMs) return { state, effects };
 
   const before = state.rateKbps;
+  const appLimited = sentKbps < options.appLimitedRatio * state.rateKbps;
   const overrun = considered.filter((r) => r.lossFraction > options.lossThreshold && r.atMs > state.lastDecreaseMs + options.intervalMs);
-  if (overrun.length > 0) {
+  // Fewer than half overrun: the median receiver takes what is sent.
+  const minority = 2 * overrun.length < considered.length;
+  if (overrun.length > 0 && minority && appLimited) {
+    // The sender sends less than its rate (it follows its own WAN download): a few receivers that
+    // lose at that pace say nothing yet of whether they are far slower than the rest, which only
+    // the full rate shows. Following them now would pin the subnet to their speed for the session.
+    state.stats.appLimited++;
+  } else if (overrun.length > 0) {
     const took = Math.min(...overrun.map((r) => r.receiveKbps));
     state.rateKbps = Math.max(options.minKbps, Math.min(state.rateKbps, took) * options.backoff);
     state.mode = 'steady';
@@ -259,7 +270,7 @@ export function reduceRateControl(
     state.stats.decreases++;
   } else if (considered.some((r) => r.lossFraction > options.lossThreshold)) {
     // Loss reported from before the last decrease: wait for REPORTs of the new rate.
-  } else if (sentKbps < options.appLimitedRatio * state.rateKbps) {
+  } else if (appLimited) {
     state.stats.appLimited++;
   } else {
     state.rateKbps *= state.mode === 'probing' ? 2 : 1 + options.steadyIncrease;
