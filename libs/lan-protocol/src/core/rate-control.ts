@@ -274,9 +274,10 @@ export function reduceRateControl(
     state.stats.appLimited++;
   } else {
     state.rateKbps *= state.mode === 'probing' ? 2 : 1 + options.steadyIncrease;
-    state.stats.increases++;
   }
   state.rateKbps = Math.round(Math.min(state.rateKbps, rateCeilingKbps(options)));
+  // Growth the cap left out is not counted.
+  if (state.rateKbps > before) state.stats.increases++;
   if (state.rateKbps !== before) {
     state.stats.lowestKbps = Math.min(state.stats.lowestKbps, state.rateKbps);
     state.stats.highestKbps = Math.max(state.stats.highestKbps, state.rateKbps);
