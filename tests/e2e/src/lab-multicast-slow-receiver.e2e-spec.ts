@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { runLabDistribution, type LabReport, type LabSpec } from '@fleetcast/testing';
 import { agentLogLines, assertVerifiedCopies, useLabFixture } from './support/lab-fixture';
 
@@ -92,9 +93,8 @@ describe('lab multicast: a receiver behind a 20 Mbit/s port does not slow the ot
   fixture.teardownTest();
 });
 
-/** The agent's JSON log lines of a task, parsed (any message). */
+/** The agent's JSON log lines of a task, parsed (any message: 'multicast incomplete' carries its reason in the message). */
 async function readAgentLog(logFile: string, taskId: string): Promise<Array<Record<string, unknown>>> {
-  const { readFile } = await import('node:fs/promises');
   return (await readFile(logFile, 'utf8'))
     .split('\n')
     .filter((l) => l.includes(taskId))
