@@ -83,6 +83,7 @@ describe('lab multicast: a receiver behind a 20 Mbit/s port does not slow the ot
         `the shaped one ${slowDevice?.seconds?.toFixed(1)} s, ${((slowDevice?.bytes.multicast ?? 0) / MIB).toFixed(1)} MiB by multicast and ${((slowDevice?.bytes.peer ?? 0) / MIB).toFixed(1)} MiB from peers, behind ${behindLogged}, ${shaperDrops} drops at its shaper; ` +
         `sender rate ${JSON.stringify(closed?.rate ?? null)} (clean run ${JSON.stringify(closedClean?.rate ?? null)})`,
     );
+    print(`[trace] shaped run, the sender's first rate changes: ${JSON.stringify(closed?.rateTrace ?? null)}`);
     assert.ok(fastShaped <= MAX_FAST_RATIO * fastClean, `the fast devices took ${fastShaped.toFixed(1)} s against ${fastClean.toFixed(1)} s without the slow receiver`);
     // The policy, as it played out: the shaped receiver left the pass and took the rest from peers.
     assert.ok(behindLogged, 'the shaped receiver declared itself behind');

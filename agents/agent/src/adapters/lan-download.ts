@@ -365,7 +365,7 @@ export class LanDownload {
       for (const i of ready) sender.blockReady(i);
       sender.done.then(
         (stats) => {
-          options.logger.info({ taskId: task.taskId, stats, rate: sender.rateStats, lanBytesPerContentByte: Number((stats.bytesSent / Math.max(1, manifest.size)).toFixed(4)) }, 'multicast sender closed');
+          options.logger.info({ taskId: task.taskId, stats, rate: sender.rateStats, rateTrace: sender.rateTrace, lanBytesPerContentByte: Number((stats.bytesSent / Math.max(1, manifest.size)).toFixed(4)) }, 'multicast sender closed');
           this.dispatch({ type: 'sender-closed', round });
         },
         (error: unknown) => this.dispatch({ type: 'sender-closed', round, error: (error as Error).message }),

@@ -79,6 +79,8 @@ export interface MulticastSenderOptions {
  * of 1 MiB blocks; an older block is read again from disk when a late NACK asks for it.
  */
 const BLOCK_CACHE_SIZE = 4;
+/** Rate changes kept for the close log: the first seconds of a session, where a wrong turn shows. */
+const RATE_TRACE_LENGTH = 24;
 
 /**
  * The representative's send loop: drives the sender session reducer on a timer, reads the block
@@ -104,6 +106,9 @@ export class MulticastSender {
   /** Receivers whose DONE ends the session early: named by the caller (`expectReceivers`) or heard JOIN; and the DONEs heard so far. */
   private readonly expected = new Set<string>();
   private readonly doneFrom = new Set<string>();
+  /** The first rate changes with the REPORTs behind them (loss/kbit/s/best kbit/s), for the close log. */
+  readonly rateTrace: string[] = [];
+  private readonly startedAt = performance.now();
   /** Receivers that declared themselves behind (REPORT): not waited for; they take the rest from peers. */
   private readonly behind = new Set<string>();
   private receiversDoneSent = false;
@@ -247,7 +252,14 @@ export class MulticastSender {
   private decideRate(now: number): void {
     if (this.rateControl === null || now < this.rateControl.state.nextDecisionMs) return;
     const { effects } = reduceRateControl(this.rateControl.state, { type: 'tick', bytesSent: this.state.stats.bytesSent }, now, this.rateControl.options);
-    for (const effect of effects) if (effect.type === 'set-rate') this.setRate(effect.kbps);
+    for (const effect of effects) {
+      if (effect.type !== 'set-rate') continue;
+      this.setRate(effect.kbps);
+      if (this.rateTrace.length < RATE_TRACE_LENGTH) {
+        const figures = [...this.rateControl.state.reports].map(([id, r]) => `${id.slice(-4)}:${Math.round(r.lossFraction * 100)}%/${r.receiveKbps}/${r.peakKbps}`);
+        this.rateTrace.push(`${Math.round(now - this.startedAt)}ms ${effect.kbps} [${figures.join(' ')}] slow [${[...this.rateControl.state.slow].map((id) => id.slice(-4)).join(' ')}]`);
+      }
+    }
   }
 
   /** The session context is data: a new rate is a new context, read by the pacer from the next packet on and announced. */

@@ -50,16 +50,18 @@ test('options: defaults resolve; fractions above 1 and non-positive intervals ar
 });
 
 test('slowReceivers: below half the upper median and lossy; one receiver alone is never slow', () => {
-  const cases: Array<{ name: string; figures: Array<[string, number, number]>; slow: string[] }> = [
+  const cases: Array<{ name: string; figures: Array<[string, number, number, number?]>; slow: string[] }> = [
     { name: 'alone, however slow', figures: [[A, 0.8, 20_000]], slow: [] },
     { name: 'two: the slow one against the fast one', figures: [[A, 0, 400_000], [B, 0.8, 20_000]], slow: [B] },
     { name: 'slow but without loss: heard part of the interval', figures: [[A, 0, 400_000], [B, 0, 20_000], [C, 0, 400_000]], slow: [] },
     { name: 'lossy but not far slower: it sets the rate', figures: [[A, 0, 400_000], [B, 0.3, 280_000], [C, 0, 400_000]], slow: [] },
     { name: 'one of three far slower', figures: [[A, 0, 400_000], [B, 0.9, 40_000], [C, 0.01, 396_000]], slow: [B] },
     { name: 'half the subnet slow: the median is slow too, nobody is an outlier', figures: [[A, 0.8, 20_000], [B, 0.8, 20_000], [C, 0, 400_000]], slow: [] },
+    { name: 'the rate cut to the slow one: the others took 10x before', figures: [[A, 0, 20_000, 200_000], [B, 0.3, 20_000, 20_000], [C, 0, 20_000, 190_000]], slow: [B] },
+    { name: 'a fast receiver in a CPU stall keeps its standing', figures: [[A, 0.6, 40_000, 200_000], [B, 0, 200_000, 200_000], [C, 0, 200_000, 200_000]], slow: [] },
   ];
   for (const { name, figures, slow } of cases) {
-    const map = new Map(figures.map(([id, lossFraction, receiveKbps]) => [id, { lossFraction, receiveKbps }]));
+    const map = new Map(figures.map(([id, lossFraction, receiveKbps, peakKbps]) => [id, { lossFraction, receiveKbps, peakKbps }]));
     assert.deepEqual([...slowReceivers(map, O)].sort(), slow, name);
   }
 });
@@ -219,16 +221,20 @@ test('receiver: far slower than the others for three intervals: behind, once and
   ({ state, effects } = interval(0, true, fastOthers));
   ({ state, effects } = interval(100, true, fastOthers));
   assert.equal(state.behind, false, 'two slow intervals');
-  ({ state, effects } = interval(200, false, fastOthers));
-  ({ state, effects } = interval(300, true, fastOthers));
-  ({ state, effects } = interval(400, true, fastOthers));
-  assert.equal(state.behind, false, 'a fast interval resets the count');
-  ({ state, effects } = interval(500, true, fastOthers));
+  ({ state, effects } = interval(200, true, fastOthers));
   assert.deepEqual(effects.map((e) => e.type), ['behind', 'send-report']);
   assert.equal((effects[1] as Extract<ReceiverFeedbackEffect, { type: 'send-report' }>).behind, true);
-  ({ state, effects } = interval(600, false, fastOthers));
+  ({ state, effects } = interval(300, false, fastOthers));
   assert.deepEqual(effects.map((e) => e.type), ['send-report'], 'behind is said once, and stays');
   assert.equal(state.behind, true);
+
+  // A receiver that took the full rate within the peak window is not far slower in a dip (a CPU stall).
+  state = newReceiverFeedback(0);
+  ({ state } = interval(0, false, fastOthers));
+  for (const t of [100, 200, 300, 400]) ({ state } = interval(t, true, fastOthers));
+  assert.equal(state.behind, false, 'a dip after a full-rate interval');
+  for (let t = 500; t <= 2_400; t += 100) ({ state } = interval(t, true, fastOthers));
+  assert.equal(state.behind, true, 'once the full-rate interval is older than the peak window, three slow ones make it behind');
 
   // A fast receiver's view: B far slower, C behind.
   let fast = newReceiverFeedback(0);

@@ -67,6 +67,8 @@ export interface RateControlOptions {
   holdIntervals: number;
   /** Intervals in a row a receiver finds itself far slower before it declares itself behind. */
   behindRounds: number;
+  /** How long a receiver's best receive rate stands for what it can take (see `slowReceivers`). */
+  peakWindowMs: number;
 }
 
 /** No cap: the highest rate the controller goes to (10 Gbit/s, the fastest LAN a device has). */
@@ -90,6 +92,9 @@ export const UNLIMITED_RATE_KBPS = 10_000_000;
  * - Hold 2 intervals: a receiver works up to 100-200 ms behind its socket's backlog (see
  *   DEFAULT_REPAIR_OPTIONS.holdoffMs), so its next REPORTs still show the old rate.
  * - Behind after 3 intervals: one slow interval is a CPU stall, three (0.3 s) are a slow device.
+ * - Peak window 2 s: longer than a CPU stall of a busy device (so a fast receiver's dip does not
+ *   make it look far slower) and than the controller's way back from a cut (a few intervals), so
+ *   a rate pinned for a while at a slow receiver's speed still knows what the others took before.
  */
 export const DEFAULT_RATE_CONTROL_OPTIONS: RateControlOptions = {
   startKbps: 100_000,
@@ -104,6 +109,7 @@ export const DEFAULT_RATE_CONTROL_OPTIONS: RateControlOptions = {
   appLimitedRatio: 0.5,
   holdIntervals: 2,
   behindRounds: 3,
+  peakWindowMs: 2_000,
 };
 
 export function resolveRateControlOptions(partial: Partial<RateControlOptions> = {}): RateControlOptions {
@@ -128,26 +134,47 @@ export interface ReceptionFigures {
   /** 0..1 */
   lossFraction: number;
   receiveKbps: number;
+  /** The best receive rate of the last `peakWindowMs`: what it has shown it can take. Absent: `receiveKbps`. */
+  peakKbps?: number;
 }
 
 /** A receiver's REPORT as the sender or another receiver keeps it. */
 export interface HeardReport extends ReceptionFigures {
   behind: boolean;
   atMs: number;
+  peakKbps: number;
+  peakAtMs: number;
+}
+
+/** A REPORT as kept: its figures, and the receiver's best rate of the peak window carried over from the one before. */
+export function heardReport(previous: HeardReport | undefined, figures: ReceptionFigures & { behind: boolean }, now: number, options: Pick<RateControlOptions, 'peakWindowMs'>): HeardReport {
+  const receiveKbps = Math.max(0, figures.receiveKbps);
+  const keep = previous !== undefined && now - previous.peakAtMs <= options.peakWindowMs && previous.peakKbps > receiveKbps;
+  return {
+    lossFraction: clampFraction(figures.lossFraction),
+    receiveKbps,
+    behind: figures.behind,
+    atMs: now,
+    peakKbps: keep ? previous.peakKbps : receiveKbps,
+    peakAtMs: keep ? previous.peakAtMs : now,
+  };
 }
 
 /**
- * Receivers far slower than the rest: receive rate below `outlierRatio` x the median of all of
- * them (the upper median: with two receivers, the faster one's), and loss over `lossThreshold`
- * (a low rate without loss is a receiver that heard only part of the interval). One receiver alone
- * is never slow: the rate follows it.
+ * Receivers far slower than the rest: best receive rate of the peak window below `outlierRatio` x
+ * the median of all of theirs (the upper median: with two receivers, the faster one's), and loss
+ * over `lossThreshold` now (a low rate without loss is a receiver that heard only part of the
+ * interval). Best rates, not the last interval's: after the rate was cut to a slow receiver's speed
+ * every receiver takes the same, and only what the others took before tells it apart; and a fast
+ * receiver whose CPU stalls for an interval keeps its standing. One receiver alone is never slow.
  */
 export function slowReceivers(figures: ReadonlyMap<string, ReceptionFigures>, options: Pick<RateControlOptions, 'outlierRatio' | 'lossThreshold'>): Set<string> {
   const slow = new Set<string>();
   if (figures.size < 2) return slow;
-  const rates = [...figures.values()].map((f) => f.receiveKbps).sort((a, b) => a - b);
+  const best = (f: ReceptionFigures) => Math.max(f.peakKbps ?? 0, f.receiveKbps);
+  const rates = [...figures.values()].map(best).sort((a, b) => a - b);
   const median = rates[Math.floor(rates.length / 2)];
-  for (const [id, f] of figures) if (f.receiveKbps < options.outlierRatio * median && f.lossFraction > options.lossThreshold) slow.add(id);
+  for (const [id, f] of figures) if (best(f) < options.outlierRatio * median && f.lossFraction > options.lossThreshold) slow.add(id);
   return slow;
 }
 
@@ -227,7 +254,7 @@ export function reduceRateControl(
   const effects: RateControlEffect[] = [];
   if (event.type === 'report') {
     state.stats.reportsHeard++;
-    state.reports.set(event.receiverId, { lossFraction: clampFraction(event.lossFraction), receiveKbps: Math.max(0, event.receiveKbps), behind: event.behind, atMs: now });
+    state.reports.set(event.receiverId, heardReport(state.reports.get(event.receiverId), event, now, options));
     if (event.behind && !state.behind.has(event.receiverId)) {
       state.behind.add(event.receiverId);
       effects.push({ type: 'receiver-behind', receiverId: event.receiverId });
@@ -315,6 +342,8 @@ export interface ReceiverFeedbackState {
   slowRounds: number;
   /** Declared behind: sticky for the session. */
   behind: boolean;
+  /** This receiver's own figures, kept as the others' are (its best rate of the peak window). */
+  self: HeardReport | undefined;
   /** Other receivers taken to be far slower or behind: their NACKs do not hold ours. */
   ignored: Set<string>;
   stats: { reportsSent: number; symbolsLost: number; symbolsExpected: number };
@@ -341,6 +370,7 @@ export function newReceiverFeedback(now: number): ReceiverFeedbackState {
     heard: new Map(),
     slowRounds: 0,
     behind: false,
+    self: undefined,
     ignored: new Set(),
     stats: { reportsSent: 0, symbolsLost: 0, symbolsExpected: 0 },
   };
@@ -368,7 +398,7 @@ export function reduceReceiverFeedback(
       noteSymbol(state, layout, event.kind, event.block, event.group, event.index, event.packetBytes);
       return { state, effects: [] };
     case 'report-heard':
-      state.heard.set(event.receiverId, { lossFraction: clampFraction(event.lossFraction), receiveKbps: Math.max(0, event.receiveKbps), behind: event.behind, atMs: now });
+      state.heard.set(event.receiverId, heardReport(state.heard.get(event.receiverId), event, now, options));
       if (event.behind) state.ignored.add(event.receiverId);
       return { state, effects: [] };
     case 'tick':
@@ -422,7 +452,8 @@ function tickFeedback(state: ReceiverFeedbackState, now: number, self: string, o
     if (now - report.atMs > options.reportMaxAgeMs) state.heard.delete(id);
     else if (!report.behind && id !== self) figures.set(id, report);
   }
-  figures.set(self, { lossFraction, receiveKbps });
+  state.self = heardReport(state.self, { lossFraction, receiveKbps, behind: state.behind }, now, options);
+  figures.set(self, state.self);
   const slow = slowReceivers(figures, options);
   state.ignored = new Set([...slow].filter((id) => id !== self));
   for (const [id, report] of state.heard) if (report.behind) state.ignored.add(id);
