@@ -16,7 +16,7 @@
 // The multicast phase alone (package pre-cached at one device, timed from the session start) runs
 // Fleetcast and then uftp (Debian's `uftp`: uftp and uftpd) to the same receivers of the same lab.
 import { createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -140,7 +140,9 @@ async function teardown() {
   await testing.stopAll().catch(() => undefined);
   if (lab) await lab.destroy().catch((error) => say(`removing the lab: ${error.message}`));
   await db?.drop().catch((error) => say(`dropping database ${db.name}: ${error.message}`));
-  if (work) await rm(work, { recursive: true, force: true });
+  // FLEETCAST_KEEP_TEST_FILES=1 keeps every agent's log, state and cache for a post-mortem (as the lab tests do).
+  if (work && !process.env.FLEETCAST_KEEP_TEST_FILES) await rm(work, { recursive: true, force: true });
+  else if (work) say(`kept ${work}`);
 }
 
 let interrupted = false;
@@ -288,6 +290,7 @@ async function fleetcastPhase({ stack, lab, packageId, devices, sender }) {
   const representative = lan?.representative ?? null;
   const repAgent = stack.agents.find((a) => a.deviceId === representative);
   const repIndex = repAgent ? devices.findIndex((d) => d.ns === repAgent.ns) : -1;
+  const timeline = repAgent ? await senderTimeline(repAgent.logFile, task.id) : null;
   return {
     tool: 'fleetcast',
     done: rows.filter((r) => r.state === 'succeeded').length,
@@ -300,8 +303,25 @@ async function fleetcastPhase({ stack, lab, packageId, devices, sender }) {
     senderIfaceBytes: repIndex >= 0 ? ipBytesSent(before[repIndex], after[repIndex]) : null,
     representative,
     senderWon: repAgent !== undefined && repAgent.ns === sender.ns,
+    // The first pass alone (session start to the last symbol of the pass): the transfer time the session's end is held to.
+    passSeconds: typeof timeline?.passMs === 'number' ? timeline.passMs / 1000 : null,
+    timeline,
     failures: rows.filter((r) => r.state !== 'succeeded').map((r) => `${r.deviceId}: ${r.state}${r.reason ? ` (${r.reason.code})` : ''}`),
   };
+}
+
+/** The representative's account of its session (the agent's "multicast sender closed" log line): pass, last repair, last DONE, close, in ms from the start. */
+async function senderTimeline(logFile, taskId) {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  for (const line of text.split('\n').reverse()) {
+    if (!line.includes('"multicast sender closed"') || !line.includes(taskId)) continue;
+    try {
+      return JSON.parse(line).timeline ?? null;
+    } catch {
+      return null;
+    }
+  }
+  return null;
 }
 
 /** uftpd's client ID when it listens on an IPv4 interface: the address as 8 hex digits. */
@@ -396,6 +416,7 @@ async function runPhase({ devices, lossPercent }) {
   const rows = [await fleetcastPhase({ stack, lab, packageId, devices: labDevices, sender })];
   const fc = rows[0];
   print(`[phase] fleetcast: ${fc.done}/${fc.receivers} done, representative ${fc.representative ?? '-'}${fc.senderWon ? ' (the holder)' : ' (not the holder)'}, ${fc.seconds.toFixed(2)} s from the ${fc.timeFrom}, ${(fc.originBytes / MIB).toFixed(2)} MiB from the origin`);
+  if (fc.timeline) print(`[phase] fleetcast sender timeline (ms from the multicast start): ${JSON.stringify(fc.timeline)}`);
   for (const failure of fc.failures) print(`  ${failure}`);
 
   // The same bytes for uftp: the sender's verified cached copy.
@@ -419,16 +440,18 @@ function printPhase(rows) {
   console.log('');
   console.log(`Multicast phase alone: ${sizeMb} MiB package pre-cached at the sender, one subnet, WAN ${phaseWanMbit} Mbit/s; MB = 10^6 bytes`);
   console.log('  Fleetcast time: session start to the last device done (the summary); uftp time: its "Total elapsed time" (after registration)');
+  console.log('  first pass: Fleetcast\'s transfer alone, the multicast start to the last symbol of the first pass (the representative\'s log)');
   console.log('  LAN bytes: Fleetcast the representative\'s own count, uftp its interface; sender iface: IP bytes out of the sender\'s interface (Fleetcast\'s includes NATS)');
   console.log(
     table(
-      ['M', 'LAN loss', 'tool', 'done', 'time', 'goodput MB/s', 'LAN bytes / pkg', 'sender iface / pkg', 'origin / pkg', 'whole run'],
+      ['M', 'LAN loss', 'tool', 'done', 'time', 'first pass', 'goodput MB/s', 'LAN bytes / pkg', 'sender iface / pkg', 'origin / pkg', 'whole run'],
       rows.map((r) => [
         String(r.devices),
         `${r.lossPercent} %`,
         r.tool,
         `${r.done}/${r.receivers}`,
         r.seconds === null ? '-' : `${fmt(r.seconds, 2)} s${r.timeFrom === 'task creation' ? ' (from task creation)' : ''}`,
+        r.passSeconds == null ? '-' : `${fmt(r.passSeconds, 2)} s`,
         r.seconds ? fmt(packageBytes / r.seconds / 1e6, 1) : '-',
         `${fmt(r.lanBytes / packageBytes, 3)}x`,
         r.senderIfaceBytes === null ? '-' : `${fmt(r.senderIfaceBytes / packageBytes, 3)}x`,

@@ -52,7 +52,11 @@ program
   .option('--multicast-port <n>', 'UDP port of the sessions (default 47470)', int)
   .option('--representative-weight <n>', 'election weight 0-255: higher wins, 0 never becomes representative (default 1)', int)
   .option('--lan-interface <ipv4>', 'IPv4 address of the LAN interface for sessions (default: the primary IPv4 address)')
-  .option('--peer-port <n>', 'TCP port serving verified blocks to peers on the LAN interface, with multicast on (default 47471; 0 = any free)', int)
+  .option('--peer-port <n>', 'TCP port serving verified blocks to peers on the LAN interface (default 47471; 0 = any free)', int)
+  .option('--peers', "fetch from and serve the office's peers for tasks that allow it (the default)")
+  .option('--no-peers', 'no office swarm: fetch from the origin unless a multicast session serves the task')
+  .option('--peer-max-uploads <n>', 'uploads to peers at once (default 4)', int)
+  .option('--peer-upload-kbps <n>', 'all uploads to peers together at most this rate, kbit/s (default 0: no cap)', int)
   .option('--otlp-endpoint <url>', 'OTLP/HTTP endpoint for traces (default: OTEL_EXPORTER_OTLP_ENDPOINT; off when neither is set)')
   .action(async (opts) => {
     let config;
@@ -85,6 +89,7 @@ program
       multicast: config.multicast
         ? { group: config.multicastGroup, port: config.multicastPort, representativeWeight: config.representativeWeight, lanInterface: config.lanInterface, peerPort: config.peerPort }
         : undefined,
+      peers: config.peers ? { lanInterface: config.lanInterface, port: config.peerPort, maxUploads: config.peerMaxUploads, uploadRateKbps: config.peerUploadKbps } : undefined,
       logger,
     });
     const shutdown = (signal: string) => {

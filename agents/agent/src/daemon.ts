@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentSettings, ByteSource, DeviceOfficePolicy, EnrollRequest, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, LanIssue, LanIssueCode, NetworkInterface, ResolvedSettings, TaskAssignedV1, AssignmentRejectCode, emptyBytesBySource } from '@fleetcast/contracts';
-import type { Manifest } from '@fleetcast/content';
+import { AgentSettings, ByteSource, DeviceOfficePolicy, PEER_PASS_HEADER, EnrollRequest, DeviceStatusV1, DeviceStatusV2, ErrorCode, FleetcastError, LanActivity, LanIssue, LanIssueCode, NetworkInterface, ResolvedSettings, TaskAssignedV1, AssignmentRejectCode, emptyBytesBySource } from '@fleetcast/contracts';
+import { openFile, type Manifest } from '@fleetcast/content';
 import { Gauge } from 'prom-client';
 import { counter, createMetricsRegistry, Logger, Registry } from '@fleetcast/telemetry';
 import { acceptManifest } from './core/manifest-check';
@@ -9,7 +9,9 @@ import { planEviction } from './core/cache-policy';
 import { checkDeletionNotice, contentToDrop } from './core/content-deletions';
 import { DownloadSourceError } from './core/download-source';
 import { primarySubnet } from './core/subnet';
-import { primaryIpv4Address } from './core/lan-interface';
+import { interfaceNameOf, primaryIpv4Address } from './core/lan-interface';
+import { checkPeerPass, encodePeerPass } from './core/peer-pass-check';
+import { chooseTransport } from './core/transport-choice';
 import { AgentErrorCode, clipReason } from './core/agent-errors';
 import { AcceptedTask, AssignmentCheck, checkAssignment, ReceivedAssignment, TrustAnchors } from './core/assignment-check';
 import { checkCancellation } from './core/cancellation-check';
@@ -38,12 +40,17 @@ import { importLegacyPinnedKey, loadPinnedKeys, PinnedKeysError, savePinnedKeys 
 import { RejectionLog } from './adapters/assignment-rejections';
 import { CacheDownloadResult } from './adapters/cache-download';
 import { LanClaimKey } from './adapters/lan-claims';
+import { readInterfaceMtu } from './adapters/interface-mtu';
 import { LanDownload } from './adapters/lan-download';
 import { registerLanMetrics } from './adapters/lan-metrics';
 import { PeerBlockServer } from './adapters/peer-block-server';
+import { SwarmDownload, SwarmDownloadStats } from './adapters/swarm-download';
 import { MulticastErrorCode, MulticastSocketError, UdpMulticastSocket } from './adapters/udp-multicast';
 
 export const AGENT_VERSION = '0.1.0';
+
+/** A peer pass is renewed once it has less than this left (passes last 10 minutes): a download never shows an expired one. */
+const PEER_PASS_RENEW_MS = 3 * 60_000;
 
 /** Distinct (task, reason) rejections remembered per run to report each once: far more than a device has tasks. */
 const MAX_REJECTIONS_REMEMBERED = 10_000;
@@ -86,7 +93,21 @@ export interface AgentConfig {
   statusHost?: string;
   /** Take part in subnet multicast sessions (tasks whose settings ask for it); absent = off. */
   multicast?: AgentMulticastConfig;
+  /** Fetch from and serve the office's peers (tasks whose settings allow peer downloads); absent = off. */
+  peers?: AgentPeersConfig;
   logger: Logger;
+}
+
+/** The office swarm's settings of this device (docs/p2p.md). */
+export interface AgentPeersConfig {
+  /** IPv4 address to serve peers on; absent: the device's primary IPv4 address. */
+  lanInterface?: string;
+  /** Port of the peer block server (0 = any free), shared with the multicast session's repair. */
+  port: number;
+  /** Uploads to peers at once. */
+  maxUploads: number;
+  /** All uploads together at most this rate, kbit/s; 0 = no cap. */
+  uploadRateKbps: number;
 }
 
 export interface AgentMulticastConfig {
@@ -109,6 +130,8 @@ interface Running {
   chain: Promise<void>;
   /** The task's LAN session activity, when its download went through one (kept in memory only). */
   lan?: () => LanActivity;
+  /** The way its download went and why (multicast, swarm or origin), and the swarm's figures when it used one. */
+  transport?: { kind: string; reason: string | null; swarm?: () => SwarmDownloadStats };
   /** The download under way, settled when it ends (however it ends). */
   downloading?: Promise<void>;
 }
@@ -135,6 +158,7 @@ export class AgentDaemon {
   private readonly received = counter(this.metrics, 'fleetcast_agent_bytes_received_total', 'Package bytes received, by source', ['source']);
   private readonly reports = counter(this.metrics, 'fleetcast_agent_reports_total', 'Status reports queued for the control plane');
   private readonly rejectedAssignments = counter(this.metrics, 'fleetcast_agent_assignments_rejected_total', 'Assignments refused before anything was downloaded or run, by reason code', ['code']);
+  private readonly peersDropped = counter(this.metrics, 'fleetcast_agent_swarm_peers_dropped_total', 'Peers dropped for a content because they sent a block that did not match the manifest');
   private readonly cancellations = counter(this.metrics, 'fleetcast_agent_cancellations_total', 'Cancellations received: acted on (`accepted`) or ignored, by reason code', ['code']);
   /**
    * Tasks cancelled before this run saw their assignment (a live cancellation may overtake the
@@ -151,6 +175,8 @@ export class AgentDaemon {
   private intake: Promise<void> = Promise.resolve();
   /** This device's office and its policy as the topology service last said (null: no topology, or not placed yet). */
   private officePolicy: DeviceOfficePolicy | null = null;
+  /** The policy above was read at least once in this run (a download that starts before then asks first). */
+  private officePolicyRead = false;
   /** This run's key for claiming LAN sessions (in memory only). */
   private readonly claimKey = new LanClaimKey();
   private rejections!: RejectionLog;
@@ -163,6 +189,11 @@ export class AgentDaemon {
   private openSocket?: UdpMulticastSocket;
   /** Serves verified blocks to the subnet's peers; started with the multicast socket, on the same interface. */
   private peerServer?: Promise<PeerBlockServer | null>;
+  /** The pinned keys as last read, for the peer server's pass checks (which cannot wait for a file read). */
+  private trustSnapshot: TrustAnchors = { keys: EMPTY_KEY_SET, problem: 'not read yet' };
+  /** This device's pass to its office's peers, as its header, and when it expires (ms). */
+  private peerPass: { header: string; expiresAtMs: number } | null = null;
+  private peerPassRefresh?: Promise<void>;
 
   constructor(private readonly config: AgentConfig) {
     this.options = resolveLifecycleOptions(config.lifecycle);
@@ -324,6 +355,7 @@ export class AgentDaemon {
           reason: t.lifecycle.reason,
           // The task's LAN session as this device sees it (role, LAN bytes sent, repairs, issue).
           lan: t.lan?.() ?? null,
+          transport: t.transport ? { kind: t.transport.kind, reason: t.transport.reason, swarm: t.transport.swarm?.() ?? null } : null,
         })),
     };
   }
@@ -446,10 +478,51 @@ export class AgentDaemon {
   /** The pinned keys as the state dir holds them now (enrollment may have written them meanwhile), or why none. */
   private async trustAnchors(): Promise<TrustAnchors> {
     try {
-      return { keys: await loadPinnedKeys(this.config.stateDir) };
+      this.trustSnapshot = { keys: await loadPinnedKeys(this.config.stateDir) };
     } catch (error) {
-      return { keys: EMPTY_KEY_SET, problem: (error as Error).message };
+      this.trustSnapshot = { keys: EMPTY_KEY_SET, problem: (error as Error).message };
     }
+    return this.trustSnapshot;
+  }
+
+  /**
+   * The pass header to show peers: the one held, renewed in the background once it has less than
+   * PEER_PASS_RENEW_MS left (the first call waits for one). Null when the control plane gave none.
+   */
+  private async peerPassHeader(wait: boolean): Promise<string | null> {
+    const now = Date.now();
+    if (this.peerPass === null || this.peerPass.expiresAtMs - now < PEER_PASS_RENEW_MS) {
+      this.peerPassRefresh ??= this.link
+        .peerPass()
+        .then((pass) => {
+          this.peerPass = { header: encodePeerPass(pass), expiresAtMs: Date.parse(pass.document.expiresAt) };
+        })
+        .catch((error: unknown) => this.config.logger.warn({ err: (error as Error).message }, 'no peer pass from the control plane: peers will refuse this device'))
+        .finally(() => {
+          this.peerPassRefresh = undefined;
+        });
+      if (wait || this.peerPass === null) await this.peerPassRefresh;
+    }
+    return this.peerPass !== null && this.peerPass.expiresAtMs > Date.now() ? this.peerPass.header : null;
+  }
+
+  /** The pass as request headers, renewed in the background when it runs short. */
+  private currentPassHeaders(): Record<string, string> {
+    void this.peerPassHeader(false);
+    return this.peerPass !== null ? { [PEER_PASS_HEADER]: this.peerPass.header } : {};
+  }
+
+  /**
+   * Whom the peer server serves: a device whose pass the control plane signed for this office or an
+   * office below it; nobody while this device's office is one that never shares (vpn).
+   */
+  private authorizePeer(header: string | undefined): string | null {
+    const office = this.officePolicy;
+    if (office !== null && !office.policy.shareWithPeers) return `office ${office.office.id} is a ${office.office.type} office: its devices serve no peers`;
+    const check = checkPeerPass(header, this.trustSnapshot, office?.placed ? office.office.id : null, Date.now());
+    if (check.ok) return null;
+    this.config.logger.debug({ reason: check.reason }, 'peer request refused');
+    return check.reason;
   }
 
   /**
@@ -565,21 +638,43 @@ export class AgentDaemon {
       const manifest = acceptManifest(await this.link.signedManifest(task.package.contentId), await loadPinnedKeys(this.config.stateDir), task.package);
       await this.makeRoom(task);
       const interfaces = (await collectInventory(this.inventoryOptions(), 0)).interfaces;
+      // An assignment replayed at start may come before the start's own read of the office.
+      if (!this.officePolicyRead) await this.refreshOfficePolicy('download');
       const source = new HttpSource({
         url: task.package.downloadUrl,
         deviceId: this.deviceId,
         subnet: primarySubnet(interfaces),
         downloadToken: () => this.link.downloadToken(task.package.contentId),
+        // The office link's cap for the fleet's downloads: the one device that crosses it reads no faster.
+        rateKbps: this.officePolicy?.wanRateCapKbps ?? 0,
       });
       const onProgress = (kind: ByteSource, bytes: number) => {
         pending[kind] += bytes;
         this.received.inc({ source: kind }, bytes);
       };
-      const lan = await this.lanDownload(task, manifest, source, interfaces, abort.signal, onProgress);
-      if (lan instanceof LanDownload) t.lan = () => lan.activity();
-      else if (lan !== null) t.lan = () => ({ role: 'none', sessionStartedAt: null, lanBytesSent: 0, repairs: 0, invalidPackets: 0, issue: lan });
-      const result: CacheDownloadResult =
-        lan instanceof LanDownload ? await lan.run() : await downloadIntoCache({ cache: this.cache, manifest, sources: [source], signal: abort.signal, onProgress });
+      const choice = chooseTransport({
+        multicastEnabled: this.config.multicast !== undefined,
+        peersEnabled: this.config.peers !== undefined,
+        settings: task.settings,
+        office: this.officePolicy,
+      });
+      this.config.logger.info({ taskId: task.taskId, transport: choice.kind, reason: 'reason' in choice ? choice.reason : undefined }, 'transport chosen');
+      t.transport = { kind: choice.kind, reason: 'reason' in choice ? choice.reason : null };
+      let result: CacheDownloadResult;
+      if (choice.kind === 'swarm') {
+        const office = this.officePolicy;
+        if (task.settings.useMulticast && this.config.multicast !== undefined && office !== null && !office.policy.multicastDiscovery) {
+          // The summary says why the subnet had no session, as when the download went to the origin.
+          const issue = { code: LanIssueCode.OfficePolicy, message: `office ${office.office.id} (${office.office.type}) takes no part in multicast sessions: downloaded through the office's peers` };
+          t.lan = () => ({ role: 'none', sessionStartedAt: null, lanBytesSent: 0, repairs: 0, invalidPackets: 0, issue });
+        }
+        result = await this.swarmDownload(t, manifest, source, interfaces, abort.signal, onProgress);
+      } else {
+        const lan = await this.lanDownload(task, manifest, source, interfaces, abort.signal, onProgress);
+        if (lan instanceof LanDownload) t.lan = () => lan.activity();
+        else if (lan !== null) t.lan = () => ({ role: 'none', sessionStartedAt: null, lanBytesSent: 0, repairs: 0, invalidPackets: 0, issue: lan });
+        result = lan instanceof LanDownload ? await lan.run() : await downloadIntoCache({ cache: this.cache, manifest, sources: [source], signal: abort.signal, onProgress });
+      }
       clearInterval(ticker);
       flush();
       this.config.logger.info({ taskId: task.taskId, alreadyCached: result.alreadyCached, blocksFetched: result.blocksFetched, stats: source.stats }, 'download complete, hash verified');
@@ -595,6 +690,45 @@ export class AgentDaemon {
       this.dispatch(task.taskId, { type: 'download-failed', reason: { code: String(code), message: (error as Error).message }, retryable });
     } finally {
       t.abort = undefined;
+    }
+  }
+
+  /**
+   * The task's download through its office's swarm (docs/p2p.md): the peer server runs on the LAN
+   * interface so that the office's other devices fetch from this one as soon as it holds blocks.
+   */
+  private async swarmDownload(
+    t: Running,
+    manifest: Manifest,
+    origin: HttpSource,
+    interfaces: readonly NetworkInterface[],
+    signal: AbortSignal,
+    onProgress: (kind: ByteSource, bytes: number) => void,
+  ): Promise<CacheDownloadResult> {
+    const { task } = t;
+    const peers = this.config.peers!;
+    const host = peers.lanInterface ?? primaryIpv4Address(interfaces, this.config.includeLoopback);
+    const server = host === null ? null : await this.startPeerServer(host, peers.port);
+    if (server === null) this.config.logger.warn({ taskId: task.taskId }, 'swarm: no peer server on this device (no IPv4 LAN address, or it could not start): fetching without serving');
+    await this.peerPassHeader(true);
+    const swarm = new SwarmDownload({
+      cache: this.cache,
+      manifest,
+      taskId: task.taskId,
+      announce: (request) => this.link.swarmAnnounce(request),
+      origin,
+      peerPort: server?.port ?? null,
+      passHeader: () => this.currentPassHeaders()[PEER_PASS_HEADER] ?? null,
+      signal,
+      logger: this.config.logger,
+      onProgress,
+    });
+    t.transport = { kind: 'swarm', reason: null, swarm: () => swarm.stats };
+    try {
+      return await swarm.run();
+    } finally {
+      this.peersDropped.inc(swarm.stats.badPeers.length);
+      if (swarm.stats.mode === 'origin') t.transport.reason = swarm.stats.reason;
     }
   }
 
@@ -629,7 +763,11 @@ export class AgentDaemon {
       const trust = await this.trustAnchors();
       if (session.claimTicket === undefined) this.config.logger.warn({ taskId: task.taskId }, 'the control plane gave no claim ticket: this device will not lead the LAN session');
       const socket = await this.openMulticastSocket(multicast, interfaces);
-      const peerServer = await this.startPeerServer(multicast, socket);
+      const peerServer = await this.startPeerServer(socket.interfaceAddress, multicast.peerPort);
+      await this.peerPassHeader(true);
+      // Read per task: an interface's MTU may change while the agent runs (a VPN, a VLAN reconfigured).
+      const lanInterface = interfaceNameOf(interfaces, socket.interfaceAddress);
+      const lanMtu = lanInterface === null ? null : await readInterfaceMtu(lanInterface);
       return new LanDownload({
         peerPort: peerServer?.port,
         // Peers the control plane names are reached at the fleet's peer port, not at a port picked at random.
@@ -646,6 +784,8 @@ export class AgentDaemon {
         signal,
         logger: this.config.logger,
         onProgress,
+        peerHeaders: () => this.currentPassHeaders(),
+        lanMtu: lanMtu ?? undefined,
       });
     } catch (error) {
       this.config.logger.warn({ taskId: task.taskId, code: (error as { code?: string }).code, err: (error as Error).message }, 'multicast unavailable: downloading from the origin');
@@ -654,16 +794,27 @@ export class AgentDaemon {
     }
   }
 
-  /** Once, on the multicast socket's interface; a server that cannot start is logged and the agent serves no peers. */
-  private startPeerServer(multicast: AgentMulticastConfig, socket: UdpMulticastSocket): Promise<PeerBlockServer | null> {
-    if (multicast.peerPort === undefined) return Promise.resolve(null);
-    this.peerServer ??= PeerBlockServer.start({ cache: this.cache, host: socket.interfaceAddress, port: multicast.peerPort }).then(
+  /**
+   * Once, on the LAN interface (the multicast socket's, or the swarm's); a server that cannot start is
+   * logged and the agent serves no peers. Every request shows a peer pass (authorizePeer).
+   */
+  private startPeerServer(host: string, port: number | undefined): Promise<PeerBlockServer | null> {
+    if (port === undefined) return Promise.resolve(null);
+    const peers = this.config.peers;
+    this.peerServer ??= PeerBlockServer.start({
+      cache: this.cache,
+      host,
+      port,
+      maxConcurrentUploads: peers?.maxUploads,
+      uploadRateKbps: peers?.uploadRateKbps,
+      authorize: (header) => this.authorizePeer(header),
+    }).then(
       (server) => {
         this.config.logger.info({ url: server.url }, 'serving verified blocks to peers');
         return server;
       },
       (error: unknown) => {
-        this.config.logger.warn({ err: (error as Error).message, port: multicast.peerPort }, 'cannot serve blocks to peers');
+        this.config.logger.warn({ err: (error as Error).message, port }, 'cannot serve blocks to peers');
         return null;
       },
     );
@@ -729,9 +880,37 @@ export class AgentDaemon {
       timeoutMs: task.package.timeoutSeconds * 1000,
       workRoot: join(this.config.stateDir, 'work'),
       passEnv: this.config.installerEnv,
+      ...(task.package.confidential ? { preparePackage: (workDir: string) => this.openConfidential(task, workDir) } : {}),
     });
     this.config.logger.info({ taskId: task.taskId, exitCode: result.exitCode, timedOut: result.timedOut, ms: result.durationMs }, 'install command finished');
     this.dispatch(task.taskId, { type: 'install-finished', exitCode: result.exitCode, outputTail: result.outputTail, timedOut: result.timedOut, failure: result.failure });
+  }
+
+  /**
+   * Opens a confidential package's sealed content from the cache into the install work directory
+   * (removed with it after the command), with the key the control plane gives this device as a
+   * target. Every block's tag is checked before its plaintext is written; the cache keeps only the
+   * ciphertext, which is what peers and multicast serve.
+   */
+  private async openConfidential(task: AcceptedTask, workDir: string): Promise<string> {
+    let key;
+    try {
+      key = await this.link.contentKey(task.package.contentId);
+    } catch (error) {
+      const why = error instanceof FleetcastError ? `${error.code}: ${error.message}` : (error as Error).message;
+      throw Object.assign(new Error(`the content key was not given (${why})`), { code: AgentErrorCode.InstallContentKeyUnavailable });
+    }
+    if (key.contentId !== task.package.contentId) {
+      throw Object.assign(new Error(`the control plane answered the key of ${key.contentId} for ${task.package.contentId}`), { code: AgentErrorCode.InstallContentKeyUnavailable });
+    }
+    const target = join(workDir, 'package');
+    try {
+      const size = await openFile(Buffer.from(key.key, 'base64'), key.packageId, this.cache.path(task.package.contentId), target);
+      this.config.logger.info({ taskId: task.taskId, contentId: task.package.contentId, plainSize: size }, 'confidential package opened for install');
+      return target;
+    } catch (error) {
+      throw Object.assign(new Error(`the sealed content does not open: ${(error as Error).message}`), { code: AgentErrorCode.InstallSealedContentInvalid });
+    }
   }
 
   private inventoryOptions() {
@@ -794,6 +973,7 @@ export class AgentDaemon {
       const next = await this.link.officePolicy();
       const changed = JSON.stringify(next) !== JSON.stringify(this.officePolicy);
       this.officePolicy = next;
+      this.officePolicyRead = true;
       if (changed) this.config.logger.info({ why, office: next?.office ?? null, placed: next?.placed ?? null, policy: next?.policy ?? null, topologyVersion: next?.topologyVersion ?? null }, 'office policy');
     } catch (error) {
       this.config.logger.warn({ err: (error as Error).message, why }, 'could not read the office policy; keeping the previous one');

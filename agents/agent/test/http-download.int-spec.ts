@@ -349,3 +349,16 @@ test('a sink that refuses a block stops the fetch with the sink error, not a net
   );
   assert.equal(server.requests.length, 1);
 });
+
+test('a WAN rate cap: the body is read no faster than the cap, and the blocks still verify', async () => {
+  const server = await origin();
+  const dir = await cacheDir();
+  // The whole content at 2,000 kbit/s takes at least size x 8 / 2,000 ms; uncapped it takes a few ms on loopback.
+  const rateKbps = 2_000;
+  const startedAt = Date.now();
+  const result = await downloadIntoCache({ cache: await ContentCache.open(dir), manifest, sources: [source(server.url, { rateKbps })], signal: new AbortController().signal });
+  const elapsedMs = Date.now() - startedAt;
+  const floorMs = ((data.length * 8) / rateKbps) * 0.9;
+  assert.ok(elapsedMs >= floorMs, `${data.length} bytes in ${elapsedMs} ms: faster than the cap allows (${floorMs.toFixed(0)} ms at least)`);
+  assert.equal(createHash('sha256').update(await readFile(result.path)).digest('hex'), manifest.contentId);
+});

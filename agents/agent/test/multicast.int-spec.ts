@@ -192,6 +192,37 @@ test('multicast: the DONE of every receiver named or heard joining closes the se
   assert.equal(Object.keys(socket.stats.droppedInvalid).length, 0);
 });
 
+test('multicast: a late joiner says DONE for its part, so the session closes without the quiet period; it ends on the close missing only the blocks before it joined', async (t) => {
+  if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
+  const taskId = 'task-mc-late-done';
+  const lanKey = generateLanKey();
+  // 20 Mbit/s: the 5 MiB pass takes ~2 s, so a receiver started mid-pass joins late. The quiet period
+  // is long: a session that waited it out could not pass.
+  const { sender } = await startSender(taskId, lanKey, { quietMs: 20_000, rateKbps: 20_000 });
+  const early = await startReceiver(taskId, lanKey, 'early', { seed: 60 });
+  sender.expectReceivers([senderIdOf('device-early'), senderIdOf('device-late')]);
+  sender.start();
+  const blocks = Math.ceil(SIZE / BLOCK_SIZE);
+  await waitFor(() => sender.sendingBlock >= 6, 'the pass past block 6', 20_000);
+  const late = await startReceiver(taskId, lanKey, 'late', { seed: 61 });
+  await early.fetch;
+  await assertComplete(early);
+  const error = await late.fetch.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  const stats = await sender.done;
+  const closedAfterMs = performance.now() - early.lastBlockAt;
+  assert.ok(error instanceof MulticastIncompleteError && error.reason === 'closed', `the late joiner ended on the close: ${String(error)}`);
+  // Exactly a prefix: what was sent before it joined; everything from its join point on came.
+  const missing = [...error.missing];
+  assert.ok(missing.length >= 6 && missing.length < blocks, `missing ${missing.join(',')}`);
+  assert.deepEqual(missing, Array.from({ length: missing.length }, (_, i) => i));
+  assert.ok(closedAfterMs < 2_000, `closed ${closedAfterMs.toFixed(0)} ms after the early receiver's last block, not after the 20 s quiet period`);
+  // Repairs there may be (the early receiver's losses, the groups of the block the late one joined in), never a block before it.
+  console.log(`[measure] late joiner's DONE: closed ${closedAfterMs.toFixed(0)} ms after the early receiver's last block; late joiner missing blocks 0-${missing.length - 1} of ${blocks}; repair parity ${stats.repairParitySent}`);
+});
+
 test('multicast: 5 % receive loss at each of three receivers: parity repairs it, close to the worst receiver, not the sum', async (t) => {
   if (!multicastWorks) return t.skip('loopback refuses multicast on this host');
   const taskId = 'task-mc-loss';

@@ -74,6 +74,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--arg <arg>', 'an argument of the install command (repeat for more, in order)', collect)
     .option('--success-exit-code <code>', 'an exit code that means success (repeat; default 0)', (v: string, prev?: number[]) => [...(prev ?? []), parseIntOption('--success-exit-code', -2147483648, 2147483647)(v)])
     .option('--timeout-seconds <n>', 'longest the install may run (default 3600)', parseIntOption('--timeout-seconds', 1, 86_400))
+    .option('--confidential', 'encrypt the content per block before it leaves the origin; only targeted devices get the key')
     .option('--package <id>', 'upload to this existing package (awaiting content) instead of creating one')
     .option('--resume', 'resume the unfinished upload of this file remembered from an earlier run, or fail (without it, one is resumed when remembered)')
     .option('--no-resume', 'start over even if an unfinished upload of this file is remembered')

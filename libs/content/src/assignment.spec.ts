@@ -196,3 +196,20 @@ test('cancellation signature: verifies for its key and document only', () => {
   assert.equal(verifyCancellationSignature({ value: cancel, keyId: key.keyId, signature: assignment.signature }, key.publicKey), false);
   assert.equal(verifyCancellationSignature({ ...signed, value: { ...cancel, issuedAt: 'not a time' } }, key.publicKey), false);
 });
+
+test('assignment confidential: absent leaves the bytes as they were; present is signed, and cannot be stripped or added', () => {
+  const key = fixedKey(7);
+  const plain = assignmentSigningBytes(doc, 'k1');
+  const confidential = { ...doc, package: { ...doc.package, confidential: true as const } };
+  const sealed = assignmentSigningBytes(confidential, 'k1');
+  assert.deepEqual(sealed.subarray(0, plain.length), plain, 'a trailer after every other field');
+  assert.equal(sealed.length - plain.length, 16);
+  // With an attempt too: 4 + 16 bytes, a length no document with only one of them has.
+  assert.equal(assignmentSigningBytes({ ...confidential, attempt: 2 }, 'k1').length - plain.length, 20);
+  const signed = signAssignment(confidential, key);
+  assert.equal(verifyAssignmentSignature(signed, key.publicKey), true);
+  const { confidential: _, ...stripped } = signed.value.package;
+  assert.equal(verifyAssignmentSignature({ ...signed, value: { ...signed.value, package: stripped } }, key.publicKey), false, 'stripped');
+  assert.equal(verifyAssignmentSignature({ ...signAssignment(doc, key), value: confidential }, key.publicKey), false, 'added');
+  assert.match(assignmentShapeError({ ...doc, package: { ...doc.package, confidential: false as unknown as true } }) ?? '', /confidential/);
+});

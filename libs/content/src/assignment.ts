@@ -25,6 +25,8 @@ export interface AssignmentDocument {
     installArgs: string[];
     successExitCodes: number[];
     timeoutSeconds: number;
+    /** True for a confidential package: the content is sealed (see confidential.ts); absent otherwise. */
+    confidential?: true;
   };
   /** When the control plane signed this copy (ISO 8601). */
   issuedAt: string;
@@ -66,6 +68,7 @@ export interface KeyEndorsement {
 }
 
 const ASSIGNMENT_DOMAIN = Buffer.from('fleetcast-assignment-v1\0');
+const CONFIDENTIAL_TRAILER = 'confidential';
 const ENDORSEMENT_DOMAIN = Buffer.from('fleetcast-key-endorsement-v1\0');
 const CANCELLATION_DOMAIN = Buffer.from('fleetcast-cancellation-v1\0');
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
@@ -95,6 +98,7 @@ export function assignmentShapeError(doc: AssignmentDocument): string | null {
     if (!Number.isFinite(Date.parse(value))) return `${name} is not a time`;
   }
   if (Date.parse(doc.expiresAt) <= Date.parse(doc.notBefore)) return 'expiresAt is not after notBefore';
+  if (p.confidential !== undefined && p.confidential !== true) return 'confidential is neither true nor absent';
   if (doc.attempt !== undefined && (!Number.isInteger(doc.attempt) || doc.attempt < 2 || doc.attempt > UINT32_MAX)) return 'attempt is not an integer of 2 or more';
   return null;
 }
@@ -129,6 +133,9 @@ export function assignmentSigningBytes(doc: AssignmentDocument, keyId: string): 
     .strings(doc.retiredKeyIds);
   // Only after a retry: a first attempt's bytes are those that agents before retries verify.
   if (doc.attempt !== undefined) writer.u32(doc.attempt);
+  // Only for a confidential package, after the attempt: the other documents keep their bytes. The
+  // trailers differ in length (4 bytes for an attempt, 16 for this tag), so no two documents share bytes.
+  if (p.confidential === true) writer.string(CONFIDENTIAL_TRAILER);
   return writer.bytes();
 }
 

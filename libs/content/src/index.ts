@@ -4,3 +4,6 @@ export * from './assignment';
 export * from './wire';
 export * from './download-token';
 export * from './content-deletions';
+export * from './peer-pass';
+export * from './confidential';
+export * from './sealed-file';

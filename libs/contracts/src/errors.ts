@@ -40,6 +40,10 @@ export const ErrorCode = {
   TaskCancelled: 'TASKS.TASK_CANCELLED',
   /** Retry with no device to retry: none failed, or a device named in the request is not in `failed`. */
   NothingToRetry: 'TASKS.NOTHING_TO_RETRY',
+  /** A content key asked for by a device that is not a target of a task not yet over with that package: it gets nothing to decrypt with. */
+  NotATarget: 'TASKS.NOT_A_TARGET',
+  /** A content key asked for content that is not confidential (it is not encrypted: there is no key). */
+  NotConfidential: 'TASKS.NOT_CONFIDENTIAL',
   DeviceNotFound: 'INVENTORY.DEVICE_NOT_FOUND',
   /**
    * A device whose agent reports a version outside the range the control plane supports

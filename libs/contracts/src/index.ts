@@ -28,5 +28,6 @@ export * from './rpc/activation.rpc';
 export * from './rpc/topology.rpc';
 export * from './rpc/reports.rpc';
 export * from './plans';
+export * from './swarm';
 export { allRpcSubjects } from './rpc/registry';
 export * from './uploads';

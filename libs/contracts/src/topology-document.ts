@@ -43,6 +43,12 @@ export const wanLinkSchema = z
   .object({
     /** Bandwidth of the link in kbit/s (10 Mbit/s = 10000): used by planning and by rate limits. */
     bandwidthKbps: z.number().int().min(1).max(MAX_WAN_BANDWIDTH_KBPS),
+    /**
+     * The most the fleet's downloads across this link may use, kbit/s (leave room for the office's
+     * other traffic); absent or null: no cap. The device that brings content across the link for
+     * its office reads no faster than this (docs/p2p.md).
+     */
+    rateCapKbps: z.number().int().min(1).max(MAX_WAN_BANDWIDTH_KBPS).nullable().optional(),
   })
   .strict();
 export type WanLink = z.infer<typeof wanLinkSchema>;
@@ -173,3 +179,19 @@ export const officePolicySchema = z.object({
   multicastDiscovery: z.boolean(),
 });
 export type OfficePolicy = z.infer<typeof officePolicySchema>;
+
+/**
+ * The policy of each office type: a vpn office's devices share nothing with each other (each is
+ * alone behind its tunnel); a wifi office's share, but announce and discover nothing by broadcast
+ * or multicast, which floods the air at the lowest rate; peers are named by the control plane instead.
+ */
+export function officePolicy(type: OfficeType): OfficePolicy {
+  switch (type) {
+    case 'default':
+      return { shareWithPeers: true, multicastDiscovery: true };
+    case 'vpn':
+      return { shareWithPeers: false, multicastDiscovery: false };
+    case 'wifi':
+      return { shareWithPeers: true, multicastDiscovery: false };
+  }
+}

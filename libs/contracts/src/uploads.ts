@@ -35,3 +35,19 @@ export const UploadHeader = {
   length: 'upload-length',
   expires: 'upload-expires',
 } as const;
+
+/**
+ * Seals stored content for a confidential package (`POST /v1/content/{contentId}/seal` at the
+ * origin, called by the tasks service with the origin's API token): the origin encrypts it block by
+ * block under `key` and stores the result as content of its own, which is what it answers
+ * (a `contentDescriptorSchema`). The key is used for this request only and never stored or logged.
+ */
+export const sealContentSchema = z.object({
+  /** The package the sealed blocks are bound to (part of every block's additional data). */
+  packageId: idSchema,
+  /** The content key, 32 bytes, base64. */
+  key: z.string().length(44),
+  /** Remove the plaintext once sealed (when no other package has the same bytes). */
+  removeSource: z.boolean(),
+});
+export type SealContent = z.infer<typeof sealContentSchema>;

@@ -4,6 +4,7 @@ export * from './protocol/crc32c';
 export * from './protocol/ids';
 export * from './protocol/packet-errors';
 export * from './protocol/packets';
+export * from './protocol/symbol-size';
 // Pure state machines and coding.
 export * from './core/block-layout';
 export * from './core/election';

@@ -126,6 +126,11 @@ async function addNamespace(ns: string, forwarding: boolean): Promise<void> {
   await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
 }
 
+/** `mtu N` for `ip link add` when the branch sets its LAN's MTU; nothing for the kernel's default. */
+function mtuArgs(branch: BranchPlan): string[] {
+  return branch.mtu === null ? [] : ['mtu', String(branch.mtu)];
+}
+
 function tbfArgs(ns: string, dev: string, branch: BranchPlan): string[] {
   // tc takes whole kbit reliably, so a fractional Mbit rate (0.5) is written in kbit.
   const kbit = Math.max(1, Math.round(branch.rateMbit * 1000));
@@ -175,7 +180,7 @@ async function buildBranch(plan: LabPlan, branch: BranchPlan): Promise<void> {
   await tc(tbfArgs(router, branch.wanRouterIface, branch));
   // No IGMP querier runs on the LAN, so with snooping a group would stop being forwarded once
   // memberships time out; without it the bridge floods multicast like a plain branch switch.
-  await ip(['-n', router, 'link', 'add', branch.bridge, 'type', 'bridge', 'mcast_snooping', '0']);
+  await ip(['-n', router, 'link', 'add', branch.bridge, ...mtuArgs(branch), 'type', 'bridge', 'mcast_snooping', '0']);
   await ip(['-n', router, 'addr', 'add', `${branch.routerLanAddress}/${branch.prefixLength}`, 'dev', branch.bridge]);
   await ip(['-n', router, 'link', 'set', branch.bridge, 'up']);
   await ip(['-n', core.ns, 'route', 'add', branch.subnet, 'via', branch.routerWanAddress]);
@@ -189,7 +194,8 @@ async function buildBranch(plan: LabPlan, branch: BranchPlan): Promise<void> {
 async function buildDevice(plan: LabPlan, branch: BranchPlan, device: DevicePlan): Promise<void> {
   const ns = device.ns;
   await addNamespace(ns, false);
-  await ip(['link', 'add', device.bridgePort, 'netns', branch.routerNs, 'type', 'veth', 'peer', 'name', device.iface, 'netns', ns]);
+  // Both ends at the LAN's MTU: the device's interface is what its sockets see, the bridge port what the bridge forwards.
+  await ip(['link', 'add', device.bridgePort, 'netns', branch.routerNs, ...mtuArgs(branch), 'type', 'veth', 'peer', 'name', device.iface, 'netns', ns, ...mtuArgs(branch)]);
   await ip(['-n', branch.routerNs, 'link', 'set', device.bridgePort, 'master', branch.bridge, 'up']);
   await ip(['-n', ns, 'link', 'set', device.iface, 'multicast', 'on', 'up']);
   await ip(['-n', ns, 'addr', 'add', `${device.address}/${branch.prefixLength}`, 'dev', device.iface]);

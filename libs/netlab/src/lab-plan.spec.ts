@@ -83,6 +83,16 @@ test('plan: malformed specs are refused with a message that names the field', ()
   rejects(spec({ branches: [{ ...base, lanLossPercent: 2.5 }] }), 'LAB.INVALID_SPEC', /whole number/);
   rejects(spec({ branches: [{ ...base, lossProto: 'tcp' as 'udp' }] }), 'LAB.INVALID_SPEC', /lossProto/);
   rejects(spec({ branches: [{ ...base, wan: { rateMbit: 20, delayMs: 40 } }] }), 'LAB.UNSUPPORTED', /delay is not built yet/);
+  for (const mtu of [575, 9001, 1280.5]) rejects(spec({ branches: [{ ...base, mtu }] }), 'LAB.INVALID_SPEC', /branches\[0\]\.mtu must be a whole number from 576 to 9000/);
+});
+
+test('plan: a branch LAN MTU is planned as given, the kernel default (null) when absent', () => {
+  const base = spec().branches[0]!;
+  const plan = planLab(spec({ branches: [{ ...base, mtu: 1280 }, { ...spec().branches[1]! }] }));
+  assert.deepEqual(
+    plan.branches.map((b) => b.mtu),
+    [1280, null],
+  );
 });
 
 test('loss ruleset: UDP only by default, every IPv4 packet with lossProto all', () => {

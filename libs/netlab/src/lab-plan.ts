@@ -32,6 +32,11 @@ export interface BranchSpec {
    * 'all' drops every IPv4 packet, ARP excepted (so that neighbours still resolve).
    */
   lossProto?: LossProto;
+  /**
+   * MTU of the branch LAN: the bridge, both ends of every device's veth and so every device's LAN
+   * interface. Absent: the kernel's default (1500). The WAN link keeps its own.
+   */
+  mtu?: number;
 }
 
 export interface LabSpec {
@@ -77,6 +82,8 @@ export interface BranchPlan {
   burstBytes: number;
   lossPercent: number;
   lossProto: LossProto;
+  /** The LAN's MTU, or null for the kernel's default. */
+  mtu: number | null;
   devices: DevicePlan[];
 }
 
@@ -136,6 +143,11 @@ const BURST_TICK_SECONDS = 0.01;
 /** 64 MiB: a full second at 512 Mbit/s; a deeper bucket would make the link unshaped for seconds. */
 const MAX_BURST_KB = 64 * 1024;
 
+/** 576: the datagram every IPv4 host must accept (RFC 791); a smaller LAN MTU is no LAN worth a lab. */
+export const MIN_LAN_MTU = 576;
+/** 9000: the usual jumbo frame; veths and bridges take more, switches rarely do. */
+export const MAX_LAN_MTU = 9000;
+
 const LAB_NAME = /^[a-z][a-z0-9]{0,7}$/;
 const BRANCH_NAME = /^[a-z0-9]{1,16}$/;
 
@@ -194,6 +206,8 @@ export function planLab(spec: LabSpec): LabPlan {
     if (!Number.isInteger(lossPercent)) invalid(`${where}.lanLossPercent must be a whole number (nftables draws from 0..99)`);
     const lossProto = branch.lossProto ?? 'udp';
     if (lossProto !== 'udp' && lossProto !== 'all') invalid(`${where}.lossProto must be 'udp' or 'all'`);
+    const mtu = branch.mtu ?? null;
+    if (mtu !== null && (!Number.isInteger(mtu) || mtu < MIN_LAN_MTU || mtu > MAX_LAN_MTU)) invalid(`${where}.mtu must be a whole number from ${MIN_LAN_MTU} to ${MAX_LAN_MTU}`);
 
     const devices = Array.from({ length: branch.devices }, (_, d): DevicePlan => {
       const k = d + 1;
@@ -220,6 +234,7 @@ export function planLab(spec: LabSpec): LabPlan {
       burstBytes: burstKb === undefined ? defaultBurstBytes(rateMbit) : Math.round(burstKb * 1024),
       lossPercent,
       lossProto,
+      mtu,
       devices,
     };
   });

@@ -32,6 +32,8 @@ const HTTP_STATUS_BY_CODE = {
   [ErrorCode.PackageNotReady]: 409,
   [ErrorCode.ContentMismatch]: 409,
   [ErrorCode.PackageInUse]: 409,
+  [ErrorCode.NotATarget]: 403,
+  [ErrorCode.NotConfidential]: 409,
   [ErrorCode.UploadOffsetMismatch]: 409,
   [ErrorCode.UploadBusy]: 409,
   [ErrorCode.UploadNotFound]: 404,

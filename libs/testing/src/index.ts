@@ -15,6 +15,7 @@ export * from './stack';
 export * from './lab-names';
 export * from './lab-stack';
 export * from './lab-report';
+export * from './lab-topology';
 export * from './agent-cache';
 // What a lab test needs of the network lab, so that a test package depends on this harness alone.
 export { createLab, destroyLab, labAvailable, listLabResources } from '@fleetcast/netlab';

@@ -24,6 +24,17 @@ export interface LabDistributionOptions {
    * devices' default profile.
    */
   profile?: LabProfileSettings;
+  /**
+   * The package's bytes instead of generated ones (`packageBytes` must be their size), e.g. a known
+   * marker repeated, to look for on the wire. `sha256` is the plaintext's.
+   */
+  content?: { sha256: string; stream: () => Readable };
+  /** A confidential package: sealed at the origin, opened only by targets (its content ID is the ciphertext's). */
+  confidential?: boolean;
+  /** For 'install': the command and its arguments instead of the default check that the file is there. */
+  install?: { command: string; args: string[] };
+  /** The devices the task targets (default: every agent of the stack). */
+  targets?: readonly string[];
 }
 
 /**
@@ -231,24 +242,27 @@ export async function startLabDistribution(options: LabDistributionOptions): Pro
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const seed = options.seed ?? `lab-${Date.now()}`;
   const api = stack.api;
-  const content = generatedContent(packageBytes, seed);
+  const content = options.content ?? generatedContent(packageBytes, seed);
   const pkg = await api.ok<{ id: string }>('POST', '/v1/packages', {
     name: `lab-${seed}`.slice(0, 200),
     version: '1.0.0',
     platform: 'linux',
     // For 'install': a command that only checks the verified file is there, so the figures are the transfer's.
-    installCommand: '/bin/sh',
-    installArgs: ['-c', 'test -s "$FLEETCAST_PACKAGE_PATH"'],
+    installCommand: options.install?.command ?? '/bin/sh',
+    installArgs: options.install?.args ?? ['-c', 'test -s "$FLEETCAST_PACKAGE_PATH"'],
     timeoutSeconds: 60,
+    ...(options.confidential ? { confidential: true } : {}),
   });
   const uploaded = await api.upload<{ status: string; contentId: string }>(pkg.id, content.stream(), { 'x-content-sha256': content.sha256 });
   if (uploaded.status !== 200 || uploaded.body.status !== 'ready') throw new Error(`upload of the lab package failed: ${uploaded.status} ${JSON.stringify(uploaded.body)}`);
-  print(`[lab] package ${mib(packageBytes)} uploaded (sha256 ${content.sha256.slice(0, 16)}...)`);
+  // A confidential package's content is the ciphertext the origin made: its ID is not the upload's hash.
+  const contentId = uploaded.body.contentId;
+  print(`[lab] package ${mib(packageBytes)} uploaded (sha256 ${content.sha256.slice(0, 16)}...${options.confidential ? `, confidential: sealed as ${contentId.slice(0, 16)}...` : ''})`);
 
   // Counts start from zero for this run; WAN counters cannot be reset, so they are read before and after.
   await stack.origin.ok('DELETE', '/v1/stats/bytes-served');
   const wanBefore = await Promise.all(lab.branches.map((b) => lab.wanCounters(b.name)));
-  const deviceIds = stack.agents.map((a) => a.deviceId);
+  const deviceIds = options.targets ? [...options.targets] : stack.agents.map((a) => a.deviceId);
   let profileId: string | undefined;
   if (options.profile) {
     const profile = await api.ok<{ id: string }>('POST', '/v1/profiles', { name: `lab ${seed}`.slice(0, 200), ...options.profile });
@@ -306,7 +320,7 @@ export async function startLabDistribution(options: LabDistributionOptions): Pro
 
     const created = Date.parse(task.createdAt);
     const rowOf = new Map(rows.map((r) => [r.deviceId, r]));
-    const devices = stack.agents.map((agent): DeviceFigures => {
+    const devices = stack.agents.filter((a) => deviceIds.includes(a.deviceId)).map((agent): DeviceFigures => {
       const row = rowOf.get(agent.deviceId);
       const terminal = row !== undefined && TERMINAL.includes(row.state);
       return {
@@ -356,7 +370,7 @@ export async function startLabDistribution(options: LabDistributionOptions): Pro
       taskId: task.id,
       action,
       packageBytes,
-      contentId: content.sha256,
+      contentId,
       devices,
       subnets,
       totals: {
@@ -373,7 +387,7 @@ export async function startLabDistribution(options: LabDistributionOptions): Pro
     return report;
   };
 
-  return { taskId: task.id, contentId: content.sha256, packageBytes, startedAt, summary: summaryNow, finish };
+  return { taskId: task.id, contentId, packageBytes, startedAt, summary: summaryNow, finish };
 }
 
 /** Devices of the task not yet in a terminal state. */

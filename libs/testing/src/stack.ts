@@ -102,6 +102,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const license = issueTrialLicense(options.workDir, options.licenseSeats ?? 1000);
   // The origin serves only devices holding a token the tasks service issued: one secret per stack.
   const downloadTokenSecret = randomBytes(32).toString('base64');
+  // Confidential packages' keys are stored wrapped under this one.
+  const contentKeySecret = randomBytes(32).toString('base64');
   const ports: Record<ServiceName, number> = {
     licensing: await freePort(hostOf('licensing')),
     inventory: await freePort(hostOf('inventory')),
@@ -122,7 +124,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ...credsOf(name),
     ...(options.commonEnv ?? {}),
     HTTP_PORT: String(ports[name]),
-    ...(name === 'tasks' ? { ORIGIN_PUBLIC_URL: originUrl, ORIGIN_URL: originUrl, DOWNLOAD_TOKEN_SECRET: downloadTokenSecret } : {}),
+    ...(name === 'tasks'
+      ? { ORIGIN_PUBLIC_URL: originUrl, ORIGIN_URL: originUrl, DOWNLOAD_TOKEN_SECRET: downloadTokenSecret, ORIGIN_API_TOKEN: options.apiToken, CONTENT_KEY_SECRET: contentKeySecret }
+      : {}),
     ...(name === 'origin' ? { ORIGIN_STORE_DIR: join(options.workDir, 'origin-store'), API_TOKENS: options.apiToken, DOWNLOAD_TOKEN_SECRET: downloadTokenSecret } : {}),
     ...(name === 'gateway' ? { ORIGIN_URL: originUrl, API_TOKENS: options.apiToken } : {}),
     ...(name === 'licensing'

@@ -146,7 +146,8 @@ export function servicePermissions(role: ServiceRole): SubjectPermissions {
   const own: Record<ServiceRole, { pub: string[]; sub: string[]; denyPub?: string[] }> = {
     inventory: { pub: ['inventory.>', deadLetters], sub: ['inventory.>'] },
     tasks: {
-      pub: ['tasks.>', 'inventory.qry.>', deadLetters],
+      // Asks the topology service for a device's office when it keeps the swarm's view (docs/p2p.md).
+      pub: ['tasks.>', 'inventory.qry.>', 'topology.qry.>', deadLetters],
       sub: ['tasks.>'],
       // Served by the tasks service, but only the origin may ask it.
       denyPub: [attachContent],

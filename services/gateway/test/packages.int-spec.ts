@@ -263,4 +263,46 @@ describe('packages API on the whole control plane', () => {
       assert.equal((await api.ok('GET', `/v1/packages/${id}`)).status, 'awaiting-content');
     });
   });
+
+  describe('confidential packages', () => {
+    it('a resumable upload is sealed: the package names the ciphertext, the origin keeps no plaintext, the target installs the plaintext', async () => {
+      const data = Buffer.concat(Array.from({ length: 3 * 64 * 1024 }, (_, i) => Buffer.from(`secret line ${i.toString().padStart(8, '0')}\n`))).subarray(0, 3 * MiB + 17);
+      const pkg = await api.ok('POST', '/v1/packages', {
+        name: 'confidential-tool',
+        version: '1.0',
+        platform: 'linux',
+        installCommand: '/bin/sh',
+        installArgs: ['-c', `test "$(sha256sum "$FLEETCAST_PACKAGE_PATH" | cut -c1-64)" = "${sha256(data)}"`],
+        confidential: true,
+      });
+      assert.equal(pkg.confidential, true);
+      const created = await api.request('POST', '/v1/uploads', { packageId: pkg.id, size: data.length, sha256: sha256(data) });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const first = await call('PATCH', `/v1/uploads/${created.body.id}`, data.subarray(0, MiB), { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' });
+      assert.equal(first.status, 204);
+      const last = await call('PATCH', `/v1/uploads/${created.body.id}`, data.subarray(MiB), { 'upload-offset': String(MiB), 'content-type': 'application/offset+octet-stream' });
+      assert.equal(last.status, 200, JSON.stringify(last.body));
+      assert.equal(last.body.status, 'ready');
+      assert.notEqual(last.body.contentId, sha256(data), 'the content is the ciphertext');
+      assert.ok(last.body.size > data.length, 'a tag per block');
+      assert.equal(await originHasContent(sha256(data)), false, 'the plaintext left the origin');
+      assert.equal(await originHasContent(last.body.contentId), true);
+
+      const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'install', targets: { deviceIds: [DEVICE] } });
+      const done = await waitFor(
+        async () => {
+          const rows = await api.ok('GET', `/v1/tasks/${task.id}/devices`);
+          const row = rows.items.find((r: { deviceId: string }) => r.deviceId === DEVICE);
+          return row && ['succeeded', 'failed'].includes(row.state) ? row : undefined;
+        },
+        { timeoutMs: 30_000, description: 'the confidential install done' },
+      );
+      assert.equal(done.state, 'succeeded', JSON.stringify(done.reason));
+    });
+
+    it('the API documents the flag', async () => {
+      const doc = await api.ok('GET', '/docs-json');
+      assert.match(JSON.stringify(doc.components ?? doc), /"confidential"/);
+    });
+  });
 });

@@ -6,6 +6,7 @@ import type { Logger } from '@fleetcast/telemetry';
 import { TASKS_CONFIG, TasksConfig } from './config/tasks.config';
 import { tasksDataSourceOptions } from './database/tasks-data-source';
 import { ReportsModule } from './reports/reports.module';
+import { SwarmModule } from './swarm/swarm.module';
 import { TasksModule } from './tasks/tasks.module';
 
 @Module({})
@@ -19,6 +20,7 @@ export class AppModule {
         { module: ConfigHolder, global: true, providers: [{ provide: TASKS_CONFIG, useValue: config }], exports: [TASKS_CONFIG] },
         TasksModule,
         ReportsModule,
+        SwarmModule,
       ],
     };
   }

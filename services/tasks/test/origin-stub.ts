@@ -1,6 +1,6 @@
-import { createServer, Server } from 'node:http';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { BlockHasher } from '@fleetcast/content';
+import { BlockHasher, MANIFEST_BLOCK_SIZE, sealBlock, sealedBlockCount, SEALED_PLAIN_BLOCK_SIZE } from '@fleetcast/content';
 import type { ContentDescriptor } from '@fleetcast/contracts';
 
 /**
@@ -14,9 +14,13 @@ export class OriginStub {
   private readonly descriptors = new Map<string, ContentDescriptor>();
   private server?: Server;
   url = '';
+  /** Seal requests as they came (a key is checked only for its length here: the test opens the result with the key the device gets). */
+  readonly seals: Array<{ contentId: string; packageId: string; removeSource: boolean; authorization: string | undefined }> = [];
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
+      const seal = /^\/v1\/content\/([0-9a-f]{64})\/seal$/.exec(req.url ?? '');
+      if (seal && req.method === 'POST') return void this.seal(seal[1]!, req, res);
       const match = /^\/v1\/content\/([0-9a-f]{64})(\/blocks)?$/.exec(req.url ?? '');
       const id = match?.[1];
       if (id && match?.[2]) {
@@ -47,6 +51,40 @@ export class OriginStub {
     this.contents.set(m.contentId, bytes);
     this.descriptors.set(m.contentId, descriptor);
     return { ...descriptor, blockHashBytes: m.blockHashes };
+  }
+
+  /** Whether content is stored (plaintext is removed once sealed). */
+  has(contentId: string): boolean {
+    return this.contents.has(contentId);
+  }
+
+  /** The stored bytes of content. */
+  bytesOf(contentId: string): Buffer | undefined {
+    return this.contents.get(contentId);
+  }
+
+  /** `POST /v1/content/<id>/seal` as the origin does it, with the same block crypto, in memory. */
+  private seal(contentId: string, req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as { packageId: string; key: string; removeSource: boolean };
+      const plain = this.contents.get(contentId);
+      if (!plain) return void res.writeHead(404).end();
+      this.seals.push({ contentId, packageId: body.packageId, removeSource: body.removeSource, authorization: req.headers.authorization });
+      const key = Buffer.from(body.key, 'base64');
+      const blockCount = sealedBlockCount(plain.length);
+      const blocks = Array.from({ length: blockCount }, (_, i) =>
+        sealBlock(key, { packageId: body.packageId, blockIndex: i, blockCount }, plain.subarray(i * SEALED_PLAIN_BLOCK_SIZE, (i + 1) * SEALED_PLAIN_BLOCK_SIZE)),
+      );
+      if (body.removeSource) {
+        this.contents.delete(contentId);
+        this.descriptors.delete(contentId);
+      }
+      const descriptor = this.add(Buffer.concat(blocks));
+      const { blockHashBytes: _, ...wire } = descriptor;
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ ...wire, blockSize: MANIFEST_BLOCK_SIZE }));
+    });
   }
 
   /** Serves a descriptor as given, whatever it says. */

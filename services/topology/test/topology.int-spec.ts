@@ -34,7 +34,7 @@ function document(): TopologyDocumentInput {
     offices: [
       { id: 'hq', name: 'Headquarters', subnets: ['10.0.0.0/16', '2001:db8::/48'] },
       { id: 'paris', name: 'Paris', type: 'wifi', parent: 'hq', subnets: ['10.1.0.0/24'], wan: { bandwidthKbps: 20000 } },
-      { id: 'lyon', name: 'Lyon', type: 'vpn', parent: 'paris', subnets: ['10.2.0.0/24'], wan: { bandwidthKbps: 5000 } },
+      { id: 'lyon', name: 'Lyon', type: 'vpn', parent: 'paris', subnets: ['10.2.0.0/24'], wan: { bandwidthKbps: 5000, rateCapKbps: 4000 } },
       { id: 'nice', name: 'Nice', parent: 'hq', subnets: ['10.3.0.0/24'], wan: { bandwidthKbps: 100000 } },
     ],
   };
@@ -194,11 +194,13 @@ describe('topology service against real NATS and Postgres', { timeout: SUITE_TIM
       policy: { shareWithPeers: false, multicastDiscovery: false },
       wanBandwidthKbps: 5000,
       bottleneckKbps: 5000,
+      // The link's cap for the fleet's downloads, from the document.
+      wanRateCapKbps: 4000,
     });
     // The server refuses the publish on another device's subject: the request never reaches the service.
     await assert.rejects(new RpcClient(device, 1500).callAsDevice(TopologyDeviceRpc.getPolicy, 'dev-l2', {}));
     const central = await rpc.callAsDevice(TopologyDeviceRpc.getPolicy, 'dev-hq', {});
-    assert.deepEqual([central.policy, central.wanBandwidthKbps, central.bottleneckKbps], [{ shareWithPeers: true, multicastDiscovery: true }, null, null]);
+    assert.deepEqual([central.policy, central.wanBandwidthKbps, central.bottleneckKbps, central.wanRateCapKbps], [{ shareWithPeers: true, multicastDiscovery: true }, null, null, null]);
   });
 
   it('moves a device when a newer scan has a new address, and never for an older scan', async () => {

@@ -5,6 +5,7 @@ import { Manifest, blockCount, blockRange, verifyBlock } from '@fleetcast/conten
 import { AgentErrorCode } from '../core/agent-errors';
 import { BackoffPolicy, backoffDelayMs } from '../core/backoff';
 import { BlockRun, blockRuns } from '../core/block-runs';
+import { RatePacer } from '../core/rate-pacer';
 import { DownloadAbortedError, DownloadSource, DownloadSourceError, FetchBlocksRequest } from '../core/download-source';
 
 /**
@@ -33,6 +34,11 @@ export interface HttpSourceOptions {
   idleTimeoutMs?: number;
   /** Jitter source in [0, 1); replaceable so that a test can make delays exact. */
   random?: () => number;
+  /**
+   * The WAN rate cap of the device's office link in kbit/s (the topology's `rateCapKbps`), 0 or
+   * absent for none: the body is read no faster, so TCP slows the origin down to it.
+   */
+  rateKbps?: number;
 }
 
 /**
@@ -90,6 +96,7 @@ export class HttpSource implements DownloadSource {
   private readonly retry: BackoffPolicy;
   private readonly idleTimeoutMs: number;
   private readonly random: () => number;
+  private readonly pacer: RatePacer;
   /** The token in use; cleared by a 401, so the next request asks for a new one. */
   private token?: Promise<string | null>;
   private refreshToken = false;
@@ -101,6 +108,7 @@ export class HttpSource implements DownloadSource {
     this.retry = options.retry ?? HTTP_SOURCE_DEFAULTS.retry;
     this.idleTimeoutMs = options.idleTimeoutMs ?? HTTP_SOURCE_DEFAULTS.idleTimeoutMs;
     this.random = options.random ?? Math.random;
+    this.pacer = new RatePacer(options.rateKbps ?? 0);
   }
 
   async fetchBlocks(request: FetchBlocksRequest): Promise<void> {
@@ -311,6 +319,9 @@ export class HttpSource implements DownloadSource {
           position += take;
           if (filled === block.length) await finishBlock();
         }
+        // Under a WAN rate cap, a chunk is taken only at the cap: unread bytes fill TCP's window and slow the origin.
+        const wait = this.pacer.reserveTaken(chunk.length, Date.now());
+        if (wait > 0) await sleep(wait, undefined, { signal });
         if (position >= stop) break;
       }
     } catch (error) {

@@ -42,6 +42,13 @@ export interface InstallRequest {
   /** Further variables to pass by name (the agent's `--installer-env`). */
   passEnv?: readonly string[];
   outputTailMaxChars?: number;
+  /**
+   * Makes the file the command installs inside the run's work directory and answers its path, used
+   * instead of `packagePath` (a confidential package is opened there, so its plaintext never lies in
+   * the shared cache and goes with the work directory). A rejection with a `code` is the result's
+   * failure, and nothing runs.
+   */
+  preparePackage?: (workDir: string) => Promise<string>;
 }
 
 export interface InstallResult {
@@ -74,7 +81,23 @@ export async function runInstaller(request: InstallRequest): Promise<InstallResu
     return spawnFailed(`cannot create a work directory: ${describe(error)}`, tail, elapsed());
   }
   try {
-    return await runIn(workDir, request, tail, elapsed);
+    let packagePath = request.packagePath;
+    if (request.preparePackage) {
+      try {
+        packagePath = await request.preparePackage(workDir);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        return {
+          exitCode: null,
+          signal: null,
+          timedOut: false,
+          outputTail: '',
+          durationMs: elapsed(),
+          failure: { code: typeof code === 'string' && code.startsWith('INSTALL.') ? code : AgentErrorCode.InstallSpawnFailed, message: describe(error) },
+        };
+      }
+    }
+    return await runIn(workDir, { ...request, packagePath }, tail, elapsed);
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }

@@ -26,7 +26,7 @@ import { PeerBlocksUnavailableError } from '../core/peer-errors';
 import { CacheDownloadResult, downloadIntoCache } from './cache-download';
 import { ContentCache } from './content-cache';
 import { ElectionOutcome, LanElection } from './lan-election';
-import { MulticastIncompleteError, MulticastSource } from './multicast-source';
+import { MulticastIncompleteError, MulticastSource, sendDoneCopies } from './multicast-source';
 import { MulticastSender } from './multicast-sender';
 import { PeerSource } from './peer-source';
 import { SessionMux } from './session-mux';
@@ -61,6 +61,8 @@ export interface LanDownloadOptions {
    * group told this device of nobody. Absent when agents use any free port (then only PEER_HAVE tells).
    */
   subnetPeerPort?: number;
+  /** Headers of every request to a peer (the device's peer pass, which peers' servers ask for). */
+  peerHeaders?: () => Record<string, string>;
   /**
    * A follower's wait for a silent representative before it ends its multicast round
    * (MULTICAST_SOURCE_DEFAULTS); the election then elects a successor, or the rest comes from peers and the origin.
@@ -74,6 +76,8 @@ export interface LanDownloadOptions {
   claims?: SessionClaims;
   /** The follower's wait for a new verified block before it gives up on its representative (FOLLOW_STALL_MS). */
   followStallMs?: number;
+  /** MTU of the socket's interface: this device's multicast sizes its symbols to it (MulticastSenderOptions.mtu). */
+  lanMtu?: number;
 }
 
 export interface LanDownloadResult extends CacheDownloadResult {
@@ -273,6 +277,9 @@ export class LanDownload {
       case 'send-holdings':
         this.sendHoldings(effect.blocks);
         return;
+      case 'send-done':
+        if (this.mux !== null) sendDoneCopies(this.mux, sessionIdOf(options.task.taskId), this.selfId, effect.blocksHeld);
+        return;
       case 'start-sender':
         void this.startSender(effect.round, effect.ready);
         return;
@@ -288,7 +295,10 @@ export class LanDownload {
         for (const i of effect.skip) sender.skip(i);
         this.sessionStartedAt ??= new Date().toISOString();
         const { why, takeover, targets, skip } = effect;
-        options.logger.info({ taskId: options.task.taskId, why, joined: this.state.joined.length, targets, takeover, skipped: skip.length, blocks: this.context.blocks }, 'multicast session starting');
+        options.logger.info(
+          { taskId: options.task.taskId, why, joined: this.state.joined.length, targets, takeover, skipped: skip.length, blocks: this.context.blocks, symbolSize: sender.symbolSize, mtu: options.lanMtu ?? null },
+          'multicast session starting',
+        );
         sender.start();
         return;
       }
@@ -359,13 +369,24 @@ export class LanDownload {
         // The partial while the WAN download runs, the cache's file once it completed.
         paths: [...(partial === null ? [] : [partial.partPath]), cache.path(manifest.contentId)],
         session: { rateKbps: task.settings.lanRateLimitKbps ?? 0 },
+        mtu: options.lanMtu,
       });
       this.retireSender();
       this.sender = sender;
       for (const i of ready) sender.blockReady(i);
       sender.done.then(
         (stats) => {
-          options.logger.info({ taskId: task.taskId, stats, rate: sender.rateStats, rateTrace: sender.rateTrace, lanBytesPerContentByte: Number((stats.bytesSent / Math.max(1, manifest.size)).toFixed(4)) }, 'multicast sender closed');
+          options.logger.info(
+            {
+              taskId: task.taskId,
+              stats,
+              timeline: sender.timeline(),
+              rate: sender.rateStats,
+              rateTrace: sender.rateTrace,
+              lanBytesPerContentByte: Number((stats.bytesSent / Math.max(1, manifest.size)).toFixed(4)),
+            },
+            'multicast sender closed',
+          );
           this.dispatch({ type: 'sender-closed', round });
         },
         (error: unknown) => this.dispatch({ type: 'sender-closed', round, error: (error as Error).message }),
@@ -410,6 +431,8 @@ export class LanDownload {
       lanKey: this.lanKey,
       silenceTimeoutMs: options.silenceTimeoutMs,
       representativeId,
+      // The reducer's `send-done` says it, after the PEER_HAVE.
+      doneOnComplete: false,
     });
     try {
       const result = await this.fetchInto([multicast], signal);
@@ -505,7 +528,7 @@ export class LanDownload {
         const peers = [...new Set([...Object.values(this.state.peers), ...named])];
         if (peers.length === 0) throw new PeerBlocksUnavailableError(request.blocks, 'no peer announced the content');
         this.options.logger.info({ taskId: this.options.task.taskId, peers: peers.length, namedByControlPlane: named.length, blocks: request.blocks.length }, 'fetching from peers');
-        const source = new PeerSource({ peers });
+        const source = new PeerSource({ peers, headers: this.options.peerHeaders });
         try {
           await source.fetchBlocks(request);
         } finally {

@@ -31,6 +31,7 @@ import {
   senderIdOf,
   senderSessionContext,
   sessionIdOf,
+  symbolSizeForMtu,
   symbolSpan,
 } from '@fleetcast/lan-protocol';
 import { MulticastPort, PacketFrom, SEND_QUEUE_HIGH_WATER, SessionBinding } from './udp-multicast';
@@ -62,6 +63,13 @@ export interface MulticastSenderOptions {
    * runs) and the complete file it is renamed to when it ends.
    */
   paths: readonly string[];
+  /**
+   * MTU of the interface the session's socket sends on: the symbol size is the largest whose
+   * datagrams it carries unfragmented (`symbolSizeForMtu`; below 576 the sender refuses to start).
+   * Absent (an OS whose MTU is not read): DEFAULT_SYMBOL_BYTES, sized for Ethernet.
+   */
+  mtu?: number;
+  /** Overrides the size `mtu` gives (tests). */
   symbolSize?: number;
   groupDataSymbols?: number;
   session?: Partial<SenderSessionOptions>;
@@ -113,6 +121,9 @@ export class MulticastSender {
   private readonly behind = new Set<string>();
   private receiversDoneSent = false;
   private finished = false;
+  /** When each phase began (performance.now()), for `timeline`. */
+  private readonly phaseAt = new Map<SenderSessionState['phase'], number>();
+  private receiversDoneAt: number | undefined;
   private resolveDone!: (stats: SenderSessionStats) => void;
   private rejectDone!: (error: Error) => void;
   /** Resolves with the session's counters once it closed; rejects when a block cannot be read. */
@@ -122,7 +133,7 @@ export class MulticastSender {
     this.layout = {
       size: options.manifest.size,
       blockSize: options.manifest.blockSize,
-      symbolSize: options.symbolSize ?? DEFAULT_SYMBOL_BYTES,
+      symbolSize: options.symbolSize ?? (options.mtu === undefined ? DEFAULT_SYMBOL_BYTES : symbolSizeForMtu(options.mtu, options.lanKey !== null)),
       groupDataSymbols: options.groupDataSymbols ?? DEFAULT_GROUP_DATA_SYMBOLS,
     };
     const error = layoutError(this.layout);
@@ -154,6 +165,11 @@ export class MulticastSender {
     this.dispatch({ type: 'tick' });
   }
 
+  /** The symbol size the session announces. */
+  get symbolSize(): number {
+    return this.layout.symbolSize;
+  }
+
   get stats(): SenderSessionStats {
     return this.state.stats;
   }
@@ -175,6 +191,19 @@ export class MulticastSender {
 
   get sendingBlock(): number {
     return this.state.cursor?.block ?? this.state.sentCount;
+  }
+
+  /**
+   * Where the session's time went, in ms from the start of the multicast (null: not reached): the
+   * first pass (sending until repairing), the last repair queued, the DONE of the last expected
+   * receiver, and the close. A session that
+   * closes long after its pass and last repair waited for something other than the transfer.
+   */
+  timeline(): { passMs: number | null; lastRepairMs: number | null; receiversDoneMs: number | null; closingMs: number | null; closedMs: number | null } {
+    const start = this.phaseAt.get('sending');
+    const since = (at: number | undefined) => (start === undefined || at === undefined ? null : Math.round(at - start));
+    const repaired = this.state.stats.repairParitySent > 0 ? this.state.lastRepairMs : undefined;
+    return { passMs: since(this.phaseAt.get('repairing')), lastRepairMs: since(repaired), receiversDoneMs: since(this.receiversDoneAt), closingMs: since(this.phaseAt.get('closing')), closedMs: since(this.phaseAt.get('closed')) };
   }
 
   /** Ends the gathering phase: the multicast begins. */
@@ -230,7 +259,12 @@ export class MulticastSender {
       // would fill the LAN with parity the others do not need. It takes the rest from peers.
       if (this.rateControl === null || answersReceiver(this.rateControl.state, packet.senderId)) this.dispatch({ type: 'nack', entries: packet.entries });
     } else if (packet.type === 'report') this.onReport(packet.senderId, packet.lossPermyriad / REPORT_LOSS_SCALE, packet.receiveKbps, packet.behind);
-    else if (packet.type === 'join') this.expected.add(packet.senderId);
+    else if (packet.type === 'join') {
+      this.expected.add(packet.senderId);
+      // A device that holds every block already (its cache) needs nothing and never sends DONE:
+      // waiting for one would hold the session to its quiet period.
+      if (packet.blocksHeld >= this.state.sent.length) this.doneFrom.add(packet.senderId);
+    }
     else if (packet.type === 'done' && !this.doneFrom.has(packet.senderId)) {
       this.doneFrom.add(packet.senderId);
       this.checkReceiversDone();
@@ -271,6 +305,7 @@ export class MulticastSender {
     if (this.receiversDoneSent || this.expected.size === 0) return;
     for (const id of this.expected) if (!this.doneFrom.has(id) && !this.behind.has(id)) return;
     this.receiversDoneSent = true;
+    this.receiversDoneAt = performance.now();
     this.dispatch({ type: 'receivers-done' });
   }
 
@@ -320,7 +355,8 @@ export class MulticastSender {
           this.finish(null);
           break;
         case 'report':
-          // Phase changes and exhausted groups: the daemon will log them; the counters are in stats.
+          // Phase changes are kept for `timeline`; exhausted groups are in the counters (stats).
+          if (effect.event === 'phase' && !this.phaseAt.has(effect.phase)) this.phaseAt.set(effect.phase, performance.now());
           break;
       }
     }

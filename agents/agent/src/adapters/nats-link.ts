@@ -19,11 +19,15 @@ import {
   Streams,
   SubjectBase,
   TasksDeviceRpc,
+  ContentKey,
   TopologyDeviceRpc,
   assignmentReplayConsumerName,
   deviceInboxPrefix,
   versioned,
   SignedContentDeletions,
+  SignedPeerPass,
+  SwarmAnnounce,
+  SwarmView,
 } from '@fleetcast/contracts';
 import { assembleManifestPages, Manifest, Signed } from '@fleetcast/content';
 import { connectNats, decodeJson, encodeJson, NatsConnection, natsAuthenticator, RpcClient } from '@fleetcast/nats';
@@ -398,6 +402,24 @@ export class NatsLink {
   async signedManifest(contentId: string): Promise<Signed<Manifest>> {
     // A page at a time for a manifest too large for one message (packages over 20 GiB).
     return assembleManifestPages((fromBlock) => this.rpc!.callAsDevice(TasksDeviceRpc.getManifest, this.options.deviceId, { contentId, fromBlock }));
+  }
+
+  /** Tells the tasks service what this device holds of a task's content; its office's swarm view comes back (docs/p2p.md). */
+  async swarmAnnounce(request: SwarmAnnounce): Promise<SwarmView> {
+    return this.rpc!.callAsDevice(TasksDeviceRpc.swarmAnnounce, this.options.deviceId, request);
+  }
+
+  /** This device's pass to its office's peer block servers (checked by them: core/peer-pass-check.ts). */
+  async peerPass(): Promise<SignedPeerPass> {
+    return this.rpc!.callAsDevice(TasksDeviceRpc.getPeerPass, this.options.deviceId, {});
+  }
+
+  /**
+   * The key of a confidential package's content: only a device targeted by an install task with it
+   * gets one (FleetcastError TASKS.NOT_A_TARGET otherwise). Asked for at install, never stored.
+   */
+  async contentKey(contentId: string): Promise<ContentKey> {
+    return this.rpc!.callAsDevice(TasksDeviceRpc.getContentKey, this.options.deviceId, { contentId });
   }
 
   /** A download token for content of one of this device's tasks (null: the control plane issues none). */

@@ -1,8 +1,10 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { MANIFEST_BLOCK_SIZE } from '@fleetcast/content';
+import { PEER_PASS_HEADER } from '@fleetcast/contracts';
 import { DEFAULT_PEER_PORT } from '@fleetcast/lan-protocol';
 import { PeerErrorCode } from '../core/peer-errors';
+import { RatePacer } from '../core/rate-pacer';
 import { UploadSlots } from '../core/upload-slots';
 import { ContentCache } from './content-cache';
 
@@ -28,9 +30,13 @@ import { ContentCache } from './content-cache';
  * malformed content ID, index, block size or a Range header, 404 for content or a block not held,
  * 503 when too many uploads wait.
  *
- * No authentication: blocks are public package bytes addressed by their hash, and every fetcher
- * verifies them against a manifest it got from the control plane. Access control, if wanted, is the
- * bind address (the device's LAN address, never 0.0.0.0 by default) and the firewall.
+ * Who may ask: with `authorize` (the agent's default once it pins a control-plane key), only a
+ * device that shows a peer pass the control plane signed for a device of this office, or of an
+ * office below it (401 without a pass, 403 with a refused one), checked before anything is read.
+ * Every fetcher verifies the blocks against a manifest it got from the control plane anyway; the
+ * pass keeps hosts that are not enrolled devices of the office from reading content and holdings.
+ * Uploads share one rate cap (`uploadRateKbps`) and a few slots, so serving never starves the
+ * device's own work.
  */
 
 /**
@@ -78,6 +84,14 @@ export interface PeerBlockServerOptions {
   maxConcurrentUploads?: number;
   maxQueuedUploads?: number;
   idleTimeoutMs?: number;
+  /**
+   * Who may ask: given the request's peer pass header, null to serve it or why not (core/peer-pass-check.ts:
+   * an enrolled device of this office or of an office below it). Absent: anyone on the LAN (the
+   * subnet repair of tests and of agents started without a control-plane key).
+   */
+  authorize?: (passHeader: string | undefined) => string | null;
+  /** Upload rate cap of all uploads together, kbit/s; 0 or absent: none (core/rate-pacer.ts). */
+  uploadRateKbps?: number;
 }
 
 /** What the server did, for metrics, the control plane's per-source bytes, and tests. */
@@ -91,6 +105,8 @@ export interface PeerBlockServerStats {
   badRequests: number;
   /** Requests turned away because too many uploads were waiting (503). */
   busy: number;
+  /** Requests without a pass, or with one refused (401, 403). */
+  refused: number;
 }
 
 const CONTENT_ID = /^[0-9a-f]{64}$/;
@@ -107,10 +123,12 @@ class HttpFailure {
 }
 
 export class PeerBlockServer {
-  readonly stats: PeerBlockServerStats = { blocksServed: 0, bytesServed: 0, holdingsServed: 0, notHeld: 0, badRequests: 0, busy: 0 };
+  readonly stats: PeerBlockServerStats = { blocksServed: 0, bytesServed: 0, holdingsServed: 0, notHeld: 0, badRequests: 0, busy: 0, refused: 0 };
   private readonly slots: UploadSlots;
   private readonly blockSize: number;
   private readonly maxHoldingsRanges: number;
+  private readonly authorize?: (passHeader: string | undefined) => string | null;
+  private readonly pacer: RatePacer;
 
   private constructor(
     private readonly server: Server,
@@ -123,6 +141,8 @@ export class PeerBlockServer {
     );
     this.blockSize = options.blockSize ?? PEER_SERVER_DEFAULTS.blockSize;
     this.maxHoldingsRanges = options.maxHoldingsRanges ?? MAX_HOLDINGS_RANGES;
+    this.authorize = options.authorize;
+    this.pacer = new RatePacer(options.uploadRateKbps ?? 0);
   }
 
   static async start(options: PeerBlockServerOptions): Promise<PeerBlockServer> {
@@ -179,6 +199,16 @@ export class PeerBlockServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpFailure(405, PeerErrorCode.MethodNotAllowed, 'GET only');
+      if (this.authorize !== undefined) {
+        const header = req.headers[PEER_PASS_HEADER];
+        const pass = Array.isArray(header) ? header[0] : header;
+        const refusal = this.authorize(pass);
+        if (refusal !== null) {
+          throw pass === undefined
+            ? new HttpFailure(401, PeerErrorCode.PassMissing, `a peer pass is required (${PEER_PASS_HEADER}): this device serves enrolled devices of its office only`)
+            : new HttpFailure(403, PeerErrorCode.PassRefused, `peer pass refused: ${refusal}`);
+        }
+      }
       const url = new URL(req.url ?? '/', 'http://peer');
       const parts = url.pathname.split('/');
       // ['', 'v1', 'blocks', contentId, index?]
@@ -199,6 +229,7 @@ export class PeerBlockServer {
       const failure = error instanceof HttpFailure ? error : new HttpFailure(500, PeerErrorCode.Internal, error instanceof Error ? error.message : String(error));
       if (failure.code === PeerErrorCode.NotHeld) this.stats.notHeld += 1;
       else if (failure.code === PeerErrorCode.Busy) this.stats.busy += 1;
+      else if (failure.code === PeerErrorCode.PassMissing || failure.code === PeerErrorCode.PassRefused) this.stats.refused += 1;
       else if (failure.status < 500) this.stats.badRequests += 1;
       sendJson(res, failure.status, { code: failure.code, message: failure.message });
     }
@@ -228,6 +259,9 @@ export class PeerBlockServer {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length }).end();
         return;
       }
+      // The device's own work comes first: all uploads together stay under the cap.
+      const delay = this.pacer.reserve(data.length, Date.now());
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length, etag: `"${contentId}"` });
       await new Promise<void>((resolve) => {
         res.end(data, () => {

@@ -37,6 +37,8 @@ export interface PeerSourceOptions {
   idleTimeoutMs?: number;
   /** Jitter in [0, 1); replaceable so that a test can make delays exact. */
   random?: () => number;
+  /** Headers of every request, read per request (the peer pass, which is renewed while a fetch runs). */
+  headers?: () => Record<string, string>;
 }
 
 /**
@@ -119,6 +121,7 @@ export class PeerSource implements DownloadSource {
   private readonly retry: BackoffPolicy;
   private readonly idleTimeoutMs: number;
   private readonly random: () => number;
+  private readonly headers: () => Record<string, string>;
   /** Keeps connections to peers open across blocks: a block costs a request, not a TCP handshake. */
   private readonly agent: http.Agent;
 
@@ -134,6 +137,7 @@ export class PeerSource implements DownloadSource {
     this.retry = options.retry ?? PEER_SOURCE_DEFAULTS.retry;
     this.idleTimeoutMs = options.idleTimeoutMs ?? PEER_SOURCE_DEFAULTS.idleTimeoutMs;
     this.random = options.random ?? Math.random;
+    this.headers = options.headers ?? (() => ({}));
     this.agent = new http.Agent({ keepAlive: true, maxSockets: this.maxParallelPerPeer });
     this.stats = {
       holdingsRequests: 0,
@@ -355,7 +359,7 @@ export class PeerSource implements DownloadSource {
   /** GET with a cap on the body: a peer that sends more than `maxBytes` is cut off (BodyTooLargeError). */
   private get(url: URL, signal: AbortSignal, maxBytes: number, onBytes?: (bytes: number) => void): Promise<{ status: number; body: Buffer }> {
     return new Promise((resolve, reject) => {
-      const req = http.get(url, { agent: this.agent, signal }, (response: IncomingMessage) => {
+      const req = http.get(url, { agent: this.agent, signal, headers: this.headers() }, (response: IncomingMessage) => {
         const status = response.statusCode ?? 0;
         const chunks: Buffer[] = [];
         let length = 0;

@@ -81,8 +81,20 @@ export const agentConfigSchema = z.object({
   representativeWeight: z.number().int().min(NEVER_REPRESENTATIVE_WEIGHT).max(MAX_WEIGHT).default(1),
   /** IPv4 address of the LAN interface for sessions; absent: the device's primary IPv4 address. */
   lanInterface: z.string().refine((v) => ipaddr.IPv4.isValidFourPartDecimal(v), 'must be an IPv4 address').optional(),
-  /** TCP port of the peer block server on the LAN interface (with multicast on); 0 = any free port (several agents on one host). */
+  /** TCP port of the peer block server on the LAN interface; 0 = any free port (several agents on one host). */
   peerPort: z.number().int().min(0).max(65535).default(DEFAULT_PEER_PORT),
+  /**
+   * Fetch from and serve the office's peers for tasks whose settings allow peer downloads (the
+   * office swarm, docs/p2p.md). Off: no swarm (multicast sessions still repair from subnet peers).
+   */
+  peers: z.boolean().default(true),
+  /**
+   * Uploads to peers at once. 4: each holds at most one block (1 MiB) in memory, and on a gigabit
+   * LAN 4 keep the link busy while a 2-core device keeps its CPU and disk for its own work.
+   */
+  peerMaxUploads: z.number().int().min(1).max(64).default(4),
+  /** All uploads to peers together at most this rate in kbit/s (Wi-Fi, a busy laptop); 0 = no cap. */
+  peerUploadKbps: z.number().int().min(0).max(100_000_000).default(0),
 });
 export type AgentFileConfig = z.input<typeof agentConfigSchema>;
 export type ResolvedAgentConfig = z.infer<typeof agentConfigSchema> & { cacheDir: string };

@@ -44,6 +44,10 @@ export const AgentErrorCode = {
   InstallTimeout: 'INSTALL.TIMEOUT',
   InstallExitCode: 'INSTALL.EXIT_CODE',
   InstallInterrupted: 'INSTALL.INTERRUPTED',
+  /** A confidential package whose key the control plane did not give (not a target, or unreachable): nothing was decrypted or run. */
+  InstallContentKeyUnavailable: 'INSTALL.CONTENT_KEY_UNAVAILABLE',
+  /** A confidential package whose content does not open with its key (a block's tag fails): nothing was run. */
+  InstallSealedContentInvalid: 'INSTALL.SEALED_CONTENT_INVALID',
   InvalidSubnet: 'SUBNET.INVALID',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];

@@ -20,7 +20,8 @@ import { CLOCK_SKEW_MS, followEndorsements, PinnedKeySet, pinnedKey, retireKeys 
  * no longer resumes.
  */
 export const acceptedTaskSchema = taskAssignedV1Schema.extend({
-  package: assignedPackageSchema.extend({ manifestHash: sha256HexSchema.optional() }),
+  /** `confidential` (signed): the content is sealed and is opened with its key at install. */
+  package: assignedPackageSchema.extend({ manifestHash: sha256HexSchema.optional(), confidential: z.literal(true).optional() }),
   /** The control-plane key whose signature the agent verified. */
   signedBy: z.string().optional(),
   expiresAt: isoTimeSchema.optional(),
@@ -128,6 +129,7 @@ export function checkAssignment(received: ReceivedAssignment, trust: TrustAnchor
         installArgs: [...doc.package.installArgs],
         successExitCodes: [...doc.package.successExitCodes],
         timeoutSeconds: doc.package.timeoutSeconds,
+        ...(doc.package.confidential === true ? { confidential: true as const } : {}),
       },
       settings: message.settings,
       issuedAt: doc.issuedAt,

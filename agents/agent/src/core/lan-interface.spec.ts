@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NetworkInterface } from '@fleetcast/contracts';
-import { primaryIpv4Address } from './lan-interface';
+import { interfaceNameOf, primaryIpv4Address } from './lan-interface';
 
 const nic = (name: string, gateway: string | null, ...addresses: Array<[string, number]>): NetworkInterface => ({
   name,
@@ -24,4 +24,16 @@ test('primaryIpv4Address: the gateway interface first, then any site address, lo
   for (const [interfaces, includeLoopback, expected] of cases) {
     assert.equal(primaryIpv4Address(interfaces, includeLoopback), expected, JSON.stringify({ interfaces, includeLoopback }));
   }
+});
+
+test('interfaceNameOf: the interface holding the IPv4 address, an alias by its device, null when none holds it', () => {
+  const interfaces = [nic('lo', null, ['127.0.0.1', 8]), nic('eth0', '192.168.1.1', ['192.168.1.20', 24], ['fe80::1', 64]), nic('eth0:1', null, ['10.0.0.5', 8])];
+  const cases: Array<[string, string | null]> = [
+    ['192.168.1.20', 'eth0'],
+    ['10.0.0.5', 'eth0'],
+    ['127.0.0.1', 'lo'],
+    ['192.168.1.21', null],
+    ['fe80::1', null],
+  ];
+  for (const [address, expected] of cases) assert.equal(interfaceNameOf(interfaces, address), expected, address);
 });

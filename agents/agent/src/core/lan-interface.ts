@@ -22,3 +22,15 @@ export function primaryIpv4Address(interfaces: readonly NetworkInterface[], incl
   candidates.sort((x, y) => x.rank - y.rank);
   return candidates[0]?.address ?? null;
 }
+
+/**
+ * The name of the interface that holds `address` (the session socket's interface), for reading its
+ * MTU; null when no interface does (the address was configured for an interface that went away). An
+ * alias label (`eth0:1`, how Linux names a secondary address) is its device's name: the MTU is the device's.
+ */
+export function interfaceNameOf(interfaces: readonly NetworkInterface[], address: string): string | null {
+  for (const nic of interfaces) {
+    if (nic.addresses.some((a) => a.family === 'ipv4' && a.address === address)) return nic.name.split(':')[0] || null;
+  }
+  return null;
+}

@@ -17,6 +17,10 @@ export const PeerErrorCode = {
   Busy: 'PEER.BUSY',
   Internal: 'PEER.INTERNAL',
   BlocksUnavailable: 'PEER.BLOCKS_UNAVAILABLE',
+  /** A request without a peer pass, to a server that asks for one (401). */
+  PassMissing: 'PEER.PASS_MISSING',
+  /** A pass that does not verify, expired, or of an office this server does not serve (403). */
+  PassRefused: 'PEER.PASS_REFUSED',
 } as const;
 export type PeerErrorCode = (typeof PeerErrorCode)[keyof typeof PeerErrorCode];
 

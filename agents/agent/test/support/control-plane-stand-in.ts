@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, NatsConnection } from 'nats';
 import {
   AssignmentDocumentV2,
+  ContentKey,
   DEFAULT_AGENT_SETTINGS,
   DeviceStatusV1,
   RpcReply,
@@ -34,6 +35,30 @@ export async function answerAgentQueries(nc: NatsConnection, signedManifest: () 
   }
   await nc.flush();
   return { manifestRequests: () => requests };
+}
+
+/**
+ * Answers content-key requests as the tasks service would: the key for content in `keys` (what a
+ * target gets), an error code for anything else (TASKS.NOT_A_TARGET by default). Counts the requests.
+ */
+export async function answerContentKeys(nc: NatsConnection, keys: Map<string, ContentKey | { code: string }>): Promise<{ requests: () => string[] }> {
+  const asked: string[] = [];
+  nc.subscribe(TasksDeviceRpc.getContentKey.subject, {
+    callback: (_e, m) => {
+      const { contentId } = JSON.parse(Buffer.from(m.data).toString()) as { contentId: string };
+      asked.push(contentId);
+      const answer = keys.get(contentId) ?? { code: 'TASKS.NOT_A_TARGET' };
+      m.respond(
+        encodeJson(
+          'code' in answer
+            ? ({ ok: false, error: { code: answer.code, message: `refused content ${contentId}` } } satisfies RpcReply)
+            : ({ ok: true, data: answer } satisfies RpcReply),
+        ),
+      );
+    },
+  });
+  await nc.flush();
+  return { requests: () => asked };
 }
 
 /** An install document for `deviceId` and `manifest`, valid from a minute ago for `validMs`. */

@@ -18,6 +18,11 @@ describe('createPackageRequest', () => {
     });
   });
 
+  test('asks for a confidential package with --confidential only', () => {
+    assert.deepEqual(createPackageRequest({ ...base, confidential: true }), { ...base, installArgs: [], confidential: true });
+    assert.equal('confidential' in createPackageRequest({ ...base, confidential: false }), false);
+  });
+
   test("leaves the server's defaults alone when not given", () => {
     assert.deepEqual(createPackageRequest(base), { ...base, installArgs: [] });
   });

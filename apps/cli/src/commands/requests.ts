@@ -18,6 +18,7 @@ export interface PackageUploadOptions {
   arg?: string[];
   successExitCode?: number[];
   timeoutSeconds?: number;
+  confidential?: boolean;
 }
 
 /** `POST /v1/packages` from `packages upload`'s options. */
@@ -33,6 +34,7 @@ export function createPackageRequest(options: PackageUploadOptions): CreatePacka
     installArgs: options.arg ?? [],
     ...(options.successExitCode?.length ? { successExitCodes: options.successExitCode } : {}),
     ...(options.timeoutSeconds !== undefined ? { timeoutSeconds: options.timeoutSeconds } : {}),
+    ...(options.confidential ? { confidential: true } : {}),
   };
 }
 

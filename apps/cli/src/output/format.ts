@@ -77,6 +77,7 @@ export function formatPackage(p: Package): string {
     ['status', p.status],
     ['size', p.size === null ? null : `${formatBytes(p.size)} (${p.size} bytes)`],
     ['sha256', p.contentId],
+    ['confidential', p.confidential ? 'yes (the content is sealed; sha256 is the ciphertext\'s)' : 'no'],
     ['install', [p.installCommand, ...p.installArgs].map(shellQuote).join(' ')],
     ['success exit codes', p.successExitCodes.join(', ')],
     ['timeout', `${p.timeoutSeconds}s`],

@@ -69,6 +69,12 @@ export const assignmentDocumentSchema = z.object({
     installArgs: z.array(z.string()),
     successExitCodes: z.array(z.number().int()),
     timeoutSeconds: z.number().int().positive(),
+    /**
+     * Present (true) for a confidential package: the content is sealed, and the agent installs from
+     * what it opens with the key it asks for (TasksDeviceRpc.getContentKey). Signed, so that no one
+     * can make an agent install the ciphertext as it is, or ask for a key it has no use for.
+     */
+    confidential: z.literal(true).optional(),
   }),
   /** When this copy was signed (a resend is signed again). */
   issuedAt: isoTimeSchema,

@@ -3,6 +3,7 @@ import { bytesBySourceSchema, idSchema, isoTimeSchema, platformSchema, sha256Hex
 import { deviceTaskStateSchema, DeviceTaskState } from '../messages/device-status';
 import { keyEndorsementSchema, taskActionSchema } from '../messages/task-assigned';
 import { agentSettingsSchema, profileSchema, resolvedSettingsSchema } from '../settings';
+import { signedPeerPassSchema, swarmAnnounceSchema, swarmViewSchema } from '../swarm';
 import { deviceQuerySchema } from './inventory.rpc';
 import { defineDeviceRpc, defineRpc, paginationSchema } from './define';
 
@@ -18,10 +19,18 @@ export const createPackageSchema = z.object({
   installArgs: z.array(z.string().max(4096)).max(100).default([]),
   successExitCodes: z.array(z.number().int()).min(1).max(50).default([0]),
   timeoutSeconds: z.number().int().min(1).max(24 * 3600).default(3600),
+  /**
+   * Encrypted per block (AES-256-GCM, a key of its own) before its content leaves the origin: the
+   * origin, peers and multicast carry only ciphertext, and only devices targeted by a task with the
+   * package get the key. Added field: older callers send none (not confidential).
+   */
+  confidential: z.boolean().default(false),
 });
 export type CreatePackage = z.input<typeof createPackageSchema>;
 
 export const packageSchema = createPackageSchema.required().extend({
+  /** Whether the package is confidential (see `createPackageSchema`); the tasks service always says. */
+  confidential: z.boolean().optional(),
   id: idSchema,
   status: packageStatusSchema,
   contentId: sha256HexSchema.nullable(),
@@ -49,6 +58,20 @@ export const attachContentSchema = z.object({
   packageId: idSchema,
   contentId: sha256HexSchema,
 });
+
+/**
+ * A confidential package's content key, as the tasks service gives it to a targeted device. The
+ * content is sealed block by block under `scheme` (see @fleetcast/content confidential.ts), bound to
+ * `packageId`; the agent opens it only into its install directory.
+ */
+export const contentKeySchema = z.object({
+  contentId: sha256HexSchema,
+  packageId: idSchema,
+  scheme: z.literal('aes-256-gcm-blocks-v1'),
+  /** 32 bytes, base64. */
+  key: z.string().length(44),
+});
+export type ContentKey = z.infer<typeof contentKeySchema>;
 
 /** A package manifest signed by the control plane (Ed25519). Agents verify every block against it. */
 /**
@@ -428,4 +451,18 @@ export const TasksDeviceRpc = {
     z.object({ contentId: sha256HexSchema }),
     z.object({ token: z.string().nullable(), expiresAt: z.string().nullable() }),
   ),
+  /**
+   * What the device holds of a task's content, and its office's view back: the peers of its office
+   * and of the parent office that hold blocks, and who brings the content across the office's WAN
+   * link (docs/p2p.md). Only for a target of the task.
+   */
+  swarmAnnounce: defineDeviceRpc('tasks.cmd.swarm.announce', 1, swarmAnnounceSchema, swarmViewSchema),
+  /** The device's pass to its office's peer block servers (and its parent office's), valid for minutes. */
+  getPeerPass: defineDeviceRpc('tasks.qry.peer-pass.get', 1, z.object({}), signedPeerPassSchema),
+  /**
+   * The key of a confidential package's content, for a device that is a target of a task not yet
+   * over with it (TASKS.NOT_A_TARGET otherwise; TASKS.NOT_CONFIDENTIAL for content that is not
+   * encrypted). Only over the device's own subject, which NATS lets only that device use.
+   */
+  getContentKey: defineDeviceRpc('tasks.qry.content-key.get', 1, z.object({ contentId: sha256HexSchema }), contentKeySchema),
 } as const;

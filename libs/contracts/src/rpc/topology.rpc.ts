@@ -131,6 +131,8 @@ export const deviceOfficePolicySchema = z.object({
   wanBandwidthKbps: z.number().int().positive().nullable(),
   /** The slowest link between its office and the origin; null in the central office. */
   bottleneckKbps: z.number().int().positive().nullable(),
+  /** Its office's link's rate cap for the fleet's downloads (`wan.rateCapKbps`); null or absent: none. */
+  wanRateCapKbps: z.number().int().positive().nullable().optional(),
 });
 export type DeviceOfficePolicy = z.infer<typeof deviceOfficePolicySchema>;
 

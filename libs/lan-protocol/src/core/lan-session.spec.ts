@@ -607,7 +607,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     'fetch complete r1': 'following',
     'fetch complete r2': 'following',
     'fetch failed r1': 'following',
-    'follow complete r1': 'done | cancel:deadline-passed, send-holdings, stop-election, finish',
+    'follow complete r1': 'done | cancel:deadline-passed, send-holdings, send-done, stop-election, finish',
     'follow closed r1': 'repairing | cancel:deadline-passed, stop-election, report-issue:session-incomplete, fetch:session-peers+origin',
     'aborted': 'failed | abort-round, cancel:deadline-passed, stop-election, fail',
   },

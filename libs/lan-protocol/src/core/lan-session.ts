@@ -31,6 +31,8 @@ import { FollowDeadlineOptions, followDeadlineMs } from './session-deadline';
 - A follower's deadline counts verified blocks only (`session-deadline.ts`); past it the follower
  *   stops its election and repairs from peers, then the origin.
  * - Repairs always go multicast, then peers (when the task allows), then the origin.
+ * - A follower that completed sends PEER_HAVE, then DONE: the representative closes on the last
+ *   DONE, and a late joiner, which said DONE for its part, turns to the peers it heard of on the close.
  * - Events of an ended round (`round` is not the current one) and timers not due are ignored, so
  *   the adapter needs no bookkeeping of its own.
  */
@@ -215,6 +217,11 @@ export type LanSessionEffect =
   | { type: 'send-join'; blocksHeld: number }
   /** PEER_HAVE of these blocks (only when the device serves peers). */
   | { type: 'send-holdings'; blocks: number[] }
+  /**
+   * DONE to the representative: this follower holds every block, written, and its PEER_HAVE went
+   * first (the follow's receiver does not send it itself: see `follow`).
+   */
+  | { type: 'send-done'; blocksHeld: number }
   /** Make a multicast sender for the round, with `ready` blocks ready at once. */
   | { type: 'start-sender'; round: number; ready: number[] }
   | { type: 'sender-block-ready'; index: number }
@@ -225,7 +232,11 @@ export type LanSessionEffect =
   | { type: 'stop-sender' }
   /** Fetch the missing blocks from `sources` in order; `fetch-ended` follows. */
   | { type: 'fetch'; round: number; sources: FetchSource[] }
-  /** Receive the multicast of `representativeId` for the missing blocks; `follow-ended` follows. */
+  /**
+   * Receive the multicast of `representativeId` for the missing blocks; `follow-ended` follows. The
+   * receiver says DONE for a late joiner's part (it needs nothing more from the session) but not
+   * when it completes: that DONE is `send-done`, after the PEER_HAVE.
+   */
   | { type: 'follow'; round: number; representativeId: string }
   | { type: 'abort-round'; round: number }
   | { type: 'report-issue'; issue: SessionIssue }
@@ -683,7 +694,10 @@ function onFollowEnded(s: LanSessionState, event: Extract<LanSessionEvent, { typ
   out.push({ type: 'cancel', timer: 'deadline-passed' });
   s = { ...s, round: null };
   if (event.outcome === 'complete') {
+    // PEER_HAVE before DONE: the representative closes on the last DONE, and a late joiner turns to
+    // its peers on the close; it must know them by then, or it takes the blocks from the origin.
     sendHoldings(allBlocks(c), c, out);
+    out.push({ type: 'send-done', blocksHeld: c.blocks });
     return finish(s, out);
   }
   if (r.deadlinePassed) {

@@ -121,9 +121,39 @@ test('receiver: a late joiner never NACKs the blocks before it joined and report
   assert.deepEqual(of(effects, 'block-complete').map((e) => e.index), [2]);
   ({ state, effects } = run(state, [[{ type: 'announce', packet: { phase: 'repairing', sendingBlock: 3 } }, 1], [{ type: 'timer' }, 1 + HALF]]));
   assert.deepEqual(of(effects, 'send-nack').map((e) => e.entries), [[{ block: 1, firstGroup: 0, groupCount: 1, missing: 1 }]], 'only block 1, where it joined');
+  assert.deepEqual(of(effects, 'session-done'), [], 'block 1 is still being repaired');
   ({ state, effects } = run(state, [[{ type: 'announce', packet: { phase: 'closing', sendingBlock: 3 } }, 2]]));
   assert.deepEqual(of(effects, 'finished'), [{ type: 'finished', missing: [0, 1] }]);
   assert.equal(state.phase, 'finished');
+});
+
+test('receiver: a late joiner complete from its join point on says session-done once the pass is over, not before, once, and keeps listening until closing', () => {
+  // Joined at block 1; blocks 1 and 2 whole.
+  let { state, effects } = run(newReceiverSession(LAYOUT, [0, 1, 2]), [[{ type: 'announce', packet: { phase: 'sending', sendingBlock: 1 } }, 0], ...blockEvents(1), ...blockEvents(2)]);
+  assert.deepEqual(of(effects, 'block-complete').map((e) => e.index), [1, 2]);
+  assert.deepEqual(of(effects, 'session-done'), [], 'the pass is not over: the sender has not said so');
+  ({ state, effects } = run(state, [[{ type: 'announce', packet: { phase: 'repairing', sendingBlock: 3 } }, 1], [{ type: 'announce', packet: { phase: 'repairing', sendingBlock: 3 } }, 2]]));
+  assert.deepEqual(of(effects, 'session-done'), [{ type: 'session-done', missing: [0] }], 'once, naming what comes from elsewhere');
+  assert.deepEqual(of(effects, 'send-nack'), [], 'block 0 is never asked for');
+  assert.equal(state.phase, 'listening');
+  ({ state, effects } = run(state, [[{ type: 'announce', packet: { phase: 'closing', sendingBlock: 3 } }, 3]]));
+  assert.deepEqual(of(effects, 'finished'), [{ type: 'finished', missing: [0] }]);
+
+  // The last block of its part completed by a repair after the pass end: session-done then.
+  ({ state, effects } = run(newReceiverSession(LAYOUT, [0, 1, 2]), [
+    [{ type: 'announce', packet: { phase: 'sending', sendingBlock: 1 } }, 0],
+    ...blockEvents(1),
+    ...blockEvents(2, (g, i) => g === 2 && i === 0),
+    [{ type: 'announce', packet: { phase: 'repairing', sendingBlock: 3 } }, 1],
+  ]));
+  assert.deepEqual(of(effects, 'session-done'), []);
+  ({ state, effects } = run(state, [[parity(2, 2, 0), 50]]));
+  assert.deepEqual(of(effects, 'block-complete').map((e) => e.index), [2]);
+  assert.deepEqual(of(effects, 'session-done'), [{ type: 'session-done', missing: [0] }]);
+
+  // A receiver that joined at block 0 never says it: everything it lacks is the session's to repair.
+  ({ effects } = run(newReceiverSession(LAYOUT, [0, 1, 2]), [...blockEvents(0, (g) => g === 1), ...blockEvents(1), ...blockEvents(2), [{ type: 'announce', packet: { phase: 'repairing', sendingBlock: 3 } }, 1]]));
+  assert.deepEqual(of(effects, 'session-done'), []);
 });
 
 test('receiver: symbols with lengths or addresses outside the layout are ignored', () => {

@@ -19,6 +19,10 @@ import { GroupNeed, ReceiverRepairEffect, ReceiverRepairState, RepairOptions, ne
  *   fetches them from peers or the origin.
  * - The session ends for this receiver when every wanted block is complete (`finished`, nothing
  *   missing) or the sender announces `closing` (`finished` with the blocks still missing).
+ * - A late joiner that holds everything from its join point on once the pass is over needs nothing
+ *   more from the session: `session-done` (once), so that it says DONE and the sender need not wait
+ *   out its quiet period for a receiver that will never complete from it. It keeps listening until
+ *   `closing`: its peers are complete only once the sender closes, and that is when it turns to them.
  *
  * Like the sender, the reducer owns the state it is handed and updates its collections in place.
  */
@@ -63,6 +67,8 @@ export interface ReceiverSessionState {
   /** Decoded group bytes of blocks not yet complete: block -> bytes per group. */
   decoded: Map<number, Array<Uint8Array | null>>;
   repair: ReceiverRepairState;
+  /** `session-done` was emitted. */
+  sessionDone: boolean;
   stats: ReceiverSessionStats;
 }
 
@@ -86,7 +92,13 @@ export type ReceiverSessionEffect =
   | { type: 'cancel' }
   | { type: 'report'; event: 'nack-suppressed' }
   /** No more from this session: `missing` lists the wanted blocks not received (ascending). */
-  | { type: 'finished'; missing: number[] };
+  | { type: 'finished'; missing: number[] }
+  /**
+   * The session will send nothing more this receiver asks for: the pass is over and it holds every
+   * wanted block from its join point on; `missing` (before the join point) come from elsewhere
+   * after `finished`. Say DONE; keep listening.
+   */
+  | { type: 'session-done'; missing: number[] };
 
 /** A receiver wanting `wanted` blocks (the others it holds already). */
 export function newReceiverSession(layout: SessionLayout, wanted: readonly number[]): ReceiverSessionState {
@@ -107,6 +119,7 @@ export function newReceiverSession(layout: SessionLayout, wanted: readonly numbe
     groups: new Map(),
     decoded: new Map(),
     repair: newReceiverRepair(),
+    sessionDone: false,
     stats: { symbolsReceived: 0, duplicateSymbols: 0, uselessSymbols: 0, groupsDecoded: 0, blocksCompleted: 0, blocksRejected: 0 },
   };
 }
@@ -178,6 +191,7 @@ export function reduceReceiverSession(
         finish(state, effects);
         return { state, effects };
       }
+      checkSessionDone(state, effects);
       break;
     }
 
@@ -207,6 +221,7 @@ export function reduceReceiverSession(
           finish(state, effects);
           return { state, effects };
         }
+        checkSessionDone(state, effects);
       } else {
         state.stats.blocksRejected++;
         effects.push({ type: 'block-rejected', index: block });
@@ -251,6 +266,21 @@ function pass(state: ReceiverSessionState, key: number, layout: SessionLayout, c
     group++;
   }
   state.passedKey = key;
+}
+
+/** Emits `session-done` once the pass is over and every wanted block left lies before the join point. */
+function checkSessionDone(state: ReceiverSessionState, effects: ReceiverSessionEffect[]): void {
+  const blocks = state.wanted.length;
+  if (state.sessionDone || state.joinKey === null || state.wantedLeft === 0 || state.passedKey < groupKey(blocks, 0)) return;
+  const missing: number[] = [];
+  for (let b = 0; b < blocks; b++) {
+    if (state.wanted[b] === 0) continue;
+    // A wanted block at or after the join point is still being repaired by the session.
+    if (groupKey(b, 0) >= state.joinKey) return;
+    missing.push(b);
+  }
+  state.sessionDone = true;
+  effects.push({ type: 'session-done', missing });
 }
 
 function isJoined(state: ReceiverSessionState, key: number): boolean {

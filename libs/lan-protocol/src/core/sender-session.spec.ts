@@ -135,7 +135,8 @@ test('sender: NACKs are answered with the max over receivers in fresh parity, ah
 });
 
 test('sender: quiet after the pass closes the session with closing ANNOUNCEs; a NACK while closing reopens repair', () => {
-  const ctx = context({ quietMs: 100, closingAnnounces: 2, closingIntervalMs: 10, announceIntervalMs: 1e9 });
+  // One pass-end ANNOUNCE: its repeats (tested below) would precede the closing ones in the tick at 100.
+  const ctx = context({ quietMs: 100, closingAnnounces: 2, closingIntervalMs: 10, announceIntervalMs: 1e9, passEndAnnounces: 1 });
   let state = newSenderSession(LAYOUT, 0);
   let effects: SenderSessionEffect[];
   ({ state } = run(state, [[{ type: 'block-ready', index: 0 }, 0], [{ type: 'block-ready', index: 1 }, 0], [{ type: 'block-ready', index: 2 }, 0], [{ type: 'start' }, 0], [{ type: 'tick' }, 0]], ctx));
@@ -153,15 +154,21 @@ test('sender: quiet after the pass closes the session with closing ANNOUNCEs; a 
   assert.deepEqual(run(state, [[{ type: 'tick' }, 300]], ctx).effects, [], 'closed is final');
 });
 
-test('sender: every expected receiver done closes the session after the pass without the quiet period, one closing ANNOUNCE; a NACK after it restores the quiet', () => {
+test('sender: every expected receiver done closes the session after the pass without the quiet period, its closing ANNOUNCEs back to back; a NACK after it restores the quiet', () => {
   const ctx = context({ quietMs: 1_000, closingAnnounces: 3, closingIntervalMs: 100, announceIntervalMs: 1e9 });
   const ready: Array<[SenderSessionEvent, number]> = [0, 1, 2].map((index) => [{ type: 'block-ready', index }, 0]);
   // Done before the pass ends: the session closes right after it.
   let { state, effects } = run(newSenderSession(LAYOUT, 0), [...ready, [{ type: 'start' }, 0], [{ type: 'receivers-done' }, 0], [{ type: 'tick' }, 0]], ctx);
   assert.equal(state.phase, 'closing');
+  let closing = announces(effects).filter((a) => a.phase === 'closing').length;
   assert.equal(lastSchedule(effects)?.type === 'schedule' && lastSchedule(effects)?.atMs, 0, 'the next tick is due at once');
-  ({ state, effects } = run(state, [[{ type: 'tick' }, 1]], ctx));
-  assert.equal(state.phase, 'closed');
+  // Every tick due at once sends the next copy, without the 100 ms spacing: nobody waits for repairs any more.
+  for (let tick = 0; tick < 3 && state.phase !== 'closed'; tick++) {
+    ({ state, effects } = run(state, [[{ type: 'tick' }, 1]], ctx));
+    closing += announces(effects).filter((a) => a.phase === 'closing').length;
+  }
+  assert.equal(state.phase, 'closed', 'closed within 1 ms of the pass end');
+  assert.equal(closing, 3, 'a late joiner or a receiver nobody expected still hears one of them');
   assert.ok(effects.some((e) => e.type === 'closed'));
 
   // A NACK after the DONEs (a receiver nobody expected): repair, then the quiet period again.
@@ -171,4 +178,18 @@ test('sender: every expected receiver done closes the session after the pass wit
   assert.deepEqual(symbols(effects), [{ kind: 'parity', block: 0, group: 0, index: 0 }]);
   ({ state } = run(state, [[{ type: 'tick' }, 500]], ctx));
   assert.equal(state.phase, 'repairing', 'the quiet period applies again');
+});
+
+test('sender: the ANNOUNCE that says the pass is over goes out passEndAnnounces times, passEndIntervalMs apart, then at the keep-alive interval', () => {
+  const ctx = context({ quietMs: 10_000, announceIntervalMs: 1_000, passEndAnnounces: 3, passEndIntervalMs: 20 });
+  const ready: Array<[SenderSessionEvent, number]> = [0, 1, 2].map((index) => [{ type: 'block-ready', index }, 0]);
+  let { state, effects } = run(newSenderSession(LAYOUT, 0), [...ready, [{ type: 'start' }, 0], [{ type: 'tick' }, 0]], ctx);
+  assert.equal(state.phase, 'repairing');
+  const times: number[] = announces(effects).some((a) => a.phase === 'repairing') ? [0] : [];
+  for (const now of [10, 20, 30, 40, 50, 500, 1_000, 1_039, 1_040, 1_060]) {
+    ({ state, effects } = run(state, [[{ type: 'tick' }, now]], ctx));
+    if (announces(effects).some((a) => a.phase === 'repairing')) times.push(now);
+  }
+  assert.deepEqual(times, [0, 20, 40, 1_040], 'three copies at the pass end, then the keep-alive');
+  assert.throws(() => context({ passEndAnnounces: 0 }), RangeError);
 });

@@ -49,6 +49,9 @@ export interface SenderSessionOptions {
   quietMs: number;
   closingAnnounces: number;
   closingIntervalMs: number;
+  /** Copies of the ANNOUNCE that says the first pass is over (phase repairing), `passEndIntervalMs` apart. */
+  passEndAnnounces: number;
+  passEndIntervalMs: number;
   /** Idle credit of the pacer. */
   burstMs: number;
   /** Packets one tick may return; more are left for a tick scheduled at once, so the event loop breathes. */
@@ -67,7 +70,12 @@ export interface SenderSessionOptions {
  * - Quiet 1,500 ms: five of the receivers' repair waits (300 ms), so a receiver whose NACK or
  *   repair was lost has asked again several times before the session gives up on it.
  * - 3 closing ANNOUNCEs 100 ms apart: one lost ANNOUNCE does not leave receivers waiting for the
- *   keep-alive timeout; 100 ms is longer than any LAN's jitter.
+ *   keep-alive timeout; 100 ms is longer than any LAN's jitter. Once every expected receiver said
+ *   DONE the 3 go out back to back: nobody waits for repairs any more, but a late joiner (which
+ *   turns to its peers on the closing ANNOUNCE) and any receiver nobody expected still need one.
+ * - 3 pass-end ANNOUNCEs 20 ms apart: receivers learn only from it that the last groups are over and
+ *   ask for what they lack; one lost would hold them to the next keep-alive (1 s), which at 5 % loss
+ *   happens to one of five receivers in a quarter of the sessions. Two more 110-byte datagrams.
  * - Burst 2 ms: a Node timer fires up to a few ms late; 2 ms of credit at 1 Gbit/s is 170 packets,
  *   below the buffers of an ordinary switch port.
  * - 64 packets a tick: about 90 KB, well under a default socket send buffer; the rest goes a tick later.
@@ -81,6 +89,8 @@ export const DEFAULT_SENDER_SESSION_OPTIONS: SenderSessionOptions = {
   quietMs: 1_500,
   closingAnnounces: 3,
   closingIntervalMs: 100,
+  passEndAnnounces: 3,
+  passEndIntervalMs: 20,
   burstMs: 2,
   maxPacketsPerTick: 64,
   symbolOverheadBytes: PACKET_OVERHEAD_BYTES + SYMBOL_ADDRESS_BYTES,
@@ -97,6 +107,7 @@ export function resolveSenderSessionOptions(partial: Partial<SenderSessionOption
     if (!Number.isFinite(value) || value < 0) throw new RangeError(`sender session option ${name} must be a non-negative number, got ${value}`);
   }
   if (options.maxPacketsPerTick < 1 || options.announceIntervalMs <= 0) throw new RangeError('maxPacketsPerTick and announceIntervalMs must be positive');
+  if (options.closingAnnounces < 1 || options.passEndAnnounces < 1) throw new RangeError('closingAnnounces and passEndAnnounces must be at least 1');
   return options;
 }
 
@@ -158,6 +169,8 @@ export interface SenderSessionState {
   /** When the last repair was queued (or the first pass ended): the quiet period counts from it. */
   lastRepairMs: number;
   closingSent: number;
+  /** Copies of the pass-end ANNOUNCE still to send. */
+  passEndLeft: number;
   /** Every expected receiver reported DONE (and no NACK came after): no need to wait out the quiet period. */
   receiversDone: boolean;
   stats: SenderSessionStats;
@@ -198,6 +211,7 @@ export function newSenderSession(layout: SessionLayout, now: number): SenderSess
     announceSeq: 0,
     lastRepairMs: now,
     closingSent: 0,
+    passEndLeft: 0,
     receiversDone: false,
     stats: { dataSent: 0, proactiveParitySent: 0, repairParitySent: 0, announcesSent: 0, bytesSent: 0, nacksReceived: 0, nacksIgnored: 0 },
   };
@@ -342,11 +356,14 @@ function tick(state: SenderSessionState, now: number, context: SenderSessionCont
     sentThisTick++;
   }
 
-  if (state.phase === 'sending' && state.cursor === null && state.sentCount === state.sent.length) setPhase(state, 'repairing', now, effects);
+  if (state.phase === 'sending' && state.cursor === null && state.sentCount === state.sent.length) {
+    setPhase(state, 'repairing', now, effects);
+    state.passEndLeft = options.passEndAnnounces;
+  }
   if (state.phase === 'repairing' && state.repairQueue.length === 0 && state.repair.flushAtMs === null && (state.receiversDone || now - state.lastRepairMs >= options.quietMs)) {
     setPhase(state, 'closing', now, effects);
   }
-  if (state.phase === 'closing' && (state.receiversDone ? state.closingSent >= 1 : now >= state.nextAnnounceAtMs && state.closingSent >= options.closingAnnounces)) {
+  if (state.phase === 'closing' && state.closingSent >= options.closingAnnounces && (state.receiversDone || now >= state.nextAnnounceAtMs)) {
     state.phase = 'closed';
     effects.push({ type: 'report', event: 'phase', phase: 'closed' }, { type: 'closed' });
     return;
@@ -384,7 +401,10 @@ function sendAnnounce(state: SenderSessionState, now: number, context: SenderSes
   state.announceSeq = (state.announceSeq + 1) >>> 0;
   state.stats.announcesSent++;
   if (state.phase === 'closing') state.closingSent++;
-  state.nextAnnounceAtMs = now + (state.phase === 'closing' ? options.closingIntervalMs : options.announceIntervalMs);
+  let nextInMs = options.announceIntervalMs;
+  if (state.phase === 'closing') nextInMs = state.receiversDone ? 0 : options.closingIntervalMs;
+  else if (state.phase === 'repairing' && state.passEndLeft > 0 && --state.passEndLeft > 0) nextInMs = options.passEndIntervalMs;
+  state.nextAnnounceAtMs = now + nextInMs;
   pace(state, ANNOUNCE_PACKET_BYTES, now, options);
 }
 

@@ -32,7 +32,13 @@ export class PackagesHttpController {
   ) {}
 
   @Post()
-  @ApiOperation({ summary: 'Create a package (its content is uploaded next)' })
+  @ApiOperation({
+    summary: 'Create a package (its content is uploaded next)',
+    description:
+      'With `confidential: true` the content is encrypted per block (AES-256-GCM, a key of its own) when its upload completes, before it ' +
+      'leaves the origin: the package\'s `contentId` and `size` are then the ciphertext\'s, the plaintext is removed from the origin, and ' +
+      'only devices targeted by an install task with the package get the key (see docs/security.md, confidential packages).',
+  })
   @ApiContractBody(createPackageBody)
   @ApiContractResponse(packageSchema, 201, 'Created, awaiting content')
   @ApiErrorResponses(400, 401, 503)

@@ -146,6 +146,22 @@ export class ContentStoreRepository implements OnModuleInit {
     return removed;
   }
 
+  /** Where stored content lies, for code that reads it block by block by position (sealing). */
+  filePath(contentId: string): string {
+    return contentPath(this.root, contentId);
+  }
+
+  /** A fresh name in the temp directory (nothing is created); commit it with `commitTemp` or remove it with `discardTemp`. */
+  newTempPath(prefix: string): string {
+    return tempPath(this.root, `${prefix}-${randomUUID()}`);
+  }
+
+  async discardTemp(path: string): Promise<void> {
+    await unlink(path).catch((error: unknown) => {
+      if (!isMissing(error)) throw error;
+    });
+  }
+
   /** Throws unless a file can be created and removed in the store. */
   async probeWritable(): Promise<void> {
     const probe = tempPath(this.root, `ready-${randomUUID()}`);

@@ -1,8 +1,8 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { Controller, Delete, Get, Head, HttpCode, Inject, Param, Put, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, Head, HttpCode, Inject, Param, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
 import { verifyDownloadToken } from '@fleetcast/content';
 import { ORIGIN_CONFIG, OriginConfig } from '../config/origin.config';
-import { ErrorCode, FleetcastError } from '@fleetcast/contracts';
+import { ErrorCode, FleetcastError, sealContentSchema } from '@fleetcast/contracts';
 import { BearerTokenGuard } from '../auth/bearer-token.guard';
 import { sendJson } from '../http/send-json';
 import { parseRequester, parseUploadDeclaration, Requester } from './content-headers';
@@ -23,6 +23,25 @@ function headerOf(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   if (Array.isArray(value)) throw new InvalidHeaderError(name, 'given more than once');
   return value;
+}
+
+/** A seal request is a few hundred bytes; anything past this is not one. */
+const MAX_JSON_BODY_BYTES = 4096;
+
+/** Reads a small JSON body by hand: the app has no body parser (uploads take the raw stream). */
+async function readSmallJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of req) {
+    length += (chunk as Buffer).length;
+    if (length > MAX_JSON_BODY_BYTES) throw new FleetcastError(ErrorCode.PayloadTooLarge, `a JSON body of more than ${MAX_JSON_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new FleetcastError(ErrorCode.ContractInvalid, 'the body is not JSON');
+  }
 }
 
 /**
@@ -71,6 +90,23 @@ export class ContentHttpController {
   @HttpCode(204)
   async remove(@Param('contentId') contentId: string): Promise<void> {
     await this.content.remove(parseContentId(contentId));
+  }
+
+  /**
+   * Seals stored content for a confidential package (the tasks service asks, with the key it made);
+   * answers the sealed content's descriptor, 201. The key is in the body, never in a header or URL,
+   * so that no access log or trace attribute records it.
+   */
+  @Post(':contentId/seal')
+  @UseGuards(BearerTokenGuard)
+  async seal(@Param('contentId') contentId: string, @Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
+    const id = parseContentId(contentId);
+    const parsed = sealContentSchema.safeParse(await readSmallJson(req));
+    if (!parsed.success) {
+      throw new FleetcastError(ErrorCode.ContractInvalid, 'invalid seal request', parsed.error.issues.map((i) => ({ path: `body.${i.path.join('.')}`, message: i.message })));
+    }
+    const descriptor = await this.content.seal(id, parsed.data.packageId, Buffer.from(parsed.data.key, 'base64'), parsed.data.removeSource);
+    sendJson(res, 201, descriptor, { Location: `/v1/content/${descriptor.contentId}` });
   }
 
   /** The block hashes computed at upload, so a control plane can sign a manifest again. */

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { BlockHasher, MANIFEST_BLOCK_SIZE, SHA256_BYTES, blockCount } from '@fleetcast/content';
+import { BlockHasher, CONTENT_KEY_BYTES, MANIFEST_BLOCK_SIZE, SHA256_BYTES, blockCount, sealFile } from '@fleetcast/content';
 import { ErrorCode, FleetcastError, ContentDescriptor } from '@fleetcast/contracts';
 import { LOGGER } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
@@ -106,6 +106,31 @@ export class ContentService {
       this.logger.warn({ result, receivedBytes: received, reason: (error as Error).message }, 'upload rejected');
       throw error;
     }
+  }
+
+  /**
+   * Seals stored content for a confidential package: every block encrypted under `key` (see
+   * @fleetcast/content confidential.ts) into a temp file, hashed on the way (the manifest is over
+   * the ciphertext), then stored under its own hash; with `removeSource`, the plaintext is removed.
+   * The key lives only in this call: it is neither stored nor logged.
+   */
+  async seal(contentId: string, packageId: string, key: Buffer, removeSource: boolean): Promise<ContentDescriptor> {
+    if (key.length !== CONTENT_KEY_BYTES) throw new FleetcastError(ErrorCode.ContractInvalid, `a content key is ${CONTENT_KEY_BYTES} bytes, not ${key.length}`);
+    const plainSize = await this.sizeOf(contentId);
+    const temp = this.store.newTempPath('sealed');
+    const hasher = new BlockHasher(MANIFEST_BLOCK_SIZE);
+    let manifest;
+    try {
+      await sealFile(key, packageId, this.store.filePath(contentId), temp, (block) => hasher.update(block));
+      manifest = hasher.finish();
+      await this.store.commitTemp(temp, manifest.contentId, manifest.blockHashes);
+    } catch (error) {
+      await this.store.discardTemp(temp);
+      throw error;
+    }
+    if (removeSource) await this.store.remove(contentId);
+    this.logger.info({ contentId, packageId, sealedContentId: manifest.contentId, plainSize, size: manifest.size, sourceRemoved: removeSource }, 'content sealed');
+    return describe(manifest.contentId, manifest.size, manifest.blockHashes);
   }
 
   /** Size of stored content; throws ORIGIN.CONTENT_NOT_FOUND when absent. */

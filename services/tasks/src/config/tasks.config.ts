@@ -33,6 +33,28 @@ export const tasksEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend({
       }
       return bytes;
     }),
+  /**
+   * The origin's API token (one of its API_TOKENS), sent when the tasks service asks the origin to
+   * seal a confidential package's content. Absent: sent without one (an origin with no tokens).
+   */
+  ORIGIN_API_TOKEN: z.string().optional(),
+  /**
+   * Key (base64, 32 bytes) that wraps confidential packages' content keys in the database, so that a
+   * copy of the database alone opens nothing. Absent: content keys are stored as they are (and the
+   * service says so when it starts). Changing it makes the keys stored under the old one unusable.
+   */
+  CONTENT_KEY_SECRET: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      const bytes = Buffer.from(text, 'base64');
+      if (bytes.length !== 32) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be 32 bytes, base64 (openssl rand -base64 32)' });
+        return z.NEVER;
+      }
+      return bytes;
+    }),
   /** An hour: a download of a large package over a slow link takes longer, and a device asks again when its token runs out. */
   DOWNLOAD_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(24 * 3600).default(3600),
   /**
@@ -74,6 +96,8 @@ export type TasksConfig = {
   signingKeyPem?: string;
   downloadTokenSecret?: Buffer;
   downloadTokenTtlSeconds: number;
+  originApiToken?: string;
+  contentKeySecret?: Buffer;
   assignmentResend: ResendPolicy;
   assignmentValiditySeconds: number;
   statusBatchSize: number;
@@ -106,6 +130,8 @@ export function loadTasksConfig(env: NodeJS.ProcessEnv): TasksConfig {
     signingKeyPem: e.SIGNING_KEY_PEM,
     downloadTokenSecret: e.DOWNLOAD_TOKEN_SECRET,
     downloadTokenTtlSeconds: e.DOWNLOAD_TOKEN_TTL_SECONDS,
+    originApiToken: e.ORIGIN_API_TOKEN,
+    contentKeySecret: e.CONTENT_KEY_SECRET,
     assignmentResend: { firstDelaySeconds: e.ASSIGNMENT_RESEND_SECONDS, maxDelaySeconds: e.ASSIGNMENT_RESEND_MAX_SECONDS, maxResends: e.ASSIGNMENT_RESEND_LIMIT },
     assignmentValiditySeconds: e.ASSIGNMENT_VALIDITY_SECONDS,
     statusBatchSize: e.STATUS_BATCH_SIZE,

@@ -9,6 +9,8 @@ import { PackageDeletion1796500000000 } from './1796500000000-package-deletion';
 import { DeviceTaskAttempt1796550000000 } from './1796550000000-device-task-attempt';
 import { SummaryIndexes1796600000000 } from './1796600000000-summary-indexes';
 import { SubnetBytesHourly1796700000000 } from './1796700000000-subnet-bytes-hourly';
+import { Swarm1796900000000 } from './1796900000000-swarm';
+import { ConfidentialPackages1797000000000 } from './1797000000000-confidential-packages';
 
 /** Every committed migration of the tasks service, oldest first; never edit one that has shipped, add a new one. */
 export const TASKS_MIGRATIONS = [
@@ -23,4 +25,6 @@ export const TASKS_MIGRATIONS = [
   DeviceTaskAttempt1796550000000,
   SummaryIndexes1796600000000,
   SubnetBytesHourly1796700000000,
+  Swarm1796900000000,
+  ConfidentialPackages1797000000000,
 ];

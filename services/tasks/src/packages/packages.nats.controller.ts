@@ -58,6 +58,11 @@ export class PackagesNatsController {
     return handleDeviceRpc(TasksDeviceRpc.getDownloadToken, ctx.getSubject(), payload, (req, deviceId) => this.packages.downloadToken(deviceId, req.contentId));
   }
 
+  @MessagePattern(TasksDeviceRpc.getContentKey.subject)
+  contentKey(@Payload() payload: unknown, @Ctx() ctx: NatsContext) {
+    return handleDeviceRpc(TasksDeviceRpc.getContentKey, ctx.getSubject(), payload, (req, deviceId) => this.packages.contentKey(deviceId, req.contentId));
+  }
+
   @MessagePattern(TasksRpc.getSigningKey.subject)
   signingKey(@Payload() payload: unknown) {
     return handleRpc(TasksRpc.getSigningKey, payload, () => this.packages.getSigningKey());

@@ -17,6 +17,7 @@ interface PackageRow {
   status: Package['status'];
   content_id: string | null;
   size: string | null;
+  confidential: boolean;
   created_at: Date;
 }
 
@@ -32,10 +33,11 @@ const toPackage = (r: PackageRow): Package => ({
   status: r.status,
   contentId: r.content_id,
   size: r.size === null ? null : Number(r.size),
+  confidential: r.confidential,
   createdAt: r.created_at.toISOString(),
 });
 
-const COLUMNS = `id, name, version, platform, install_command, install_args, success_exit_codes, timeout_seconds, status, content_id, size, created_at`;
+const COLUMNS = `id, name, version, platform, install_command, install_args, success_exit_codes, timeout_seconds, status, content_id, size, confidential, created_at`;
 
 /** Escapes LIKE's wildcards, so that a name filter is a plain substring. */
 const likeLiteral = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -52,9 +54,9 @@ export class PackagesRepository {
 
   async insert(p: Omit<Package, 'createdAt' | 'status' | 'contentId' | 'size'>): Promise<Package> {
     const rows = await queryRows<PackageRow>(this.db, 
-      `INSERT INTO tasks.packages (id, name, version, platform, install_command, install_args, success_exit_codes, timeout_seconds, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'awaiting-content') RETURNING ${COLUMNS}`,
-      [p.id, p.name, p.version, p.platform, p.installCommand, JSON.stringify(p.installArgs), JSON.stringify(p.successExitCodes), p.timeoutSeconds],
+      `INSERT INTO tasks.packages (id, name, version, platform, install_command, install_args, success_exit_codes, timeout_seconds, confidential, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'awaiting-content') RETURNING ${COLUMNS}`,
+      [p.id, p.name, p.version, p.platform, p.installCommand, JSON.stringify(p.installArgs), JSON.stringify(p.successExitCodes), p.timeoutSeconds, p.confidential],
     );
     return toPackage(rows[0]);
   }
@@ -142,14 +144,51 @@ export class PackagesRepository {
     return { items: rows.map(toPackage), total: count };
   }
 
-  async attachContent(id: string, signed: Signed<Manifest>): Promise<Package> {
+  /**
+   * Makes a package ready with its signed manifest and, for a confidential one, its content key
+   * (stored as given: the caller wraps it), in one statement. Only a package still awaiting content:
+   * null when another attach got there first.
+   */
+  async attachContent(id: string, signed: Signed<Manifest>, contentKey: { key: Buffer; wrapped: boolean } | null = null): Promise<Package | null> {
     const m = signed.value;
     const rows = await queryRows<PackageRow>(this.db, 
-      `UPDATE tasks.packages SET status = 'ready', content_id = $2, size = $3, block_size = $4, block_hashes = $5, key_id = $6, signature = $7
-       WHERE id = $1 RETURNING ${COLUMNS}`,
-      [id, m.contentId, m.size, m.blockSize, Buffer.from(m.blockHashes), signed.keyId, Buffer.from(signed.signature)],
+      `UPDATE tasks.packages SET status = 'ready', content_id = $2, size = $3, block_size = $4, block_hashes = $5, key_id = $6, signature = $7,
+         content_key = $8, content_key_wrapped = $9
+       WHERE id = $1 AND status = 'awaiting-content' RETURNING ${COLUMNS}`,
+      [id, m.contentId, m.size, m.blockSize, Buffer.from(m.blockHashes), signed.keyId, Buffer.from(signed.signature), contentKey?.key ?? null, contentKey?.wrapped ?? false],
     );
-    return toPackage(rows[0]);
+    return rows[0] ? toPackage(rows[0]) : null;
+  }
+
+  /** Whether a live package other than `exceptId` has this content (then it must stay at the origin). */
+  async contentUsedElsewhere(contentId: string, exceptId: string): Promise<boolean> {
+    const rows = await this.db.query(`SELECT 1 FROM tasks.packages WHERE content_id = $1 AND id <> $2 AND deleted_at IS NULL LIMIT 1`, [contentId, exceptId]);
+    return rows.length > 0;
+  }
+
+  /**
+   * The content key of a confidential package with this content, only when the device is a target of
+   * an install task with it that is not over (task scheduled or active, the device neither done,
+   * failed nor cancelled). `confidential: false` when the content is known but not confidential;
+   * null when nothing matches at all.
+   */
+  async contentKeyFor(deviceId: string, contentId: string): Promise<
+    { confidential: false } | { confidential: true; packageId: string; key: Buffer | null; wrapped: boolean; targeted: boolean } | null
+  > {
+    const rows = await queryRows<{ id: string; confidential: boolean; content_key: Buffer | null; content_key_wrapped: boolean; targeted: boolean }>(
+      this.db,
+      `SELECT p.id, p.confidential, p.content_key, p.content_key_wrapped,
+         EXISTS (SELECT 1 FROM tasks.tasks t JOIN tasks.device_tasks d ON d.task_id = t.id
+                 WHERE t.package_id = p.id AND t.action = 'install' AND t.status IN ('scheduled', 'active')
+                   AND d.device_id = $1 AND d.state NOT IN ('succeeded', 'failed', 'cancelled')) AS targeted
+       FROM tasks.packages p WHERE p.content_id = $2 AND p.status = 'ready' AND p.deleted_at IS NULL
+       ORDER BY p.confidential DESC LIMIT 1`,
+      [deviceId, contentId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    if (!r.confidential) return { confidential: false };
+    return { confidential: true, packageId: r.id, key: r.content_key, wrapped: r.content_key_wrapped, targeted: r.targeted };
   }
 
   /** Ready packages whose manifest `keyId` signed, with the manifest (to sign it again when that key retires). */

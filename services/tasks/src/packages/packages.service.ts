@@ -6,6 +6,7 @@ import {
   attachContentSchema,
   contentDescriptorSchema,
   ContentDescriptor,
+  ContentKey,
   createPackageSchema,
   ErrorCode,
   FleetcastError,
@@ -20,6 +21,12 @@ import {
   SigningKeyInfo,
   SigningKeySet,
 } from '@fleetcast/contracts';
+import {
+  CONFIDENTIAL_SCHEME,
+  generateContentKey,
+  unwrapContentKey,
+  wrapContentKey,
+} from '@fleetcast/content';
 import { endorsementToWire, issueDownloadToken, manifestHash, manifestShapeError, signContentDeletions, signManifest, toWirePage } from '@fleetcast/content';
 import { LOGGER } from '@fleetcast/service-kit';
 import { TASKS_CONFIG, TasksConfig } from '../config/tasks.config';
@@ -35,6 +42,12 @@ const ORIGIN_TIMEOUT_MS = 10_000;
  * hour is plenty; it is short so that a notice captured on the way is worth little.
  */
 const DELETION_NOTICE_VALIDITY_MS = 60 * 60 * 1000;
+
+/**
+ * Sealing reads and writes the whole content at the origin (a 4 GiB package at a few hundred MB/s
+ * takes tens of seconds); ten minutes covers the largest packages on a slow disk.
+ */
+const SEAL_TIMEOUT_MS = 10 * 60_000;
 
 /** Origin requests in flight at once while checking a page of packages. */
 const CONTENT_CHECKS_AT_ONCE = 8;
@@ -136,7 +149,11 @@ export class PackagesService {
       if (existing.contentId === request.contentId) return existing;
       throw new FleetcastError(ErrorCode.ContentMismatch, `package ${existing.id} already has content ${existing.contentId}`);
     }
-    const stored = await this.storedContent(request.contentId);
+    const contentKey = existing.confidential ? generateContentKey() : null;
+    // A confidential package's content is sealed at the origin under a key made for this attach (a
+    // new key for every attempt, so that no key ever seals two different contents: GCM's nonces are
+    // the block indexes); the manifest and everything downstream are over the ciphertext.
+    const stored = contentKey ? await this.sealAtOrigin(request.contentId, existing.id, contentKey) : await this.storedContent(request.contentId);
     const manifest = {
       contentId: stored.contentId,
       size: stored.size,
@@ -146,7 +163,72 @@ export class PackagesService {
     const shapeError = manifestShapeError(manifest);
     if (shapeError) throw new FleetcastError(ErrorCode.ContractInvalid, `manifest is inconsistent: ${shapeError}`);
     const signed = signManifest(manifest, await this.signingKey.get());
-    return this.packages.attachContent(existing.id, signed);
+    const secret = this.config.contentKeySecret;
+    const keyAtRest = contentKey && (secret ? { key: wrapContentKey(secret, existing.id, contentKey), wrapped: true } : { key: contentKey, wrapped: false });
+    const attached = await this.packages.attachContent(existing.id, signed, keyAtRest);
+    if (attached === null) {
+      // Another attach made it ready meanwhile: as when it was ready before.
+      const now = await this.get(existing.id);
+      if (now.contentId === stored.contentId) return now;
+      throw new FleetcastError(ErrorCode.ContentMismatch, `package ${existing.id} already has content ${now.contentId}`);
+    }
+    if (contentKey) this.logger.info({ packageId: existing.id, contentId: stored.contentId, keyWrapped: keyAtRest!.wrapped }, 'confidential package sealed');
+    if (contentKey && !secret) this.logger.warn({ packageId: existing.id }, 'CONTENT_KEY_SECRET is not set: the content key is stored unwrapped, a copy of the database opens the package');
+    return attached;
+  }
+
+  /**
+   * Has the origin seal the uploaded plaintext under `key` and answers the sealed content's
+   * descriptor (what the manifest is signed over). The plaintext is removed from the origin unless
+   * another package has the same bytes: the origin serves content by its hash, and only the sealed
+   * copy may stay reachable.
+   */
+  private async sealAtOrigin(plainContentId: string, packageId: string, key: Buffer): Promise<ContentDescriptor> {
+    const removeSource = !(await this.packages.contentUsedElsewhere(plainContentId, packageId));
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.config.originApiToken) headers.authorization = `Bearer ${this.config.originApiToken}`;
+    let res: Response;
+    try {
+      res = await fetch(`${this.config.originUrl}/v1/content/${plainContentId}/seal`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ packageId, key: key.toString('base64'), removeSource }),
+        signal: AbortSignal.timeout(SEAL_TIMEOUT_MS),
+      });
+    } catch (error) {
+      throw new FleetcastError(ErrorCode.Unavailable, `the origin did not seal content ${plainContentId}: ${(error as Error).message}`);
+    }
+    if (res.status === 404) throw new FleetcastError(ErrorCode.ContentNotFound, `the origin holds no content ${plainContentId}; upload it first`);
+    if (!res.ok) throw new FleetcastError(ErrorCode.Unavailable, `the origin answered ${res.status} to sealing ${plainContentId}: ${(await res.text().catch(() => '')).slice(0, 300)}`);
+    const parsed = contentDescriptorSchema.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success) throw new FleetcastError(ErrorCode.Internal, `the origin's account of sealed ${plainContentId} does not match its contract`);
+    return parsed.data;
+  }
+
+  /**
+   * The content key of a confidential package, for a device that is a target of an install task
+   * with it that is not over. Everyone else gets TASKS.NOT_A_TARGET: a key is the plaintext.
+   */
+  async contentKey(deviceId: string, contentId: string): Promise<ContentKey> {
+    const found = await this.packages.contentKeyFor(deviceId, contentId);
+    if (found === null) throw new FleetcastError(ErrorCode.ManifestNotFound, `no ready package has content ${contentId}`);
+    if (!found.confidential) throw new FleetcastError(ErrorCode.NotConfidential, `content ${contentId} is not confidential: it is not encrypted, there is no key`);
+    if (!found.targeted) {
+      this.logger.warn({ deviceId, contentId, packageId: found.packageId }, 'content key refused to a device that is not a target');
+      throw new FleetcastError(ErrorCode.NotATarget, `device ${deviceId} is not a target of an install task not yet over with package ${found.packageId}`);
+    }
+    if (found.key === null) throw new FleetcastError(ErrorCode.Internal, `package ${found.packageId} is confidential but has no key`);
+    let key = found.key;
+    if (found.wrapped) {
+      if (!this.config.contentKeySecret) throw new FleetcastError(ErrorCode.Unavailable, `the key of package ${found.packageId} is wrapped but CONTENT_KEY_SECRET is not set`);
+      try {
+        key = unwrapContentKey(this.config.contentKeySecret, found.packageId, found.key);
+      } catch {
+        throw new FleetcastError(ErrorCode.Internal, `the key of package ${found.packageId} does not unwrap under CONTENT_KEY_SECRET (was it changed?)`);
+      }
+    }
+    this.logger.info({ deviceId, contentId, packageId: found.packageId }, 'content key given to a target');
+    return { contentId, packageId: found.packageId, scheme: CONFIDENTIAL_SCHEME, key: key.toString('base64') };
   }
 
   /** What the origin computed while it stored the content: the only hashes a manifest is signed over. */

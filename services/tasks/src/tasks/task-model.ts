@@ -63,6 +63,8 @@ export function assignmentDocument(
       installArgs: pkg.installArgs,
       successExitCodes: pkg.successExitCodes,
       timeoutSeconds: pkg.timeoutSeconds,
+      // Only when true: the bytes of every other document stay those agents before confidential packages verify.
+      ...(pkg.confidential ? { confidential: true as const } : {}),
     },
     issuedAt: now.toISOString(),
     notBefore: window.notBefore.toISOString(),

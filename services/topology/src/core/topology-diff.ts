@@ -1,9 +1,9 @@
 import { Office, TOPOLOGY_SUMMARY_MAX_IDS, TopologyChangeSummary, TopologyDocument } from '@fleetcast/contracts';
 
-/** Whether two offices differ in anything a device or a planner sees (subnets compared as sets). */
+/** Whether two offices differ in anything a device or a planner sees (subnets compared as sets, the WAN link's bandwidth and rate cap). */
 function officeChanged(a: Office, b: Office): boolean {
   const subnets = (o: Office) => [...o.subnets].sort().join(',');
-  return a.name !== b.name || a.type !== b.type || a.parent !== b.parent || subnets(a) !== subnets(b) || (a.wan?.bandwidthKbps ?? null) !== (b.wan?.bandwidthKbps ?? null);
+  return a.name !== b.name || a.type !== b.type || a.parent !== b.parent || subnets(a) !== subnets(b) || (a.wan?.bandwidthKbps ?? null) !== (b.wan?.bandwidthKbps ?? null) || (a.wan?.rateCapKbps ?? null) !== (b.wan?.rateCapKbps ?? null);
 }
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;

@@ -1,22 +1,8 @@
-import { Office, OfficePolicy, OfficeRef, OfficeType, TopologyDocument } from '@fleetcast/contracts';
+import { Office, OfficeRef, officePolicy, TopologyDocument } from '@fleetcast/contracts';
 import { IpFamily, parseCidr, parseHostAddress } from './cidr';
 
-/**
- * What an office's type allows its devices (see `officeTypeSchema` in the contracts): a vpn office's
- * devices share nothing with each other (each is alone behind its tunnel); a wifi office's share,
- * but announce and discover nothing by broadcast or multicast, which floods the air at the lowest
- * rate; peers are named by the control plane instead.
- */
-export function officePolicy(type: OfficeType): OfficePolicy {
-  switch (type) {
-    case 'default':
-      return { shareWithPeers: true, multicastDiscovery: true };
-    case 'vpn':
-      return { shareWithPeers: false, multicastDiscovery: false };
-    case 'wifi':
-      return { shareWithPeers: true, multicastDiscovery: false };
-  }
-}
+/** What an office's type allows its devices: the contracts' one mapping (the tasks service's swarm reads it too). */
+export { officePolicy };
 
 /**
  * A device's usable addresses, normalised and without repeats: IPv4 before IPv6 (LAN sharing runs

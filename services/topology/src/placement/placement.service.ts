@@ -162,6 +162,7 @@ export class PlacementService {
       policy: officePolicy(office.type),
       wanBandwidthKbps: office.wan?.bandwidthKbps ?? null,
       bottleneckKbps: topology.model.bottleneckKbps(office.id),
+      wanRateCapKbps: office.wan?.rateCapKbps ?? null,
     };
   }
 

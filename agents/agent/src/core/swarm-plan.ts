@@ -1,0 +1,70 @@
+import type { HeldRange } from './block-ranges';
+
+/**
+ * Which blocks a device of a swarm fetches from where (docs/p2p.md). Pure: the holdings come from
+ * the office's view (the tasks service's record of what every peer announced), the randomness is a
+ * parameter, so the spreading rule is tested without sockets.
+ */
+
+/** What one peer of the office said it holds. */
+export interface PeerHoldings {
+  complete: boolean;
+  runs: readonly HeldRange[];
+}
+
+/**
+ * Per block, how many peers hold it. Runs outside the content are clipped: a view is a hint (every
+ * block is verified on arrival), and a bad run must not make the fetcher ask for blocks that cannot exist.
+ */
+export function blockAvailability(blockCount: number, peers: readonly PeerHoldings[]): Uint16Array {
+  const counts = new Uint16Array(blockCount);
+  for (const peer of peers) {
+    if (peer.complete) {
+      for (let i = 0; i < blockCount; i++) counts[i] = Math.min(0xffff, counts[i]! + 1);
+      continue;
+    }
+    for (const { first, count } of peer.runs) {
+      const end = Math.min(blockCount, first + count);
+      for (let i = Math.max(0, first); i < end; i++) counts[i] = Math.min(0xffff, counts[i]! + 1);
+    }
+  }
+  return counts;
+}
+
+/**
+ * The missing blocks that some peer of the office holds, rarest first: a block few peers hold is
+ * fetched before it becomes the one everyone waits for (and the fetcher becomes one more holder of
+ * it), as BitTorrent's rarest-first. Ties are shuffled with `random`, so that the devices of an
+ * office ask for different blocks and then serve each other, instead of all asking the first
+ * holder for block 0.
+ */
+export function peerBlocksInOrder(missing: readonly number[], availability: Uint16Array, busy: ReadonlySet<number>, random: () => number): number[] {
+  const candidates = missing.filter((b) => !busy.has(b) && (availability[b] ?? 0) > 0).map((b) => ({ b, rank: availability[b]!, tie: random() }));
+  candidates.sort((x, y) => x.rank - y.rank || x.tie - y.tie);
+  return candidates.map((c) => c.b);
+}
+
+/**
+ * The missing blocks no peer of the office holds: what the office's upstream fetcher brings across
+ * the WAN link (from the parent office's peers, then the origin), in index order so that the
+ * origin serves them as few HTTP ranges; at most `max`, so that the fetcher returns to the view
+ * often and never fetches across the link a block that a peer meanwhile holds.
+ */
+export function upstreamBlocks(missing: readonly number[], availability: Uint16Array, busy: ReadonlySet<number>, max: number): number[] {
+  const out: number[] = [];
+  for (const b of missing) {
+    if (out.length >= max) break;
+    if (!busy.has(b) && (availability[b] ?? 0) === 0) out.push(b);
+  }
+  return out;
+}
+
+/** Peers (indexes into `peers`) that hold at least one of `blocks`: the only ones worth asking. */
+export function peersHolding(blocks: readonly number[], peers: readonly PeerHoldings[]): number[] {
+  const wanted = new Set(blocks);
+  const out: number[] = [];
+  for (const [i, peer] of peers.entries()) {
+    if (peer.complete || peer.runs.some(({ first, count }) => [...wanted].some((b) => b >= first && b < first + count))) out.push(i);
+  }
+  return out;
+}
