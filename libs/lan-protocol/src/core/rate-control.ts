@@ -25,8 +25,10 @@ import type { SessionLayout } from './block-layout';
  *
  * Sender (`reduceRateControl`), once per `intervalMs`, over the fresh REPORTs of the receivers
  * that are neither slow nor behind:
- * - one of them lost more than `lossThreshold`: the rate drops to `backoff` times the least of
- *   what those receivers took (or of the rate, if less), at least `minKbps`; then it holds for
+ * - most of them lost more than `lossThreshold`: the rate drops to `backoff` times the least of
+ *   what those receivers took (or of the rate, if less), at least `minKbps`; fewer than half: to
+ *   `backoff` times the rate, one step (the others' best rates then tell a far slower receiver
+ *   apart before the rate reaches its speed). Then it holds for
  *   `holdIntervals` intervals, so that REPORTs from before the cut are not taken for its result.
  *   Not while the sender is app-limited and fewer than half of them lost: a receiver that loses at
  *   the pace of the sender's own WAN download may still be far slower than the rest at the full
@@ -289,7 +291,10 @@ export function reduceRateControl(
     // the full rate shows. Following them now would pin the subnet to their speed for the session.
     state.stats.appLimited++;
   } else if (overrun.length > 0) {
-    const took = Math.min(...overrun.map((r) => r.receiveKbps));
+    // Most receivers overrun: the rate is above what the group takes, down to it in one step. A
+    // minority: one `backoff` step only, so that the others show what they take (their best rates)
+    // before a receiver that may be far slower than them could pull the subnet down to its speed.
+    const took = minority ? state.rateKbps : Math.min(...overrun.map((r) => r.receiveKbps));
     state.rateKbps = Math.max(options.minKbps, Math.min(state.rateKbps, took) * options.backoff);
     state.mode = 'steady';
     state.lastDecreaseMs = now;
