@@ -124,6 +124,8 @@ async function child(role) {
       session: { rateKbps: job.rateKbps, ...job.senderOptions.session },
       repair: job.senderOptions.repair,
       groupDataSymbols: job.senderOptions.groupDataSymbols,
+      // Rate control (builds that have it): `{"congestion":false}` sends at --rate-kbps as before.
+      congestion: job.senderOptions.congestion,
     });
     for (let i = 0; i < Math.ceil(manifest.size / manifest.blockSize); i++) sender.blockReady(i);
     // As the agent does with the devices that joined: their DONE closes the session early (builds that have it).

@@ -12,6 +12,7 @@ export * from './core/fec';
 export * from './core/lan-session';
 export * from './core/gf256';
 export * from './core/gf256-simd';
+export * from './core/rate-control';
 export * from './core/receiver-session';
 export * from './core/repair';
 export * from './core/sender-session';

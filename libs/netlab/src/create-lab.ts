@@ -4,7 +4,7 @@ import { parseJsonOutput, runCommand, type CommandResult, type RunOptions } from
 import { parseIpv4, parseSubnet, subnetSize, subnetsOverlap } from './ipv4';
 import { destroyLab, destroyOnExit, listLabResources } from './lab-cleanup';
 import { LabError } from './lab-error';
-import { namespaceNames, planLab, type BranchPlan, type DevicePlan, type LabPlan, type LabSpec } from './lab-plan';
+import { MAX_RATE_MBIT, defaultBurstBytes, namespaceNames, planLab, type BranchPlan, type DevicePlan, type LabPlan, type LabSpec } from './lab-plan';
 
 export interface CreateLabOptions {
   /**
@@ -84,6 +84,13 @@ export interface Lab {
   spawn(ns: string, cmd: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
   /** Bytes and packets through a branch's WAN link, both ways, read on its core end. */
   wanCounters(branch: string): Promise<WanCounters>;
+  /**
+   * Shapes what the LAN delivers to one device (1-based `device` of `branch`) to `rateMbit`, with a
+   * token bucket on its bridge port's egress: a device on a slow link (Wi-Fi, a 100 Mbit/s port
+   * on a busy hub) among fast ones. Null removes the shaper. What the device sends is not shaped.
+   * Returns the drops counted so far by the shaper it replaces (0 when there was none).
+   */
+  shapeDeviceLan(branch: string, device: number, rateMbit: number | null): Promise<number>;
   /** Kills what runs in the lab and removes all of it; idempotent. */
   destroy(): Promise<void>;
 }
@@ -95,6 +102,11 @@ const IPV6_OFF = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.dis
  * a bulk TCP flow at the rate without a standing queue that hides the rate behind seconds of delay.
  */
 const WAN_QUEUE_LATENCY = '100ms';
+/**
+ * A shaped device port drops what would wait longer than this: an access switch port's buffer, or
+ * a Wi-Fi access point's queue for one client; shorter than the WAN's, since a LAN queue is shallow.
+ */
+const LAN_SHAPER_LATENCY = '50ms';
 /** The whole IPv4 multicast range, routed onto the LAN interface so that no socket has to pick one. */
 const MULTICAST_RANGE = '224.0.0.0/4';
 /** Devices of one branch are set up this many at a time: quicker than one by one, gentle on 2 cores. */
@@ -376,6 +388,23 @@ function labHandle(plan: LabPlan, cancelExitHook: () => void, hostAttached = fal
         toBranch: { bytes: stats.tx.bytes, packets: stats.tx.packets, shaperDrops: downDrops },
         fromBranch: { bytes: stats.rx.bytes, packets: stats.rx.packets, shaperDrops: upDrops },
       };
+    },
+    async shapeDeviceLan(name, index, rateMbit) {
+      const branch = branchPlan(name);
+      const device = branch.devices.find((d) => d.index === index);
+      if (!device) throw new LabError('LAB.UNKNOWN_TARGET', `branch "${name}" of lab "${plan.name}" has no device ${index}`);
+      const drops = await rootDrops(branch.routerNs, device.bridgePort);
+      if (rateMbit === null) {
+        // Back to the veth's default (no queue); refused when no shaper is there, which is the same end.
+        await tc(['-n', branch.routerNs, 'qdisc', 'del', 'dev', device.bridgePort, 'root']).catch(() => undefined);
+        return drops;
+      }
+      if (typeof rateMbit !== 'number' || !(rateMbit > 0) || !(rateMbit <= MAX_RATE_MBIT)) {
+        throw new LabError('LAB.INVALID_SPEC', `a device's LAN rate must be a number above 0 and at most ${MAX_RATE_MBIT} Mbit/s`);
+      }
+      const kbit = Math.max(1, Math.round(rateMbit * 1000));
+      await tc(['-n', branch.routerNs, 'qdisc', 'replace', 'dev', device.bridgePort, 'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', String(defaultBurstBytes(rateMbit)), 'latency', LAN_SHAPER_LATENCY]);
+      return drops;
     },
     destroy() {
       destroyed ??= (async () => {

@@ -377,7 +377,14 @@ export class LanDownload {
       sender.done.then(
         (stats) => {
           options.logger.info(
-            { taskId: task.taskId, stats, timeline: sender.timeline(), lanBytesPerContentByte: Number((stats.bytesSent / Math.max(1, manifest.size)).toFixed(4)) },
+            {
+              taskId: task.taskId,
+              stats,
+              timeline: sender.timeline(),
+              rate: sender.rateStats,
+              rateTrace: sender.rateTrace,
+              lanBytesPerContentByte: Number((stats.bytesSent / Math.max(1, manifest.size)).toFixed(4)),
+            },
             'multicast sender closed',
           );
           this.dispatch({ type: 'sender-closed', round });
@@ -435,7 +442,8 @@ export class LanDownload {
       if (error instanceof DownloadAbortedError || signal.aborted) {
         this.dispatch({ type: 'follow-ended', round, outcome: 'aborted' });
       } else if (error instanceof MulticastIncompleteError) {
-        options.logger.warn({ taskId: options.task.taskId, reason: error.reason, missing: error.missing.length }, `multicast incomplete: ${error.message}`);
+        // behind: this device found itself far slower than the rest and left repair to peers (core/rate-control.ts).
+        options.logger.warn({ taskId: options.task.taskId, reason: error.reason, missing: error.missing.length, behind: multicast.stats.behind }, `multicast incomplete: ${error.message}`);
         this.dispatch({ type: 'follow-ended', round, outcome: error.reason === 'closed' ? 'closed' : 'silent' });
       } else {
         options.logger.warn({ taskId: options.task.taskId, err: (error as Error).message }, 'multicast failed; the rest from peers and the origin');

@@ -7,6 +7,9 @@ import {
   DEFAULT_SYMBOL_BYTES,
   PACKET_OVERHEAD_BYTES,
   Packet,
+  REPORT_LOSS_SCALE,
+  RateControlOptions,
+  RateControlState,
   RepairOptions,
   SYMBOL_ADDRESS_BYTES,
   SenderPacket,
@@ -18,8 +21,12 @@ import {
   SessionLayout,
   createErasureCoder,
   groupDataCount,
+  answersReceiver,
   layoutError,
+  newRateControl,
   newSenderSession,
+  reduceRateControl,
+  resolveRateControlOptions,
   reduceSenderSession,
   senderIdOf,
   senderSessionContext,
@@ -67,6 +74,12 @@ export interface MulticastSenderOptions {
   groupDataSymbols?: number;
   session?: Partial<SenderSessionOptions>;
   repair?: Partial<RepairOptions>;
+  /**
+   * Congestion control (`core/rate-control.ts`): the rate follows the receivers' REPORTs, with
+   * `session.rateKbps` (the profile's LAN rate limit) as its cap. On unless false: then the session
+   * sends at `session.rateKbps` (0: as fast as the socket takes), as before REPORTs existed.
+   */
+  congestion?: Partial<RateControlOptions> | false;
 }
 
 /**
@@ -74,6 +87,8 @@ export interface MulticastSenderOptions {
  * of 1 MiB blocks; an older block is read again from disk when a late NACK asks for it.
  */
 const BLOCK_CACHE_SIZE = 4;
+/** Rate changes kept for the close log: the first seconds of a session, where a wrong turn shows. */
+const RATE_TRACE_LENGTH = 24;
 
 /**
  * The representative's send loop: drives the sender session reducer on a timer, reads the block
@@ -83,7 +98,9 @@ const BLOCK_CACHE_SIZE = 4;
  */
 export class MulticastSender {
   private readonly binding: SessionBinding;
-  private readonly context: SenderSessionContext;
+  private context: SenderSessionContext;
+  /** Null when congestion control is off. */
+  private rateControl: { state: RateControlState; options: RateControlOptions } | null = null;
   private readonly layout: SessionLayout;
   private readonly senderId: string;
   private readonly sessionId: string;
@@ -97,6 +114,11 @@ export class MulticastSender {
   /** Receivers whose DONE ends the session early: named by the caller (`expectReceivers`) or heard JOIN; and the DONEs heard so far. */
   private readonly expected = new Set<string>();
   private readonly doneFrom = new Set<string>();
+  /** The first rate changes with the REPORTs behind them (loss/kbit/s/best kbit/s), for the close log. */
+  readonly rateTrace: string[] = [];
+  private readonly startedAt = performance.now();
+  /** Receivers that declared themselves behind (REPORT): not waited for; they take the rest from peers. */
+  private readonly behind = new Set<string>();
   private receiversDoneSent = false;
   private finished = false;
   /** When each phase began (performance.now()), for `timeline`. */
@@ -125,6 +147,12 @@ export class MulticastSender {
       { symbolOverheadBytes, ...options.session },
       options.repair,
     );
+    if (options.congestion !== false) {
+      const rateOptions = resolveRateControlOptions({ capKbps: this.context.options.rateKbps, ...options.congestion });
+      const state = newRateControl(rateOptions, performance.now());
+      this.rateControl = { state, options: rateOptions };
+      this.setRate(state.rateKbps);
+    }
     this.state = newSenderSession(this.layout, performance.now());
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
@@ -132,7 +160,7 @@ export class MulticastSender {
     });
     // Never an unhandled rejection: callers that do not await `done` read the error from stats.
     this.done.catch(() => undefined);
-    this.binding = options.socket.join(this.sessionId, options.lanKey, { onPacket: (packet, from) => this.onPacket(packet, from), localSenderId: this.senderId, accepts: ['nack', 'join', 'done'] });
+    this.binding = options.socket.join(this.sessionId, options.lanKey, { onPacket: (packet, from) => this.onPacket(packet, from), localSenderId: this.senderId, accepts: ['nack', 'join', 'done', 'report'] });
     this.sendSymbol = this.binding.symbolSender(this.senderId);
     this.dispatch({ type: 'tick' });
   }
@@ -151,6 +179,16 @@ export class MulticastSender {
   }
 
   /** The block the first pass is on (the block count once it is over). */
+  /** The send rate now, kbit/s (0: unlimited); it moves with the receivers' REPORTs under congestion control. */
+  get rateKbps(): number {
+    return this.context.options.rateKbps;
+  }
+
+  /** The rate controller's counters, or null when congestion control is off. */
+  get rateStats(): RateControlState['stats'] | null {
+    return this.rateControl?.state.stats ?? null;
+  }
+
   get sendingBlock(): number {
     return this.state.cursor?.block ?? this.state.sentCount;
   }
@@ -216,7 +254,11 @@ export class MulticastSender {
   private onPacket(packet: Packet, _from: PacketFrom): void {
     // Our own packets come back through multicast loopback (the socket drops most before decoding).
     if (packet.senderId === this.senderId) return;
-    if (packet.type === 'nack') this.dispatch({ type: 'nack', entries: packet.entries });
+    if (packet.type === 'nack') {
+      // A receiver far slower than the rest, or behind, is not repaired by the pass: its losses
+      // would fill the LAN with parity the others do not need. It takes the rest from peers.
+      if (this.rateControl === null || answersReceiver(this.rateControl.state, packet.senderId)) this.dispatch({ type: 'nack', entries: packet.entries });
+    } else if (packet.type === 'report') this.onReport(packet.senderId, packet.lossPermyriad / REPORT_LOSS_SCALE, packet.receiveKbps, packet.behind);
     else if (packet.type === 'join') {
       this.expected.add(packet.senderId);
       // A device that holds every block already (its cache) needs nothing and never sends DONE:
@@ -229,9 +271,39 @@ export class MulticastSender {
     }
   }
 
+  private onReport(receiverId: string, lossFraction: number, receiveKbps: number, behind: boolean): void {
+    if (this.rateControl === null) return;
+    const { effects } = reduceRateControl(this.rateControl.state, { type: 'report', receiverId, lossFraction, receiveKbps, behind }, performance.now(), this.rateControl.options);
+    for (const effect of effects) {
+      if (effect.type === 'receiver-behind') {
+        this.behind.add(effect.receiverId);
+        this.checkReceiversDone();
+      }
+    }
+  }
+
+  /** Once an interval, from the send loop's ticks: what the controller decides from the REPORTs heard. */
+  private decideRate(now: number): void {
+    if (this.rateControl === null || now < this.rateControl.state.nextDecisionMs) return;
+    const { effects } = reduceRateControl(this.rateControl.state, { type: 'tick', bytesSent: this.state.stats.bytesSent }, now, this.rateControl.options);
+    for (const effect of effects) {
+      if (effect.type !== 'set-rate') continue;
+      this.setRate(effect.kbps);
+      if (this.rateTrace.length < RATE_TRACE_LENGTH) {
+        const figures = [...this.rateControl.state.reports].map(([id, r]) => `${id.slice(-4)}:${Math.round(r.lossFraction * 100)}%/${r.receiveKbps}/${r.peakKbps}`);
+        this.rateTrace.push(`${Math.round(now - this.startedAt)}ms ${effect.kbps} [${figures.join(' ')}] slow [${[...this.rateControl.state.slow].map((id) => id.slice(-4)).join(' ')}]`);
+      }
+    }
+  }
+
+  /** The session context is data: a new rate is a new context, read by the pacer from the next packet on and announced. */
+  private setRate(kbps: number): void {
+    this.context = { ...this.context, options: { ...this.context.options, rateKbps: kbps } };
+  }
+
   private checkReceiversDone(): void {
     if (this.receiversDoneSent || this.expected.size === 0) return;
-    for (const id of this.expected) if (!this.doneFrom.has(id)) return;
+    for (const id of this.expected) if (!this.doneFrom.has(id) && !this.behind.has(id)) return;
     this.receiversDoneSent = true;
     this.receiversDoneAt = performance.now();
     this.dispatch({ type: 'receivers-done' });
@@ -254,7 +326,9 @@ export class MulticastSender {
           this.arm(performance.now() + 1);
           continue;
         }
-        const result = reduceSenderSession(this.state, event, performance.now(), this.context);
+        const now = performance.now();
+        if (event.type === 'tick') this.decideRate(now);
+        const result = reduceSenderSession(this.state, event, now, this.context);
         this.state = result.state;
         await this.carryOut(result.effects);
       }

@@ -1,7 +1,16 @@
 import { Manifest, verifyAndSealBlock } from '@fleetcast/content';
 import {
+  AUTH_TAG_BYTES,
   AnnouncePacket,
   DEFAULT_REPAIR_OPTIONS,
+  IPV4_UDP_HEADER_BYTES,
+  PACKET_OVERHEAD_BYTES,
+  REPORT_LOSS_SCALE,
+  RateControlOptions,
+  ReceiverFeedbackContext,
+  ReceiverFeedbackState,
+  ReportPacket,
+  SYMBOL_ADDRESS_BYTES,
   DonePacket,
   NackPacket,
   Packet,
@@ -14,9 +23,14 @@ import {
   blockCountOf,
   decodeGroupBytes,
   layoutError,
+  newReceiverFeedback,
   newReceiverSession,
+  noteSymbol,
+  reduceReceiverFeedback,
   reduceReceiverSession,
+  resolveRateControlOptions,
   resolveRepairOptions,
+  suppressesFor,
   senderIdOf,
   sessionIdOf,
 } from '@fleetcast/lan-protocol';
@@ -75,6 +89,11 @@ export interface MulticastSourceOptions {
    * peers by the time the session closes.
    */
   doneOnComplete?: boolean;
+  /**
+   * Congestion feedback (`core/rate-control.ts`): a REPORT every interval, and a receiver far slower
+   * than the rest stops NACKing. On unless false: then no REPORT, and every NACK heard holds ours.
+   */
+  congestion?: Partial<RateControlOptions> | false;
 }
 
 /**
@@ -111,6 +130,11 @@ export interface MulticastSourceStats {
   blocksRejected: number;
   nacksSent: number;
   nacksSuppressed: number;
+  reportsSent: number;
+  /** NACKs not sent because this receiver declared itself behind (far slower than the rest). */
+  nacksWithheld: number;
+  /** Whether the last session found this receiver far slower than the rest (it then takes the rest from peers). */
+  behind: boolean;
 }
 
 /**
@@ -125,7 +149,7 @@ export interface MulticastSourceStats {
  */
 export class MulticastSource implements DownloadSource {
   readonly kind = 'multicast' as const;
-  readonly stats: MulticastSourceStats = { packetsHeard: 0, invalid: {}, announcesIgnored: 0, blocksDelivered: 0, blocksRejected: 0, nacksSent: 0, nacksSuppressed: 0 };
+  readonly stats: MulticastSourceStats = { packetsHeard: 0, invalid: {}, announcesIgnored: 0, blocksDelivered: 0, blocksRejected: 0, nacksSent: 0, nacksSuppressed: 0, reportsSent: 0, nacksWithheld: 0, behind: false };
   private readonly repair: RepairOptions;
 
   constructor(private readonly options: MulticastSourceOptions) {
@@ -154,8 +178,8 @@ function sameContent(packet: AnnouncePacket, manifest: Pick<Manifest, 'contentId
   return packet.contentId === manifest.contentId && packet.size === manifest.size && packet.blockSize === manifest.blockSize;
 }
 
-/** The packets a receiver reads: its sender's pass, and the other receivers' NACKs (suppression). */
-const RECEIVER_PACKETS: readonly Packet['type'][] = ['announce', 'data', 'parity', 'nack'];
+/** The packets a receiver reads: its sender's pass, and the other receivers' NACKs (suppression) and REPORTs (who is far slower). */
+const RECEIVER_PACKETS: readonly Packet['type'][] = ['announce', 'data', 'parity', 'nack', 'report'];
 
 /**
  * One fetch from the session: joins it, feeds the receiver reducer (`reduceReceiverSession`) and
@@ -183,6 +207,10 @@ class MulticastReceive {
   private unreported = 0;
   private readonly early: Packet[] = [];
   private readonly queue: ReceiverSessionEvent[] = [];
+  /** Congestion feedback, once the layout is known; null when off. */
+  private feedback: { state: ReceiverFeedbackState; context: ReceiverFeedbackContext; timer: NodeJS.Timeout } | null = null;
+  /** IP bytes a symbol packet carries besides its symbol: what the sender's rate counts. */
+  private readonly symbolOverheadBytes: number;
 
   constructor(
     private readonly options: MulticastSourceOptions,
@@ -198,6 +226,7 @@ class MulticastReceive {
     this.senderId = senderIdOf(options.deviceId);
     this.silenceMs = options.silenceTimeoutMs ?? MULTICAST_SOURCE_DEFAULTS.silenceTimeoutMs;
     this.random = options.random ?? Math.random;
+    this.symbolOverheadBytes = IPV4_UDP_HEADER_BYTES + PACKET_OVERHEAD_BYTES + SYMBOL_ADDRESS_BYTES + (options.lanKey === null ? 0 : AUTH_TAG_BYTES);
     request.signal.addEventListener('abort', this.onAbort);
     this.binding = options.socket.join(this.sessionId, options.lanKey, {
       onPacket: (packet) => this.onPacket(packet),
@@ -228,8 +257,8 @@ class MulticastReceive {
     if (packet.senderId === this.senderId) return;
     const representativeId = this.options.representativeId;
     const fromOther = representativeId !== undefined && packet.senderId !== representativeId;
-    // Other receivers' NACKs still count (suppression); another sender's pass does not.
-    if (fromOther && packet.type !== 'nack') return;
+    // Other receivers' NACKs and REPORTs still count; another sender's pass does not.
+    if (fromOther && packet.type !== 'nack' && packet.type !== 'report') return;
     this.stats.packetsHeard++;
     if (!fromOther) this.lastHeardMs = performance.now();
     if (packet.type !== 'announce') return this.onTransfer(packet);
@@ -244,6 +273,7 @@ class MulticastReceive {
       const { manifest } = this.request;
       // Sealed: the assembled block is made for the sink alone, which then need not hash it again.
       this.context = { layout, repair: this.repair, random: this.random, verify: (index, bytes) => verifyAndSealBlock(manifest, index, bytes) };
+      this.startFeedback(layout);
       // Symbols first: the first DATA heard, not this ANNOUNCE, is where this receiver joined.
       for (const held of this.early.splice(0)) this.onTransfer(held);
     } else if (!sameContent(packet, this.request.manifest)) {
@@ -261,11 +291,36 @@ class MulticastReceive {
     if (packet.type === 'data' || packet.type === 'parity') {
       this.unreported += packet.payload.length;
       if (this.unreported >= PROGRESS_REPORT_BYTES) this.reportProgress();
+      if (this.feedback !== null) noteSymbol(this.feedback.state, this.feedback.context.layout, packet.type, packet.block, packet.group, packet.index, packet.payload.length + this.symbolOverheadBytes);
       this.apply({ type: 'symbol', kind: packet.type, block: packet.block, group: packet.group, index: packet.index, payload: packet.payload });
     } else if (packet.type === 'nack') {
-      this.apply({ type: 'nack-heard', entries: packet.entries });
+      // A receiver far slower than the rest, or behind, is not repaired by the sender: its NACK must not hold ours.
+      if (this.feedback === null || suppressesFor(this.feedback.state, packet.senderId)) this.apply({ type: 'nack-heard', entries: packet.entries });
+    } else if (packet.type === 'report' && this.feedback !== null) {
+      const event = { type: 'report-heard' as const, receiverId: packet.senderId, lossFraction: packet.lossPermyriad / REPORT_LOSS_SCALE, receiveKbps: packet.receiveKbps, behind: packet.behind };
+      reduceReceiverFeedback(this.feedback.state, event, performance.now(), this.feedback.context);
     }
   }
+
+  private startFeedback(layout: SessionLayout): void {
+    if (this.options.congestion === false) return;
+    const options = resolveRateControlOptions(this.options.congestion);
+    const timer = setInterval(this.reportTick, options.intervalMs);
+    this.feedback = { state: newReceiverFeedback(performance.now()), context: { layout, selfId: this.senderId, options }, timer };
+  }
+
+  private readonly reportTick = () => {
+    if (this.feedback === null || this.settled) return;
+    const { effects } = reduceReceiverFeedback(this.feedback.state, { type: 'tick' }, performance.now(), this.feedback.context);
+    for (const effect of effects) {
+      if (effect.type === 'behind') this.stats.behind = true;
+      else {
+        this.stats.reportsSent++;
+        const { intervalMs, lossPermyriad, receiveKbps, behind } = effect;
+        this.binding.send({ type: 'report', sessionId: this.sessionId, senderId: this.senderId, intervalMs, lossPermyriad, receiveKbps, behind } satisfies ReportPacket);
+      }
+    }
+  };
 
   /** `notBefore`: a timer's due time. Node's timers run on a coarser clock and may fire a fraction of a millisecond early; the reducer ignores an early timer, which would leave it unarmed. */
   private apply(event: ReceiverSessionEvent, notBefore = 0): void {
@@ -299,6 +354,11 @@ class MulticastReceive {
         this.stats.blocksRejected++;
         return;
       case 'send-nack':
+        if (this.feedback?.state.behind === true) {
+          // Far slower than the rest: the sender would not answer, and the others would wait on it.
+          this.stats.nacksWithheld++;
+          return;
+        }
         this.stats.nacksSent++;
         this.binding.send({ type: 'nack', sessionId: this.sessionId, senderId: this.senderId, entries: effect.entries } satisfies NackPacket);
         return;
@@ -346,6 +406,7 @@ class MulticastReceive {
     this.binding.leave();
     if (this.repairTimer) clearTimeout(this.repairTimer);
     if (this.silenceTimer) clearTimeout(this.silenceTimer);
+    if (this.feedback !== null) clearInterval(this.feedback.timer);
     this.request.signal.removeEventListener('abort', this.onAbort);
     this.writes.then(
       () => (error === null ? this.resolve() : this.reject(error)),

@@ -30,6 +30,7 @@ import {
   peekSenderId,
   peekSessionId,
   peerHaveCodec,
+  reportCodec,
 } from './packets';
 
 const hex = (spaced: string) => spaced.replace(/\s+/g, '');
@@ -106,6 +107,11 @@ const GOLDEN: Array<{ message: Packet; bytes: string }> = [
     message: { ...H, type: 'peer-have', port: 47471, ranges: [{ first: 0, count: 10 }, { first: 12, count: 3 }] },
     bytes: `${frame('09')} b96f 02  00000000 0000000a  0000000c 00000003  4f077c9a`,
   },
+  {
+    // interval 100 ms, loss 2.5 % (250 / 10,000), 48,000 kbit/s received, behind.
+    message: { ...H, type: 'report', intervalMs: 100, lossPermyriad: 250, receiveKbps: 48_000, behind: true },
+    bytes: `${frame('0c')} 0064 00fa 0000bb80 01 1f2d6532`,
+  },
 ];
 
 const CODECS = {
@@ -118,6 +124,7 @@ const CODECS = {
   nack: nackCodec,
   done: doneCodec,
   'peer-have': peerHaveCodec,
+  report: reportCodec,
 } as const;
 
 function codec(type: PacketType): { encode(m: Packet): Uint8Array; decode(b: Uint8Array): ReturnType<typeof decodePacket> } {
@@ -215,6 +222,8 @@ const ROUND_TRIPS: Packet[] = [
   { ...H, type: 'peer-have', port: 0, ranges: [] },
   { ...H, type: 'peer-have', port: 65535, ranges: Array.from({ length: MAX_HAVE_RANGES }, (_, i) => ({ first: i * 10, count: 5 })) },
   { ...H, type: 'peer-have', port: 1, ranges: [{ first: 2 ** 32 - 1, count: 1 }] },
+  { ...H, type: 'report', intervalMs: 1, lossPermyriad: 0, receiveKbps: 0, behind: false },
+  { ...H, type: 'report', intervalMs: 0xffff, lossPermyriad: 10_000, receiveKbps: 2 ** 32 - 1, behind: true },
 ];
 
 test('round trips: every message decodes to itself, by its codec and by decodePacket', () => {
@@ -327,6 +336,9 @@ const INVALID: Array<{ name: string; bytes: () => Uint8Array; code: string }> = 
   { name: 'peer-have range count past the body', bytes: () => patched(GOLDEN[8].message, 22, [3]), code: PacketErrorCode.BadLength },
   { name: 'peer-have range of 0 blocks', bytes: () => patched(GOLDEN[8].message, 27, [0, 0, 0, 0]), code: PacketErrorCode.BadField },
   { name: 'peer-have range past 2^32', bytes: () => patched(GOLDEN[8].message, 23, [0xff, 0xff, 0xff, 0xff]), code: PacketErrorCode.BadField },
+  { name: 'report interval 0', bytes: () => patched(GOLDEN[9].message, 20, [0, 0]), code: PacketErrorCode.BadField },
+  { name: 'report loss past 100 %', bytes: () => patched(GOLDEN[9].message, 22, [0x27, 0x11]), code: PacketErrorCode.BadField },
+  { name: 'report body cut short', bytes: () => withCrc(encodePacket(GOLDEN[9].message).subarray(0, 28)), code: PacketErrorCode.BadLength },
 ];
 
 test('invalid datagrams: each is named by a stable code', () => {
@@ -417,4 +429,15 @@ test('symbol encoder: the same bytes as encodePacket for DATA and PARITY, with a
   }
   assert.throws(() => createSymbolEncoder({ sessionId: 'xyz', senderId: H.senderId }), PacketEncodeError);
   assert.equal(peekSenderId(new Uint8Array(10)), null);
+});
+
+test('report: fields a later version appends are ignored; its type code is one no earlier packet used', () => {
+  const bytes = encodePacket(GOLDEN[9].message);
+  const longer = withCrc(Uint8Array.from([...bytes.subarray(0, -4), 0xaa, 0xbb, 0xcc]));
+  assert.deepEqual(decodePacket(longer), { ok: true, value: GOLDEN[9].message });
+  // Reserved flag bits read as nothing: only bit 0 is `behind`.
+  assert.deepEqual(decodePacket(patched(GOLDEN[9].message, 28, [0xfe])), { ok: true, value: { ...GOLDEN[9].message, behind: false } });
+  // A device that predates REPORT knows codes 0x01-0x0b only: it reports UNKNOWN_TYPE instead of misreading a body.
+  assert.equal(reportCodec.code, 0x0c);
+  assert.ok(bytes[3] > 0x0b);
 });

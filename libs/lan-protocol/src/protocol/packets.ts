@@ -68,6 +68,8 @@ export const PACKET_TYPE_CODES = {
   nack: 0x07,
   done: 0x08,
   'peer-have': 0x09,
+  // 0x0a and 0x0b are the signed ANNOUNCE and CLAIM (SIGNED_PACKET_TYPE_CODES).
+  report: 0x0c,
 } as const;
 export type PacketType = keyof typeof PACKET_TYPE_CODES;
 
@@ -232,6 +234,25 @@ export interface PeerHavePacket extends PacketHeader {
   ranges: BlockRange[];
 }
 
+/**
+ * A receiver's reception over its last report interval, multicast so that the sender's rate
+ * controller and the other receivers (which class a far slower receiver the same way, see
+ * `core/rate-control.ts`) all read it. A new type code, not a longer NACK or DONE: a device that
+ * predates it reports PACKET.UNKNOWN_TYPE for it and goes on, instead of misreading a known body.
+ * Later fields are appended: this decoder reads the first REPORT_BODY_BYTES and ignores the rest.
+ */
+export interface ReportPacket extends PacketHeader {
+  type: 'report';
+  /** Milliseconds the figures cover, 1..65535. */
+  intervalMs: number;
+  /** First-pass DATA symbols lost in the interval, in 1/10,000 of those expected (0..10,000). */
+  lossPermyriad: number;
+  /** DATA and PARITY packets received in the interval, kbit/s of IP packets (what the sender's rate counts). */
+  receiveKbps: number;
+  /** The receiver takes no more part in repair: far slower than the rest, it takes what it lacks from peers after the pass. */
+  behind: boolean;
+}
+
 export type Packet =
   | DiscoverPacket
   | AnnouncePacket
@@ -241,7 +262,8 @@ export type Packet =
   | ParityPacket
   | NackPacket
   | DonePacket
-  | PeerHavePacket;
+  | PeerHavePacket
+  | ReportPacket;
 
 /**
  * The MAC of an authenticated session: returns the tag of `bytes` (at least AUTH_TAG_BYTES; the
@@ -526,6 +548,40 @@ const peerHaveBody: BodySpec<PeerHavePacket> = {
   },
 };
 
+/** intervalMs (2) + lossPermyriad (2) + receiveKbps (4) + flags (1). */
+export const REPORT_BODY_BYTES = 9;
+/** Flag bit 0 of a REPORT: `behind`. The other bits are reserved: sent as 0, ignored when read. */
+const REPORT_FLAG_BEHIND = 0x01;
+/** A loss fraction is carried in 1/10,000: finer than any decision the controller takes on it. */
+export const REPORT_LOSS_SCALE = 10_000;
+
+const reportBody: BodySpec<ReportPacket> = {
+  type: 'report',
+  bodyLength(m) {
+    checkUint('report.intervalMs', m.intervalMs, 0xffff, 1);
+    checkUint('report.lossPermyriad', m.lossPermyriad, REPORT_LOSS_SCALE);
+    checkUint('report.receiveKbps', m.receiveKbps, U32_LIMIT - 1);
+    if (typeof m.behind !== 'boolean') throw new PacketEncodeError('report.behind must be a boolean');
+    return REPORT_BODY_BYTES;
+  },
+  write(view, _bytes, at, m) {
+    view.setUint16(at, m.intervalMs);
+    view.setUint16(at + 2, m.lossPermyriad);
+    view.setUint32(at + 4, m.receiveKbps);
+    view.setUint8(at + 8, m.behind ? REPORT_FLAG_BEHIND : 0);
+  },
+  read(view, _bytes, at, end, header) {
+    // At least, not exactly: a later version appends fields, which this one ignores.
+    if (end - at < REPORT_BODY_BYTES) return badLength('report', `${REPORT_BODY_BYTES} or more`, end - at);
+    const intervalMs = view.getUint16(at);
+    const lossPermyriad = view.getUint16(at + 2);
+    if (intervalMs < 1) return badField('report', 'intervalMs must be at least 1');
+    if (lossPermyriad > REPORT_LOSS_SCALE) return badField('report', `lossPermyriad ${lossPermyriad} is past ${REPORT_LOSS_SCALE}`);
+    const behind = (view.getUint8(at + 8) & REPORT_FLAG_BEHIND) !== 0;
+    return { ok: true, value: { ...header, type: 'report', intervalMs, lossPermyriad, receiveKbps: view.getUint32(at + 4), behind } };
+  },
+};
+
 type SpecOf<T extends PacketType> = BodySpec<Extract<Packet, { type: T }>>;
 
 const SPECS: { [T in PacketType]: SpecOf<T> } = {
@@ -540,6 +596,7 @@ const SPECS: { [T in PacketType]: SpecOf<T> } = {
   nack: nackBody,
   done: countBody<DonePacket>('done'),
   'peer-have': peerHaveBody,
+  report: reportBody,
 };
 
 const TYPE_BY_CODE = new Map<number, PacketType>([
@@ -729,6 +786,7 @@ export const parityCodec = codecOf('parity');
 export const nackCodec = codecOf('nack');
 export const doneCodec = codecOf('done');
 export const peerHaveCodec = codecOf('peer-have');
+export const reportCodec = codecOf('report');
 
 /**
  * Encodes any packet by its `type`: version 1, or version 2 when the session's `tagger` is given.
