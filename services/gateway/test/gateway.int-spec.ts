@@ -335,7 +335,7 @@ describe('gateway', () => {
         .expect(201);
       assert.equal(res.body.id, 'pkg-new');
       assert.deepEqual(create.calls, [
-        { name: 'Editor', version: '2.0', platform: 'windows', installCommand: 'setup.exe', installArgs: [], successExitCodes: [0], timeoutSeconds: 3600 },
+        { name: 'Editor', version: '2.0', platform: 'windows', installCommand: 'setup.exe', installArgs: [], successExitCodes: [0], timeoutSeconds: 3600, confidential: false },
       ]);
     });
 
