@@ -94,7 +94,17 @@ test('a 3-node cluster keeps a replicated stream and its consumer through the lo
   assert.equal(info.state.messages, 200);
 
   const seen = new Map<number, number>();
-  const reader = await nc.jetstream().consumers.get(stream.name, consumer.durableName);
+  // The consumer's own leader may still be moving after the stream's: its info request can time out.
+  const reader = await waitFor(
+    async () => {
+      try {
+        return await nc.jetstream().consumers.get(stream.name, consumer.durableName);
+      } catch {
+        return undefined;
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 200, description: 'the consumer answering after the leader change' },
+  );
   await waitFor(
     async () => {
       try {
@@ -118,8 +128,8 @@ test('a 3-node cluster keeps a replicated stream and its consumer through the lo
   await leader.start();
   await waitFor(
     async () => {
-      const i = await jsm.streams.info(stream.name);
-      return (i.cluster?.replicas ?? []).filter((r) => r.current).length === 2;
+      const i = await jsm.streams.info(stream.name).catch(() => undefined);
+      return (i?.cluster?.replicas ?? []).filter((r) => r.current).length === 2;
     },
     { timeoutMs: 60_000, intervalMs: 250, description: 'the restarted node current again' },
   );
