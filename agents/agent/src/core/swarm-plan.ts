@@ -61,10 +61,9 @@ export function upstreamBlocks(missing: readonly number[], availability: Uint16A
 
 /** Peers (indexes into `peers`) that hold at least one of `blocks`: the only ones worth asking. */
 export function peersHolding(blocks: readonly number[], peers: readonly PeerHoldings[]): number[] {
-  const wanted = new Set(blocks);
   const out: number[] = [];
   for (const [i, peer] of peers.entries()) {
-    if (peer.complete || peer.runs.some(({ first, count }) => [...wanted].some((b) => b >= first && b < first + count))) out.push(i);
+    if (peer.complete || peer.runs.some(({ first, count }) => blocks.some((b) => b >= first && b < first + count))) out.push(i);
   }
   return out;
 }
