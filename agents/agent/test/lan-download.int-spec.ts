@@ -184,6 +184,18 @@ async function startDevice(
 }
 
 /** The whole content, verified, in the cache (as after an earlier task). */
+/**
+ * A cache folder that holds the whole content already, made before any device of a test starts: a
+ * device filling its cache as it starts would join the election late on a loaded machine, after
+ * the others had elected one of themselves and fetched from the origin.
+ */
+async function filledCacheDir(name: string): Promise<string> {
+  const made = await tempDir(`lan-${name}`);
+  cleanups.push(made.remove);
+  await fillCache(await ContentCache.open(made.dir));
+  return made.dir;
+}
+
 async function fillCache(cache: ContentCache): Promise<void> {
   const partial = await cache.openPartial(content.manifest);
   for (const i of partial.missingBlocks()) await partial.writeBlock(i, content.data.subarray(i * BLOCK_SIZE, Math.min(SIZE, (i + 1) * BLOCK_SIZE)));
@@ -390,7 +402,8 @@ test('LAN download: a device that already holds the content wins the election an
   const ids = ['dev-h-1', 'dev-h-holder', 'dev-h-3'];
   const servedBefore = origin.bytesServed();
   // Same weight for all: the holder ranks first by blocks held.
-  const devices = await Promise.all(ids.map((id) => startDevice(taskId, id, lanKey, ids, { cached: id === 'dev-h-holder' })));
+  const holderDir = await filledCacheDir('dev-h-holder');
+  const devices = await Promise.all(ids.map((id) => startDevice(taskId, id, lanKey, ids, { cacheDir: id === 'dev-h-holder' ? holderDir : undefined })));
   const results = await Promise.all(devices.map((d) => d.result));
   for (const d of devices) await assertVerifiedCopy(d);
   const holder = devices[1]!;
@@ -480,7 +493,8 @@ test('LAN download: a holder with start delay 0 waits for the followers its ANNO
   const ids = ['dev-hn-holder', 'dev-hn-2', 'dev-hn-3'];
   const settings = { sessionStartDelaySeconds: 0 };
   const servedBefore = origin.bytesServed();
-  const devices = await Promise.all(ids.map((id, i) => startDevice(taskId, id, lanKey, ids, { settings, cached: i === 0 })));
+  const holderDir = await filledCacheDir('dev-hn-holder');
+  const devices = await Promise.all(ids.map((id, i) => startDevice(taskId, id, lanKey, ids, { settings, cacheDir: i === 0 ? holderDir : undefined })));
   const results = await Promise.all(devices.map((d) => d.result));
   for (const d of devices) await assertVerifiedCopy(d);
   const [holder, ...followers] = devices;

@@ -76,7 +76,9 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
           `  listen: 127.0.0.1:${routePorts[i]}`,
           `  routes: [${routes.filter((_, j) => j !== i).join(', ')}]`,
           '}',
-          `leafnodes { listen: 127.0.0.1:${leafPorts[i]} }`,
+          // no_advertise: a leaf keeps to the URLs it was given (a test's relays, the branch's WAN
+          // link) instead of learning each node's own leaf port and going around a cut link.
+          `leafnodes { listen: 127.0.0.1:${leafPorts[i]}, no_advertise: true }`,
           `jetstream { domain: ${CLUSTER_JETSTREAM_DOMAIN} }`,
           '',
         ].join('\n'),

@@ -7,6 +7,13 @@ import { freePort } from './free-port';
 import { findNatsServerBinary, LocalNatsServer, NatsServer } from './nats-server';
 import { waitFor } from './wait-for';
 
+/** A branch leaf with its monitoring endpoint, whose `/leafz` lists the links it holds to the core. */
+export interface NatsLeaf extends NatsServer {
+  readonly monitorUrl: string;
+  /** The accounts (public keys) whose link to the core is up right now. */
+  linkedAccounts(): Promise<string[]>;
+}
+
 export interface StartNatsLeafOptions {
   /** The core the leaf links to: its leaf-node URLs and its trust directory (the same trust chain). */
   core: { leafUrls: readonly string[]; trustDir: string; jetstreamDomain: string };
@@ -21,7 +28,7 @@ export interface StartNatsLeafOptions {
  * directory's branch-leaf credentials. Devices connect to it with their own credentials. Resolves
  * once a device-like client's JetStream request crosses the link.
  */
-export async function startNatsLeaf(options: StartNatsLeafOptions): Promise<NatsServer> {
+export async function startNatsLeaf(options: StartNatsLeafOptions): Promise<NatsLeaf> {
   const binary = findNatsServerBinary(options.binary);
   const root = mkdtempSync(join(tmpdir(), 'fleetcast-nats-leaf-'));
   const trustDir = options.core.trustDir;
@@ -35,10 +42,28 @@ export async function startNatsLeaf(options: StartNatsLeafOptions): Promise<Nats
       systemCredsFile: join(trustDir, TRUST_FILES.branchLeafSystemCreds),
     }),
   );
-  const leaf = new LocalNatsServer(binary, await freePort(), root, { jetstream: false, startTimeoutMs: options.startTimeoutMs }, { confFile, dir: trustDir });
+  const monitorPort = await freePort();
+  const server = new LocalNatsServer(
+    binary,
+    await freePort(),
+    root,
+    { jetstream: false, startTimeoutMs: options.startTimeoutMs, args: ['-m', String(monitorPort)] },
+    { confFile, dir: trustDir },
+  );
+  const monitorUrl = `http://127.0.0.1:${monitorPort}`;
+  const leaf = Object.assign(server, {
+    monitorUrl,
+    linkedAccounts: async (): Promise<string[]> => {
+      const res = await fetch(`${monitorUrl}/leafz`, { signal: AbortSignal.timeout(2_000) });
+      if (!res.ok) throw new Error(`the leaf's /leafz answered ${res.status}`);
+      const body = (await res.json()) as { leafs?: { account?: string }[] };
+      return (body.leafs ?? []).map((l) => l.account ?? '').filter((a) => a !== '');
+    },
+  });
   try {
     await leaf.start();
     await waitForLeafUplink(leaf, options.core.jetstreamDomain, options.startTimeoutMs ?? 30_000);
+    await waitForLeafLinks(leaf, options.startTimeoutMs ?? 30_000);
   } catch (error) {
     const logs = leaf.logs();
     await leaf.stop();
@@ -46,6 +71,19 @@ export async function startNatsLeaf(options: StartNatsLeafOptions): Promise<Nats
     throw new Error(`${(error as Error).message}\nleaf nats-server output:\n${logs}`, { cause: error });
   }
   return leaf;
+}
+
+/**
+ * Waits until both of the leaf's links to the core are up: the fleet account's (the devices'
+ * traffic) and the system account's (account updates: a retirement reaches the leaf only over it).
+ * After a WAN cut the two come back independently, each on its own reconnect timer.
+ */
+export async function waitForLeafLinks(leaf: NatsLeaf, timeoutMs = 30_000): Promise<void> {
+  await waitFor(async () => new Set(await leaf.linkedAccounts().catch(() => [])).size >= 2, {
+    timeoutMs,
+    intervalMs: 200,
+    description: `both links of the leaf on port ${leaf.port} (fleet and system accounts) up`,
+  });
 }
 
 /**

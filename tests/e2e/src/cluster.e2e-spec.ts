@@ -162,7 +162,7 @@ describe('a NATS cluster at the core', () => {
     const data = randomBytes(size);
     const sha256 = createHash('sha256').update(data).digest('hex');
     // The install takes a while, so that the devices are mid-task when the WAN goes.
-    const pkg = await api.ok('POST', '/v1/packages', { name: 'branch', version: '1', platform: 'linux', installCommand: '/bin/sleep', installArgs: ['6'] });
+    const pkg = await api.ok('POST', '/v1/packages', { name: 'branch', version: '1', platform: 'linux', installCommand: '/bin/sleep', installArgs: ['10'] });
     const up = await api.upload(pkg.id, new Blob([data]).stream(), { 'x-content-sha256': sha256 });
     assert.equal(up.status, 200, JSON.stringify(up.body));
     const task = await api.ok('POST', '/v1/tasks', { packageId: pkg.id, action: 'install', targets: { deviceIds: BRANCH_DEVICES } });
@@ -174,6 +174,9 @@ describe('a NATS cluster at the core', () => {
 
     for (const r of uplink) r.cut();
     const cutAt = Date.now();
+    // On a loaded machine one device may end its install before the cut: its report crossed before it.
+    const doneBeforeCut = BRANCH_DEVICES.filter((id) => /"to":"succeeded"/.test(agents.get(id)!.output()));
+    assert.ok(doneBeforeCut.length < BRANCH_DEVICES.length, 'at least one device still installing when the uplink was cut');
     // A core node dies and comes back while the branch is cut off.
     const victim = await leaderOf(Streams.deviceStatus.name);
     await victim.halt({ signal: 'SIGKILL' });
@@ -182,7 +185,10 @@ describe('a NATS cluster at the core', () => {
     // The installs end during the cut: their reports wait at the devices.
     await Promise.all(BRANCH_DEVICES.map((id) => agents.get(id)!.waitForOutput(/"to":"succeeded"/, { timeoutMs: UPLINK_CUT_MS })));
     const during = await api.ok('GET', `/v1/tasks/${task.id}/summary`);
-    assert.equal(during.counts.succeeded, 0, 'no report crossed the cut uplink');
+    assert.ok(
+      during.counts.succeeded <= doneBeforeCut.length,
+      `no report crossed the cut uplink: ${during.counts.succeeded} succeeded, ${doneBeforeCut.length} of them before the cut`,
+    );
     for (const id of BRANCH_DEVICES) assert.ok(agents.get(id)!.running, `${id} keeps running, connected to its leaf`);
     await new Promise((r) => setTimeout(r, Math.max(0, UPLINK_CUT_MS - (Date.now() - cutAt))));
     for (const r of uplink) r.restore();

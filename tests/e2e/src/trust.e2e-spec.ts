@@ -27,6 +27,7 @@ import {
   TestDatabase,
   waitFor,
 } from '@fleetcast/testing';
+import { CLAIMS_UPDATE_SUBJECT, decodeClaims } from '@fleetcast/trust';
 
 /**
  * The fleet's trust chain against a real nats-server in operator mode: who may connect, what one
@@ -35,6 +36,8 @@ import {
 const TOKEN = `e2e-${randomBytes(8).toString('hex')}`;
 /** How long a refused publish, subscription or request may take to show its permissions error. */
 const VIOLATION_TIMEOUT_MS = 5_000;
+/** How often the licensing service pushes the fleet account without changes, here. */
+const REFRESH_MS = 1_000;
 
 let nats: NatsServer;
 let db: TestDatabase;
@@ -71,7 +74,12 @@ describe('trust chain: NATS credentials and permissions', () => {
     nats = await startNatsServer();
     db = await createTestDatabase('e2e_trust');
     work = await mkdtemp(join(tmpdir(), 'fleetcast-e2e-trust-'));
-    cp = await startControlPlane({ natsUrl: nats.url, trustDir: nats.trust?.dir, databaseUrl: db.url, workDir: join(work, 'control-plane'), apiToken: TOKEN, logLevel: 'info' });
+    cp = await startControlPlane({ natsUrl: nats.url, trustDir: nats.trust?.dir, databaseUrl: db.url, workDir: join(work, 'control-plane'),
+      apiToken: TOKEN,
+      logLevel: 'info',
+      // A second between unchanged pushes, so that the test below sees two in a blink (a minute by default).
+      env: { licensing: { REVOCATION_REFRESH_MS: String(REFRESH_MS) } },
+    });
     api = new ApiClient(cp.gatewayUrl, TOKEN);
   });
 
@@ -182,6 +190,23 @@ describe('trust chain: NATS credentials and permissions', () => {
     const enrolled = await api.ok<{ state: string; retiredAt: string | null }>('GET', '/v1/enrolled-devices/dev-retired');
     assert.equal(enrolled.state, 'retired');
     await agent.stop();
+  });
+
+  test('the fleet account and its revocations are pushed again without changes, for servers cut off at the time', async () => {
+    const system = await connectAs(nats.trust!.connectOptions('system'));
+    const pushes = system.subscribe(CLAIMS_UPDATE_SUBJECT, { max: 2 });
+    const seen: { sub: string; iat: number; revocations: Record<string, number> }[] = [];
+    const read = (async () => {
+      for await (const m of pushes) {
+        const claims = decodeClaims<{ revocations?: Record<string, number> }>(new TextDecoder().decode(m.data));
+        seen.push({ sub: claims.sub, iat: claims.iat ?? 0, revocations: claims.nats.revocations ?? {} });
+      }
+    })();
+    await Promise.race([read, new Promise((_, reject) => setTimeout(() => reject(new Error(`${seen.length} push(es) within ${4 * REFRESH_MS} ms`)), 4 * REFRESH_MS))]);
+    const [first, second] = seen;
+    assert.equal(first!.sub, second!.sub, 'the same account both times');
+    assert.ok(second!.iat > first!.iat, 'the second push is newer, so the servers take it');
+    assert.deepEqual(second!.revocations, first!.revocations);
   });
 
   test('an unknown enrollment token and a malformed key are refused', async () => {

@@ -68,6 +68,12 @@ export const licensingEnvSchema = baseEnvSchema.merge(databaseEnvSchema).extend(
    * signing keys, to issue device credentials and publish revocations. Absent: enrollment refused.
    */
   TRUST_DIR: optionalText,
+  /**
+   * The fleet account (with every revocation) is pushed again this often even when nothing changed:
+   * a branch leaf whose WAN link was down when a device was retired learns of it once its link is
+   * back (servers pass updates on only to those connected at the time). 0: only on changes.
+   */
+  REVOCATION_REFRESH_MS: z.coerce.number().int().min(0).default(60_000),
   /** NATS URLs given to enrolled devices, comma-separated (as devices reach the servers); empty: the agent's own setting. */
   AGENT_NATS_URLS: z
     .string()

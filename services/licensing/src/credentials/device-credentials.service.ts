@@ -36,6 +36,7 @@ export class DeviceCredentialsService implements OnApplicationBootstrap, OnAppli
   private authority?: Promise<Authority | null>;
   private system?: Promise<NatsConnection>;
   private repushTimer?: NodeJS.Timeout;
+  private stopped = false;
   private readonly pushes;
 
   constructor(
@@ -54,6 +55,7 @@ export class DeviceCredentialsService implements OnApplicationBootstrap, OnAppli
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.repushTimer);
     if (this.system) await (await this.system.catch(() => undefined))?.drain().catch(() => undefined);
   }
@@ -91,7 +93,8 @@ export class DeviceCredentialsService implements OnApplicationBootstrap, OnAppli
 
   /**
    * Pushes the fleet account with every revoked key in the database. The servers close the
-   * connections of newly revoked users when they take it. A failure is retried every few seconds.
+   * connections of newly revoked users when they take it. A failure is retried every few seconds;
+   * a success is repeated every REVOCATION_REFRESH_MS, for servers that were cut off at the time.
    */
   async publishRevocations(): Promise<void> {
     clearTimeout(this.repushTimer);
@@ -107,13 +110,19 @@ export class DeviceCredentialsService implements OnApplicationBootstrap, OnAppli
         this.logger.info({ revoked: rows.length }, 'fleet account pushed to NATS');
       });
       this.pushes.inc({ outcome: 'ok' });
+      this.schedulePush(this.config.REVOCATION_REFRESH_MS);
     } catch (error) {
       this.pushes.inc({ outcome: 'failed' });
       this.logger.error({ err: (error as Error).message }, 'pushing revocations to NATS failed; trying again');
-      this.repushTimer = setTimeout(() => void this.publishRevocations(), REPUSH_INTERVAL_MS);
-      this.repushTimer.unref();
+      this.schedulePush(REPUSH_INTERVAL_MS);
       throw error;
     }
+  }
+
+  private schedulePush(afterMs: number): void {
+    if (afterMs <= 0 || this.stopped) return;
+    this.repushTimer = setTimeout(() => void this.publishRevocations().catch(() => undefined), afterMs);
+    this.repushTimer.unref();
   }
 
   private systemConnection(authority: Authority): Promise<NatsConnection> {
