@@ -1,4 +1,5 @@
 import type { AnnouncePacket, NackEntry } from '../protocol/packets';
+import { nackEntriesFitting } from '../protocol/symbol-size';
 import { SessionLayout, blockCountOf, blockLength, groupDataCount, groupKey, groupsInBlock, symbolSpan } from './block-layout';
 import { createErasureCoder } from './fec';
 import { GroupNeed, ReceiverRepairEffect, ReceiverRepairState, RepairOptions, newReceiverRepair, reduceReceiverRepair } from './repair';
@@ -340,7 +341,7 @@ function withRepair(
   context: ReceiverSessionContext,
   effects: ReceiverSessionEffect[],
 ): { state: ReceiverSessionState; effects: ReceiverSessionEffect[] } {
-  const result = reduceReceiverRepair(state.repair, event, now, { options: context.repair, random: context.random });
+  const result = reduceReceiverRepair(state.repair, event, now, { options: context.repair, random: context.random, maxNackEntries: nackEntriesFitting(context.layout.symbolSize) });
   state.repair = result.state;
   for (const effect of result.effects as ReceiverRepairEffect[]) effects.push(effect);
   return { state, effects };

@@ -24,7 +24,7 @@ import { seededRandom } from './seeded-random';
 
 const O = DEFAULT_REPAIR_OPTIONS;
 /** A receiver context whose random draw is always 0.5: back-off = nackBackoffMs(0.5, ...). */
-const R: ReceiverRepairContext = { options: O, random: () => 0.5 };
+const R: ReceiverRepairContext = { options: O, random: () => 0.5, maxNackEntries: MAX_NACK_ENTRIES };
 const HALF = nackBackoffMs(0.5, O.nackBackoffMaxMs, O.receiversEstimate);
 
 function receive(state: ReceiverRepairState, steps: Array<[ReceiverRepairEvent, number]>, context = R) {
@@ -192,6 +192,18 @@ test('receiver: more open runs than a NACK holds go out in consecutive NACKs', (
   r = receive(state, [[{ type: 'timer' }, 2 * HALF]]);
   const second = r.effects.find((e) => e.type === 'send-nack');
   assert.deepEqual(second?.type === 'send-nack' && second.entries.map((e) => e.block), [128, 129, 130, 131, 132, 133, 134, 135, 136, 137]);
+});
+
+test('receiver: a small link caps a NACK at the entries that fit it; the rest go in the next NACK', () => {
+  const cap = 55;
+  const small = { ...R, maxNackEntries: cap };
+  const changes = Array.from({ length: cap + 3 }, (_, i) => need(i, 0, 1 + (i % 2)));
+  const { state } = receive(newReceiverRepair(), [[{ type: 'needs', changes }, 0]], small);
+  const first = receive(state, [[{ type: 'timer' }, HALF]], small);
+  const sent = first.effects.find((e) => e.type === 'send-nack');
+  assert.equal(sent?.type === 'send-nack' && sent.entries.length, cap);
+  const next = receive(first.state, [[{ type: 'timer' }, 2 * HALF]], small).effects.find((e) => e.type === 'send-nack');
+  assert.deepEqual(next?.type === 'send-nack' && next.entries.map((e) => e.block), [55, 56, 57]);
 });
 
 test('receiver: a stale timer does nothing', () => {
@@ -387,7 +399,7 @@ function simulateRepair(sim: RepairSim) {
   const k = 32;
   const layout: SessionLayout = { size: sim.groups * k * 100, blockSize: sim.groups * k * 100, symbolSize: 100, groupDataSymbols: k };
   const options = resolveRepairOptions({ receiversEstimate: sim.receivers });
-  const receiverContext: ReceiverRepairContext = { options, random: sim.sameInstant ? () => 0 : random };
+  const receiverContext: ReceiverRepairContext = { options, random: sim.sameInstant ? () => 0 : random, maxNackEntries: MAX_NACK_ENTRIES };
   const senderContext: SenderRepairContext = { options, layout, proactiveParity: 0 };
   const delay = sim.delayMs ?? 1;
   const missing = Array.from({ length: sim.receivers }, (_, r) => Array.from({ length: sim.groups }, (_, g) => sim.needs(r, g, random)));

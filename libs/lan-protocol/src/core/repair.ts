@@ -121,6 +121,8 @@ export type ReceiverRepairEffect =
 
 export interface ReceiverRepairContext {
   options: RepairOptions;
+  /** Entries one NACK may carry (`nackEntriesFitting`: no larger than the session's DATA datagram). */
+  maxNackEntries: number;
   /** Uniform in [0, 1): Math.random in the agent, a seeded generator in tests. */
   random: () => number;
 }
@@ -178,7 +180,7 @@ export function reduceReceiverRepair(
       if (timer.kind === 'recheck') return settle({ ...state, timer: null }, now, context, []);
       const open = openNeeds(state, now);
       if (open.length === 0) return settle({ ...state, timer: null }, now, context, []);
-      const { entries, covered } = nackEntriesOf(open);
+      const { entries, covered } = nackEntriesOf(open, context.maxNackEntries);
       const asked = new Map(state.asked);
       const untilMs = now + context.options.repairWaitMs;
       for (const [key, missing] of covered) asked.set(key, { missing, untilMs });
@@ -198,8 +200,8 @@ function openNeeds(state: ReceiverRepairState, now: number): Array<[number, numb
   return open.sort((a, b) => a[0] - b[0]);
 }
 
-/** Runs of consecutive groups of one block with the same count; at most MAX_NACK_ENTRIES of them. */
-function nackEntriesOf(open: Array<[number, number]>): { entries: NackEntry[]; covered: Array<[number, number]> } {
+/** Runs of consecutive groups of one block with the same count; at most `maxEntries` of them. */
+function nackEntriesOf(open: Array<[number, number]>, maxEntries: number): { entries: NackEntry[]; covered: Array<[number, number]> } {
   const entries: NackEntry[] = [];
   const covered: Array<[number, number]> = [];
   for (const [key, missing] of open) {
@@ -208,7 +210,7 @@ function nackEntriesOf(open: Array<[number, number]>): { entries: NackEntry[]; c
     if (last !== undefined && last.block === block && last.firstGroup + last.groupCount === group && last.missing === missing && last.groupCount < 0xffff) {
       last.groupCount++;
     } else {
-      if (entries.length === MAX_NACK_ENTRIES) break;
+      if (entries.length >= Math.min(maxEntries, MAX_NACK_ENTRIES)) break;
       entries.push({ block, firstGroup: group, groupCount: 1, missing });
     }
     covered.push([key, missing]);

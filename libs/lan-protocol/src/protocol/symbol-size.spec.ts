@@ -4,7 +4,7 @@ import { createPacketTagger } from '../auth/packet-auth';
 import { senderIdOf, sessionIdOf } from '../session-ids';
 import { DEFAULT_SYMBOL_BYTES, MAX_NACK_ENTRIES } from './constants';
 import { createSymbolEncoder, encodePacket } from './packets';
-import { IPV4_UDP_OVERHEAD_BYTES, MIN_SESSION_MTU, SymbolSizeError, symbolSizeForMtu } from './symbol-size';
+import { IPV4_UDP_OVERHEAD_BYTES, MIN_SESSION_MTU, nackEntriesFitting, SymbolSizeError, symbolSizeForMtu } from './symbol-size';
 
 const header = { sessionId: sessionIdOf('task-mtu'), senderId: senderIdOf('device-mtu') };
 const tagger = createPacketTagger(new Uint8Array(32).fill(7));
@@ -38,10 +38,19 @@ test('symbolSizeForMtu: the largest fitting multiple of 8 for every MTU from 576
   }
 });
 
-test('symbolSizeForMtu: a full NACK fits a 1280 link too (the other packet that can be large)', () => {
-  const entries = Array.from({ length: MAX_NACK_ENTRIES }, (_, i) => ({ block: i, firstGroup: 0, groupCount: 1, missing: 1 }));
-  const nack = encodePacket({ type: 'nack', ...header, entries }, tagger);
-  assert.ok(nack.length + IPV4_UDP_OVERHEAD_BYTES <= 1280, `${nack.length} bytes`);
+test('nackEntriesFitting: the largest NACK of a session fits its link, from 576 to 1500 (the other packet that can be large)', () => {
+  for (let mtu = MIN_SESSION_MTU; mtu <= 1500; mtu++) {
+    const n = nackEntriesFitting(symbolSizeForMtu(mtu, true));
+    const entries = Array.from({ length: n }, (_, i) => ({ block: i, firstGroup: 0, groupCount: 1, missing: 1 }));
+    const nack = encodePacket({ type: 'nack', ...header, entries }, tagger);
+    assert.ok(nack.length + IPV4_UDP_OVERHEAD_BYTES <= mtu, `mtu ${mtu}: ${n} entries, ${nack.length} bytes`);
+    if (n < MAX_NACK_ENTRIES) {
+      const more = encodePacket({ type: 'nack', ...header, entries: [...entries, entries[0]!] }, tagger);
+      assert.ok(more.length + IPV4_UDP_OVERHEAD_BYTES > dataDatagramBytes(symbolSizeForMtu(mtu, true), true), `mtu ${mtu}: ${n} is not the most`);
+    }
+  }
+  assert.equal(nackEntriesFitting(1400), MAX_NACK_ENTRIES);
+  assert.equal(nackEntriesFitting(symbolSizeForMtu(576, true)), 55);
 });
 
 test('symbolSizeForMtu: an MTU below 576 or not an integer is refused with a code', () => {

@@ -1,4 +1,4 @@
-import { AUTH_TAG_BYTES, DEFAULT_SYMBOL_BYTES, PACKET_OVERHEAD_BYTES, SYMBOL_ADDRESS_BYTES } from './constants';
+import { AUTH_TAG_BYTES, DEFAULT_SYMBOL_BYTES, MAX_NACK_ENTRIES, NACK_ENTRY_BYTES, PACKET_OVERHEAD_BYTES, SYMBOL_ADDRESS_BYTES } from './constants';
 
 /**
  * The symbol size a session announces on a link of a given MTU, so that no DATA or PARITY datagram
@@ -11,8 +11,8 @@ export const IPV4_UDP_OVERHEAD_BYTES = 20 + 8;
 
 /**
  * The smallest MTU a session adapts to: 576, the datagram every IPv4 host must accept (RFC 791,
- * RFC 1122 3.3.3). Below it the other packets (a full NACK is 1,193 bytes) would fragment anyway,
- * so the session refuses the link rather than send a symbol smaller than its own overhead.
+ * RFC 1122 3.3.3). Below it the session refuses the link rather than send a symbol smaller than its
+ * own overhead.
  */
 export const MIN_SESSION_MTU = 576;
 
@@ -40,4 +40,16 @@ export function symbolSizeForMtu(mtu: number, authenticated: boolean): number {
   const room = mtu - IPV4_UDP_OVERHEAD_BYTES - PACKET_OVERHEAD_BYTES - SYMBOL_ADDRESS_BYTES - (authenticated ? AUTH_TAG_BYTES : 0);
   const aligned = room - (room % SYMBOL_ALIGNMENT);
   return Math.min(DEFAULT_SYMBOL_BYTES, aligned);
+}
+
+/**
+ * The most entries a NACK of a session with `symbolSize` symbols carries, so that it is never larger
+ * than the session's DATA datagram (which fits the link by `symbolSizeForMtu`): both have the same
+ * header, tag and CRC, then a NACK has a count byte and 9 bytes an entry where DATA has the 7-byte
+ * address and the symbol. 128 (MAX_NACK_ENTRIES) from 1,146-byte symbols up; 55 at a 576 MTU. A
+ * receiver with more holes sends the rest in its next NACK.
+ */
+export function nackEntriesFitting(symbolSize: number): number {
+  const fitting = Math.floor((SYMBOL_ADDRESS_BYTES + symbolSize - 1) / NACK_ENTRY_BYTES);
+  return Math.max(1, Math.min(MAX_NACK_ENTRIES, fitting));
 }
