@@ -38,6 +38,7 @@ import { ProfilesService } from '../profiles/profiles.service';
 import { nextResendAt } from './assignment-resend';
 import { assignmentDocument, assignmentWindow, buildAssignment, cancellationDocument, devicesToRetry, latestReports, summarize, TaskRecord } from './task-model';
 import { LiveEventsPublisher } from './live-events.publisher';
+import { OfficeRecorder } from './office-recorder';
 import { TasksRepository } from './tasks.repository';
 
 /** Resolving a 10,000-device target set is one inventory query; give it more than the default time. */
@@ -63,6 +64,7 @@ export class TasksService {
     private readonly outbox: OutboxService,
     private readonly rpc: RpcClient,
     private readonly live: LiveEventsPublisher,
+    private readonly officeRecorder: OfficeRecorder,
   ) {}
 
   async create(request: z.infer<typeof createTaskSchema>): Promise<Task> {
@@ -271,7 +273,14 @@ export class TasksService {
     // One snapshot: counts, representatives, issues and reasons all describe the same moment, even
     // while reports are being applied.
     return this.tasks.snapshot(async (m) =>
-      summarize(id, await this.tasks.summaryRows(id, m), await this.tasks.representatives(id, m), await this.tasks.lanIssues(id, m), await this.tasks.reasons(id, m)),
+      summarize(
+        id,
+        await this.tasks.summaryRows(id, m),
+        await this.tasks.representatives(id, m),
+        await this.tasks.lanIssues(id, m),
+        await this.tasks.reasons(id, m),
+        await this.tasks.officeRows(id, m),
+      ),
     );
   }
 
@@ -356,6 +365,8 @@ export class TasksService {
       } catch (error) {
         this.logger.warn({ err: (error as Error).message }, 'live task updates not published');
       }
+      // Last: the devices' offices for the summary, after the live updates have gone out.
+      await this.officeRecorder.record(events.applied);
     }
   }
 
@@ -369,7 +380,14 @@ export class TasksService {
       profileId: t.profileId,
       startAt: t.startAt.toISOString(),
       createdAt: t.createdAt.toISOString(),
-      summary: summarize(t.id, await this.tasks.summaryRows(t.id), await this.tasks.representatives(t.id), await this.tasks.lanIssues(t.id), await this.tasks.reasons(t.id)),
+      summary: summarize(
+        t.id,
+        await this.tasks.summaryRows(t.id),
+        await this.tasks.representatives(t.id),
+        await this.tasks.lanIssues(t.id),
+        await this.tasks.reasons(t.id),
+        await this.tasks.officeRows(t.id),
+      ),
     };
   }
 }
