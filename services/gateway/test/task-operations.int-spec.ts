@@ -35,7 +35,7 @@ function task(id: string, status: Task['status'], over: Partial<Task['summary'][
     profileId: null,
     startAt: '2026-01-01T00:00:00.000Z',
     createdAt: '2026-01-01T00:00:00.000Z',
-    summary: { taskId: id, total: Object.values(c).reduce((a, b) => a + b, 0), counts: c, bytes: { origin: 0, multicast: 0, peer: 0 }, subnets: [], reasons: [] },
+    summary: { taskId: id, total: Object.values(c).reduce((a, b) => a + b, 0), counts: c, bytes: { origin: 0, parent: 0, multicast: 0, peer: 0 }, subnets: [], reasons: [] },
   };
 }
 
@@ -191,7 +191,7 @@ describe('gateway: task cancel, retry and live events', () => {
         state: 'downloading',
         previousState: 'queued',
         reason: null,
-        bytes: { origin: 100, multicast: 900, peer: 24 },
+        bytes: { origin: 100, parent: 50, multicast: 900, peer: 24 },
         at: new Date().toISOString(),
       };
       const changed: TaskChangedV1 = { taskId: 'live-1', status: 'active', total: 2, counts: counts({ pending: 1, downloading: 1 }), bytes: device.bytes, at: device.at };
