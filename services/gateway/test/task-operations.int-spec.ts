@@ -242,6 +242,42 @@ describe('gateway: task cancel, retry and live events', () => {
     });
   });
 
+  describe('GET /v1/tasks/{id} and its summary: bytes by source and offices', () => {
+    it("passes on the tasks service's parent bytes and offices; an older tasks service's summary reads parent 0 and no offices", async (t) => {
+      const bytes = { origin: 100, parent: 400, multicast: 0, peer: 1500 };
+      const offices = [
+        { officeId: 'east', name: 'East', devices: 2, bytes, wanBytes: 500, savedBytes: 1500 },
+        { officeId: null, name: null, devices: 1, bytes: { origin: 50, parent: 0, multicast: 0, peer: 0 }, wanBytes: 50, savedBytes: 0 },
+      ];
+      const current = task('office-1', 'active', { succeeded: 3 });
+      current.summary = { ...current.summary, bytes, offices };
+      await respond(t, TasksRpc.getTask.subject, () => ok(current));
+      await respond(t, TasksRpc.getTaskSummary.subject, (req) => {
+        if (req.id === 'office-1') return ok(current.summary);
+        // As a tasks service older than parent bytes and offices answers.
+        const { offices: _none, ...older } = task(String(req.id), 'active').summary;
+        return ok({ ...older, bytes: { origin: 7, multicast: 0, peer: 0 } });
+      });
+      const got = (await api().get('/v1/tasks/office-1').set('authorization', ops).expect(200)).body as Task;
+      assert.deepEqual(got.summary.bytes, bytes);
+      assert.deepEqual(got.summary.offices, offices);
+      assert.deepEqual((await api().get('/v1/tasks/office-1/summary').set('authorization', ops).expect(200)).body.offices, offices);
+      const older = (await api().get('/v1/tasks/old-1/summary').set('authorization', ops).expect(200)).body;
+      assert.deepEqual(older.bytes, { origin: 7, parent: 0, multicast: 0, peer: 0 });
+      assert.equal(older.offices, undefined);
+    });
+
+    it('documents parent bytes and offices in the OpenAPI document', async () => {
+      const doc = (await api().get('/docs-json').expect(200)).body;
+      const summary = doc.components.schemas.TaskSummary;
+      assert.ok(summary.properties.offices, 'TaskSummary.offices');
+      assert.ok(!summary.required.includes('offices'), 'offices optional');
+      const office = summary.properties.offices.items;
+      for (const field of ['officeId', 'name', 'devices', 'bytes', 'wanBytes', 'savedBytes']) assert.ok(office.properties[field], `office ${field}`);
+      assert.ok(summary.properties.bytes.properties.parent, 'bytes.parent');
+    });
+  });
+
   it('documents the new routes in the OpenAPI document', async () => {
     const doc = (await api().get('/docs-json').expect(200)).body;
     for (const [path, method] of [['/v1/tasks/{id}/cancel', 'post'], ['/v1/tasks/{id}/retry', 'post'], ['/v1/events', 'get'], ['/v1/tasks/{id}/events', 'get']] as const) {
