@@ -71,8 +71,7 @@ try {
   say(`${DEVICES.toLocaleString('en')} devices, one task to all of them, seeded in ${((Date.now() - seeded) / 1000).toFixed(1)} s`);
 
   const queries = [
-    ['task summary: counts and bytes by subnet and state', `SELECT subnet, state, count(*)::int, sum(bytes_origin), sum(bytes_parent), sum(bytes_multicast), sum(bytes_peer), sum(lan_bytes_sent), sum(lan_repairs), sum(lan_invalid_packets) FROM tasks.device_tasks WHERE task_id = 't-1' GROUP BY subnet, state`],
-    ['task summary: bytes by office', `SELECT office_id, max(office_name), count(*)::int, sum(bytes_origin), sum(bytes_parent), sum(bytes_multicast), sum(bytes_peer) FROM tasks.device_tasks WHERE task_id = 't-1' GROUP BY office_id`],
+    ['task summary: counts and bytes by subnet and state, and by office', `SELECT GROUPING(office_id) = 0, subnet, state, office_id, max(office_name), count(*)::int, sum(bytes_origin), sum(bytes_parent), sum(bytes_multicast), sum(bytes_peer), sum(lan_bytes_sent), sum(lan_repairs), sum(lan_invalid_packets) FROM tasks.device_tasks WHERE task_id = 't-1' GROUP BY GROUPING SETS ((subnet, state), (office_id))`],
     ['task summary: representatives', `SELECT DISTINCT ON (subnet) subnet, device_id, lan_session_started_at FROM tasks.device_tasks WHERE task_id = 't-1' AND lan_role = 'representative' ORDER BY subnet, lan_session_started_at DESC NULLS LAST, device_id`],
     ['task summary: reasons', `SELECT state, reason->>'code', min(reason->>'message'), count(*)::int FROM tasks.device_tasks WHERE task_id = 't-1' AND reason IS NOT NULL AND jsonb_typeof(reason) = 'object' AND reason->>'code' IS NOT NULL GROUP BY state, reason->>'code'`],
     ['task summary: LAN issues', `SELECT subnet, lan_issue_code, min(lan_issue_message), count(*)::int FROM tasks.device_tasks WHERE task_id = 't-1' AND lan_issue_code IS NOT NULL GROUP BY subnet, lan_issue_code`],

@@ -43,7 +43,7 @@ export class SwarmRepository {
     return { contentId: r.content_id, size: Number(r.size), office: r.office_id === null ? null : { id: r.office_id, name: r.office_name ?? r.office_id } };
   }
 
-  /** Records the office a device is in for a task (null: none known); see TasksRepository.officeRows. */
+  /** Records the office a device is in for a task (null: none known); see TasksRepository.summaryRows. */
   async recordOffice(taskId: string, deviceId: string, office: { id: string; name: string } | null): Promise<void> {
     await this.db.query(`UPDATE tasks.device_tasks SET office_id = $3, office_name = $4 WHERE task_id = $1 AND device_id = $2`, [
       taskId,

@@ -549,41 +549,51 @@ export class TasksRepository {
     return [...byTask.values()];
   }
 
-  async summaryRows(taskId: string, m: EntityManager = this.db.manager): Promise<SummaryRow[]> {
-    const rows = await queryRows<{ subnet: string | null; state: DeviceTaskState; devices: number; origin: string; parent: string; multicast: string; peer: string; lan_sent: string; repairs: string; invalid: string }>(
-      m,
-      `SELECT subnet, state, count(*)::int AS devices, sum(bytes_origin) AS origin, sum(bytes_parent) AS parent, sum(bytes_multicast) AS multicast, sum(bytes_peer) AS peer,
-         sum(lan_bytes_sent) AS lan_sent, sum(lan_repairs) AS repairs, sum(lan_invalid_packets) AS invalid
-       FROM tasks.device_tasks WHERE task_id = $1 GROUP BY subnet, state`,
-      [taskId],
-    );
-    return rows.map((r) => ({
-      subnet: r.subnet,
-      state: r.state,
-      devices: r.devices,
-      origin: Number(r.origin),
-      parent: Number(r.parent),
-      multicast: Number(r.multicast),
-      peer: Number(r.peer),
-      lanBytesSent: Number(r.lan_sent),
-      repairs: Number(r.repairs),
-      invalidPackets: Number(r.invalid),
-    }));
-  }
-
   /**
-   * The task's devices per office recorded for them (null: none known), with their bytes by source.
-   * An office renamed in a later topology may have rows under both names: the latest name (max) stands.
+   * The summary's groups in one scan of the task's rows (GROUPING SETS): devices and bytes per
+   * subnet and state, with the LAN figures; and per office recorded for them (null: none known). An
+   * office renamed by a later topology may be recorded under both names: the greatest stands.
    */
-  async officeRows(taskId: string, m: EntityManager = this.db.manager): Promise<OfficeRow[]> {
-    const rows = await queryRows<{ office_id: string | null; name: string | null; devices: number; bytes_origin: string; bytes_parent: string; bytes_multicast: string; bytes_peer: string }>(
+  async summaryRows(taskId: string, m: EntityManager = this.db.manager): Promise<{ rows: SummaryRow[]; offices: OfficeRow[] }> {
+    const rows = await queryRows<{
+      by_office: boolean;
+      subnet: string | null;
+      state: DeviceTaskState;
+      office_id: string | null;
+      office_name: string | null;
+      devices: number;
+      bytes_origin: string;
+      bytes_parent: string;
+      bytes_multicast: string;
+      bytes_peer: string;
+      lan_sent: string;
+      repairs: string;
+      invalid: string;
+    }>(
       m,
-      `SELECT office_id, max(office_name) AS name, count(*)::int AS devices, sum(bytes_origin) AS bytes_origin, sum(bytes_parent) AS bytes_parent,
-         sum(bytes_multicast) AS bytes_multicast, sum(bytes_peer) AS bytes_peer
-       FROM tasks.device_tasks WHERE task_id = $1 GROUP BY office_id`,
+      `SELECT GROUPING(office_id) = 0 AS by_office, subnet, state, office_id, max(office_name) AS office_name, count(*)::int AS devices,
+         sum(bytes_origin) AS bytes_origin, sum(bytes_parent) AS bytes_parent, sum(bytes_multicast) AS bytes_multicast, sum(bytes_peer) AS bytes_peer,
+         sum(lan_bytes_sent) AS lan_sent, sum(lan_repairs) AS repairs, sum(lan_invalid_packets) AS invalid
+       FROM tasks.device_tasks WHERE task_id = $1 GROUP BY GROUPING SETS ((subnet, state), (office_id))`,
       [taskId],
     );
-    return rows.map((r) => ({ officeId: r.office_id, name: r.name, devices: r.devices, bytes: bytesOfRow(r) }));
+    return {
+      rows: rows
+        .filter((r) => !r.by_office)
+        .map((r) => ({
+          subnet: r.subnet,
+          state: r.state,
+          devices: r.devices,
+          origin: Number(r.bytes_origin),
+          parent: Number(r.bytes_parent),
+          multicast: Number(r.bytes_multicast),
+          peer: Number(r.bytes_peer),
+          lanBytesSent: Number(r.lan_sent),
+          repairs: Number(r.repairs),
+          invalidPackets: Number(r.invalid),
+        })),
+      offices: rows.filter((r) => r.by_office).map((r) => ({ officeId: r.office_id, name: r.office_name, devices: r.devices, bytes: bytesOfRow(r) })),
+    };
   }
 
   /**

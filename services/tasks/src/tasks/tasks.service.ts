@@ -23,6 +23,7 @@ import {
   TaskAssignedV2,
   TaskCancel,
   TaskCancelV1,
+  TaskSummary,
 } from '@fleetcast/contracts';
 import { endorsementToWire, signAssignment, signCancellation } from '@fleetcast/content';
 import { senderIdOf, signLanTicket } from '@fleetcast/lan-protocol';
@@ -272,16 +273,7 @@ export class TasksService {
     if (!task) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
     // One snapshot: counts, representatives, issues and reasons all describe the same moment, even
     // while reports are being applied.
-    return this.tasks.snapshot(async (m) =>
-      summarize(
-        id,
-        await this.tasks.summaryRows(id, m),
-        await this.tasks.representatives(id, m),
-        await this.tasks.lanIssues(id, m),
-        await this.tasks.reasons(id, m),
-        await this.tasks.officeRows(id, m),
-      ),
-    );
+    return this.tasks.snapshot((m) => this.summaryIn(id, m));
   }
 
   async deviceHistory(id: string, deviceId: string) {
@@ -380,14 +372,13 @@ export class TasksService {
       profileId: t.profileId,
       startAt: t.startAt.toISOString(),
       createdAt: t.createdAt.toISOString(),
-      summary: summarize(
-        t.id,
-        await this.tasks.summaryRows(t.id),
-        await this.tasks.representatives(t.id),
-        await this.tasks.lanIssues(t.id),
-        await this.tasks.reasons(t.id),
-        await this.tasks.officeRows(t.id),
-      ),
+      summary: await this.summaryIn(t.id),
     };
+  }
+
+  /** The task's summary from its grouped rows (in `m`'s snapshot when given). */
+  private async summaryIn(id: string, m?: EntityManager): Promise<TaskSummary> {
+    const { rows, offices } = await this.tasks.summaryRows(id, m);
+    return summarize(id, rows, await this.tasks.representatives(id, m), await this.tasks.lanIssues(id, m), await this.tasks.reasons(id, m), offices);
   }
 }
