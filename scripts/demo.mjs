@@ -191,7 +191,7 @@ async function main() {
     summary = await api.ok('GET', `/v1/tasks/${task.id}/summary`);
     const c = summary.counts;
     const states = Object.entries(c).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(', ');
-    say(`progress: ${states}; received ${mb(summary.bytes.origin + summary.bytes.multicast + summary.bytes.peer)}`);
+    say(`progress: ${states}; received ${mb(summary.bytes.origin + summary.bytes.parent + summary.bytes.multicast + summary.bytes.peer)}`);
     if (c.succeeded + c.failed === summary.total) break;
     if (Date.now() - t1 > 180000) throw new Error('the task did not finish within 3 minutes');
     await new Promise((r) => setTimeout(r, 1000));
@@ -201,20 +201,23 @@ async function main() {
   console.log('\nTask summary');
   console.log(`  task        ${task.id} (${summary.total} devices, ${((Date.now() - t1) / 1000).toFixed(1)} s)`);
   console.log(`  states      ${Object.entries(summary.counts).map(([s, n]) => `${s}=${n}`).join(' ')}`);
-  console.log(`  bytes       origin ${mb(summary.bytes.origin)}, multicast ${mb(summary.bytes.multicast)}, peer ${mb(summary.bytes.peer)}`);
+  console.log(`  bytes       origin ${mb(summary.bytes.origin)}, parent office ${mb(summary.bytes.parent)}, multicast ${mb(summary.bytes.multicast)}, peer ${mb(summary.bytes.peer)}`);
   console.log(`  origin      served ${mb(served.total)} in all`);
   for (const s of summary.subnets) {
-    console.log(`  subnet      ${s.subnet}: ${s.counts.succeeded}/${s.total} succeeded, origin ${mb(s.bytes.origin)}, multicast ${mb(s.bytes.multicast)}, peer ${mb(s.bytes.peer)}`);
+    console.log(`  subnet      ${s.subnet}: ${s.counts.succeeded}/${s.total} succeeded, origin ${mb(s.bytes.origin)}, parent office ${mb(s.bytes.parent)}, multicast ${mb(s.bytes.multicast)}, peer ${mb(s.bytes.peer)}`);
     if (s.lan) {
       const issues = (s.lan.issues ?? []).map((i) => `${i.code} on ${i.devices} device(s)`).join(', ') || 'none';
       console.log(`  LAN session representative ${s.lan.representative ?? '-'}, LAN bytes sent ${mb(s.lan.lanBytesSent)}, repairs ${s.lan.repairs}, invalid packets ${s.lan.invalidPackets}, issues ${issues}`);
     }
   }
+  for (const o of summary.offices ?? []) {
+    console.log(`  office      ${o.officeId ?? '(none known)'}: ${o.devices} device(s), over the WAN ${mb(o.wanBytes)}, saved ${mb(o.savedBytes)}`);
+  }
   console.log('\nDevices');
   for (const r of rows) {
     const marker = join(work, 'markers', `${r.deviceId}.txt`);
     const installed = existsSync(marker) ? readFileSync(marker, 'utf8').trim().split(' ')[1]?.slice(0, 16) : 'no';
-    console.log(`  ${r.deviceId.padEnd(16)} ${r.state.padEnd(10)} hash verified ${r.hashVerified ? 'yes' : 'no '}  exit ${r.exitCode ?? '-'}  from origin ${mb(r.bytes.origin)}, multicast ${mb(r.bytes.multicast)}, peer ${mb(r.bytes.peer)}  installed file ${installed}...`);
+    console.log(`  ${r.deviceId.padEnd(16)} ${r.state.padEnd(10)} hash verified ${r.hashVerified ? 'yes' : 'no '}  exit ${r.exitCode ?? '-'}  from origin ${mb(r.bytes.origin)}, parent office ${mb(r.bytes.parent)}, multicast ${mb(r.bytes.multicast)}, peer ${mb(r.bytes.peer)}  installed file ${installed}...`);
   }
   const license = await api.ok('GET', '/v1/license');
   const enrolled = await api.ok('GET', '/v1/enrolled-devices');

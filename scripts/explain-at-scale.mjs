@@ -53,15 +53,17 @@ try {
   await client.query(`INSERT INTO tasks.packages (id, name, version, platform, install_command, install_args, success_exit_codes, timeout_seconds, status)
     VALUES ('p-1', 'image', '1', 'linux', '/bin/true', '[]', '[0]', 600, 'ready')`);
   await client.query(`INSERT INTO tasks.tasks (id, name, package_id, action, status, profile_id, start_at, lan_key) VALUES ('t-1', 'rollout', 'p-1', 'install', 'active', 'default', now(), '\\x00')`);
-  // A rollout in flight: 60 % succeeded, 25 % downloading, 10 % pending, 4 % installing, 1 % failed with a reason.
+  // A rollout in flight: 60 % succeeded, 25 % downloading, 10 % pending, 4 % installing, 1 % failed
+  // with a reason; an office per 4 subnets (1,000 devices), the last devices in none.
   await client.query(
     `INSERT INTO tasks.device_tasks (task_id, device_id, subnet, state, seq, reason, bytes_origin, bytes_multicast, bytes_peer, lan_role, lan_session_started_at,
-       lan_bytes_sent, lan_repairs, lan_invalid_packets)
+       lan_bytes_sent, lan_repairs, lan_invalid_packets, office_id, office_name)
      SELECT 't-1', 'd-' || lpad(i::text, 7, '0'), '10.' || (i / 250 / 256) || '.' || (i / 250 % 256) || '.0/24',
        CASE WHEN i % 100 < 60 THEN 'succeeded' WHEN i % 100 < 85 THEN 'downloading' WHEN i % 100 < 95 THEN 'pending' WHEN i % 100 < 99 THEN 'installing' ELSE 'failed' END,
        3, CASE WHEN i % 100 = 99 THEN '{"code":"INSTALL.EXIT_CODE","message":"exit 1"}'::jsonb END,
        CASE WHEN i % 250 = 0 THEN 1073741824 ELSE 0 END, CASE WHEN i % 250 = 0 THEN 0 ELSE 1073741824 END, 0,
-       CASE WHEN i % 250 = 0 THEN 'representative' ELSE 'follower' END, now(), CASE WHEN i % 250 = 0 THEN 1181116006 ELSE 0 END, 0, 0
+       CASE WHEN i % 250 = 0 THEN 'representative' ELSE 'follower' END, now(), CASE WHEN i % 250 = 0 THEN 1181116006 ELSE 0 END, 0, 0,
+       CASE WHEN i <= $1 - 500 THEN 'o-' || (i / 1000) END, CASE WHEN i <= $1 - 500 THEN 'Office ' || (i / 1000) END
      FROM generate_series(1, $1) AS i`,
     [DEVICES],
   );
@@ -69,7 +71,7 @@ try {
   say(`${DEVICES.toLocaleString('en')} devices, one task to all of them, seeded in ${((Date.now() - seeded) / 1000).toFixed(1)} s`);
 
   const queries = [
-    ['task summary: counts and bytes by subnet and state', `SELECT subnet, state, count(*)::int, sum(bytes_origin), sum(bytes_multicast), sum(bytes_peer), sum(lan_bytes_sent), sum(lan_repairs), sum(lan_invalid_packets) FROM tasks.device_tasks WHERE task_id = 't-1' GROUP BY subnet, state`],
+    ['task summary: counts and bytes by subnet and state, and by office', `SELECT GROUPING(office_id) = 0, subnet, state, office_id, max(office_name), count(*)::int, sum(bytes_origin), sum(bytes_parent), sum(bytes_multicast), sum(bytes_peer), sum(lan_bytes_sent), sum(lan_repairs), sum(lan_invalid_packets) FROM tasks.device_tasks WHERE task_id = 't-1' GROUP BY GROUPING SETS ((subnet, state), (office_id))`],
     ['task summary: representatives', `SELECT DISTINCT ON (subnet) subnet, device_id, lan_session_started_at FROM tasks.device_tasks WHERE task_id = 't-1' AND lan_role = 'representative' ORDER BY subnet, lan_session_started_at DESC NULLS LAST, device_id`],
     ['task summary: reasons', `SELECT state, reason->>'code', min(reason->>'message'), count(*)::int FROM tasks.device_tasks WHERE task_id = 't-1' AND reason IS NOT NULL AND jsonb_typeof(reason) = 'object' AND reason->>'code' IS NOT NULL GROUP BY state, reason->>'code'`],
     ['task summary: LAN issues', `SELECT subnet, lan_issue_code, min(lan_issue_message), count(*)::int FROM tasks.device_tasks WHERE task_id = 't-1' AND lan_issue_code IS NOT NULL GROUP BY subnet, lan_issue_code`],

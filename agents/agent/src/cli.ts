@@ -137,7 +137,7 @@ program
     const { tasks, unreadable } = await store.list();
     for (const t of tasks) {
       const l = t.lifecycle;
-      const bytes = l.bytes.origin + l.bytes.multicast + l.bytes.peer;
+      const bytes = l.bytes.origin + l.bytes.parent + l.bytes.multicast + l.bytes.peer;
       console.log(`${t.task.taskId}  ${t.task.action.padEnd(10)} ${l.state.padEnd(11)} ${t.task.package.name} ${t.task.package.version}  ${bytes}/${t.task.package.size} bytes${l.reason ? `  ${l.reason.code}: ${l.reason.message}` : ''}`);
     }
     for (const u of unreadable) console.log(`unreadable: ${u.file}: ${u.error}`);

@@ -627,11 +627,11 @@ export class AgentDaemon {
     const { task } = t;
     const abort = new AbortController();
     t.abort = abort;
-    let pending = { origin: 0, multicast: 0, peer: 0 };
+    let pending = emptyBytesBySource();
     const flush = () => {
-      if (pending.origin + pending.multicast + pending.peer === 0) return;
+      if (pending.origin + pending.parent + pending.multicast + pending.peer === 0) return;
       this.dispatch(task.taskId, { type: 'download-progress', bytesBySource: pending });
-      pending = { origin: 0, multicast: 0, peer: 0 };
+      pending = emptyBytesBySource();
     };
     const ticker = setInterval(flush, this.config.progressIntervalMs);
     try {

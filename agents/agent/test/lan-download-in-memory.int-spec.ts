@@ -107,7 +107,7 @@ test('in memory: a representative and two followers through a whole session; a D
       const cache = await ContentCache.open(made.dir);
       const port = lan.attach(device.address);
       cleanups.push(async () => port.close());
-      const bytes: Record<ByteSource, number> = { origin: 0, multicast: 0, peer: 0 };
+      const bytes: Record<ByteSource, number> = { origin: 0, parent: 0, multicast: 0, peer: 0 };
       const abort = new AbortController();
       cleanups.push(async () => abort.abort());
       const download = new LanDownload({

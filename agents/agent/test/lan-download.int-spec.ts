@@ -154,7 +154,7 @@ async function startDevice(
     cleanups.push(() => server.close());
     peerPort = server.port;
   }
-  const bytes: Record<ByteSource, number> = { origin: 0, multicast: 0, peer: 0 };
+  const bytes: Record<ByteSource, number> = { origin: 0, parent: 0, multicast: 0, peer: 0 };
   const abort = new AbortController();
   cleanups.push(async () => abort.abort());
   const download = new LanDownload({

@@ -53,7 +53,7 @@ const report = (taskId: string, state: DeviceStatusV1['state']): DeviceStatusV1 
   seq: ++seq,
   state,
   reportedAt: new Date().toISOString(),
-  bytes: { origin: seq, multicast: 0, peer: 0 },
+  bytes: { origin: seq, parent: 0, multicast: 0, peer: 0 },
   reason: state === 'failed' ? { code: 'DOWNLOAD.EXHAUSTED', message: 'gave up' } : null,
   hashVerified: state === 'succeeded',
   exitCode: null,

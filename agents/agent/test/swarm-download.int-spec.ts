@@ -164,3 +164,36 @@ test('the tasks service does not answer: after 5 failed announces the device fet
   assert.match(swarm.stats.reason ?? '', /did not answer 5 announces/);
   assert.equal(origin.bytesServed(), manifest.size);
 });
+
+test('no peer of the office holds the content: the lease holder takes it from the parent office, counted as parent', async () => {
+  const origin = await startTestOrigin({ data, etag: `"${manifest.contentId}"` });
+  cleanups.push(origin.close);
+  const parentHolder = complete('hq-1', await seed());
+  const calls: SwarmAnnounce[] = [];
+  const bySource: Record<string, number> = {};
+  const swarm = new SwarmDownload({
+    cache: await cache('branch'),
+    manifest,
+    taskId: 't-3',
+    announce: async (request) => ({
+      ...(await office([], calls)(request)),
+      parentOffice: { id: 'hq', name: 'HQ', type: 'default' },
+      parentPeers: [parentHolder],
+    }),
+    origin: new HttpSource({ url: origin.url, deviceId: 'me', subnet: null }),
+    peerPort: null,
+    passHeader: () => null,
+    signal: new AbortController().signal,
+    logger,
+    onProgress: (source, bytes) => {
+      bySource[source] = (bySource[source] ?? 0) + bytes;
+    },
+    timing: { idleWaitMs: 50 },
+  });
+  const result = await swarm.run();
+  assert.equal(createHash('sha256').update(await readFile(result.path)).digest('hex'), manifest.contentId);
+  assert.ok(calls.some((c) => c.upstream), 'it asked for the lease: nobody in its office held a block');
+  assert.equal(origin.bytesServed(), 0);
+  assert.deepEqual(bySource, { parent: manifest.size }, 'every byte from the parent office, none reported as peer or origin');
+  assert.deepEqual([swarm.stats.bytesFromParent, swarm.stats.bytesFromPeers, swarm.stats.bytesFromOrigin], [manifest.size, 0, 0]);
+});

@@ -55,7 +55,7 @@ function harness(answer: (req: Sent) => { status: number; body?: unknown } | Res
 
 const summary = (counts: Partial<TaskSummary['counts']>): TaskSummary => {
   const full = { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0, cancelled: 0, ...counts };
-  return { taskId: 't-1', total: 2, counts: full, bytes: { origin: 0, multicast: 0, peer: 0 }, subnets: [] };
+  return { taskId: 't-1', total: 2, counts: full, bytes: { origin: 0, parent: 0, multicast: 0, peer: 0 }, subnets: [] };
 };
 const task = (s: TaskSummary) => ({ id: 't-1', name: 'n', packageId: 'p-1', action: 'install', status: 'active', profileId: null, startAt: 'x', createdAt: 'x', summary: s });
 

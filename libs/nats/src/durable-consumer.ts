@@ -25,8 +25,11 @@ export interface ConsumedMessage<T> {
 export interface DurableConsumerOptions<T> {
   nc: NatsConnection;
   consumer: ConsumerDefinition;
-  /** Schema for each subject version this consumer understands; any other version is dead-lettered. */
-  versions: Record<number, z.ZodType<T>>;
+  /**
+   * Schema for each subject version this consumer understands; any other version is dead-lettered.
+   * What a schema reads may differ from what it gives (an added field with a default).
+   */
+  versions: Record<number, z.ZodType<T, z.ZodTypeDef, unknown>>;
   /**
    * Handles a batch of valid messages, typically in one database transaction. Must be idempotent:
    * after a crash between commit and ack, the same messages come again.

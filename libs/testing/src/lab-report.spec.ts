@@ -29,8 +29,8 @@ test('report text: a row per device and per subnet, ratios to the package size, 
     packageBytes: 8 * MIB,
     contentId: 'ab'.repeat(32),
     devices: [
-      { deviceId: 'east-1', branch: 'east', subnet: '10.212.1.0/24', state: 'succeeded', reason: null, seconds: 4.25, bytes: { origin: 8 * MIB, multicast: 0, peer: 0 }, originServed: 8 * MIB },
-      { deviceId: 'east-2', branch: 'east', subnet: '10.212.1.0/24', state: 'failed', reason: 'DOWNLOAD.EXHAUSTED: gave up', seconds: 9, bytes: { origin: MIB, multicast: 0, peer: 0 }, originServed: 1.5 * MIB },
+      { deviceId: 'east-1', branch: 'east', subnet: '10.212.1.0/24', state: 'succeeded', reason: null, seconds: 4.25, bytes: { origin: 6 * MIB, parent: 2 * MIB, multicast: 0, peer: 0 }, originServed: 6 * MIB },
+      { deviceId: 'east-2', branch: 'east', subnet: '10.212.1.0/24', state: 'failed', reason: 'DOWNLOAD.EXHAUSTED: gave up', seconds: 9, bytes: { origin: MIB, parent: 0, multicast: 0, peer: 0 }, originServed: 1.5 * MIB },
     ],
     subnets: [
       {
@@ -51,8 +51,9 @@ test('report text: a row per device and per subnet, ratios to the package size, 
     totals: { devices: 2, done: 1, failed: 1, originBytes: 9 * MIB, originBytesElsewhere: 0, wanBytes: 9.4 * MIB, seconds: 9 },
   };
   const text = formatLabReport(report);
-  assert.match(text, /^east-1 +10\.212\.1\.0\/24 +succeeded +4\.3 s +8\.00 MiB +0\.00 MiB +0\.00 MiB +8\.00 MiB$/m);
-  assert.match(text, /^east-2 +10\.212\.1\.0\/24 +failed +9\.0 s +1\.00 MiB +0\.00 MiB +0\.00 MiB +1\.50 MiB$/m);
+  assert.match(text, /^device +subnet +state +time +origin +parent +multicast +peer +origin served$/m);
+  assert.match(text, /^east-1 +10\.212\.1\.0\/24 +succeeded +4\.3 s +6\.00 MiB +2\.00 MiB +0\.00 MiB +0\.00 MiB +6\.00 MiB$/m);
+  assert.match(text, /^east-2 +10\.212\.1\.0\/24 +failed +9\.0 s +1\.00 MiB +0\.00 MiB +0\.00 MiB +0\.00 MiB +1\.50 MiB$/m);
   assert.match(text, /^ {2}east-2: DOWNLOAD\.EXHAUSTED: gave up$/m);
   assert.match(text, /^10\.212\.1\.0\/24 +east +1\/2 +9\.00 MiB +1\.13x +9\.40 MiB +1\.18x +1\.044 +0\.25 MiB +3$/m);
   assert.doesNotMatch(text, /representative/, 'no LAN table without a LAN session');

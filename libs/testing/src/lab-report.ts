@@ -1,5 +1,6 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { type BytesBySource, emptyBytesBySource } from '@fleetcast/contracts';
 import type { Lab, WanCounters } from '@fleetcast/netlab';
 import type { LabStack } from './lab-stack';
 
@@ -49,11 +50,8 @@ export interface LabProfileSettings {
   cacheSizeLimitBytes?: number | null;
 }
 
-export interface BytesBySource {
-  origin: number;
-  multicast: number;
-  peer: number;
-}
+/** Bytes by source as the public API gives them (the contract's type; `parent`: from the parent office's holders). */
+export type { BytesBySource };
 
 export interface DeviceFigures {
   deviceId: string;
@@ -294,10 +292,10 @@ export async function startLabDistribution(options: LabDistributionOptions): Pro
         .filter(([, n]) => n > 0)
         .map(([state, n]) => `${state} ${n}`)
         .join(', ');
-      const received = summary.bytes.origin + summary.bytes.multicast + summary.bytes.peer;
+      const received = summary.bytes.origin + (summary.bytes.parent ?? 0) + summary.bytes.multicast + summary.bytes.peer;
       const elapsed = Date.now() - startedAt;
       if (states !== lastLine || elapsed - lastPrintAt >= PROGRESS_EVERY_MS) {
-        print(`[lab] ${(elapsed / 1000).toFixed(1).padStart(6)} s  ${states}; received ${mib(received)} (origin ${mib(summary.bytes.origin)}, multicast ${mib(summary.bytes.multicast)}, peer ${mib(summary.bytes.peer)})`);
+        print(`[lab] ${(elapsed / 1000).toFixed(1).padStart(6)} s  ${states}; received ${mib(received)} (origin ${mib(summary.bytes.origin)}, parent ${mib(summary.bytes.parent ?? 0)}, multicast ${mib(summary.bytes.multicast)}, peer ${mib(summary.bytes.peer)})`);
         lastLine = states;
         lastPrintAt = elapsed;
       }
@@ -330,7 +328,7 @@ export async function startLabDistribution(options: LabDistributionOptions): Pro
         state: row?.state ?? 'unknown',
         reason: row?.reason ? `${row.reason.code}: ${row.reason.message}` : null,
         seconds: terminal ? (Date.parse(row.updatedAt) - created) / 1000 : null,
-        bytes: row?.bytes ?? { origin: 0, multicast: 0, peer: 0 },
+        bytes: row?.bytes ?? emptyBytesBySource(),
         originServed: served.byDevice[agent.deviceId] ?? 0,
       };
     });
@@ -424,9 +422,19 @@ export function formatLabReport(report: LabReport): string {
   const lines = [`lab report: task ${report.taskId}, ${report.action}, package ${mib(size)} (sha256 ${report.contentId.slice(0, 16)}...)`, ''];
   lines.push(
     ...table(
-      ['device', 'subnet', 'state', 'time', 'origin', 'multicast', 'peer', 'origin served'],
-      report.devices.map((d) => [d.deviceId, d.subnet, d.state, seconds(d.seconds), mib(d.bytes.origin), mib(d.bytes.multicast), mib(d.bytes.peer), mib(d.originServed)]),
-      new Set([3, 4, 5, 6, 7]),
+      ['device', 'subnet', 'state', 'time', 'origin', 'parent', 'multicast', 'peer', 'origin served'],
+      report.devices.map((d) => [
+        d.deviceId,
+        d.subnet,
+        d.state,
+        seconds(d.seconds),
+        mib(d.bytes.origin),
+        mib(d.bytes.parent ?? 0),
+        mib(d.bytes.multicast),
+        mib(d.bytes.peer),
+        mib(d.originServed),
+      ]),
+      new Set([3, 4, 5, 6, 7, 8]),
     ),
   );
   for (const d of report.devices.filter((x) => x.reason)) lines.push(`  ${d.deviceId}: ${d.reason}`);

@@ -363,7 +363,7 @@ describe('gateway', () => {
         profileId: null,
         startAt: '2026-01-01T00:00:00.000Z',
         createdAt: '2026-01-01T00:00:00.000Z',
-        summary: { taskId: 'task-1', total: 0, counts: {} as Task['summary']['counts'], bytes: { origin: 0, multicast: 0, peer: 0 }, subnets: [] },
+        summary: { taskId: 'task-1', total: 0, counts: {} as Task['summary']['counts'], bytes: { origin: 0, parent: 0, multicast: 0, peer: 0 }, subnets: [] },
       };
       const create = await respond(t, TasksRpc.createTask, () => ok(task));
       const devices = await respond(t, TasksRpc.listTaskDevices, () => ok({ items: [], total: 0 }));

@@ -35,7 +35,7 @@ function task(id: string, status: Task['status'], over: Partial<Task['summary'][
     profileId: null,
     startAt: '2026-01-01T00:00:00.000Z',
     createdAt: '2026-01-01T00:00:00.000Z',
-    summary: { taskId: id, total: Object.values(c).reduce((a, b) => a + b, 0), counts: c, bytes: { origin: 0, multicast: 0, peer: 0 }, subnets: [], reasons: [] },
+    summary: { taskId: id, total: Object.values(c).reduce((a, b) => a + b, 0), counts: c, bytes: { origin: 0, parent: 0, multicast: 0, peer: 0 }, subnets: [], reasons: [] },
   };
 }
 
@@ -191,7 +191,7 @@ describe('gateway: task cancel, retry and live events', () => {
         state: 'downloading',
         previousState: 'queued',
         reason: null,
-        bytes: { origin: 100, multicast: 900, peer: 24 },
+        bytes: { origin: 100, parent: 50, multicast: 900, peer: 24 },
         at: new Date().toISOString(),
       };
       const changed: TaskChangedV1 = { taskId: 'live-1', status: 'active', total: 2, counts: counts({ pending: 1, downloading: 1 }), bytes: device.bytes, at: device.at };
@@ -239,6 +239,42 @@ describe('gateway: task cancel, retry and live events', () => {
       t.after(() => open.forEach((s) => s.close()));
       const full = await api().get('/v1/events').set('authorization', ops).expect(503);
       assert.match(full.body.message, /EVENTS_MAX_CLIENTS/);
+    });
+  });
+
+  describe('GET /v1/tasks/{id} and its summary: bytes by source and offices', () => {
+    it("passes on the tasks service's parent bytes and offices; an older tasks service's summary reads parent 0 and no offices", async (t) => {
+      const bytes = { origin: 100, parent: 400, multicast: 0, peer: 1500 };
+      const offices = [
+        { officeId: 'east', name: 'East', devices: 2, bytes, wanBytes: 500, savedBytes: 1500 },
+        { officeId: null, name: null, devices: 1, bytes: { origin: 50, parent: 0, multicast: 0, peer: 0 }, wanBytes: 50, savedBytes: 0 },
+      ];
+      const current = task('office-1', 'active', { succeeded: 3 });
+      current.summary = { ...current.summary, bytes, offices };
+      await respond(t, TasksRpc.getTask.subject, () => ok(current));
+      await respond(t, TasksRpc.getTaskSummary.subject, (req) => {
+        if (req.id === 'office-1') return ok(current.summary);
+        // As a tasks service older than parent bytes and offices answers.
+        const { offices: _none, ...older } = task(String(req.id), 'active').summary;
+        return ok({ ...older, bytes: { origin: 7, multicast: 0, peer: 0 } });
+      });
+      const got = (await api().get('/v1/tasks/office-1').set('authorization', ops).expect(200)).body as Task;
+      assert.deepEqual(got.summary.bytes, bytes);
+      assert.deepEqual(got.summary.offices, offices);
+      assert.deepEqual((await api().get('/v1/tasks/office-1/summary').set('authorization', ops).expect(200)).body.offices, offices);
+      const older = (await api().get('/v1/tasks/old-1/summary').set('authorization', ops).expect(200)).body;
+      assert.deepEqual(older.bytes, { origin: 7, parent: 0, multicast: 0, peer: 0 });
+      assert.equal(older.offices, undefined);
+    });
+
+    it('documents parent bytes and offices in the OpenAPI document', async () => {
+      const doc = (await api().get('/docs-json').expect(200)).body;
+      const summary = doc.components.schemas.TaskSummary;
+      assert.ok(summary.properties.offices, 'TaskSummary.offices');
+      assert.ok(!summary.required.includes('offices'), 'offices optional');
+      const office = summary.properties.offices.items;
+      for (const field of ['officeId', 'name', 'devices', 'bytes', 'wanBytes', 'savedBytes']) assert.ok(office.properties[field], `office ${field}`);
+      assert.ok(summary.properties.bytes.properties.parent, 'bytes.parent');
     });
   });
 

@@ -92,7 +92,7 @@ describe('assignment resends and the assignment stream limits (real NATS, Postgr
       seq: 1,
       state: 'queued',
       reportedAt: new Date().toISOString(),
-      bytes: { origin: 0, multicast: 0, peer: 0 },
+      bytes: { origin: 0, parent: 0, multicast: 0, peer: 0 },
       reason: null,
       hashVerified: false,
       exitCode: null,

@@ -40,7 +40,7 @@ async function readyTask(devices: string[]) {
 
 const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], originBytes = 0): DeviceStatusV1 =>
   statusReport(taskId, deviceId, seq, state, {
-    bytes: { origin: originBytes, multicast: 0, peer: 0 },
+    bytes: { origin: originBytes, parent: 0, multicast: 0, peer: 0 },
     reason: state === 'failed' ? { code: 'DOWNLOAD.EXHAUSTED', message: 'no route' } : null,
   });
 

@@ -75,7 +75,7 @@ const report = (taskId: string, deviceId: string, seq: number, state: DeviceStat
   seq,
   state,
   reportedAt: new Date().toISOString(),
-  bytes: { origin, multicast: 0, peer: 0 },
+  bytes: { origin, parent: 0, multicast: 0, peer: 0 },
   reason: null,
   hashVerified: state === 'succeeded',
   exitCode: state === 'succeeded' ? 0 : null,

@@ -21,8 +21,11 @@ let nc: NatsConnection;
 let rpc: RpcClient;
 let origin: TasksHarness['origin'];
 
-const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], bytes: DeviceStatusV1['bytes']): DeviceStatusV1 =>
-  statusReport(taskId, deviceId, seq, state, { bytes });
+/** A report as it travels: without `parent`, as an agent older than that source sends it. */
+const report = (taskId: string, deviceId: string, seq: number, state: DeviceStatusV1['state'], bytes: { origin: number; multicast: number; peer: number; parent?: number }) => ({
+  ...statusReport(taskId, deviceId, seq, state),
+  bytes,
+});
 
 describe('bytes by subnet over time (real NATS, Postgres, service)', () => {
   before(async () => {
@@ -53,15 +56,17 @@ describe('bytes by subnet over time (real NATS, Postgres, service)', () => {
       await rpc.call(TasksRpc.attachContent, { packageId: pkg.id, contentId: origin.add(randomBytes(4096)).contentId });
       const task = await rpc.call(TasksRpc.createTask, { packageId: pkg.id, action: 'cache-only', targets: { deviceIds: ['e-1', 'e-2', 'w-1'] } });
       const js = nc.jetstream();
-      const send = (r: DeviceStatusV1) => js.publish(DeviceStatusReported.subject(r.deviceId), encodeJson(r));
-      // e-1 is the representative (origin), e-2 hears the multicast and repairs from a peer, w-1 downloads alone.
+      const send = (r: ReturnType<typeof report>) => js.publish(DeviceStatusReported.subject(r.deviceId), encodeJson(r));
+      // e-1 is the representative (origin), e-2 hears the multicast and repairs from a peer (both
+      // older agents: no parent bytes), w-1 fetches across its office's link from the parent office, then the origin.
       await send(report(task.id, 'e-1', 1, 'downloading', { origin: 1000, multicast: 0, peer: 0 }));
       await send(report(task.id, 'e-1', 2, 'succeeded', { origin: 4096, multicast: 0, peer: 0 }));
       await send(report(task.id, 'e-2', 1, 'downloading', { origin: 0, multicast: 3000, peer: 0 }));
       await send(report(task.id, 'e-2', 2, 'succeeded', { origin: 0, multicast: 3596, peer: 500 }));
       // Redelivered and out of order: older than what e-2 said, so it changes nothing.
       await send(report(task.id, 'e-2', 1, 'downloading', { origin: 0, multicast: 3000, peer: 0 }));
-      await send(report(task.id, 'w-1', 1, 'succeeded', { origin: 4096, multicast: 0, peer: 0 }));
+      await send(report(task.id, 'w-1', 1, 'downloading', { origin: 0, multicast: 0, peer: 0, parent: 1000 }));
+      await send(report(task.id, 'w-1', 2, 'succeeded', { origin: 1096, multicast: 0, peer: 0, parent: 3000 }));
 
       await waitFor(async () => (await rpc.call(TasksRpc.getTaskSummary, { id: task.id })).counts.succeeded === 3, { timeoutMs: 10_000, description: 'every report applied' });
       const now = new Date(Date.now() + 3600_000).toISOString();
@@ -69,11 +74,11 @@ describe('bytes by subnet over time (real NATS, Postgres, service)', () => {
       const { items } = await waitFor(async () => {
         const report = await rpc.call(ReportsRpc.bytesBySubnet, { from: before, to: now });
         const west = report.items.find((i) => i.subnet === WEST);
-        return west && west.bytes.origin === 4096 ? report : null;
+        return west && west.bytes.parent === 3000 ? report : null;
       }, { timeoutMs: 10_000, description: 'the last batch in the hourly figures' });
       assert.deepEqual(items, [
-        { subnet: EAST, bytes: { origin: 4096, multicast: 3596, peer: 500 } },
-        { subnet: WEST, bytes: { origin: 4096, multicast: 0, peer: 0 } },
+        { subnet: EAST, bytes: { origin: 4096, parent: 0, multicast: 3596, peer: 500 } },
+        { subnet: WEST, bytes: { origin: 1096, parent: 3000, multicast: 0, peer: 0 } },
       ]);
       // A range that ended before the reports holds none of them.
       const earlier = await rpc.call(ReportsRpc.bytesBySubnet, { from: new Date(Date.now() - 3 * 3600_000).toISOString(), to: before });

@@ -50,7 +50,14 @@ async function logLines(logFile: string, message: string): Promise<Array<Record<
 }
 
 function printReport(t: TestContext, report: LabReport): void {
-  for (const s of report.subnets) t.diagnostic(`${s.branch}: origin ${s.originRatio.toFixed(4)}x, WAN ${s.wanRatio.toFixed(4)}x, done ${s.done}/${s.devices}`);
+  for (const s of report.subnets) {
+    const mine = report.devices.filter((d) => d.branch === s.branch);
+    const bytes = (source: 'parent' | 'peer') => mine.reduce((n, d) => n + (d.bytes[source] ?? 0), 0);
+    t.diagnostic(
+      `${s.branch}: origin ${s.originRatio.toFixed(4)}x, WAN ${s.wanRatio.toFixed(4)}x, done ${s.done}/${s.devices}; ` +
+        `from the parent office ${(bytes('parent') / MIB).toFixed(2)} MiB, from peers ${(bytes('peer') / MIB).toFixed(2)} MiB`,
+    );
+  }
 }
 
 describe('lab p2p: once per WAN link, a swarm inside each office', () => {

@@ -37,7 +37,7 @@ export interface SwarmDownloadOptions {
   passHeader: () => string | null;
   signal: AbortSignal;
   logger: Logger;
-  /** Bytes received, by source: office and parent peers both count as `peer`, the origin as `origin`. */
+  /** Bytes received, by source: office peers count as `peer`, the parent office's holders as `parent`, the origin as `origin`. */
   onProgress?: (source: ByteSource, bytes: number) => void;
   random?: () => number;
   timing?: Partial<typeof SWARM_DOWNLOAD_DEFAULTS>;
@@ -281,7 +281,7 @@ export class SwarmDownload {
         onProgress: (bytes) => {
           if (tier === 'office') this.stats.bytesFromPeers += bytes;
           else this.stats.bytesFromParent += bytes;
-          this.options.onProgress?.('peer', bytes);
+          this.options.onProgress?.(tier === 'office' ? 'peer' : 'parent', bytes);
         },
       });
     } catch (error) {

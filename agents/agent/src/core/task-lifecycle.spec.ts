@@ -100,7 +100,7 @@ const cases: Case[] = [
     events: [progress(5), progress(7)],
     state: 'downloading',
     effects: '',
-    check: (s) => assert.deepEqual(s.bytes, { origin: 12, multicast: 0, peer: 0 }),
+    check: (s) => assert.deepEqual(s.bytes, { origin: 12, parent: 0, multicast: 0, peer: 0 }),
   },
   {
     name: 'bytes after the report interval: a progress report with the totals',
@@ -108,18 +108,18 @@ const cases: Case[] = [
     events: [progress(5), ...Array.from({ length: 10 }, () => progress(1))],
     state: 'downloading',
     effects: 'report:downloading',
-    check: (_s, e) => assert.deepEqual(e[0]?.type === 'report' && e[0].bytes, { origin: 15, multicast: 0, peer: 0 }),
+    check: (_s, e) => assert.deepEqual(e[0]?.type === 'report' && e[0].bytes, { origin: 15, parent: 0, multicast: 0, peer: 0 }),
   },
   {
     name: 'bytes by source add up separately; nonsense deltas are ignored',
     action: 'install',
     events: [
-      { type: 'download-progress', bytesBySource: { origin: 3, peer: 4 } },
-      { type: 'download-progress', bytesBySource: { multicast: 5, peer: -9, origin: Number.NaN } },
+      { type: 'download-progress', bytesBySource: { origin: 3, peer: 4, parent: 6 } },
+      { type: 'download-progress', bytesBySource: { multicast: 5, peer: -9, origin: Number.NaN, parent: 2 } },
     ],
     state: 'downloading',
     effects: '',
-    check: (s) => assert.deepEqual(s.bytes, { origin: 3, multicast: 5, peer: 4 }),
+    check: (s) => assert.deepEqual(s.bytes, { origin: 3, parent: 8, multicast: 5, peer: 4 }),
   },
   {
     name: 'install: complete -> cached, hash verified, install starts',
@@ -464,6 +464,13 @@ test('lifecycle: a state saved by an earlier version (no blockedSinceMs) reads a
   const { state } = run('install', [progress(1)]);
   const { blockedSinceMs: _gone, ...older } = state;
   assert.equal(taskLifecycleSchema.parse(older).blockedSinceMs, null);
+});
+
+test('lifecycle: a state saved by an earlier version (no parent bytes) reads as 0 from the parent office', () => {
+  const { state } = run('install', [progress(7)]);
+  const { parent: _gone, ...olderBytes } = state.bytes;
+  const read = taskLifecycleSchema.parse({ ...state, bytes: olderBytes });
+  assert.deepEqual(read.bytes, { origin: 7, parent: 0, multicast: 0, peer: 0 });
 });
 
 interface IllegalCase {

@@ -414,7 +414,12 @@ function report(state: TaskLifecycle, now: number): ReportEffect {
 
 function addBytes(total: BytesBySource, delta: Partial<BytesBySource>): BytesBySource {
   const add = (n: number | undefined) => (n !== undefined && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
-  return { origin: total.origin + add(delta.origin), multicast: total.multicast + add(delta.multicast), peer: total.peer + add(delta.peer) };
+  return {
+    origin: total.origin + add(delta.origin),
+    parent: total.parent + add(delta.parent),
+    multicast: total.multicast + add(delta.multicast),
+    peer: total.peer + add(delta.peer),
+  };
 }
 
 /** The end of the output is what explains a failure; the contract caps it. */

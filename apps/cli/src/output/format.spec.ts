@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Package } from '@fleetcast/contracts';
-import { formatBytes, formatDuration, formatPackage, formatPackageList, keyValues, pageFooter, shellQuote, table } from './format';
+import type { Package, Task } from '@fleetcast/contracts';
+import { formatBytes, formatDuration, formatPackage, formatPackageList, formatTask, keyValues, pageFooter, shellQuote, table } from './format';
 
 const pkg: Package = {
   id: 'pkg-1',
@@ -48,5 +48,27 @@ describe('format', () => {
     assert.match(text, /^size: +3\.0 MiB \(3145728 bytes\)$/m);
     assert.match(formatPackageList({ items: [pkg], total: 1 }), /^pkg-1 +tool +1\.0 +linux +ready +3\.0 MiB/m);
     assert.equal(shellQuote("it's"), `'it'\\''s'`);
+  });
+
+  test('a task lists its offices with WAN bytes and bytes saved once some office is known', () => {
+    const MiB = 1024 * 1024;
+    const bytes = { origin: 0, parent: 0, multicast: 0, peer: 0 };
+    const task: Task = {
+      id: 't-1', name: 'n', packageId: 'p-1', action: 'install', status: 'active', profileId: null, startAt: 'x', createdAt: 'x',
+      summary: {
+        taskId: 't-1', total: 3, counts: { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 3, failed: 0, cancelled: 0 }, bytes, subnets: [],
+        offices: [
+          { officeId: 'east', name: 'East branch', devices: 2, bytes, wanBytes: 4 * MiB, savedBytes: 6 * MiB },
+          { officeId: null, name: null, devices: 1, bytes, wanBytes: MiB, savedBytes: 0 },
+        ],
+      },
+    };
+    const text = formatTask(task, 'states', 'bytes');
+    assert.match(text, /^offices \(WAN: from the origin and the parent office; saved: from peers and multicast\):$/m);
+    assert.match(text, /^  east \(East branch\): 2 devices, WAN 4\.0 MiB, saved 6\.0 MiB$/m);
+    assert.match(text, /^  \(no office\): 1 device, WAN 1\.0 MiB, saved 0 B$/m);
+    // No office known (no topology), or an older gateway: no such block.
+    assert.doesNotMatch(formatTask({ ...task, summary: { ...task.summary, offices: [task.summary.offices![1]!] } }, 's', 'b'), /offices/);
+    assert.doesNotMatch(formatTask({ ...task, summary: { ...task.summary, offices: undefined } }, 's', 'b'), /offices/);
   });
 });

@@ -103,6 +103,15 @@ export function formatTaskList(list: { items: Task[]; total: number }, offset?: 
 
 export function formatTask(t: Task, stateLine: string, bytesLine: string): string {
   const reasons = (t.summary.reasons ?? []).map((r) => `  ${r.state} ${r.code} (${r.devices} device${r.devices === 1 ? '' : 's'}): ${r.message}`);
+  // Absent from an older gateway's answer; listed when some device has its office known.
+  const known = (t.summary.offices ?? []).some((o) => o.officeId !== null);
+  const offices = known
+    ? (t.summary.offices ?? []).map(
+        (o) =>
+          `  ${o.officeId === null ? '(no office)' : o.name && o.name !== o.officeId ? `${o.officeId} (${o.name})` : o.officeId}: ${o.devices} device${o.devices === 1 ? '' : 's'}, ` +
+          `WAN ${formatBytes(o.wanBytes)}, saved ${formatBytes(o.savedBytes)}`,
+      )
+    : [];
   return [
     keyValues([
       ['id', t.id],
@@ -117,6 +126,7 @@ export function formatTask(t: Task, stateLine: string, bytesLine: string): strin
       ['bytes', bytesLine],
     ]),
     ...(reasons.length ? ['reasons:', ...reasons] : []),
+    ...(offices.length ? ['offices (WAN: from the origin and the parent office; saved: from peers and multicast):', ...offices] : []),
   ].join('\n');
 }
 

@@ -34,14 +34,14 @@ describe('formatWanSavings', () => {
       groupBy: 'office',
       topologyVersion: 4,
       items: [
-        { key: 'lyon', name: 'Lyon', bytes: { origin: 20 * MiB, multicast: 80 * MiB, peer: 0 }, savedBytes: 80 * MiB, savedRatio: 0.8 },
-        { key: null, name: null, bytes: { origin: MiB, multicast: 0, peer: 0 }, savedBytes: 0, savedRatio: 0 },
+        { key: 'lyon', name: 'Lyon', bytes: { origin: 20 * MiB, parent: 10 * MiB, multicast: 80 * MiB, peer: 0 }, savedBytes: 80 * MiB, savedRatio: 80 / 110 },
+        { key: null, name: null, bytes: { origin: MiB, parent: 0, multicast: 0, peer: 0 }, savedBytes: 0, savedRatio: 0 },
       ],
-      totals: { bytes: { origin: 21 * MiB, multicast: 80 * MiB, peer: 0 }, savedBytes: 80 * MiB, savedRatio: 80 / 101 },
+      totals: { bytes: { origin: 21 * MiB, parent: 10 * MiB, multicast: 80 * MiB, peer: 0 }, savedBytes: 80 * MiB, savedRatio: 80 / 111 },
     };
     const text = formatWanSavings(report);
-    assert.match(text, /^lyon \(Lyon\) +20\.0 MiB +80\.0 MiB +0 B +80\.0 MiB +80\.0 %$/m);
-    assert.match(text, /^\(no office\) +1\.0 MiB/m);
-    assert.match(text, /^total: 80\.0 MiB saved of 101\.0 MiB delivered \(79\.2 %\); 21\.0 MiB from the origin$/m);
+    assert.match(text, /^lyon \(Lyon\) +20\.0 MiB +10\.0 MiB +80\.0 MiB +0 B +80\.0 MiB +72\.7 %$/m);
+    assert.match(text, /^\(no office\) +1\.0 MiB +0 B/m);
+    assert.match(text, /^total: 80\.0 MiB saved of 111\.0 MiB delivered \(72\.1 %\); 21\.0 MiB from the origin, 10\.0 MiB from parent offices$/m);
   });
 });

@@ -51,6 +51,7 @@ export function formatWanSavings(report: WanSavingsReport): string {
   const rows = table(report.items, [
     { header: report.groupBy, value: (r) => (r.key === null ? `(no ${report.groupBy})` : r.name ? `${r.key} (${r.name})` : r.key) },
     { header: 'origin', value: (r) => formatBytes(r.bytes.origin) },
+    { header: 'parent', value: (r) => formatBytes(r.bytes.parent ?? 0) },
     { header: 'multicast', value: (r) => formatBytes(r.bytes.multicast) },
     { header: 'peer', value: (r) => formatBytes(r.bytes.peer) },
     { header: 'saved', value: (r) => formatBytes(r.savedBytes) },
@@ -60,6 +61,7 @@ export function formatWanSavings(report: WanSavingsReport): string {
   return [
     `${report.from} to ${report.to}${report.topologyVersion === null ? '' : ` (offices of topology version ${report.topologyVersion})`}`,
     rows,
-    `total: ${formatBytes(t.savedBytes)} saved of ${formatBytes(t.bytes.origin + t.bytes.multicast + t.bytes.peer)} delivered (${percent(t.savedRatio)}); ${formatBytes(t.bytes.origin)} from the origin`,
+    `total: ${formatBytes(t.savedBytes)} saved of ${formatBytes(t.bytes.origin + (t.bytes.parent ?? 0) + t.bytes.multicast + t.bytes.peer)} delivered (${percent(t.savedRatio)}); ` +
+      `${formatBytes(t.bytes.origin)} from the origin${t.bytes.parent ? `, ${formatBytes(t.bytes.parent)} from parent offices` : ''}`,
   ].join('\n');
 }

@@ -5,7 +5,7 @@ import { exitCodeOf, isSettled, outcomeLine, shouldPrintPlain, stateCountsLine, 
 
 const MiB = 1024 * 1024;
 
-function summary(counts: Partial<TaskSummary['counts']>, bytes = { origin: 0, multicast: 0, peer: 0 }, reasons?: TaskSummary['reasons']): TaskSummary {
+function summary(counts: Partial<TaskSummary['counts']>, bytes = { origin: 0, parent: 0, multicast: 0, peer: 0 }, reasons?: TaskSummary['reasons']): TaskSummary {
   const full = { pending: 0, queued: 0, downloading: 0, cached: 0, installing: 0, succeeded: 0, failed: 0, cancelled: 0, ...counts };
   const total = Object.values(full).reduce((a, b) => a + b, 0);
   return { taskId: 't-1', total, counts: full, bytes, subnets: [], ...(reasons ? { reasons } : {}) };
@@ -30,9 +30,12 @@ describe('task watch', () => {
   }
 
   test('counts per state in lifecycle order, bytes by source', () => {
-    const s = summary({ failed: 1, downloading: 2, succeeded: 1 }, { origin: 150 * MiB, multicast: 2 * MiB, peer: 0 });
+    const s = summary({ failed: 1, downloading: 2, succeeded: 1 }, { origin: 150 * MiB, parent: 3 * MiB, multicast: 2 * MiB, peer: 0 });
     assert.equal(stateCountsLine(s), '2 downloading, 1 succeeded, 1 failed (of 4)');
-    assert.equal(watchLine(s), '2/4 done: 2 downloading, 1 succeeded, 1 failed (of 4); origin 150.0 MiB, multicast 2.0 MiB, peer 0 B');
+    assert.equal(watchLine(s), '2/4 done: 2 downloading, 1 succeeded, 1 failed (of 4); origin 150.0 MiB, parent office 3.0 MiB, multicast 2.0 MiB, peer 0 B');
+    // An older gateway's summary has no parent bytes.
+    const older = { ...s, bytes: { origin: MiB, multicast: 0, peer: 0 } } as unknown as TaskSummary;
+    assert.match(watchLine(older), /; origin 1\.0 MiB, parent office 0 B, multicast 0 B, peer 0 B$/);
   });
 
   test('the outcome line', () => {
@@ -41,9 +44,9 @@ describe('task watch', () => {
   });
 
   test('a plain log gets a line per change of state, not per byte, and a heartbeat', () => {
-    const first = watchLine(summary({ downloading: 2 }, { origin: MiB, multicast: 0, peer: 0 }));
-    const moreBytes = watchLine(summary({ downloading: 2 }, { origin: 5 * MiB, multicast: 0, peer: 0 }));
-    const changed = watchLine(summary({ downloading: 1, succeeded: 1 }, { origin: 5 * MiB, multicast: 0, peer: 0 }));
+    const first = watchLine(summary({ downloading: 2 }, { origin: MiB, parent: 0, multicast: 0, peer: 0 }));
+    const moreBytes = watchLine(summary({ downloading: 2 }, { origin: 5 * MiB, parent: 0, multicast: 0, peer: 0 }));
+    const changed = watchLine(summary({ downloading: 1, succeeded: 1 }, { origin: 5 * MiB, parent: 0, multicast: 0, peer: 0 }));
     assert.equal(shouldPrintPlain(undefined, first, 0, 30_000), true);
     assert.equal(shouldPrintPlain({ line: first, atMs: 0 }, moreBytes, 1_000, 30_000), false);
     assert.equal(shouldPrintPlain({ line: first, atMs: 0 }, moreBytes, 30_000, 30_000), true);

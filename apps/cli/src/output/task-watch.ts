@@ -36,7 +36,7 @@ export function summaryOfEvent(taskId: string, event: { event: string; data: str
   if (typeof data !== 'object' || data === null) return null;
   if (event.event === 'snapshot' && typeof data.summary === 'object' && data.summary !== null) return data.summary as TaskSummary;
   if (event.event === 'task' && data.taskId === taskId && typeof data.total === 'number' && typeof data.counts === 'object') {
-    return { ...(last ?? { taskId, subnets: [] }), taskId, total: data.total, counts: data.counts, bytes: data.bytes ?? last?.bytes ?? { origin: 0, multicast: 0, peer: 0 } };
+    return { ...(last ?? { taskId, subnets: [] }), taskId, total: data.total, counts: data.counts, bytes: data.bytes ?? last?.bytes ?? { origin: 0, parent: 0, multicast: 0, peer: 0 } };
   }
   return null;
 }
@@ -47,10 +47,13 @@ export function stateCountsLine(summary: TaskSummary): string {
   return `${parts.length ? parts.join(', ') : 'none'} (of ${summary.total})`;
 }
 
-/** Bytes the devices received, by source: what crossed the WAN (`origin`) against the LAN's share. */
+/**
+ * Bytes the devices received, by source: what crossed the WAN (`origin`, `parent` office) against
+ * the LAN's share. An older gateway's answer has no `parent`: 0.
+ */
 export function bytesLine(summary: TaskSummary): string {
-  const { origin, multicast, peer } = summary.bytes;
-  return `origin ${formatBytes(origin)}, multicast ${formatBytes(multicast)}, peer ${formatBytes(peer)}`;
+  const { origin, parent, multicast, peer } = summary.bytes;
+  return `origin ${formatBytes(origin)}, parent office ${formatBytes(parent ?? 0)}, multicast ${formatBytes(multicast)}, peer ${formatBytes(peer)}`;
 }
 
 /** One line for the watch display and the log of a non-interactive run. */

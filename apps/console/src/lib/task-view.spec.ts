@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeviceTask, Task, TaskSummary } from '@fleetcast/contracts';
-import { explainDevice, initialTaskView, lanSessionRows, progressOf, reduceTaskView, sortDevices, sourceShares, TaskSnapshot } from './task-view';
+import { explainDevice, initialTaskView, lanSessionRows, officeRows, progressOf, reduceTaskView, sortDevices, sourceShares, TaskSnapshot } from './task-view';
 
 const counts = (over: Partial<TaskSummary['counts']> = {}): TaskSummary['counts'] => ({
   pending: 0,
@@ -19,7 +19,7 @@ const summary = (over: Partial<TaskSummary> = {}): TaskSummary => ({
   taskId: 't1',
   total: 3,
   counts: counts({ downloading: 2, succeeded: 1 }),
-  bytes: { origin: 100, multicast: 200, peer: 0 },
+  bytes: { origin: 100, parent: 0, multicast: 200, peer: 0 },
   subnets: [],
   ...over,
 });
@@ -42,7 +42,7 @@ const device = (deviceId: string, state: DeviceTask['state'], reason: DeviceTask
   subnet: '10.0.0.0/24',
   state,
   reason,
-  bytes: { origin: 0, multicast: 0, peer: 0 },
+  bytes: { origin: 0, parent: 0, multicast: 0, peer: 0 },
   hashVerified: false,
   exitCode: null,
   outputTail: null,
@@ -110,17 +110,51 @@ test('devices needing attention come first', () => {
 
 test('bytes by source with their shares', () => {
   assert.deepEqual(
-    sourceShares({ origin: 100, multicast: 200, peer: 100 }).map((s) => [s.source, s.bytes, s.percent]),
+    sourceShares({ origin: 100, parent: 100, multicast: 200, peer: 100 }).map((s) => [s.source, s.bytes, s.percent]),
     [
-      ['origin', 100, 25],
-      ['multicast', 200, 50],
-      ['peer', 100, 25],
+      ['origin', 100, 20],
+      ['parent', 100, 20],
+      ['multicast', 200, 40],
+      ['peer', 100, 20],
     ],
   );
   assert.deepEqual(
-    sourceShares({ origin: 0, multicast: 0, peer: 0 }).map((s) => s.percent),
-    [0, 0, 0],
+    sourceShares({ origin: 0, parent: 0, multicast: 0, peer: 0 }).map((s) => s.percent),
+    [0, 0, 0, 0],
   );
+  // An older gateway's summary has no parent bytes.
+  assert.deepEqual(
+    sourceShares({ origin: 100, multicast: 300, peer: 0 } as TaskSummary['bytes']).map((s) => [s.source, s.bytes, s.percent]),
+    [
+      ['origin', 100, 25],
+      ['parent', 0, 0],
+      ['multicast', 300, 75],
+      ['peer', 0, 0],
+    ],
+  );
+});
+
+test('office rows: WAN bytes and bytes saved per office; none when no office is known', () => {
+  const bytes = { origin: 0, parent: 0, multicast: 0, peer: 0 };
+  const rows = officeRows(
+    summary({
+      offices: [
+        { officeId: 'east', name: 'East branch', devices: 3, bytes, wanBytes: 100, savedBytes: 300 },
+        { officeId: 'hq', name: 'hq', devices: 1, bytes, wanBytes: 0, savedBytes: 0 },
+        { officeId: null, name: null, devices: 2, bytes, wanBytes: 50, savedBytes: 0 },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    rows.map((r) => [r.officeId, r.label, r.devices, r.wanBytes, r.savedBytes, r.savedPercent]),
+    [
+      ['east', 'East branch (east)', 3, 100, 300, 75],
+      ['hq', 'hq', 1, 0, 0, 0],
+      [null, 'No office known', 2, 50, 0, 0],
+    ],
+  );
+  assert.deepEqual(officeRows(summary({ offices: [{ officeId: null, name: null, devices: 3, bytes, wanBytes: 9, savedBytes: 0 }] })), []);
+  assert.deepEqual(officeRows(summary()), []);
 });
 
 test('LAN session rows: the summary per subnet; a subnet without a report had no session', () => {
@@ -131,10 +165,10 @@ test('LAN session rows: the summary per subnet; a subnet without a report had no
           subnet: '10.2.0.0/24',
           total: 2,
           counts: counts({ succeeded: 2 }),
-          bytes: { origin: 10, multicast: 10, peer: 0 },
+          bytes: { origin: 10, parent: 0, multicast: 10, peer: 0 },
           lan: { representative: 'dev-a', sessionStartedAt: '2026-12-03T08:00:05Z', lanBytesSent: 4096, repairs: 2, invalidPackets: 0, issues: [{ code: 'LAN.MULTICAST_UNAVAILABLE', message: 'no group', devices: 1 }] },
         },
-        { subnet: '10.1.0.0/24', total: 1, counts: counts({ downloading: 1 }), bytes: { origin: 0, multicast: 0, peer: 0 } },
+        { subnet: '10.1.0.0/24', total: 1, counts: counts({ downloading: 1 }), bytes: { origin: 0, parent: 0, multicast: 0, peer: 0 } },
       ],
     }),
   );

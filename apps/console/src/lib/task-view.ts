@@ -119,18 +119,53 @@ export interface SourceShare {
 
 export const SOURCE_LABELS: Record<keyof BytesBySource, string> = {
   origin: 'Origin (over the WAN)',
+  parent: 'Parent office (over the WAN)',
   multicast: 'LAN multicast',
   peer: 'LAN peers',
 };
 
-/** Bytes by source with each one's share: what crossed the WAN against what the LAN carried. */
+const SOURCES = ['origin', 'parent', 'multicast', 'peer'] as const;
+
+/**
+ * Bytes by source with each one's share: what crossed the WAN against what the LAN carried. An
+ * older gateway's summary has no `parent`: 0.
+ */
 export function sourceShares(bytes: BytesBySource): SourceShare[] {
-  const total = bytes.origin + bytes.multicast + bytes.peer;
-  return (['origin', 'multicast', 'peer'] as const).map((source) => ({
+  const of = (source: keyof BytesBySource) => bytes[source] ?? 0;
+  const total = SOURCES.reduce((n, source) => n + of(source), 0);
+  return SOURCES.map((source) => ({
     source,
     label: SOURCE_LABELS[source],
-    bytes: bytes[source],
-    percent: total > 0 ? Math.floor((bytes[source] / total) * 100) : 0,
+    bytes: of(source),
+    percent: total > 0 ? Math.floor((of(source) / total) * 100) : 0,
+  }));
+}
+
+export interface OfficeRow {
+  /** The office's ID, or null for devices in no known office. */
+  officeId: string | null;
+  label: string;
+  devices: number;
+  wanBytes: number;
+  savedBytes: number;
+  /** Of all bytes the office's devices received, percent that did not cross its WAN link (floored). */
+  savedPercent: number;
+}
+
+/**
+ * The summary's offices for the page: none when no device has a known office (no topology, or an
+ * older gateway), so that the page says nothing rather than one row of unplaced devices.
+ */
+export function officeRows(summary: TaskSummary): OfficeRow[] {
+  const offices = summary.offices ?? [];
+  if (!offices.some((o) => o.officeId !== null)) return [];
+  return offices.map((o) => ({
+    officeId: o.officeId,
+    label: o.officeId === null ? 'No office known' : o.name && o.name !== o.officeId ? `${o.name} (${o.officeId})` : o.officeId,
+    devices: o.devices,
+    wanBytes: o.wanBytes,
+    savedBytes: o.savedBytes,
+    savedPercent: o.wanBytes + o.savedBytes > 0 ? Math.floor((o.savedBytes / (o.wanBytes + o.savedBytes)) * 100) : 0,
   }));
 }
 

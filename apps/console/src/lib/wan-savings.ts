@@ -2,11 +2,12 @@ import type { TaskSummary } from '@fleetcast/contracts';
 
 /**
  * WAN bytes saved per subnet, from task summaries' bytes by source: what the subnet's devices got
- * from the LAN (multicast and peers) would otherwise have crossed the WAN from the origin.
+ * from the LAN (multicast and peers) would otherwise have crossed the WAN (from the origin or the
+ * parent office; an older gateway's summary has no `parent`: 0).
  */
 export interface SubnetSavings {
   subnet: string;
-  /** Bytes that crossed the WAN (from the origin). */
+  /** Bytes that crossed the WAN (from the origin and the parent office). */
   wanBytes: number;
   /** Bytes the LAN carried instead (multicast + peers): the WAN bytes saved. */
   savedBytes: number;
@@ -19,7 +20,7 @@ export function savingsBySubnet(summaries: readonly TaskSummary[]): SubnetSaving
   for (const summary of summaries) {
     for (const s of summary.subnets) {
       const entry = bySubnet.get(s.subnet) ?? { wan: 0, saved: 0 };
-      entry.wan += s.bytes.origin;
+      entry.wan += s.bytes.origin + (s.bytes.parent ?? 0);
       entry.saved += s.bytes.multicast + s.bytes.peer;
       bySubnet.set(s.subnet, entry);
     }
@@ -96,7 +97,7 @@ export function savingsByDay(tasks: ReadonlyArray<{ createdAt: string; summary: 
     if (Number.isNaN(ms)) continue;
     const i = index.get(new Date(ms).toISOString().slice(0, 10));
     if (i === undefined) continue;
-    out[i]!.wanBytes += task.summary.bytes.origin;
+    out[i]!.wanBytes += task.summary.bytes.origin + (task.summary.bytes.parent ?? 0);
     out[i]!.savedBytes += task.summary.bytes.multicast + task.summary.bytes.peer;
   }
   return out;

@@ -3,7 +3,7 @@ import type { DeviceTask, DeviceTaskState } from '@fleetcast/contracts';
 import { type ApiClient, describeError } from '../api/api-client';
 import { followTask, POLL_INTERVAL_MS } from '../api/task-updates';
 import { formatBytes, formatTime, shortId } from '../lib/format';
-import { explainDevice, initialTaskView, lanSessionRows, progressOf, reduceTaskView, sortDevices, sourceShares, type TaskSnapshot } from '../lib/task-view';
+import { explainDevice, initialTaskView, lanSessionRows, officeRows, progressOf, reduceTaskView, sortDevices, sourceShares, type TaskSnapshot } from '../lib/task-view';
 import { ErrorNote, Loading, StateBadge } from './common';
 import { useLoad } from './use-load';
 
@@ -78,6 +78,7 @@ function TaskBody({ api, snapshot, status, updatedAt, error }: { api: ApiClient;
   const summary = task.summary;
   const progress = progressOf(summary);
   const lan = lanSessionRows(summary);
+  const offices = officeRows(summary);
   return (
     <>
       <dl className="details inline">
@@ -176,6 +177,35 @@ function TaskBody({ api, snapshot, status, updatedAt, error }: { api: ApiClient;
         ) : null}
       </div>
 
+      {offices.length > 0 ? (
+        <section aria-labelledby="offices-heading">
+          <h2 id="offices-heading">Offices</h2>
+          <p className="muted small">Over the WAN: from the origin and the parent office. Saved: from peers and multicast in the office.</p>
+          <table id="task-offices">
+            <thead>
+              <tr>
+                <th scope="col">Office</th>
+                <th scope="col">Devices</th>
+                <th scope="col">Over the WAN</th>
+                <th scope="col">Saved</th>
+              </tr>
+            </thead>
+            <tbody>
+              {offices.map((o) => (
+                <tr key={o.officeId ?? ''} data-office={o.officeId ?? ''}>
+                  <th scope="row">{o.label}</th>
+                  <td>{o.devices}</td>
+                  <td data-bytes={o.wanBytes}>{formatBytes(o.wanBytes)}</td>
+                  <td data-bytes={o.savedBytes}>
+                    {formatBytes(o.savedBytes)} ({o.savedPercent} %)
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      ) : null}
+
       <section aria-labelledby="lan-heading">
         <h2 id="lan-heading">LAN sessions per subnet</h2>
         {lan.length === 0 ? (
@@ -232,6 +262,7 @@ function TaskBody({ api, snapshot, status, updatedAt, error }: { api: ApiClient;
               <th scope="col">Subnet</th>
               <th scope="col">State</th>
               <th scope="col">From origin</th>
+              <th scope="col">From parent office</th>
               <th scope="col">From LAN</th>
               <th scope="col">Why</th>
               <th scope="col">Updated</th>
@@ -250,6 +281,7 @@ function TaskBody({ api, snapshot, status, updatedAt, error }: { api: ApiClient;
                     <StateBadge state={d.state} />
                   </td>
                   <td>{formatBytes(d.bytes.origin)}</td>
+                  <td>{formatBytes(d.bytes.parent ?? 0)}</td>
                   <td>{formatBytes(d.bytes.multicast + d.bytes.peer)}</td>
                   <td className="why">{explainDevice(d)}</td>
                   <td>{formatTime(d.updatedAt)}</td>
@@ -266,7 +298,7 @@ function TaskBody({ api, snapshot, status, updatedAt, error }: { api: ApiClient;
                 </tr>
                 {historyOf === d.deviceId ? (
                   <tr id={`history-${d.deviceId}`} className="history-row">
-                    <td colSpan={8}>
+                    <td colSpan={9}>
                       <DeviceHistory api={api} device={d} />
                     </td>
                   </tr>

@@ -158,7 +158,7 @@ export const subnetSummarySchema = z.object({
   subnet: z.string(),
   total: z.number().int(),
   counts: stateCountsSchema,
-  /** Bytes received, by source: `origin` is what crossed the WAN to this subnet. */
+  /** Bytes received, by source: `origin` and `parent` are what crossed the WAN to this subnet. */
   bytes: bytesBySourceSchema,
   /**
    * The LAN session: its representative (null when none reported), start, LAN bytes sent, repairs.
@@ -175,6 +175,24 @@ export const subnetSummarySchema = z.object({
   }).optional(),
 });
 
+/**
+ * A task's devices in one office (the office the topology placed each device in when the tasks
+ * service last asked), with what crossed the office's WAN link and what the office's LAN carried.
+ */
+export const officeSummarySchema = z.object({
+  /** The office's ID; null: devices in no office (no topology, not placed yet, or in no office's subnets). */
+  officeId: idSchema.nullable(),
+  /** The office's name as the topology gave it; null with `officeId`. */
+  name: z.string().nullable(),
+  devices: z.number().int().nonnegative(),
+  bytes: bytesBySourceSchema,
+  /** What crossed the office's WAN link: bytes from the origin and from the parent office's holders. */
+  wanBytes: z.number().int().nonnegative(),
+  /** What its devices received from peers and multicast: bytes that did not cross the WAN link. */
+  savedBytes: z.number().int().nonnegative(),
+});
+export type OfficeSummary = z.infer<typeof officeSummarySchema>;
+
 export const taskSummarySchema = z.object({
   taskId: idSchema,
   total: z.number().int(),
@@ -187,6 +205,11 @@ export const taskSummarySchema = z.object({
    * download being retried). Optional so that a reply without it (an older tasks service) still parses.
    */
   reasons: z.array(z.object({ state: deviceTaskStateSchema, code: z.string(), message: z.string(), devices: z.number().int() })).optional(),
+  /**
+   * Per office: devices, bytes by source, WAN bytes and bytes saved; most WAN bytes first, devices in
+   * no office last. Optional so that a reply without it (an older tasks service) still parses.
+   */
+  offices: z.array(officeSummarySchema).optional(),
 });
 export type TaskSummary = z.infer<typeof taskSummarySchema>;
 
@@ -216,6 +239,11 @@ export const deviceTaskSchema = z.object({
   updatedAt: z.string(),
   /** The device's attempt at the task: 1, plus one per retry. Optional: older tasks services do not send it. */
   attempt: z.number().int().positive().optional(),
+  /**
+   * The office the device was in for the task as the tasks service last learned it (its swarm
+   * announces and status reports); null: none known. Optional: older tasks services do not send it.
+   */
+  officeId: idSchema.nullable().optional(),
 });
 export type DeviceTask = z.infer<typeof deviceTaskSchema>;
 

@@ -1,12 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { BytesBySource, emptyBytesBySource, ReportsRpc, TopologyRpc, WanSavingsQuery, WanSavingsReport, WanSavingsRow } from '@fleetcast/contracts';
+import { BytesBySource, emptyBytesBySource, ReportsRpc, savedBytesOf, TopologyRpc, WanSavingsQuery, WanSavingsReport, WanSavingsRow, wanBytesOf } from '@fleetcast/contracts';
 import { RpcClient } from '@fleetcast/nats';
 import { placeSubnets } from '@fleetcast/planning';
 
-/** A row of bytes with what the LAN saved: multicast and peers against the whole. */
+/**
+ * A row of bytes with what the LAN saved: multicast and peers against the whole. Bytes from the
+ * parent office crossed the office's WAN link (if not the origin's): not saved.
+ */
 export function savingsRow(key: string | null, name: string | null, bytes: BytesBySource): WanSavingsRow {
-  const saved = bytes.multicast + bytes.peer;
-  const all = saved + bytes.origin;
+  const saved = savedBytesOf(bytes);
+  const all = saved + wanBytesOf(bytes);
   return { key, name, bytes, savedBytes: saved, savedRatio: all === 0 ? 0 : saved / all };
 }
 
@@ -18,6 +21,7 @@ function sumBy<T>(rows: readonly T[], keyOf: (row: T) => string | null, bytesOf:
     const to = sums.get(key) ?? emptyBytesBySource();
     const b = bytesOf(row);
     to.origin += b.origin;
+    to.parent += b.parent;
     to.multicast += b.multicast;
     to.peer += b.peer;
     sums.set(key, to);

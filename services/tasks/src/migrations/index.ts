@@ -11,6 +11,7 @@ import { SummaryIndexes1796600000000 } from './1796600000000-summary-indexes';
 import { SubnetBytesHourly1796700000000 } from './1796700000000-subnet-bytes-hourly';
 import { Swarm1796900000000 } from './1796900000000-swarm';
 import { ConfidentialPackages1797000000000 } from './1797000000000-confidential-packages';
+import { ParentBytesOffices1797100000000 } from './1797100000000-parent-bytes-offices';
 
 /** Every committed migration of the tasks service, oldest first; never edit one that has shipped, add a new one. */
 export const TASKS_MIGRATIONS = [
@@ -27,4 +28,5 @@ export const TASKS_MIGRATIONS = [
   SubnetBytesHourly1796700000000,
   Swarm1796900000000,
   ConfidentialPackages1797000000000,
+  ParentBytesOffices1797100000000,
 ];

@@ -11,13 +11,13 @@ export class ReportsRepository {
 
   /** Bytes by source per subnet in the hours from `from`'s hour up to `to` (exclusive): a range of the primary key. */
   async bytesBySubnet(from: Date, to: Date): Promise<SubnetBytes[]> {
-    const rows = await queryRows<{ subnet: string; origin: string; multicast: string; peer: string }>(
+    const rows = await queryRows<{ subnet: string; origin: string; parent: string; multicast: string; peer: string }>(
       this.db,
-      `SELECT subnet, sum(bytes_origin)::text AS origin, sum(bytes_multicast)::text AS multicast, sum(bytes_peer)::text AS peer
+      `SELECT subnet, sum(bytes_origin)::text AS origin, sum(bytes_parent)::text AS parent, sum(bytes_multicast)::text AS multicast, sum(bytes_peer)::text AS peer
        FROM tasks.subnet_bytes_hourly WHERE hour >= date_trunc('hour', $1::timestamptz) AND hour < $2
        GROUP BY subnet ORDER BY subnet`,
       [from, to],
     );
-    return rows.map((r) => ({ subnet: r.subnet === '' ? null : r.subnet, bytes: { origin: Number(r.origin), multicast: Number(r.multicast), peer: Number(r.peer) } }));
+    return rows.map((r) => ({ subnet: r.subnet === '' ? null : r.subnet, bytes: { origin: Number(r.origin), parent: Number(r.parent), multicast: Number(r.multicast), peer: Number(r.peer) } }));
   }
 }

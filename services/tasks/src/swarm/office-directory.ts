@@ -8,6 +8,22 @@ import type { Logger } from '@fleetcast/telemetry';
 export type DeviceStanding = { kind: 'placed'; office: DeviceOffice } | { kind: 'none'; reason: string };
 
 /**
+ * The office to record for a device in a task (the task summary's per-office figures): its office
+ * when the topology placed it there; null when it is in no office's subnets (its LAN, and so its
+ * WAN link, is unknown); undefined when the topology cannot say (none uploaded, device not scanned
+ * yet): what is recorded stays.
+ */
+export function officeToRecord(standing: DeviceStanding): { id: string; name: string } | null | undefined {
+  if (standing.kind === 'none') return undefined;
+  return standing.office.placed ? { id: standing.office.office.id, name: standing.office.office.name } : null;
+}
+
+/** Whether two recorded offices (null: none) are the same, name included. */
+export function sameOffice(a: { id: string; name: string } | null, b: { id: string; name: string } | null): boolean {
+  return a === null || b === null ? a === b : a.id === b.id && a.name === b.name;
+}
+
+/**
  * A device's office changes only with a new topology or a new address; a device announces every
  * second while it downloads. Asking the topology service once per 30 s per device keeps its load at
  * 1/30 of the announces; a device moved to another office is seen within 30 s.

@@ -10,5 +10,7 @@ import { SwarmService } from './swarm.service';
   imports: [PackagesModule],
   controllers: [SwarmNatsController],
   providers: [SwarmRepository, SwarmService, OfficeDirectory],
+  // The tasks feature records each device's office for the task summary from the same cache.
+  exports: [OfficeDirectory],
 })
 export class SwarmModule {}

@@ -7,6 +7,8 @@ import { BlockRun, SwarmPeer } from '@fleetcast/contracts';
 export interface SwarmTarget {
   contentId: string;
   size: number;
+  /** The office recorded for the device in the task (null: none). */
+  office: { id: string; name: string } | null;
 }
 
 export interface Holding {
@@ -30,14 +32,25 @@ export class SwarmRepository {
 
   /** The content of a task the device is a target of; null when it is none (or the task has no ready package). */
   async targetContent(taskId: string, deviceId: string): Promise<SwarmTarget | null> {
-    const rows = await queryRows<{ content_id: string; size: string }>(
+    const rows = await queryRows<{ content_id: string; size: string; office_id: string | null; office_name: string | null }>(
       this.db,
-      `SELECT p.content_id, p.size FROM tasks.device_tasks d JOIN tasks.tasks t ON t.id = d.task_id JOIN tasks.packages p ON p.id = t.package_id
+      `SELECT p.content_id, p.size, d.office_id, d.office_name FROM tasks.device_tasks d JOIN tasks.tasks t ON t.id = d.task_id JOIN tasks.packages p ON p.id = t.package_id
        WHERE d.task_id = $1 AND d.device_id = $2 AND p.content_id IS NOT NULL`,
       [taskId, deviceId],
     );
     const r = rows[0];
-    return r ? { contentId: r.content_id, size: Number(r.size) } : null;
+    if (!r) return null;
+    return { contentId: r.content_id, size: Number(r.size), office: r.office_id === null ? null : { id: r.office_id, name: r.office_name ?? r.office_id } };
+  }
+
+  /** Records the office a device is in for a task (null: none known); see TasksRepository.summaryRows. */
+  async recordOffice(taskId: string, deviceId: string, office: { id: string; name: string } | null): Promise<void> {
+    await this.db.query(`UPDATE tasks.device_tasks SET office_id = $3, office_name = $4 WHERE task_id = $1 AND device_id = $2`, [
+      taskId,
+      deviceId,
+      office?.id ?? null,
+      office?.name ?? null,
+    ]);
   }
 
   async saveHolding(h: Holding): Promise<void> {

@@ -4,7 +4,7 @@ import { endorsementToWire, signPeerPass } from '@fleetcast/content';
 import { LOGGER } from '@fleetcast/service-kit';
 import type { Logger } from '@fleetcast/telemetry';
 import { SigningKeyService } from '../packages/signing-key.service';
-import { DeviceStanding, OfficeDirectory } from './office-directory';
+import { DeviceStanding, OfficeDirectory, officeToRecord, sameOffice } from './office-directory';
 import { SwarmRepository } from './swarm.repository';
 
 /**
@@ -43,6 +43,9 @@ export class SwarmService {
     if (target === null) throw new FleetcastError(ErrorCode.DeviceNotFound, `device ${deviceId} is not a target of task ${request.taskId} (or the task has no content)`);
     const { contentId } = target;
     const standing = await this.offices.standing(deviceId);
+    // Where the device's bytes count in the task summary's offices: written only when it changed.
+    const toRecord = officeToRecord(standing);
+    if (toRecord !== undefined && !sameOffice(target.office, toRecord)) await this.swarm.recordOffice(request.taskId, deviceId, toRecord);
     const excluded = whyNoSwarm(standing);
     const base = { taskId: request.taskId, contentId, announceIntervalMs: SWARM_TIMING.announceIntervalMs };
     if (excluded !== null) {

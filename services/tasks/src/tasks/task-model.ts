@@ -7,11 +7,15 @@ import {
   FleetcastError,
   DeviceStatusV1,
   DeviceTaskState,
+  emptyBytesBySource,
+  OfficeSummary,
   Package,
   ResolvedSettings,
+  savedBytesOf,
   TaskAction,
   TaskAssignedV2,
   TaskSummary,
+  wanBytesOf,
 } from '@fleetcast/contracts';
 
 /** Pure functions of the tasks feature: no I/O, unit-tested on their own. */
@@ -142,11 +146,20 @@ export interface SummaryRow {
   state: DeviceTaskState;
   devices: number;
   origin: number;
+  parent: number;
   multicast: number;
   peer: number;
   lanBytesSent: number;
   repairs: number;
   invalidPackets: number;
+}
+
+/** A task's devices in one office (null: none known), with their bytes. */
+export interface OfficeRow {
+  officeId: string | null;
+  name: string | null;
+  devices: number;
+  bytes: BytesBySource;
 }
 
 export interface SubnetRepresentative {
@@ -171,12 +184,22 @@ export interface SubnetLanIssue {
 }
 
 const zeroCounts = () => Object.fromEntries(DEVICE_TASK_STATES.map((s) => [s, 0])) as Record<DeviceTaskState, number>;
-const zeroBytes = (): BytesBySource => ({ origin: 0, multicast: 0, peer: 0 });
+
+/**
+ * Each office's devices and bytes with what crossed its WAN link (origin and parent office) and
+ * what its LAN carried instead (multicast and peers): most WAN bytes first, then by office ID,
+ * devices in no office last.
+ */
+export function summarizeOffices(rows: readonly OfficeRow[]): OfficeSummary[] {
+  return rows
+    .map((r) => ({ officeId: r.officeId, name: r.officeId === null ? null : r.name ?? r.officeId, devices: r.devices, bytes: { ...r.bytes }, wanBytes: wanBytesOf(r.bytes), savedBytes: savedBytesOf(r.bytes) }))
+    .sort((a, b) => Number(a.officeId === null) - Number(b.officeId === null) || b.wanBytes - a.wanBytes || String(a.officeId).localeCompare(String(b.officeId)));
+}
 
 /**
  * Folds grouped rows (subnet x state) into the task summary: counts per state, bytes per source, and
  * per subnet the same plus its LAN session (representative, start, LAN bytes sent, repairs, and
- * the devices whose session fell short, by issue).
+ * the devices whose session fell short, by issue); and per office (see summarizeOffices).
  */
 export function summarize(
   taskId: string,
@@ -184,9 +207,10 @@ export function summarize(
   representatives: SubnetRepresentative[] = [],
   lanIssues: SubnetLanIssue[] = [],
   reasons: StateReason[] = [],
+  offices: readonly OfficeRow[] = [],
 ): TaskSummary {
   const counts = zeroCounts();
-  const bytes = zeroBytes();
+  const bytes = emptyBytesBySource();
   type Lan = NonNullable<TaskSummary['subnets'][number]['lan']>;
   const subnets = new Map<string, { subnet: string; total: number; counts: Record<DeviceTaskState, number>; bytes: BytesBySource; lan: Lan }>();
   let total = 0;
@@ -197,7 +221,7 @@ export function summarize(
       const rep = representatives.find((r) => (r.subnet ?? 'unknown') === name);
       const issues = lanIssues.filter((i) => (i.subnet ?? 'unknown') === name).map(({ code, message, devices }) => ({ code, message, devices }));
       const lan = { representative: rep?.deviceId ?? null, sessionStartedAt: rep?.sessionStartedAt ?? null, lanBytesSent: 0, repairs: 0, invalidPackets: 0, issues };
-      subnets.set(name, (s = { subnet: name, total: 0, counts: zeroCounts(), bytes: zeroBytes(), lan }));
+      subnets.set(name, (s = { subnet: name, total: 0, counts: zeroCounts(), bytes: emptyBytesBySource(), lan }));
     }
     s.lan.lanBytesSent += row.lanBytesSent;
     s.lan.repairs += row.repairs;
@@ -205,6 +229,7 @@ export function summarize(
     for (const target of [{ counts, bytes }, s]) {
       target.counts[row.state] += row.devices;
       target.bytes.origin += row.origin;
+      target.bytes.parent += row.parent;
       target.bytes.multicast += row.multicast;
       target.bytes.peer += row.peer;
     }
@@ -219,5 +244,6 @@ export function summarize(
     subnets: [...subnets.values()].sort((a, b) => a.subnet.localeCompare(b.subnet)),
     // Most devices first: the reason that holds up most of the task leads.
     reasons: [...reasons].sort((a, b) => b.devices - a.devices || a.state.localeCompare(b.state) || a.code.localeCompare(b.code)),
+    offices: summarizeOffices(offices),
   };
 }

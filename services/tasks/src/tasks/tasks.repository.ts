@@ -5,6 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import {
   BytesBySource,
   DeviceStatusV2,
+  emptyBytesBySource,
   DeviceTask,
   DeviceTaskState,
   ErrorCode,
@@ -14,7 +15,7 @@ import {
   TASK_RETRIED_REASON,
   TaskAction,
 } from '@fleetcast/contracts';
-import { StateReason, SubnetLanIssue, SubnetRepresentative, SummaryRow, TaskRecord } from './task-model';
+import { OfficeRow, StateReason, SubnetLanIssue, SubnetRepresentative, SummaryRow, TaskRecord } from './task-model';
 
 /** A device's report as applied, with the state it replaced. */
 export interface AppliedReport {
@@ -27,7 +28,24 @@ export interface AppliedReport {
   /** The device's subnet in the task, and what this report added to its bytes (for the hourly figures). */
   subnet: string | null;
   added: BytesBySource;
+  /** The office recorded for the device in the task; null: none known yet. */
+  officeId: string | null;
 }
+
+/** The office a device is in for a task (null: none known). */
+export interface DeviceOfficeRecord {
+  taskId: string;
+  deviceId: string;
+  office: { id: string; name: string } | null;
+}
+
+/** Bytes by source of a row with bytes_origin, bytes_parent, bytes_multicast and bytes_peer (bigint as text). */
+const bytesOfRow = (r: { bytes_origin: string; bytes_parent: string; bytes_multicast: string; bytes_peer: string }): BytesBySource => ({
+  origin: Number(r.bytes_origin),
+  parent: Number(r.bytes_parent),
+  multicast: Number(r.bytes_multicast),
+  peer: Number(r.bytes_peer),
+});
 
 /** A device task a cancel or a retry changed, with the state it had before. */
 export interface ChangedDeviceTask {
@@ -92,6 +110,7 @@ interface ChangedRow {
   old_state: DeviceTaskState;
   reason: { code: string; message: string } | null;
   bytes_origin: string;
+  bytes_parent: string;
   bytes_multicast: string;
   bytes_peer: string;
   attempt: number;
@@ -99,14 +118,14 @@ interface ChangedRow {
 }
 
 /** What a cancel or a retry returns of each row it changed (`o` is the row as it was: a self-join in FROM). */
-const CHANGED_COLUMNS = `d.device_id, d.seq, d.state, o.state AS old_state, d.reason, d.bytes_origin, d.bytes_multicast, d.bytes_peer, d.attempt, o.sent_at IS NOT NULL AS sent`;
+const CHANGED_COLUMNS = `d.device_id, d.seq, d.state, o.state AS old_state, d.reason, d.bytes_origin, d.bytes_parent, d.bytes_multicast, d.bytes_peer, d.attempt, o.sent_at IS NOT NULL AS sent`;
 
 const toChanged = (r: ChangedRow): ChangedDeviceTask => ({
   deviceId: r.device_id,
   state: r.state,
   previousState: r.old_state,
   reason: r.reason,
-  bytes: { origin: Number(r.bytes_origin), multicast: Number(r.bytes_multicast), peer: Number(r.bytes_peer) },
+  bytes: bytesOfRow(r),
   attempt: r.attempt,
   sent: r.sent,
 });
@@ -271,15 +290,18 @@ export class TasksRepository {
       reason: { code: string; message: string } | null;
       old_reason: { code: string; message: string } | null;
       bytes_origin: string;
+      bytes_parent: string;
       bytes_multicast: string;
       bytes_peer: string;
       subnet: string | null;
+      office_id: string | null;
       add_origin: string;
+      add_parent: string;
       add_multicast: string;
       add_peer: string;
     }>(m, 
       `UPDATE tasks.device_tasks d SET state = v.state, seq = v.seq, reason = v.reason, bytes_origin = v.bo, bytes_multicast = v.bm,
-         bytes_peer = v.bp, hash_verified = v.hv, exit_code = v.ec, output_tail = v.ot, updated_at = now(),
+         bytes_peer = v.bp, bytes_parent = v.bpa, hash_verified = v.hv, exit_code = v.ec, output_tail = v.ot, updated_at = now(),
          -- A report without LAN activity (version 1) leaves what an earlier report said.
          lan_role = COALESCE(v.lr, d.lan_role), lan_session_started_at = COALESCE(v.ls, d.lan_session_started_at),
          lan_bytes_sent = COALESCE(v.lb, d.lan_bytes_sent), lan_repairs = COALESCE(v.lrp, d.lan_repairs),
@@ -287,7 +309,7 @@ export class TasksRepository {
          -- A report with LAN activity says the issue as it is now (null: none); one without leaves it.
          lan_issue_code = CASE WHEN v.lr IS NULL THEN d.lan_issue_code ELSE v.lic END,
          lan_issue_message = CASE WHEN v.lr IS NULL THEN d.lan_issue_message ELSE v.lim END
-       FROM jsonb_to_recordset($1::jsonb) AS v(task_id text, device_id text, state text, seq int, reason jsonb, bo bigint, bm bigint, bp bigint, hv boolean, ec int, ot text,
+       FROM jsonb_to_recordset($1::jsonb) AS v(task_id text, device_id text, state text, seq int, reason jsonb, bo bigint, bm bigint, bp bigint, bpa bigint, hv boolean, ec int, ot text,
          lr text, ls timestamptz, lb bigint, lrp bigint, li bigint, lic text, lim text),
          tasks.device_tasks o
        WHERE d.task_id = v.task_id AND d.device_id = v.device_id AND d.seq < v.seq AND o.task_id = d.task_id AND o.device_id = d.device_id
@@ -295,9 +317,9 @@ export class TasksRepository {
          -- an install that had already started; a progress report still in flight is too late.
          AND (o.state <> 'cancelled' OR v.state IN ('cancelled', 'succeeded', 'failed'))
        RETURNING d.task_id, d.device_id, d.seq, d.state, o.state AS old_state, d.reason, o.reason AS old_reason,
-         d.bytes_origin, d.bytes_multicast, d.bytes_peer, d.subnet,
-         greatest(d.bytes_origin - o.bytes_origin, 0) AS add_origin, greatest(d.bytes_multicast - o.bytes_multicast, 0) AS add_multicast,
-         greatest(d.bytes_peer - o.bytes_peer, 0) AS add_peer`,
+         d.bytes_origin, d.bytes_parent, d.bytes_multicast, d.bytes_peer, d.subnet, d.office_id,
+         greatest(d.bytes_origin - o.bytes_origin, 0) AS add_origin, greatest(d.bytes_parent - o.bytes_parent, 0) AS add_parent,
+         greatest(d.bytes_multicast - o.bytes_multicast, 0) AS add_multicast, greatest(d.bytes_peer - o.bytes_peer, 0) AS add_peer`,
       [
         JSON.stringify(
           reports.map((r) => ({
@@ -309,6 +331,7 @@ export class TasksRepository {
             bo: r.bytes.origin,
             bm: r.bytes.multicast,
             bp: r.bytes.peer,
+            bpa: r.bytes.parent,
             hv: r.hashVerified,
             ec: r.exitCode,
             ot: r.outputTail,
@@ -338,9 +361,10 @@ export class TasksRepository {
       state: r.state,
       previousState: r.old_state,
       reason: r.reason,
-      bytes: { origin: Number(r.bytes_origin), multicast: Number(r.bytes_multicast), peer: Number(r.bytes_peer) },
+      bytes: bytesOfRow(r),
       subnet: r.subnet,
-      added: { origin: Number(r.add_origin), multicast: Number(r.add_multicast), peer: Number(r.add_peer) },
+      added: { origin: Number(r.add_origin), parent: Number(r.add_parent), multicast: Number(r.add_multicast), peer: Number(r.add_peer) },
+      officeId: r.office_id,
     }));
   }
 
@@ -353,23 +377,24 @@ export class TasksRepository {
    * Rows in subnet order, so two statements never deadlock.
    */
   async addBytesByHour(applied: ReadonlyArray<Pick<AppliedReport, 'subnet' | 'added'>>): Promise<void> {
-    const sums = new Map<string, { subnet: string; origin: number; multicast: number; peer: number }>();
+    const sums = new Map<string, { subnet: string; origin: number; parent: number; multicast: number; peer: number }>();
     for (const { subnet, added: a } of applied) {
-      if (a.origin + a.multicast + a.peer === 0) continue;
+      if (a.origin + a.parent + a.multicast + a.peer === 0) continue;
       const key = subnet ?? '';
-      const sum = sums.get(key) ?? { subnet: key, origin: 0, multicast: 0, peer: 0 };
+      const sum = sums.get(key) ?? { subnet: key, origin: 0, parent: 0, multicast: 0, peer: 0 };
       sum.origin += a.origin;
+      sum.parent += a.parent;
       sum.multicast += a.multicast;
       sum.peer += a.peer;
       sums.set(key, sum);
     }
     if (sums.size === 0) return;
     await this.db.query(
-      `INSERT INTO tasks.subnet_bytes_hourly AS h (hour, subnet, bytes_origin, bytes_multicast, bytes_peer)
-       SELECT date_trunc('hour', now()), v.subnet, v.origin, v.multicast, v.peer
-       FROM jsonb_to_recordset($1::jsonb) AS v(subnet text, origin bigint, multicast bigint, peer bigint)
+      `INSERT INTO tasks.subnet_bytes_hourly AS h (hour, subnet, bytes_origin, bytes_parent, bytes_multicast, bytes_peer)
+       SELECT date_trunc('hour', now()), v.subnet, v.origin, v.parent, v.multicast, v.peer
+       FROM jsonb_to_recordset($1::jsonb) AS v(subnet text, origin bigint, parent bigint, multicast bigint, peer bigint)
        ORDER BY v.subnet
-       ON CONFLICT (hour, subnet) DO UPDATE SET bytes_origin = h.bytes_origin + EXCLUDED.bytes_origin,
+       ON CONFLICT (hour, subnet) DO UPDATE SET bytes_origin = h.bytes_origin + EXCLUDED.bytes_origin, bytes_parent = h.bytes_parent + EXCLUDED.bytes_parent,
          bytes_multicast = h.bytes_multicast + EXCLUDED.bytes_multicast, bytes_peer = h.bytes_peer + EXCLUDED.bytes_peer`,
       [JSON.stringify([...sums.values()].sort((a, b) => (a.subnet < b.subnet ? -1 : a.subnet > b.subnet ? 1 : 0)))],
     );
@@ -502,45 +527,90 @@ export class TasksRepository {
   /** Status, counts and bytes of each task, in one query: what the live updates of a batch say. */
   async taskCounts(taskIds: string[], m: EntityManager = this.db.manager): Promise<TaskCounts[]> {
     if (taskIds.length === 0) return [];
-    const rows = await queryRows<{ id: string; status: TaskRecord['status']; state: DeviceTaskState | null; devices: number; origin: string | null; multicast: string | null; peer: string | null }>(
+    const rows = await queryRows<{ id: string; status: TaskRecord['status']; state: DeviceTaskState | null; devices: number; origin: string | null; parent: string | null; multicast: string | null; peer: string | null }>(
       m,
-      `SELECT t.id, t.status, d.state, count(d.device_id)::int AS devices, sum(d.bytes_origin) AS origin, sum(d.bytes_multicast) AS multicast, sum(d.bytes_peer) AS peer
+      `SELECT t.id, t.status, d.state, count(d.device_id)::int AS devices, sum(d.bytes_origin) AS origin, sum(d.bytes_parent) AS parent,
+         sum(d.bytes_multicast) AS multicast, sum(d.bytes_peer) AS peer
        FROM tasks.tasks t LEFT JOIN tasks.device_tasks d ON d.task_id = t.id WHERE t.id = ANY($1) GROUP BY t.id, t.status, d.state`,
       [taskIds],
     );
     const byTask = new Map<string, TaskCounts>();
     for (const r of rows) {
       let t = byTask.get(r.id);
-      if (!t) byTask.set(r.id, (t = { taskId: r.id, status: r.status, total: 0, counts: {}, bytes: { origin: 0, multicast: 0, peer: 0 } }));
+      if (!t) byTask.set(r.id, (t = { taskId: r.id, status: r.status, total: 0, counts: {}, bytes: emptyBytesBySource() }));
       if (r.state === null) continue;
       t.counts[r.state] = r.devices;
       t.total += r.devices;
       t.bytes.origin += Number(r.origin ?? 0);
+      t.bytes.parent += Number(r.parent ?? 0);
       t.bytes.multicast += Number(r.multicast ?? 0);
       t.bytes.peer += Number(r.peer ?? 0);
     }
     return [...byTask.values()];
   }
 
-  async summaryRows(taskId: string, m: EntityManager = this.db.manager): Promise<SummaryRow[]> {
-    const rows = await queryRows<{ subnet: string | null; state: DeviceTaskState; devices: number; origin: string; multicast: string; peer: string; lan_sent: string; repairs: string; invalid: string }>(
+  /**
+   * The summary's groups in one scan of the task's rows (GROUPING SETS): devices and bytes per
+   * subnet and state, with the LAN figures; and per office recorded for them (null: none known). An
+   * office renamed by a later topology may be recorded under both names: the greatest stands.
+   */
+  async summaryRows(taskId: string, m: EntityManager = this.db.manager): Promise<{ rows: SummaryRow[]; offices: OfficeRow[] }> {
+    const rows = await queryRows<{
+      by_office: boolean;
+      subnet: string | null;
+      state: DeviceTaskState;
+      office_id: string | null;
+      office_name: string | null;
+      devices: number;
+      bytes_origin: string;
+      bytes_parent: string;
+      bytes_multicast: string;
+      bytes_peer: string;
+      lan_sent: string;
+      repairs: string;
+      invalid: string;
+    }>(
       m,
-      `SELECT subnet, state, count(*)::int AS devices, sum(bytes_origin) AS origin, sum(bytes_multicast) AS multicast, sum(bytes_peer) AS peer,
+      `SELECT GROUPING(office_id) = 0 AS by_office, subnet, state, office_id, max(office_name) AS office_name, count(*)::int AS devices,
+         sum(bytes_origin) AS bytes_origin, sum(bytes_parent) AS bytes_parent, sum(bytes_multicast) AS bytes_multicast, sum(bytes_peer) AS bytes_peer,
          sum(lan_bytes_sent) AS lan_sent, sum(lan_repairs) AS repairs, sum(lan_invalid_packets) AS invalid
-       FROM tasks.device_tasks WHERE task_id = $1 GROUP BY subnet, state`,
+       FROM tasks.device_tasks WHERE task_id = $1 GROUP BY GROUPING SETS ((subnet, state), (office_id))`,
       [taskId],
     );
-    return rows.map((r) => ({
-      subnet: r.subnet,
-      state: r.state,
-      devices: r.devices,
-      origin: Number(r.origin),
-      multicast: Number(r.multicast),
-      peer: Number(r.peer),
-      lanBytesSent: Number(r.lan_sent),
-      repairs: Number(r.repairs),
-      invalidPackets: Number(r.invalid),
-    }));
+    return {
+      rows: rows
+        .filter((r) => !r.by_office)
+        .map((r) => ({
+          subnet: r.subnet,
+          state: r.state,
+          devices: r.devices,
+          origin: Number(r.bytes_origin),
+          parent: Number(r.bytes_parent),
+          multicast: Number(r.bytes_multicast),
+          peer: Number(r.bytes_peer),
+          lanBytesSent: Number(r.lan_sent),
+          repairs: Number(r.repairs),
+          invalidPackets: Number(r.invalid),
+        })),
+      offices: rows.filter((r) => r.by_office).map((r) => ({ officeId: r.office_id, name: r.office_name, devices: r.devices, bytes: bytesOfRow(r) })),
+    };
+  }
+
+  /**
+   * Records the office each device is in for a task (null: none known), where it differs from what
+   * is recorded; with `onlyUnknown`, only where none is recorded yet. A statement of its own, after
+   * the reports' transaction: it changes no state, and a failure loses only the office.
+   */
+  async recordOffices(records: readonly DeviceOfficeRecord[], onlyUnknown: boolean): Promise<void> {
+    if (records.length === 0) return;
+    await this.db.query(
+      `UPDATE tasks.device_tasks d SET office_id = v.office_id, office_name = v.office_name
+       FROM jsonb_to_recordset($1::jsonb) AS v(task_id text, device_id text, office_id text, office_name text)
+       WHERE d.task_id = v.task_id AND d.device_id = v.device_id
+         AND (d.office_id, d.office_name) IS DISTINCT FROM (v.office_id, v.office_name)
+         AND (NOT $2::boolean OR d.office_id IS NULL)`,
+      [JSON.stringify(records.map((r) => ({ task_id: r.taskId, device_id: r.deviceId, office_id: r.office?.id ?? null, office_name: r.office?.name ?? null }))), onlyUnknown],
+    );
   }
 
   /** Devices whose LAN session fell short, per subnet and issue code, with one device's message. */
@@ -593,12 +663,13 @@ export class TasksRepository {
         subnet: r.subnet,
         state: r.state,
         reason: r.reason,
-        bytes: { origin: Number(r.bytes_origin), multicast: Number(r.bytes_multicast), peer: Number(r.bytes_peer) },
+        bytes: bytesOfRow(r as { bytes_origin: string; bytes_parent: string; bytes_multicast: string; bytes_peer: string }),
         hashVerified: r.hash_verified,
         exitCode: r.exit_code,
         outputTail: r.output_tail,
         updatedAt: (r.updated_at as Date).toISOString(),
         attempt: r.attempt,
+        officeId: r.office_id,
       })),
     };
   }

@@ -23,6 +23,7 @@ import {
   TaskAssignedV2,
   TaskCancel,
   TaskCancelV1,
+  TaskSummary,
 } from '@fleetcast/contracts';
 import { endorsementToWire, signAssignment, signCancellation } from '@fleetcast/content';
 import { senderIdOf, signLanTicket } from '@fleetcast/lan-protocol';
@@ -38,6 +39,7 @@ import { ProfilesService } from '../profiles/profiles.service';
 import { nextResendAt } from './assignment-resend';
 import { assignmentDocument, assignmentWindow, buildAssignment, cancellationDocument, devicesToRetry, latestReports, summarize, TaskRecord } from './task-model';
 import { LiveEventsPublisher } from './live-events.publisher';
+import { OfficeRecorder } from './office-recorder';
 import { TasksRepository } from './tasks.repository';
 
 /** Resolving a 10,000-device target set is one inventory query; give it more than the default time. */
@@ -63,6 +65,7 @@ export class TasksService {
     private readonly outbox: OutboxService,
     private readonly rpc: RpcClient,
     private readonly live: LiveEventsPublisher,
+    private readonly officeRecorder: OfficeRecorder,
   ) {}
 
   async create(request: z.infer<typeof createTaskSchema>): Promise<Task> {
@@ -270,9 +273,7 @@ export class TasksService {
     if (!task) throw new FleetcastError(ErrorCode.TaskNotFound, `task ${id} not found`);
     // One snapshot: counts, representatives, issues and reasons all describe the same moment, even
     // while reports are being applied.
-    return this.tasks.snapshot(async (m) =>
-      summarize(id, await this.tasks.summaryRows(id, m), await this.tasks.representatives(id, m), await this.tasks.lanIssues(id, m), await this.tasks.reasons(id, m)),
-    );
+    return this.tasks.snapshot((m) => this.summaryIn(id, m));
   }
 
   async deviceHistory(id: string, deviceId: string) {
@@ -356,6 +357,8 @@ export class TasksService {
       } catch (error) {
         this.logger.warn({ err: (error as Error).message }, 'live task updates not published');
       }
+      // Last: the devices' offices for the summary, after the live updates have gone out.
+      await this.officeRecorder.record(events.applied);
     }
   }
 
@@ -369,7 +372,13 @@ export class TasksService {
       profileId: t.profileId,
       startAt: t.startAt.toISOString(),
       createdAt: t.createdAt.toISOString(),
-      summary: summarize(t.id, await this.tasks.summaryRows(t.id), await this.tasks.representatives(t.id), await this.tasks.lanIssues(t.id), await this.tasks.reasons(t.id)),
+      summary: await this.summaryIn(t.id),
     };
+  }
+
+  /** The task's summary from its grouped rows (in `m`'s snapshot when given). */
+  private async summaryIn(id: string, m?: EntityManager): Promise<TaskSummary> {
+    const { rows, offices } = await this.tasks.summaryRows(id, m);
+    return summarize(id, rows, await this.tasks.representatives(id, m), await this.tasks.lanIssues(id, m), await this.tasks.reasons(id, m), offices);
   }
 }

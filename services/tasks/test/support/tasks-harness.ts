@@ -89,7 +89,7 @@ export function statusReport(taskId: string, deviceId: string, seq: number, stat
     seq,
     state,
     reportedAt: new Date().toISOString(),
-    bytes: { origin: 0, multicast: 0, peer: 0 },
+    bytes: { origin: 0, parent: 0, multicast: 0, peer: 0 },
     reason: null,
     hashVerified: state === 'succeeded',
     exitCode: null,
