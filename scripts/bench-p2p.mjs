@@ -13,10 +13,11 @@
 //   npm run bench:p2p -- --quick       8 MiB, M = 6 and 12
 //   --size-mb N  --devices 6[,12]  --modes origin,multicast,swarm  --no-goodput  --goodput-only
 //   --port-mbit N (each device's LAN port, both ways; default 100, 0 unshaped)  --json
+//   --cpu-prof DIR (each agent writes a V8 CPU profile there when it stops; the profiler slows them)
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -57,7 +58,7 @@ const branchSubnet = (i) => `10.233.${i + 1}.0/24`;
 const timeoutMs = (bytes, devices) => Math.ceil(((bytes * devices * 8) / (WAN_RATE_MBIT * 1e6)) * 1.6 * 1000) + 90_000;
 
 function usage(message) {
-  console.error(`${message}\nusage: npm run bench:p2p -- [--quick] [--size-mb 64] [--devices 6,12] [--modes origin,multicast,swarm] [--no-goodput] [--goodput-only] [--port-mbit 100] [--json]`);
+  console.error(`${message}\nusage: npm run bench:p2p -- [--quick] [--size-mb 64] [--devices 6,12] [--modes origin,multicast,swarm] [--no-goodput] [--goodput-only] [--port-mbit 100] [--json] [--cpu-prof DIR]`);
   process.exit(EXIT_USAGE);
 }
 
@@ -73,6 +74,7 @@ try {
       'goodput-only': { type: 'boolean', default: false },
       'port-mbit': { type: 'string' },
       json: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
     },
   }));
 } catch (error) {
@@ -89,6 +91,8 @@ const packageBytes = Math.round(sizeMb * MIB);
 const modes = opts.modes.split(',');
 const portMbit = opts['port-mbit'] === undefined ? DEFAULT_PORT_MBIT : Number(opts['port-mbit']);
 if (!(portMbit >= 0)) usage(`--port-mbit must be 0 (unshaped) or more (got "${opts['port-mbit']}")`);
+if (opts['cpu-prof'] === '') usage('--cpu-prof takes the folder the agents write their profiles to');
+const agentNodeArgs = opts['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(opts['cpu-prof'])];
 if (modes.some((m) => !(m in MODES))) usage(`--modes takes ${Object.keys(MODES).join(', ')} (got "${opts.modes}")`);
 requireBuilt(root, BUILT);
 const testing = require(join(root, 'libs/testing/dist/index.js'));
@@ -119,7 +123,7 @@ async function startRunLab(devices, branches = 2) {
     branches: ['east', 'west'].slice(0, branches).map((name, i) => ({ name, subnet: branchSubnet(i), devices, wan: { rateMbit: WAN_RATE_MBIT } })),
   });
   if (portMbit > 0) await shapePorts(current.lab.plan);
-  current.stack = await testing.startLabStack({ lab: current.lab, databaseUrl: current.db.url, apiToken: randomBytes(16).toString('hex'), workDir: current.work, agentArgs: ['--multicast'] });
+  current.stack = await testing.startLabStack({ lab: current.lab, databaseUrl: current.db.url, apiToken: randomBytes(16).toString('hex'), workDir: current.work, agentArgs: ['--multicast'], agentNodeArgs });
   await testing.placeLabDevices(current.stack);
 }
 

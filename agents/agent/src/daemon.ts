@@ -10,7 +10,7 @@ import { checkDeletionNotice, contentToDrop } from './core/content-deletions';
 import { DownloadSourceError } from './core/download-source';
 import { primarySubnet } from './core/subnet';
 import { interfaceNameOf, primaryIpv4Address } from './core/lan-interface';
-import { checkPeerPass, encodePeerPass } from './core/peer-pass-check';
+import { checkPeerPass, encodePeerPass, PeerPassMemo } from './core/peer-pass-check';
 import { chooseTransport } from './core/transport-choice';
 import { AgentErrorCode, clipReason } from './core/agent-errors';
 import { AcceptedTask, AssignmentCheck, checkAssignment, ReceivedAssignment, TrustAnchors } from './core/assignment-check';
@@ -194,6 +194,8 @@ export class AgentDaemon {
   /** This device's pass to its office's peers, as its header, and when it expires (ms). */
   private peerPass: { header: string; expiresAtMs: number } | null = null;
   private peerPassRefresh?: Promise<void>;
+  /** What the pass headers peers show say, kept across their requests (core/peer-pass-check.ts). */
+  private readonly peerPassMemo = new PeerPassMemo();
 
   constructor(private readonly config: AgentConfig) {
     this.options = resolveLifecycleOptions(config.lifecycle);
@@ -519,7 +521,7 @@ export class AgentDaemon {
   private authorizePeer(header: string | undefined): string | null {
     const office = this.officePolicy;
     if (office !== null && !office.policy.shareWithPeers) return `office ${office.office.id} is a ${office.office.type} office: its devices serve no peers`;
-    const check = checkPeerPass(header, this.trustSnapshot, office?.placed ? office.office.id : null, Date.now());
+    const check = checkPeerPass(header, this.trustSnapshot, office?.placed ? office.office.id : null, Date.now(), this.peerPassMemo);
     if (check.ok) return null;
     this.config.logger.debug({ reason: check.reason }, 'peer request refused');
     return check.reason;

@@ -295,7 +295,7 @@ test('an unreachable peer is skipped; the others serve', async () => {
   assert.equal(peers.stats.byPeer[1]!.blocksDelivered, BLOCKS);
 });
 
-test('a partial never serves a block it has not verified, nor one whose bytes changed on disk', async () => {
+test('a partial never serves a block it has not verified, nor one an earlier run recorded whose bytes changed on disk', async () => {
   const F = await device('f', [0]);
   const partial = F.partial!;
   // Block 1's bytes land in the .part but the record never names them (as mid-write, before the record).
@@ -314,15 +314,21 @@ test('a partial never serves a block it has not verified, nor one whose bytes ch
   assert.equal(good.status, 200);
   assert.ok(good.body.equals(block(0)));
 
-  // The disk changes under a verified block: re-verified on read, so refused.
+  // A restarted agent resumes the download from its record: block 0 is held, but this process never
+  // saw its bytes, so they are hashed as read; the disk changed under it: refused.
+  const resumed = await ContentCache.open(F.cache.cacheDir);
+  assert.ok((await resumed.openPartial(manifest)).has(0));
+  const server = await PeerBlockServer.start({ cache: resumed, host: '127.0.0.1', port: 0 });
+  cleanups.push(() => server.close());
+  assert.ok((await get(`${server.url}/v1/blocks/${manifest.contentId}/0`)).body.equals(block(0)));
   const h2 = await open(partial.partPath, 'r+');
   try {
     await h2.write(Buffer.from([block(0)[100]! ^ 0xff]), 0, 1, 100);
   } finally {
     await h2.close();
   }
-  assert.equal((await get(`${F.url}/v1/blocks/${manifest.contentId}/0`)).status, 404);
-  assert.equal(await F.cache.readVerifiedBlock(manifest.contentId, 0, BS), null);
+  assert.equal((await get(`${server.url}/v1/blocks/${manifest.contentId}/0`)).status, 404);
+  assert.equal(await resumed.readVerifiedBlock(manifest.contentId, 0, BS), null);
 });
 
 test('bad requests: 400 with a code, nothing outside the cache, counted', async () => {

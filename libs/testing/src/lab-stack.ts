@@ -17,6 +17,8 @@ export interface LabStackOptions {
   workDir: string;
   /** Further agent command-line options, after those the stack sets. */
   agentArgs?: string[];
+  /** Options for the agents' Node itself, before the script (e.g. `--cpu-prof --cpu-prof-dir <dir>` to profile them). */
+  agentNodeArgs?: string[];
   /** Further agent environment; agents pass each of these variables on to install commands (`--installer-env`). */
   agentEnv?: Record<string, string>;
   /**
@@ -117,7 +119,7 @@ export async function startLabStack(options: LabStackOptions): Promise<LabStack>
     const spawnAgent = async (agent: Omit<LabAgent, 'process'>): Promise<NodeProcess> => {
       const credentials = await controlPlane.agentArgs(agent.deviceId, dirname(agent.stateDir));
       const installerEnv = Object.keys(options.agentEnv ?? {}).flatMap((name) => ['--installer-env', name]);
-      const args = ['--enable-source-maps', AGENT_CLI, '--nats', nats.url, '--device-id', agent.deviceId, '--state-dir', agent.stateDir, '--cache-dir', agent.cacheDir, ...credentials, ...installerEnv, ...(options.agentArgs ?? [])];
+      const args = ['--enable-source-maps', ...(options.agentNodeArgs ?? []), AGENT_CLI, '--nats', nats.url, '--device-id', agent.deviceId, '--state-dir', agent.stateDir, '--cache-dir', agent.cacheDir, ...credentials, ...installerEnv, ...(options.agentArgs ?? [])];
       // Its own process group, so that stopping it also ends what it started (install commands).
       const child = lab.spawn(agent.ns, process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       return watchProcess(child, { name: `agent-${agent.deviceId}`, logFile: agent.logFile });

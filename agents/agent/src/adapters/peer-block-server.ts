@@ -26,7 +26,7 @@ import { ContentCache } from './content-cache';
  * memory (and only inside an upload slot), and a holdings answer at most MAX_HOLDINGS_RANGES runs
  * (`truncated` says there were more; a holdings answer is a hint a fetcher verifies anyway).
  * Bytes come only from the cache: a complete file (verified whole) or the verified blocks of an
- * open partial download (re-verified as read). Errors are JSON `{ code, message }`: 400 for a
+ * open partial download (verified before they were written; those of an earlier run re-verified as read). Errors are JSON `{ code, message }`: 400 for a
  * malformed content ID, index, block size or a Range header, 404 for content or a block not held,
  * 503 when too many uploads wait.
  *

@@ -3,7 +3,7 @@ import type { Manifest } from '@fleetcast/content';
 import type { Logger } from '@fleetcast/telemetry';
 import { compactRanges } from '../core/block-ranges';
 import { DownloadAbortedError, DownloadSource, DownloadSourceError } from '../core/download-source';
-import { blockAvailability, peerBlocksInOrder, peersHolding, upstreamBlocks } from '../core/swarm-plan';
+import { blockAvailability, peerBatch, peerBlocksInOrder, peersHolding, upstreamBlocks } from '../core/swarm-plan';
 import type { CacheDownloadResult } from './cache-download';
 import { ContentCache, ContentHashMismatchError, PartialContent } from './content-cache';
 import { PeerSource } from './peer-source';
@@ -50,6 +50,10 @@ export interface SwarmDownloadOptions {
  *   across the link a block a peer meanwhile holds for longer than that.
  * - 8 peers asked per batch: enough to spread the load (a peer serves at most 2 requests of one
  *   fetcher at once), few enough that the holdings questions of one batch stay cheap.
+ * - 4 blocks of a batch per peer at most (2 requests at once, twice): a batch waits for its last
+ *   block, so a batch of 16 from the one device that holds the content when an office starts
+ *   keeps every fetcher on that device's upload for 16 blocks (11 fetchers: ~15 s at 100 Mbit/s)
+ *   while they meanwhile hold blocks for each other; 4 then a new view spreads them (core/swarm-plan.ts).
  * - 5 announces failed in a row (5 s): the tasks service is unreachable; the device fetches the
  *   rest alone from the origin rather than wait for a view.
  * - 20 s without an upstream block while holding the lease: the WAN fetch is stuck (parent and
@@ -61,6 +65,7 @@ export const SWARM_DOWNLOAD_DEFAULTS = {
   peerBatchBlocks: 16,
   upstreamBatchBlocks: 8,
   peersPerBatch: 8,
+  peerBlocksPerPeer: 4,
   maxAnnounceFailures: 5,
   upstreamStallMs: 20_000,
   upstreamBackOffMs: 30_000,
@@ -312,14 +317,14 @@ export class SwarmDownload {
         break;
       }
       const availability = blockAvailability(this.partial!.blockCount, peers);
-      const batch = peerBlocksInOrder(missing, availability, this.busy, this.random).slice(0, this.timing.peerBatchBlocks);
+      const order = peerBlocksInOrder(missing, availability, this.busy, this.random);
+      const planned = peerBatch(order, peers, { maxBlocks: this.timing.peerBatchBlocks, perPeer: this.timing.peerBlocksPerPeer, maxPeers: this.timing.peersPerBatch }, this.random);
+      const batch = planned.blocks;
       if (batch.length === 0) {
         await this.wakeup.wait(this.timing.idleWaitMs, signal);
         continue;
       }
-      const holders = shuffled(peersHolding(batch, peers), this.random)
-        .slice(0, this.timing.peersPerBatch)
-        .map((i) => peers[i]!);
+      const holders = planned.peers.map((i) => peers[i]!);
       for (const b of batch) this.busy.add(b);
       const before = this.stats.blocksFromPeers;
       try {
@@ -402,13 +407,4 @@ export class SwarmDownload {
       this.options.logger.debug({ taskId: this.options.taskId, err: (error as Error).message }, 'swarm: the completion announce failed');
     }
   }
-}
-
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }

@@ -18,6 +18,18 @@ test('keyRecordError: a record whose ID is not its key is named', () => {
   assert.equal(pinnedKey({ keys: [{ keyId: a.keyId, publicKeyDer: derOf(b) }], retiredKeyIds: [] }, a.keyId), undefined, 'a mislabelled key is no key');
 });
 
+test('pinnedKey and keyRecordError answer alike the second time (parsed keys are kept per DER)', () => {
+  for (let i = 0; i < 2; i++) {
+    const set = { keys: [{ keyId: a.keyId, publicKeyDer: derOf(a) }], retiredKeyIds: [] };
+    const key = pinnedKey(set, a.keyId);
+    assert.equal(key?.asymmetricKeyType, 'ed25519');
+    assert.equal(pinnedKey(set, a.keyId), key, 'the same parsed key');
+    assert.equal(pinnedKey(set, b.keyId), undefined);
+    assert.match(keyRecordError({ keyId: b.keyId, publicKeyDer: derOf(a) }) ?? '', new RegExp(`is in fact key ${a.keyId}`));
+    assert.match(keyRecordError({ keyId: 'x', publicKeyDer: 'bm90IGEga2V5' }) ?? '', /not a public key/);
+  }
+});
+
 test('seedKey: adds once; never brings back a retired key', () => {
   const record = { keyId: a.keyId, publicKeyDer: derOf(a) };
   const once = seedKey(EMPTY_KEY_SET, record);

@@ -28,17 +28,38 @@ export const EMPTY_KEY_SET: PinnedKeySet = { keys: [], retiredKeyIds: [] };
  */
 export const CLOCK_SKEW_MS = 5 * 60_000;
 
+/**
+ * Keys parsed from their base64 SPKI DER, with their ID: a peer server checks a pass on every
+ * request, and parsing the pinned key each time (createPublicKey, then its ID's SHA-256) cost more
+ * than the signature check itself. A parse depends on the bytes alone and a KeyObject cannot change,
+ * so the memo answers exactly as parsing again would. Bounded: a device pins a handful of keys, and
+ * the oldest parse is dropped beyond MAX_PARSED_KEYS.
+ */
+const PARSED_KEYS = new Map<string, { key: KeyObject; keyId: string } | { error: string }>();
+const MAX_PARSED_KEYS = 64;
+
+function parsedKey(publicKeyDer: string): { key: KeyObject; keyId: string } | { error: string } {
+  let parsed = PARSED_KEYS.get(publicKeyDer);
+  if (parsed === undefined) {
+    try {
+      const key = publicKeyFromDer(Buffer.from(publicKeyDer, 'base64'));
+      // The ID of a key that is not Ed25519 is never asked for: keyRecordError stops at its type.
+      parsed = { key, keyId: key.asymmetricKeyType === 'ed25519' ? keyIdOf(key) : '' };
+    } catch (error) {
+      parsed = { error: (error as Error).message };
+    }
+    if (PARSED_KEYS.size >= MAX_PARSED_KEYS) PARSED_KEYS.delete(PARSED_KEYS.keys().next().value!);
+    PARSED_KEYS.set(publicKeyDer, parsed);
+  }
+  return parsed;
+}
+
 /** Why a record cannot be a pinned key (not an Ed25519 SPKI key, or its ID is not that key's); null when it can. */
 export function keyRecordError(record: PinnedKeyRecord): string | null {
-  let key: KeyObject;
-  try {
-    key = publicKeyFromDer(Buffer.from(record.publicKeyDer, 'base64'));
-  } catch (error) {
-    return `key ${record.keyId} is not a public key (${(error as Error).message})`;
-  }
-  if (key.asymmetricKeyType !== 'ed25519') return `key ${record.keyId} is ${key.asymmetricKeyType}, not Ed25519`;
-  const actual = keyIdOf(key);
-  if (actual !== record.keyId) return `key ${record.keyId} is in fact key ${actual}`;
+  const parsed = parsedKey(record.publicKeyDer);
+  if ('error' in parsed) return `key ${record.keyId} is not a public key (${parsed.error})`;
+  if (parsed.key.asymmetricKeyType !== 'ed25519') return `key ${record.keyId} is ${parsed.key.asymmetricKeyType}, not Ed25519`;
+  if (parsed.keyId !== record.keyId) return `key ${record.keyId} is in fact key ${parsed.keyId}`;
   return null;
 }
 
@@ -58,7 +79,7 @@ export function keyRecordOf(publicKeyDer: string): { record: PinnedKeyRecord } |
 export function pinnedKey(set: PinnedKeySet, keyId: string): KeyObject | undefined {
   const record = set.keys.find((k) => k.keyId === keyId);
   if (record === undefined || keyRecordError(record) !== null) return undefined;
-  return publicKeyFromDer(Buffer.from(record.publicKeyDer, 'base64'));
+  return (parsedKey(record.publicKeyDer) as { key: KeyObject }).key;
 }
 
 /**

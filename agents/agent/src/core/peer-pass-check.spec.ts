@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignedPeerPass } from '@fleetcast/contracts';
 import { generateSigningKey, PeerPassDocument, publicKeyDerOf, signPeerPass, SigningKeyPair } from '@fleetcast/content';
-import { checkPeerPass, decodePeerPass, encodePeerPass } from './peer-pass-check';
+import { checkPeerPass, decodePeerPass, encodePeerPass, PeerPassMemo } from './peer-pass-check';
 import { PinnedKeySet } from './key-set';
 
 const NOW = Date.parse('2026-12-03T12:00:00Z');
@@ -64,3 +64,46 @@ describe('checkPeerPass', () => {
     assert.equal((pass as SignedPeerPass).document.deviceId, 'east-2');
   });
 });
+
+describe('checkPeerPass with a memo (one per peer server, across its requests)', () => {
+  it('serves a pass again, and still refuses it once expired, at another office, or when its key is no longer pinned', () => {
+    const memo = new PeerPassMemo();
+    const pass = header(doc());
+    assert.deepEqual(checkPeerPass(pass, trust, 'east', NOW, memo), { ok: true, deviceId: 'east-2' });
+    assert.deepEqual(checkPeerPass(pass, trust, 'east', NOW + 1000, memo), { ok: true, deviceId: 'east-2' });
+    assert.equal(memo.size, 1);
+    const later = checkPeerPass(pass, trust, 'east', NOW + 600_000 + 5 * 60_000, memo);
+    assert.equal(later.ok, false);
+    assert.match((later as { reason: string }).reason, /expired/);
+    const west = checkPeerPass(pass, trust, 'west', NOW, memo);
+    assert.equal(west.ok, false);
+    assert.match((west as { reason: string }).reason, /neither this office/);
+    const unpinned = checkPeerPass(pass, { keys: { keys: [{ keyId: stranger.keyId, publicKeyDer: Buffer.from(publicKeyDerOf(stranger.publicKey)).toString('base64') }], retiredKeyIds: [] } }, 'east', NOW, memo);
+    assert.equal(unpinned.ok, false);
+    assert.match((unpinned as { reason: string }).reason, /does not pin/);
+    assert.deepEqual(checkPeerPass(pass, { keys: { keys: [], retiredKeyIds: [] } }, 'east', NOW, memo), { ok: false, reason: 'no control-plane key is pinned' });
+  });
+
+  it('a pass whose signature failed is refused every time, and a forged copy of a good one too', () => {
+    const memo = new PeerPassMemo();
+    const forged = header(doc(), stranger);
+    const json = JSON.parse(Buffer.from(forged, 'base64url').toString('utf8'));
+    json.keyId = controlPlane.keyId;
+    const claimed = Buffer.from(JSON.stringify(json)).toString('base64url');
+    for (let i = 0; i < 2; i++) assert.match((checkPeerPass(claimed, trust, 'east', NOW, memo) as { reason: string }).reason, /does not cover/);
+    const good = header(doc({ officeId: 'west' }));
+    assert.equal(checkPeerPass(good, trust, 'west', NOW, memo).ok, true);
+    const edited = JSON.parse(Buffer.from(good, 'base64url').toString('utf8'));
+    edited.document.officeId = 'east';
+    assert.match((checkPeerPass(Buffer.from(JSON.stringify(edited)).toString('base64url'), trust, 'east', NOW, memo) as { reason: string }).reason, /does not cover/);
+  });
+
+  it('keeps no header that does not decode, and at most maxEntries', () => {
+    const memo = new PeerPassMemo(2);
+    assert.equal(checkPeerPass('not-base64-json!', trust, 'east', NOW, memo).ok, false);
+    assert.equal(memo.size, 0);
+    for (const deviceId of ['east-2', 'east-3', 'east-4']) assert.deepEqual(checkPeerPass(header(doc({ deviceId })), trust, 'east', NOW, memo), { ok: true, deviceId });
+    assert.equal(memo.size, 2);
+  });
+});
+

@@ -1,5 +1,6 @@
+import type { KeyObject } from 'node:crypto';
 import { peerPassDocumentSchema, SignedPeerPass, signedPeerPassSchema } from '@fleetcast/contracts';
-import { endorsementFromWire, verifyPeerPassSignature } from '@fleetcast/content';
+import { endorsementFromWire, PeerPassDocument, verifyPeerPassSignature } from '@fleetcast/content';
 import { CLOCK_SKEW_MS, followEndorsements, pinnedKey } from './key-set';
 import type { TrustAnchors } from './assignment-check';
 
@@ -27,23 +28,61 @@ export function decodePeerPass(header: string): SignedPeerPass | string {
 }
 
 /**
+ * What a pass header says whatever the time and the server: its decoded pass, and the keys its
+ * signature was found to hold for. A peer server checks the pass of every request, and a fetcher
+ * shows the same header for its pass's life (10 minutes), so decoding it and verifying its Ed25519
+ * signature again for every block of every fetcher was most of a serving device's work per request.
+ * Only what depends on the header alone is kept: whether the signing key is pinned (trust can
+ * change), the pass's expiry (time passes) and its office (the server's may change) are checked on
+ * every call. Headers that do not decode are not kept. Bounded: beyond `maxEntries` the oldest is dropped.
+ */
+export class PeerPassMemo {
+  private readonly entries = new Map<string, { pass: SignedPeerPass; document: PeerPassDocument; verifiedWith: WeakSet<KeyObject> }>();
+
+  /** 256: the devices of an office, each with its current pass and the one renewing it. */
+  constructor(private readonly maxEntries = 256) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  decoded(header: string): { pass: SignedPeerPass; document: PeerPassDocument; verifiedWith: WeakSet<KeyObject> } | string {
+    const known = this.entries.get(header);
+    if (known !== undefined) return known;
+    const pass = decodePeerPass(header);
+    if (typeof pass === 'string') return pass;
+    const parsed = peerPassDocumentSchema.safeParse(pass.document);
+    if (!parsed.success) return `the pass header is not a signed pass: ${parsed.error.issues[0]?.message ?? 'bad shape'}`;
+    const entry = { pass, document: parsed.data, verifiedWith: new WeakSet<KeyObject>() };
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(header, entry);
+    return entry;
+  }
+}
+
+/**
  * Whether a peer block server serves the holder of a pass: signed by a key the device pins
  * (directly or through endorsements), not expired, and of this server's office or of an office
  * whose parent is this server's (the parent tier of the swarm: a branch's upstream fetcher asks the
  * parent office's devices). A server without an office (no topology) serves any enrolled device's
- * pass. Pure: keys and time are parameters; nothing throws.
+ * pass. Pure but for `memo` (what a header says, see PeerPassMemo): keys and time are parameters;
+ * nothing throws.
  */
-export function checkPeerPass(header: string | undefined, trust: TrustAnchors, serverOfficeId: string | null, nowMs: number): PeerPassCheck {
+export function checkPeerPass(header: string | undefined, trust: TrustAnchors, serverOfficeId: string | null, nowMs: number, memo: PeerPassMemo = new PeerPassMemo(1)): PeerPassCheck {
   if (header === undefined || header.length === 0) return { ok: false, reason: 'no peer pass' };
-  const pass = decodePeerPass(header);
-  if (typeof pass === 'string') return { ok: false, reason: pass };
+  if (header.length > MAX_PASS_HEADER_CHARS) return { ok: false, reason: `a pass header of ${header.length} characters is too long` };
+  const decoded = memo.decoded(header);
+  if (typeof decoded === 'string') return { ok: false, reason: decoded };
+  const { pass, document, verifiedWith } = decoded;
   if (trust.keys.keys.length === 0) return { ok: false, reason: 'no control-plane key is pinned' };
   const followed = followEndorsements(trust.keys, pass.endorsements.map(endorsementFromWire), nowMs);
   const key = pinnedKey(followed.set, pass.keyId);
   if (key === undefined) return { ok: false, reason: `signed by ${pass.keyId}, a key this device does not pin` };
-  const document = peerPassDocumentSchema.parse(pass.document);
-  const signed = { value: document, keyId: pass.keyId, signature: new Uint8Array(Buffer.from(pass.signature, 'base64')) };
-  if (!verifyPeerPassSignature(signed, key)) return { ok: false, reason: `the signature by ${pass.keyId} does not cover the pass as received` };
+  if (!verifiedWith.has(key)) {
+    const signed = { value: document, keyId: pass.keyId, signature: new Uint8Array(Buffer.from(pass.signature, 'base64')) };
+    if (!verifyPeerPassSignature(signed, key)) return { ok: false, reason: `the signature by ${pass.keyId} does not cover the pass as received` };
+    verifiedWith.add(key);
+  }
   if (nowMs - CLOCK_SKEW_MS >= Date.parse(document.expiresAt)) return { ok: false, reason: `the pass of ${document.deviceId} expired at ${document.expiresAt}` };
   if (serverOfficeId !== null && document.officeId !== serverOfficeId && document.parentOfficeId !== serverOfficeId) {
     return { ok: false, reason: `device ${document.deviceId} is of office ${document.officeId ?? '(none)'}, neither this office (${serverOfficeId}) nor one below it` };

@@ -67,3 +67,61 @@ export function peersHolding(blocks: readonly number[], peers: readonly PeerHold
   }
   return out;
 }
+
+/** A batch of the peer worker: the blocks to fetch and the peers (indexes into `peers`) to fetch them from. */
+export interface PeerBatch {
+  blocks: number[];
+  peers: number[];
+}
+
+export interface PeerBatchLimits {
+  /** Blocks in the batch at most. */
+  maxBlocks: number;
+  /** Blocks counted against one peer at most. */
+  perPeer: number;
+  /** Peers in the batch at most. */
+  maxPeers: number;
+}
+
+/**
+ * The next batch of the peer worker: blocks taken in the order given (rarest first), each counted
+ * against the holder with the fewest blocks of the batch so far, ties in an order shuffled with
+ * `random` (so that the fetchers of an office do not all lean on the same peer); a block whose
+ * every holder already has `perPeer` blocks, or that only a peer beyond `maxPeers` holds, waits for
+ * a later batch. A batch ends when its last block is in, and the peers are fixed when it starts:
+ * without the cap, a fetcher whose view names one holder (the first device of an office, which
+ * every other one asks at once) would commit a whole batch to that one peer, and wait on its
+ * upload while the other devices meanwhile hold the blocks. With it, that batch is short, and the
+ * next one, from a newer view, spreads over the devices that got blocks since.
+ */
+export function peerBatch(order: readonly number[], peers: readonly PeerHoldings[], limits: PeerBatchLimits, random: () => number): PeerBatch {
+  const blockCount = order.reduce((n, b) => Math.max(n, b + 1), 0);
+  // Per partial peer, a bitmap of what it holds, so that each block's holders are found without walking runs.
+  const held = peers.map((peer) => {
+    if (peer.complete) return null;
+    const bits = new Uint8Array(blockCount);
+    for (const { first, count } of peer.runs) bits.fill(1, Math.max(0, first), Math.min(blockCount, first + count));
+    return bits;
+  });
+  const tieOrder = peers.map((_, i) => ({ i, tie: random() })).sort((x, y) => x.tie - y.tie).map((p) => p.i);
+  const counted = new Array<number>(peers.length).fill(0);
+  const chosen: number[] = [];
+  const blocks: number[] = [];
+  let open = peers.length; // peers not yet at `perPeer`
+  for (const block of order) {
+    if (blocks.length >= limits.maxBlocks || open === 0) break;
+    let best = -1;
+    for (const i of tieOrder) {
+      if (counted[i]! >= limits.perPeer) continue;
+      if (!(peers[i]!.complete || held[i]![block] === 1)) continue;
+      if (counted[i] === 0 && chosen.length >= limits.maxPeers) continue;
+      if (best < 0 || counted[i]! < counted[best]!) best = i;
+    }
+    if (best < 0) continue;
+    if (counted[best] === 0) chosen.push(best);
+    counted[best]! += 1;
+    if (counted[best] === limits.perPeer) open -= 1;
+    blocks.push(block);
+  }
+  return { blocks, peers: chosen };
+}
