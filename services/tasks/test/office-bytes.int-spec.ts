@@ -8,18 +8,14 @@ import {
   DeviceTaskChanged,
   deviceTaskChangedV1Schema,
   DeviceTaskChangedV1,
-  ErrorCode,
-  InventoryRpc,
   ReportsRpc,
-  ResolvedTargetsPage,
-  RpcReply,
   TasksDeviceRpc,
   TasksRpc,
-  TopologyRpc,
 } from '@fleetcast/contracts';
 import { decodeJson, encodeJson, RpcClient } from '@fleetcast/nats';
 import { waitFor } from '@fleetcast/testing';
 import { startTasksHarness, statusReport, TasksHarness } from './support/tasks-harness';
+import { placedDevice, standInForInventoryAndTopology } from './support/topology-standin';
 
 /**
  * Bytes by source per device, per subnet and per office, with bytes from the parent office apart:
@@ -42,7 +38,7 @@ const offices = {
   west: { id: 'west', name: 'West branch', type: 'default' as const },
 };
 function placed(deviceId: string, office: DeviceOffice['office'], address: string): DeviceOffice {
-  return { deviceId, office, placed: true, address, addresses: [address], topologyVersion: 1, updatedAt: new Date().toISOString(), parents: [offices.hq] };
+  return placedDevice(deviceId, office, address, [offices.hq]);
 }
 const placements: Record<string, DeviceOffice> = {
   'e-1': placed('e-1', offices.east, '10.63.1.11'),
@@ -73,19 +69,7 @@ describe('bytes by source per device, subnet and office (real NATS, Postgres, se
   before(async () => {
     h = await startTasksHarness('tasks_office_bytes');
     ({ nc, rpc } = h);
-    const resolved: ResolvedTargetsPage = { devices: TARGETS.map((deviceId) => ({ deviceId, subnet: subnetOf[deviceId]!, known: true })), next: null };
-    nc.subscribe(InventoryRpc.resolveTargetsPage.subject, { callback: (e, m) => !e && m.respond(encodeJson({ ok: true, data: resolved } satisfies RpcReply)) });
-    nc.subscribe(TopologyRpc.deviceOffice.subject, {
-      callback: (e, m) => {
-        if (e) return;
-        const decoded = decodeJson(m.data);
-        const deviceId = decoded.ok ? (decoded.value as { deviceId: string }).deviceId : '';
-        topologyAsked.push(deviceId);
-        const office = placements[deviceId];
-        const reply: RpcReply = office ? { ok: true, data: office } : { ok: false, error: { code: ErrorCode.TopologyDeviceUnknown, message: `device ${deviceId} is not placed` } };
-        m.respond(encodeJson(reply));
-      },
-    });
+    standInForInventoryAndTopology(nc, { targets: TARGETS, subnetOf, placements, onOfficeAsked: (deviceId) => topologyAsked.push(deviceId) });
     liveSub = nc.subscribe(DeviceTaskChanged.allTasks(), {
       callback: (e, m) => {
         if (e) return;

@@ -2,10 +2,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { NatsConnection } from 'nats';
-import { DeviceOffice, ErrorCode, FleetcastError, InventoryRpc, ResolvedTargetsPage, RpcReply, TasksDeviceRpc, TasksRpc, TopologyRpc } from '@fleetcast/contracts';
+import { DeviceOffice, ErrorCode, FleetcastError, TasksDeviceRpc, TasksRpc } from '@fleetcast/contracts';
 import { publicKeyFromDer, verifyPeerPassSignature } from '@fleetcast/content';
-import { decodeJson, encodeJson, RpcClient } from '@fleetcast/nats';
+import { RpcClient } from '@fleetcast/nats';
 import { startTasksHarness, TasksHarness } from './support/tasks-harness';
+import { placedDevice, standInForInventoryAndTopology } from './support/topology-standin';
 
 /**
  * The swarm's view (docs/p2p.md) against real NATS (operator mode), Postgres and the service; the
@@ -28,7 +29,7 @@ const placements: Record<string, DeviceOffice> = {
 const TARGETS = [...Object.keys(placements), 'x-1'];
 
 function placed(deviceId: string, office: DeviceOffice['office'], address: string): DeviceOffice {
-  return { deviceId, office, placed: true, address, addresses: [address], topologyVersion: 1, updatedAt: new Date().toISOString(), parents: office.id === 'hq' ? [] : [offices.hq] };
+  return placedDevice(deviceId, office, address, office.id === 'hq' ? [] : [offices.hq]);
 }
 
 let h: TasksHarness;
@@ -44,20 +45,7 @@ describe('the swarm view and peer passes (real NATS, Postgres, service)', () => 
   before(async () => {
     h = await startTasksHarness('tasks_swarm');
     ({ nc, rpc } = h);
-    const resolved: ResolvedTargetsPage = { devices: TARGETS.map((deviceId) => ({ deviceId, subnet: null, known: true })), next: null };
-    nc.subscribe(InventoryRpc.resolveTargetsPage.subject, { callback: (e, m) => !e && m.respond(encodeJson({ ok: true, data: resolved } satisfies RpcReply)) });
-    nc.subscribe(TopologyRpc.deviceOffice.subject, {
-      callback: (e, m) => {
-        if (e) return;
-        const decoded = decodeJson(m.data);
-        const deviceId = decoded.ok ? (decoded.value as { deviceId: string }).deviceId : '';
-        const office = placements[deviceId];
-        const reply: RpcReply = office
-          ? { ok: true, data: office }
-          : { ok: false, error: { code: ErrorCode.TopologyDeviceUnknown, message: `device ${deviceId} is not placed` } };
-        m.respond(encodeJson(reply));
-      },
-    });
+    standInForInventoryAndTopology(nc, { targets: TARGETS, placements });
     await nc.flush();
     const pkg = await rpc.call(TasksRpc.createPackage, { name: 'swarm-tool', version: '1.0.0', platform: 'linux', installCommand: '/bin/true' });
     contentId = h.origin.add(randomBytes(4096)).contentId;
