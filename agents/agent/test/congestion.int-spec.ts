@@ -6,7 +6,7 @@ import { PACKET_TYPE_CODES, generateLanKey, seededRandom } from '@fleetcast/lan-
 import { ContentCache } from '../src/adapters/content-cache';
 import { MulticastIncompleteError, MulticastSource } from '../src/adapters/multicast-source';
 import { MulticastSender } from '../src/adapters/multicast-sender';
-import { tempDir } from './support/content-fixture';
+import { fillCache, tempDir } from './support/content-fixture';
 import { InMemoryLan } from './support/in-memory-lan';
 
 /**
@@ -39,9 +39,7 @@ before(async () => {
   const { dir, remove } = await tempDir('cc-sender');
   cleanups.push(remove);
   senderCache = await ContentCache.open(dir);
-  const partial = await senderCache.openPartial(manifest);
-  for (const i of partial.missingBlocks()) await partial.writeBlock(i, content.subarray(i * BLOCK_SIZE, Math.min((i + 1) * BLOCK_SIZE, SIZE)));
-  await partial.complete();
+  await fillCache(senderCache, { data: content, manifest });
 });
 
 async function session(congestion: boolean) {

@@ -13,7 +13,7 @@ import { LanDownload, LanDownloadResult } from '../src/adapters/lan-download';
 import { PeerBlockServer } from '../src/adapters/peer-block-server';
 import { SessionClaims, UdpMulticastSocket } from '../src/adapters/udp-multicast';
 import { LanClaimKey } from '../src/adapters/lan-claims';
-import { ContentFixture, makeContent, tempDir } from './support/content-fixture';
+import { ContentFixture, fillCache, makeContent, tempDir } from './support/content-fixture';
 import { startTestOrigin, TestOrigin } from './support/test-origin';
 import { waitFor } from './support/wait-for';
 
@@ -147,7 +147,7 @@ async function startDevice(
     const partial = await cache.openPartial(content.manifest);
     for (const i of options.preload) await partial.writeBlock(i, content.data.subarray(i * BLOCK_SIZE, Math.min(SIZE, (i + 1) * BLOCK_SIZE)));
   }
-  if (options.cached) await fillCache(cache);
+  if (options.cached) await fillCache(cache, content);
   let peerPort: number | undefined;
   if (options.servePeers) {
     const server = await PeerBlockServer.start({ cache, host: IFACE, port: 0, blockSize: BLOCK_SIZE });
@@ -192,15 +192,10 @@ async function startDevice(
 async function filledCacheDir(name: string): Promise<string> {
   const made = await tempDir(`lan-${name}`);
   cleanups.push(made.remove);
-  await fillCache(await ContentCache.open(made.dir));
+  await fillCache(await ContentCache.open(made.dir), content);
   return made.dir;
 }
 
-async function fillCache(cache: ContentCache): Promise<void> {
-  const partial = await cache.openPartial(content.manifest);
-  for (const i of partial.missingBlocks()) await partial.writeBlock(i, content.data.subarray(i * BLOCK_SIZE, Math.min(SIZE, (i + 1) * BLOCK_SIZE)));
-  await partial.complete();
-}
 
 async function assertVerifiedCopy(device: Device): Promise<void> {
   assert.ok((await readFile(device.cache.path(content.manifest.contentId))).equals(content.data), `${device.id}: byte-identical copy in the cache`);
@@ -532,7 +527,7 @@ test('LAN download: multicast blocked: a device that hears nobody asks the peers
   const { dir, remove } = await tempDir('lan-named-peer');
   cleanups.push(remove);
   const holderCache = await ContentCache.open(dir);
-  await fillCache(holderCache);
+  await fillCache(holderCache, content);
   const server = await PeerBlockServer.start({ cache: holderCache, host: '127.0.0.2', port: 0, blockSize: BLOCK_SIZE });
   cleanups.push(() => server.close());
   const servedBefore = origin.bytesServed();

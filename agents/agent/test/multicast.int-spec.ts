@@ -8,7 +8,7 @@ import { ContentCache } from '../src/adapters/content-cache';
 import { MulticastIncompleteError, MulticastSource } from '../src/adapters/multicast-source';
 import { MulticastSender } from '../src/adapters/multicast-sender';
 import { UdpMulticastSocket } from '../src/adapters/udp-multicast';
-import { tempDir } from './support/content-fixture';
+import { fillCache, tempDir } from './support/content-fixture';
 import { waitFor } from './support/wait-for';
 
 /**
@@ -46,9 +46,7 @@ before(async () => {
   const { dir, remove } = await tempDir('mc-sender');
   cleanups.push(remove);
   senderCache = await ContentCache.open(dir);
-  const partial = await senderCache.openPartial(manifest);
-  for (const i of partial.missingBlocks()) await partial.writeBlock(i, content.subarray(i * BLOCK_SIZE, Math.min((i + 1) * BLOCK_SIZE, SIZE)));
-  await partial.complete();
+  await fillCache(senderCache, { data: content, manifest });
 
   multicastWorks = await loopbackMulticastWorks();
 });

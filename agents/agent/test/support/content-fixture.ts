@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BlockHasher, Manifest } from '@fleetcast/content';
+import { BlockHasher, blockRange, Manifest } from '@fleetcast/content';
+import type { ContentCache } from '../../src/adapters/content-cache';
 
 /**
  * Block size of test content: small so that a file of a few hundred KiB has many blocks, and odd
@@ -27,4 +28,14 @@ export function makeContent(size: number, blockSize = TEST_BLOCK_SIZE): ContentF
 export async function tempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `fleetcast-${prefix}-`));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Puts the whole of `content` in `cache` as a download would (every block verified), completed. */
+export async function fillCache(cache: ContentCache, content: ContentFixture): Promise<void> {
+  const partial = await cache.openPartial(content.manifest);
+  for (const i of partial.missingBlocks()) {
+    const { start, end } = blockRange(content.manifest, i);
+    await partial.writeBlock(i, content.data.subarray(start, end));
+  }
+  await partial.complete();
 }
